@@ -1,0 +1,99 @@
+"""The CPU back end: numba.njit of generated modules, cached on disk.
+
+Generated modules are files in the srcad cache directory (``$SRCAD_CACHE_DIR``,
+default ``~/.cache/srcad``), named by a hash of everything they depend on, so
+numba's own ``cache=True`` finds its machine code again in a second process.
+"""
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+
+import numba
+
+_CHECKSUM_PREFIX = "# srcad-checksum: "
+
+
+def cache_directory():
+    root = os.environ.get("SRCAD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "srcad"
+    )
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
+def _checksum(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def module_path(key):
+    return os.path.join(cache_directory(), f"srcad_{key}.py")
+
+
+def read_cached(key):
+    """The generated source stored under ``key``, or None if absent or damaged."""
+    try:
+        with open(module_path(key), encoding="utf-8") as file:
+            first, _, rest = file.read().partition("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if first != _CHECKSUM_PREFIX + _checksum(rest):
+        return None
+    return rest
+
+
+def store(key, source):
+    """Write ``source`` under ``key`` atomically (concurrent writers can't tear it)."""
+    path = module_path(key)
+    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(_CHECKSUM_PREFIX + _checksum(source) + "\n" + source)
+    os.replace(temporary, path)
+    return path
+
+
+def load_module(key):
+    name = f"srcad_generated_{key[:24]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, module_path(key))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def jit(function):
+    """numba.njit with the on-disk cache where the function has a file to key it by."""
+    try:
+        return numba.njit(cache=True)(function)
+    except RuntimeError:  # no file to cache against (exec'd or interactive code)
+        return numba.njit(function)
+
+
+def compile_for(dispatcher, signature):
+    """Compile (or load from numba's cache) ``dispatcher`` for ``signature``.
+
+    A damaged numba cache entry (truncated or foreign files) is dropped and the
+    function compiled afresh, instead of failing.
+    """
+    from numba.core.errors import NumbaError
+
+    if not hasattr(dispatcher, "compile"):  # NUMBA_DISABLE_JIT=1: a plain Python function
+        return None
+    try:
+        return dispatcher.compile(signature)
+    except NumbaError:
+        raise
+    except Exception:
+        cache = getattr(dispatcher, "_cache", None)  # numba's per-function cache object
+        if cache is None:
+            raise
+        cache.flush()  # forget the damaged index; the compile below writes a fresh entry
+        return dispatcher.compile(signature)

@@ -1,0 +1,64 @@
+"""The tape interface generated CPU code calls: two growable stacks.
+
+A stack is a NumPy array and a separate integer top, threaded through the
+generated code (``top = push(tape, top, x)``) so numba keeps the top in
+a register. A CUDA back end supplies the same five functions over fixed-capacity
+per-thread stacks.
+
+Every function here runs as plain Python too (``NUMBA_DISABLE_JIT=1``).
+"""
+
+import numpy as np
+from numba import njit
+
+_INITIAL_CAPACITY = 64
+
+
+@njit(cache=True)
+def new_float_stack():
+    return np.empty(_INITIAL_CAPACITY, dtype=np.float64)
+
+
+@njit(cache=True)
+def new_int_stack():
+    return np.empty(_INITIAL_CAPACITY, dtype=np.int64)
+
+
+@njit(cache=True)
+def _grown(stack, needed):
+    # Grow fourfold: a tape filled step by step is copied a third of its size in all, not its whole
+    # size as with doubling; np.empty leaves the unused part untouched, so it costs no memory yet.
+    bigger = np.empty(max(needed, 4 * stack.shape[0]), dtype=stack.dtype)
+    bigger[: stack.shape[0]] = stack
+    return bigger
+
+
+# Capacity is reserved once per loop (or per iteration, or per straight run of
+# code) for the pushes that follow, so a push itself never reallocates: the
+# stack array is not reassigned in the hot loop, and numba does no reference
+# counting there. Pushes are unchecked (the reserve pass counts them); the
+# tests run generated code with NUMBA_BOUNDSCHECK=1 and as plain Python, where
+# a miscount raises IndexError.
+@njit(cache=True)
+def reserve(stack, needed):
+    """``stack``, or a copy with room for ``needed`` values."""
+    if needed > stack.shape[0]:
+        return _grown(stack, needed)
+    return stack
+
+
+@njit(cache=True)
+def push(stack, top, value):
+    stack[top] = value
+    return top + 1
+
+
+@njit(cache=True)
+def pop(stack, top):
+    return stack[top - 1], top - 1
+
+
+@njit(cache=True)
+def no_grad(x):
+    """The value of ``x`` with its derivative cut: ``srcad.no_grad``."""
+    return x

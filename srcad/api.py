@@ -1,0 +1,234 @@
+"""The public API: differentiable, grad, value_and_grad, vjp, source, check_grad."""
+
+import functools
+import math
+
+import numpy
+
+from srcad.introspect import unwrap
+from srcad.kernels import cpu
+from srcad.specialize import argument_type, specializer_of
+
+
+class Differentiable:
+    """A function marked ``@srcad.differentiable``: callable as before, compiled by numba.
+
+    >>> @differentiable
+    ... def square(x):
+    ...     return x * x
+    >>> square(3.0)
+    9.0
+    """
+
+    def __init__(self, function, **options):
+        self.python_function = unwrap(function)
+        self.options = options
+        functools.update_wrapper(self, self.python_function)
+        specializer_of(self.python_function).validate()
+        self._primal = None
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self.python_function.__code__.co_argcount:
+            args = specializer_of(self.python_function).bind(args, kwargs)
+        if self._primal is None:
+            self._primal = cpu.jit(self.python_function)
+            self._signatures = set()
+        signature = tuple(argument_type(a) for a in args)
+        if signature not in self._signatures:
+            from numba.core.errors import NumbaError
+
+            try:
+                cpu.compile_for(self._primal, signature)
+            except NumbaError:  # types numba cannot compile: run it as the Python it is
+                return self.python_function(*args)
+            self._signatures.add(signature)
+        return self._primal(*args)
+
+    def __repr__(self):
+        return f"<srcad.differentiable {self.python_function.__qualname__}>"
+
+
+def differentiable(function=None, **options):
+    """Mark ``function`` as differentiable. Bare (``@differentiable``) or with options.
+
+    Code srcad cannot differentiate is rejected here, with a
+    ``DifferentiabilityError`` pointing at the line.
+    """
+    if function is None:
+        return lambda f: Differentiable(f, **options)
+    return Differentiable(function, **options)
+
+
+def _normalize_wrt(wrt):
+    return (wrt,) if not isinstance(wrt, tuple) else wrt
+
+
+def _run_adjoint(function, wrt, args, seed, kwargs=None):
+    specializer = specializer_of(function)
+    args = specializer.bind(args, kwargs)
+    signature, wrt = specializer.check_call(args, wrt)
+    adjoint = specializer.adjoint(wrt, signature)
+    specializer.check_aliasing(args, adjoint.written_parameters)
+    return adjoint(*args, float(seed))
+
+
+def value_and_grad(function, wrt=0):
+    """A function returning ``(f(*args), gradient)``; the gradient as in ``grad``.
+
+    >>> import math
+    >>> def f(x, y):
+    ...     return math.sin(x) * y
+    >>> value_and_grad(f, wrt=1)(0.5, 2.0)  # doctest: +ELLIPSIS
+    (0.958..., 0.479...)
+    """
+    wrt_tuple = _normalize_wrt(wrt)
+    specializer_of(function).validate()
+
+    @functools.wraps(unwrap(function))
+    def value_and_gradient(*args, **kwargs):
+        value, *gradients = _run_adjoint(function, wrt_tuple, args, 1.0, kwargs)
+        return value, (tuple(gradients) if isinstance(wrt, tuple) else gradients[0])
+
+    return value_and_gradient
+
+
+def grad(function, wrt=0):
+    """The gradient of a float-valued ``function`` with respect to argument(s) ``wrt``.
+
+    ``wrt`` is an argument position, or a tuple of positions (then the result is
+    a tuple of gradients). Works on ``@srcad.differentiable`` and plain functions;
+    compiled for each argument signature on first call.
+
+    >>> def f(x, y):
+    ...     return x * x * y
+    >>> grad(f)(3.0, 2.0)
+    12.0
+    >>> grad(f, wrt=(0, 1))(3.0, 2.0)
+    (12.0, 9.0)
+    """
+    value_and_gradient = value_and_grad(function, wrt)
+
+    @functools.wraps(unwrap(function))
+    def gradient(*args, **kwargs):
+        return value_and_gradient(*args, **kwargs)[1]
+
+    return gradient
+
+
+def vjp(function, *args):
+    """``(y, pullback)`` with ``pullback(ybar)`` giving one cotangent per argument.
+
+    Float arguments (and float arrays) get ``ybar * dy/darg``; integer and boolean
+    arguments get None. The pullback reruns the function from the arguments as
+    they were on entry, so in-place writes do not pile up.
+
+    >>> def f(x, n):
+    ...     return x ** n
+    >>> y, pullback = vjp(f, 2.0, 3)
+    >>> y, pullback(1.0)
+    (8.0, (12.0, None))
+    """
+    specializer = specializer_of(function)
+    specializer.validate()
+    args = specializer.bind(args, None)
+    float_positions = tuple(i for i, a in enumerate(args) if _differentiable_value(a))
+    entry = [_copied(a) for a in args]  # the pullback reruns the function from the arguments on entry
+    value, *_ = _run_adjoint(function, float_positions, args, 0.0)
+
+    def pullback(cotangent):
+        _, *adjoints = _run_adjoint(function, float_positions, [_copied(a) for a in entry], cotangent)
+        by_position = dict(zip(float_positions, adjoints))
+        return tuple(by_position.get(i) for i in range(len(args)))
+
+    return value, pullback
+
+
+def _copied(value):
+    return value.copy() if isinstance(value, numpy.ndarray) else value
+
+
+def _differentiable_value(value):
+    if isinstance(value, numpy.ndarray):
+        return value.dtype.kind == "f"
+    return isinstance(value, (float, numpy.floating))
+
+
+def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
+    """The generated Python source of a stage: ``"normalized"`` or ``"adjoint"``.
+
+    The adjoint is shown for the argument types of the last call (or ``args``,
+    or all-float arguments) and for ``wrt`` (default: every float argument).
+    """
+    if device != "cpu":
+        raise ValueError("device='cuda' applies to kernels; srcad functions are compiled for the CPU here")
+    specializer = specializer_of(function)
+    if stage == "normalized":
+        return specializer.normalized().source
+    if stage != "adjoint":
+        raise ValueError(f"unknown stage {stage!r}; choose 'normalized' or 'adjoint'")
+    from numba.core import types as numba_types
+
+    if args is not None:
+        signature = tuple(argument_type(a) for a in args)
+    elif specializer.last_signature is not None:
+        signature = specializer.last_signature
+    else:
+        signature = tuple(numba_types.float64 for _ in specializer.normalized().parsed.parameters)
+    if wrt is None:
+        wrt = tuple(i for i, t in enumerate(signature) if _differentiable_type(t))
+    return specializer.normalized().adjoint_source(_normalize_wrt(wrt), signature)[0]
+
+
+def _differentiable_type(numba_type):
+    from numba.core import types as numba_types
+
+    if isinstance(numba_type, numba_types.Array):
+        return isinstance(numba_type.dtype, numba_types.Float)
+    return isinstance(numba_type, numba_types.Float)
+
+
+class GradCheck:
+    """The result of ``check_grad``: srcad's gradients, central differences, worst error."""
+
+    def __init__(self, gradients, differences, tolerance):
+        self.gradients = gradients
+        self.differences = differences
+        errors = [abs(g - d) / max(1.0, abs(d)) for g, d in zip(gradients, differences)]
+        self.worst_error = max(errors, default=0.0)
+        self.ok = self.worst_error <= tolerance
+
+    def __bool__(self):
+        return self.ok
+
+    def __repr__(self):
+        status = "ok" if self.ok else "MISMATCH"
+        return (
+            f"GradCheck({status}: worst relative error {self.worst_error:.2e}; "
+            f"srcad {self.gradients}, central differences {self.differences})"
+        )
+
+
+def check_grad(function, *args, wrt=None, step=1e-6, tolerance=1e-5):
+    """Compare srcad's gradient with central differences of the plain Python function.
+
+    >>> import math
+    >>> def f(x):
+    ...     return math.exp(x) * x
+    >>> check_grad(f, 0.3).ok
+    True
+    """
+    python_function = unwrap(function)
+    if wrt is None:
+        wrt = tuple(i for i, a in enumerate(args) if isinstance(a, float))
+    wrt = _normalize_wrt(wrt)
+    gradients = grad(function, wrt=wrt)(*args)
+    differences = []
+    for index in wrt:
+        h = step * max(1.0, abs(args[index]))
+        plus, minus = list(args), list(args)
+        plus[index] += h
+        minus[index] -= h
+        differences.append((python_function(*plus) - python_function(*minus)) / (2 * h))
+    if not all(math.isfinite(d) for d in differences):
+        raise ValueError("the function is not finite around the point given")
+    return GradCheck(list(gradients), differences, tolerance)

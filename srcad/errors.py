@@ -1,0 +1,61 @@
+"""The one error srcad raises for code it cannot differentiate, and its formatter."""
+
+import linecache
+import re
+
+
+class DifferentiabilityError(Exception):
+    """Raised, before anything runs, for code srcad cannot differentiate.
+
+    Attributes ``filename``, ``lineno`` (1-based) and ``col`` (1-based) locate
+    the offending expression in the user's file; the message shows that line
+    with a caret under the column, says why, and says what to do instead.
+    """
+
+    def __init__(self, why, *, filename="<unknown>", lineno=0, col=0, fix=None, source_line=None):
+        self.why = why
+        self.fix = fix
+        self.filename = filename
+        self.lineno = lineno
+        self.col = col
+        if source_line is None and lineno:
+            source_line = linecache.getline(filename, lineno).rstrip("\n")
+        self.source_line = source_line or ""
+        super().__init__(self._format())
+
+    def _format(self):
+        where = f"{self.filename}:{self.lineno}:{self.col}" if self.lineno else self.filename
+        parts = [f"{where}: {self.why}"]
+        if self.source_line:
+            stripped = self.source_line.lstrip()
+            indent = len(self.source_line) - len(stripped)
+            parts.append("    " + stripped)
+            parts.append("    " + " " * max(self.col - 1 - indent, 0) + "^")
+        if self.fix:
+            parts.append(self.fix)
+        return "\n".join(parts)
+
+
+class SourceLocator:
+    """Turns positions in a parsed (dedented) function into file positions."""
+
+    def __init__(self, filename, first_line, indent):
+        self.filename = filename
+        self.first_line = first_line
+        self.indent = indent
+
+    def error(self, why, position=None, fix=None):
+        if position is None:
+            return DifferentiabilityError(why, filename=self.filename, lineno=self.first_line, col=1, fix=fix)
+        return DifferentiabilityError(
+            why,
+            filename=self.filename,
+            lineno=self.first_line + position.start.line - 1,
+            col=position.start.column + self.indent + 1,
+            fix=fix,
+        )
+
+
+def numba_message(error):
+    """The first line of a numba error, without its terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("\n")[0].strip()

@@ -1,0 +1,137 @@
+"""Runs the passes of ``srcad.transforms`` on a user function, one stage at a time.
+
+Each stage is Python source: ``normalized`` (AD-normal form, single exit) and
+``adjoint`` (reverse mode, specialized to a call signature and ``wrt``).
+"""
+
+import re
+
+from srcad.errors import DifferentiabilityError
+
+
+# The passes are imported inside the methods, not at `import srcad`: they need libcst,
+# which a warm process (everything in the on-disk cache) never imports.
+
+
+class Normalized:
+    """A parsed function in AD-normal form, with what later passes need."""
+
+    def __init__(self, function):
+        from srcad.transforms import emit, names, normalize, parse, single_exit
+
+        self.parsed = parse.parse_function(function)
+        definition, self.constants = normalize.normalize(self.parsed)
+        self.names = names.NameFactory(set())
+        self.names.taken |= _all_names(definition) | set(self.constants) | {"math", "srcad"}
+        self.definition = single_exit.single_exit(definition, self.names)
+        self.origin = f"{self.parsed.name} in {self.parsed.filename}:{self.parsed.locator.first_line}"
+        self.source = emit.module_source(
+            self.definition, stage="normalized form", origin=self.origin, constants=self.constants
+        )
+
+    def python_function(self):
+        """The normalized function itself, executed from its source."""
+        namespace = {}
+        exec(compile(self.source, f"<srcad normalized {self.parsed.name}>", "exec"), namespace)
+        return namespace[self.parsed.name]
+
+    def adjoint_source(self, wrt, argument_types):
+        """Source of the adjoint module and the name of its function."""
+        from srcad.transforms import activity, emit, infer_types, names, reverse
+        from srcad.transforms.reverse_arrays import UnsupportedHere
+
+        try:
+            types, return_type = infer_types.infer_types(self.python_function(), argument_types)
+        except infer_types.TypingFailure as failure:
+            raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
+        _check_scalar_output(self.parsed.name, return_type)
+        analysis = activity.analyze(self.definition, self.parsed.parameters, wrt, types)
+        adjoint_names = names.NameFactory(set(self.names.taken))
+        try:
+            adjoint = reverse.reverse_mode(self.definition, self.parsed.parameters, wrt, analysis, adjoint_names)
+        except UnsupportedHere as unsupported:
+            raise DifferentiabilityError(
+                unsupported.why,
+                filename=self.parsed.filename,
+                lineno=unsupported.lineno,
+                col=_first_column(self.parsed.filename, unsupported.lineno),
+                fix=unsupported.fix,
+            ) from None
+        source = emit.module_source(
+            adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants, uses_tape=True
+        )
+        return source, adjoint.name.value
+
+    def written_parameters(self):
+        """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
+        from srcad.transforms.activity import assignment_of, element_write_of, walk
+
+        import libcst as cst
+
+        parameters = self.parsed.parameters
+        names_of = {p: p for p in parameters}  # local name -> the argument it is bound to
+        written = set()
+        for statement, _ in walk(self.definition.body.body):
+            target_value = assignment_of(statement)
+            if target_value is not None and isinstance(target_value[1], cst.Name):
+                if target_value[1].value in names_of:
+                    names_of[target_value[0]] = names_of[target_value[1].value]
+            write = element_write_of(statement)
+            if write is not None and write.array in names_of:
+                written.add(names_of[write.array])
+        return tuple(sorted(parameters.index(p) for p in written))
+
+    def located_error(self, line, why):
+        """A DifferentiabilityError at the user line a line of ``self.source`` came from."""
+        return error_at_generated_line(self.source, line, why, self.parsed.filename)
+
+
+_MARKER = re.compile(r"#(?: adjoint of)? line (\d+): ")
+
+
+def error_at_generated_line(source, line, why, filename):
+    lineno = 0
+    if line:
+        for text in reversed(source.splitlines()[:line]):
+            match = _MARKER.search(text)
+            if match:
+                lineno = int(match.group(1))
+                break
+    if not lineno:
+        return DifferentiabilityError(why, filename=filename)
+    return DifferentiabilityError(why, filename=filename, lineno=lineno, col=_first_column(filename, lineno))
+
+
+def _first_column(filename, lineno):
+    import linecache
+
+    text = linecache.getline(filename, lineno)
+    return len(text) - len(text.lstrip()) + 1
+
+
+def _check_scalar_output(name, return_type):
+    from numba.core import types as numba_types
+
+    if isinstance(return_type, numba_types.Float):
+        return
+    if isinstance(return_type, (numba_types.BaseTuple,)):
+        raise TypeError(f"srcad.grad needs {name} to return one float, but it returns a tuple ({return_type})")
+    if isinstance(return_type, numba_types.Array):
+        raise TypeError(
+            f"srcad.grad needs {name} to return one float, but it returns an array ({return_type}); "
+            "reduce it to a scalar (e.g. sum it)"
+        )
+    raise TypeError(f"srcad.grad needs {name} to return a float, but it returns {return_type}")
+
+
+def _all_names(definition):
+    import libcst as cst
+
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, node):
+            found.add(node.value)
+
+    definition.visit(Collect())
+    return found

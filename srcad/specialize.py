@@ -1,0 +1,242 @@
+"""Per-function state: validation, and compiled derivatives per call signature.
+
+Like numba's dispatcher, a derivative is specialized to the types of the
+arguments (and to ``wrt``). Generated modules are cached on disk under a key
+hashing everything they depend on, so a second process skips the transforms
+(and libcst) entirely and numba loads its machine code from its own cache.
+"""
+
+import hashlib
+import inspect
+import threading
+import types
+import weakref
+
+import numba
+import numpy
+from numba.core import types as numba_types
+
+from srcad.errors import numba_message
+from srcad.introspect import free_values, unwrap
+from srcad.kernels import cpu
+from srcad.version import __version__
+
+_lock = threading.RLock()
+_specializers = weakref.WeakKeyDictionary()
+
+
+def specializer_of(function):
+    function = unwrap(function)
+    with _lock:
+        specializer = _specializers.get(function)
+        if specializer is None:
+            specializer = _specializers[function] = Specializer(function)
+        return specializer
+
+
+def argument_type(value):
+    kind = type(value)
+    if kind is float:
+        return numba_types.float64
+    if kind is int:
+        return numba_types.int64
+    if kind is bool:
+        return numba_types.boolean
+    return numba.typeof(value)
+
+
+_build = None
+
+
+def srcad_build():
+    """srcad's version and a hash of its own code: generated code from another build is not reused."""
+    global _build
+    if _build is None:
+        import os
+
+        digest = hashlib.sha256(__version__.encode())
+        for package in ("srcad", "srcad.transforms", "srcad.kernels"):
+            folder = os.path.dirname(__import__(package, fromlist=["_"]).__file__)
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".py"):
+                    with open(os.path.join(folder, name), "rb") as file:
+                        digest.update(file.read())
+        _build = f"{__version__}-{digest.hexdigest()[:16]}"
+    return _build
+
+
+def _describe_free_value(value):
+    if isinstance(value, (bool, int, float, complex, str)):
+        return repr(value)
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    return f"{type(value).__module__}.{name}"
+
+
+class Specializer:
+    def __init__(self, function):
+        self.function = function
+        self.compiled = {}
+        self.last_signature = None
+        self._normalized = None
+        self._source_key = None
+        self._valid = False
+        self._parameters = None
+
+    @property
+    def name(self):
+        return self.function.__name__
+
+    def source_key(self):
+        """Hash of the user's source and of the globals it refers to."""
+        if self._source_key is None:
+            try:
+                text = inspect.getsource(self.function)
+            except (OSError, TypeError):
+                text = repr(self.function.__code__.co_code)
+            parts = [srcad_build(), str(self.function.__module__), self.function.__qualname__,
+                     self.function.__code__.co_filename, text]  # fmt: skip
+            for name, value in sorted(free_values(self.function).items()):
+                parts.append(f"{name}={_describe_free_value(value)}")
+            self._source_key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return self._source_key
+
+    def normalized(self):
+        if self._normalized is None:
+            from srcad.pipeline import Normalized
+
+            self._normalized = Normalized(self.function)
+        return self._normalized
+
+    def validate(self):
+        """Raise DifferentiabilityError now for code srcad cannot read (cached as a marker)."""
+        if self._valid:
+            return
+        key = self.source_key()
+        if cpu.read_cached(key + "_valid") is None:
+            self.normalized()
+            cpu.store(key + "_valid", "# parsed and normalized without errors\n")
+        self._valid = True
+
+    @property
+    def parameters(self):
+        if self._parameters is None:
+            self._parameters = list(inspect.signature(self.function).parameters)
+        return self._parameters
+
+    def bind(self, args, kwargs):
+        """Every argument by position, defaults filled in, as the generated code takes them."""
+        if not kwargs and len(args) == self.function.__code__.co_argcount:
+            return args
+        signature = inspect.signature(self.function)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.name}(): {error}") from None
+        bound.apply_defaults()
+        return bound.args
+
+    def check_call(self, args, wrt):
+        """The argument types, and ``wrt`` as non-negative positions; ``args`` as ``bind`` returns them."""
+        parameters = self.parameters
+        for index in wrt:
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise TypeError(f"wrt must be an int or a tuple of ints, got {index!r}")
+            if not -len(parameters) <= index < len(parameters):
+                raise ValueError(
+                    f"wrt={index} is out of range: {self.name}({', '.join(parameters)}) has {len(parameters)} arguments"
+                )
+        signature = tuple(argument_type(a) for a in args)
+        wrt = tuple(i % len(parameters) for i in wrt)
+        for index in wrt:
+            kind = signature[index]
+            if not isinstance(getattr(kind, "dtype", kind), numba_types.Float):
+                raise TypeError(
+                    f"cannot differentiate {self.name} with respect to argument {parameters[index]!r} "
+                    f"(wrt={index}): it is {type(args[index]).__name__}, and srcad differentiates floats only "
+                    f"(pass e.g. {parameters[index]}=float(...))"
+                )
+        return signature, wrt
+
+    def check_aliasing(self, args, written_parameters):
+        """Refuse arguments sharing memory with an argument the function writes in place.
+
+        The generated adjoint, like any AD of in-place code, assumes distinct arrays;
+        aliased ones would give wrong gradients without a word.
+        """
+        if not written_parameters:
+            return
+        names = self.parameters
+        for written in written_parameters:
+            for other, value in enumerate(args):
+                if other == written or not isinstance(value, numpy.ndarray):
+                    continue
+                if numpy.may_share_memory(args[written], value):
+                    raise ValueError(
+                        f"arguments {names[written]!r} and {names[other]!r} of {self.name} share memory, "
+                        f"and {self.name} writes {names[written]!r} in place: the gradient would be wrong. "
+                        f"Pass separate arrays (e.g. {names[other]}.copy())."
+                    )
+
+    def adjoint(self, wrt, signature):
+        """The compiled adjoint ``f_adjoint(*args, output_adj) -> (value, *adjoints)``."""
+        cache_key = ("adjoint", wrt, signature)
+        compiled = self.compiled.get(cache_key)
+        if compiled is not None:
+            return compiled
+        with _lock:
+            compiled = self.compiled.get(cache_key)
+            if compiled is None:
+                self.validate()
+                key = self._stage_key("adjoint", wrt, signature)
+                source = cpu.read_cached(key)
+                if source is None:
+                    normalized = self.normalized()
+                    source, entry = normalized.adjoint_source(wrt, signature)
+                    source += f"\n\nsrcad_entry = {entry}\n"
+                    source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
+                    cpu.store(key, source)
+                module = cpu.load_module(key)
+                compiled = Compiled(
+                    cpu.jit(module.srcad_entry),
+                    source,
+                    self.function.__code__.co_filename,
+                    signature + (numba_types.float64,),
+                    module.srcad_written_parameters,
+                )
+                self.compiled[cache_key] = compiled
+            self.last_signature = signature
+            return compiled
+
+    def _stage_key(self, stage, wrt, signature):
+        text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Compiled:
+    """A compiled derivative for one signature; compiling it turns numba errors into srcad errors."""
+
+    def __init__(self, dispatcher, source, filename, signature, written_parameters):
+        self.source = source
+        self.dispatcher = dispatcher
+        self.written_parameters = written_parameters  # array arguments written in place
+        from numba.core.errors import NumbaError
+
+        try:
+            cpu.compile_for(dispatcher, signature)
+        except NumbaError as error:
+            from srcad.pipeline import error_at_generated_line
+
+            loc = getattr(error, "loc", None)
+            raise error_at_generated_line(
+                source,
+                getattr(loc, "line", None),
+                "srcad generated code numba could not compile (a bug in srcad, please report it): "
+                + numba_message(error),
+                filename,
+            ) from None
+
+    def __call__(self, *args):
+        return self.dispatcher(*args)
+

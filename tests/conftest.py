@@ -1,0 +1,23 @@
+"""Test-wide settings, applied before numba is imported.
+
+Generated code runs with bounds checking (a miscounted tape would raise
+instead of corrupting memory), and srcad's cache goes to a fresh directory.
+"""
+
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
+os.environ.setdefault("SRCAD_CACHE_DIR", tempfile.mkdtemp(prefix="srcad-test-cache-"))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from hypothesis import settings  # noqa: E402
+
+# CI gates on a fixed set of examples (derandomized: a run that landed stays green); bugs are
+# hunted with fresh random examples: HYPOTHESIS_PROFILE=explore (or =long, more of them),
+# and `python -m tests.fuzz.hunt N` for random programs.
+settings.register_profile("default", deadline=None, max_examples=15, derandomize=True)
+settings.register_profile("explore", deadline=None, max_examples=15)
+settings.register_profile("long", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

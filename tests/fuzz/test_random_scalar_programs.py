@@ -1,0 +1,147 @@
+"""Random programs of the scalar language: srcad's gradient vs finite differences.
+
+Each example is a freshly generated function (`programs.programs()`), written
+to its own .py file (srcad reads source with inspect.getsource) and imported
+under a unique module name. The plain Python function is the oracle:
+Richardson-extrapolated central differences in float64 (`oracle.py`).
+
+Checks per program:
+- `srcad.value_and_grad(f, wrt)(*args)` gives the plain value (rel 1e-12) and
+  the finite-difference gradient (|g - fd| <= 1e-6 max(1, |fd|) + 10 err_fd);
+- `srcad.grad(f, wrt)(*args)` gives the same gradient as value_and_grad.
+
+`srcad.no_grad(e)` in a program is frozen for the oracle by
+`oracles.freeze_no_grad` (tests/oracles.py), which replays the stopped values.
+
+Any exception from srcad fails the test with the program's source.
+
+The programs are a fixed (derandomized) draw unless HYPOTHESIS_PROFILE is
+"explore" or "long", so CI is reproducible; new programs are hunted there.
+
+Example count: env SRCAD_FUZZ_EXAMPLES (default 120); each example compiles
+one adjoint with numba (~0.5-1 s). SRCAD_FUZZ_SHRINK=1 turns on hypothesis'
+shrinking; SRCAD_FUZZ_LITERAL_CONDITIONS=0 / SRCAD_FUZZ_NO_GRAD=0 leave out
+literal True/False conditions / srcad.no_grad (programs.py). For long bug
+hunts without stopping at the first failure: `python -m tests.fuzz.hunt N`.
+"""
+
+import importlib.util
+import itertools
+import math
+import os
+import sys
+import tempfile
+import traceback
+
+from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
+from hypothesis import strategies as st
+
+import srcad
+
+from . import oracle
+
+try:  # the shared oracles of tests/ (tests/conftest.py puts tests/ on sys.path)
+    import oracles
+except ImportError:  # run from elsewhere (tests/fuzz/hunt.py)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import oracles
+from .programs import programs
+
+EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "120"))
+# Shrinking recompiles every candidate (minutes); off unless SRCAD_FUZZ_SHRINK=1.
+# A failure prints the whole program either way.
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
+    [Phase.shrink] if os.environ.get("SRCAD_FUZZ_SHRINK", "0") == "1" else []
+)
+_DIRECTORY = tempfile.mkdtemp(prefix="srcad-fuzz-")
+_COUNTER = itertools.count()
+
+
+def load_function(source: str, name: str = "f"):
+    """Write `source` to a new file, import it under a unique name, return `name` from it."""
+    module_name = f"srcad_fuzz_{os.getpid()}_{next(_COUNTER)}"
+    path = os.path.join(_DIRECTORY, module_name + ".py")
+    with open(path, "w") as handle:
+        handle.write(source)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def _as_tuple(g):
+    return tuple(g) if isinstance(g, (tuple, list)) else (g,)
+
+
+def check_program(program):
+    """The whole differential check for one Program; raises AssertionError with the source."""
+    f = load_function(program.source)
+    args = program.args
+    try:
+        value = f(*args)
+    except (ArithmeticError, ValueError):
+        assume(False)
+    assume(isinstance(value, float) and math.isfinite(value) and abs(value) < 1e8)
+    try:
+        frozen = oracles.freeze_no_grad(f, args) if program.uses_no_grad else f
+        reference = oracle.gradient(frozen, args, program.wrt)
+    except (oracle.Unreliable, oracles.OracleError) as why:
+        event("oracle unreliable")
+        note(str(why))
+        assume(False)
+
+    header = f"\nargs={args!r} wrt={program.wrt!r}\n--- program ---\n{program.source}---------------\n"
+    try:
+        got_value, got = srcad.value_and_grad(f, wrt=program.wrt)(*args)
+        got_grad = srcad.grad(f, wrt=program.wrt)(*args)
+    except Exception:  # noqa: BLE001 - any srcad failure is a finding
+        raise AssertionError("srcad raised on a valid program" + header + traceback.format_exc()) from None
+
+    got = _as_tuple(got)
+    got_grad = _as_tuple(got_grad)
+    assert len(got) == len(program.wrt), f"value_and_grad gave {got!r}" + header
+    assert abs(got_value - value) <= 1e-12 * max(1.0, abs(value)), (
+        f"value: srcad {got_value!r} vs plain {value!r}" + header
+    )
+    problems = []
+    for position, g, g2, (fd, err) in zip(program.wrt, got, got_grad, reference):
+        tolerance = 1e-6 * max(1.0, abs(fd)) + 10.0 * err
+        if not (abs(g - fd) <= tolerance):
+            problems.append(f"d f/d {program.arg_names[position]}: srcad {g!r}, finite differences {fd!r} (+-{err:.2e})")
+        if not (g2 == g or (math.isnan(g) and math.isnan(g2))):
+            problems.append(f"d f/d {program.arg_names[position]}: grad {g2!r} != value_and_grad {g!r}")
+    assert not problems, "\n".join(problems) + header
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+@given(programs())
+def test_random_scalar_program_gradient(program):
+    check_program(program)
+
+
+def test_generator_makes_valid_python():
+    """The generator alone (no srcad): programs compile and mostly run as plain Python."""
+    outcomes = {"ran": 0, "raised": 0}
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(programs())
+    def run(program):
+        namespace = {}
+        exec(compile(program.source, "<fuzz>", "exec"), namespace)
+        try:
+            value = namespace["f"](*program.args)
+        except (ArithmeticError, ValueError):
+            outcomes["raised"] += 1
+            return
+        assert isinstance(value, float), program.source
+        outcomes["ran"] += 1
+
+    run()
+    assert outcomes["ran"] >= 0.95 * (outcomes["ran"] + outcomes["raised"]), outcomes

@@ -1,0 +1,135 @@
+"""Minimal programs the random-program fuzzer found srcad getting wrong.
+
+Each is a real module-level function (srcad reads its source from this file),
+checked against Richardson central differences of the plain function
+(`oracle.py`), and value_and_grad's value against the plain value. These fail
+until srcad is fixed.
+"""
+
+import math
+
+import pytest
+
+import srcad
+
+from . import oracle
+
+
+# --- bug 1: literal True/False conditions in nested if/else with an early return.
+# numba prunes the constant branches of the generated adjoint and then refuses
+# it ("Unsupported assignment encountered: ir.UndefinedType"); srcad reports
+# "srcad generated code numba could not compile (a bug in srcad ...)".
+def literal_conditions_nested_return(x):
+    if True:
+        if False:
+            return x
+    else:
+        if True:
+            x = 3.0 * x
+    return x
+
+
+# --- bug 2: an int local initialised from a module-level int constant, then
+# reassigned. srcad's type analysis sees m as Literal[int](3) and refuses:
+# "numba cannot compile this: No conversion from int64 to Literal[int](3) for 'm'".
+# (numba.njit compiles the same function fine; `m = 3` or `m = n` work.)
+COUNT = 3
+
+
+def int_local_from_module_constant(x):
+    m = COUNT
+    if x > 0.0:
+        m = m + 1
+    return x * m
+
+
+# --- bug 3: a nested condition that is constant after folding (r == 1 with
+# r = 0) guarding an early return, and dead code after the final return.
+# Same symptom as bug 1: "srcad generated code numba could not compile"
+# (numba: "Unsupported assignment encountered: ir.UndefinedType").
+# Without the dead `x = 2.0` line it works.
+def constant_nested_condition_dead_code(x, n):
+    r = 0
+    if n > 1:
+        if r == 1:
+            return x
+    return 2.0 * x
+    x = 2.0
+
+
+# --- bug 4: overwriting a variable with tanh/exp/sqrt of an expression of
+# itself: RecursionError in ReverseMode.recompute (transforms/reverse.py),
+# found at commit dcf0499. (x = math.sin(x + x) and x = math.tanh(x * x) work.)
+def overwrite_with_tanh_of_itself(x):
+    x = math.tanh(2.0 * x)
+    return x
+
+
+def overwrite_with_exp_of_sum(x):
+    x = math.exp(x + x)
+    return x
+
+
+# --- bug 5: an early return in a loop, guarded by a condition on an int local
+# that is constant (m = 3; m < 2), with the returned variable overwritten in
+# the loop: "srcad generated code numba could not compile" (numba: "Type of
+# variable 'result.3' cannot be determined"). With `n` an argument instead of
+# the constant it works. Probably the same root as bugs 1 and 3: numba folds
+# branches of the generated adjoint whose conditions it can prove constant.
+def constant_guarded_return_in_loop(x):
+    m = 3
+    for p in range(2):
+        if m < 2:
+            return x
+        x = 0.5 * x
+    return x
+
+
+# --- bug 6: an early return under a test numba folds to constant-false left the single exit's
+# result variable without any definition numba could see.
+LIMIT = 3
+
+
+def constant_false_early_return(x):
+    r = LIMIT
+    if r > 3:
+        for p in range(2):
+            return x * 2.0
+    return x * x
+
+
+# --- bug 7 (a wrong gradient): a differentiated parameter read once after being overwritten by a
+# value that does not depend on it. Its adjoint was taken for a single-use temporary's, written
+# `x_adj = ...` and never reset by the overwrite, so d/dx came out nonzero.
+def parameter_overwritten_by_constant(n, x):
+    b = math.sqrt(2.0 + math.cos(0.1 * n * x))
+    x = 0.9 * math.tanh(float(n))
+    return math.erf(math.tanh(x))
+
+
+CASES = [
+    (literal_conditions_nested_return, (0.5,), (0,)),
+    (int_local_from_module_constant, (0.5,), (0,)),
+    (constant_nested_condition_dead_code, (0.5, 2), (0,)),
+    (overwrite_with_tanh_of_itself, (0.5,), (0,)),
+    (overwrite_with_exp_of_sum, (0.5,), (0,)),
+    (constant_guarded_return_in_loop, (0.5,), (0,)),
+    (constant_false_early_return, (0.5,), (0,)),
+    (parameter_overwritten_by_constant, (1, 0.921), (1,)),
+]
+
+
+def _check(f, args, wrt):
+    value = f(*args)
+    reference = oracle.gradient(f, args, wrt)
+    got_value, got = srcad.value_and_grad(f, wrt=wrt)(*args)
+    got = tuple(got)
+    assert got_value == pytest.approx(value, rel=1e-12, abs=1e-12)
+    for g, (fd, err) in zip(got, reference):
+        assert abs(g - fd) <= 1e-6 * max(1.0, abs(fd)) + 10.0 * err, (g, fd)
+
+
+@pytest.mark.parametrize("f, args, wrt", CASES, ids=[c[0].__name__ for c in CASES])
+def test_regression(f, args, wrt):
+    _check(f, args, wrt)
+

@@ -1,0 +1,154 @@
+"""The public API on the example of issue #3, each result against an independent oracle."""
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+import srcad
+from oracles_local import central_difference
+
+
+def f_plain(x, y):
+    s = 0.0
+    for i in range(10):
+        if x > y:
+            s += math.sin(x * i) / (i + 1)
+        else:
+            s -= x * y
+        x = 0.9 * x + 0.1 * y
+    return s
+
+
+f = srcad.differentiable(f_plain)
+
+
+def fd(function, *args):
+    return tuple(central_difference(function, args, i) for i in range(len(args)))
+
+
+def test_decorated_function_is_still_callable_and_compiled():
+    assert f(1.0, 0.5) == pytest.approx(f_plain(1.0, 0.5), rel=1e-14)
+    assert f.__name__ == "f_plain" and f.__doc__ == f_plain.__doc__
+    assert f._primal is not None and hasattr(f._primal, "signatures")  # a numba dispatcher ran it
+
+
+def test_grad_defaults_to_the_first_argument():
+    assert srcad.grad(f)(1.0, 0.5) == pytest.approx(fd(f_plain, 1.0, 0.5)[0], rel=1e-6)
+
+
+def test_grad_with_a_tuple_of_positions_gives_a_tuple():
+    dx, dy = srcad.grad(f, wrt=(0, 1))(1.0, 0.5)
+    assert (dx, dy) == pytest.approx(fd(f_plain, 1.0, 0.5), rel=1e-6)
+    assert isinstance(dx, float)
+
+
+def test_grad_of_an_undecorated_function():
+    assert srcad.grad(f_plain, wrt=1)(0.3, 0.5) == pytest.approx(fd(f_plain, 0.3, 0.5)[1], rel=1e-6)
+
+
+def test_negative_wrt_counts_from_the_end():
+    assert srcad.grad(f, wrt=-1)(1.0, 0.5) == pytest.approx(fd(f_plain, 1.0, 0.5)[1], rel=1e-6)
+
+
+def test_value_and_grad():
+    value, dy = srcad.value_and_grad(f, wrt=1)(1.0, 0.5)
+    assert value == pytest.approx(f_plain(1.0, 0.5), rel=1e-14)
+    assert dy == pytest.approx(fd(f_plain, 1.0, 0.5)[1], rel=1e-6)
+
+
+def power(x, n):
+    return x**n
+
+
+def test_vjp_gives_one_cotangent_per_argument_and_none_for_ints():
+    y, pullback = srcad.vjp(power, 2.0, 3)
+    assert y == 8.0
+    dx, dn = pullback(2.0)
+    assert dx == pytest.approx(2.0 * 3 * 2.0**2) and dn is None
+
+
+def test_vjp_of_the_issue_example():
+    y, pullback = srcad.vjp(f, 1.0, 0.5)
+    assert y == pytest.approx(f_plain(1.0, 0.5))
+    assert pullback(1.0) == pytest.approx(fd(f_plain, 1.0, 0.5), rel=1e-6)
+
+
+def test_source_shows_readable_stages():
+    normalized = srcad.source(f, "normalized")
+    adjoint = srcad.source(f, "adjoint")
+    assert "def f_plain(x, y):" in normalized
+    assert "def f_plain_adjoint(x, y, output_adj):" in adjoint
+    assert "# adjoint of line" in adjoint
+    with pytest.raises(ValueError, match="unknown stage"):
+        srcad.source(f, "bogus")
+
+
+def test_check_grad_reports_the_worst_error():
+    report = srcad.check_grad(f, 1.0, 0.5)
+    assert report.ok and report.worst_error < 1e-6
+    assert "ok" in repr(report)
+
+
+def stopped(x):
+    return x * srcad.no_grad(x * x)
+
+
+def test_no_grad_cuts_the_derivative():
+    # d/dx [x * c] with c = x*x held constant is c
+    assert srcad.grad(stopped)(1.5) == pytest.approx(1.5 * 1.5, rel=1e-14)
+    assert srcad.no_grad(2.5) == 2.5
+
+
+def test_decorator_with_options():
+    @srcad.differentiable()
+    def square(x):
+        return x * x
+
+    assert square(3.0) == 9.0
+
+
+def test_grad_works_without_numba_jit(tmp_path):
+    """NUMBA_DISABLE_JIT=1 runs the same generated source as plain Python."""
+    code = (
+        "import sys, math; sys.path.insert(0, %r)\n"
+        "import srcad, test_api\n"
+        "print(repr(srcad.grad(test_api.f_plain, wrt=(0, 1))(1.0, 0.5)))\n"
+    ) % os.path.dirname(__file__)
+    environment = dict(os.environ, NUMBA_DISABLE_JIT="1", SRCAD_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    values = eval(result.stdout.strip().replace("np.float64", "float"))
+    assert values == pytest.approx(fd(f_plain, 1.0, 0.5), rel=1e-6)
+
+
+def test_command_line_shows_a_stage():
+    target = f"{__file__}:f_plain"
+    result = subprocess.run(
+        [sys.executable, "-m", "srcad", "show", target, "--stage", "normalized"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "def f_plain(x, y):" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "srcad", "show", target], capture_output=True, text=True)
+    assert "def f_plain_adjoint" in result.stdout
+
+
+def with_defaults(x, scale=2.0, n=3):
+    s = 0.0
+    for i in range(n):
+        s += scale * x * i
+    return s
+
+
+def test_keyword_arguments_and_defaults_are_bound_like_python():
+    # d/dx of scale * x * (0 + 1 + ... + n-1)
+    assert srcad.grad(with_defaults)(1.5) == pytest.approx(2.0 * 3)
+    assert srcad.grad(with_defaults)(1.5, n=4) == pytest.approx(2.0 * 6)
+    assert srcad.grad(with_defaults, wrt=1)(1.5, scale=0.5) == pytest.approx(1.5 * 3)
+    assert srcad.differentiable(with_defaults)(1.0, n=2) == pytest.approx(2.0)
+    with pytest.raises(TypeError, match="with_defaults"):
+        srcad.grad(with_defaults)(1.5, bogus=1)

@@ -1,0 +1,130 @@
+"""Arrays written in place: gradients with respect to values on entry, side effects, aliasing."""
+
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+from oracles_local import central_difference
+
+
+def step_in_place(x, v, dt, steps):
+    n = len(x)
+    force = np.zeros(n)
+    for t in range(steps):
+        for i in range(n):
+            force[i] = -math.sin(x[i]) - 0.1 * v[i]
+        for i in range(n):
+            v[i] += force[i] * dt
+            x[i] += v[i] * dt
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i] + 0.5 * v[i] * v[i]
+    return s
+
+
+def _fd_array(function, args, position):
+    """Element-by-element central differences of the plain function, on copies of the arguments."""
+    gradient = np.zeros_like(args[position])
+    for element in np.ndindex(args[position].shape):
+
+        def along(t, element=element):
+            copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            copies[position][element] = t
+            return function(*copies)
+
+        gradient[element] = central_difference(along, (float(args[position][element]),), 0)
+    return gradient
+
+
+def _inputs():
+    rng = np.random.default_rng(3)
+    return rng.normal(size=4), rng.normal(size=4)
+
+
+def test_gradient_is_with_respect_to_the_values_on_entry():
+    x, v = _inputs()
+    dx, dv = srcad.grad(step_in_place, wrt=(0, 1))(x.copy(), v.copy(), 0.05, 6)
+    np.testing.assert_allclose(dx, _fd_array(step_in_place, [x, v, 0.05, 6], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dv, _fd_array(step_in_place, [x, v, 0.05, 6], 1), rtol=1e-5, atol=1e-7)
+
+
+def test_the_caller_sees_the_same_side_effects_as_the_primal():
+    x, v = _inputs()
+    x_plain, v_plain = x.copy(), v.copy()
+    step_in_place(x_plain, v_plain, 0.05, 6)
+    srcad.grad(step_in_place)(x, v, 0.05, 6)
+    np.testing.assert_allclose(x, x_plain, rtol=1e-14)
+    np.testing.assert_allclose(v, v_plain, rtol=1e-14)
+
+
+def test_gradients_have_the_shape_and_dtype_of_their_argument():
+    x, v = _inputs()
+    dx = srcad.grad(step_in_place)(x.astype(np.float32), v.astype(np.float32), 0.05, 3)
+    assert dx.shape == x.shape and dx.dtype == np.float32
+
+
+def test_aliased_arguments_written_in_place_are_refused_naming_both():
+    x, _ = _inputs()
+    with pytest.raises(ValueError, match="'x' and 'v' of step_in_place share memory"):
+        srcad.grad(step_in_place)(x, x, 0.05, 3)
+    with pytest.raises(ValueError, match="share memory"):
+        srcad.grad(step_in_place)(x[:3], x[1:], 0.05, 3)  # overlapping views
+
+
+def test_vjp_pullback_starts_again_from_the_arguments_on_entry():
+    x, v = _inputs()
+    _, pullback = srcad.vjp(step_in_place, x.copy(), v.copy(), 0.05, 6)
+    first, second = pullback(1.0), pullback(1.0)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_allclose(first[0], _fd_array(step_in_place, [x, v, 0.05, 6], 0), rtol=1e-5, atol=1e-7)
+    assert first[2] is not None and first[3] is None  # dt is a float; steps an int
+
+
+def scatter(x, weights, index, bins):
+    acc = np.zeros(bins)
+    for k in range(len(index)):
+        acc[index[k]] += weights[k] * x[k]
+    s = 0.0
+    for b in range(bins):
+        s += math.tanh(acc[b]) * (b + 1)
+    return s
+
+
+def test_scatter_add_with_repeated_indices():
+    rng = np.random.default_rng(5)
+    x, weights = rng.normal(size=7), rng.normal(size=7)
+    index = np.array([0, 2, 2, 1, 0, 2, 1])
+    dx, dw = srcad.grad(scatter, wrt=(0, 1))(x, weights, index, 3)
+    np.testing.assert_allclose(dx, _fd_array(scatter, [x, weights, index, 3], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dw, _fd_array(scatter, [x, weights, index, 3], 1), rtol=1e-5, atol=1e-7)
+
+
+def test_an_int_array_argument_gets_no_gradient():
+    with pytest.raises(TypeError, match="'index'"):
+        srcad.grad(scatter, wrt=2)(np.ones(3), np.ones(3), np.array([0, 1, 0]), 2)
+
+
+def grows_in_loop(x):
+    s = 0.0
+    for i in range(3):
+        scratch = np.zeros(2)
+        scratch[0] = x[i]
+        s += scratch[0] * scratch[0]
+    return s
+
+
+def test_arrays_created_inside_loops_are_refused_at_the_line():
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(grows_in_loop)(np.ones(3))
+    assert caught.value.lineno == grows_in_loop.__code__.co_firstlineno + 3
+    assert "Create each array once" in str(caught.value)
+
+
+def test_adjoint_of_an_array_loop_reads_like_hand_written_code():
+    source = srcad.source(scatter, "adjoint", args=(np.ones(3), np.ones(3), np.array([0, 1, 0]), 2))
+    assert "x_adj = np.zeros_like(x)" in source
+    assert "acc_adj = np.zeros_like(acc)" in source
+    assert "weights_k_times_x_k_adj = acc_adj[index_k]" in source  # scatter-add's adjoint is a gather
+    assert "x_adj[k] += " in source

@@ -1,0 +1,96 @@
+"""Whole-array arithmetic, NumPy's elementwise functions and reductions to a float."""
+
+import numpy as np
+import pytest
+
+import srcad
+from oracles_local import central_difference
+
+
+def _fd(function, args, position):
+    value = args[position]
+    if not isinstance(value, np.ndarray):
+        return central_difference(function, args, position)
+    gradient = np.zeros_like(value)
+    for element in np.ndindex(value.shape):
+
+        def along(t, element=element):
+            moved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            moved[position][element] = t
+            return function(*moved)
+
+        gradient[element] = central_difference(along, (float(value[element]),), 0)
+    return gradient
+
+
+def mean_squared_error(w, b, x, y):
+    prediction = w * x + b
+    residual = prediction - y
+    return np.sum(residual**2) / x.shape[0]
+
+
+def mixed(x, k):
+    s = np.sin(x) * k + np.exp(-x * x)
+    return np.dot(s, x) + np.linalg.norm(x) + np.mean(np.tanh(s)) + x.sum()
+
+
+def softplus(x, t):
+    z = np.log1p(np.exp(x)) - t * x
+    return z.mean() + np.abs(x).dot(t)
+
+
+def power_and_sqrt(x, y):
+    return np.sum(np.sqrt(x * x + 1.0) ** y + np.power(x * x + 1.0, 0.5) / np.cosh(y))
+
+
+def hinge_and_relu(x, w):
+    relu = np.maximum(x * w, 0.0)
+    clipped = np.minimum(relu, 2.0)
+    chosen = np.where(x > 0.0, np.square(x), -x)
+    bounded = np.clip(x * 3.0, -1.0, w)
+    return np.sum(clipped + chosen) + np.sum(bounded * x)
+
+
+RNG = np.random.default_rng(7)
+CASES = [
+    (mean_squared_error, (0.7, -0.2, RNG.normal(size=6), RNG.normal(size=6)), (0, 1, 2, 3)),
+    (mixed, (RNG.normal(size=5), 1.3), (0, 1)),
+    (softplus, (RNG.normal(size=5) + 0.5, RNG.normal(size=5)), (0, 1)),
+    (power_and_sqrt, (RNG.normal(size=4), RNG.uniform(0.5, 1.5, size=4)), (0, 1)),
+    (hinge_and_relu, (np.array([-1.3, -0.4, 0.3, 0.8, 1.9]), 1.7), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("function, args, wrt", CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_vectorized_gradients_match_central_differences(function, args, wrt):
+    gradients = srcad.grad(function, wrt=wrt)(*args)
+    for gradient, position in zip(gradients, wrt):
+        expected = _fd(function, list(args), position)
+        np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-8)
+        assert np.shape(gradient) == np.shape(args[position])
+
+
+def norm_then_overwrite(x):
+    n = np.linalg.norm(x)
+    x[0] = 5.0
+    return n * x[0]
+
+
+def test_an_array_changed_after_a_use_that_needs_it_is_refused_not_silently_wrong():
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(norm_then_overwrite)(np.ones(3))
+    assert caught.value.lineno == norm_then_overwrite.__code__.co_firstlineno + 2
+    assert "x.copy()" in str(caught.value) or "a.copy()" in str(caught.value)
+
+
+def scale_in_loop(x, k):
+    s = 0.0
+    for i in range(3):
+        y = x * k
+        s += np.sum(y)
+    return s
+
+
+def test_array_temporaries_inside_loops_are_refused_for_now():
+    with pytest.raises(srcad.DifferentiabilityError, match="inside a loop"):
+        srcad.grad(scale_in_loop)(np.ones(3), 2.0)

@@ -1,0 +1,141 @@
+"""Bad input gets a DifferentiabilityError at the user's line and column, before anything runs."""
+
+import inspect
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import bad_programs
+import srcad
+
+BAD = [f for name, f in inspect.getmembers(bad_programs, inspect.isfunction) if name != "helper"]
+TRACEBACK_WORDS = ("libcst", "numba", "Traceback", "TypingError", "ParserSyntaxError")
+
+
+def _expected_position(function):
+    """Line and 1-based column of the text after '# <- here:' on the marked line."""
+    lines, first = inspect.getsourcelines(function)
+    for offset, line in enumerate(lines):
+        match = re.search(r"# <- here:(.*)$", line)
+        if match:
+            column = line.index(match.group(1).strip()) + 1
+            return first + offset, column
+    raise AssertionError(f"{function.__name__} has no marker")
+
+
+@pytest.mark.parametrize("function", BAD, ids=lambda f: f.__name__)
+def test_bad_program_is_refused_at_its_line_and_column(function):
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(function)  # refused when the gradient is made, before any call
+    error = caught.value
+    assert (error.lineno, error.col) == _expected_position(function)
+    assert error.filename == bad_programs.__file__
+    message = str(error)
+    assert f"{error.filename}:{error.lineno}:{error.col}:" in message
+    source_line, caret = message.splitlines()[1:3]
+    assert caret.index("^") == source_line.index(error.source_line.strip()) + error.col - 1 - (
+        len(error.source_line) - len(error.source_line.lstrip())
+    )
+    assert not any(word in message for word in TRACEBACK_WORDS)
+
+
+@pytest.mark.parametrize("function", BAD, ids=lambda f: f.__name__)
+def test_decorating_a_bad_program_fails_at_once(function):
+    with pytest.raises(srcad.DifferentiabilityError):
+        srcad.differentiable(function)
+
+
+def test_error_says_what_to_do_instead():
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(bad_programs.calls_gamma)
+    assert "math.gamma" in str(caught.value) and "srcad.no_grad" in str(caught.value)
+
+
+def quadratic(x, y):
+    return x * x * y
+
+
+def counter(x, n):
+    return x * n
+
+
+def pair(x):
+    return x, x
+
+
+def integer_output(x):
+    return int(x) * 2
+
+
+def test_wrt_out_of_range_is_a_value_error_naming_the_arguments():
+    with pytest.raises(ValueError, match=r"wrt=2 is out of range: quadratic\(x, y\)"):
+        srcad.grad(quadratic, wrt=2)(1.0, 2.0)
+
+
+def test_wrt_on_an_int_argument_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="'n'"):
+        srcad.grad(counter, wrt=1)(1.0, 3)
+
+
+def test_wrt_must_be_ints():
+    with pytest.raises(TypeError, match="wrt"):
+        srcad.grad(quadratic, wrt="x")(1.0, 2.0)
+
+
+def test_grad_of_a_tuple_output_is_a_type_error():
+    with pytest.raises(TypeError, match="returns a tuple"):
+        srcad.grad(pair)(1.0)
+
+
+def test_grad_of_an_integer_output_is_a_type_error():
+    with pytest.raises(TypeError, match="to return a float, but it returns int64"):
+        srcad.grad(integer_output, wrt=0)(1.0)
+
+
+def test_wrong_number_of_arguments():
+    with pytest.raises(TypeError, match="quadratic\(\): missing a required argument: 'y'"):
+        srcad.grad(quadratic)(1.0)
+
+
+def test_string_argument_on_the_active_path_points_at_the_line():
+    with pytest.raises((srcad.DifferentiabilityError, TypeError)) as caught:
+        srcad.grad(quadratic, wrt=0)(1.0, "abc")
+    assert not any(word in str(caught.value) for word in ("Traceback", "libcst"))
+
+
+def test_builtin_function_has_no_source():
+    with pytest.raises(TypeError, match="no Python source"):
+        srcad.grad(math.sin)(1.0)
+
+
+def test_function_made_by_exec_has_no_source():
+    namespace = {}
+    exec("def made(x):\n    return x * x\n", namespace)
+    with pytest.raises(srcad.DifferentiabilityError, match="cannot read the source"):
+        srcad.grad(namespace["made"])
+
+
+def test_lambda_is_refused():
+    with pytest.raises(srcad.DifferentiabilityError, match="lambda"):
+        srcad.grad(lambda x: x * x)
+
+
+def test_no_traceback_reaches_the_user_in_a_script(tmp_path):
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "import math, srcad\n"
+        "def f(x):\n"
+        "    return math.gamma(x)\n"
+        "try:\n"
+        "    srcad.grad(f)\n"
+        "except srcad.DifferentiabilityError as e:\n"
+        "    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr
+    assert f"{script}:3:12:" in result.stdout
+    assert "return math.gamma(x)" in result.stdout

@@ -1,0 +1,347 @@
+"""Pass 4: which variables carry derivatives, and which values the reverse sweep needs.
+
+* *Active* variables depend on a differentiated (``wrt``) argument and reach the
+  returned value, and are floats (numba's own type inference of the normalized
+  function decides types: integers and booleans are never active). Only active
+  variables get adjoints.
+* *Recorded* variables are read by some adjoint rule and are overwritten (or
+  assigned inside a loop): the forward sweep saves the old value before each
+  assignment, and the reverse sweep restores it. Values that are cheaper to
+  compute again than to save (see ``recompute``) are not recorded.
+
+The analysis is per variable name, not per assignment: a variable active
+anywhere is active everywhere, which costs a few extra zero adjoints, never a
+wrong one.
+"""
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+from numba.core import types as numba_types
+
+from srcad.transforms import rules
+from srcad.transforms.recompute import blocks, last_writes, recomputable
+from srcad.transforms.single_exit import is_exit_check
+
+_CODE = cst.Module([])
+
+
+@dataclass
+class Operation:
+    """The right-hand side of a normal-form assignment, classified."""
+
+    rule: str | None  # key into rules.RULES, or None for an inactive value
+    operands: list = field(default_factory=list)  # atoms (names or numbers)
+    index: list = field(default_factory=list)  # for "index": the atoms between the brackets
+
+    def operand_names(self):
+        return [a.value for a in self.operands + self.index if isinstance(a, cst.Name)]
+
+
+def index_atoms(subscript):
+    return [element.slice.value for element in subscript.slice]
+
+
+def operation_of(value):
+    if isinstance(value, cst.Name) and value.value not in ("True", "False"):
+        return Operation("copy", [value])
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+        if isinstance(value.expression, cst.Name):
+            return Operation("neg", [value.expression])
+        return Operation(None)
+    if isinstance(value, cst.BinaryOperation):
+        symbol = rules.operator_symbol(value.operator)
+        if symbol in rules.SCALAR_RULES:
+            return Operation(symbol, [value.left, value.right])
+        return Operation(None)
+    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name):
+        return Operation("index", [value.value], index_atoms(value))
+    if isinstance(value, cst.Call):
+        callee = _CODE.code_for_node(value.func)
+        if callee in rules.ARRAY_FILLS:
+            fill = [a for a in value.args if a.keyword is None][rules.ARRAY_FILLS[callee]]
+            return Operation(callee, [fill.value])
+        if callee in rules.RULES:
+            return Operation(callee, [a.value for a in value.args])
+    return Operation(None)
+
+
+@dataclass
+class ElementWrite:
+    """``b[i, j] = v``, ``b[i, j] += v`` or ``b[i, j] -= v`` in normal form."""
+
+    array: str
+    index: list
+    value: cst.BaseExpression
+    kind: str  # "=", "+=" or "-="
+
+    def index_names(self):
+        return [a.value for a in self.index if isinstance(a, cst.Name)]
+
+
+def element_write_of(statement):
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Subscript):
+        target = small.targets[0].target
+        return ElementWrite(target.value.value, index_atoms(target), small.value, "=")
+    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
+        kind = "+=" if isinstance(small.operator, cst.AddAssign) else "-="
+        return ElementWrite(small.target.value.value, index_atoms(small.target), small.value, kind)
+    return None
+
+
+def assignment_of(statement):
+    """(target name, value) of a one-name assignment line, else None."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value, small.value
+    return None
+
+
+def walk(statements, loop_depth=0):
+    """Yield (statement, loop_depth) for every statement, depth-first, in order."""
+    for statement in statements:
+        yield statement, loop_depth
+        if isinstance(statement, cst.If) and not is_exit_check(statement):
+            yield from walk(statement.body.body, loop_depth)
+            if statement.orelse is not None:
+                yield from walk(statement.orelse.body.body, loop_depth)
+        elif isinstance(statement, (cst.For, cst.While)):
+            yield from walk(statement.body.body, loop_depth + 1)
+
+
+def is_float_type(numba_type):
+    """Whether values of this type can carry derivatives: floats and float arrays."""
+    if isinstance(numba_type, numba_types.Array):
+        return isinstance(numba_type.dtype, numba_types.Float)
+    return isinstance(numba_type, numba_types.Float) or numba_type is None
+
+
+def is_array_type(numba_type):
+    return isinstance(numba_type, numba_types.Array)
+
+
+@dataclass
+class Analysis:
+    types: dict  # variable -> numba type
+    active: set
+    recorded: set
+    returned: cst.BaseExpression
+    recomputed: dict = field(default_factory=dict)  # name -> its defining statement, rerun in the reverse sweep
+    # defined up front: saved before their first assignment, or read by the reverse sweep but assigned
+    # only inside branches or loops (numba drops code under constant-false tests, definitions included)
+    maybe_undefined: set = field(default_factory=set)
+    # temporaries whose adjoint gets exactly one contribution, right after (in the reverse sweep)
+    # nothing else: written `t_adj = ...` instead of accumulated and zeroed
+    single_use: set = field(default_factory=set)
+
+    def is_active(self, atom):
+        return isinstance(atom, cst.Name) and atom.value in self.active
+
+
+def analyze(definition, parameters, wrt, types):
+    """Activity and to-be-recorded analysis of a normal-form, single-exit function."""
+    body = definition.body.body
+    returned = body[-1].body[0].value
+    dependencies = []  # (target, operand names) of differentiable assignments
+    assignments = {name: 1 for name in parameters}
+    for statement, depth in walk(body):
+        target_value = assignment_of(statement)
+        write = element_write_of(statement)
+        if target_value is not None:
+            target, value = target_value
+            assignments[target] = assignments.get(target, 0) + (2 if depth else 1)
+            operation = operation_of(value)
+            if operation.rule is not None and is_float_type(types.get(target)):
+                operands = [a.value for a in operation.operands if isinstance(a, cst.Name)]
+                dependencies.append((target, operands))
+        elif write is not None:
+            assignments[write.array] = assignments.get(write.array, 0) + 2  # an array written is never invariant
+            if isinstance(write.value, cst.Name):
+                dependencies.append((write.array, [write.value.value]))
+        elif isinstance(statement, cst.For):
+            name = statement.target.value
+            assignments[name] = assignments.get(name, 0) + 1
+
+    varied = {parameters[k] for k in wrt}
+    useful = {returned.value} if isinstance(returned, cst.Name) else set()
+    changed = True
+    while changed:
+        changed = False
+        for target, operands in dependencies:
+            if target not in varied and any(o in varied for o in operands):
+                varied.add(target)
+                changed = True
+            if target in useful:
+                new = {o for o in operands if o not in useful and is_float_type(types.get(o))}
+                if new:
+                    useful |= new
+                    changed = True
+    active = varied & useful
+
+    needed = set()
+    reads = {}  # name -> statements whose adjoint reads it
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        if write is not None and write.array in active:
+            for name in write.index_names():  # b_adj[i] is read in the reverse sweep
+                needed.add(name)
+                reads.setdefault(name, []).append(statement)
+        target_value = assignment_of(statement)
+        if target_value is None or target_value[0] not in active:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        if operation.rule is None:
+            continue
+        rule = rules.RULES[operation.rule]
+        if operation.rule == "index" and operation.operands[0].value in active:
+            for atom in operation.index:  # a_adj[i] += t_adj
+                if isinstance(atom, cst.Name):
+                    needed.add(atom.value)
+                    reads.setdefault(atom.value, []).append(statement)
+        for atom, template in zip(operation.operands, rule.adjoints):
+            if not (isinstance(atom, cst.Name) and atom.value in active):
+                continue
+            for placeholder, other in zip(rule.operands, operation.operands):
+                if isinstance(other, cst.Name) and rules.template_uses(template, placeholder):
+                    needed.add(other.value)
+                    reads.setdefault(other.value, []).append(statement)
+            if rules.template_uses(template, "y"):
+                needed.add(target)
+                reads.setdefault(target, []).append(statement)
+    invariant = _invariant_names(body, parameters, assignments)
+    overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
+    overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
+    overwritten -= _arrays_read_after_their_last_write(body, reads)
+    recomputed = recomputable(body, overwritten, invariant, reads)
+    recorded = overwritten - set(recomputed)
+    always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
+    single_use = _single_use_adjoints(body, parameters, active, types)
+    return Analysis(
+        single_use=single_use,
+        types=types,
+        active=active,
+        recorded=recorded,
+        returned=returned,
+        recomputed=recomputed,
+        maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters)),
+    )
+
+
+def _invariant_names(body, parameters, assignments):
+    """Variables that hold one value from their first assignment on.
+
+    A variable assigned by a single statement (even inside a loop) from
+    literals and other invariant variables, like ``neg_k = -k``, recomputes
+    the same value every time: it never needs saving on the tape.
+    """
+    single = {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            target, value = target_value
+            if assignments.get(target) in (1, 2) and target not in parameters:
+                single.setdefault(target, []).append(value)
+    invariant = {p for p in parameters if assignments.get(p) == 1}
+    changed = True
+    while changed:
+        changed = False
+        for name, values in single.items():
+            if name in invariant or len(values) != 1:
+                continue
+            names = _names_in(values[0])
+            if names <= invariant and not _calls_anything_but_rules(values[0]):
+                invariant.add(name)
+                changed = True
+    return invariant
+
+
+def _names_in(expression):
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Attribute(self, node):
+            return False  # math.sin: a function, not a variable
+
+        def visit_Name(self, node):
+            if node.value not in ("True", "False"):
+                found.add(node.value)
+
+    expression.visit(Collect())
+    return found
+
+
+def _calls_anything_but_rules(expression):
+    return operation_of(expression).rule is None and not isinstance(expression, (cst.Integer, cst.Float))
+
+
+def _loop_indices_read_only_in_their_loops(body, reads):
+    """Loop indices that only ``for`` statements assign and only their own loops read.
+
+    The reverse sweep sets ``i`` at the top of each reversed iteration, so such
+    an index never needs saving, however many loops reuse the name.
+    """
+    enclosing = {id(s): indices for block, indices in blocks(body) for s in block}  # loops around each statement
+    assigned_otherwise = {t[0] for t in (assignment_of(s) for s, _ in walk(body)) if t is not None}
+    loop_indices = {s.target.value for s, _ in walk(body) if isinstance(s, cst.For)}
+    return {
+        name
+        for name in loop_indices - assigned_otherwise
+        if all(name in enclosing.get(id(reader), ()) for reader in reads.get(name, []))
+    }
+
+
+def _arrays_read_after_their_last_write(body, reads):
+    """Arrays whose every reading by an adjoint comes after the last write to them: the reverse
+    sweep finds the same values there, so nothing needs saving."""
+    positions, last_write = last_writes(body)
+    return {
+        name
+        for name, readers in reads.items()
+        if name in last_write and all(positions[id(r)] > last_write[name] for r in readers)
+    }
+
+
+def _single_use_adjoints(body, parameters, active, types):
+    """Active float temporaries defined once and read once, later in the same block.
+
+    Parameters are never single-use: the call defines them once more, and
+    their adjoint is returned, so a later definition must still reset it.
+
+    Their adjoint receives one contribution, from the reader, before the reverse
+    sweep reaches the definition: ``t_adj = contribution`` needs no zero
+    before it and no reset after the definition's adjoint.
+    """
+    place = {id(s): (id(block), index) for block, _ in blocks(body) for index, s in enumerate(block)}
+    definitions, uses, readers = {}, {}, {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            target, value = target_value
+            definitions.setdefault(target, []).append(statement)
+            operation = operation_of(value)
+            if target in active and operation.rule is not None:
+                for atom in operation.operands:
+                    if isinstance(atom, cst.Name) and atom.value in active:
+                        uses[atom.value] = uses.get(atom.value, 0) + 1
+                        readers[atom.value] = statement
+        write = element_write_of(statement)
+        if write is not None and isinstance(write.value, cst.Name) and write.array in active:
+            uses[write.value.value] = uses.get(write.value.value, 0) + 1
+            readers[write.value.value] = statement
+    returned = body[-1].body[0].value
+    single = set()
+    for name, count in uses.items():
+        if count != 1 or name in parameters or len(definitions.get(name, [])) != 1 or is_array_type(types.get(name)):
+            continue
+        if isinstance(returned, cst.Name) and returned.value == name:
+            continue
+        (def_block, def_index), (use_block, use_index) = place[id(definitions[name][0])], place[id(readers[name])]
+        if def_block == use_block and def_index < use_index:
+            single.add(name)
+    return single

@@ -1,0 +1,33 @@
+"""Pass 6: print a generated function as a Python module with its header and imports."""
+
+import math
+
+import libcst as cst
+
+from srcad.transforms.reverse import RUNTIME_FUNCTIONS
+from srcad.version import __version__
+
+
+def module_source(definition, *, stage, origin, constants, uses_tape=False):
+    """The source of a module holding ``definition``.
+
+    ``origin`` names the user's function and file; ``constants`` are the user's
+    global or closure numbers the code refers to, defined at the top.
+    """
+    lines = [
+        f"# srcad {__version__}: {stage} of {origin}.",
+        "# Generated code: edits are overwritten.",
+        "import math",
+        "",
+        "import numpy as np",
+        "",
+        "import srcad",
+    ]
+    if uses_tape:
+        lines.append(f"from srcad.kernels.runtime import {', '.join(RUNTIME_FUNCTIONS)}")
+    lines.append("")
+    for name, value in sorted(constants.items()):
+        spelled = repr(value) if not isinstance(value, float) or math.isfinite(value) else f"float('{value}')"
+        lines.append(f"{name} = {spelled}  # constant from the user's code")
+    lines += ["", ""]
+    return "\n".join(lines) + cst.Module([definition]).code

@@ -1,0 +1,310 @@
+"""Pass 2: rewrite a parsed function into AD-normal form.
+
+The result is plain Python that computes the same value, in a small subset:
+- every active computation is one operation per statement, ``y = a * b`` or
+  ``y = math.sin(x)``, whose operands are names or numbers (three-address form);
+- tests of ``if``/``while``, comparisons, boolean and integer-valued calls are
+  never active, so they stay as the user wrote them;
+- ``x += e`` is spelled ``x = x + e``; ``a, b = b, a + b`` goes through
+  temporaries; ``a if c else b`` becomes an ``if`` statement;
+- ``for`` runs over ``range(...)`` with name or number bounds, and
+  ``while c:`` becomes ``while True:`` with ``if not c: break`` first.
+``break``, ``continue`` and ``return`` are kept; ``single_exit`` lowers them next.
+
+Each group of statements made from one user statement starts with a comment
+``# line N: <the user's line>``; later passes copy it so every stage, and every
+error from it, points back at the user's code.
+
+Anything outside the subset raises DifferentiabilityError at the user's line.
+"""
+
+import libcst as cst
+
+from srcad.transforms import rules
+from srcad.transforms.flatten import Flattener, assign, line_marker
+from srcad.transforms.names import NameFactory
+
+_NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
+
+
+
+class Normalizer(Flattener):
+    def __init__(self, parsed):
+        self.parsed = parsed
+        self.names = NameFactory(parsed.local_names | set(parsed.free_values) | {"math", "np", "srcad"})
+        self.constants = {}  # global or closure name -> number, defined at the top of generated modules
+        self.source_lines = parsed.source.splitlines()
+
+    # -- helpers --------------------------------------------------------------------------
+    def error(self, why, node, fix=None):
+        return self.parsed.error(why, node, fix)
+
+    def marked(self, statements, original):
+        """Put the user's line as a comment above the first statement made from ``original``."""
+        if not statements:
+            return statements
+        position = self.parsed.positions.get(original)
+        if position is None:
+            return statements
+        lineno = self.parsed.locator.first_line + position.start.line - 1
+        text = self.source_lines[position.start.line - 1]
+        first = statements[0]
+        statements[0] = first.with_changes(leading_lines=[line_marker(lineno, text)])
+        return statements
+
+    # -- function and blocks ------------------------------------------------------------------
+    def function(self):
+        definition = self.parsed.definition
+        body = self.block(definition.body.body, top=True)
+        if not body:
+            raise self.error(f"{self.parsed.name!r} has an empty body", definition)
+        # Defaults are filled in by the caller (srcad binds every argument before calling generated code).
+        plain = [
+            p.with_changes(annotation=None, default=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT)
+            for p in list(definition.params.posonly_params) + list(definition.params.params)
+        ]
+        params = definition.params.with_changes(params=plain, posonly_params=[], posonly_ind=cst.MaybeSentinel.DEFAULT)
+        return definition.with_changes(
+            decorators=[],
+            params=params,
+            returns=None,
+            body=cst.IndentedBlock(body),
+            leading_lines=[],
+            asynchronous=None,
+        )
+
+    def block(self, statements, top=False):
+        result = []
+        for index, statement in enumerate(statements):
+            if top and index == 0 and _is_docstring(statement):
+                continue
+            result.extend(self.statement(statement))
+        return result
+
+    def statement(self, statement):
+        if isinstance(statement, cst.SimpleStatementLine):
+            produced = []
+            for small in statement.body:
+                produced.extend(self.small_statement(small))
+            return self.marked(produced, statement)
+        handler = getattr(self, "compound_" + type(statement).__name__, None)
+        if handler is None:
+            raise self._unsupported_statement(statement)
+        return self.marked(handler(statement), statement)
+
+    def _unsupported_statement(self, node):
+        kind = type(node).__name__
+        fixes = {
+            "Try": ("try/except", "Move error handling outside the differentiated function."),
+            "With": ("'with' blocks", "Move the 'with' block outside the differentiated function."),
+            "FunctionDef": ("nested function definitions", "Define the helper at module level."),
+            "ClassDef": ("class definitions", "Define the class at module level."),
+            "Match": ("'match' statements", "Use if/elif/else."),
+        }
+        what, fix = fixes.get(kind, (f"'{kind}' statements", None))
+        return self.error(f"srcad cannot differentiate {what}", node, fix)
+
+    # -- simple statements ----------------------------------------------------------------------
+    def small_statement(self, node):
+        if isinstance(node, cst.Assign):
+            return self.assignment(node)
+        if isinstance(node, cst.AnnAssign):
+            if node.value is None:
+                return []
+            return self.assignment(cst.Assign([cst.AssignTarget(node.target)], node.value))
+        if isinstance(node, cst.AugAssign):
+            return self.augmented_assignment(node)
+        if isinstance(node, cst.Return):
+            if node.value is None:
+                raise self.error(
+                    "a differentiable function must return a number", node, "Return the value to differentiate."
+                )
+            if isinstance(node.value, cst.Tuple):
+                error = self.error("returns a tuple", node.value)
+                raise TypeError(
+                    f"srcad.grad needs {self.parsed.name!r} to return one float, but it returns a tuple "
+                    f"at {error.filename}:{error.lineno} (tuple outputs are not supported yet)"
+                )
+            statements, atom = self.expression(node.value)
+            return statements + [cst.SimpleStatementLine([cst.Return(atom)])]
+        if isinstance(node, (cst.Break, cst.Continue)):
+            return [cst.SimpleStatementLine([node])]
+        if isinstance(node, cst.Pass):
+            return []
+        if isinstance(node, cst.Expr):
+            if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString)):
+                return []
+            if isinstance(node.value, (cst.Yield, cst.Await)):
+                raise self._unsupported_expression(node.value)
+            raise self.error(
+                "srcad cannot differentiate a statement that only has side effects",
+                node,
+                "Remove it (e.g. a print), or move it outside the differentiated function.",
+            )
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            keyword = "global" if isinstance(node, cst.Global) else "nonlocal"
+            raise self.error(
+                f"srcad cannot differentiate a function that writes '{keyword}' variables",
+                node,
+                "Pass the value in as an argument and return the new value.",
+            )
+        kinds = {
+            cst.Import: "imports",
+            cst.ImportFrom: "imports",
+            cst.Del: "'del'",
+            cst.Raise: "'raise'",
+            cst.Assert: "'assert'",
+        }
+        what = kinds.get(type(node), f"'{type(node).__name__}' statements")
+        raise self.error(f"srcad cannot differentiate {what}", node, _NO_EFFECT_HINT)
+
+    def assignment(self, node):
+        targets = [t.target for t in node.targets]
+        if len(targets) == 1 and isinstance(targets[0], cst.Name):
+            statements, _ = self.expression(node.value, into=targets[0].value)
+            return statements
+        if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)):
+            return self.tuple_assignment(targets[0], node.value)
+        for target in targets:
+            self.check_target(target)
+        statements, atom = self.expression(node.value)
+        return statements + [assign(self.target(target, statements), atom) for target in targets]
+
+    def target(self, target, statements):
+        """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
+        return self.element(target, statements) if isinstance(target, cst.Subscript) else target
+
+    def check_target(self, target):
+        if isinstance(target, (cst.Name, cst.Subscript)):
+            return
+        if isinstance(target, (cst.Tuple, cst.List)):
+            raise self.error("srcad supports one tuple target per assignment", target, "Split the assignment.")
+        raise self.error(
+            f"srcad cannot assign to {type(target).__name__.lower()} targets",
+            target,
+            "Assign to a plain local variable.",
+        )
+
+    def tuple_assignment(self, target, value):
+        elements = [e.value for e in target.elements]
+        for element in elements:
+            self.check_target(element)
+            if isinstance(element, (cst.StarredElement,)):
+                raise self.error("srcad cannot differentiate starred assignment", element)
+        if any(isinstance(element, cst.Subscript) for element in elements):
+            raise self.error(
+                "srcad does not support array elements in tuple assignments yet",
+                target,
+                "Assign the elements one by one.",
+            )
+        if isinstance(value, cst.Attribute) and self.is_array_attribute(value) and value.attr.value == "shape":
+            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(elements))]
+            value = cst.Tuple([cst.Element(p) for p in parts])  # n, m = a.shape
+        if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(elements):
+            raise self.error(
+                "srcad can only unpack a tuple written out on the right-hand side",
+                value,
+                "Write 'a, b = e1, e2', or assign the parts one by one.",
+            )
+        statements, atoms = [], []
+        for element, item in zip(elements, value.elements):
+            if isinstance(item, cst.StarredElement):
+                raise self.error("srcad cannot differentiate starred expressions", item)
+            produced, atom = self.expression(item.value)
+            if isinstance(atom, cst.Name):  # keep the old value: a later target may overwrite it
+                temporary = self.names.fresh(f"{element.value}_new")
+                produced.append(assign(temporary, atom))
+                atom = cst.Name(temporary)
+            statements += produced
+            atoms.append(atom)
+        return statements + [assign(element, atom) for element, atom in zip(elements, atoms)]
+
+    def augmented_assignment(self, node):
+        target = node.target
+        self.check_target(target)
+        operator = getattr(cst, type(node.operator).__name__.replace("Assign", ""), None)
+        if operator is None or rules.operator_symbol(operator()) is None:
+            raise self.error("srcad cannot differentiate this augmented assignment", node)
+        statements, atom = self.expression(node.value)
+        if isinstance(target, cst.Subscript):
+            element = self.element(target, statements)
+            if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):  # scatter-add stays one statement
+                return statements + [cst.SimpleStatementLine([node.with_changes(target=element, value=atom)])]
+            old = self.names.fresh(f"{element.value.value}_element")
+            new = self.names.fresh(f"{element.value.value}_updated")
+            return statements + [
+                assign(old, element),
+                assign(new, cst.BinaryOperation(cst.Name(old), operator(), atom)),
+                assign(element, cst.Name(new)),
+            ]
+        combined = cst.BinaryOperation(target, operator(), atom)
+        return statements + [assign(target, combined)]
+
+    # -- compound statements ----------------------------------------------------------------------
+    def compound_If(self, node):
+        test = self.inactive(node.test)
+        body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
+        orelse = None
+        if isinstance(node.orelse, cst.If):
+            orelse = cst.Else(cst.IndentedBlock(self.statement(node.orelse)))
+        elif isinstance(node.orelse, cst.Else):
+            orelse_body = self.block(node.orelse.body.body)
+            orelse = cst.Else(cst.IndentedBlock(orelse_body)) if orelse_body else None
+        return [cst.If(test=test, body=cst.IndentedBlock(body), orelse=orelse)]
+
+    def compound_For(self, node):
+        if node.orelse is not None:
+            raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
+        if node.asynchronous is not None:
+            raise self.error("srcad cannot differentiate 'async for'", node)
+        if not isinstance(node.target, cst.Name):
+            raise self.error("a loop variable must be a single name", node.target)
+        iterator = node.iter
+        if not (isinstance(iterator, cst.Call) and self.parsed.resolve(iterator.func).name == "range"):
+            raise self.error(
+                "srcad can only differentiate 'for' loops over range(...)",
+                iterator,
+                "Loop over indices: 'for i in range(len(a)):'.",
+            )
+        if not 1 <= len(iterator.args) <= 3 or any(a.keyword or a.star for a in iterator.args):
+            raise self.error("range() takes one to three positional arguments here", iterator)
+        statements, bounds = [], []
+        roles = {1: ("stop",), 2: ("start", "stop"), 3: ("start", "stop", "step")}[len(iterator.args)]
+        for argument, role in zip(iterator.args, roles):
+            produced, atom = self.expression(argument.value)
+            if produced:  # evaluated once, before the loop, as Python does
+                name = self.names.fresh(f"{node.target.value}_{role}")
+                produced[-1] = assign(name, produced[-1].body[0].value)
+                atom = cst.Name(name)
+            statements += produced
+            bounds.append(atom)
+        loop_range = cst.Call(cst.Name("range"), [cst.Arg(b) for b in bounds])
+        body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
+        return statements + [cst.For(target=node.target, iter=loop_range, body=cst.IndentedBlock(body))]
+
+    def compound_While(self, node):
+        if node.orelse is not None:
+            raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
+        body = self.block(node.body.body)
+        if not (isinstance(node.test, cst.Name) and node.test.value == "True"):
+            test = self.inactive(node.test)
+            exit_check = cst.If(
+                test=cst.UnaryOperation(cst.Not(), test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
+                body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
+            )
+            body = [exit_check] + body
+        return [cst.While(test=cst.Name("True"), body=cst.IndentedBlock(body))]
+
+
+def _is_docstring(statement):
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def normalize(parsed):
+    """The AD-normal form of a parsed function, and the global constants it uses."""
+    normalizer = Normalizer(parsed)
+    return normalizer.function(), normalizer.constants

@@ -1,0 +1,398 @@
+"""Pass 5: reverse mode. A normal-form function becomes its adjoint:
+
+    def f_adjoint(<f's parameters>, <output>_adj):
+        <forward sweep: f's statements, saving overwritten values and control flow on the tape>
+        <reverse sweep: each statement's adjoint, last statement first>
+        return value, <adjoint of each differentiated parameter>
+
+The tape is two stacks (floats, integers) behind the small runtime interface of
+``srcad.kernels.runtime``; branch decisions and loop trip counts go on the
+integer stack. Each user line's adjoint block carries a comment naming it.
+"""
+
+import libcst as cst
+from numba.core import types as numba_types
+
+from srcad.transforms import rules
+from srcad.transforms.activity import assignment_of, element_write_of, is_array_type, operation_of, walk
+from srcad.transforms.flatten import assign
+from srcad.transforms.reserve import Tape, with_reserves
+from srcad.transforms.reverse_arrays import ArrayAdjoints
+from srcad.transforms.single_exit import is_exit_check
+
+_ZERO = cst.Float("0.0")
+_CODE = cst.Module([])
+RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop")
+
+
+def _line(code):
+    return cst.parse_statement(code)
+
+
+def _comment(text):
+    return [cst.EmptyLine(comment=cst.Comment(text))]
+
+
+def _marker(statement):
+    """The ``# line N: ...`` comment normalize put above a statement, if any."""
+    for line in getattr(statement, "leading_lines", ()):
+        if line.comment is not None and line.comment.value.startswith("# line "):
+            return line.comment.value[len("# line ") :]
+    return None
+
+
+def _groups(statements):
+    """Split a block at user-line markers: each group came from one user statement."""
+    groups = []
+    for statement in statements:
+        compound = not isinstance(statement, cst.SimpleStatementLine)
+        if _marker(statement) is not None or not groups or compound:
+            groups.append([])
+        groups[-1].append(statement)
+    return groups
+
+
+class ReverseMode(ArrayAdjoints):
+    def __init__(self, definition, parameters, wrt, analysis, names):
+        self.definition = definition
+        self.parameters = parameters
+        self.wrt = wrt
+        self.analysis = analysis
+        self.names = names
+        self.adjoint_names = {}
+        self.adjoint_owner = {}  # x_adj -> x
+        self.scratch = {}
+        self.floats = names.fresh("tape_floats")
+        self.floats_top = names.fresh("floats_top")
+        self.ints = names.fresh("tape_ints")
+        self.ints_top = names.fresh("ints_top")
+        self.tape = Tape(self.floats, self.floats_top, self.ints, self.ints_top)
+        self.branch_names = []  # one per nesting depth: a decision is pushed after its branch ran
+        self.took_branch = names.fresh("took_branch")
+        self.branch_depth = 0
+        self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
+        self.loop_depth = 0
+        self.current_marker = None  # "N: text" of the user line being transformed
+        self.array_bindings = {}
+        for statement, _ in walk(definition.body.body):
+            target_value = assignment_of(statement)
+            if target_value is not None and self.is_array(target_value[0]):
+                self.array_bindings[target_value[0]] = self.array_bindings.get(target_value[0], 0) + 1
+
+    # -- names ---------------------------------------------------------------------------------
+    def adjoint(self, name):
+        if name not in self.adjoint_names:
+            self.adjoint_names[name] = self.names.fresh(f"{name}_adj")
+            self.adjoint_owner[self.adjoint_names[name]] = name
+        return self.adjoint_names[name]
+
+    def scratch_name(self, name, suffix):
+        key = (name, suffix)
+        if key not in self.scratch:
+            self.scratch[key] = self.names.fresh(f"{name}_{suffix}")
+        return self.scratch[key]
+
+    def is_array(self, name):
+        return is_array_type(self.analysis.types.get(name))
+
+    def is_float(self, name):
+        return isinstance(self.analysis.types.get(name), numba_types.Float) or name not in self.analysis.types
+
+    # -- tape operations --------------------------------------------------------------------------
+    def push(self, code, as_float=False):
+        """Save the value of ``code`` (a variable, or an integer expression) on the tape."""
+        if as_float:
+            return _line(f"{self.floats_top} = push({self.floats}, {self.floats_top}, {code})")
+        return _line(f"{self.ints_top} = push({self.ints}, {self.ints_top}, {code})")
+
+    def save(self, name):
+        if self.is_array(name):
+            raise self.unsupported(
+                f"srcad cannot differentiate this yet: the array '{name}' is changed after a use whose "
+                "derivative needs its values",
+                "Work on a copy (b = a.copy()) for the later changes, or write the use as a loop.",
+            )
+        return self.push(name, as_float=self.is_float(name))
+
+    def pop(self, name, as_float=None):
+        as_float = self.is_float(name) if as_float is None else as_float
+        if as_float:
+            return _line(f"{name}, {self.floats_top} = pop({self.floats}, {self.floats_top})")
+        return _line(f"{name}, {self.ints_top} = pop({self.ints}, {self.ints_top})")
+
+    # -- the whole function ---------------------------------------------------------------------
+    def function(self, seed_name):
+        body = list(self.definition.body.body)
+        returned = self.analysis.returned
+        forward, reverse = self.block(body[:-1])
+        forward = with_reserves(forward, self.tape)
+        value = self.names.fresh("value")
+        inits = [
+            assign(name, cst.Float("0.0") if self.is_float(name) else cst.Integer("0"))
+            for name in sorted(self.analysis.maybe_undefined)
+        ]
+        tape = [
+            _line(f"{self.floats} = new_float_stack()"),
+            _line(f"{self.floats_top} = 0"),
+            _line(f"{self.ints} = new_int_stack()"),
+            _line(f"{self.ints_top} = 0"),
+        ]
+        seed = []
+        wrt_names = [self.parameters[k] for k in self.wrt]
+        scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]
+        adjoint_inits = [assign(self.adjoint(n), _ZERO) for n in scalars if n not in self.analysis.single_use]
+        array_adjoints = self.parameter_adjoints(wrt_names)
+        if self.analysis.is_active(returned):
+            seed = [assign(self.adjoint(returned.value), cst.Name(seed_name))]
+        results = [cst.Name(value)] + [cst.Name(self.adjoint(n)) for n in wrt_names]
+        final = cst.SimpleStatementLine(
+            [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
+        )
+        statements = (
+            _with_comment(inits + tape + array_adjoints, "# tape: values the reverse sweep needs back")
+            + _with_comment(forward, "# forward sweep")
+            + [assign(value, returned)]
+            + _with_comment(adjoint_inits + seed, "# reverse sweep")
+            + reverse
+            + [final]
+        )
+        params = list(self.definition.params.params) + [cst.Param(cst.Name(seed_name))]
+        params = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in params]
+        return self.definition.with_changes(
+            name=cst.Name(self.names.fresh(f"{self.definition.name.value}_adjoint")),
+            params=self.definition.params.with_changes(params=params),
+            body=cst.IndentedBlock(statements),
+        )
+
+    # -- blocks: (forward statements, reverse statements) ---------------------------------------------
+    def block(self, statements):
+        """Forward and reverse code of a block; the reverse is generated last statement first,
+        the order it runs in, so recomputed values are known to be fresh where they are."""
+        forward, reverse = [], []
+        outer_fresh, self.fresh = self.fresh, set()
+        for group in reversed(_groups(statements)):
+            group_forward, group_reverse = [], []
+            self.current_marker = _marker(group[0]) or self.current_marker
+            for statement in reversed(group):
+                statement_forward, statement_reverse = self.statement(statement)
+                group_forward = statement_forward + group_forward
+                group_reverse += statement_reverse
+            marker = _marker(group[0])
+            if marker is not None and group_reverse:
+                group_reverse[0] = group_reverse[0].with_changes(leading_lines=_comment(f"# adjoint of line {marker}"))
+            forward = group_forward + forward
+            reverse += group_reverse
+        self.fresh = outer_fresh
+        return forward, reverse
+
+    def recompute(self, name):
+        """Statements computing ``name`` again (and what it needs), unless already fresh here."""
+        statement = self.analysis.recomputed.get(name)
+        if statement is None or name in self.fresh:
+            return []
+        lines = []
+        for operand in operation_of(assignment_of(statement)[1]).operand_names():
+            lines += self.recompute(operand)
+        self.fresh.add(name)
+        return lines + [statement.with_changes(leading_lines=[])]
+
+    def statement(self, statement):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            return self.assignment(statement, *target_value)
+        write = element_write_of(statement)
+        if write is not None:
+            return self.element_write(statement, write)
+        if isinstance(statement, cst.If):
+            return self.conditional(statement)
+        if isinstance(statement, cst.For):
+            return self.for_loop(statement)
+        if isinstance(statement, cst.While):
+            return self.while_loop(statement)
+        return [statement], []  # pass
+
+    def assignment(self, statement, target, value):
+        reverse = self._assignment_reverse(statement, target, value)
+        self.fresh.discard(target)  # above its definition, a recomputed value is stale again
+        return reverse
+
+    def _assignment_reverse(self, statement, target, value):
+        if self.is_array(target):
+            return self.array_assignment(statement, target, value)
+        forward = [statement]
+        recorded = target in self.analysis.recorded
+        if recorded:
+            forward = [
+                self.save(target).with_changes(leading_lines=statement.leading_lines),
+                statement.with_changes(leading_lines=[]),
+            ]
+        reverse = []
+        if target not in self.analysis.active:
+            return forward, [self.pop(target)] if recorded else []
+        operation = operation_of(value)
+        target_adjoint = cst.Name(self.adjoint(target))
+        contributions = []
+        if operation.rule is not None:
+            rule = rules.RULES[operation.rule]
+            contributions = [
+                (atom.value, template)
+                for atom, template in zip(operation.operands, rule.adjoints)
+                if self.analysis.is_active(atom)
+            ]
+        if not contributions:
+            reset = [] if target in self.analysis.single_use else [assign(target_adjoint, _ZERO)]
+            return forward, ([self.pop(target)] if recorded else []) + reset
+        uses_result = any(rules.template_uses(t, "y") for _, t in contributions)
+        result = cst.Name(target)
+        if uses_result and recorded:
+            result = cst.Name(self.scratch_name(target, "out"))
+            reverse.append(assign(result, cst.Name(target)))
+        incoming = target_adjoint
+        reads_itself = target in operation.operand_names()
+        if reads_itself and _passes_adjoint_through(operation, rule, target):
+            # `s = s + t`: s's adjoint flows through unchanged; only t's accumulates.
+            contributions = [(name, template) for name, template in contributions if name != target]
+            reads_itself = False
+            zero_target = False
+        else:
+            zero_target = True
+        if reads_itself:
+            incoming = cst.Name(self.scratch_name(target, "adj_in"))
+            reverse += [assign(incoming, target_adjoint), assign(target_adjoint, _ZERO)]
+        if recorded:
+            reverse.append(self.pop(target))
+        bindings = dict(zip(rule.operands, operation.operands), y=result, y_adj=incoming)
+        for placeholder, bound in bindings.items():
+            if isinstance(bound, cst.Name) and any(rules.template_uses(t, placeholder) for _, t in contributions):
+                reverse += self.recompute(bound.value)
+        for atom in operation.index:
+            if isinstance(atom, cst.Name):
+                reverse += self.recompute(atom.value)
+        for name, template in contributions:
+            increment = rules.instantiate(template, **bindings)
+            accumulator = self.read_target(operation, name)
+            reverse.append(self.contribution(accumulator, increment))
+        if not reads_itself and zero_target and target not in self.analysis.single_use:
+            reverse.append(assign(target_adjoint, _ZERO))
+        return forward, reverse
+
+    def conditional(self, statement):
+        if is_exit_check(statement):
+            return [statement], []
+        depth = self.branch_depth
+        if depth == len(self.branch_names):
+            self.branch_names.append(self.names.fresh("branch"))
+        branch = self.branch_names[depth]
+        self.branch_depth += 1
+        body_forward, body_reverse = self.block(statement.body.body)
+        else_forward, else_reverse = self.block(statement.orelse.body.body) if statement.orelse else ([], [])
+        self.branch_depth -= 1
+        if not body_reverse and not else_reverse:
+            return [statement], []
+        forward = [
+            assign(branch, statement.test).with_changes(leading_lines=statement.leading_lines),
+            cst.If(
+                test=cst.Name(branch),
+                body=cst.IndentedBlock(body_forward or [_line("pass")]),
+                orelse=cst.Else(cst.IndentedBlock(else_forward)) if else_forward else None,
+            ),
+            self.push(branch),  # after the branch's own pushes: popped first
+        ]
+        reverse = [
+            self.pop(self.took_branch, as_float=False),
+            cst.If(
+                test=cst.Name(self.took_branch),
+                body=cst.IndentedBlock(body_reverse or [_line("pass")]),
+                orelse=cst.Else(cst.IndentedBlock(else_reverse)) if else_reverse else None,
+            ),
+        ]
+        return forward, reverse
+
+    def _loop_body(self, statement, counter):
+        body = list(statement.body.body)
+        leading = [body.pop(0)] if body and is_exit_check(body[0]) else []
+        body_forward, body_reverse = self.block(body)
+        count = _line(f"{counter} += 1")
+        return leading + [count] + body_forward, body_reverse
+
+    def for_loop(self, statement):
+        index = statement.target.value
+        counter = self.scratch_name(index, "iterations")
+        self.loop_depth += 1
+        body_forward, body_reverse = self._loop_body(statement, counter)
+        self.loop_depth -= 1
+        recorded = index in self.analysis.recorded
+        if not body_reverse:
+            if not recorded:
+                return [statement], []
+            return [self.save(index).with_changes(leading_lines=statement.leading_lines), statement.with_changes(leading_lines=[])], [self.pop(index)]
+        bounds = [a.value for a in statement.iter.args]
+        start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
+        step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
+        saved = [(b, self.scratch_name(index, role)) for b, role in ((start, "start"), (step, "step"))
+                 if not isinstance(b, cst.Integer)]  # fmt: skip
+        forward = [self.save(index)] if recorded else []
+        forward += [
+            assign(counter, cst.Integer("0")),
+            statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
+        ]
+        forward += [self.push(_CODE.code_for_node(b)) for b, _ in saved] + [self.push(counter)]
+        forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
+        reverse = [self.pop(counter, as_float=False)]
+        reverse += [self.pop(name, as_float=False) for _, name in reversed(saved)]
+        restored = {id(b): cst.Name(n) for b, n in saved}
+        start, step = restored.get(id(start), start), restored.get(id(step), step)
+        if _is_literal(start, "0") and _is_literal(step, "1"):
+            loop = _line(f"for {index} in range({counter} - 1, -1, -1):\n    pass").with_changes(
+                body=cst.IndentedBlock(body_reverse)
+            )
+        else:
+            iteration = self.scratch_name(index, "iteration")
+            position = cst.parse_expression(
+                f"{_CODE.code_for_node(start)} + {iteration} * {_CODE.code_for_node(step)}"
+            )
+            loop = _line(f"for {iteration} in range({counter} - 1, -1, -1):\n    pass").with_changes(
+                body=cst.IndentedBlock([assign(index, position)] + body_reverse)
+            )
+        reverse.append(loop)
+        if recorded:
+            reverse.append(self.pop(index))
+        return forward, reverse
+
+    def while_loop(self, statement):
+        counter = self.names.fresh("iterations")
+        self.loop_depth += 1
+        body_forward, body_reverse = self._loop_body(statement, counter)
+        self.loop_depth -= 1
+        if not body_reverse:
+            return [statement], []
+        forward = [
+            assign(counter, cst.Integer("0")).with_changes(leading_lines=statement.leading_lines),
+            statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
+            self.push(counter),
+        ]
+        loop = _line(f"for _ in range({counter}):\n    pass").with_changes(body=cst.IndentedBlock(body_reverse))
+        return forward, [self.pop(counter, as_float=False), loop]
+
+
+def _passes_adjoint_through(operation, rule, target):
+    """Whether ``target`` is read once, as an operand whose adjoint is exactly ``y_adj``."""
+    positions = [i for i, atom in enumerate(operation.operands) if isinstance(atom, cst.Name) and atom.value == target]
+    return len(positions) == 1 and rule.adjoints[positions[0]] == "y_adj"
+
+
+def _is_literal(node, text):
+    return isinstance(node, cst.Integer) and node.value == text
+
+
+def _with_comment(statements, text):
+    if statements:
+        first = statements[0]
+        statements = [first.with_changes(leading_lines=_comment(text) + list(first.leading_lines))] + statements[1:]
+    return statements
+
+
+def reverse_mode(definition, parameters, wrt, analysis, names):
+    """The adjoint function of a normal-form, single-exit ``definition``."""
+    seed = names.fresh("output_adj")
+    return ReverseMode(definition, parameters, wrt, analysis, names).function(seed)

@@ -1,0 +1,353 @@
+"""The derivative rules: every differentiable operation once, as source templates.
+
+A rule names its operands (``x``, or ``a`` and ``b``) and gives, per operand,
+the adjoint contribution in reverse mode (in terms of the operands, the result
+``y`` and the result's adjoint ``y_adj``) and the tangent in forward mode (in
+terms of the operands, ``y`` and the operand tangents ``x_dot``/``a_dot``/...).
+Templates are plain Python expressions; ``_sign(x)`` stands for
+``(1.0 if x > 0 else (-1.0 if x < 0 else 0.0))``. Placeholders are replaced by the names
+of the generated code (see ``instantiate``).
+
+Conventions at non-differentiable points: ``abs``/``fabs`` have derivative
+``sign(x)`` with 0 at 0; ``min``/``max`` give the whole adjoint to the first
+argument on a tie; ``x ** y`` with ``x <= 0`` gives 0 for the ``y`` adjoint.
+"""
+
+import builtins
+import functools
+import math
+from dataclasses import dataclass
+
+import libcst as cst
+import numpy
+
+
+@dataclass(frozen=True)
+class Rule:
+    operands: tuple  # placeholder names of the operands, in call order
+    adjoints: tuple  # per operand: template of its adjoint contribution
+    tangent: str  # template of the result's tangent
+
+
+def unary(adjoint, tangent):
+    return Rule(("x",), (adjoint,), tangent)
+
+
+def binary(adjoint_a, adjoint_b, tangent):
+    return Rule(("a", "b"), (adjoint_a, adjoint_b), tangent)
+
+
+# d(a ** b)/da = b * a ** (b - 1), spelled so that a == 0 gives the limit instead of 0.0 ** -1.
+_POWER_SLOPE = "(b * a ** (b - 1) if a != 0.0 or b >= 1 else (0.0 if b == 0 else math.inf))"
+_POWER = binary(
+    f"y_adj * {_POWER_SLOPE}",
+    "y_adj * y * math.log(a) if a > 0 else 0.0",
+    f"{_POWER_SLOPE} * a_dot + (y * math.log(a) * b_dot if a > 0 else 0.0)",
+)
+
+SCALAR_RULES = {
+    # Operators. "copy" is `y = x`, "neg" is `y = -x`.
+    "copy": unary("y_adj", "x_dot"),
+    "neg": unary("-y_adj", "-x_dot"),
+    "+": binary("y_adj", "y_adj", "a_dot + b_dot"),
+    "-": binary("y_adj", "-y_adj", "a_dot - b_dot"),
+    "*": binary("y_adj * b", "y_adj * a", "a_dot * b + a * b_dot"),
+    "/": binary("y_adj / b", "-y_adj * y / b", "(a_dot - y * b_dot) / b"),
+    "%": binary("y_adj", "-y_adj * math.floor(a / b)", "a_dot - math.floor(a / b) * b_dot"),
+    "**": _POWER,
+    # Builtins.
+    "float": unary("y_adj", "x_dot"),
+    "abs": unary("y_adj * _sign(x)", "x_dot * _sign(x)"),
+    "max": binary("y_adj if a >= b else 0.0", "0.0 if a >= b else y_adj", "a_dot if a >= b else b_dot"),
+    "min": binary("y_adj if a <= b else 0.0", "0.0 if a <= b else y_adj", "a_dot if a <= b else b_dot"),
+    "pow": _POWER,
+    # The math module.
+    "math.sin": unary("y_adj * math.cos(x)", "x_dot * math.cos(x)"),
+    "math.cos": unary("-y_adj * math.sin(x)", "-x_dot * math.sin(x)"),
+    "math.tan": unary("y_adj * (1.0 + y * y)", "x_dot * (1.0 + y * y)"),
+    "math.asin": unary("y_adj / math.sqrt(1.0 - x * x)", "x_dot / math.sqrt(1.0 - x * x)"),
+    "math.acos": unary("-y_adj / math.sqrt(1.0 - x * x)", "-x_dot / math.sqrt(1.0 - x * x)"),
+    "math.atan": unary("y_adj / (1.0 + x * x)", "x_dot / (1.0 + x * x)"),
+    "math.atan2": binary(
+        "y_adj * b / (a * a + b * b)", "-y_adj * a / (a * a + b * b)", "(b * a_dot - a * b_dot) / (a * a + b * b)"
+    ),
+    "math.sinh": unary("y_adj * math.cosh(x)", "x_dot * math.cosh(x)"),
+    "math.cosh": unary("y_adj * math.sinh(x)", "x_dot * math.sinh(x)"),
+    "math.tanh": unary("y_adj * (1.0 - y * y)", "x_dot * (1.0 - y * y)"),
+    "math.exp": unary("y_adj * y", "x_dot * y"),
+    "math.expm1": unary("y_adj * (y + 1.0)", "x_dot * (y + 1.0)"),
+    "math.log": unary("y_adj / x", "x_dot / x"),
+    "math.log1p": unary("y_adj / (1.0 + x)", "x_dot / (1.0 + x)"),
+    "math.log2": unary("y_adj / (x * 0.6931471805599453)", "x_dot / (x * 0.6931471805599453)"),
+    "math.log10": unary("y_adj / (x * 2.302585092994046)", "x_dot / (x * 2.302585092994046)"),
+    "math.sqrt": unary("y_adj * 0.5 / y", "x_dot * 0.5 / y"),
+    "math.pow": _POWER,
+    "math.hypot": binary("y_adj * a / y", "y_adj * b / y", "(a * a_dot + b * b_dot) / y"),
+    "math.fabs": unary("y_adj * _sign(x)", "x_dot * _sign(x)"),
+    "math.erf": unary(
+        "y_adj * 1.1283791670955126 * math.exp(-x * x)", "x_dot * 1.1283791670955126 * math.exp(-x * x)"
+    ),
+    "math.erfc": unary(
+        "-y_adj * 1.1283791670955126 * math.exp(-x * x)", "-x_dot * 1.1283791670955126 * math.exp(-x * x)"
+    ),
+}
+
+# Array elements. `y = x[i, j]` ("index"): the adjoint accumulates into the same element of
+# x's adjoint, x_adj[i, j] += y_adj. Writes `x[i] = y` and `x[i] += y` are statements, not
+# operations; reverse.py gives them their adjoints (y_adj += x_adj[i], and x_adj[i] = 0 for `=`).
+ELEMENT_RULES = {
+    "index": unary("y_adj", "x_dot"),
+}
+
+# Array constructors. Their results start a fresh array; only a fill value carries a derivative.
+ARRAY_CONSTRUCTORS = {
+    "np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like", "np.empty_like",
+    "np.arange", "np.linspace",
+}  # fmt: skip
+ARRAY_FILLS = {"np.full": 1, "np.full_like": 1}  # position of the fill value
+
+# Whole-array operations (so far the ones that start a new array from an operand).
+ARRAY_RULES = {
+    "np.copy": unary("y_adj", "x_dot"),  # x_adj += y_adj, element by element
+    "np.full": unary("np.sum(y_adj)", "np.full_like(y, x_dot)"),
+    "np.full_like": unary("np.sum(y_adj)", "np.full_like(y, x_dot)"),
+}
+
+# Reductions of arrays to a float. The adjoint broadcasts back: `x_adj += y_adj` adds to every element.
+REDUCTION_RULES = {
+    "np.sum": unary("y_adj", "np.sum(x_dot)"),
+    "np.mean": unary("y_adj / x.size", "np.mean(x_dot)"),
+    "np.dot": binary("y_adj * b", "y_adj * a", "np.dot(a_dot, b) + np.dot(a, b_dot)"),  # of two vectors
+    "np.linalg.norm": unary("y_adj * x / y", "np.dot(x, x_dot) / y"),  # of a vector
+}
+
+# NumPy's elementwise functions, named after their math module twins.
+NUMPY_TWINS = {
+    "np.sin": "math.sin", "np.cos": "math.cos", "np.tan": "math.tan", "np.arcsin": "math.asin",
+    "np.arccos": "math.acos", "np.arctan": "math.atan", "np.sinh": "math.sinh", "np.cosh": "math.cosh",
+    "np.tanh": "math.tanh", "np.exp": "math.exp", "np.expm1": "math.expm1", "np.log": "math.log",
+    "np.log1p": "math.log1p", "np.log2": "math.log2", "np.log10": "math.log10", "np.sqrt": "math.sqrt",
+    "np.abs": "abs", "np.fabs": "math.fabs", "np.hypot": "math.hypot", "np.arctan2": "math.atan2",
+    "np.power": "**", "np.maximum": "max", "np.minimum": "min",
+}  # fmt: skip
+_ELEMENTWISE_SPELLING = {
+    "math.asin": "np.arcsin", "math.acos": "np.arccos", "math.atan": "np.arctan", "math.": "np.",
+    "_sign(x)": "np.sign(x)",
+}  # fmt: skip
+
+
+def _elementwise(template):
+    for scalar, array in _ELEMENTWISE_SPELLING.items():
+        template = template.replace(scalar, array)
+    return template
+
+
+# The same rules where operands are arrays, element by element (a float operand's adjoint is
+# summed over the elements; see reverse_arrays.py). Conditionals guarding scalar kinks become
+# their elementwise forms.
+ELEMENTWISE_RULES = {
+    key: Rule(rule.operands, tuple(_elementwise(t) for t in rule.adjoints), _elementwise(rule.tangent))
+    for key, rule in SCALAR_RULES.items()
+    if key in ("copy", "neg", "+", "-", "*", "/") or key.startswith("math.") and "if" not in "".join(rule.adjoints)
+}
+ELEMENTWISE_RULES["**"] = binary(
+    "y_adj * b * a ** (b - 1)", "y_adj * y * np.log(a)", "b * a ** (b - 1) * a_dot + y * np.log(a) * b_dot"
+)
+ELEMENTWISE_RULES["abs"] = unary("y_adj * np.sign(x)", "x_dot * np.sign(x)")
+# Ties go to the first argument, as for the scalar max and min.
+ELEMENTWISE_RULES["max"] = binary("y_adj * (a >= b)", "y_adj * (a < b)", "np.where(a >= b, a_dot, b_dot)")
+ELEMENTWISE_RULES["min"] = binary("y_adj * (a <= b)", "y_adj * (a > b)", "np.where(a <= b, a_dot, b_dot)")
+SCALAR_RULES["np.square"] = unary("y_adj * 2.0 * x", "x_dot * 2.0 * x")
+ELEMENTWISE_RULES["np.square"] = SCALAR_RULES["np.square"]
+# np.clip(x, low, high): x passes through inside [low, high], each bound where it is hit.
+SCALAR_RULES["np.clip"] = Rule(
+    ("x", "low", "high"),
+    ("y_adj if low <= x <= high else 0.0", "y_adj if x < low else 0.0", "y_adj if x > high else 0.0"),
+    "x_dot if low <= x <= high else (low_dot if x < low else high_dot)",
+)
+ELEMENTWISE_RULES["np.clip"] = Rule(
+    ("x", "low", "high"),
+    ("y_adj * ((x >= low) & (x <= high))", "y_adj * (x < low)", "y_adj * (x > high)"),
+    "np.where(x < low, low_dot, np.where(x > high, high_dot, x_dot))",
+)
+# np.where(c, a, b): the condition carries no derivative.
+SCALAR_RULES["np.where"] = Rule(
+    ("c", "a", "b"), ("0.0 * y_adj", "y_adj if c else 0.0", "0.0 if c else y_adj"), "a_dot if c else b_dot"
+)
+ELEMENTWISE_RULES["np.where"] = Rule(
+    ("c", "a", "b"),
+    ("0.0 * y_adj", "np.where(c, y_adj, 0.0)", "np.where(c, 0.0, y_adj)"),
+    "np.where(c, a_dot, b_dot)",
+)
+for _twin, _name in NUMPY_TWINS.items():
+    ELEMENTWISE_RULES[_twin] = ELEMENTWISE_RULES[_name]
+    SCALAR_RULES[_twin] = SCALAR_RULES[_name]  # np.sin of a float is math.sin
+
+# Calls whose result carries no derivative: integer-valued, boolean, or explicitly cut.
+INACTIVE_FUNCTIONS = {
+    "int", "bool", "round", "len", "range", "np.shape", "np.size", "np.ndim",
+    "math.floor", "math.ceil", "math.trunc", "math.isnan", "math.isinf", "math.isfinite", "math.copysign",
+    "srcad.no_grad",
+}  # fmt: skip
+
+# Binary operators whose result is piecewise constant.
+INACTIVE_OPERATORS = {"//"}
+
+# Every rule, by operation.
+RULES = {**SCALAR_RULES, **ELEMENT_RULES, **ARRAY_RULES, **REDUCTION_RULES}
+
+# Functions `min`/`max` with more than two arguments are chained pairwise.
+VARIADIC_FUNCTIONS = {"min", "max"}
+
+
+def _object_of(name):
+    if name == "srcad.no_grad":
+        from srcad.kernels.runtime import no_grad
+
+        return no_grad
+    module, _, attribute = name.rpartition(".")
+    owner = {"math": math, "np": numpy, "np.linalg": numpy.linalg, "": builtins}.get(module)
+    return getattr(owner, attribute, None)
+
+
+_CANONICAL = {}
+
+
+def register_object(value, name):
+    """Make ``value`` (a callable) known under the canonical ``name``."""
+    _CANONICAL[id(value)] = (value, name)
+
+
+for _name in list(RULES) + sorted(INACTIVE_FUNCTIONS | ARRAY_CONSTRUCTORS):
+    _value = _object_of(_name)
+    if _value is not None and callable(_value):
+        register_object(_value, _name)
+
+
+def canonical_name_of(value):
+    """The canonical name of a known function object (``math.sin``), else None."""
+    entry = _CANONICAL.get(id(value))
+    return entry[1] if entry is not None and entry[0] is value else None
+
+
+def operator_symbol(node):
+    """The rule key of a libcst binary or unary operator node."""
+    return _OPERATOR_SYMBOLS.get(type(node))
+
+
+_OPERATOR_SYMBOLS = {
+    cst.Add: "+",
+    cst.Subtract: "-",
+    cst.Multiply: "*",
+    cst.Divide: "/",
+    cst.FloorDivide: "//",
+    cst.Modulo: "%",
+    cst.Power: "**",
+    cst.Minus: "neg",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_template(template):
+    return cst.parse_expression(template.replace("_sign(x)", _SIGN))
+
+
+class _Substitute(cst.CSTTransformer):
+    def __init__(self, bindings):
+        self.bindings = bindings
+
+    def leave_Name(self, original, updated):
+        replacement = self.bindings.get(original.value)
+        if replacement is None:
+            return updated
+        if isinstance(replacement, cst.UnaryOperation) or (
+            isinstance(replacement, (cst.Integer, cst.Float)) and replacement.value.startswith("-")
+        ):
+            return replacement.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        return replacement
+
+
+_SIGN = "(1.0 if x > 0 else (-1.0 if x < 0 else 0.0))"
+
+
+def instantiate(template, **bindings):
+    """The expression ``template`` with placeholders replaced by CST nodes or names.
+
+    >>> cst.Module([]).code_for_node(instantiate("y_adj * math.cos(x)", y_adj="s_adj", x="t"))
+    's_adj * math.cos(t)'
+    """
+    nodes = {key: cst.Name(value) if isinstance(value, str) else value for key, value in bindings.items()}
+    return _parsed_template(template).visit(_Substitute(nodes)).visit(_FoldConstants())
+
+
+class _FoldConstants(cst.CSTTransformer):
+    """``2 * x ** (2 - 1)`` reads better, and runs faster, as ``2 * x``."""
+
+    def leave_Comparison(self, original, updated):
+        left = _number(updated.left)
+        if len(updated.comparisons) == 1 and left is not None:
+            right = _number(updated.comparisons[0].comparator)
+            compare = _COMPARISONS.get(type(updated.comparisons[0].operator))
+            if right is not None and compare is not None:
+                return cst.Name(repr(compare(left, right)))
+        return updated
+
+    def leave_BooleanOperation(self, original, updated):
+        if isinstance(updated.operator, cst.Or) and _is_true(updated.right):
+            return cst.Name("True")
+        if isinstance(updated.operator, cst.Or) and _is_true(updated.left):
+            return cst.Name("True")
+        return updated
+
+    def leave_IfExp(self, original, updated):
+        if _is_true(updated.test):
+            return updated.body.with_changes(lpar=updated.lpar, rpar=updated.rpar) if updated.lpar else updated.body
+        return updated
+
+    def leave_BinaryOperation(self, original, updated):
+        left, right = _number(updated.left), _number(updated.right)
+        symbol = operator_symbol(updated.operator)
+        if left is not None and right is not None and symbol in ("+", "-", "*"):
+            value = {"+": left + right, "-": left - right, "*": left * right}[symbol]
+            if value >= 0:
+                return cst.Integer(str(value)) if isinstance(value, int) else cst.Float(repr(value))
+        if symbol == "**" and right == 1:
+            return updated.left
+        return updated
+
+
+def _number(node):
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return node.evaluated_value
+    return None
+
+
+def _is_true(node):
+    return isinstance(node, cst.Name) and node.value == "True"
+
+
+_COMPARISONS = {
+    cst.GreaterThanEqual: lambda a, b: a >= b,
+    cst.GreaterThan: lambda a, b: a > b,
+    cst.LessThan: lambda a, b: a < b,
+    cst.LessThanEqual: lambda a, b: a <= b,
+    cst.Equal: lambda a, b: a == b,
+    cst.NotEqual: lambda a, b: a != b,
+}
+
+
+def template_uses(template, placeholder):
+    """Whether ``template`` mentions ``placeholder`` (e.g. whether a rule needs ``y``)."""
+    return placeholder in _template_names(template)
+
+
+@functools.lru_cache(maxsize=None)
+def _template_names(template):
+    names = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, node):
+            names.add(node.value)
+
+    _parsed_template(template).visit(Collect())
+    return frozenset(names)
