@@ -67,7 +67,9 @@ class _Shape(cst.CSTVisitor):
                 self.problems.append(cst.Module([]).code_for_node(node))
 
     def visit_AugAssign(self, node):
-        self.problems.append("augmented assignment left: " + cst.Module([]).code_for_node(node))
+        # `x += t` stays (in place for arrays), but only onto a name or an element, with an atom
+        if not is_atom(node.value) or not isinstance(node.target, (cst.Name, cst.Subscript)):
+            self.problems.append("augmented assignment of an expression: " + cst.Module([]).code_for_node(node))
 
     def visit_IfExp(self, node):
         self.problems.append("conditional expression left")

@@ -20,7 +20,8 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from srcad.transforms import rules
-from srcad.transforms.recompute import blocks, last_writes, recomputable
+from srcad.transforms.flatten import VIEW_METHODS, is_view_subscript
+from srcad.transforms.recompute import blocks, in_place_update_of, last_writes, recomputable
 from srcad.transforms.single_exit import is_exit_check
 
 _CODE = cst.Module([])
@@ -51,11 +52,19 @@ def operation_of(value):
         return Operation(None)
     if isinstance(value, cst.BinaryOperation):
         symbol = rules.operator_symbol(value.operator)
-        if symbol in rules.SCALAR_RULES:
+        if symbol in rules.SCALAR_RULES or symbol == "@":
             return Operation(symbol, [value.left, value.right])
         return Operation(None)
     if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name):
+        if is_view_subscript(value):
+            return Operation("view", [value.value])
         return Operation("index", [value.value], index_atoms(value))
+    if isinstance(value, cst.Attribute) and value.attr.value == "T" and isinstance(value.value, cst.Name):
+        return Operation("view", [value.value])
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in VIEW_METHODS:
+        if isinstance(value.func.value, cst.Name) and value.func.value.value not in ("np", "math"):
+            kind = "view" if value.func.attr.value in ("reshape", "transpose") else "ravel"
+            return Operation(kind, [value.func.value])
     if isinstance(value, cst.Call):
         callee = _CODE.code_for_node(value.func)
         if callee in rules.ARRAY_FILLS:
@@ -99,7 +108,7 @@ def assignment_of(statement):
     small = statement.body[0]
     if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
         return small.targets[0].target.value, small.value
-    return None
+    return in_place_update_of(statement)
 
 
 def walk(statements, loop_depth=0):
@@ -166,6 +175,7 @@ def analyze(definition, parameters, wrt, types):
         elif isinstance(statement, cst.For):
             name = statement.target.value
             assignments[name] = assignments.get(name, 0) + 1
+    dependencies += _shared_array_dependencies(body, dependencies, types)
 
     varied = {parameters[k] for k in wrt}
     useful = {returned.value} if isinstance(returned, cst.Name) else set()
@@ -217,8 +227,9 @@ def analyze(definition, parameters, wrt, types):
     invariant = _invariant_names(body, parameters, assignments)
     overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
     overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
-    overwritten -= _arrays_read_after_their_last_write(body, reads)
-    recomputed = recomputable(body, overwritten, invariant, reads)
+    arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
+    overwritten -= _arrays_read_after_their_last_write(body, reads, arrays)
+    recomputed = recomputable(body, overwritten, invariant, reads, arrays)
     recorded = overwritten - set(recomputed)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     single_use = _single_use_adjoints(body, parameters, active, types)
@@ -231,6 +242,40 @@ def analyze(definition, parameters, wrt, types):
         recomputed=recomputed,
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters)),
     )
+
+
+def array_aliases(body, types):
+    """Groups of array names that may share memory: ``b = a`` and views such as ``b = a[1:]``
+    (one group per array created or passed in), as {name: frozenset of the names in its group}."""
+    group = {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        if operation.rule in SHARING_RULES and is_array_type(types.get(target)):
+            source = operation.operands[0].value
+            merged = group.get(source, frozenset([source])) | group.get(target, frozenset([target]))
+            for name in merged:
+                group[name] = merged
+    return group
+
+
+# Operations whose array result shares memory with their first operand.
+SHARING_RULES = {"copy", "view"}
+
+
+def _shared_array_dependencies(body, dependencies, types):
+    """A write through one name of a shared array changes what every other name sees: each
+    dependency of one member is a dependency of all, so activity flows both ways through ``b = a``."""
+    group = array_aliases(body, types)
+    shared = []
+    for target, operands in dependencies:
+        for other in group.get(target, ()):
+            if other != target:
+                shared.append((other, operands + [target]))
+    return shared
 
 
 def _invariant_names(body, parameters, assignments):
@@ -296,10 +341,10 @@ def _loop_indices_read_only_in_their_loops(body, reads):
     }
 
 
-def _arrays_read_after_their_last_write(body, reads):
+def _arrays_read_after_their_last_write(body, reads, arrays):
     """Arrays whose every reading by an adjoint comes after the last write to them: the reverse
     sweep finds the same values there, so nothing needs saving."""
-    positions, last_write = last_writes(body)
+    positions, last_write = last_writes(body, arrays)
     return {
         name
         for name, readers in reads.items()

@@ -4,7 +4,7 @@ import math
 
 import libcst as cst
 
-from srcad.transforms.reverse import RUNTIME_FUNCTIONS
+from srcad.transforms.reverse import ARRAY_HELPERS, RUNTIME_FUNCTIONS
 from srcad.version import __version__
 
 
@@ -24,6 +24,7 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         "import srcad",
     ]
     if uses_tape:
+        lines.append(f"from srcad.kernels.arrays import {', '.join(ARRAY_HELPERS)}")
         lines.append(f"from srcad.kernels.runtime import {', '.join(RUNTIME_FUNCTIONS)}")
     lines.append("")
     for name, value in sorted(constants.items()):

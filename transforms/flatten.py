@@ -79,10 +79,15 @@ class Flattener:
         if isinstance(node, cst.Attribute):
             if self.is_array_attribute(node):
                 return self._result(self.inactive(node), statements, into)
+            if node.attr.value == "T" and self.parsed.resolve(node.value).kind != "module":  # a.T
+                array = self._operand(node.value, statements)
+                return self._result(node.with_changes(value=array, lpar=[], rpar=[]), statements, into)
             return self.attribute_value(node)
         if isinstance(node, cst.Subscript):
             if isinstance(node.value, cst.Attribute) and self.is_array_attribute(node.value):
                 return self._result(self.inactive(node), statements, into)  # a.shape[0]
+            if is_view_subscript(node):
+                return self._result(self.view(node, statements), statements, into)
             return self._result(self.element(node, statements), statements, into)
         if isinstance(node, cst.UnaryOperation):
             if isinstance(node.operator, cst.Plus):
@@ -96,8 +101,6 @@ class Flattener:
         if isinstance(node, cst.BinaryOperation):
             symbol = rules.operator_symbol(node.operator)
             if symbol is None:
-                if isinstance(node.operator, cst.MatrixMultiply):
-                    raise self.error("srcad cannot differentiate '@' yet", node, "Write the product as a loop.")
                 return self._result(self.inactive(node), statements, into)
             left = self._operand(node.left, statements)
             right = self._operand(node.right, statements)
@@ -183,11 +186,13 @@ class Flattener:
         if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
             node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
         if not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
-            raise self.error(
-                "srcad can only index arrays held in local variables or arguments",
-                node.value,
-                "Assign the array to a variable first.",
-            )
+            if not isinstance(node.value, (cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation)):
+                raise self.error(
+                    "srcad can only index arrays held in local variables or arguments",
+                    node.value,
+                    "Assign the array to a variable first.",
+                )
+            node = node.with_changes(value=self._operand(node.value, statements))  # A.T[1], (a * b)[i]
         indices = []
         for element in node.slice:
             if not isinstance(element.slice, cst.Index) or element.slice.star is not None:
@@ -207,8 +212,33 @@ class Flattener:
             slice=[cst.SubscriptElement(cst.Index(atom)) for atom in indices],
         )
 
+    def view(self, node, statements):
+        """``a[1:, j]``, ``a[:, None]``, ``a[..., ::2]``: the array flattened to an atom, the
+        bounds and indices copied (they only pick the elements; the reverse sweep never reads them)."""
+        array = self._operand(node.value, statements)
+        elements = []
+        for element in node.slice:
+            if element.slice.__class__ is cst.Slice:
+                bounds = {
+                    part: self.inactive(getattr(element.slice, part))
+                    for part in ("lower", "upper", "step")
+                    if getattr(element.slice, part) is not None
+                }
+                elements.append(element.with_changes(slice=element.slice.with_changes(**bounds)))
+            elif _is_none_or_ellipsis(element.slice.value):
+                elements.append(element)
+            else:
+                elements.append(element.with_changes(slice=cst.Index(self.inactive(element.slice.value))))
+        elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return cst.Subscript(value=array, slice=elements)
+
     def method_call(self, node, statements, into):
         method = node.func.attr.value
+        if method in VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
+            array = self._operand(node.func.value, statements)
+            shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
+            call = cst.Call(cst.Attribute(array, cst.Name(method)), shape)
+            return self._result(call, statements, into)
         function = {"copy": "np.copy", "sum": "np.sum", "mean": "np.mean", "dot": "np.dot"}.get(method)
         if function is not None and not any(a.keyword or a.star for a in node.args):
             array = self._operand(node.func.value, statements)
@@ -316,6 +346,23 @@ class Flattener:
             canonical = canonical.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return canonical
 
+
+
+# Methods whose result shares memory with the array (numba's reshape needs a contiguous array, so it
+# never copies), and those whose result is a new array: both get the adjoint of a view or copy.
+VIEW_METHODS = {"reshape", "transpose", "ravel", "flatten"}
+
+
+def is_view_subscript(node):
+    """Whether ``a[...]`` picks a sub-array (slices, ``None``, ``...``) rather than one element."""
+    return any(
+        isinstance(e.slice, cst.Slice) or (isinstance(e.slice, cst.Index) and _is_none_or_ellipsis(e.slice.value))
+        for e in node.slice
+    )
+
+
+def _is_none_or_ellipsis(node):
+    return isinstance(node, cst.Ellipsis) or (isinstance(node, cst.Name) and node.value == "None")
 
 
 def _call(callee, arguments):

@@ -8,7 +8,7 @@ import libcst as cst
 
 _OPERATOR_WORDS = {
     "+": "plus", "-": "minus", "*": "times", "/": "over", "//": "floordiv",
-    "%": "mod", "**": "pow", "neg": "neg",
+    "%": "mod", "**": "pow", "neg": "neg", "@": "matmul",
 }  # fmt: skip
 _LONGEST = 24
 

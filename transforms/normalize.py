@@ -21,7 +21,7 @@ Anything outside the subset raises DifferentiabilityError at the user's line.
 import libcst as cst
 
 from srcad.transforms import rules
-from srcad.transforms.flatten import Flattener, assign, line_marker
+from srcad.transforms.flatten import Flattener, assign, is_view_subscript, line_marker
 from srcad.transforms.names import NameFactory
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
@@ -82,6 +82,8 @@ class Normalizer(Flattener):
         return result
 
     def statement(self, statement):
+        if isinstance(statement, cst.BaseSmallStatement):  # the body of a one-line `def f(x): return x`
+            return self.marked(self.small_statement(statement), statement)
         if isinstance(statement, cst.SimpleStatementLine):
             produced = []
             for small in statement.body:
@@ -172,6 +174,8 @@ class Normalizer(Flattener):
 
     def target(self, target, statements):
         """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
+        if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] = e writes through a view
+            return _whole(self._result(self.view(target, statements), statements, None))
         return self.element(target, statements) if isinstance(target, cst.Subscript) else target
 
     def check_target(self, target):
@@ -226,7 +230,9 @@ class Normalizer(Flattener):
         if operator is None or rules.operator_symbol(operator()) is None:
             raise self.error("srcad cannot differentiate this augmented assignment", node)
         statements, atom = self.expression(node.value)
-        if isinstance(target, cst.Subscript):
+        if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] += e: in place, through a view
+            target = self._result(self.view(target, statements), statements, None)
+        elif isinstance(target, cst.Subscript):
             element = self.element(target, statements)
             if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):  # scatter-add stays one statement
                 return statements + [cst.SimpleStatementLine([node.with_changes(target=element, value=atom)])]
@@ -237,8 +243,8 @@ class Normalizer(Flattener):
                 assign(new, cst.BinaryOperation(cst.Name(old), operator(), atom)),
                 assign(element, cst.Name(new)),
             ]
-        combined = cst.BinaryOperation(target, operator(), atom)
-        return statements + [assign(target, combined)]
+        # `x += e` stays in place: for an array it changes the array other names may share, as in Python
+        return statements + [cst.SimpleStatementLine([node.with_changes(target=target.with_changes(lpar=[], rpar=[]), value=atom)])]
 
     # -- compound statements ----------------------------------------------------------------------
     def compound_If(self, node):
@@ -308,3 +314,8 @@ def normalize(parsed):
     """The AD-normal form of a parsed function, and the global constants it uses."""
     normalizer = Normalizer(parsed)
     return normalizer.function(), normalizer.constants
+
+
+def _whole(array):
+    """``view[...]``: every element of an array, as an assignment target."""
+    return cst.Subscript(value=array, slice=[cst.SubscriptElement(cst.Index(cst.Ellipsis()))])

@@ -52,6 +52,8 @@ def _assigned_in(statement):
         def visit_AugAssign(self, node):
             if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
                 names.add(node.target.value.value)
+            elif isinstance(node.target, cst.Name):
+                names.add(node.target.value)
 
         def visit_For(self, node):
             names.add(node.target.value)
@@ -65,10 +67,20 @@ def _definition(statement):
         small = statement.body[0]
         if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
             return small.targets[0].target.value, small.value
+    return in_place_update_of(statement)
+
+
+def in_place_update_of(statement):
+    """``x += t`` (any operator) as (``x``, ``x + t``): the same value, computed in place when x is an array."""
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+        operator = getattr(cst, type(small.operator).__name__.replace("Assign", ""))()
+        return small.target.value, cst.BinaryOperation(small.target, operator, small.value)
     return None
 
 
-def last_writes(body):
+
+def last_writes(body, arrays=frozenset()):
     """Per array: the position in program order after which nothing writes it again, and the
     position of every statement. A write inside a loop may run again until the outermost loop ends."""
     positions, last_write = {}, {}
@@ -90,7 +102,7 @@ def last_writes(body):
                 if statement.orelse is not None:
                     visit(statement.orelse.body.body, outermost_loop_end)
             else:
-                for name in _element_writes(statement):
+                for name in _element_writes(statement, arrays):
                     if outermost_loop_end is None:
                         last_write[name] = max(last_write.get(name, 0), position)
                     else:
@@ -101,8 +113,12 @@ def last_writes(body):
     return positions, last_write
 
 
-def _element_writes(statement):
+def _element_writes(statement, arrays):
+    """Arrays a statement changes: ``b[i] = v``, ``b[i] += v``, or ``b += t`` for an array b."""
     names = set()
+    update = in_place_update_of(statement)
+    if update is not None and update[0] in arrays:
+        names.add(update[0])
     if isinstance(statement, cst.SimpleStatementLine):
         small = statement.body[0]
         target = small.targets[0].target if isinstance(small, cst.Assign) else getattr(small, "target", None)
@@ -111,11 +127,11 @@ def _element_writes(statement):
     return names
 
 
-def recomputable(body, overwritten, invariant, reads):
+def recomputable(body, overwritten, invariant, reads, arrays=frozenset()):
     """{name: defining statement} for the overwritten values worth recomputing."""
     from srcad.transforms.activity import operation_of  # activity imports this module
 
-    positions, last_write = last_writes(body)
+    positions, last_write = last_writes(body, arrays)
 
     definitions = {}  # name -> number of defining statements
     for block, _ in blocks(body):

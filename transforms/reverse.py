@@ -16,6 +16,7 @@ from numba.core import types as numba_types
 from srcad.transforms import rules
 from srcad.transforms.activity import assignment_of, element_write_of, is_array_type, operation_of, walk
 from srcad.transforms.flatten import assign
+from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reserve import Tape, with_reserves
 from srcad.transforms.reverse_arrays import ArrayAdjoints
 from srcad.transforms.single_exit import is_exit_check
@@ -23,6 +24,7 @@ from srcad.transforms.single_exit import is_exit_check
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
 RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop")
+ARRAY_HELPERS = ("unbroadcast",)
 
 
 def _line(code):
@@ -76,7 +78,7 @@ class ReverseMode(ArrayAdjoints):
         self.array_bindings = {}
         for statement, _ in walk(definition.body.body):
             target_value = assignment_of(statement)
-            if target_value is not None and self.is_array(target_value[0]):
+            if target_value is not None and self.is_array(target_value[0]) and in_place_update_of(statement) is None:
                 self.array_bindings[target_value[0]] = self.array_bindings.get(target_value[0], 0) + 1
 
     # -- names ---------------------------------------------------------------------------------

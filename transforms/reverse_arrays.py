@@ -12,6 +12,7 @@ import libcst as cst
 
 from srcad.transforms import rules
 from srcad.transforms.activity import operation_of
+from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.flatten import assign
 
 _ZERO = cst.Float("0.0")
@@ -29,6 +30,27 @@ class UnsupportedHere(Exception):
 def _accumulate(target, increment, subtract=False):
     operator = cst.SubtractAssign() if subtract else cst.AddAssign()
     return cst.SimpleStatementLine([cst.AugAssign(target, operator, increment)])
+
+
+def _names(atoms):
+    return [a.value for a in atoms if isinstance(a, cst.Name)]
+
+
+def _with_base(value, base):
+    """The view expression ``value`` (``a[1:]``, ``a.T``, ``a.reshape(n)``, ``a``) taken of ``base`` instead."""
+    if isinstance(value, cst.Name):
+        return base
+    if isinstance(value, cst.Call):
+        return value.with_changes(func=value.func.with_changes(value=base))
+    return value.with_changes(value=base)
+
+
+def _call(function, *arguments):
+    return cst.Call(cst.parse_expression(function), [cst.Arg(a) for a in arguments])
+
+
+def _writes_whole(write):
+    return len(write.index) == 1 and isinstance(write.index[0], cst.Ellipsis)
 
 
 def _element(array, index):
@@ -49,6 +71,8 @@ class ArrayAdjoints:
     def array_assignment(self, statement, target, value):
         """``b = np.zeros(n)``, ``b = np.copy(a)``, ``b = np.full(n, v)`` or ``b = a``."""
         forward = [statement]
+        if in_place_update_of(statement) is not None:
+            return self.in_place_update(statement, target, value)
         if target not in self.analysis.active:
             return forward, []
         if self.loop_depth or self.array_bindings.get(target, 0) > 1:
@@ -58,13 +82,21 @@ class ArrayAdjoints:
             )
         operation = operation_of(value)
         adjoint = cst.Name(self.adjoint(target))
-        if operation.rule == "copy" and self.is_array(operation.operands[0].value):
-            # b = a: one array, two names; so too for their adjoints
-            return forward + [assign(adjoint, cst.Name(self.adjoint(operation.operands[0].value)))], []
+        if operation.rule == "index" and any(self.is_array(name) for name in _names(operation.index)):
+            raise self.unsupported(
+                "srcad cannot differentiate indexing with an array of indices or a boolean mask yet",
+                "Write a loop over the elements, or use np.where(mask, x, 0.0) for a mask.",
+            )
+        if operation.rule in ("copy", "view", "index") and self.is_array(operation.operands[0].value):
+            # b = a, b = a[1:], b = a.T, b = A[i]: one memory, two names; the adjoints share theirs alike
+            source = operation.operands[0].value
+            return forward + [assign(adjoint, _with_base(value, cst.Name(self.adjoint(source))))], []
         forward.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
         if operation.rule is None:
             return forward, []
         rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
+        if operation.rule in rules.MATRIX_PRODUCTS:
+            rule = rules.MATRIX_PRODUCT_RULES.get(tuple(self.rank(a) for a in operation.operands))
         if rule is None:
             raise self.unsupported(
                 f"srcad cannot differentiate {operation.rule} with an array result yet",
@@ -81,8 +113,42 @@ class ArrayAdjoints:
             increment = rules.instantiate(template, **bindings)
             if not self.is_array(atom.value):  # a float spread over the array: its adjoint sums
                 increment = cst.Call(cst.parse_expression("np.sum"), [cst.Arg(increment)])
+            elif operation.rule not in rules.NOT_BROADCAST and self.may_broadcast(atom.value, operation.operands, target):
+                increment = _call("unbroadcast", increment, atom)
             reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
         return forward, reverse
+
+    def in_place_update(self, statement, target, value):
+        """``x += t`` or ``x -= t`` on an array: x's adjoint flows through; t's collects it."""
+        symbol = rules.operator_symbol(value.operator)
+        if target in self.analysis.active and symbol not in ("+", "-"):
+            raise self.unsupported(
+                f"srcad cannot differentiate the in-place '{symbol}=' of the array '{target}' yet",
+                f"Write '{target} = {target} {symbol} ...' (a new array) if nothing else refers to '{target}'.",
+            )
+        if target in self.analysis.recorded:
+            self.save(target)  # refuses: the values it overwrites would be needed
+        if target not in self.analysis.active:
+            return [statement], []
+        operand = value.right
+        if not self.analysis.is_active(operand):
+            return [statement], []
+        increment = cst.Name(self.adjoint(target))
+        if not self.is_array(operand.value):
+            increment = _call("np.sum", increment)
+        elif self.may_broadcast(operand.value, [value.left, operand], target):
+            increment = _call("unbroadcast", increment, operand)
+        return [statement], [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
+
+    def rank(self, atom):
+        numba_type = self.analysis.types.get(atom.value) if isinstance(atom, cst.Name) else None
+        return getattr(numba_type, "ndim", 0)
+
+    def may_broadcast(self, name, operands, result):
+        """Whether NumPy may have stretched the array ``name`` to the result's shape: it has fewer
+        dimensions than the result, or another array operand (shapes are only known at run time)."""
+        arrays = [a.value for a in operands if isinstance(a, cst.Name) and self.is_array(a.value)]
+        return self.analysis.types[name].ndim < self.analysis.types[result].ndim or len(set(arrays)) > 1
 
     def element_write(self, statement, write):
         """``b[i] = v`` (v_adj += b_adj[i]; b_adj[i] = 0), ``b[i] += v`` and ``b[i] -= v``."""
@@ -94,7 +160,14 @@ class ArrayAdjoints:
         for name in write.index_names():
             reverse += self.recompute(name)
         element = _element(self.adjoint(write.array), write.index)
-        if self.analysis.is_active(write.value):
+        if _writes_whole(write) and self.analysis.is_active(write.value):  # a[1:] = t: t may be broadcast
+            increment = element
+            if not self.is_array(write.value.value):
+                increment = _call("np.sum", element)
+            else:
+                increment = _call("unbroadcast", element, write.value)
+            reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment))
+        elif self.analysis.is_active(write.value):
             reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), element, write.kind == "-="))
         if write.kind == "=":
             reverse.append(assign(element, _ZERO))

@@ -109,6 +109,11 @@ ARRAY_FILLS = {"np.full": 1, "np.full_like": 1}  # position of the fill value
 # Whole-array operations (so far the ones that start a new array from an operand).
 ARRAY_RULES = {
     "np.copy": unary("y_adj", "x_dot"),  # x_adj += y_adj, element by element
+    # y = x[1:, j], x[:, None], x.T, x.reshape(n, m): y shares x's memory, and y_adj is the same
+    # view of x_adj (see reverse_arrays.py), so the adjoint needs no code of its own.
+    "view": unary("y_adj", "x_dot"),
+    # y = x.ravel() or x.flatten(): a copy, unless numba can hand out a view; either way only read
+    "ravel": unary("y_adj.reshape(x.shape)", "x_dot.ravel()"),
     "np.full": unary("np.sum(y_adj)", "np.full_like(y, x_dot)"),
     "np.full_like": unary("np.sum(y_adj)", "np.full_like(y, x_dot)"),
 }
@@ -120,6 +125,20 @@ REDUCTION_RULES = {
     "np.dot": binary("y_adj * b", "y_adj * a", "np.dot(a_dot, b) + np.dot(a, b_dot)"),  # of two vectors
     "np.linalg.norm": unary("y_adj * x / y", "np.dot(x, x_dot) / y"),  # of a vector
 }
+
+# Matrix products, by the ranks of their operands (numba's `@`, np.dot and np.matmul): the
+# adjoints are products too. Two vectors give a float: the np.dot rule above.
+MATRIX_PRODUCTS = {"@", "np.dot", "np.matmul"}
+MATRIX_PRODUCT_RULES = {
+    (1, 1): REDUCTION_RULES["np.dot"],
+    (2, 1): binary("np.outer(y_adj, b)", "a.T @ y_adj", "a_dot @ b + a @ b_dot"),  # matrix @ vector
+    (1, 2): binary("b @ y_adj", "np.outer(a, y_adj)", "a_dot @ b + a @ b_dot"),  # vector @ matrix
+    (2, 2): binary("y_adj @ b.T", "a.T @ y_adj", "a_dot @ b + a @ b_dot"),
+}
+# np.outer(a, b) of two vectors: y[i, j] = a[i] * b[j].
+ARRAY_RULES["np.outer"] = binary("y_adj @ b", "a @ y_adj", "np.outer(a_dot, b) + np.outer(a, b_dot)")
+# Results NumPy does not broadcast from their operands' shapes.
+NOT_BROADCAST = MATRIX_PRODUCTS | {"np.outer"}
 
 # NumPy's elementwise functions, named after their math module twins.
 NUMPY_TWINS = {
@@ -193,8 +212,9 @@ INACTIVE_FUNCTIONS = {
 # Binary operators whose result is piecewise constant.
 INACTIVE_OPERATORS = {"//"}
 
-# Every rule, by operation.
+# Every rule, by operation (a matrix product's rule depends on its ranks: see MATRIX_PRODUCT_RULES).
 RULES = {**SCALAR_RULES, **ELEMENT_RULES, **ARRAY_RULES, **REDUCTION_RULES}
+RULES["@"] = RULES["np.matmul"] = REDUCTION_RULES["np.dot"]
 
 # Functions `min`/`max` with more than two arguments are chained pairwise.
 VARIADIC_FUNCTIONS = {"min", "max"}
@@ -243,6 +263,7 @@ _OPERATOR_SYMBOLS = {
     cst.FloorDivide: "//",
     cst.Modulo: "%",
     cst.Power: "**",
+    cst.MatrixMultiply: "@",
     cst.Minus: "neg",
 }
 
