@@ -7,6 +7,7 @@ by their rank, so each rank gets its own source.
 """
 
 import numpy as np
+from numba import njit
 from numba.core import types
 from numba.extending import overload
 
@@ -64,3 +65,45 @@ def _unbroadcast_overload(gradient, like):
     namespace = {"np": np}
     exec(_unbroadcast_source(gradient.ndim, like.ndim, gradient.dtype == like.dtype), namespace)
     return namespace["unbroadcast_impl"]
+
+
+@njit(cache=True)
+def at_first(x, value, adjoint):
+    """An array of x's shape, zero but for ``adjoint`` where x first equals ``value`` (C order):
+    the adjoint of ``np.max(x)`` / ``np.min(x)``. A tie gives everything to the first of the tied
+    elements, as ``np.argmax`` picks it."""
+    result = np.zeros(x.shape, dtype=x.dtype)
+    for index in np.ndindex(x.shape):
+        if x[index] == value:
+            result[index] = adjoint
+            break
+    return result
+
+
+@njit(cache=True)
+def products_of_others(x):
+    """For each element, the product of all the other elements: d np.prod(x) / dx, also where x
+    holds zeros (no division). Prefix and suffix products over the elements in C order."""
+    flat = x.copy().ravel()
+    result = np.empty_like(flat)
+    running = 1.0
+    for k in range(flat.size):
+        result[k] = running
+        running *= flat[k]
+    running = 1.0
+    for k in range(flat.size - 1, -1, -1):
+        result[k] *= running
+        running *= flat[k]
+    return result.reshape(x.shape)
+
+
+@njit(cache=True)
+def cumsum_adjoint(adjoint, x):
+    """The adjoint of ``y = np.cumsum(x)`` for x: sums of ``adjoint`` from each position to the end,
+    in x's shape (np.cumsum runs over x flattened in C order)."""
+    result = np.empty(adjoint.size, dtype=x.dtype)
+    running = 0.0
+    for k in range(adjoint.size - 1, -1, -1):
+        running += adjoint[k]
+        result[k] = running
+    return result.reshape(x.shape)

@@ -70,9 +70,26 @@ def operation_of(value):
         if callee in rules.ARRAY_FILLS:
             fill = [a for a in value.args if a.keyword is None][rules.ARRAY_FILLS[callee]]
             return Operation(callee, [fill.value])
+        if callee in rules.ASSEMBLED_RULES and value.args:
+            return Operation(callee, [atom for atom, _ in assembled_pieces(value)])
         if callee in rules.RULES:
             return Operation(callee, [a.value for a in value.args])
     return Operation(None)
+
+
+def assembled_pieces(call):
+    """(atom, position) per piece of ``np.array([a, [b, c]])``, ``np.stack((u, v))`` or
+    ``np.concatenate((u, v))``: the position is a list of indices into the result, or for
+    concatenate the atoms before it (their lengths along the first axis add up to its start)."""
+    pieces = []
+    for k, element in enumerate(call.args[0].value.elements):
+        if isinstance(element.value, (cst.List, cst.Tuple)):
+            pieces += [(inner.value, [k, j]) for j, inner in enumerate(element.value.elements)]
+        else:
+            pieces.append((element.value, [k]))
+    if _CODE.code_for_node(call.func) == "np.concatenate":
+        pieces = [(atom, [a for a, _ in pieces[:k]]) for k, (atom, _) in enumerate(pieces)]
+    return pieces
 
 
 @dataclass

@@ -239,7 +239,9 @@ class Flattener:
             shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
             call = cst.Call(cst.Attribute(array, cst.Name(method)), shape)
             return self._result(call, statements, into)
-        function = {"copy": "np.copy", "sum": "np.sum", "mean": "np.mean", "dot": "np.dot"}.get(method)
+        if f"np.{method}" in rules.REDUCTIONS:  # x.sum(axis=0) is np.sum(x, axis=0)
+            return self.reduction(node, f"np.{method}", node.func.value, list(node.args), statements, into)
+        function = {"copy": "np.copy", "dot": "np.dot"}.get(method)
         if function is not None and not any(a.keyword or a.star for a in node.args):
             array = self._operand(node.func.value, statements)
             arguments = [array] + [self._operand(a.value, statements) for a in node.args]
@@ -250,6 +252,71 @@ class Flattener:
             node,
             "Write it as a loop over the elements.",
         )
+
+    def reduction(self, node, callee, array, arguments, statements, into):
+        """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
+        axis = None
+        for position, argument in enumerate(arguments):
+            keyword = argument.keyword.value if argument.keyword is not None else ("axis" if position == 0 else None)
+            if argument.star or keyword not in ("axis", "keepdims"):
+                raise self.error(f"srcad supports only the axis= argument of {callee}", argument)
+            if keyword == "keepdims":
+                raise self.error(
+                    f"srcad cannot compile {callee}(..., keepdims=True) yet (numba does not support it)",
+                    argument,
+                    "Reshape the result instead, e.g. s = np.sum(x, axis=1); s[:, None].",
+                )
+            axis = argument.value
+        if axis is None or (isinstance(axis, cst.Name) and axis.value == "None"):
+            return self._result(_call(callee, [self._operand(array, statements)]), statements, into)
+        if callee != "np.sum":
+            raise self.error(
+                f"srcad cannot compile {callee} along an axis yet (numba does not support it)",
+                axis,
+                "Use np.sum(x, axis=k) (divided by x.shape[k] for a mean), or a loop for max, min and prod.",
+            )
+        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+        if not isinstance(literal, cst.Integer):
+            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+        operand = self._operand(array, statements)
+        call = cst.Call(cst.parse_expression(callee), [cst.Arg(operand), cst.Arg(axis.with_changes(lpar=[], rpar=[]), keyword=cst.Name("axis"), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+        return self._result(call, statements, into)
+
+    def assembled(self, node, callee, statements, into):
+        """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
+        each piece flattened to an atom; other arguments (dtype, axis=0) copied."""
+        pieces, *others = node.args
+        if not isinstance(pieces.value, (cst.List, cst.Tuple)) or pieces.keyword is not None:
+            raise self.error(f"srcad needs the pieces of {callee} written out as a list or tuple", pieces)
+        for other in others:
+            keyword = other.keyword.value if other.keyword is not None else None
+            if keyword == "dtype" and callee == "np.array":
+                continue
+            if keyword == "axis" and callee != "np.array" and _is_zero(other.value):
+                continue
+            raise self.error(
+                f"srcad supports {callee} only along the first axis, without other arguments, yet",
+                other,
+                "Transpose the pieces and the result instead, or build the array with a loop.",
+            )
+
+        def flattened(sequence, depth):
+            elements = []
+            for element in sequence.elements:
+                if isinstance(element, cst.StarredElement):
+                    raise self.error(f"srcad cannot differentiate a starred piece of {callee}", element)
+                value = element.value
+                if callee == "np.array" and depth == 0 and isinstance(value, (cst.List, cst.Tuple)):
+                    value = flattened(value, 1)
+                else:
+                    value = self._operand(value, statements)
+                elements.append(cst.Element(value))
+            return cst.List(elements) if isinstance(sequence, cst.List) else cst.Tuple(elements)
+
+        arguments = [cst.Arg(flattened(pieces.value, 0))] + [
+            other.with_changes(value=self.inactive(other.value)) for other in others
+        ]
+        return self._result(cst.Call(cst.parse_expression(callee), arguments), statements, into)
 
     def array_fill(self, node, callee, statements, into):
         """``np.full(shape, value)``: the shape is copied, the fill value may be active."""
@@ -289,6 +356,10 @@ class Flattener:
             return self._result(self.inactive(node, allow_tuples=True), statements, into)
         if callee in rules.ARRAY_FILLS:
             return self.array_fill(node, callee, statements, into)
+        if callee in rules.ASSEMBLED_RULES and node.args:
+            return self.assembled(node, callee, statements, into)
+        if callee in rules.REDUCTIONS and node.args:
+            return self.reduction(node, callee, node.args[0].value, list(node.args[1:]), statements, into)
         for argument in node.args:
             if argument.keyword is not None or argument.star:
                 raise self.error(f"srcad supports only positional arguments in calls to {callee}", argument)
@@ -363,6 +434,10 @@ def is_view_subscript(node):
 
 def _is_none_or_ellipsis(node):
     return isinstance(node, cst.Ellipsis) or (isinstance(node, cst.Name) and node.value == "None")
+
+
+def _is_zero(node):
+    return isinstance(node, cst.Integer) and node.value == "0"
 
 
 def _call(callee, arguments):

@@ -24,7 +24,7 @@ from srcad.transforms.single_exit import is_exit_check
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
 RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop")
-ARRAY_HELPERS = ("unbroadcast",)
+ARRAY_HELPERS = ("unbroadcast", "at_first", "products_of_others", "cumsum_adjoint")
 
 
 def _line(code):

@@ -11,11 +11,12 @@ recomputed like any other scalar).
 import libcst as cst
 
 from srcad.transforms import rules
-from srcad.transforms.activity import operation_of
+from srcad.transforms.activity import assembled_pieces, operation_of
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.flatten import assign
 
 _ZERO = cst.Float("0.0")
+_CODE = cst.Module([])
 
 
 class UnsupportedHere(Exception):
@@ -30,6 +31,12 @@ class UnsupportedHere(Exception):
 def _accumulate(target, increment, subtract=False):
     operator = cst.SubtractAssign() if subtract else cst.AddAssign()
     return cst.SimpleStatementLine([cst.AugAssign(target, operator, increment)])
+
+
+def _number_of(node):
+    if isinstance(node, cst.UnaryOperation):
+        return -_number_of(node.expression)
+    return int(node.value)
 
 
 def _names(atoms):
@@ -94,15 +101,22 @@ class ArrayAdjoints:
         forward.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
         if operation.rule is None:
             return forward, []
+        if operation.rule in rules.ASSEMBLED_RULES:
+            return forward, self.assembled(value, adjoint)
         rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
         if operation.rule in rules.MATRIX_PRODUCTS:
             rule = rules.MATRIX_PRODUCT_RULES.get(tuple(self.rank(a) for a in operation.operands))
+        extra = {}
+        if operation.rule in rules.AXIS_REDUCTION_RULES:  # np.sum(x, axis=k) with an array result
+            rule = rules.AXIS_REDUCTION_RULES[operation.rule]
+            axis = next(a.value for a in value.args if a.keyword is not None and a.keyword.value == "axis")
+            extra["axis"] = cst.Integer(str(_number_of(axis) % self.rank(operation.operands[0])))
         if rule is None:
             raise self.unsupported(
                 f"srcad cannot differentiate {operation.rule} with an array result yet",
                 "Write it as a loop over the elements.",
             )
-        bindings = dict(zip(rule.operands, operation.operands), y=cst.Name(target), y_adj=adjoint)
+        bindings = dict(zip(rule.operands, operation.operands), y=cst.Name(target), y_adj=adjoint, **extra)
         reverse = []
         for atom, template in zip(operation.operands, rule.adjoints):
             if not self.analysis.is_active(atom):
@@ -139,6 +153,22 @@ class ArrayAdjoints:
         elif self.may_broadcast(operand.value, [value.left, operand], target):
             increment = _call("unbroadcast", increment, operand)
         return [statement], [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
+
+    def assembled(self, value, adjoint):
+        """Each active piece of np.array([...]), np.stack or np.concatenate collects its part of the adjoint."""
+        reverse = []
+        template = rules.ASSEMBLED_RULES[_CODE.code_for_node(value.func)]
+        for atom, position in assembled_pieces(value):
+            if not self.analysis.is_active(atom):
+                continue
+            if _CODE.code_for_node(value.func) == "np.concatenate":
+                start = " + ".join(f"{a.value}.shape[0]" for a in position) or "0"
+                part = f"{start}:{start if start != '0' else ''}{' + ' if start != '0' else ''}{atom.value}.shape[0]"
+            else:
+                part = ", ".join(str(k) for k in position)
+            increment = cst.parse_expression(template.replace("y_adj", adjoint.value).replace("part", part))
+            reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
+        return reverse
 
     def rank(self, atom):
         numba_type = self.analysis.types.get(atom.value) if isinstance(atom, cst.Name) else None

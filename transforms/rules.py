@@ -102,7 +102,7 @@ ELEMENT_RULES = {
 # Array constructors. Their results start a fresh array; only a fill value carries a derivative.
 ARRAY_CONSTRUCTORS = {
     "np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like", "np.empty_like",
-    "np.arange", "np.linspace",
+    "np.arange", "np.linspace", "np.eye", "np.identity",
 }  # fmt: skip
 ARRAY_FILLS = {"np.full": 1, "np.full_like": 1}  # position of the fill value
 
@@ -124,7 +124,24 @@ REDUCTION_RULES = {
     "np.mean": unary("y_adj / x.size", "np.mean(x_dot)"),
     "np.dot": binary("y_adj * b", "y_adj * a", "np.dot(a_dot, b) + np.dot(a, b_dot)"),  # of two vectors
     "np.linalg.norm": unary("y_adj * x / y", "np.dot(x, x_dot) / y"),  # of a vector
+    # A tie gives the whole adjoint to the first of the tied elements (C order), as np.argmax picks it.
+    "np.max": unary("at_first(x, y, y_adj)", "x_dot.ravel()[np.argmax(x)]"),
+    "np.min": unary("at_first(x, y, y_adj)", "x_dot.ravel()[np.argmin(x)]"),
+    "np.prod": unary("y_adj * products_of_others(x)", "np.sum(products_of_others(x) * x_dot)"),
 }
+REDUCTION_RULES["np.amax"], REDUCTION_RULES["np.amin"] = REDUCTION_RULES["np.max"], REDUCTION_RULES["np.min"]
+# Reductions that take axis=: np.sum(x, axis=k) has an array result, whose adjoint spreads back along k.
+REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.prod", "np.amax", "np.amin"}
+AXIS_REDUCTION_RULES = {"np.sum": unary("np.expand_dims(y_adj, axis)", "np.sum(x_dot, axis=axis)")}
+
+# np.cumsum(x) (of x flattened): each element's adjoint sums the adjoints of the elements after it.
+ARRAY_RULES["np.cumsum"] = unary("cumsum_adjoint(y_adj, x)", "np.cumsum(x_dot)")
+
+# Arrays assembled from pieces: np.array([a, b]) of floats, np.stack((u, v)) and
+# np.concatenate((u, v)) along the first axis. Each piece's adjoint is its part of the result's,
+# the part given by `part` (an index or a slice over the first axis, or [i, j] for nested lists).
+ASSEMBLED_RULES = {"np.array": "y_adj[part]", "np.stack": "y_adj[part]", "np.concatenate": "y_adj[part]"}
+ARRAY_RULES.update({name: unary(template, "np.zeros_like(y)") for name, template in ASSEMBLED_RULES.items()})
 
 # Matrix products, by the ranks of their operands (numba's `@`, np.dot and np.matmul): the
 # adjoints are products too. Two vectors give a float: the np.dot rule above.
@@ -207,6 +224,8 @@ INACTIVE_FUNCTIONS = {
     "int", "bool", "round", "len", "range", "np.shape", "np.size", "np.ndim",
     "math.floor", "math.ceil", "math.trunc", "math.isnan", "math.isinf", "math.isfinite", "math.copysign",
     "srcad.no_grad",
+    "np.sign", "np.floor", "np.ceil", "np.trunc", "np.rint", "np.round", "np.argmax", "np.argmin",
+    "np.argsort", "np.isnan", "np.isinf", "np.isfinite",
 }  # fmt: skip
 
 # Binary operators whose result is piecewise constant.
