@@ -5,6 +5,7 @@ Each function's docstring-free body has the bad construct on the line marked
 """
 
 import math
+import numpy as np
 
 import srcad
 
@@ -78,9 +79,8 @@ def prints(x):
     return x
 
 
-def array_slice(x, a):
-    b = a[1:]  # <- here:1:
-    return x * b[0]
+def boolean_mask(x, a):
+    return x * np.sum(a[a > 0.0])  # <- here:a > 0.0
 
 
 def array_method(x, a):

@@ -76,11 +76,32 @@ def norm_then_overwrite(x):
     return n * x[0]
 
 
-def test_an_array_changed_after_a_use_that_needs_it_is_refused_not_silently_wrong():
-    with pytest.raises(srcad.DifferentiabilityError) as caught:
-        srcad.grad(norm_then_overwrite)(np.ones(3))
-    assert caught.value.lineno == norm_then_overwrite.__code__.co_firstlineno + 2
-    assert "x.copy()" in str(caught.value) or "a.copy()" in str(caught.value)
+def test_an_element_overwritten_after_a_use_that_needs_it_is_saved_and_restored():
+    x = np.array([0.3, -1.2, 0.8])
+    got = srcad.grad(norm_then_overwrite)(x.copy())
+    np.testing.assert_allclose(got, _fd(norm_then_overwrite, [x], 0), rtol=1e-6)
+    source = srcad.source(norm_then_overwrite, "adjoint", args=(x,))
+    assert "push(tape_floats, floats_top, x[0])" in source  # the element is saved, not the array
+
+
+def shared_then_written(x):
+    view = x[1:]
+    s = np.sum(x * x)
+    view += 1.0  # changes x too: x * x's adjoint needs the values from before
+    return s + np.sum(x * x)
+
+
+def alias_then_written(x):
+    y = x
+    s = np.sum(np.sin(x))
+    y[0] = 5.0
+    return s + np.sum(x)
+
+
+@pytest.mark.parametrize("function", [shared_then_written, alias_then_written])
+def test_writes_through_another_name_of_the_same_array(function):
+    x = np.array([0.3, -1.2, 0.8])
+    np.testing.assert_allclose(srcad.grad(function)(x.copy()), _fd(function, [x], 0), rtol=1e-6, atol=1e-9)
 
 
 def scale_in_loop(x, k):
@@ -91,6 +112,8 @@ def scale_in_loop(x, k):
     return s
 
 
-def test_array_temporaries_inside_loops_are_refused_for_now():
-    with pytest.raises(srcad.DifferentiabilityError, match="inside a loop"):
-        srcad.grad(scale_in_loop)(np.ones(3), 2.0)
+def test_array_temporaries_inside_loops():
+    x = np.random.default_rng(4).normal(size=3)
+    dx, dk = srcad.grad(scale_in_loop, wrt=(0, 1))(x, 2.0)
+    np.testing.assert_allclose(dx, _fd(scale_in_loop, [x, 2.0], 0), rtol=1e-6)
+    assert dk == pytest.approx(_fd(scale_in_loop, [x, 2.0], 1), rel=1e-6)

@@ -57,7 +57,7 @@ def operation_of(value):
         return Operation(None)
     if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name):
         if is_view_subscript(value):
-            return Operation("view", [value.value])
+            return Operation("view", [value.value], _names_in_region(value))
         return Operation("index", [value.value], index_atoms(value))
     if isinstance(value, cst.Attribute) and value.attr.value == "T" and isinstance(value.value, cst.Name):
         return Operation("view", [value.value])
@@ -100,6 +100,7 @@ class ElementWrite:
     index: list
     value: cst.BaseExpression
     kind: str  # "=", "+=" or "-="
+    region: cst.Subscript | None = None  # for ``b[1:, j] = v``: a region, not one element
 
     def index_names(self):
         return [a.value for a in self.index if isinstance(a, cst.Name)]
@@ -110,12 +111,36 @@ def element_write_of(statement):
         return None
     small = statement.body[0]
     if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Subscript):
-        target = small.targets[0].target
-        return ElementWrite(target.value.value, index_atoms(target), small.value, "=")
-    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
-        kind = "+=" if isinstance(small.operator, cst.AddAssign) else "-="
-        return ElementWrite(small.target.value.value, index_atoms(small.target), small.value, kind)
-    return None
+        target, kind = small.targets[0].target, "="
+    elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
+        target, kind = small.target, "+=" if isinstance(small.operator, cst.AddAssign) else "-="
+    else:
+        return None
+    if is_view_subscript(target):
+        return ElementWrite(target.value.value, _names_in_region(target), small.value, kind, region=target)
+    return ElementWrite(target.value.value, index_atoms(target), small.value, kind)
+
+
+def _names_in_region(subscript):
+    """The variables a region's bounds and indices read, as atoms."""
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, node):
+            if node.value not in ("None", "True", "False"):
+                found.append(node)
+
+        def visit_Attribute(self, node):
+            return False  # np.int64, x.shape: the variable in x.shape[0] is an array, read as-is
+
+        def visit_Call(self, node):
+            for argument in node.args:
+                argument.visit(self)
+            return False
+
+    for element in subscript.slice:
+        element.visit(Collect())
+    return found
 
 
 def assignment_of(statement):
@@ -164,6 +189,13 @@ class Analysis:
     # temporaries whose adjoint gets exactly one contribution, right after (in the reverse sweep)
     # nothing else: written `t_adj = ...` instead of accumulated and zeroed
     single_use: set = field(default_factory=set)
+    # arrays bound more than once or in a loop (each binding saved by reference when recorded)
+    rebound: set = field(default_factory=set)
+    written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
+    aliases: dict = field(default_factory=dict)  # array -> the names sharing its memory
+    # views (b = a[1:], b = a.T, b = a) read only while neither b nor a changes: their adjoint can be
+    # added back into a's where the view is taken, as for a copy (ids of the defining statements)
+    read_only_views: set = field(default_factory=set)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
@@ -193,6 +225,14 @@ def analyze(definition, parameters, wrt, types):
             name = statement.target.value
             assignments[name] = assignments.get(name, 0) + 1
     dependencies += _shared_array_dependencies(body, dependencies, types)
+    group = array_aliases(body, types)
+    for statement, _ in walk(body):  # a write through one name of a shared array changes them all
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        written = write.array if write is not None else (update[0] if update is not None else None)
+        for other in group.get(written, ()):
+            if other != written:
+                assignments[other] = assignments.get(other, 0) + 2
 
     varied = {parameters[k] for k in wrt}
     useful = {returned.value} if isinstance(returned, cst.Name) else set()
@@ -226,7 +266,7 @@ def analyze(definition, parameters, wrt, types):
         if operation.rule is None:
             continue
         rule = rules.RULES[operation.rule]
-        if operation.rule == "index" and operation.operands[0].value in active:
+        if operation.rule in ("index", "view") and operation.operands[0].value in active:
             for atom in operation.index:  # a_adj[i] += t_adj
                 if isinstance(atom, cst.Name):
                     needed.add(atom.value)
@@ -241,16 +281,28 @@ def analyze(definition, parameters, wrt, types):
             if rules.template_uses(template, "y"):
                 needed.add(target)
                 reads.setdefault(target, []).append(statement)
+    for name in [n for n in needed if n in group]:  # reading one name of a shared array reads them all
+        members = group[name]
+        needed |= members
+        readers = [r for m in members for r in reads.get(m, [])]
+        for member in members:
+            reads[member] = readers
     invariant = _invariant_names(body, parameters, assignments)
     overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
     overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
-    overwritten -= _arrays_read_after_their_last_write(body, reads, arrays)
-    recomputed = recomputable(body, overwritten, invariant, reads, arrays)
+    overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group)
+    rebound = _rebound_arrays(body, parameters, types)
+    overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
+    recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound)
     recorded = overwritten - set(recomputed)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     single_use = _single_use_adjoints(body, parameters, active, types)
     return Analysis(
+        rebound=rebound,
+        written_arrays=_written_arrays(body, types),
+        aliases=group,
+        read_only_views=_read_only_views(body, types, group),
         single_use=single_use,
         types=types,
         active=active,
@@ -259,6 +311,66 @@ def analyze(definition, parameters, wrt, types):
         recomputed=recomputed,
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters)),
     )
+
+
+def _rebound_arrays(body, parameters, types):
+    counts = {name: 1 for name in parameters}
+    for statement, depth in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None and in_place_update_of(statement) is None and is_array_type(types.get(target_value[0])):
+            counts[target_value[0]] = counts.get(target_value[0], 0) + (2 if depth else 1)
+    return {name for name, count in counts.items() if count >= 2 and is_array_type(types.get(name))}
+
+
+def _read_only_views(body, types, group):
+    """Views whose every reader follows them in the same block, with no write to the shared
+    memory from the view to its last reader (and none through the view itself, anywhere)."""
+    written = _written_arrays(body, types)
+    safe = set()
+    for block, _ in blocks(body):
+        for index, statement in enumerate(block):
+            target_value = assignment_of(statement)
+            if target_value is None or in_place_update_of(statement) is not None:
+                continue
+            target, value = target_value
+            if operation_of(value).rule not in SHARING_RULES | {"index"} or not is_array_type(types.get(target)):
+                continue
+            if target in written:
+                continue
+            readers = [k for k, s in enumerate(block) if k > index and target in _names_read(s)]
+            readers += [k for k, s in enumerate(block) if k > index and not isinstance(s, cst.SimpleStatementLine)
+                        and any(target in _names_read(inner) for inner, _ in walk([s]))]
+            elsewhere = sum(target in _names_read(s) for s, _ in walk(body)) - len(readers)
+            last = max(readers, default=index)
+            members = group.get(target, {target})
+            changed = any(_written_arrays([s], types) & members for s in block[index + 1 : last + 1])
+            if not elsewhere and not changed:
+                safe.add(id(statement))
+    return safe
+
+
+def _names_read(statement):
+    """Variables a statement reads (for a compound statement, in its test or range only)."""
+    if isinstance(statement, (cst.If, cst.While)):
+        return _names_in(statement.test)
+    if isinstance(statement, cst.For):
+        return _names_in(statement.iter)
+    target_value = assignment_of(statement)
+    if target_value is not None and in_place_update_of(statement) is None:
+        return _names_in(target_value[1])
+    return _names_in(statement)
+
+
+def _written_arrays(body, types):
+    written = set()
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        if write is not None:
+            written.add(write.array)
+        elif update is not None and is_array_type(types.get(update[0])):
+            written.add(update[0])
+    return written
 
 
 def array_aliases(body, types):
@@ -358,10 +470,10 @@ def _loop_indices_read_only_in_their_loops(body, reads):
     }
 
 
-def _arrays_read_after_their_last_write(body, reads, arrays):
+def _arrays_read_after_their_last_write(body, reads, arrays, group):
     """Arrays whose every reading by an adjoint comes after the last write to them: the reverse
     sweep finds the same values there, so nothing needs saving."""
-    positions, last_write = last_writes(body, arrays)
+    positions, last_write = last_writes(body, arrays, group)
     return {
         name
         for name, readers in reads.items()

@@ -24,6 +24,7 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         "import srcad",
     ]
     if uses_tape:
+        lines.append("from numba.typed import List")
         lines.append(f"from srcad.kernels.arrays import {', '.join(ARRAY_HELPERS)}")
         lines.append(f"from srcad.kernels.runtime import {', '.join(RUNTIME_FUNCTIONS)}")
     lines.append("")

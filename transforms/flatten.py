@@ -202,6 +202,14 @@ class Flattener:
                     "Index single elements in a loop: 'for i in range(n): ... a[i] ...'.",
                 )
             index = element.slice.value
+            if isinstance(index, (cst.Comparison, cst.BooleanOperation)) or (
+                isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Not)
+            ):
+                raise self.error(
+                    "srcad cannot differentiate indexing with a boolean mask yet",
+                    index,
+                    "Use np.where(mask, a, 0.0) instead of a[mask], or write a loop.",
+                )
             if isinstance(index, (cst.Tuple, cst.List)) or (
                 isinstance(index, cst.Name) and index.value == "None"
             ):

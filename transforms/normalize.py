@@ -174,8 +174,8 @@ class Normalizer(Flattener):
 
     def target(self, target, statements):
         """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
-        if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] = e writes through a view
-            return _whole(self._result(self.view(target, statements), statements, None))
+        if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] = e: a region of a
+            return self.view(target, statements)
         return self.element(target, statements) if isinstance(target, cst.Subscript) else target
 
     def check_target(self, target):
@@ -230,13 +230,12 @@ class Normalizer(Flattener):
         if operator is None or rules.operator_symbol(operator()) is None:
             raise self.error("srcad cannot differentiate this augmented assignment", node)
         statements, atom = self.expression(node.value)
-        if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] += e: in place, through a view
-            target = self._result(self.view(target, statements), statements, None)
-        elif isinstance(target, cst.Subscript):
-            element = self.element(target, statements)
+        if isinstance(target, cst.Subscript):
+            view = is_view_subscript(target)
+            element = self.view(target, statements) if view else self.element(target, statements)
             if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):  # scatter-add stays one statement
                 return statements + [cst.SimpleStatementLine([node.with_changes(target=element, value=atom)])]
-            old = self.names.fresh(f"{element.value.value}_element")
+            old = self.names.fresh(f"{element.value.value}_{'part' if view else 'element'}")
             new = self.names.fresh(f"{element.value.value}_updated")
             return statements + [
                 assign(old, element),
@@ -314,8 +313,3 @@ def normalize(parsed):
     """The AD-normal form of a parsed function, and the global constants it uses."""
     normalizer = Normalizer(parsed)
     return normalizer.function(), normalizer.constants
-
-
-def _whole(array):
-    """``view[...]``: every element of an array, as an assignment target."""
-    return cst.Subscript(value=array, slice=[cst.SubscriptElement(cst.Index(cst.Ellipsis()))])

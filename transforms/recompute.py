@@ -80,9 +80,10 @@ def in_place_update_of(statement):
 
 
 
-def last_writes(body, arrays=frozenset()):
+def last_writes(body, arrays=frozenset(), group=None):
     """Per array: the position in program order after which nothing writes it again, and the
-    position of every statement. A write inside a loop may run again until the outermost loop ends."""
+    position of every statement. A write inside a loop may run again until the outermost loop ends.
+    ``group`` maps each array name to the names sharing its memory: a write to one is a write to all."""
     positions, last_write = {}, {}
 
     def visit(statements, outermost_loop_end):
@@ -110,6 +111,9 @@ def last_writes(body, arrays=frozenset()):
 
     pending = set()
     visit(body, None)
+    for name, position in list(last_write.items()):
+        for other in (group or {}).get(name, ()):
+            last_write[other] = max(last_write.get(other, 0), position)
     return positions, last_write
 
 
@@ -127,11 +131,11 @@ def _element_writes(statement, arrays):
     return names
 
 
-def recomputable(body, overwritten, invariant, reads, arrays=frozenset()):
+def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset()):
     """{name: defining statement} for the overwritten values worth recomputing."""
     from srcad.transforms.activity import operation_of  # activity imports this module
 
-    positions, last_write = last_writes(body, arrays)
+    positions, last_write = last_writes(body, arrays, group)
 
     definitions = {}  # name -> number of defining statements
     for block, _ in blocks(body):
@@ -186,6 +190,8 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset()):
             operation = operation_of(value)
             if name not in overwritten or name in pinned or definitions.get(name) != 1 or operation.rule is None:
                 continue
+            if name in (group or {}) or name in rebound:
+                continue  # binding a shared array again restores no values; rebound arrays are restored
             readers = reads.get(name, [])
             if not readers or not all(id(r) in position and position[id(r)] >= index for r in readers):
                 continue

@@ -24,6 +24,7 @@ from srcad.transforms.single_exit import is_exit_check
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
 RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop")
+# numba's typed list holds the arrays a function saves: one list per array variable.
 ARRAY_HELPERS = ("unbroadcast", "at_first", "products_of_others", "cumsum_adjoint")
 
 
@@ -75,6 +76,7 @@ class ReverseMode(ArrayAdjoints):
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
+        self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
         self.array_bindings = {}
         for statement, _ in walk(definition.body.body):
             target_value = assignment_of(statement)
@@ -107,6 +109,21 @@ class ReverseMode(ArrayAdjoints):
             return _line(f"{self.floats_top} = push({self.floats}, {self.floats_top}, {code})")
         return _line(f"{self.ints_top} = push({self.ints}, {self.ints_top}, {code})")
 
+    def placeholder_value(self, name):
+        """A value for a variable before its first assignment: 0.0, 0, or an empty array of its type."""
+        numba_type = self.analysis.types.get(name)
+        if self.is_array(name) and numba_type.layout == "C":
+            return cst.parse_expression(f"np.empty({(0,) * numba_type.ndim}, dtype=np.{numba_type.dtype})")
+        if self.is_array(name):  # a strided placeholder: the variable will hold views (numba's layout "A")
+            shape = (0,) * numba_type.ndim + (1,)
+            return cst.parse_expression(f"np.empty({shape}, dtype=np.{numba_type.dtype})[..., 0]")
+        return cst.Float("0.0") if self.is_float(name) else cst.Integer("0")
+
+    def array_tape(self, name):
+        if name not in self.array_tapes:
+            self.array_tapes[name] = self.names.fresh(f"{name}_saved")
+        return self.array_tapes[name]
+
     def save(self, name):
         if self.is_array(name):
             raise self.unsupported(
@@ -129,20 +146,21 @@ class ReverseMode(ArrayAdjoints):
         forward, reverse = self.block(body[:-1])
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
-        inits = [
-            assign(name, cst.Float("0.0") if self.is_float(name) else cst.Integer("0"))
-            for name in sorted(self.analysis.maybe_undefined)
-        ]
+        inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
         tape = [
             _line(f"{self.floats} = new_float_stack()"),
             _line(f"{self.floats_top} = 0"),
             _line(f"{self.ints} = new_int_stack()"),
             _line(f"{self.ints_top} = 0"),
-        ]
+        ] + [_line(f"{saved} = List()") for saved in self.array_tapes.values()]
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
         scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]
         adjoint_inits = [assign(self.adjoint(n), _ZERO) for n in scalars if n not in self.analysis.single_use]
+        adjoint_inits += [
+            assign(self.adjoint(n), cst.parse_expression(f"np.zeros_like({n})"))
+            for n in sorted(self.analysis.rebound & self.analysis.active)
+        ]
         array_adjoints = self.parameter_adjoints(wrt_names)
         if self.analysis.is_active(returned):
             seed = [assign(self.adjoint(returned.value), cst.Name(seed_name))]

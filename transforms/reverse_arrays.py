@@ -13,7 +13,7 @@ import libcst as cst
 from srcad.transforms import rules
 from srcad.transforms.activity import assembled_pieces, operation_of
 from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.flatten import assign
+from srcad.transforms.flatten import assign, is_view_subscript
 
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
@@ -37,6 +37,10 @@ def _number_of(node):
     if isinstance(node, cst.UnaryOperation):
         return -_number_of(node.expression)
     return int(node.value)
+
+
+def _line(code):
+    return cst.parse_statement(code)
 
 
 def _names(atoms):
@@ -76,33 +80,58 @@ class ArrayAdjoints:
         return UnsupportedHere(why, fix, lineno)
 
     def array_assignment(self, statement, target, value):
-        """``b = np.zeros(n)``, ``b = np.copy(a)``, ``b = np.full(n, v)`` or ``b = a``."""
-        forward = [statement]
+        """``b = np.zeros(n)``, ``b = a * c``, ``b = a[1:]``, ``b = a``...: a binding of an array variable."""
         if in_place_update_of(statement) is not None:
             return self.in_place_update(statement, target, value)
-        if target not in self.analysis.active:
-            return forward, []
-        if self.loop_depth or self.array_bindings.get(target, 0) > 1:
-            raise self.unsupported(
-                f"srcad cannot differentiate an array variable ('{target}') bound more than once or inside a loop yet",
-                "Create each array once, before the loops, and overwrite its elements.",
-            )
         operation = operation_of(value)
-        adjoint = cst.Name(self.adjoint(target))
         if operation.rule == "index" and any(self.is_array(name) for name in _names(operation.index)):
             raise self.unsupported(
                 "srcad cannot differentiate indexing with an array of indices or a boolean mask yet",
                 "Write a loop over the elements, or use np.where(mask, x, 0.0) for a mask.",
             )
-        if operation.rule in ("copy", "view", "index") and self.is_array(operation.operands[0].value):
+        self.current_statement = statement
+        if target in self.analysis.rebound:
+            return self.rebound_assignment(statement, target, value, operation)
+        forward = [statement]
+        if target not in self.analysis.active:
+            return forward, []
+        adjoint = cst.Name(self.adjoint(target))
+        if self.shares_memory(operation) and operation.operands[0].value not in self.analysis.rebound:
             # b = a, b = a[1:], b = a.T, b = A[i]: one memory, two names; the adjoints share theirs alike
             source = operation.operands[0].value
             return forward + [assign(adjoint, _with_base(value, cst.Name(self.adjoint(source))))], []
         forward.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
+        return forward, self.array_contributions(target, value, operation, cst.Name(target), adjoint)
+
+    def rebound_assignment(self, statement, target, value, operation):
+        """A binding of an array variable bound again later (or in a loop): the forward sweep saves
+        the array it replaces (a reference: rebinding changes no values); the reverse sweep takes
+        the adjoint of this binding, restores the old one and starts its adjoint from zero."""
+        recorded = target in self.analysis.recorded
+        saved = self.array_tape(target) if recorded else None
+        forward = ([_line(f"{saved}.append({target})")] if recorded else []) + [statement]
+        restore = [_line(f"{target} = {saved}.pop()")] if recorded else []
+        if target not in self.analysis.active:
+            return forward, restore
+        adjoint = cst.Name(self.adjoint(target))
+        incoming = cst.Name(self.scratch_name(target, "adj_in"))
+        result = cst.Name(self.scratch_name(target, "out"))
+        reverse = [assign(incoming, adjoint), assign(result, cst.Name(target))] + restore
+        reverse.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
+        return forward, reverse + self.array_contributions(target, value, operation, result, incoming)
+
+    def shares_memory(self, operation):
+        return operation.rule in ("copy", "view", "index") and self.is_array(operation.operands[0].value)
+
+    def array_contributions(self, target, value, operation, result, result_adjoint):
+        """The reverse sweep's contributions of ``target = value`` (an array result) to its operands'
+        adjoints, with ``result`` holding the value and ``result_adjoint`` its adjoint."""
         if operation.rule is None:
-            return forward, []
+            return []
         if operation.rule in rules.ASSEMBLED_RULES:
-            return forward, self.assembled(value, adjoint)
+            return self.assembled(value, result_adjoint)
+        if self.shares_memory(operation):  # a view of a rebound array: its adjoint is added back
+            return self.view_contribution(target, value, operation, result_adjoint)
         rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
         if operation.rule in rules.MATRIX_PRODUCTS:
             rule = rules.MATRIX_PRODUCT_RULES.get(tuple(self.rank(a) for a in operation.operands))
@@ -116,7 +145,7 @@ class ArrayAdjoints:
                 f"srcad cannot differentiate {operation.rule} with an array result yet",
                 "Write it as a loop over the elements.",
             )
-        bindings = dict(zip(rule.operands, operation.operands), y=cst.Name(target), y_adj=adjoint, **extra)
+        bindings = dict(zip(rule.operands, operation.operands), y=result, y_adj=result_adjoint, **extra)
         reverse = []
         for atom, template in zip(operation.operands, rule.adjoints):
             if not self.analysis.is_active(atom):
@@ -130,7 +159,28 @@ class ArrayAdjoints:
             elif operation.rule not in rules.NOT_BROADCAST and self.may_broadcast(atom.value, operation.operands, target):
                 increment = _call("unbroadcast", increment, atom)
             reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
-        return forward, reverse
+        return reverse
+
+    def view_contribution(self, target, value, operation, result_adjoint):
+        """``b = a[1:]`` (or a.T, a.reshape(...), b = a) where a or b is bound again: b's adjoint
+        is added into the part of a's it came from. Only correct while nobody writes through b."""
+        source = operation.operands[0].value
+        if id(self.current_statement) not in self.analysis.read_only_views:
+            raise self.unsupported(
+                f"srcad cannot differentiate '{target}', a view of '{source}' that is bound again (or in a "
+                f"loop), where one of them changes while the view is still read, yet",
+                f"Write into '{source}' directly ({source}[1:] += ...), or take a copy ({source}[1:].copy()).",
+            )
+        if not self.analysis.is_active(cst.Name(source)):
+            return []
+        source_adjoint = cst.Name(self.adjoint(source))
+        if isinstance(value, cst.Subscript):
+            return [_accumulate(_with_base(value, source_adjoint), result_adjoint)]
+        if isinstance(value, cst.Name):
+            return [_accumulate(source_adjoint, result_adjoint)]
+        if isinstance(value, cst.Attribute) or value.func.attr.value == "transpose":  # a.T
+            return [_accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
+        return [_accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source}.shape)"))]
 
     def in_place_update(self, statement, target, value):
         """``x += t`` or ``x -= t`` on an array: x's adjoint flows through; t's collects it."""
@@ -140,19 +190,20 @@ class ArrayAdjoints:
                 f"srcad cannot differentiate the in-place '{symbol}=' of the array '{target}' yet",
                 f"Write '{target} = {target} {symbol} ...' (a new array) if nothing else refers to '{target}'.",
             )
-        if target in self.analysis.recorded:
-            self.save(target)  # refuses: the values it overwrites would be needed
+        forward, restore = [statement], []
+        if target in self.analysis.recorded:  # the values it overwrites are read later: save them
+            forward, restore = self.save_values(target, cst.Name(target), statement)
         if target not in self.analysis.active:
-            return [statement], []
+            return forward, restore
         operand = value.right
         if not self.analysis.is_active(operand):
-            return [statement], []
+            return forward, restore
         increment = cst.Name(self.adjoint(target))
         if not self.is_array(operand.value):
             increment = _call("np.sum", increment)
         elif self.may_broadcast(operand.value, [value.left, operand], target):
             increment = _call("unbroadcast", increment, operand)
-        return [statement], [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
+        return forward, restore + [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
 
     def assembled(self, value, adjoint):
         """Each active piece of np.array([...]), np.stack or np.concatenate collects its part of the adjoint."""
@@ -181,27 +232,41 @@ class ArrayAdjoints:
         return self.analysis.types[name].ndim < self.analysis.types[result].ndim or len(set(arrays)) > 1
 
     def element_write(self, statement, write):
-        """``b[i] = v`` (v_adj += b_adj[i]; b_adj[i] = 0), ``b[i] += v`` and ``b[i] -= v``."""
-        if write.array in self.analysis.recorded:
-            self.save(write.array)  # refuses: the overwritten values would be needed
+        """``b[i] = v`` (v_adj += b_adj[i]; b_adj[i] = 0), ``b[i] += v`` and ``b[i] -= v``; also for a
+        region ``b[1:, j]``, where v may be a float or an array broadcast over it."""
+        forward, restore = [statement], []
+        written = write.region if write.region is not None else _element(write.array, write.index)
+        if write.array in self.analysis.recorded:  # the values it overwrites are read later: save them
+            forward, restore = self.save_values(write.array, written, statement)
         if write.array not in self.analysis.active:
-            return [statement], []
-        reverse = []
+            return forward, restore
+        reverse = list(restore)
         for name in write.index_names():
             reverse += self.recompute(name)
-        element = _element(self.adjoint(write.array), write.index)
-        if _writes_whole(write) and self.analysis.is_active(write.value):  # a[1:] = t: t may be broadcast
+        adjoint = cst.Name(self.adjoint(write.array))
+        element = _with_base(write.region, adjoint) if write.region is not None else _element(adjoint.value, write.index)
+        if self.analysis.is_active(write.value):
             increment = element
-            if not self.is_array(write.value.value):
-                increment = _call("np.sum", element)
-            else:
-                increment = _call("unbroadcast", element, write.value)
-            reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment))
-        elif self.analysis.is_active(write.value):
-            reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), element, write.kind == "-="))
+            if write.region is not None:  # v spread over the region: its adjoint sums
+                increment = _call("unbroadcast", element, write.value) if self.is_array(write.value.value) else _call("np.sum", element)
+            reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment, write.kind == "-="))
         if write.kind == "=":
             reverse.append(assign(element, _ZERO))
-        return [statement], reverse
+        return forward, reverse
+
+    def save_values(self, array, written, statement):
+        """Forward and reverse code around ``statement``, which overwrites ``written`` (an element of
+        ``array``, a region, or all of it) while the reverse sweep still needs the old values."""
+        if isinstance(written, cst.Subscript) and not is_view_subscript(written):  # one element: a float
+            code = _CODE.code_for_node(written)
+            return [self.push(code, as_float=True), statement], [self.pop(code, as_float=True)]
+        saved = self.array_tape(array)
+        code = _CODE.code_for_node(written)
+        whole = code if isinstance(written, cst.Subscript) else f"{code}[...]"
+        return (
+            [_line(f"{saved}.append({code}.copy())"), statement],
+            [_line(f"{whole} = {saved}.pop()")],
+        )
 
     def read_target(self, operation, name):
         """Where an operand's adjoint accumulates: ``a_adj``, or ``a_adj[i]`` for a read of ``a[i]``."""
