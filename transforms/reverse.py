@@ -77,6 +77,7 @@ class ReverseMode(ArrayAdjoints):
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
         self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
+        self.saved_arrays = set()  # arrays whose overwritten values the reverse sweep puts back
         self.array_bindings = {}
         for statement, _ in walk(definition.body.body):
             target_value = assignment_of(statement)
@@ -108,6 +109,22 @@ class ReverseMode(ArrayAdjoints):
         if as_float:
             return _line(f"{self.floats_top} = push({self.floats}, {self.floats_top}, {code})")
         return _line(f"{self.ints_top} = push({self.ints}, {self.ints_top}, {code})")
+
+    def final_argument_values(self):
+        """The reverse sweep puts back the old values of arrays it saved; for argument arrays, the
+        caller must still see what the function did to them: a copy of their contents after the
+        forward sweep is written back at the end. (The argument is held under its own name here,
+        since the function may bind the parameter's name to other arrays.)"""
+        entry, after_forward, before_return = [], [], []
+        for name in self.parameters:
+            shared = self.analysis.aliases.get(name, {name})
+            if not self.is_array(name) or not shared & set(self.saved_arrays):
+                continue
+            argument, final = self.names.fresh(f"{name}_argument"), self.names.fresh(f"{name}_final")
+            entry.append(assign(argument, cst.Name(name)))
+            after_forward.append(_line(f"{final} = {argument}.copy()"))
+            before_return.append(_line(f"{argument}[...] = {final}"))
+        return entry, after_forward, before_return
 
     def placeholder_value(self, name):
         """A value for a variable before its first assignment: 0.0, 0, or an empty array of its type."""
@@ -168,12 +185,15 @@ class ReverseMode(ArrayAdjoints):
         final = cst.SimpleStatementLine(
             [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
         )
+        entry, after_forward, before_return = self.final_argument_values()
         statements = (
-            _with_comment(inits + tape + array_adjoints, "# tape: values the reverse sweep needs back")
+            _with_comment(inits + tape + array_adjoints + entry, "# tape: values the reverse sweep needs back")
             + _with_comment(forward, "# forward sweep")
             + [assign(value, returned)]
+            + after_forward
             + _with_comment(adjoint_inits + seed, "# reverse sweep")
             + reverse
+            + _with_comment(before_return, "# the caller's arrays as the forward sweep left them")
             + [final]
         )
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed_name))]

@@ -183,27 +183,49 @@ class ArrayAdjoints:
         return [_accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source}.shape)"))]
 
     def in_place_update(self, statement, target, value):
-        """``x += t`` or ``x -= t`` on an array: x's adjoint flows through; t's collects it."""
+        """``x += t`` on an array: x's adjoint flows through and t's collects it; ``x *= t``,
+        ``x /= t``, ``x **= t``: the old values of x are saved, and x's adjoint is scaled in place
+        (views of x share its adjoint)."""
         symbol = rules.operator_symbol(value.operator)
-        if target in self.analysis.active and symbol not in ("+", "-"):
-            raise self.unsupported(
-                f"srcad cannot differentiate the in-place '{symbol}=' of the array '{target}' yet",
-                f"Write '{target} = {target} {symbol} ...' (a new array) if nothing else refers to '{target}'.",
-            )
         forward, restore = [statement], []
         if target in self.analysis.recorded:  # the values it overwrites are read later: save them
             forward, restore = self.save_values(target, cst.Name(target), statement)
         if target not in self.analysis.active:
             return forward, restore
         operand = value.right
-        if not self.analysis.is_active(operand):
-            return forward, restore
-        increment = cst.Name(self.adjoint(target))
+        adjoint = cst.Name(self.adjoint(target))
+        if symbol in ("+", "-"):
+            if not self.analysis.is_active(operand):
+                return forward, restore
+            increment = self.spread_back(adjoint, operand, [value.left, operand], target)
+            return forward, restore + [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
+        rule = rules.ELEMENTWISE_RULES.get(symbol)
+        if rule is None:
+            raise self.unsupported(f"srcad cannot differentiate the in-place '{symbol}=' of an array", "Write x = x ... t.")
+        reverse = []
+        result = cst.Name(target)
+        if any(rules.template_uses(t, "y") for t in rule.adjoints):
+            result = cst.Name(self.scratch_name(target, "out"))
+            reverse.append(_line(f"{result.value} = {target}.copy()"))
+        reverse += restore  # x holds its old values again
+        bindings = {"a": cst.Name(target), "b": operand, "y": result, "y_adj": adjoint}
+        if self.analysis.is_active(operand):
+            for name in _names([operand]):
+                reverse += self.recompute(name)
+            increment = self.spread_back(rules.instantiate(rule.adjoints[1], **bindings), operand, [value.left, operand], target)
+            reverse.append(self.contribution(cst.Name(self.adjoint(operand.value)), increment))
+        scaled = rules.instantiate(rule.adjoints[0], **bindings)
+        reverse.append(assign(cst.Subscript(adjoint, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))]), scaled))
+        return forward, reverse
+
+    def spread_back(self, increment, operand, operands, result):
+        """``increment`` (shaped like the result) as a contribution to ``operand``'s adjoint: summed
+        for a float, summed over broadcast axes for an array."""
         if not self.is_array(operand.value):
-            increment = _call("np.sum", increment)
-        elif self.may_broadcast(operand.value, [value.left, operand], target):
-            increment = _call("unbroadcast", increment, operand)
-        return forward, restore + [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
+            return _call("np.sum", increment)
+        if self.may_broadcast(operand.value, operands, result):
+            return _call("unbroadcast", increment, operand)
+        return increment
 
     def assembled(self, value, adjoint):
         """Each active piece of np.array([...]), np.stack or np.concatenate collects its part of the adjoint."""
@@ -257,6 +279,7 @@ class ArrayAdjoints:
     def save_values(self, array, written, statement):
         """Forward and reverse code around ``statement``, which overwrites ``written`` (an element of
         ``array``, a region, or all of it) while the reverse sweep still needs the old values."""
+        self.saved_arrays.add(array)
         if isinstance(written, cst.Subscript) and not is_view_subscript(written):  # one element: a float
             code = _CODE.code_for_node(written)
             return [self.push(code, as_float=True), statement], [self.pop(code, as_float=True)]
