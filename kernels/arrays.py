@@ -107,3 +107,182 @@ def cumsum_adjoint(adjoint, x):
         running += adjoint[k]
         result[k] = running
     return result.reshape(x.shape)
+
+
+# -- reductions along one axis ------------------------------------------------------------------
+# numba compiles np.sum(x, axis=k) but not keepdims=, nor np.mean/max/min/prod along an axis. srcad
+# writes those as the calls below (axis and keepdims are numbers in the code, so numba sees literals).
+_START = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "max": None, "min": None}
+_COMBINE = {"sum": "{a} + {v}", "mean": "{a} + {v}", "prod": "{a} * {v}", "max": "max({a}, {v})", "min": "min({a}, {v})"}
+
+
+def _reduce_python(kind):
+    def reduce(x, axis, keepdims):
+        return getattr(np, kind)(x, axis=axis, keepdims=keepdims)
+
+    reduce.__name__ = f"{kind}_along"
+    reduce.__doc__ = f"``np.{kind}(x, axis=axis, keepdims=keepdims)``, compiled by numba too."
+    return reduce
+
+
+sum_along, mean_along, max_along, min_along, prod_along = map(_reduce_python, ("sum", "mean", "max", "min", "prod"))
+
+
+def _indices(ndim, axis, inner="j"):
+    """Index variable names of x, with ``inner`` at ``axis``, and of the result (0 there with keepdims)."""
+    names = [f"i{k}" for k in range(ndim)]
+    names[axis] = inner
+    return names
+
+
+def _loops(ndim, axis, depth=1):
+    """Nested loops over every axis of x but ``axis``; returns (lines, indentation of the body)."""
+    lines, level = [], depth
+    for k in range(ndim):
+        if k != axis:
+            lines.append("    " * level + f"for i{k} in range(x.shape[{k}]):")
+            level += 1
+    return lines, "    " * level
+
+
+def _result_shape(ndim, axis, keepdims):
+    parts = [("1" if keepdims else None) if k == axis else f"x.shape[{k}]" for k in range(ndim)]
+    parts = [p for p in parts if p is not None]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _result_index(ndim, axis, keepdims):
+    parts = [("0" if keepdims else None) if k == axis else f"i{k}" for k in range(ndim)]
+    return ", ".join(p for p in parts if p is not None) or "()"
+
+
+def _reduce_source(kind, ndim, axis, keepdims):
+    scalar = ndim == 1 and not keepdims
+    loops, pad = _loops(ndim, axis)
+    x_first = ", ".join(_indices(ndim, axis, "0"))
+    x_each = ", ".join(_indices(ndim, axis))
+    start = _START[kind] or f"x[{x_first}]"
+    combine = _COMBINE[kind].format(a="acc", v=f"x[{x_each}]")
+    finish = "acc / x.shape[%d]" % axis if kind == "mean" else "acc"
+    body = [
+        pad + f"acc = {start}",
+        pad + f"for j in range({'1' if _START[kind] is None else '0'}, x.shape[{axis}]):",
+        pad + f"    acc = {combine}",
+        pad + (f"return {finish}" if scalar else f"result[{_result_index(ndim, axis, keepdims)}] = {finish}"),
+    ]
+    head = [] if scalar else [f"    result = np.empty({_result_shape(ndim, axis, keepdims)}, dtype=x.dtype)"]
+    tail = ["    return x[0]"] if scalar else ["    return result"]
+    return "\n".join(["def impl(x, axis, keepdims):"] + head + loops + body + tail) + "\n"
+
+
+def _literal_axis(x, axis, keepdims):
+    if not (isinstance(x, types.Array) and isinstance(axis, types.IntegerLiteral)):
+        return None
+    if not isinstance(keepdims, types.BooleanLiteral):
+        return None
+    return axis.literal_value % x.ndim, keepdims.literal_value
+
+
+def _register_reduction(kind, function):
+    @overload(function, prefer_literal=True)
+    def _overload(x, axis, keepdims):
+        literal = _literal_axis(x, axis, keepdims)
+        if literal is None:
+            return None
+        namespace = {"np": np}
+        exec(_reduce_source(kind, x.ndim, *literal), namespace)
+        return namespace["impl"]
+
+
+for _kind, _function in (("sum", sum_along), ("mean", mean_along), ("max", max_along), ("min", min_along), ("prod", prod_along)):
+    _register_reduction(_kind, _function)
+
+
+def spread_along(adjoint, x, axis, keepdims):
+    """The adjoint of ``np.sum(x, axis=axis, keepdims=keepdims)`` for x: ``adjoint`` repeated along
+    ``axis``, in x's shape."""
+    adjoint = np.asarray(adjoint)
+    if not keepdims:
+        adjoint = np.expand_dims(adjoint, axis)
+    return np.broadcast_to(adjoint, np.shape(x)).astype(np.asarray(x).dtype)
+
+
+def at_first_along(x, y, adjoint, axis, keepdims):
+    """The adjoint of ``np.max`` / ``np.min`` of x along ``axis``: each result's adjoint goes to the
+    first element along the axis equal to it (``np.argmax``'s choice on ties), zero elsewhere."""
+    x = np.asarray(x)
+    if not keepdims:
+        y, adjoint = np.expand_dims(y, axis), np.expand_dims(adjoint, axis)
+    hits = x == y
+    first = hits & (np.cumsum(hits, axis=axis) == 1)
+    return np.where(first, adjoint, 0.0).astype(x.dtype)
+
+
+def products_of_others_along(x, axis):
+    """For each element, the product of the others along ``axis`` (no division, zeros allowed)."""
+    x = np.asarray(x)
+    moved = np.moveaxis(x, axis, -1)
+    before = np.cumprod(np.concatenate([np.ones_like(moved[..., :1]), moved[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([np.ones_like(moved[..., :1]), np.flip(moved, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return np.moveaxis(before * after, -1, axis)
+
+
+def _spread_source(ndim, axis, keepdims, scalar_adjoint):
+    loops, pad = _loops(ndim, axis)
+    y_index = "" if scalar_adjoint else f"[{_result_index(ndim, axis, keepdims)}]"
+    body = [pad + f"a = adjoint{y_index}", pad + f"for j in range(x.shape[{axis}]):",
+            pad + f"    result[{', '.join(_indices(ndim, axis))}] = a"]
+    return "\n".join(["def impl(adjoint, x, axis, keepdims):", "    result = np.empty(x.shape, dtype=x.dtype)"]
+                     + loops + body + ["    return result"]) + "\n"
+
+
+def _at_first_source(ndim, axis, keepdims, scalar_adjoint):
+    loops, pad = _loops(ndim, axis)
+    y_index = "" if scalar_adjoint else f"[{_result_index(ndim, axis, keepdims)}]"
+    each = ", ".join(_indices(ndim, axis))
+    body = [pad + f"target = y{y_index}", pad + "found = False", pad + f"for j in range(x.shape[{axis}]):",
+            pad + f"    if not found and x[{each}] == target:",
+            pad + f"        result[{each}] = adjoint{y_index}", pad + "        found = True"]
+    return "\n".join(["def impl(x, y, adjoint, axis, keepdims):", "    result = np.zeros(x.shape, dtype=x.dtype)"]
+                     + loops + body + ["    return result"]) + "\n"
+
+
+def _others_source(ndim, axis):
+    loops, pad = _loops(ndim, axis)
+    each = ", ".join(_indices(ndim, axis))
+    back = ", ".join(_indices(ndim, axis, "k"))
+    body = [pad + "running = 1.0", pad + f"for j in range(x.shape[{axis}]):",
+            pad + f"    result[{each}] = running", pad + f"    running *= x[{each}]",
+            pad + "running = 1.0", pad + f"for k in range(x.shape[{axis}] - 1, -1, -1):",
+            pad + f"    result[{back}] *= running", pad + f"    running *= x[{back}]"]
+    return "\n".join(["def impl(x, axis):", "    result = np.empty(x.shape, dtype=x.dtype)"]
+                     + loops + body + ["    return result"]) + "\n"
+
+
+def _compiled(source):
+    namespace = {"np": np}
+    exec(source, namespace)
+    return namespace["impl"]
+
+
+@overload(spread_along, prefer_literal=True)
+def _spread_along_overload(adjoint, x, axis, keepdims):
+    literal = _literal_axis(x, axis, keepdims)
+    if literal is None:
+        return None
+    return _compiled(_spread_source(x.ndim, *literal, not isinstance(adjoint, types.Array)))
+
+
+@overload(at_first_along, prefer_literal=True)
+def _at_first_along_overload(x, y, adjoint, axis, keepdims):
+    literal = _literal_axis(x, axis, keepdims)
+    if literal is None:
+        return None
+    return _compiled(_at_first_source(x.ndim, *literal, not isinstance(adjoint, types.Array)))
+
+
+@overload(products_of_others_along, prefer_literal=True)
+def _products_of_others_along_overload(x, axis):
+    if not (isinstance(x, types.Array) and isinstance(axis, types.IntegerLiteral)):
+        return None
+    return _compiled(_others_source(x.ndim, axis.literal_value % x.ndim))

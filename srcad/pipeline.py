@@ -21,6 +21,8 @@ class Normalized:
 
         self.parsed = parse.parse_function(function)
         definition, self.constants = normalize.normalize(self.parsed)
+        definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
+        self.parameters = [renamed.get(p, p) for p in self.parsed.parameters]
         self.names = names.NameFactory(set())
         self.names.taken |= _all_names(definition) | set(self.constants) | {"math", "srcad"}
         self.definition = single_exit.single_exit(definition, self.names)
@@ -45,10 +47,10 @@ class Normalized:
         except infer_types.TypingFailure as failure:
             raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
         _check_scalar_output(self.parsed.name, return_type)
-        analysis = activity.analyze(self.definition, self.parsed.parameters, wrt, types)
+        analysis = activity.analyze(self.definition, self.parameters, wrt, types)
         adjoint_names = names.NameFactory(set(self.names.taken))
         try:
-            adjoint = reverse.reverse_mode(self.definition, self.parsed.parameters, wrt, analysis, adjoint_names)
+            adjoint = reverse.reverse_mode(self.definition, self.parameters, wrt, analysis, adjoint_names)
         except UnsupportedHere as unsupported:
             raise DifferentiabilityError(
                 unsupported.why,
@@ -68,7 +70,7 @@ class Normalized:
 
         import libcst as cst
 
-        parameters = self.parsed.parameters
+        parameters = self.parameters
         names_of = {p: p for p in parameters}  # local name -> the argument it is bound to
         written = set()
         for statement, _ in walk(self.definition.body.body):

@@ -263,32 +263,32 @@ class Flattener:
 
     def reduction(self, node, callee, array, arguments, statements, into):
         """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
-        axis = None
+        axis, keepdims = None, cst.Name("False")
         for position, argument in enumerate(arguments):
             keyword = argument.keyword.value if argument.keyword is not None else ("axis" if position == 0 else None)
             if argument.star or keyword not in ("axis", "keepdims"):
-                raise self.error(f"srcad supports only the axis= argument of {callee}", argument)
+                raise self.error(f"srcad supports only the axis= and keepdims= arguments of {callee}", argument)
             if keyword == "keepdims":
-                raise self.error(
-                    f"srcad cannot compile {callee}(..., keepdims=True) yet (numba does not support it)",
-                    argument,
-                    "Reshape the result instead, e.g. s = np.sum(x, axis=1); s[:, None].",
-                )
-            axis = argument.value
+                keepdims = argument.value
+                if not (isinstance(keepdims, cst.Name) and keepdims.value in ("True", "False")):
+                    raise self.error("srcad needs keepdims written as True or False here", keepdims)
+            else:
+                axis = argument.value
         if axis is None or (isinstance(axis, cst.Name) and axis.value == "None"):
+            if keepdims.value == "True":
+                raise self.error(f"srcad supports keepdims=True only with an axis", keepdims, "Add axis=0, axis=1, ...")
             return self._result(_call(callee, [self._operand(array, statements)]), statements, into)
-        if callee != "np.sum":
-            raise self.error(
-                f"srcad cannot compile {callee} along an axis yet (numba does not support it)",
-                axis,
-                "Use np.sum(x, axis=k) (divided by x.shape[k] for a mean), or a loop for max, min and prod.",
-            )
         literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
         if not isinstance(literal, cst.Integer):
             raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
         operand = self._operand(array, statements)
-        call = cst.Call(cst.parse_expression(callee), [cst.Arg(operand), cst.Arg(axis.with_changes(lpar=[], rpar=[]), keyword=cst.Name("axis"), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
-        return self._result(call, statements, into)
+        axis = axis.with_changes(lpar=[], rpar=[])
+        if callee == "np.sum" and keepdims.value == "False":  # numba's own
+            keyword = cst.Name("axis")
+            equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+            return self._result(_call_with(callee, [cst.Arg(operand), cst.Arg(axis, keyword=keyword, equal=equal)]), statements, into)
+        kind = {"np.amax": "max", "np.amin": "min"}.get(callee, callee[len("np."):])
+        return self._result(_call(f"{kind}_along", [operand, axis, cst.Name(keepdims.value)]), statements, into)
 
     def assembled(self, node, callee, statements, into):
         """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
@@ -442,6 +442,10 @@ def is_view_subscript(node):
 
 def _is_none_or_ellipsis(node):
     return isinstance(node, cst.Ellipsis) or (isinstance(node, cst.Name) and node.value == "None")
+
+
+def _call_with(callee, arguments):
+    return cst.Call(cst.parse_expression(callee), arguments)
 
 
 def _is_zero(node):

@@ -11,6 +11,12 @@ _OPERATOR_WORDS = {
     "%": "mod", "**": "pow", "neg": "neg", "@": "matmul",
 }  # fmt: skip
 _LONGEST = 24
+# Module-level names of generated code (see emit.py): no generated variable may shadow them.
+GENERATED_MODULE_NAMES = {
+    "math", "np", "srcad", "List", "new_float_stack", "new_int_stack", "reserve", "push", "pop",
+    "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
+    "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
+}  # fmt: skip
 
 
 class NameFactory:
@@ -82,9 +88,52 @@ def _spell(node):
         return f"{_spell(left)}_{_OPERATOR_WORDS.get(symbol, 'op')}_{_spell(right)}"
     if isinstance(node, cst.Call):
         name = _spell(node.func)
+        if name.endswith("_along"):  # max_along(z, 1, True) -> max_z
+            name = name[: -len("_along")]
+            return f"{name}_{_spell(node.args[0].value)}"
         if len(node.args) == 1:
             return f"{name}_{_spell(node.args[0].value)}"
         return name
     if isinstance(node, cst.Comparison):
         return "test"
     return "t"
+
+
+def rename_clashing_locals(definition, local_names):
+    """The normalized ``definition`` with user variables named like a module-level name of the
+    generated code (``push = ...``) renamed (``push_var``), and the renaming {old: new}."""
+    clashing = set(local_names) & GENERATED_MODULE_NAMES
+    if not clashing:
+        return definition, {}
+    factory = NameFactory(_all_names(definition) | GENERATED_MODULE_NAMES)
+    renamed = {name: factory.fresh(f"{name}_var") for name in sorted(clashing)}
+
+    class Rename(cst.CSTTransformer):
+        def visit_Attribute(self, node):
+            node.value.visit(self)  # np.sum: only what is left of the dot can be a variable
+            return False
+
+        def leave_Attribute(self, original, updated):
+            return updated.with_changes(value=original.value.visit(self))
+
+        def visit_Arg(self, node):
+            return False  # axis=1: the keyword is no variable
+
+        def leave_Arg(self, original, updated):
+            return updated.with_changes(value=original.value.visit(self))
+
+        def leave_Name(self, original, updated):
+            return updated.with_changes(value=renamed.get(updated.value, updated.value))
+
+    return definition.visit(Rename()), renamed
+
+
+def _all_names(node):
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, name):
+            found.add(name.value)
+
+    node.visit(Collect())
+    return found

@@ -22,7 +22,7 @@ import libcst as cst
 
 from srcad.transforms import rules
 from srcad.transforms.flatten import Flattener, assign, is_view_subscript, line_marker
-from srcad.transforms.names import NameFactory
+from srcad.transforms.names import GENERATED_MODULE_NAMES, NameFactory
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
 
@@ -31,7 +31,7 @@ _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function.
 class Normalizer(Flattener):
     def __init__(self, parsed):
         self.parsed = parsed
-        self.names = NameFactory(parsed.local_names | set(parsed.free_values) | {"math", "np", "srcad"})
+        self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
         self.source_lines = parsed.source.splitlines()
 

@@ -134,6 +134,26 @@ REDUCTION_RULES["np.amax"], REDUCTION_RULES["np.amin"] = REDUCTION_RULES["np.max
 REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.prod", "np.amax", "np.amin"}
 AXIS_REDUCTION_RULES = {"np.sum": unary("np.expand_dims(y_adj, axis)", "np.sum(x_dot, axis=axis)")}
 
+
+def _along(adjoint, tangent):
+    return Rule(("x", "axis", "keepdims"), (adjoint, "0.0", "0.0"), tangent)
+
+
+# The reductions numba lacks (keepdims=, and mean, max, min, prod along an axis), as srcad writes
+# them: np.mean(x, axis=1, keepdims=True) is mean_along(x, 1, True) (srcad.kernels.arrays).
+REDUCTIONS_ALONG = {
+    "sum_along": _along("spread_along(y_adj, x, axis, keepdims)", "sum_along(x_dot, axis, keepdims)"),
+    "mean_along": _along("spread_along(y_adj, x, axis, keepdims) / x.shape[axis]", "mean_along(x_dot, axis, keepdims)"),
+    "max_along": _along("at_first_along(x, y, y_adj, axis, keepdims)", None),
+    "min_along": _along("at_first_along(x, y, y_adj, axis, keepdims)", None),
+    "prod_along": _along(
+        "spread_along(y_adj, x, axis, keepdims) * products_of_others_along(x, axis)",
+        "sum_along(products_of_others_along(x, axis) * x_dot, axis, keepdims)",
+    ),
+}
+ARRAY_RULES.update(REDUCTIONS_ALONG)
+REDUCTION_RULES.update(REDUCTIONS_ALONG)  # of a vector without keepdims: a float
+
 # np.cumsum(x) (of x flattened): each element's adjoint sums the adjoints of the elements after it.
 ARRAY_RULES["np.cumsum"] = unary("cumsum_adjoint(y_adj, x)", "np.cumsum(x_dot)")
 
