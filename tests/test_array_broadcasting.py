@@ -1,0 +1,156 @@
+"""Broadcasting and axis reductions over random shapes, size-1 and empty axes included.
+
+The helpers of `srcad.kernels.arrays` are checked compiled by numba against NumPy
+itself; srcad's gradients of broadcasting arithmetic and of reductions along an
+axis are checked against central differences of the plain function.
+"""
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import srcad
+from srcad.kernels import arrays
+
+from test_arrays_vectorized import _fd
+
+
+@st.composite
+def broadcast_pairs(draw, max_rank=3, min_size=0):
+    """Two shapes that broadcast together: the second drops leading axes or has size 1 in some."""
+    rank = draw(st.integers(1, max_rank))
+    full = tuple(draw(st.lists(st.integers(min_size, 3), min_size=rank, max_size=rank)))
+    dropped = draw(st.integers(0, rank - 1))
+    small = tuple(1 if draw(st.booleans()) else size for size in full[dropped:])
+    return (full, small) if draw(st.booleans()) else (small, full)
+
+
+@numba.njit
+def _unbroadcast_compiled(gradient, like):
+    return arrays.unbroadcast(gradient, like)
+
+
+@settings(max_examples=40, deadline=None)
+@given(broadcast_pairs(), st.integers(0, 2**32 - 1))
+def test_unbroadcast_sums_what_numpy_broadcast(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a_shape, b_shape = shapes
+    result_shape = np.broadcast_shapes(a_shape, b_shape)
+    gradient = rng.normal(size=result_shape)
+    for shape in (a_shape, b_shape):
+        like = np.zeros(shape)
+        # the adjoint of broadcasting: <gradient, broadcast(v)> == <unbroadcast(gradient), v> for every v
+        v = rng.normal(size=shape)
+        expected = np.sum(gradient * np.broadcast_to(v, result_shape))
+        for got in (_unbroadcast_compiled(gradient, like), arrays.unbroadcast(gradient, like)):
+            assert got.shape == shape
+            assert np.sum(got * v) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@numba.njit
+def _reductions(x):
+    return (
+        arrays.sum_along(x, 1, True),
+        arrays.mean_along(x, 0, False),
+        arrays.max_along(x, -1, True),
+        arrays.min_along(x, 1, False),
+        arrays.prod_along(x, 0, True),
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_reductions_along_an_axis_compiled_match_numpy(n, m, k, seed):
+    x = np.random.default_rng(seed).normal(size=(n, m, k))
+    got = _reductions(x)
+    expected = (
+        x.sum(axis=1, keepdims=True),
+        x.mean(axis=0),
+        x.max(axis=-1, keepdims=True),
+        x.min(axis=1),
+        x.prod(axis=0, keepdims=True),
+    )
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+
+
+def broadcast_sum(a, b):
+    return np.sum(np.sin(a * b + a) / (1.5 + np.cos(b - a)))
+
+
+def broadcast_power(a, b):
+    return np.sum(np.maximum(a, b) * (a + 2.0) ** 2 - np.hypot(a, b))
+
+
+@pytest.mark.parametrize("function", [broadcast_sum, broadcast_power])
+@settings(max_examples=6, deadline=None)
+@given(broadcast_pairs(min_size=1), st.integers(0, 2**32 - 1))
+def test_gradients_of_broadcast_arithmetic(function, shapes, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0.2, 1.0, size=shapes[0]), rng.uniform(1.5, 2.5, size=shapes[1])  # a < b: no ties
+    da, db = srcad.grad(function, wrt=(0, 1))(a, b)
+    assert da.shape == a.shape and db.shape == b.shape
+    np.testing.assert_allclose(da, _fd(function, [a, b], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(db, _fd(function, [a, b], 1), rtol=1e-6, atol=1e-8)
+
+
+def empty_axis(a, b):
+    return np.sum(a * b) + 2.0 * np.sum(b)
+
+
+def test_an_empty_axis_gives_empty_and_zero_gradients():
+    a, b = np.ones((0, 3)), np.full(3, 2.0)
+    da, db = srcad.grad(empty_axis, wrt=(0, 1))(a, b)
+    assert da.shape == (0, 3)
+    np.testing.assert_array_equal(db, [2.0, 2.0, 2.0])
+
+
+def keepdims_softmax(z, w):
+    shifted = z - np.max(z, axis=1, keepdims=True)
+    p = np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True)
+    return np.sum(p * w) + np.sum(np.prod(z, axis=0) * np.mean(z, axis=1).sum())
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_gradients_of_reductions_along_an_axis(n, m, seed):
+    rng = np.random.default_rng(seed)
+    z, w = rng.normal(size=(n, m)), rng.normal(size=(n, m))
+    z += np.arange(m) * 0.5  # keep row maxima apart from the rest: no ties within a step
+    np.testing.assert_allclose(srcad.grad(keepdims_softmax)(z, w), _fd(keepdims_softmax, [z, w], 0), rtol=1e-6, atol=1e-8)
+
+
+def first_of_ties(x):
+    return np.max(x) + np.sum(np.min(x, axis=1))
+
+
+def test_ties_give_the_adjoint_to_the_first_tied_element():
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 0.5, 0.5]])
+    expected = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])  # max: first 3.0; each row's min: first
+    expected[0, 0] += 1.0
+    np.testing.assert_array_equal(srcad.grad(first_of_ties)(x), expected)
+
+
+def product_with_a_zero(x):
+    return np.prod(x)
+
+
+def test_the_gradient_of_a_product_at_a_zero_is_the_product_of_the_others():
+    np.testing.assert_array_equal(srcad.grad(product_with_a_zero)(np.array([1.5, 0.0, 2.0])), [0.0, 3.0, 0.0])
+
+
+def shadows_generated_names(x):
+    push = 2.0 * x
+    pop = np.sin(push)
+    total = 0.0
+    for i in range(3):
+        reserve = pop * i
+        total += np.sum(reserve)
+    return total
+
+
+def test_variables_named_like_srcad_runtime_functions():
+    x = np.array([0.3, -0.7])
+    np.testing.assert_allclose(srcad.grad(shadows_generated_names)(x), _fd(shadows_generated_names, [x], 0), rtol=1e-6)
