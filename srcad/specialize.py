@@ -34,6 +34,20 @@ def specializer_of(function):
         return specializer
 
 
+def _check_argument(function, name, value):
+    """Refuse, with what to do, arguments numba would only fail on later: lists, object arrays."""
+    if isinstance(value, list):
+        raise TypeError(
+            f"argument {name!r} of {function} is a list: srcad takes NumPy arrays "
+            f"(pass numpy.asarray({name}, dtype=float); every row of a nested list must have the same length)"
+        )
+    if isinstance(value, numpy.ndarray) and value.dtype.kind not in "fiub":
+        raise TypeError(
+            f"argument {name!r} of {function} is an array of {value.dtype}: srcad takes arrays of floats, "
+            "integers or booleans (complex and object arrays are not supported)"
+        )
+
+
 def argument_type(value):
     kind = type(value)
     if kind is float:
@@ -147,15 +161,22 @@ class Specializer:
                 raise ValueError(
                     f"wrt={index} is out of range: {self.name}({', '.join(parameters)}) has {len(parameters)} arguments"
                 )
+        for name, value in zip(parameters, args):
+            _check_argument(self.name, name, value)
         signature = tuple(argument_type(a) for a in args)
         wrt = tuple(i % len(parameters) for i in wrt)
         for index in wrt:
             kind = signature[index]
             if not isinstance(getattr(kind, "dtype", kind), numba_types.Float):
+                value = args[index]
+                what = f"an array of {value.dtype}" if isinstance(value, numpy.ndarray) else type(value).__name__
+                fix = f"{parameters[index]}=float(...)" if not isinstance(value, numpy.ndarray) else (
+                    f"{parameters[index]}.astype(np.float64)"
+                )
                 raise TypeError(
                     f"cannot differentiate {self.name} with respect to argument {parameters[index]!r} "
-                    f"(wrt={index}): it is {type(args[index]).__name__}, and srcad differentiates floats only "
-                    f"(pass e.g. {parameters[index]}=float(...))"
+                    f"(wrt={index}): it is {what}, and srcad differentiates floats and float arrays only "
+                    f"(pass e.g. {fix}; complex numbers are not supported)"
                 )
         return signature, wrt
 

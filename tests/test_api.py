@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import srcad
@@ -152,3 +153,23 @@ def test_keyword_arguments_and_defaults_are_bound_like_python():
     assert srcad.differentiable(with_defaults)(1.0, n=2) == pytest.approx(2.0)
     with pytest.raises(TypeError, match="with_defaults"):
         srcad.grad(with_defaults)(1.5, bogus=1)
+
+
+def sum_of_squares(x):
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        (np.array([1 + 2j, 3j]), "complex128"),
+        (np.array([1.0, "a"], dtype=object), "object"),
+        ([[1.0, 2.0], [3.0]], "is a list"),
+        ([1.0, 2.0], "numpy.asarray"),
+        (np.array([1, 2]), "astype"),
+    ],
+    ids=["complex", "object", "ragged-list", "list", "int-array"],
+)
+def test_arguments_srcad_cannot_differentiate_are_refused_before_running(argument, message):
+    with pytest.raises(TypeError, match=message):
+        srcad.grad(sum_of_squares)(argument)
