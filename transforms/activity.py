@@ -297,7 +297,7 @@ def analyze(definition, parameters, wrt, types):
     recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound)
     recorded = overwritten - set(recomputed)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
-    single_use = _single_use_adjoints(body, parameters, active, types)
+    single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | _written_arrays(body, types))
     return Analysis(
         rebound=rebound,
         written_arrays=_written_arrays(body, types),
@@ -383,7 +383,7 @@ def array_aliases(body, types):
             continue
         target, value = target_value
         operation = operation_of(value)
-        if operation.rule in SHARING_RULES and is_array_type(types.get(target)):
+        if operation.rule in SHARING_RULES | {"index"} and is_array_type(types.get(target)):  # A[i]: a row
             source = operation.operands[0].value
             merged = group.get(source, frozenset([source])) | group.get(target, frozenset([target]))
             for name in merged:
@@ -481,7 +481,12 @@ def _arrays_read_after_their_last_write(body, reads, arrays, group):
     }
 
 
-def _single_use_adjoints(body, parameters, active, types):
+# Readers after which a single-use array's one contribution has the array's own shape (summed back
+# over broadcast axes), and refers to no adjoint the reverse sweep changes later.
+_SHAPE_KEEPING_READERS = set(rules.ELEMENTWISE_RULES) | rules.MATRIX_PRODUCTS | {"np.outer", "ravel"}
+
+
+def _single_use_adjoints(body, parameters, active, types, unsuitable_arrays):
     """Active float temporaries defined once and read once, later in the same block.
 
     Parameters are never single-use: the call defines them once more, and
@@ -489,7 +494,9 @@ def _single_use_adjoints(body, parameters, active, types):
 
     Their adjoint receives one contribution, from the reader, before the reverse
     sweep reaches the definition: ``t_adj = contribution`` needs no zero
-    before it and no reset after the definition's adjoint.
+    before it and no reset after the definition's adjoint. Arrays qualify too
+    (no ``np.zeros_like`` and no extra pass) when bound once, never written or
+    shared, and read by an elementwise operation or a matrix product.
     """
     place = {id(s): (id(block), index) for block, _ in blocks(body) for index, s in enumerate(block)}
     definitions, uses, readers = {}, {}, {}
@@ -511,8 +518,16 @@ def _single_use_adjoints(body, parameters, active, types):
     returned = body[-1].body[0].value
     single = set()
     for name, count in uses.items():
-        if count != 1 or name in parameters or len(definitions.get(name, [])) != 1 or is_array_type(types.get(name)):
+        if count != 1 or name in parameters or len(definitions.get(name, [])) != 1:
             continue
+        if is_array_type(types.get(name)):
+            reader = readers[name]
+            if name in unsuitable_arrays or in_place_update_of(reader) is not None or assignment_of(reader) is None:
+                continue
+            if types[name].dtype != numba_types.float64:
+                continue  # float32: `t_adj += ...` keeps the dtype; a plain assignment could widen it
+            if operation_of(assignment_of(reader)[1]).rule not in _SHAPE_KEEPING_READERS:
+                continue
         if isinstance(returned, cst.Name) and returned.value == name:
             continue
         (def_block, def_index), (use_block, use_index) = place[id(definitions[name][0])], place[id(readers[name])]

@@ -100,7 +100,8 @@ class ArrayAdjoints:
             # b = a, b = a[1:], b = a.T, b = A[i]: one memory, two names; the adjoints share theirs alike
             source = operation.operands[0].value
             return forward + [assign(adjoint, _with_base(value, cst.Name(self.adjoint(source))))], []
-        forward.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
+        if target not in self.analysis.single_use:  # else its one contribution will create it
+            forward.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
         return forward, self.array_contributions(target, value, operation, cst.Name(target), adjoint)
 
     def rebound_assignment(self, statement, target, value, operation):
