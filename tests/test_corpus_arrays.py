@@ -1,6 +1,8 @@
-"""The loop-style array corpus, program by program, against finite differences.
+"""The array corpora, program by program, against finite differences.
 
-Every program in `array_programs.PROGRAMS` is differentiated by srcad and
+Every program in `array_programs.PROGRAMS` (loop style) and
+`vectorized_programs.PROGRAMS` (whole arrays, broadcasting, views, reductions,
+matrix products, time loops) is differentiated by srcad and
 compared with float64 central differences of the *plain Python* function,
 element by element (`oracles.central_difference`, never srcad itself):
 
@@ -15,6 +17,8 @@ arguments. float32 programs get the oracle from a float64 twin of the inputs
 and a float32-sized tolerance.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -23,12 +27,13 @@ from hypothesis import strategies as st
 import srcad
 
 if __package__:
-    from . import array_programs, oracles
+    from . import array_programs, oracles, vectorized_programs
 else:
     import array_programs
     import oracles
+    import vectorized_programs
 
-PROGRAMS = array_programs.PROGRAMS
+PROGRAMS = array_programs.PROGRAMS + vectorized_programs.PROGRAMS
 by_program = pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
 
 quick = settings(
@@ -113,6 +118,25 @@ def test_the_corpus_is_large_and_covers_the_array_language():
     assert sum(p.writes_arguments for p in PROGRAMS) >= 4
     names = {p.name for p in PROGRAMS}
     assert len(names) == len(PROGRAMS)
+
+
+def test_the_corpus_is_large_and_covers_the_vectorized_language():
+    assert len(vectorized_programs.PROGRAMS) >= 30
+    assert any(p.float32 for p in vectorized_programs.PROGRAMS)
+    assert sum(p.writes_arguments for p in vectorized_programs.PROGRAMS) >= 4
+    names = {p.name for p in vectorized_programs.PROGRAMS}
+    assert len(names) == len(vectorized_programs.PROGRAMS)
+    source = "\n".join(inspect.getsource(p.function) for p in vectorized_programs.PROGRAMS)
+    constructs = [
+        "[:, None]", "[None, :]", "[1:]", "[:-1]", "[::2]", "[:, 0]", "[1:, :]", ".T", ".reshape(", ".ravel()",
+        "axis=0", "axis=1", "keepdims=True", "np.sum(", "np.mean(", "np.max(", "np.min(", "np.prod(",
+        ".sum(axis=1)", "np.linalg.norm(", " @ ", "np.dot(", "np.outer(", "np.cumsum(", "np.concatenate(",
+        "np.stack(", "np.array([", "np.where(", "np.clip(", "np.maximum(", "np.minimum(", "np.abs(",
+        "np.sign(", "np.hypot(", "np.power(", "np.square(", "np.log1p(", "np.expm1(", "np.arctan(",
+        "np.tan(", "+= ", "-= ", "*= ", "/= ",
+    ]
+    missing = [c for c in constructs if c not in source]
+    assert not missing, f"no program uses {missing}"
 
 
 @by_program
