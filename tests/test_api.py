@@ -125,6 +125,33 @@ def test_grad_works_without_numba_jit(tmp_path):
     assert values == pytest.approx(fd(f_plain, 1.0, 0.5), rel=1e-6)
 
 
+def array_plain(x, w, steps):
+    for _ in range(steps):
+        x = x + 0.1 * np.tanh(x[:, None] * w).sum(axis=1)
+    x[0] *= 2.0
+    return np.sum(x * x) + np.max(x, axis=0, keepdims=True)[0]
+
+
+def test_array_gradients_work_without_numba_jit(tmp_path):
+    """Array code too: NumPy overloads still type, the helpers run as NumPy."""
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "import numpy as np, srcad, test_api\n"
+        "x, w = np.array([0.3, -0.2, 0.5]), np.array([0.7, 1.1])\n"
+        "print(srcad.grad(test_api.array_plain)(x, w, 3).tolist())\n"
+    ) % os.path.dirname(__file__)
+    environment = dict(os.environ, NUMBA_DISABLE_JIT="1", SRCAD_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    x, w = np.array([0.3, -0.2, 0.5]), np.array([0.7, 1.1])
+    expected = []
+    for k in range(3):
+        step = np.zeros(3)
+        step[k] = 1e-6
+        expected.append((array_plain(x + step, w, 3) - array_plain(x - step, w, 3)) / 2e-6)
+    assert eval(result.stdout.strip()) == pytest.approx(expected, rel=1e-6)
+
+
 def test_command_line_shows_a_stage():
     target = f"{__file__}:f_plain"
     result = subprocess.run(

@@ -5,7 +5,7 @@ propagation) run first, exactly as when numba compiles, then type inference;
 lowering to machine code is skipped.
 """
 
-from numba.core import errors as numba_errors, registry, types as numba_types
+from numba.core import config as numba_config, errors as numba_errors, registry, types as numba_types
 from numba.core.compiler import CompilerBase, DefaultPassBuilder, Flags, _EarlyPipelineCompletion
 from numba.core.compiler_machinery import FunctionPass, PassManager, register_pass
 from numba.core.typed_passes import NopythonTypeInference
@@ -50,12 +50,18 @@ def infer_types(function, argument_types):
     target.typing_context.refresh()
     flags = Flags()
     flags.nrt = True
+    # NumPy's functions are typed through numba overloads, which jit their implementations while
+    # typing; with NUMBA_DISABLE_JIT=1 (plain-Python mode) that jit would hand back plain functions
+    # numba cannot type, so typing runs with the jit on. Nothing compiled here is ever run.
+    disabled, numba_config.DISABLE_JIT = numba_config.DISABLE_JIT, 0
     try:
         pipeline = _TypesOnly(target.typing_context, target.target_context, None, argument_types, None, flags, {})
         typemap, return_type = pipeline.compile_extra(function)
     except numba_errors.NumbaError as error:
         loc = getattr(error, "loc", None)
         raise TypingFailure(numba_message(error), getattr(loc, "line", None)) from None
+    finally:
+        numba_config.DISABLE_JIT = disabled
     types = {}
     for name, numba_type in typemap.items():
         if name.startswith("$") or name.startswith("arg."):
