@@ -117,7 +117,13 @@ class ArrayAdjoints:
         adjoint = cst.Name(self.adjoint(target))
         incoming = cst.Name(self.scratch_name(target, "adj_in"))
         result = cst.Name(self.scratch_name(target, "out"))
-        reverse = [assign(incoming, adjoint), assign(result, cst.Name(target))] + restore
+        reverse = [assign(incoming, adjoint)]
+        rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
+        if rule is not None and any(rules.template_uses(t, "y") for t in rule.adjoints):
+            reverse.append(assign(result, cst.Name(target)))  # the value this binding held
+        else:
+            result = cst.Name(target)  # unused
+        reverse += restore
         reverse.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
         return forward, reverse + self.array_contributions(target, value, operation, result, incoming)
 

@@ -1,0 +1,97 @@
+"""Bug hunting in array programs: `python -m tests.fuzz.array_hunt N [LOGFILE]` (from the repo root).
+
+Runs N random array programs (`array_programs.py`) through the same check as
+`test_random_array_programs.py`, never stops at a failure, and appends every
+failing program (source, args, message) to LOGFILE (default
+/tmp/srcad-array-fuzz-failures.txt). Prints a summary: programs checked,
+skipped (plain program invalid, tie/kink within the margin, or oracle
+unreliable), failures grouped by kind:
+
+- WRONG GRADIENT / WRONG VALUE / WRONG SIDE EFFECT: srcad ran and disagreed;
+- CRASH: srcad raised something other than DifferentiabilityError;
+- REFUSED: srcad raised DifferentiabilityError (expected for unsupported code).
+
+Not collected by pytest (no test_ prefix).
+"""
+
+import collections
+import os
+import re
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
+os.environ.setdefault("SRCAD_CACHE_DIR", tempfile.mkdtemp(prefix="srcad-array-hunt-cache-"))
+
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis.errors import UnsatisfiedAssumption  # noqa: E402
+
+from tests.fuzz.array_programs import array_programs  # noqa: E402
+from tests.fuzz.test_random_array_programs import check_program  # noqa: E402
+
+
+def signature(text):
+    """A short class for a failure message."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if text.startswith("srcad refused") or text.startswith("srcad raised"):
+        kind = "REFUSED" if text.startswith("srcad refused") else "CRASH"
+        last = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]+(Error|Exception)\b", line)), lines[-1])
+        last = re.sub(r"/\S+\.py:\d+:\d+: ", "", last)
+        last = re.sub(r"'[^']*'", "'…'", last) if kind == "CRASH" else last
+        return f"{kind}: " + re.sub(r"\d+", "N", last)[:160]
+    kinds = []
+    for line in lines:
+        if line.startswith("value:"):
+            kinds.append("WRONG VALUE")
+        elif line.startswith("side effect:"):
+            kinds.append("WRONG SIDE EFFECT " + line.split()[3].rstrip("'s"))
+        elif line.startswith("d f/d"):
+            kinds.append("WRONG GRADIENT d/d" + line.split()[2].rstrip(":"))
+        elif line.startswith("value_and_grad gave"):
+            kinds.append("WRONG RESULT ARITY")
+        elif line.startswith("args:"):
+            break
+    return ", ".join(dict.fromkeys(kinds)) or lines[0][:120]
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    log = sys.argv[2] if len(sys.argv) > 2 else "/tmp/srcad-array-fuzz-failures.txt"
+    stats = {"checked": 0, "skipped": 0, "failed": 0}
+    signatures = collections.Counter()
+    start = time.time()
+
+    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(array_programs())
+    def run(program):
+        try:
+            check_program(program)
+        except UnsatisfiedAssumption:
+            stats["skipped"] += 1
+            raise
+        except AssertionError as error:
+            stats["failed"] += 1
+            text = str(error)
+            with open(log, "a") as handle:
+                handle.write("=" * 78 + "\n" + signature(text) + "\n" + text + "\n")
+            signatures[signature(text)] += 1
+            print(f"FAIL #{stats['failed']}: {signature(text)}", flush=True)
+            return
+        stats["checked"] += 1
+        done = stats["checked"] + stats["failed"]
+        if done % 25 == 0:
+            elapsed = time.time() - start
+            print(f"{done} programs, {stats['failed']} failed, {60 * done / elapsed:.1f}/min", flush=True)
+
+    run()
+    elapsed = time.time() - start
+    done = stats["checked"] + stats["failed"]
+    print(f"done: {stats} in {elapsed:.0f}s, {60 * done / max(elapsed, 1e-9):.1f} programs/min")
+    for text, n in signatures.most_common():
+        print(f"{n:5d}  {text}")
+
+
+if __name__ == "__main__":
+    main()

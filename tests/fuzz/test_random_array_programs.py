@@ -1,0 +1,222 @@
+"""Random NumPy array programs: srcad's gradient vs finite differences.
+
+Each example is a freshly generated `def f(x, y, s, n)` (`array_programs.array_programs()`):
+x, y float64 arrays of small shapes, s a float, n a small int. It is written
+to its own .py file (srcad reads source with inspect.getsource) and imported
+under a unique module name. The plain Python function is the oracle:
+Richardson-extrapolated central differences in float64 (`oracle.richardson`),
+element by element, every call on fresh copies of the arguments.
+
+Before srcad sees a program, it must run as plain Python at the arguments
+without warnings or floating-point errors, and its margin-checked twin
+(`ArrayProgram.checked_source`) must find no tie of max/min, no abs near 0
+and no float condition nearly even; otherwise the example is skipped, as are
+programs whose finite differences do not settle.
+
+Checks per program (`srcad.value_and_grad(f, wrt=(0, 1, 2))` on copies):
+- the value equals the plain value (rel 1e-9: numba and NumPy may sum in a
+  different order);
+- each gradient has its argument's shape and dtype, and every element agrees
+  with finite differences (|g - fd| <= 1e-6 max(1, |fd|) + 10 err_fd);
+- the caller's x and y end as the plain function leaves them.
+
+Any exception from srcad fails the test with the program's source; a
+`DifferentiabilityError` says "srcad refused" (so hunts can count refusals
+apart from crashes).
+
+Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 30; each example
+compiles one adjoint with numba, several seconds). Derandomized by the
+test-wide hypothesis profile (tests/conftest.py); HYPOTHESIS_PROFILE=explore
+draws fresh programs. For long bug hunts: `python -m tests.fuzz.array_hunt N`.
+"""
+
+import importlib.util
+import itertools
+import math
+import os
+import sys
+import tempfile
+import traceback
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
+
+import srcad
+
+from . import oracle
+from .array_programs import TooClose, array_programs, checked_namespace
+
+EXAMPLES = int(os.environ.get("SRCAD_ARRAY_FUZZ_EXAMPLES", "30"))
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
+    [Phase.shrink] if os.environ.get("SRCAD_FUZZ_SHRINK", "0") == "1" else []
+)
+_DIRECTORY = tempfile.mkdtemp(prefix="srcad-array-fuzz-")
+_COUNTER = itertools.count()
+# what counts as "the plain program is not valid here" (skipped, not a finding)
+_PLAIN_ERRORS = (ArithmeticError, ValueError, IndexError, TypeError, Warning, TooClose)
+
+
+def load_function(source: str, name: str = "f"):
+    """Write `source` to a new file, import it under a unique name, return `name` from it."""
+    module_name = f"srcad_array_fuzz_{os.getpid()}_{next(_COUNTER)}"
+    path = os.path.join(_DIRECTORY, module_name + ".py")
+    with open(path, "w") as handle:
+        handle.write(source)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def copies(args):
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def run_plain(f, args):
+    """f on copies of args, warnings and floating-point trouble raised: (value, args after)."""
+    moved = copies(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            value = f(*moved)
+    return value, moved
+
+
+class _Plain(oracle.Unreliable):
+    pass
+
+
+def element_gradient(f, args, position):
+    """Finite-difference gradient of f with respect to args[position] (array or float), with error bounds."""
+    value = args[position]
+
+    def at(point):
+        def shifted(t):
+            moved = list(args)
+            if point is None:
+                moved[position] = t
+            else:
+                array = value.copy()
+                array[point] = t
+                moved[position] = array
+            try:
+                result, _ = run_plain(f, moved)
+            except _PLAIN_ERRORS as error:
+                raise oracle.Unreliable(f"plain function raised {error!r}") from error
+            return float(result)
+
+        return shifted
+
+    points = [None] if not isinstance(value, np.ndarray) else list(np.ndindex(value.shape))
+    estimates, errors = [], []
+    for point in points:
+        start = float(value if point is None else value[point])
+        estimate, err = oracle.richardson(at(point), (start,), 0)
+        if not (err <= 1e-7 * max(1.0, abs(estimate))):
+            raise oracle.Unreliable(f"finite differences for {position}{point or ''} do not settle: {estimate} +- {err}")
+        estimates.append(estimate)
+        errors.append(err)
+    if point is None:
+        return estimates[0], errors[0]
+    return np.array(estimates).reshape(value.shape), np.array(errors).reshape(value.shape)
+
+
+def check_program(program):
+    """The whole differential check for one ArrayProgram; raises AssertionError with the source."""
+    f = load_function(program.source)
+    namespace = checked_namespace()
+    exec(compile(program.checked_source, "<checked>", "exec"), namespace)
+    args = program.args
+    try:
+        run_plain(namespace["f"], args)
+        value, after = run_plain(f, args)
+    except _PLAIN_ERRORS as why:
+        event(f"plain program invalid: {type(why).__name__}")
+        assume(False)
+    assume(isinstance(value, (float, np.floating)) and math.isfinite(value) and abs(value) < 1e6)
+    try:
+        reference = [element_gradient(f, args, position) for position in program.wrt]
+    except oracle.Unreliable as why:
+        event("oracle unreliable")
+        note(str(why))
+        assume(False)
+
+    header = (f"\nargs: {program.args_source()}  wrt={program.wrt!r}\n"
+              f"--- program ---\n{program.source}---------------\n")
+    mine = copies(args)
+    try:
+        got_value, got = srcad.value_and_grad(f, wrt=program.wrt)(*mine)
+    except srcad.DifferentiabilityError:
+        raise AssertionError("srcad refused a valid program" + header + traceback.format_exc()) from None
+    except Exception:  # noqa: BLE001 - any srcad failure is a finding
+        raise AssertionError("srcad raised on a valid program" + header + traceback.format_exc()) from None
+
+    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+    assert len(got) == len(program.wrt), f"value_and_grad gave {got!r}" + header
+    problems = []
+    if not abs(got_value - value) <= 1e-9 * max(1.0, abs(value)):
+        problems.append(f"value: srcad {got_value!r} vs plain {value!r}")
+    for name, before, plain_after, srcad_after in zip("xy", args, after, mine):
+        if not np.allclose(srcad_after, plain_after, rtol=1e-9, atol=1e-12):
+            problems.append(f"side effect: caller's {name} after srcad {srcad_after.tolist()!r}, "
+                            f"after plain {plain_after.tolist()!r} (before {before.tolist()!r})")
+    names = ("x", "y", "s", "n")
+    for position, g, (fd, err) in zip(program.wrt, got, reference):
+        name = names[position]
+        if isinstance(args[position], np.ndarray):
+            if not isinstance(g, np.ndarray) or g.shape != args[position].shape or g.dtype != args[position].dtype:
+                problems.append(f"d f/d {name}: srcad gave {g!r}, not a {args[position].dtype} array of shape "
+                                f"{args[position].shape}")
+                continue
+            tolerance = 1e-6 * np.maximum(1.0, np.abs(fd)) + 10.0 * err
+            bad = ~(np.abs(g - fd) <= tolerance)
+            if bad.any():
+                problems.append(f"d f/d {name}: srcad {g.tolist()!r}, finite differences {fd.tolist()!r} "
+                                f"(wrong at {[tuple(map(int, i)) for i in np.argwhere(bad)]})")
+        else:
+            if not abs(g - fd) <= 1e-6 * max(1.0, abs(fd)) + 10.0 * err:
+                problems.append(f"d f/d {name}: srcad {g!r}, finite differences {fd!r} (+-{err:.2e})")
+    assert not problems, "\n".join(problems) + header
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    phases=PHASES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+@given(array_programs())
+def test_random_array_program_gradient(program):
+    check_program(program)
+
+
+def test_array_generator_makes_valid_python():
+    """The generator alone (no srcad): programs compile and mostly run as plain Python without warnings."""
+    outcomes = {"ran": 0, "too close": 0, "raised": 0}
+    failures = []
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(array_programs())
+    def run(program):
+        compile(program.source, "<fuzz>", "exec")
+        namespace = checked_namespace()
+        exec(compile(program.checked_source, "<checked>", "exec"), namespace)
+        try:
+            value, _ = run_plain(namespace["f"], program.args)
+        except TooClose:
+            outcomes["too close"] += 1
+            return
+        except _PLAIN_ERRORS as error:
+            outcomes["raised"] += 1
+            failures.append(f"{error!r}\n{program!r}")
+            return
+        assert isinstance(value, (float, np.floating)), program.source
+        outcomes["ran"] += 1
+
+    run()
+    total = sum(outcomes.values())
+    assert outcomes["raised"] <= 0.05 * total, (outcomes, failures[:3])
+    assert outcomes["ran"] >= 0.6 * total, outcomes
