@@ -157,22 +157,29 @@ def _result_index(ndim, axis, keepdims):
 
 
 def _reduce_source(kind, ndim, axis, keepdims):
-    scalar = ndim == 1 and not keepdims
-    loops, pad = _loops(ndim, axis)
-    x_first = ", ".join(_indices(ndim, axis, "0"))
-    x_each = ", ".join(_indices(ndim, axis))
-    start = _START[kind] or f"x[{x_first}]"
-    combine = _COMBINE[kind].format(a="acc", v=f"x[{x_each}]")
-    finish = "acc / x.shape[%d]" % axis if kind == "mean" else "acc"
-    body = [
-        pad + f"acc = {start}",
-        pad + f"for j in range({'1' if _START[kind] is None else '0'}, x.shape[{axis}]):",
-        pad + f"    acc = {combine}",
-        pad + (f"return {finish}" if scalar else f"result[{_result_index(ndim, axis, keepdims)}] = {finish}"),
-    ]
-    head = [] if scalar else [f"    result = np.empty({_result_shape(ndim, axis, keepdims)}, dtype=x.dtype)"]
-    tail = ["    return x[0]"] if scalar else ["    return result"]
-    return "\n".join(["def impl(x, axis, keepdims):"] + head + loops + body + tail) + "\n"
+    """A reduction along ``axis`` as loops over x in memory order (C order), each element combined
+    into its place in the result, which starts from the first slice along the axis (or 0 or 1)."""
+    if ndim == 1 and not keepdims:  # a float
+        start = _START[kind] or "x[0]"
+        combine = _COMBINE[kind].format(a="acc", v="x[j]")
+        finish = "acc / x.shape[0]" if kind == "mean" else "acc"
+        return (
+            "def impl(x, axis, keepdims):\n"
+            f"    acc = {start}\n    for j in range(x.shape[0]):\n        acc = {combine}\n    return {finish}\n"
+        )
+    place = f"result[{_result_index(ndim, axis, keepdims)}]"
+    first, first_pad = _loops(ndim, axis)
+    every, every_pad = [], "    "
+    for k in range(ndim):
+        every.append(every_pad + f"for {'j' if k == axis else f'i{k}'} in range(x.shape[{k}]):")
+        every_pad += "    "
+    start = _START[kind] or f"x[{', '.join(_indices(ndim, axis, '0'))}]"
+    lines = ["def impl(x, axis, keepdims):", f"    result = np.empty({_result_shape(ndim, axis, keepdims)}, dtype=x.dtype)"]
+    lines += first + [first_pad + f"{place} = {start}"]
+    lines += every + [every_pad + f"{place} = " + _COMBINE[kind].format(a=place, v=f"x[{', '.join(_indices(ndim, axis))}]")]
+    if kind == "mean":
+        lines.append(f"    result /= x.shape[{axis}]")
+    return "\n".join(lines + ["    return result"]) + "\n"
 
 
 def _literal_axis(x, axis, keepdims):

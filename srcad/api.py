@@ -39,10 +39,22 @@ class Differentiable:
 
             try:
                 cpu.compile_for(self._primal, signature)
-            except NumbaError:  # types numba cannot compile: run it as the Python it is
-                return self.python_function(*args)
+            except NumbaError:
+                return self._run_normalized(signature, args)
             self._signatures.add(signature)
         return self._primal(*args)
+
+    def _run_normalized(self, signature, args):
+        """Calls numba cannot compile as written (np.mean(x, axis=1), keepdims=...) run srcad's
+        normalized form compiled instead; anything numba cannot compile at all runs as Python."""
+        from numba.core.errors import NumbaError
+
+        normalized = specializer_of(self.python_function).normalized_primal()
+        try:
+            cpu.compile_for(normalized, signature)
+        except NumbaError:
+            return self.python_function(*args)
+        return normalized(*args)
 
     def __repr__(self):
         return f"<srcad.differentiable {self.python_function.__qualname__}>"

@@ -123,6 +123,22 @@ class Specializer:
             self._normalized = Normalized(self.function)
         return self._normalized
 
+    def normalized_primal(self):
+        """The normalized function compiled by numba: the primal where numba cannot compile the
+        user's source as written (np.mean(x, axis=1), keepdims=...), since srcad spells those calls
+        in ways numba can."""
+        with _lock:
+            if getattr(self, "_normalized_primal", None) is None:
+                self.validate()
+                key = self._stage_key("normalized", (), ())
+                source = cpu.read_cached(key)
+                if source is None:
+                    normalized = self.normalized()
+                    source = normalized.source + f"\n\nsrcad_entry = {normalized.parsed.name}\n"
+                    cpu.store(key, source)
+                self._normalized_primal = cpu.jit(cpu.load_module(key).srcad_entry)
+            return self._normalized_primal
+
     def validate(self):
         """Raise DifferentiabilityError now for code srcad cannot read (cached as a marker)."""
         if self._valid:

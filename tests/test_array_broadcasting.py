@@ -154,3 +154,15 @@ def shadows_generated_names(x):
 def test_variables_named_like_srcad_runtime_functions():
     x = np.array([0.3, -0.7])
     np.testing.assert_allclose(srcad.grad(shadows_generated_names)(x), _fd(shadows_generated_names, [x], 0), rtol=1e-6)
+
+
+@srcad.differentiable
+def standardized(A):
+    m = np.mean(A, axis=0, keepdims=True)
+    return np.sum((A - m) ** 2 / np.max(A, axis=1, keepdims=True))
+
+
+def test_calling_a_function_numba_cannot_compile_as_written_runs_it_compiled():
+    A = np.random.default_rng(2).random((5, 4)) + 0.5
+    assert standardized(A) == pytest.approx(standardized.python_function(A), rel=1e-12)
+    assert numba.extending.is_jitted(srcad.specialize.specializer_of(standardized.python_function).normalized_primal())

@@ -64,6 +64,7 @@ MAX_N = 3
 MARGIN = float(os.environ.get("SRCAD_ARRAY_FUZZ_MARGIN", "0.05"))
 # Rarely, constructs outside README's list (cumsum along an axis, ...): refusals expected.
 EXOTIC = os.environ.get("SRCAD_ARRAY_FUZZ_EXOTIC", "1") != "0"
+PIN = os.environ.get("SRCAD_ARRAY_FUZZ_PIN", "1") != "0"
 
 Shape = Tuple[int, ...]
 
@@ -172,6 +173,10 @@ class _Builder:
         self.statements = 0
         self.counter = 0
         self.touched: List[str] = []  # names written or created, most recent last
+        self.rebound = set()  # names bound again somewhere (x = x + ...)
+        # names sharing memory with another name: not bound again, since srcad refuses
+        # most views of rebound arrays (README); SRCAD_ARRAY_FUZZ_PIN=0 to generate them anyway
+        self.pinned = set()
 
     # -- helpers -------------------------------------------------------------------
 
@@ -597,7 +602,9 @@ class _Builder:
 
     def alias(self, indent):
         """`b = a` (or a view of a), then writes through b."""
-        source = self.choice(self.arrays())
+        arrays = self.arrays()
+        fresh = [name for name in arrays if name not in self.rebound]
+        source = self.choice(fresh if fresh and (self.boolean(0.85) or not PIN) else arrays)
         shape = self.vars[source]
         options = [(source, shape)] * 3 + [v for v in self.views(source, shape, for_write=True) if v[0] != source]
         if len(shape) == 2:
@@ -606,14 +613,17 @@ class _Builder:
         name = self.fresh("b")
         self.emit(indent, f"{name} = {view}")
         self.vars[name] = view_shape
+        if PIN:
+            self.pinned.update((name, source))
         self.statements += 1
         for _ in range(self.integer(1, 2)):
             self.choice([self.inplace, self.region, self.element])(indent, name)
         self.touch(source)
 
     def rebind(self, indent):
-        target = self.choice(self.arrays() + self.scalars())
+        target = self.choice([name for name in self.arrays() if name not in self.pinned] + self.scalars())
         shape = self.vars[target]
+        self.rebound.add(target)
         form = self.integer(0, 4)
         if form == 0:
             e, _ = self.expr(2, shape)
@@ -639,10 +649,11 @@ class _Builder:
     def physics_step(self, indent):
         """acc = -k x - c v; v = v + dt acc; x = x + dt v  (the README's oscillators)."""
         arrays = self.arrays()
+        arrays = [name for name in arrays if name not in self.pinned]
         pairs = [(p, q) for p in arrays for q in arrays if p != q and self.vars[p] == self.vars[q]]
         if not pairs:
             name = self.fresh("v")
-            src = self.choice(arrays)
+            src = self.choice(arrays or ["x", "y"])
             self.emit(indent, f"{name} = np.zeros_like({src})")
             self.vars[name] = self.vars[src]
             pairs = [(src, name)]
@@ -650,7 +661,8 @@ class _Builder:
         acc = self.fresh("acc")
         k = self.choice(["s", "0.7", "(1.0 + s * s)", "np.tanh(s)"])
         self.emit(indent, f"{acc} = -{k} * {p} - 0.2 * {q}")
-        if self.boolean(0.5):
+        if self.boolean(0.5) and p not in self.pinned and q not in self.pinned:
+            self.rebound.update((p, q))
             self.emit(indent, f"{q} = {q} + 0.1 * {acc}")
             self.emit(indent, f"{p} = {p} + 0.1 * {q}")
         else:

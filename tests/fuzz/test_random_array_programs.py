@@ -148,8 +148,10 @@ def check_program(program):
     mine = copies(args)
     try:
         got_value, got = srcad.value_and_grad(f, wrt=program.wrt)(*mine)
-    except srcad.DifferentiabilityError:
-        raise AssertionError("srcad refused a valid program" + header + traceback.format_exc()) from None
+    except srcad.DifferentiabilityError as error:
+        # srcad reports code numba could not compile as a DifferentiabilityError naming itself at fault
+        what = "srcad raised on a valid program" if "a bug in srcad" in str(error) else "srcad refused a valid program"
+        raise AssertionError(what + header + traceback.format_exc()) from None
     except Exception:  # noqa: BLE001 - any srcad failure is a finding
         raise AssertionError("srcad raised on a valid program" + header + traceback.format_exc()) from None
 
