@@ -293,3 +293,16 @@ def _products_of_others_along_overload(x, axis):
     if not (isinstance(x, types.Array) and isinstance(axis, types.IntegerLiteral)):
         return None
     return _compiled(_others_source(x.ndim, axis.literal_value % x.ndim))
+
+
+def keep_dims(value, x):
+    """The float ``value`` as an array of x's rank, every axis of size 1: what ``keepdims=True``
+    gives for a reduction of the whole array."""
+    return np.full((1,) * np.ndim(x), value, dtype=np.asarray(x).dtype)
+
+
+@overload(keep_dims)
+def _keep_dims_overload(value, x):
+    if not isinstance(x, types.Array):
+        return None
+    return _compiled(f"def impl(value, x):\n    return np.full({(1,) * x.ndim}, value, dtype=x.dtype)\n")

@@ -166,3 +166,18 @@ def test_calling_a_function_numba_cannot_compile_as_written_runs_it_compiled():
     A = np.random.default_rng(2).random((5, 4)) + 0.5
     assert standardized(A) == pytest.approx(standardized.python_function(A), rel=1e-12)
     assert numba.extending.is_jitted(srcad.specialize.specializer_of(standardized.python_function).normalized_primal())
+
+
+def keepdims_without_axis_and_stacked_list(x, y, s):
+    w = np.sin(np.stack([np.zeros((1,)) + 1.5, np.ones((1,)) + s]))  # a list: numba wants a tuple
+    x *= 0.75 + 0.25 * np.tanh(np.max(np.min(x[0], keepdims=True), axis=0))
+    return np.sum(w) + np.sum(np.sin(x)) + np.sum(y / np.sum(y, keepdims=True))
+
+
+def test_keepdims_without_an_axis_and_np_stack_of_a_list():
+    """Found by the random array-program fuzzer: both were refused."""
+    x, y = np.array([[0.93], [-0.66], [0.28]]), np.array([[1.19, 0.36, 0.91], [1.2, 0.28, 0.5]])
+    dx, dy, ds = srcad.grad(keepdims_without_axis_and_stacked_list, wrt=(0, 1, 2))(x.copy(), y, 0.3)
+    np.testing.assert_allclose(dx, _fd(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dy, _fd(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 1), rtol=1e-6, atol=1e-9)
+    assert ds == pytest.approx(_fd(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 2), rel=1e-6)

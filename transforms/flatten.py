@@ -275,9 +275,11 @@ class Flattener:
             else:
                 axis = argument.value
         if axis is None or (isinstance(axis, cst.Name) and axis.value == "None"):
-            if keepdims.value == "True":
-                raise self.error(f"srcad supports keepdims=True only with an axis", keepdims, "Add axis=0, axis=1, ...")
-            return self._result(_call(callee, [self._operand(array, statements)]), statements, into)
+            operand = self._operand(array, statements)
+            if keepdims.value == "True":  # every axis kept, with size 1
+                reduced = self._result(_call(callee, [operand]), statements, None)
+                return self._result(_call("keep_dims", [reduced, operand]), statements, into)
+            return self._result(_call(callee, [operand]), statements, into)
         literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
         if not isinstance(literal, cst.Integer):
             raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
@@ -319,7 +321,9 @@ class Flattener:
                 else:
                     value = self._operand(value, statements)
                 elements.append(cst.Element(value))
-            return cst.List(elements) if isinstance(sequence, cst.List) else cst.Tuple(elements)
+            if isinstance(sequence, cst.List) and callee == "np.array":
+                return cst.List(elements)
+            return cst.Tuple(elements)  # numba's np.stack and np.concatenate take tuples only
 
         arguments = [cst.Arg(flattened(pieces.value, 0))] + [
             other.with_changes(value=self.inactive(other.value)) for other in others

@@ -15,7 +15,7 @@ _LONGEST = 24
 GENERATED_MODULE_NAMES = {
     "math", "np", "srcad", "List", "new_float_stack", "new_int_stack", "reserve", "push", "pop",
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
-    "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
+    "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
 }  # fmt: skip
 
 

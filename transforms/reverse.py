@@ -27,7 +27,7 @@ RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop
 # numba's typed list holds the arrays a function saves: one list per array variable.
 ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
-    "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
+    "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
 )  # fmt: skip
 
 

@@ -152,6 +152,8 @@ REDUCTIONS_ALONG = {
     ),
 }
 ARRAY_RULES.update(REDUCTIONS_ALONG)
+# keep_dims(v, x): the float v as an array of x's rank with every axis of size 1 (keepdims=True, no axis).
+ARRAY_RULES["keep_dims"] = Rule(("v", "x"), ("np.sum(y_adj)", "0.0"), "keep_dims(v_dot, x)")
 REDUCTION_RULES.update(REDUCTIONS_ALONG)  # of a vector without keepdims: a float
 
 # np.cumsum(x) (of x flattened): each element's adjoint sums the adjoints of the elements after it.

@@ -38,8 +38,18 @@ def signature(text):
         kind = "REFUSED" if text.startswith("srcad refused") else "CRASH"
         last = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]+(Error|Exception)\b", line)), lines[-1])
         last = re.sub(r"/\S+\.py:\d+:\d+: ", "", last)
+        frames = [line for line in lines if line.strip().startswith("File ")]
+        if last.rstrip(":") in ("AssertionError", "IndexError", "KeyError") and frames:  # no message: where
+            last += " in " + re.sub(r'.*File "(?:.*/)?([^"/]+)", line \d+, in (\S+).*', r"\1:\2", frames[-1])
         last = re.sub(r"'[^']*'", "'…'", last) if kind == "CRASH" else last
-        return f"{kind}: " + re.sub(r"\d+", "N", last)[:160]
+        last = re.sub(r"\d+", "N", last)[:160]
+        if "numba could not compile" in last or "numba cannot compile" in last:
+            # numba's message is cut to its first line: name the statement instead
+            at = next((i for i, line in enumerate(lines) if "compile" in line and "DifferentiabilityError" in line), None)
+            if at is not None and at + 1 < len(lines):
+                statement = re.sub(r"\b[a-z]+\d+\b", "v", lines[at + 1].strip())
+                last = last[:110] + " AT " + re.sub(r"\d+(\.\d+)?", "N", statement)[:90]
+        return f"{kind}: " + last
     kinds = []
     for line in lines:
         if line.startswith("value:"):

@@ -65,6 +65,9 @@ MARGIN = float(os.environ.get("SRCAD_ARRAY_FUZZ_MARGIN", "0.05"))
 # Rarely, constructs outside README's list (cumsum along an axis, ...): refusals expected.
 EXOTIC = os.environ.get("SRCAD_ARRAY_FUZZ_EXOTIC", "1") != "0"
 PIN = os.environ.get("SRCAD_ARRAY_FUZZ_PIN", "1") != "0"
+# Constructs to leave out while hunting other bugs (comma-separated):
+#   rankdrop: writes into a row or column of a 2-D array (x[0] = ..., A[:, 0] += ...)
+AVOID = set(filter(None, os.environ.get("SRCAD_ARRAY_FUZZ_AVOID", "").split(",")))
 
 Shape = Tuple[int, ...]
 
@@ -243,6 +246,8 @@ class _Builder:
                 out += [(f"{name}.T", (c, r)), (f"{name}.ravel()", (r * c,)), (f"{name}.reshape(-1)", (r * c,))]
                 if r != c and r > 1 and c > 1:
                     out.append((f"{name}.reshape({c}, {r})", (c, r)))
+        if for_write and "rankdrop" in AVOID:
+            out = [(text, sh) for text, sh in out if len(sh) == len(shape)]
         return [(text, sh) for text, sh in out if _ok(sh)]
 
     def elements(self, name: str, shape: Shape) -> List[str]:
@@ -573,9 +578,10 @@ class _Builder:
         if loop and self.boolean(0.7):
             index, start, _ = self.choice(loop)
             if start >= 1 and self.boolean(0.5):
-                prev = f"{target}[{index} - 1]"
-                here = f"{target}[{index}]"
-                if len(shape) == 1:
+                column = ", 0" if len(shape) == 2 and "rankdrop" in AVOID else ""
+                prev = f"{target}[{index} - 1{column}]"
+                here = f"{target}[{index}{column}]"
+                if len(shape) == 1 or column:
                     self.emit(indent, f"{here} = {here} + 0.1 * np.tanh({prev} * {self.scalar_expr(1)})")
                 else:
                     self.emit(indent, f"{here} = {here} + 0.1 * np.tanh({prev})")
@@ -585,7 +591,7 @@ class _Builder:
             position = f"{target}[{index}]" if len(shape) == 1 else f"{target}[{index}, {self.integer(0, shape[1] - 1)}]"
         elif len(shape) == 1:
             position = f"{target}[{self.integer(-1, shape[0] - 1)}]"
-        elif self.boolean(0.3):  # a whole row
+        elif self.boolean(0.3) and "rankdrop" not in AVOID:  # a whole row
             row = f"{target}[{self.integer(0, shape[0] - 1)}]"
             self.emit(indent, self.update_line(row, shape[1:]) if self.boolean() else f"{row} = {self.squashed(shape[1:])[0]}")
             self.touch(target)
