@@ -182,3 +182,17 @@ def test_keepdims_without_an_axis_and_np_stack_of_a_list():
     np.testing.assert_allclose(dy, _fd(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 1), rtol=1e-6, atol=1e-9)
     on_copies = lambda x, y, s: keepdims_without_axis_and_stacked_list(x.copy(), y, s)  # it writes x  # noqa: E731
     assert ds == pytest.approx(_fd(on_copies, [x, y, 0.3], 2), rel=1e-6)
+
+
+def view_of_a_rebound_array_read_by_the_write(x, y):
+    for _ in range(3):
+        x = x + 0.05 * np.cos(x) * y
+    x[1:3] += x[::2] * 2.0  # the view is read, then x is written: found refused by the array fuzzer
+    return np.sum(x**2)
+
+
+def test_a_view_of_a_rebound_array_read_by_the_statement_that_writes_it():
+    x, y = np.array([-1.16, 0.61, -1.23, 0.58]), np.array([-0.83, 0.93, 0.13, 0.81])
+    got = srcad.grad(view_of_a_rebound_array_read_by_the_write)(x.copy(), y)
+    on_copies = lambda x, y: view_of_a_rebound_array_read_by_the_write(x.copy(), y)  # noqa: E731
+    np.testing.assert_allclose(got, _fd(on_copies, [x, y], 0), rtol=1e-6, atol=1e-9)

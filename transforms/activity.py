@@ -343,7 +343,9 @@ def _read_only_views(body, types, group):
             elsewhere = sum(target in _names_read(s) for s, _ in walk(body)) - len(readers)
             last = max(readers, default=index)
             members = group.get(target, {target})
-            changed = any(_written_arrays([s], types) & members for s in block[index + 1 : last + 1])
+            # the last reader may itself write the memory (x[1:3] += view): it reads before it writes
+            end = last if isinstance(block[last], cst.SimpleStatementLine) else last + 1  # a loop reads again
+            changed = any(_written_arrays([s], types) & members for s in block[index + 1 : end])
             if not elsewhere and not changed:
                 safe.add(id(statement))
     return safe
