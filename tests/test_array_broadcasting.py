@@ -196,3 +196,18 @@ def test_a_view_of_a_rebound_array_read_by_the_statement_that_writes_it():
     got = srcad.grad(view_of_a_rebound_array_read_by_the_write)(x.copy(), y)
     on_copies = lambda x, y: view_of_a_rebound_array_read_by_the_write(x.copy(), y)  # noqa: E731
     np.testing.assert_allclose(got, _fd(on_copies, [x, y], 0), rtol=1e-6, atol=1e-9)
+
+
+def array_methods_in_tests_and_indices(x, y, s):
+    if (y.sum() + s) > -0.5:  # found refused by the array fuzzer ("srcad cannot call 'y.sum'")
+        y = y + 0.2 * np.arctan(s)
+    n = int(x.argmax())
+    return np.sum(y * y) + x[n] * s
+
+
+def test_array_methods_in_inactive_expressions():
+    x, y = np.array([0.3, 0.9, 0.1]), np.array([[-1.15, 1.35], [0.5, 1.38]])
+    grads = srcad.grad(array_methods_in_tests_and_indices, wrt=(0, 1, 2))(x, y, 0.68)
+    for position, got in enumerate(grads):
+        expected = _fd(array_methods_in_tests_and_indices, [x, y, 0.68], position)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)

@@ -436,6 +436,10 @@ class Flattener:
 VIEW_METHODS = {"reshape", "transpose", "ravel", "flatten"}
 
 
+# Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.
+INACTIVE_METHODS = {"sum", "mean", "max", "min", "prod", "any", "all", "argmax", "argmin", "dot", "copy"}
+
+
 def is_view_subscript(node):
     """Whether ``a[...]`` picks a sub-array (slices, ``None``, ``...``) rather than one element."""
     return any(
@@ -486,14 +490,31 @@ class _Canonicalize(cst.CSTTransformer):
         self.allow_tuples = allow_tuples  # shapes of new arrays: np.zeros((n, m))
 
     def visit_Call(self, node):
+        if self._is_array_method(node):
+            node.func.value.visit(self)  # a test such as `if x.sum() > 0:`: the array is checked
+            for argument in node.args:
+                argument.visit(self)
+            return False
         resolved = self.normalizer.parsed.resolve(node.func)
         if resolved.kind != "function":
             raise self.normalizer.unknown_callee(node, resolved)
         return True
 
     def leave_Call(self, original, updated):
+        if self._is_array_method(original):
+            return original.with_changes(
+                func=original.func.with_changes(value=original.func.value.visit(self)),
+                args=[a.with_changes(value=a.value.visit(self)) for a in original.args],
+            )
         resolved = self.normalizer.parsed.resolve(original.func)
         return updated.with_changes(func=cst.parse_expression(resolved.name))
+
+    def _is_array_method(self, node):
+        return (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in INACTIVE_METHODS
+            and not (isinstance(node.func.value, cst.Name) and self.normalizer.parsed.resolve(node.func.value).kind == "module")
+        )
 
     def visit_Attribute(self, node):
         return False
