@@ -139,10 +139,13 @@ class ReverseMode(ArrayAdjoints):
             return cst.parse_expression(f"np.empty({shape}, dtype=np.{numba_type.dtype})[..., 0]")
         return cst.Float("0.0") if self.is_float(name) else cst.Integer("0")
 
-    def array_tape(self, name):
-        if name not in self.array_tapes:
-            self.array_tapes[name] = self.names.fresh(f"{name}_saved")
-        return self.array_tapes[name]
+    def array_tape(self, name, statement=None):
+        """The list saving the bindings of the array variable ``name``, or with ``statement``, the
+        values that statement overwrites (a list per write: regions differ in rank)."""
+        key = name if statement is None else (name, id(statement))
+        if key not in self.array_tapes:
+            self.array_tapes[key] = self.names.fresh(f"{name}_saved" if statement is None else f"{name}_values")
+        return self.array_tapes[key]
 
     def save(self, name):
         if self.is_array(name):
@@ -360,7 +363,8 @@ class ReverseMode(ArrayAdjoints):
 
     def for_loop(self, statement):
         index = statement.target.value
-        counter = self.scratch_name(index, "iterations")
+        # one counter per nesting depth: nested loops may share an index name (`for _ in ...`)
+        counter = self.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
         self.loop_depth += 1
         body_forward, body_reverse = self._loop_body(statement, counter)
         self.loop_depth -= 1

@@ -8,6 +8,8 @@ sweep never reads arrays, only the scalars read out of them (saved or
 recomputed like any other scalar).
 """
 
+from dataclasses import replace
+
 import libcst as cst
 
 from srcad.transforms import rules
@@ -264,9 +266,11 @@ class ArrayAdjoints:
         """``b[i] = v`` (v_adj += b_adj[i]; b_adj[i] = 0), ``b[i] += v`` and ``b[i] -= v``; also for a
         region ``b[1:, j]``, where v may be a float or an array broadcast over it."""
         forward, restore = [statement], []
+        if write.region is None and len(write.index) < self.rank(cst.Name(write.array)):
+            write = replace(write, region=_element(write.array, write.index))  # y[0] = v on a matrix: a row
         written = write.region if write.region is not None else _element(write.array, write.index)
         if write.array in self.analysis.recorded:  # the values it overwrites are read later: save them
-            forward, restore = self.save_values(write.array, written, statement)
+            forward, restore = self.save_values(write.array, written, statement, one_element=write.region is None)
         if write.array not in self.analysis.active:
             return forward, restore
         reverse = list(restore)
@@ -283,14 +287,14 @@ class ArrayAdjoints:
             reverse.append(assign(element, _ZERO))
         return forward, reverse
 
-    def save_values(self, array, written, statement):
+    def save_values(self, array, written, statement, one_element=False):
         """Forward and reverse code around ``statement``, which overwrites ``written`` (an element of
         ``array``, a region, or all of it) while the reverse sweep still needs the old values."""
         self.saved_arrays.add(array)
-        if isinstance(written, cst.Subscript) and not is_view_subscript(written):  # one element: a float
+        if one_element:  # a float
             code = _CODE.code_for_node(written)
             return [self.push(code, as_float=True), statement], [self.pop(code, as_float=True)]
-        saved = self.array_tape(array)
+        saved = self.array_tape(array, statement)
         code = _CODE.code_for_node(written)
         whole = code if isinstance(written, cst.Subscript) else f"{code}[...]"
         return (

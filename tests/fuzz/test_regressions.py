@@ -107,6 +107,18 @@ def parameter_overwritten_by_constant(n, x):
     return math.erf(math.tanh(x))
 
 
+# --- bug 8 (a wrong gradient, found by the array fuzzer): nested loops sharing an index name
+# (`for _ in ...` inside `for _ in ...`) shared one trip counter, so the outer loop's count was
+# wrong and the reverse sweep replayed the wrong number of iterations.
+def nested_loops_sharing_an_index(x, n):
+    s = 0.0
+    for _ in range(n):
+        for _ in range(2):
+            s += x * x
+        s = s * x
+    return s
+
+
 CASES = [
     (literal_conditions_nested_return, (0.5,), (0,)),
     (int_local_from_module_constant, (0.5,), (0,)),
@@ -116,6 +128,7 @@ CASES = [
     (constant_guarded_return_in_loop, (0.5,), (0,)),
     (constant_false_early_return, (0.5,), (0,)),
     (parameter_overwritten_by_constant, (1, 0.921), (1,)),
+    (nested_loops_sharing_an_index, (0.7, 3), (0,)),
 ]
 
 
