@@ -211,3 +211,15 @@ def test_array_methods_in_inactive_expressions():
     for position, got in enumerate(grads):
         expected = _fd(array_methods_in_tests_and_indices, [x, y, 0.68], position)
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def with_np_matmul(A, x):
+    return np.sum(np.matmul(A, x) ** 2) + np.matmul(x, x)
+
+
+def test_np_matmul_is_differentiated_as_the_at_operator():
+    """numba compiles `@` but not np.matmul: srcad writes one as the other (refused before)."""
+    A, x = np.random.default_rng(6).random((3, 3)), np.random.default_rng(7).random(3)
+    dA, dx = srcad.grad(with_np_matmul, wrt=(0, 1))(A, x)
+    np.testing.assert_allclose(dA, _fd(with_np_matmul, [A, x], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dx, _fd(with_np_matmul, [A, x], 1), rtol=1e-6, atol=1e-9)

@@ -388,6 +388,8 @@ class Flattener:
                 call = cst.Call(cst.Name(callee), [cst.Arg(result), cst.Arg(argument)])
                 result = self._result(call, statements, into if last else None)
             return result
+        if callee == "np.matmul" and len(arguments) == 2:  # numba compiles `@`, not np.matmul
+            return self._result(cst.BinaryOperation(arguments[0], cst.MatrixMultiply(), arguments[1]), statements, into)
         if callee == "math.log" and len(arguments) == 2:  # log(x, base) = log(x) / log(base)
             log_x = self._result(_call("math.log", arguments[:1]), statements, None)
             log_base = self._result(_call("math.log", arguments[1:]), statements, None)
