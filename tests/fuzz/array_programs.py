@@ -67,6 +67,7 @@ EXOTIC = os.environ.get("SRCAD_ARRAY_FUZZ_EXOTIC", "1") != "0"
 PIN = os.environ.get("SRCAD_ARRAY_FUZZ_PIN", "1") != "0"
 # Constructs to leave out while hunting other bugs (comma-separated):
 #   rankdrop: writes into a row or column of a 2-D array (x[0] = ..., A[:, 0] += ...)
+#   matmul: np.matmul(a, b) (written a @ b instead)
 AVOID = set(filter(None, os.environ.get("SRCAD_ARRAY_FUZZ_AVOID", "").split(",")))
 
 Shape = Tuple[int, ...]
@@ -418,6 +419,8 @@ class _Builder:
             return f"({a} @ {b})", shape
         if form == 2:
             return f"np.dot({a}, {b})", shape
+        if "matmul" in AVOID:
+            return f"({a} @ {b})", shape
         return f"np.matmul({a}, {b})", shape
 
     def cumsum(self, depth):
