@@ -11,12 +11,15 @@ unreliable), failures grouped by kind:
 - CRASH: srcad raised something other than DifferentiabilityError;
 - REFUSED: srcad raised DifferentiabilityError (expected for unsupported code).
 
-Not collected by pytest (no test_ prefix).
+Stopped by SIGTERM (`timeout 1800 python -m tests.fuzz.array_hunt 5000`) or Ctrl-C, it
+still prints the summary. Long hunts grow in memory (every compiled adjoint stays loaded:
+about 6 GB after 30 minutes). Not collected by pytest (no test_ prefix).
 """
 
 import collections
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -95,12 +98,23 @@ def main():
             elapsed = time.time() - start
             print(f"{done} programs, {stats['failed']} failed, {60 * done / elapsed:.1f}/min", flush=True)
 
-    run()
-    elapsed = time.time() - start
-    done = stats["checked"] + stats["failed"]
-    print(f"done: {stats} in {elapsed:.0f}s, {60 * done / max(elapsed, 1e-9):.1f} programs/min")
-    for text, n in signatures.most_common():
-        print(f"{n:5d}  {text}")
+    def summary(*_):
+        elapsed = time.time() - start
+        done = stats["checked"] + stats["failed"]
+        print(f"done: {stats} in {elapsed:.0f}s, {60 * done / max(elapsed, 1e-9):.1f} programs/min", flush=True)
+        for text, n in signatures.most_common():
+            print(f"{n:5d}  {text}", flush=True)
+
+    def stop(*_):  # `timeout 1800 python -m tests.fuzz.array_hunt 5000` still prints the summary
+        summary()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+    summary()
 
 
 if __name__ == "__main__":
