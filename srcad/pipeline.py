@@ -24,7 +24,7 @@ class Normalized:
         definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
         self.parameters = [renamed.get(p, p) for p in self.parsed.parameters]
         self.names = names.NameFactory(set())
-        self.names.taken |= _all_names(definition) | set(self.constants) | {"math", "srcad"}
+        self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
         self.definition = single_exit.single_exit(definition, self.names)
         self.origin = f"{self.parsed.name} in {self.parsed.filename}:{self.parsed.locator.first_line}"
         self.source = emit.module_source(
@@ -124,16 +124,3 @@ def _check_scalar_output(name, return_type):
             "reduce it to a scalar (e.g. sum it)"
         )
     raise TypeError(f"srcad.grad needs {name} to return a float, but it returns {return_type}")
-
-
-def _all_names(definition):
-    import libcst as cst
-
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, node):
-            found.add(node.value)
-
-    definition.visit(Collect())
-    return found

@@ -105,7 +105,7 @@ def rename_clashing_locals(definition, local_names):
     clashing = set(local_names) & GENERATED_MODULE_NAMES
     if not clashing:
         return definition, {}
-    factory = NameFactory(_all_names(definition) | GENERATED_MODULE_NAMES)
+    factory = NameFactory(all_names(definition) | GENERATED_MODULE_NAMES)
     renamed = {name: factory.fresh(f"{name}_var") for name in sorted(clashing)}
 
     class Rename(cst.CSTTransformer):
@@ -128,7 +128,8 @@ def rename_clashing_locals(definition, local_names):
     return definition.visit(Rename()), renamed
 
 
-def _all_names(node):
+def all_names(node):
+    """Every name a CST node mentions."""
     found = set()
 
     class Collect(cst.CSTVisitor):
