@@ -10,6 +10,7 @@ Every function here runs as plain Python too (``NUMBA_DISABLE_JIT=1``).
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 _INITIAL_CAPACITY = 64
 
@@ -56,6 +57,16 @@ def push(stack, top, value):
 @njit(cache=True)
 def pop(stack, top):
     return stack[top - 1], top - 1
+
+
+@njit(cache=True)
+def empty_list_like(sample):
+    """An empty typed list for items of ``sample``'s type. ``List()`` takes its type from the first
+    append, which numba cannot see when that append sits in a branch it prunes as never taken."""
+    items = List()
+    items.append(sample)
+    items.pop()
+    return items
 
 
 @njit(cache=True)

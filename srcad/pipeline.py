@@ -17,7 +17,7 @@ class Normalized:
     """A parsed function in AD-normal form, with what later passes need."""
 
     def __init__(self, function):
-        from srcad.transforms import emit, names, normalize, parse, single_exit
+        from srcad.transforms import emit, names, normalize, parse, single_exit, versions
 
         self.parsed = parse.parse_function(function)
         definition, self.constants = normalize.normalize(self.parsed)
@@ -25,6 +25,7 @@ class Normalized:
         self.parameters = [renamed.get(p, p) for p in self.parsed.parameters]
         self.names = names.NameFactory(set())
         self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
+        definition = versions.separate_rebindings(definition, self.parameters, self.names)
         self.definition = single_exit.single_exit(definition, self.names)
         self.origin = f"{self.parsed.name} in {self.parsed.filename}:{self.parsed.locator.first_line}"
         self.source = emit.module_source(

@@ -294,13 +294,14 @@ def analyze(definition, parameters, wrt, types):
     overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group)
     rebound = _rebound_arrays(body, parameters, types)
     overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
-    recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound)
+    written = _written_arrays(body, types)
+    recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written)
     recorded = overwritten - set(recomputed)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
-    single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | _written_arrays(body, types))
+    single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
     return Analysis(
         rebound=rebound,
-        written_arrays=_written_arrays(body, types),
+        written_arrays=written,
         aliases=group,
         read_only_views=_read_only_views(body, types, group),
         single_use=single_use,

@@ -24,8 +24,6 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         "import srcad",
     ]
     helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in cst.Module([definition]).code]
-    if uses_tape:
-        lines.append("from numba.typed import List")
     if helpers:
         lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")
     if uses_tape:

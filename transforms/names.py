@@ -13,7 +13,8 @@ _OPERATOR_WORDS = {
 _LONGEST = 24
 # Module-level names of generated code (see emit.py): no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {
-    "math", "np", "srcad", "List", "new_float_stack", "new_int_stack", "reserve", "push", "pop",
+    "math", "np", "srcad", "new_float_stack", "new_int_stack", "reserve", "push", "pop",
+    "empty_list_like",
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
 }  # fmt: skip
@@ -107,17 +108,22 @@ def rename_clashing_locals(definition, local_names):
         return definition, {}
     factory = NameFactory(all_names(definition) | GENERATED_MODULE_NAMES)
     renamed = {name: factory.fresh(f"{name}_var") for name in sorted(clashing)}
+    return renamed_in(definition, renamed), renamed
+
+
+def renamed_in(node, renamed):
+    """``node`` with the variables in ``renamed`` ({old: new}) renamed; attribute names
+    (``np.sum``) and keywords (``axis=1``) are no variables and stay."""
 
     class Rename(cst.CSTTransformer):
         def visit_Attribute(self, node):
-            node.value.visit(self)  # np.sum: only what is left of the dot can be a variable
             return False
 
         def leave_Attribute(self, original, updated):
             return updated.with_changes(value=original.value.visit(self))
 
         def visit_Arg(self, node):
-            return False  # axis=1: the keyword is no variable
+            return False
 
         def leave_Arg(self, original, updated):
             return updated.with_changes(value=original.value.visit(self))
@@ -125,7 +131,7 @@ def rename_clashing_locals(definition, local_names):
         def leave_Name(self, original, updated):
             return updated.with_changes(value=renamed.get(updated.value, updated.value))
 
-    return definition.visit(Rename()), renamed
+    return node.visit(Rename())
 
 
 def all_names(node):

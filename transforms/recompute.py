@@ -131,8 +131,11 @@ def _element_writes(statement, arrays):
     return names
 
 
-def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset()):
-    """{name: defining statement} for the overwritten values worth recomputing."""
+def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
+                 written=frozenset()):
+    """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
+    arrays changed in place; an array sharing memory with one of them holds its old values in the
+    reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten)."""
     from srcad.transforms.activity import operation_of  # activity imports this module
 
     positions, last_write = last_writes(body, arrays, group)
@@ -180,6 +183,8 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 return False
             if operand in last_write and positions[id(block[start])] > last_write[operand]:
                 return True  # an array nothing writes after this read: the reverse sweep sees the same values
+            if any(m in written and m not in overwritten for m in (group or {}).get(operand, ())):
+                return False
             return operand in invariant or operand in overwritten or operand in loop_indices
 
         for index, statement in enumerate(block):

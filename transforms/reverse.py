@@ -18,12 +18,12 @@ from srcad.transforms.activity import assignment_of, element_write_of, is_array_
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reserve import Tape, with_reserves
-from srcad.transforms.reverse_arrays import ArrayAdjoints
+from srcad.transforms.reverse_arrays import ArrayAdjoints, _call
 from srcad.transforms.single_exit import is_exit_check
 
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
-RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop")
+RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop", "empty_list_like")
 # numba's typed list holds the arrays a function saves: one list per array variable.
 ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
@@ -144,8 +144,12 @@ class ReverseMode(ArrayAdjoints):
         values that statement overwrites (a list per write: regions differ in rank)."""
         key = name if statement is None else (name, id(statement))
         if key not in self.array_tapes:
-            self.array_tapes[key] = self.names.fresh(f"{name}_saved" if statement is None else f"{name}_values")
-        return self.array_tapes[key]
+            # bindings keep the variable's type; saved values are flat copies (one item type per list)
+            saved = self.names.fresh(f"{name}_saved" if statement is None else f"{name}_values")
+            flat = f"np.empty(0, dtype=np.{self.analysis.types[name].dtype})"
+            sample = self.placeholder_value(name) if statement is None else cst.parse_expression(flat)
+            self.array_tapes[key] = (saved, sample)
+        return self.array_tapes[key][0]
 
     def save(self, name):
         if self.is_array(name):
@@ -175,7 +179,7 @@ class ReverseMode(ArrayAdjoints):
             _line(f"{self.floats_top} = 0"),
             _line(f"{self.ints} = new_int_stack()"),
             _line(f"{self.ints_top} = 0"),
-        ] + [_line(f"{saved} = List()") for saved in self.array_tapes.values()]
+        ] + [assign(saved, _call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
         scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]

@@ -62,8 +62,10 @@ def _call(function, *arguments):
     return cst.Call(cst.parse_expression(function), [cst.Arg(a) for a in arguments])
 
 
-def _writes_whole(write):
-    return len(write.index) == 1 and isinstance(write.index[0], cst.Ellipsis)
+def _is_whole(region):
+    """``a[...]``: numba stores into it but cannot read it; the array itself is the same values."""
+    elements = region.slice if isinstance(region, cst.Subscript) else ()
+    return len(elements) == 1 and isinstance(getattr(elements[0].slice, "value", None), cst.Ellipsis)
 
 
 def _element(array, index):
@@ -184,7 +186,8 @@ class ArrayAdjoints:
             return []
         source_adjoint = cst.Name(self.adjoint(source))
         if isinstance(value, cst.Subscript):
-            return [_accumulate(_with_base(value, source_adjoint), result_adjoint)]
+            indices = [line for name in _names(operation.index) for line in self.recompute(name)]
+            return indices + [_accumulate(_with_base(value, source_adjoint), result_adjoint)]
         if isinstance(value, cst.Name):
             return [_accumulate(source_adjoint, result_adjoint)]
         if isinstance(value, cst.Attribute) or value.func.attr.value == "transpose":  # a.T
@@ -269,19 +272,24 @@ class ArrayAdjoints:
         if write.region is None and len(write.index) < self.rank(cst.Name(write.array)):
             write = replace(write, region=_element(write.array, write.index))  # y[0] = v on a matrix: a row
         written = write.region if write.region is not None else _element(write.array, write.index)
+        whole = _is_whole(written)
+        if whole:
+            written = cst.Name(write.array)
         if write.array in self.analysis.recorded:  # the values it overwrites are read later: save them
             forward, restore = self.save_values(write.array, written, statement, one_element=write.region is None)
+        if write.array not in self.analysis.active and not restore:
+            return forward, []
+        # the restore may index with recomputed values too
+        reverse = [line for name in write.index_names() for line in self.recompute(name)] + restore
         if write.array not in self.analysis.active:
-            return forward, restore
-        reverse = list(restore)
-        for name in write.index_names():
-            reverse += self.recompute(name)
+            return forward, reverse
         adjoint = cst.Name(self.adjoint(write.array))
         element = _with_base(write.region, adjoint) if write.region is not None else _element(adjoint.value, write.index)
+        read = adjoint if whole else element
         if self.analysis.is_active(write.value):
-            increment = element
+            increment = read
             if write.region is not None:  # v spread over the region: its adjoint sums
-                increment = _call("unbroadcast", element, write.value) if self.is_array(write.value.value) else _call("np.sum", element)
+                increment = _call("unbroadcast", read, write.value) if self.is_array(write.value.value) else _call("np.sum", read)
             reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment, write.kind == "-="))
         if write.kind == "=":
             reverse.append(assign(element, _ZERO))
@@ -298,8 +306,8 @@ class ArrayAdjoints:
         code = _CODE.code_for_node(written)
         whole = code if isinstance(written, cst.Subscript) else f"{code}[...]"
         return (
-            [_line(f"{saved}.append({code}.copy())"), statement],
-            [_line(f"{whole} = {saved}.pop()")],
+            [_line(f"{saved}.append({code}.copy().reshape(-1))"), statement],
+            [_line(f"{whole} = {saved}.pop().reshape({code}.shape)")],
         )
 
     def read_target(self, operation, name):

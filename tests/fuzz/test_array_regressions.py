@@ -1,0 +1,92 @@
+"""Minimal array programs srcad got wrong (found by the array fuzzer or by hand), each checked
+against Richardson central differences of the plain function, with the caller's arrays after
+the call compared to the plain function's side effects. Each failed before its fix."""
+
+import numpy as np
+import pytest
+
+import srcad
+
+from .test_random_array_programs import copies, element_gradient, run_plain
+
+
+# A wrong gradient: a row read `y[j - 1]` of a matrix in a loop. The index j - 1 is computed
+# again in the reverse sweep for element reads; for the row (a view) it was not, so every
+# iteration's adjoint went to the last row read.
+def row_read_in_loop(y):
+    for j in range(1, 3):
+        y[j] += y[j - 1]
+    return np.sum(y * y)
+
+
+# A wrong gradient: `np.sum(y.T)` computed again in the reverse sweep from the view `y.T`,
+# although `y -= ...` had changed y's values since (and nothing restores them).
+def view_read_then_changed_in_place(x, y):
+    for i in range(2):
+        x[0, 0] = np.sin(np.sum(y.T))
+        y -= x[0, 0]
+    return np.sum(x * x)
+
+
+def slice_read_then_changed_in_place(x, y):
+    for i in range(2):
+        x[0] = np.sin(np.sum(y[1:]))
+        y -= x[0]
+    return np.sum(x * x)
+
+
+# A crash: the only write that saves values sits in a branch numba drops as never taken, so
+# the list of saved values had no item type ("ListType[undefined]").
+def save_in_branch_never_taken(x, s):
+    if 0.5 > 0.9:
+        x *= s
+    return np.sum(x * x)
+
+
+# A crash: `z[...] = e` (numba stores into `a[...]` but cannot read it).
+def whole_array_write(x, y):
+    z = np.zeros_like(x)
+    z[...] = np.sin(x)
+    x[...] = x * y
+    return np.sum(z * y) + np.sum(x)
+
+
+# Refused: a view of an array bound twice (`x = x.copy()`, then `v = x[1:]` written).
+def copy_then_write_through_view(x, s):
+    x = x.copy()
+    v = x[1:]
+    v += s * x[:2]
+    x[0] = x[0] * s
+    return np.sum(x * x)
+
+
+def rebound_then_aliased_write(x, y, s):
+    x = x + s
+    b = x
+    b[0] += s
+    return np.sum(x * y)
+
+
+CASES = [
+    (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
+    (view_read_then_changed_in_place, (np.array([[0.45], [0.0], [0.59]]), np.array([[0.81], [0.19], [0.0]]))),
+    (slice_read_then_changed_in_place, (np.array([0.45, 0.1, 0.59]), np.array([0.81, 0.19, -0.3]))),
+    (save_in_branch_never_taken, (np.array([1.1, 0.71, 0.48]), 0.99)),
+    (whole_array_write, (np.array([0.3, 0.5, 1.1]), np.array([0.2, -0.4, 0.9]))),
+    (copy_then_write_through_view, (np.array([0.3, 0.5, 1.1]), 0.7)),
+    (rebound_then_aliased_write, (np.array([0.3, 0.5, 1.1]), np.array([0.2, -0.4, 0.9]), 0.5)),
+]
+
+
+@pytest.mark.parametrize("f, args", CASES, ids=[case[0].__name__ for case in CASES])
+def test_array_regression(f, args):
+    value, plain_after = run_plain(f, args)
+    wrt = tuple(range(len(args)))
+    mine = copies(args)
+    got_value, got = srcad.value_and_grad(f, wrt=wrt)(*mine)
+    assert got_value == pytest.approx(value, rel=1e-12, abs=1e-12)
+    for position, gradient in zip(wrt, got):
+        reference, error = element_gradient(f, args, position)
+        np.testing.assert_allclose(gradient, reference, rtol=1e-6, atol=1e-7 + 10 * np.max(error))
+    for before_srcad, plain in zip(mine, plain_after):
+        np.testing.assert_allclose(before_srcad, plain, rtol=1e-12)
