@@ -159,10 +159,12 @@ def srcad_tape_bytes(srcad, args, wrt, steps_list=(4, 8)):
     """Bytes srcad's tape holds at the end of the forward sweep, measured.
 
     Runs srcad's generated adjoint source as plain Python (no numba) with the
-    tape's push/reserve replaced by counting versions, for a few short runs of
-    the time loop, and returns the float and int pushes per step and at
-    ``steps = 0``. The tape grows linearly with the number of steps (the same
-    pushes happen in every step), so the caller extrapolates.
+    tape's ``reserve`` replaced by a counting version, for a few short runs of
+    the time loop: srcad reserves room for exactly the pushes that follow, so
+    the largest reservation is the tape's length. Returns the float and int
+    pushes per step and at ``steps = 0``. The tape grows linearly with the
+    number of steps (the same pushes happen in every step), so the caller
+    extrapolates.
     """
     adjoint_source = srcad.source(spring_chain_loss, "adjoint", args=args, wrt=wrt)
     name = re.search(r"^def (\w+_adjoint)\(", adjoint_source, re.MULTILINE).group(1)
@@ -171,22 +173,15 @@ def srcad_tape_bytes(srcad, args, wrt, steps_list=(4, 8)):
     peaks = {}
 
     def reserve(stack, needed):
+        key = stack.dtype.kind
+        peaks[key] = max(peaks.get(key, 0), needed)
         if needed > stack.shape[0]:
             bigger = np.empty(max(needed, 2 * stack.shape[0]), dtype=stack.dtype)
             bigger[: stack.shape[0]] = stack
             return bigger
         return stack
 
-    def push(stack, top, value):
-        stack[top] = value
-        key = stack.dtype.kind
-        peaks[key] = max(peaks.get(key, 0), top + 1)
-        return top + 1
-
-    def pop(stack, top):
-        return stack[top - 1], top - 1
-
-    namespace.update(reserve=reserve, push=push, pop=pop)
+    namespace.update(reserve=reserve)
     counts = []
     for steps in steps_list:
         peaks.clear()

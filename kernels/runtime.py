@@ -1,9 +1,10 @@
-"""The tape interface generated CPU code calls: two growable stacks.
+"""The tape generated CPU code uses: two growable stacks, and typed lists for saved arrays.
 
-A stack is a NumPy array and a separate integer top, threaded through the
-generated code (``top = push(tape, top, x)``) so numba keeps the top in
-a register. A CUDA back end supplies the same five functions over fixed-capacity
-per-thread stacks.
+A stack is a NumPy array and a separate integer top, both plain variables of
+the generated function: a push is ``tape_floats[floats_top] = x; floats_top += 1``
+and a pop ``floats_top -= 1; x = tape_floats[floats_top]``, written out in
+place (numba compiles a call to a helper returning the new top measurably
+slower in hot reverse loops). This module makes and grows the stacks.
 
 Every function here runs as plain Python too (``NUMBA_DISABLE_JIT=1``).
 """
@@ -46,17 +47,6 @@ def reserve(stack, needed):
     if needed > stack.shape[0]:
         return _grown(stack, needed)
     return stack
-
-
-@njit(cache=True)
-def push(stack, top, value):
-    stack[top] = value
-    return top + 1
-
-
-@njit(cache=True)
-def pop(stack, top):
-    return stack[top - 1], top - 1
 
 
 @njit(cache=True)

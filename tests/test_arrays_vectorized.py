@@ -81,7 +81,7 @@ def test_an_element_overwritten_after_a_use_that_needs_it_is_saved_and_restored(
     got = srcad.grad(norm_then_overwrite)(x.copy())
     np.testing.assert_allclose(got, _fd(norm_then_overwrite, [x], 0), rtol=1e-6)
     source = srcad.source(norm_then_overwrite, "adjoint", args=(x,))
-    assert "push(tape_floats, floats_top, x[0])" in source  # the element is saved, not the array
+    assert "tape_floats[floats_top] = x[0]; floats_top += 1" in source  # the element is saved, not the array
 
 
 def shared_then_written(x):

@@ -14,13 +14,13 @@ def _code(source):
 
 def test_a_straight_run_reserves_for_its_pushes_and_the_longer_branch():
     code = _code(
-        "floats_top = push(tape_floats, floats_top, a)\n"
+        "tape_floats[floats_top] = a; floats_top += 1\n"
         "if c:\n"
-        "    floats_top = push(tape_floats, floats_top, b)\n"
-        "    floats_top = push(tape_floats, floats_top, d)\n"
+        "    tape_floats[floats_top] = b; floats_top += 1\n"
+        "    tape_floats[floats_top] = d; floats_top += 1\n"
         "else:\n"
-        "    floats_top = push(tape_floats, floats_top, e)\n"
-        "ints_top = push(tape_ints, ints_top, c)\n"
+        "    tape_floats[floats_top] = e; floats_top += 1\n"
+        "tape_ints[ints_top] = c; ints_top += 1\n"
     )
     assert code.startswith(
         "tape_floats = reserve(tape_floats, floats_top + 3)\n"
@@ -29,17 +29,17 @@ def test_a_straight_run_reserves_for_its_pushes_and_the_longer_branch():
 
 
 def test_a_loop_without_inner_loops_reserves_once_for_all_iterations():
-    code = _code("for i in range(a, b, s):\n    floats_top = push(tape_floats, floats_top, x)\n")
+    code = _code("for i in range(a, b, s):\n    tape_floats[floats_top] = x; floats_top += 1\n")
     assert code.splitlines()[0] == "tape_floats = reserve(tape_floats, floats_top + 1 * len(range(a, b, s)))"
 
 
 def test_a_loop_with_inner_loops_reserves_per_iteration_and_after_each_inner_loop():
     code = _code(
         "while True:\n"
-        "    floats_top = push(tape_floats, floats_top, x)\n"
+        "    tape_floats[floats_top] = x; floats_top += 1\n"
         "    for j in range(n):\n"
-        "        floats_top = push(tape_floats, floats_top, y)\n"
-        "    ints_top = push(tape_ints, ints_top, j_iterations)\n"
+        "        tape_floats[floats_top] = y; floats_top += 1\n"
+        "    tape_ints[ints_top] = j_iterations; ints_top += 1\n"
     )
     lines = [line.strip() for line in code.splitlines()]
     assert lines[1] == "tape_floats = reserve(tape_floats, floats_top + 1)"

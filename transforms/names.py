@@ -13,8 +13,7 @@ _OPERATOR_WORDS = {
 _LONGEST = 24
 # Module-level names of generated code (see emit.py): no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {
-    "math", "np", "srcad", "new_float_stack", "new_int_stack", "reserve", "push", "pop",
-    "empty_list_like",
+    "math", "np", "srcad", "new_float_stack", "new_int_stack", "reserve", "empty_list_like",
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
 }  # fmt: skip

@@ -26,11 +26,11 @@ def _push_kind(statement, tape):
     """'float', 'int' or None: whether a statement is a push, and onto which stack."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-        call = small.value
-        if _CODE.code_for_node(call.func) == "push" and isinstance(call.args[0].value, cst.Name):
-            return {tape.floats: "float", tape.ints: "int"}.get(call.args[0].value.value)
+    small = statement.body[0]  # a push: `stack[top] = value; top += 1`
+    if len(statement.body) == 2 and isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Subscript):
+        stack = small.targets[0].target.value
+        if isinstance(stack, cst.Name) and isinstance(statement.body[1], cst.AugAssign):
+            return {tape.floats: "float", tape.ints: "int"}.get(stack.value)
     return None
 
 

@@ -23,7 +23,7 @@ from srcad.transforms.single_exit import is_exit_check
 
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
-RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "push", "pop", "empty_list_like")
+RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_like")
 # numba's typed list holds the arrays a function saves: one list per array variable.
 ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
@@ -109,9 +109,8 @@ class ReverseMode(ArrayAdjoints):
     # -- tape operations --------------------------------------------------------------------------
     def push(self, code, as_float=False):
         """Save the value of ``code`` (a variable, or an integer expression) on the tape."""
-        if as_float:
-            return _line(f"{self.floats_top} = push({self.floats}, {self.floats_top}, {code})")
-        return _line(f"{self.ints_top} = push({self.ints}, {self.ints_top}, {code})")
+        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
+        return _line(f"{stack}[{top}] = {code}; {top} += 1")
 
     def final_argument_values(self):
         """The reverse sweep puts back the old values of arrays it saved; for argument arrays, the
@@ -162,9 +161,8 @@ class ReverseMode(ArrayAdjoints):
 
     def pop(self, name, as_float=None):
         as_float = self.is_float(name) if as_float is None else as_float
-        if as_float:
-            return _line(f"{name}, {self.floats_top} = pop({self.floats}, {self.floats_top})")
-        return _line(f"{name}, {self.ints_top} = pop({self.ints}, {self.ints_top})")
+        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
+        return _line(f"{top} -= 1; {name} = {stack}[{top}]")
 
     # -- the whole function ---------------------------------------------------------------------
     def function(self, seed_name):
