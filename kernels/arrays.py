@@ -295,6 +295,39 @@ def _products_of_others_along_overload(x, axis):
     return _compiled(_others_source(x.ndim, axis.literal_value % x.ndim))
 
 
+def cumsum_along(x, axis):
+    """``np.cumsum(x, axis=axis)``, compiled by numba too (numba's np.cumsum has no axis)."""
+    return np.cumsum(x, axis=axis)
+
+
+def cumsum_adjoint_along(adjoint, axis):
+    """The adjoint of ``np.cumsum(x, axis=axis)`` for x: sums of ``adjoint`` from each position to
+    the end of its line along ``axis``."""
+    return np.flip(np.cumsum(np.flip(adjoint, axis), axis=axis), axis)
+
+
+def _scan_source(ndim, axis, backwards):
+    loops, pad = _loops(ndim, axis)
+    each = ", ".join(_indices(ndim, axis))
+    along = f"range(x.shape[{axis}] - 1, -1, -1)" if backwards else f"range(x.shape[{axis}])"
+    body = [pad + "running = 0.0", pad + f"for j in {along}:", pad + f"    running += x[{each}]",
+            pad + f"    result[{each}] = running"]
+    return "\n".join(["def impl(x, axis):", "    result = np.empty(x.shape, dtype=x.dtype)"]
+                     + loops + body + ["    return result"]) + "\n"
+
+
+def _register_scan(function, backwards):
+    @overload(function, prefer_literal=True)
+    def _overload(x, axis):
+        if not (isinstance(x, types.Array) and isinstance(axis, types.IntegerLiteral)):
+            return None
+        return _compiled(_scan_source(x.ndim, axis.literal_value % x.ndim, backwards))
+
+
+_register_scan(cumsum_along, backwards=False)
+_register_scan(cumsum_adjoint_along, backwards=True)
+
+
 def keep_dims(value, x):
     """The float ``value`` as an array of x's rank, every axis of size 1: what ``keepdims=True``
     gives for a reduction of the whole array."""

@@ -119,3 +119,21 @@ def test_aliases_resolve_to_canonical_functions():
 
     source = _normalized(uses_alias).source
     assert "math.sin(x)" in source and "math.cos(x)" in source
+
+
+def rebound_at_top_level(x, n):
+    y = x * 2.0
+    x = x + y
+    for i in range(n):
+        x = x * 0.5 + y
+    y = y * x
+    return x + y
+
+
+def test_a_variable_bound_again_at_the_top_level_gets_a_new_name_from_there_on():
+    normalized = _normalized(rebound_at_top_level)
+    code = normalized.source
+    # the loop rebinds x inside; the top-level bindings before and after it start new versions
+    assert "    x_2 = x + y\n" in code and "x_2 = x_times_0_5 + y" in code  # the loop's binding: same version
+    assert "y_2 = y * x_2" in code and "x_2 + y_2" in code
+    assert normalized.python_function()(0.3, 3) == pytest.approx(rebound_at_top_level(0.3, 3), rel=1e-15)

@@ -4,7 +4,7 @@ import math
 
 import libcst as cst
 
-from srcad.transforms.reverse import ARRAY_HELPERS, RUNTIME_FUNCTIONS
+from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
 from srcad.version import __version__
 
 

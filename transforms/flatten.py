@@ -43,6 +43,10 @@ def _literal(value):
 
 
 
+class _Temporary(cst.Name):
+    """A name this pass made for a value it flattened: an atom, not a user variable to look up."""
+
+
 class Flattener:
     """Mixed into the Normalizer: ``self.parsed``, ``self.names`` and ``self.constants`` come from it."""
 
@@ -67,9 +71,11 @@ class Flattener:
     def _result(self, value, statements, into):
         name = into or self.names.fresh(describe(value))
         statements.append(assign(name, value))
-        return cst.Name(name)
+        return _Temporary(name)
 
     def _flatten(self, node, statements, into):
+        if isinstance(node, _Temporary):  # already flattened
+            return node
         if isinstance(node, cst.Name):
             return self.name(node).with_changes(lpar=[], rpar=[])
         if isinstance(node, (cst.Integer, cst.Float)):
@@ -292,6 +298,35 @@ class Flattener:
         kind = {"np.amax": "max", "np.amin": "min"}.get(callee, callee[len("np."):])
         return self._result(_call(f"{kind}_along", [operand, axis, cst.Name(keepdims.value)]), statements, into)
 
+    def with_axis(self, node, callee, statements, into):
+        """``np.cumsum(x, axis=k)`` as ``cumsum_along(x, k)``; ``np.linalg.norm(x, axis=k, keepdims=b)``
+        as the square root of a sum of squares (numba has neither argument)."""
+        array, *others = node.args
+        named = {}
+        for position, argument in enumerate(others):
+            keyword = argument.keyword.value if argument.keyword is not None else (["axis"] if callee == "np.cumsum" else ["ord", "axis", "keepdims"])[position]
+            if argument.star or keyword not in ("ord", "axis", "keepdims") or (keyword != "axis" and callee == "np.cumsum"):
+                raise self.error(f"srcad supports only the axis= argument of np.cumsum and ord=None, axis= and keepdims= of np.linalg.norm", argument)
+            named[keyword] = argument.value
+        if "ord" in named and not (isinstance(named["ord"], cst.Name) and named["ord"].value == "None"):
+            raise self.error("srcad differentiates np.linalg.norm only with its default ord (the 2-norm)", named["ord"],
+                             "Write the norm out, e.g. np.sum(np.abs(x)) for ord=1.")
+        axis = named.get("axis", cst.Name("None"))
+        if callee == "np.cumsum":
+            operand = self._operand(array.value, statements)
+            if isinstance(axis, cst.Name) and axis.value == "None":
+                return self._result(_call(callee, [operand]), statements, into)
+            literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+            if not isinstance(literal, cst.Integer):
+                raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+            return self._result(_call("cumsum_along", [operand, axis.with_changes(lpar=[], rpar=[])]), statements, into)
+        operand = self._operand(array.value, statements)
+        squares = self._result(cst.BinaryOperation(operand, cst.Multiply(), operand), statements, None)
+        reduce = [cst.Arg(axis, keyword=cst.Name("axis"))] + (
+            [cst.Arg(named["keepdims"], keyword=cst.Name("keepdims"))] if "keepdims" in named else [])
+        summed = self.reduction(node, "np.sum", squares, reduce, statements, None)
+        return self._result(_call("np.sqrt", [summed]), statements, into)
+
     def assembled(self, node, callee, statements, into):
         """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
         each piece flattened to an atom; other arguments (dtype, axis=0) copied."""
@@ -302,12 +337,17 @@ class Flattener:
             keyword = other.keyword.value if other.keyword is not None else None
             if keyword == "dtype" and callee == "np.array":
                 continue
-            if keyword == "axis" and callee != "np.array" and _is_zero(other.value):
-                continue
+            if (keyword == "axis" or (keyword is None and other is others[0])) and callee != "np.array":
+                literal = other.value
+                if isinstance(literal, cst.UnaryOperation) and isinstance(literal.operator, cst.Minus):
+                    literal = literal.expression
+                if isinstance(literal, cst.Integer):
+                    continue
+                raise self.error(f"srcad needs the axis of {callee} written as a number here", other.value)
             raise self.error(
-                f"srcad supports {callee} only along the first axis, without other arguments, yet",
+                f"srcad supports only the pieces and axis= of {callee}, and only the pieces and dtype= of np.array",
                 other,
-                "Transpose the pieces and the result instead, or build the array with a loop.",
+                "Build the array with a loop instead.",
             )
 
         def flattened(sequence, depth):
@@ -372,6 +412,8 @@ class Flattener:
             return self.assembled(node, callee, statements, into)
         if callee in rules.REDUCTIONS and node.args:
             return self.reduction(node, callee, node.args[0].value, list(node.args[1:]), statements, into)
+        if callee in ("np.cumsum", "np.linalg.norm") and len(node.args) > 1:
+            return self.with_axis(node, callee, statements, into)
         for argument in node.args:
             if argument.keyword is not None or argument.star:
                 raise self.error(f"srcad supports only positional arguments in calls to {callee}", argument)
@@ -456,10 +498,6 @@ def _is_none_or_ellipsis(node):
 
 def _call_with(callee, arguments):
     return cst.Call(cst.parse_expression(callee), arguments)
-
-
-def _is_zero(node):
-    return isinstance(node, cst.Integer) and node.value == "0"
 
 
 def _call(callee, arguments):

@@ -11,12 +11,15 @@ _OPERATOR_WORDS = {
     "%": "mod", "**": "pow", "neg": "neg", "@": "matmul",
 }  # fmt: skip
 _LONGEST = 24
-# Module-level names of generated code (see emit.py): no generated variable may shadow them.
-GENERATED_MODULE_NAMES = {
-    "math", "np", "srcad", "new_float_stack", "new_int_stack", "reserve", "empty_list_like",
+# What generated modules import from srcad.kernels (see emit.py).
+RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_like")
+ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
-}  # fmt: skip
+    "cumsum_along", "cumsum_adjoint_along",
+)  # fmt: skip
+# Module-level names of generated code: no generated variable may shadow them.
+GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS}
 
 
 class NameFactory:

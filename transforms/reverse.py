@@ -23,12 +23,6 @@ from srcad.transforms.single_exit import is_exit_check
 
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
-RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_like")
-# numba's typed list holds the arrays a function saves: one list per array variable.
-ARRAY_HELPERS = (
-    "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
-    "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
-)  # fmt: skip
 
 
 def _line(code):

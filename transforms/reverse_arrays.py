@@ -242,15 +242,21 @@ class ArrayAdjoints:
     def assembled(self, value, adjoint):
         """Each active piece of np.array([...]), np.stack or np.concatenate collects its part of the adjoint."""
         reverse = []
-        template = rules.ASSEMBLED_RULES[_CODE.code_for_node(value.func)]
-        for atom, position in assembled_pieces(value):
+        callee = _CODE.code_for_node(value.func)
+        template = rules.ASSEMBLED_RULES[callee]
+        axis = next((_number_of(a.value) for a in value.args[1:] if a.keyword is None or a.keyword.value == "axis"), 0)
+        pieces = assembled_pieces(value)
+        rank = max(self.rank(atom) for atom, _ in pieces) + (callee == "np.stack")
+        before = ":, " * (axis % rank if rank else 0)  # the part is taken along `axis`
+        for atom, position in pieces:
             if not self.analysis.is_active(atom):
                 continue
-            if _CODE.code_for_node(value.func) == "np.concatenate":
-                start = " + ".join(f"{a.value}.shape[0]" for a in position) or "0"
-                part = f"{start}:{start if start != '0' else ''}{' + ' if start != '0' else ''}{atom.value}.shape[0]"
+            if callee == "np.concatenate":
+                length = f"shape[{axis % rank}]"
+                start = " + ".join(f"{a.value}.{length}" for a in position) or "0"
+                part = before + f"{start}:{start if start != '0' else ''}{' + ' if start != '0' else ''}{atom.value}.{length}"
             else:
-                part = ", ".join(str(k) for k in position)
+                part = before + ", ".join(str(k) for k in position)
             increment = cst.parse_expression(template.replace("y_adj", adjoint.value).replace("part", part))
             reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
         return reverse

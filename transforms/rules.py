@@ -158,6 +158,8 @@ REDUCTION_RULES.update(REDUCTIONS_ALONG)  # of a vector without keepdims: a floa
 
 # np.cumsum(x) (of x flattened): each element's adjoint sums the adjoints of the elements after it.
 ARRAY_RULES["np.cumsum"] = unary("cumsum_adjoint(y_adj, x)", "np.cumsum(x_dot)")
+# np.cumsum(x, axis=k), as srcad writes it (numba's np.cumsum has no axis): along each line.
+ARRAY_RULES["cumsum_along"] = Rule(("x", "axis"), ("cumsum_adjoint_along(y_adj, axis)", "0.0"), "cumsum_along(x_dot, axis)")
 
 # Arrays assembled from pieces: np.array([a, b]) of floats, np.stack((u, v)) and
 # np.concatenate((u, v)) along the first axis. Each piece's adjoint is its part of the result's,
