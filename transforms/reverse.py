@@ -15,6 +15,7 @@ from numba.core import types as numba_types
 
 from srcad.transforms import rules
 from srcad.transforms.activity import assignment_of, element_write_of, is_array_type, operation_of, walk
+from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reserve import Tape, with_reserves
@@ -187,6 +188,10 @@ class ReverseMode(ArrayAdjoints):
         final = cst.SimpleStatementLine(
             [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
         )
+        float_adjoints = {adjoint for adjoint, owner in self.adjoint_owner.items() if not self.is_array(owner)}
+        reverse = assign_first_contributions(adjoint_inits + seed + reverse, float_adjoints)
+        adjoint_inits, reverse = reverse[: len(adjoint_inits + seed)], reverse[len(adjoint_inits + seed) :]
+        seed = []
         entry, after_forward, before_return = self.final_argument_values()
         statements = (
             _with_comment(inits + tape + array_adjoints + entry, "# tape: values the reverse sweep needs back")
