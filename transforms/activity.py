@@ -191,6 +191,9 @@ class Analysis:
     single_use: set = field(default_factory=set)
     # arrays bound more than once or in a loop (each binding saved by reference when recorded)
     rebound: set = field(default_factory=set)
+    # rebound arrays every binding of which is a view (or another name) of an array bound once:
+    # their adjoint is the same view of that array's adjoint, saved and restored with the binding
+    rebound_views: set = field(default_factory=set)
     written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
     aliases: dict = field(default_factory=dict)  # array -> the names sharing its memory
     # views (b = a[1:], b = a.T, b = a) read only while neither b nor a changes: their adjoint can be
@@ -301,6 +304,7 @@ def analyze(definition, parameters, wrt, types):
     single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
     return Analysis(
         rebound=rebound,
+        rebound_views=_rebound_views(body, parameters, types, rebound),
         written_arrays=written,
         aliases=group,
         read_only_views=_read_only_views(body, types, group),
@@ -321,6 +325,19 @@ def _rebound_arrays(body, parameters, types):
         if target_value is not None and in_place_update_of(statement) is None and is_array_type(types.get(target_value[0])):
             counts[target_value[0]] = counts.get(target_value[0], 0) + (2 if depth else 1)
     return {name for name, count in counts.items() if count >= 2 and is_array_type(types.get(name))}
+
+
+def _rebound_views(body, parameters, types, rebound):
+    sources = {}  # name -> whether every binding so far views an array bound once
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None or target_value[0] not in rebound:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        views = operation.rule in SHARING_RULES | {"index"} and is_array_type(types.get(operation.operands[0].value))
+        sources[target] = sources.get(target, True) and views and operation.operands[0].value not in rebound
+    return {name for name, views in sources.items() if views and name not in parameters}
 
 
 def _read_only_views(body, types, group):

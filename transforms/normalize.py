@@ -138,6 +138,12 @@ class Normalizer(Flattener):
                 return []
             if isinstance(node.value, (cst.Yield, cst.Await)):
                 raise self._unsupported_expression(node.value)
+            call = node.value
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "fill"
+                    and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and call.args[0].keyword is None):
+                # a.fill(v) is a[...] = v
+                whole = cst.Subscript(call.func.value, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))])
+                return self.small_statement(cst.Assign([cst.AssignTarget(whole)], call.args[0].value))
             raise self.error(
                 "srcad cannot differentiate a statement that only has side effects",
                 node,

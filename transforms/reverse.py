@@ -128,21 +128,27 @@ class ReverseMode(ArrayAdjoints):
         numba_type = self.analysis.types.get(name)
         if self.is_array(name) and numba_type.layout == "C":
             return cst.parse_expression(f"np.empty({(0,) * numba_type.ndim}, dtype=np.{numba_type.dtype})")
-        if self.is_array(name):  # a strided placeholder: the variable will hold views (numba's layout "A")
-            shape = (0,) * numba_type.ndim + (1,)
-            return cst.parse_expression(f"np.empty({shape}, dtype=np.{numba_type.dtype})[..., 0]")
+        if self.is_array(name):  # the variable will hold views (numba's layout "A")
+            return self.strided_placeholder(name)
         return cst.Float("0.0") if self.is_float(name) else cst.Integer("0")
 
-    def array_tape(self, name, statement=None):
-        """The list saving the bindings of the array variable ``name``, or with ``statement``, the
-        values that statement overwrites (a list per write: regions differ in rank)."""
+    def strided_placeholder(self, name):
+        """An empty array of the rank and dtype of ``name``, of numba's layout "A" (any strides)."""
+        numba_type = self.analysis.types[name]
+        shape = (0,) * numba_type.ndim + (1,)
+        return cst.parse_expression(f"np.empty({shape}, dtype=np.{numba_type.dtype})[..., 0]")
+
+    def array_tape(self, name, statement=None, sample=None):
+        """The list saving the bindings of the array variable ``name`` (items like ``sample``, by
+        default like ``name``), or with ``statement``, the values that statement overwrites (a list
+        per write: regions differ in rank)."""
         key = name if statement is None else (name, id(statement))
         if key not in self.array_tapes:
             # bindings keep the variable's type; saved values are flat copies (one item type per list)
             saved = self.names.fresh(f"{name}_saved" if statement is None else f"{name}_values")
-            flat = f"np.empty(0, dtype=np.{self.analysis.types[name].dtype})"
-            sample = self.placeholder_value(name) if statement is None else cst.parse_expression(flat)
-            self.array_tapes[key] = (saved, sample)
+            if statement is not None:
+                sample = cst.parse_expression(f"np.empty(0, dtype=np.{self.analysis.types[name].dtype})")
+            self.array_tapes[key] = (saved, sample if sample is not None else self.placeholder_value(name))
         return self.array_tapes[key][0]
 
     def save(self, name):
@@ -167,6 +173,8 @@ class ReverseMode(ArrayAdjoints):
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
         inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
+        views = sorted(self.analysis.rebound_views & self.analysis.active)
+        inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
         tape = [
             _line(f"{self.floats} = new_float_stack()"),
             _line(f"{self.floats_top} = 0"),
@@ -179,7 +187,7 @@ class ReverseMode(ArrayAdjoints):
         adjoint_inits = [assign(self.adjoint(n), _ZERO) for n in scalars if n not in self.analysis.single_use]
         adjoint_inits += [
             assign(self.adjoint(n), cst.parse_expression(f"np.zeros_like({n})"))
-            for n in sorted(self.analysis.rebound & self.analysis.active)
+            for n in sorted((self.analysis.rebound - self.analysis.rebound_views) & self.analysis.active)
         ]
         array_adjoints = self.parameter_adjoints(wrt_names)
         if self.analysis.is_active(returned):

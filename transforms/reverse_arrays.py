@@ -94,6 +94,8 @@ class ArrayAdjoints:
                 "Write a loop over the elements, or use np.where(mask, x, 0.0) for a mask.",
             )
         self.current_statement = statement
+        if target in self.analysis.rebound_views:
+            return self.rebound_view(statement, target, value, operation)
         if target in self.analysis.rebound:
             return self.rebound_assignment(statement, target, value, operation)
         forward = [statement]
@@ -130,6 +132,22 @@ class ArrayAdjoints:
         reverse += restore
         reverse.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
         return forward, reverse + self.array_contributions(target, value, operation, result, incoming)
+
+    def rebound_view(self, statement, target, value, operation):
+        """``b = a[i]`` (a view, or ``b = a``) in a loop, or again later, of an array ``a`` bound once:
+        b's adjoint is the same view of a's adjoint, which holds still. The forward sweep saves both
+        references before binding them; the reverse sweep takes them back (no contribution: the
+        adjoint reached a's through the shared memory)."""
+        recorded = target in self.analysis.recorded
+        forward = ([_line(f"{self.array_tape(target)}.append({target})")] if recorded else []) + [statement]
+        reverse = [_line(f"{target} = {self.array_tape(target)}.pop()")] if recorded else []
+        if target not in self.analysis.active:
+            return forward, reverse
+        adjoint = self.adjoint(target)
+        saved = self.array_tape(adjoint, sample=self.strided_placeholder(target))
+        source_adjoint = cst.Name(self.adjoint(operation.operands[0].value))
+        forward = [_line(f"{saved}.append({adjoint})")] + forward + [assign(adjoint, _with_base(value, source_adjoint))]
+        return forward, reverse + [_line(f"{adjoint} = {saved}.pop()")]
 
     def shares_memory(self, operation):
         return operation.rule in ("copy", "view", "index") and self.is_array(operation.operands[0].value)
