@@ -243,13 +243,13 @@ def _spread_source(ndim, axis, keepdims, scalar_adjoint):
                      + loops + body + ["    return result"]) + "\n"
 
 
-def _at_first_source(ndim, axis, keepdims, scalar_adjoint):
+def _at_first_source(ndim, axis, keepdims, scalar_y, scalar_adjoint):
     loops, pad = _loops(ndim, axis)
-    y_index = "" if scalar_adjoint else f"[{_result_index(ndim, axis, keepdims)}]"
+    index = f"[{_result_index(ndim, axis, keepdims)}]"
     each = ", ".join(_indices(ndim, axis))
-    body = [pad + f"target = y{y_index}", pad + "found = False", pad + f"for j in range(x.shape[{axis}]):",
-            pad + f"    if not found and x[{each}] == target:",
-            pad + f"        result[{each}] = adjoint{y_index}", pad + "        found = True"]
+    body = [pad + f"target = y{'' if scalar_y else index}", pad + "found = False",
+            pad + f"for j in range(x.shape[{axis}]):", pad + f"    if not found and x[{each}] == target:",
+            pad + f"        result[{each}] = adjoint{'' if scalar_adjoint else index}", pad + "        found = True"]
     return "\n".join(["def impl(x, y, adjoint, axis, keepdims):", "    result = np.zeros(x.shape, dtype=x.dtype)"]
                      + loops + body + ["    return result"]) + "\n"
 
@@ -285,7 +285,8 @@ def _at_first_along_overload(x, y, adjoint, axis, keepdims):
     literal = _literal_axis(x, axis, keepdims)
     if literal is None:
         return None
-    return _compiled(_at_first_source(x.ndim, *literal, not isinstance(adjoint, types.Array)))
+    scalar_y, scalar_adjoint = (not isinstance(value, types.Array) for value in (y, adjoint))
+    return _compiled(_at_first_source(x.ndim, *literal, scalar_y, scalar_adjoint))
 
 
 @overload(products_of_others_along, prefer_literal=True)

@@ -1,4 +1,4 @@
-"""The public API: differentiable, grad, value_and_grad, vjp, source, check_grad."""
+"""The public API: differentiable, grad, value_and_grad, vjp, jvp, source, check_grad."""
 
 import functools
 import math
@@ -155,6 +155,64 @@ def vjp(function, *args):
     return value, pullback
 
 
+def jvp(function, primals, tangents):
+    """``(f(*primals), tangent)``: the value and its directional derivative along ``tangents``,
+    by forward mode (one pass alongside the primal, nothing stored).
+
+    ``tangents`` has one entry per primal: a float for a float, an array of the same shape for a
+    float array (None means zero); integer and boolean arguments take None. ``f`` may return a
+    float or a float array; the tangent has the same shape.
+
+    >>> import math
+    >>> def f(x, y):
+    ...     return math.sin(x) * y
+    >>> jvp(f, (0.0, 2.0), (1.0, 0.0))
+    (0.0, 2.0)
+    """
+    specializer = specializer_of(function)
+    specializer.validate()
+    primals, tangents = tuple(primals), tuple(tangents)
+    names = specializer.parameters
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
+    args = specializer.bind(primals, None)
+    tangents = tangents + (None,) * (len(args) - len(tangents))  # defaults filled in: zero tangents
+    wrt, tangent_values = [], []
+    for position, (primal, tangent) in enumerate(zip(args, tangents)):
+        if _differentiable_value(primal):
+            wrt.append(position)
+            tangent_values.append(_checked_tangent(names[position], primal, tangent))
+        elif tangent is not None:
+            raise ValueError(
+                f"argument {names[position]!r} of {specializer.name} is {type(primal).__name__}, which has no "
+                f"tangent: pass None for it"
+            )
+    signature, wrt = specializer.check_call(args, tuple(wrt))
+    compiled = specializer.tangent(wrt, signature)
+    specializer.check_aliasing(args, compiled.written_parameters)
+    return compiled(*args, *tangent_values)
+
+
+def _checked_tangent(name, primal, tangent):
+    """The tangent as the generated code takes it: a float, or a fresh array of the primal's shape and dtype."""
+    if isinstance(primal, numpy.ndarray):
+        if tangent is None:
+            return numpy.zeros_like(primal)
+        tangent = numpy.asarray(tangent)
+        if tangent.shape != primal.shape:
+            raise ValueError(f"the tangent of {name!r} has shape {tangent.shape}, but {name!r} has shape {primal.shape}")
+        if tangent.dtype.kind not in "fiu":
+            raise ValueError(f"the tangent of {name!r} must be real numbers, got an array of {tangent.dtype}")
+        return tangent.astype(primal.dtype, copy=True)  # the tangent code may write it in place
+    if tangent is None:
+        return 0.0
+    if isinstance(tangent, numpy.ndarray) and tangent.ndim == 0:
+        tangent = tangent.item()
+    if isinstance(tangent, bool) or not isinstance(tangent, (int, float, numpy.integer, numpy.floating)):
+        raise ValueError(f"the tangent of {name!r} (a float) must be a float, got {type(tangent).__name__}")
+    return float(tangent)
+
+
 def _copied(value):
     return value.copy() if isinstance(value, numpy.ndarray) else value
 
@@ -166,9 +224,9 @@ def _differentiable_value(value):
 
 
 def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
-    """The generated Python source of a stage: ``"normalized"`` or ``"adjoint"``.
+    """The generated Python source of a stage: ``"normalized"``, ``"adjoint"`` or ``"tangent"``.
 
-    The adjoint is shown for the argument types of the last call (or ``args``,
+    The adjoint (or tangent) is shown for the argument types of the last call (or ``args``,
     or all-float arguments) and for ``wrt`` (default: every float argument).
     """
     if device != "cpu":
@@ -176,8 +234,8 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
     specializer = specializer_of(function)
     if stage == "normalized":
         return specializer.normalized().source
-    if stage != "adjoint":
-        raise ValueError(f"unknown stage {stage!r}; choose 'normalized' or 'adjoint'")
+    if stage not in ("adjoint", "tangent"):
+        raise ValueError(f"unknown stage {stage!r}; choose 'normalized', 'adjoint' or 'tangent'")
     from numba.core import types as numba_types
 
     if args is not None:
@@ -188,6 +246,8 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
         signature = tuple(numba_types.float64 for _ in specializer.normalized().parsed.parameters)
     if wrt is None:
         wrt = tuple(i for i, t in enumerate(signature) if _differentiable_type(t))
+    if stage == "tangent":
+        return specializer.normalized().tangent_source(_normalize_wrt(wrt), signature)[0]
     return specializer.normalized().adjoint_source(_normalize_wrt(wrt), signature)[0]
 
 

@@ -65,6 +65,31 @@ class Normalized:
         )
         return source, adjoint.name.value
 
+    def tangent_source(self, wrt, argument_types):
+        """Source of the tangent (forward-mode) module and the name of its function."""
+        from srcad.transforms import activity, emit, forward, infer_types, names
+        from srcad.transforms.reverse_arrays import UnsupportedHere
+
+        try:
+            types, return_type = infer_types.infer_types(self.python_function(), argument_types)
+        except infer_types.TypingFailure as failure:
+            raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
+        _check_array_or_float_output(self.parsed.name, return_type)
+        analysis = activity.analyze(self.definition, self.parameters, wrt, types)
+        tangent_names = names.NameFactory(set(self.names.taken))
+        try:
+            tangent = forward.forward_mode(self.definition, self.parameters, wrt, analysis, tangent_names)
+        except UnsupportedHere as unsupported:
+            raise DifferentiabilityError(
+                unsupported.why,
+                filename=self.parsed.filename,
+                lineno=unsupported.lineno,
+                col=_first_column(self.parsed.filename, unsupported.lineno),
+                fix=unsupported.fix,
+            ) from None
+        source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
+        return source, tangent.name.value
+
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
         from srcad.transforms.activity import assignment_of, element_write_of, walk
@@ -110,6 +135,19 @@ def _first_column(filename, lineno):
 
     text = linecache.getline(filename, lineno)
     return len(text) - len(text.lstrip()) + 1
+
+
+def _check_array_or_float_output(name, return_type):
+    from numba.core import types as numba_types
+
+    if isinstance(return_type, numba_types.Float):
+        return
+    if isinstance(return_type, numba_types.Array) and isinstance(return_type.dtype, numba_types.Float):
+        return
+    raise TypeError(
+        f"srcad.jvp needs {name} to return a float or a float array, but it returns {return_type}"
+        + (" (tuple outputs are not supported yet)" if isinstance(return_type, numba_types.BaseTuple) else "")
+    )
 
 
 def _check_scalar_output(name, return_type):

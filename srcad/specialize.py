@@ -246,6 +246,37 @@ class Specializer:
             self.last_signature = signature
             return compiled
 
+    def tangent(self, wrt, signature):
+        """The compiled tangent ``f_tangent(*args, *tangents of wrt) -> (value, value_dot)``."""
+        cache_key = ("tangent", wrt, signature)
+        compiled = self.compiled.get(cache_key)
+        if compiled is not None:
+            return compiled
+        with _lock:
+            compiled = self.compiled.get(cache_key)
+            if compiled is None:
+                self.validate()
+                key = self._stage_key("tangent", wrt, signature)
+                source = cpu.read_cached(key)
+                if source is None:
+                    normalized = self.normalized()
+                    source, entry = normalized.tangent_source(wrt, signature)
+                    source += f"\n\nsrcad_entry = {entry}\n"
+                    source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
+                    cpu.store(key, source)
+                module = cpu.load_module(key)
+                tangent_types = tuple(signature[k] for k in wrt)
+                compiled = Compiled(
+                    cpu.jit(module.srcad_entry),
+                    source,
+                    self.function.__code__.co_filename,
+                    signature + tangent_types,
+                    module.srcad_written_parameters,
+                )
+                self.compiled[cache_key] = compiled
+            self.last_signature = signature
+            return compiled
+
     def _stage_key(self, stage, wrt, signature):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
         return hashlib.sha256(text.encode()).hexdigest()

@@ -114,8 +114,8 @@ def rename_clashing_locals(definition, local_names):
 
 
 def renamed_in(node, renamed):
-    """``node`` with the variables in ``renamed`` ({old: new}) renamed; attribute names
-    (``np.sum``) and keywords (``axis=1``) are no variables and stay."""
+    """``node`` with the variables in ``renamed`` ({old: new name, or an expression to put in its
+    place}) replaced; attribute names (``np.sum``) and keywords (``axis=1``) are no variables and stay."""
 
     class Rename(cst.CSTTransformer):
         def visit_Attribute(self, node):
@@ -131,7 +131,8 @@ def renamed_in(node, renamed):
             return updated.with_changes(value=original.value.visit(self))
 
         def leave_Name(self, original, updated):
-            return updated.with_changes(value=renamed.get(updated.value, updated.value))
+            replacement = renamed.get(updated.value, updated.value)
+            return updated.with_changes(value=replacement) if isinstance(replacement, str) else replacement
 
     return node.visit(Rename())
 

@@ -123,7 +123,7 @@ REDUCTION_RULES = {
     "np.sum": unary("y_adj", "np.sum(x_dot)"),
     "np.mean": unary("y_adj / x.size", "np.mean(x_dot)"),
     "np.dot": binary("y_adj * b", "y_adj * a", "np.dot(a_dot, b) + np.dot(a, b_dot)"),  # of two vectors
-    "np.linalg.norm": unary("y_adj * x / y", "np.dot(x, x_dot) / y"),  # of a vector
+    "np.linalg.norm": unary("y_adj * x / y", "np.sum(x * x_dot) / y"),  # the 2-norm (Frobenius for matrices)
     # A tie gives the whole adjoint to the first of the tied elements (C order), as np.argmax picks it.
     "np.max": unary("at_first(x, y, y_adj)", "x_dot.ravel()[np.argmax(x)]"),
     "np.min": unary("at_first(x, y, y_adj)", "x_dot.ravel()[np.argmin(x)]"),
@@ -144,8 +144,12 @@ def _along(adjoint, tangent):
 REDUCTIONS_ALONG = {
     "sum_along": _along("spread_along(y_adj, x, axis, keepdims)", "sum_along(x_dot, axis, keepdims)"),
     "mean_along": _along("spread_along(y_adj, x, axis, keepdims) / x.shape[axis]", "mean_along(x_dot, axis, keepdims)"),
-    "max_along": _along("at_first_along(x, y, y_adj, axis, keepdims)", None),
-    "min_along": _along("at_first_along(x, y, y_adj, axis, keepdims)", None),
+    "max_along": _along(
+        "at_first_along(x, y, y_adj, axis, keepdims)", "sum_along(at_first_along(x, y, 1.0, axis, keepdims) * x_dot, axis, keepdims)"
+    ),
+    "min_along": _along(
+        "at_first_along(x, y, y_adj, axis, keepdims)", "sum_along(at_first_along(x, y, 1.0, axis, keepdims) * x_dot, axis, keepdims)"
+    ),
     "prod_along": _along(
         "spread_along(y_adj, x, axis, keepdims) * products_of_others_along(x, axis)",
         "sum_along(products_of_others_along(x, axis) * x_dot, axis, keepdims)",

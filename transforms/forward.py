@@ -1,0 +1,336 @@
+"""Pass 5 (forward mode): the tangent function of a normal-form function.
+
+    def f_tangent(<f's parameters>, <x>_dot for each differentiated x):
+        ...each statement, with the statement computing its result's tangent...
+        return (value, value_dot)
+
+Every statement of the normal form is one operation; its tangent comes from the
+rule table's tangent template (``x_dot * math.cos(x)``), with the tangents of
+inactive operands dropped as symbolic zeros. Operations linear in their array
+operands (views, rows, sums, reshapes, stacking) take the same operation of the
+tangents: ``b = a[1:]`` gives ``b_dot = a_dot[1:]``, so tangents share memory
+exactly where values do, and writes through views stay consistent. Writes
+``b[i] = v`` write ``b_dot[i] = v_dot``; in-place updates update the tangent in
+place. Control flow is kept as is, and nothing is saved: the tangent runs
+alongside the primal.
+"""
+
+import libcst as cst
+
+from srcad.transforms import rules
+from srcad.transforms.activity import assembled_pieces, assignment_of, element_write_of, is_array_type, operation_of
+from srcad.transforms.flatten import assign
+from srcad.transforms.names import renamed_in
+from srcad.transforms.recompute import in_place_update_of
+from srcad.transforms.reverse import _marker
+from srcad.transforms.reverse_arrays import UnsupportedHere
+
+_ZERO = cst.Float("0.0")
+_SYMBOLIC_ZERO = "_zero_tangent"  # stands for an inactive operand's tangent while a template is simplified
+
+# Operations linear in their (array) operands: the tangent is the same operation of the tangents.
+_LINEAR = {
+    "view", "index", "ravel", "np.copy", "np.sum", "np.mean", "np.cumsum", "cumsum_along", "sum_along",
+    "mean_along", "np.array", "np.stack", "np.concatenate", "np.full", "np.full_like", "keep_dims",
+}  # fmt: skip
+
+
+def _line(code):
+    return cst.parse_statement(code)
+
+
+def _comment(text):
+    return [cst.EmptyLine(comment=cst.Comment(text))]
+
+
+class ForwardMode:
+    def __init__(self, definition, parameters, wrt, analysis, names):
+        self.definition = definition
+        self.parameters = parameters
+        self.wrt = wrt
+        self.analysis = analysis
+        self.names = names
+        self.tangent_names = {}
+        self.current_line = 0  # the user line being transformed, for errors
+
+    # -- names and zeros -----------------------------------------------------------------------------
+    def tangent(self, name):
+        if name not in self.tangent_names:
+            self.tangent_names[name] = self.names.fresh(f"{name}_dot")
+        return self.tangent_names[name]
+
+    def is_array(self, name):
+        return is_array_type(self.analysis.types.get(name))
+
+    def is_active(self, atom):
+        return self.analysis.is_active(atom)
+
+    def zero_like(self, atom):
+        """The tangent of a value that does not vary: 0.0, or zeros of an array's shape."""
+        if isinstance(atom, cst.Name) and self.is_array(atom.value):
+            return cst.parse_expression(f"np.zeros_like({atom.value})")
+        return _ZERO
+
+    def tangent_of(self, atom):
+        return cst.Name(self.tangent(atom.value)) if self.is_active(atom) else self.zero_like(atom)
+
+    # -- the whole function ------------------------------------------------------------------------
+    def function(self):
+        body = list(self.definition.body.body)
+        returned = self.analysis.returned
+        statements = self.block(body[:-1])
+        inputs = [self.parameters[k] for k in self.wrt]
+        value = self.names.fresh("value")
+        results = [cst.Name(value), self.tangent_of(returned)]
+        final = cst.SimpleStatementLine(
+            [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
+        )
+        params = list(self.definition.params.params) + [cst.Param(cst.Name(self.tangent(p))) for p in inputs]
+        params = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in params]
+        return self.definition.with_changes(
+            name=cst.Name(self.names.fresh(f"{self.definition.name.value}_tangent")),
+            params=self.definition.params.with_changes(params=params),
+            body=cst.IndentedBlock(statements + [assign(value, returned), final]),
+        )
+
+    # -- statements -----------------------------------------------------------------------------------
+    def block(self, statements):
+        result = []
+        for statement in statements:
+            marker = _marker(statement)
+            self.current_line = int(marker.split(":")[0]) if marker else self.current_line
+            produced = self.statement(statement)
+            if produced and produced[0] is not statement and statement.leading_lines:
+                produced[0] = produced[0].with_changes(leading_lines=statement.leading_lines)
+                produced = [produced[0]] + [
+                    s.with_changes(leading_lines=[]) if s is statement else s for s in produced[1:]
+                ]
+            result += produced
+        return result
+
+    def statement(self, statement):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            if in_place_update_of(statement) is not None:
+                return self.in_place_update(statement, *target_value)
+            return self.assignment(statement, *target_value)
+        write = element_write_of(statement)
+        if write is not None:
+            return self.element_write(statement, write)
+        if isinstance(statement, cst.If):
+            orelse = statement.orelse
+            if orelse is not None:
+                orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.block(orelse.body.body)))
+            body = statement.body.with_changes(body=self.block(statement.body.body) or [_line("pass")])
+            return [statement.with_changes(body=body, orelse=orelse)]
+        if isinstance(statement, (cst.For, cst.While)):
+            body = statement.body.with_changes(body=self.block(statement.body.body) or [_line("pass")])
+            return [statement.with_changes(body=body)]
+        return [statement]
+
+    def assignment(self, statement, target, value):
+        """``y = op(...)``: the primal, and ``y_dot = <tangent>`` (computed first when y is one of the
+        operands; through a temporary when the tangent also needs the new y)."""
+        if not self.is_active(cst.Name(target)):
+            return [statement]
+        operation = operation_of(value)
+        tangent = cst.Name(self.tangent(target))
+        reads_itself = target in operation.operand_names()
+        rule = None if operation.rule is None or self.is_linear(operation) else self.rule(operation, target)
+        uses_result = rule is not None and rule.tangent is not None and rules.template_uses(rule.tangent, "y")
+        if reads_itself and uses_result:  # `x = math.exp(x)`: the new value in a temporary first
+            result = cst.Name(self.names.fresh(f"{target}_new"))
+            return [assign(result, value)] + self.tangent_statements(tangent, target, value, operation, result) + [
+                assign(target, result)
+            ]
+        tangent_statements = self.tangent_statements(tangent, target, value, operation, cst.Name(target))
+        return tangent_statements + [statement] if reads_itself else [statement] + tangent_statements
+
+    def in_place_update(self, statement, target, value):
+        """``x += t`` and ``x -= t`` add into x's tangent in place; ``x *= t`` and the others set it
+        in place (views of x share its tangent) from the old x, before x changes."""
+        if not self.is_active(cst.Name(target)):
+            return [statement]
+        symbol = rules.operator_symbol(value.operator)
+        operand = value.right
+        tangent = cst.Name(self.tangent(target))
+        if symbol in ("+", "-"):
+            if not self.is_active(operand):
+                return [statement]
+            operator = cst.AddAssign() if symbol == "+" else cst.SubtractAssign()
+            update = cst.SimpleStatementLine([cst.AugAssign(tangent, operator, cst.Name(self.tangent(operand.value)))])
+            return [update, statement]
+        operation = operation_of(value)
+        rule = self.rule(operation, target)
+        result = cst.Name(target)
+        before = []
+        if rules.template_uses(rule.tangent, "y"):
+            result = cst.Name(self.names.fresh(f"{target}_new"))
+            before = [assign(result, value)]
+        expression, _ = self.template_tangent(rule, operation, target, result)
+        whole = cst.Subscript(tangent, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))])
+        update = assign(whole if self.is_array(target) else tangent, expression)
+        return before + [update, statement]
+
+    def element_write(self, statement, write):
+        """``b[i] = v`` writes ``b_dot[i] = v_dot``; ``b[i] += v`` adds ``v_dot`` (regions alike)."""
+        if not self.is_active(cst.Name(write.array)):
+            return [statement]
+        small = statement.body[0]
+        target = small.targets[0].target if isinstance(small, cst.Assign) else small.target
+        tangent_target = target.with_changes(value=cst.Name(self.tangent(write.array)))
+        if write.kind == "=":
+            return [statement, assign(tangent_target, self.tangent_of(write.value) if self.is_active(write.value) else _ZERO)]
+        if not self.is_active(write.value):
+            return [statement]
+        operator = cst.AddAssign() if write.kind == "+=" else cst.SubtractAssign()
+        update = cst.SimpleStatementLine([cst.AugAssign(tangent_target, operator, self.tangent_of(write.value))])
+        return [statement, update]
+
+    # -- tangents of operations ---------------------------------------------------------------------
+    def is_linear(self, operation):
+        return operation.rule in _LINEAR or (operation.rule == "copy" and self.is_array(operation.operands[0].value))
+
+    def rule(self, operation, target):
+        if operation.rule in rules.MATRIX_PRODUCTS:
+            ranks = tuple(getattr(self.analysis.types.get(a.value), "ndim", 0) for a in operation.operands)
+            return rules.MATRIX_PRODUCT_RULES.get(ranks, rules.RULES[operation.rule])
+        if self.is_array(target):
+            rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
+            if rule is not None:
+                return rule
+        if operation.rule in rules.SCALAR_RULES and not any(
+            isinstance(a, cst.Name) and self.is_array(a.value) for a in operation.operands
+        ):
+            return rules.SCALAR_RULES[operation.rule]
+        return rules.RULES.get(operation.rule)
+
+    def tangent_statements(self, tangent, target, value, operation, result):
+        if operation.rule is None or not any(self.is_active(a) for a in operation.operands):
+            return [assign(tangent, self.zero_like(cst.Name(target)))]
+        if self.is_linear(operation):
+            return [assign(tangent, self.linear_tangent(value, operation))]
+        rule = self.rule(operation, target)
+        if rule is None or rule.tangent is None:
+            raise UnsupportedHere(
+                f"srcad has no forward-mode rule for {operation.rule} yet",
+                "Use srcad.grad (reverse mode) for this function.",
+                self.current_line,
+            )
+        expression, dropped = self.template_tangent(rule, operation, target, result)
+        dtype = getattr(self.analysis.types.get(target), "dtype", None)
+        if self.is_array(target) and str(dtype) != "float64":  # numba computes `1.0 - y * y` in float64
+            expression = cst.parse_expression(f"({cst.Module([]).code_for_node(expression)}).astype(np.{dtype})")
+        if dropped and self.is_array(target) and self.may_broadcast(operation, target):
+            # a dropped term may have set the shape: start from zeros of the result's shape
+            zeros = assign(tangent, cst.parse_expression(f"np.zeros_like({result.value})"))
+            return [zeros, cst.SimpleStatementLine([cst.AugAssign(tangent, cst.AddAssign(), expression)])]
+        return [assign(tangent, expression)]
+
+    def linear_tangent(self, value, operation):
+        """The same operation of the tangents (zeros for inactive array pieces)."""
+        if operation.rule in rules.ASSEMBLED_RULES:
+            pieces = {atom.value: self.tangent_of(atom) for atom, _ in assembled_pieces(value) if isinstance(atom, cst.Name)}
+            numbers = _NumbersToZero()
+            return renamed_in(value.with_changes(args=[value.args[0].with_changes(value=value.args[0].value.visit(numbers))] + list(value.args[1:])), pieces)
+        operands = operation.operands[:1] if operation.rule == "keep_dims" else operation.operands
+        replacements = {a.value: self.tangent_of(a) for a in operands if isinstance(a, cst.Name) and self.is_active(a)}
+        if isinstance(value, cst.Name):  # b = a, arrays: one memory, one tangent
+            return replacements.get(value.value, self.zero_like(value))
+        return renamed_in(value, replacements)
+
+    def template_tangent(self, rule, operation, target, result):
+        """(the rule's tangent with this operation's atoms, whether an inactive operand's term was dropped)."""
+        bindings = dict(zip(rule.operands, operation.operands), y=result)
+        for placeholder, atom in zip(rule.operands, operation.operands):
+            bindings[f"{placeholder}_dot"] = self.tangent_of(atom) if self.is_active(atom) else cst.Name(_SYMBOLIC_ZERO)
+        expression = rules.instantiate(rule.tangent, **bindings).visit(_DropZeros())
+        dropped = any(  # a zero array term may have set the result's shape; a float's cannot
+            not self.is_active(atom) and isinstance(atom, cst.Name) and self.is_array(atom.value)
+            and rules.template_uses(rule.tangent, f"{placeholder}_dot")
+            for placeholder, atom in zip(rule.operands, operation.operands)
+        )
+        if isinstance(expression, cst.Name) and expression.value == _SYMBOLIC_ZERO:
+            return self.zero_like(cst.Name(target)), dropped
+        return renamed_in(expression, {_SYMBOLIC_ZERO: _ZERO}), dropped
+
+    def may_broadcast(self, operation, target):
+        arrays = [a.value for a in operation.operands if isinstance(a, cst.Name) and self.is_array(a.value)]
+        ndim = self.analysis.types[target].ndim
+        return len(set(arrays)) > 1 or any(self.analysis.types[a].ndim < ndim for a in arrays) or len(arrays) < len(
+            operation.operands
+        )
+
+
+class _NumbersToZero(cst.CSTTransformer):
+    """Number pieces of np.array([...]) have zero tangents."""
+
+    def leave_Float(self, original, updated):
+        return _ZERO
+
+    def leave_Integer(self, original, updated):
+        return _ZERO
+
+
+class _DropZeros(cst.CSTTransformer):
+    """Symbolic zeros: ``z * e``, ``e @ z``, ``z / e`` are zero; ``e + z`` is e; ``z - e`` is ``-e``."""
+
+    def leave_BinaryOperation(self, original, updated):
+        left, right = _is_zero(updated.left), _is_zero(updated.right)
+        symbol = rules.operator_symbol(updated.operator)
+        if symbol in ("*", "@") and (left or right) or symbol == "/" and left:
+            return cst.Name(_SYMBOLIC_ZERO)
+        if symbol in ("+", "-") and right:
+            return _keep_parentheses(updated.left, updated)
+        if symbol == "+" and left:
+            return _keep_parentheses(updated.right, updated)
+        if symbol == "-" and left:
+            return cst.UnaryOperation(cst.Minus(), _parenthesized(updated.right), lpar=updated.lpar, rpar=updated.rpar)
+        return updated
+
+    def leave_UnaryOperation(self, original, updated):
+        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.expression) else updated
+
+    def leave_IfExp(self, original, updated):
+        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.body) and _is_zero(updated.orelse) else updated
+
+    def leave_Call(self, original, updated):
+        callee = cst.Module([]).code_for_node(updated.func)
+        zeros = [_is_zero(a.value) for a in updated.args]
+        if callee in ("np.outer", "np.dot") and any(zeros):
+            return cst.Name(_SYMBOLIC_ZERO)
+        if callee == "np.where" and len(zeros) == 3 and zeros[1] and zeros[2]:
+            return cst.Name(_SYMBOLIC_ZERO)
+        if callee in ("np.sum", "sum_along", "mean_along", "np.mean") and zeros and zeros[0]:
+            return cst.Name(_SYMBOLIC_ZERO)
+        return updated
+
+    def leave_Subscript(self, original, updated):
+        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.value) else updated
+
+    def leave_Attribute(self, original, updated):
+        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.value) else updated
+
+
+def _is_zero(node):
+    """A symbolic zero, or a literal 0.0 of a template (``(... if a > 0 else 0.0)``)."""
+    if isinstance(node, cst.Float):
+        return float(node.value) == 0.0
+    return isinstance(node, cst.Name) and node.value == _SYMBOLIC_ZERO
+
+
+def _keep_parentheses(child, parent):
+    if parent.lpar and not getattr(child, "lpar", None):
+        return child.with_changes(lpar=parent.lpar, rpar=parent.rpar)
+    return child
+
+
+def _parenthesized(node):
+    if isinstance(node, (cst.BinaryOperation, cst.IfExp, cst.UnaryOperation)) and not node.lpar:
+        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return node
+
+
+def forward_mode(definition, parameters, wrt, analysis, names):
+    """The tangent function of a normal-form, single-exit ``definition``."""
+    return ForwardMode(definition, parameters, wrt, analysis, names).function()
