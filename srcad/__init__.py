@@ -5,7 +5,7 @@ Decorate a function with ``@srcad.differentiable`` (or not), call
 numba compiles. ``srcad.source(f, "adjoint")`` shows that source.
 """
 
-from srcad.api import check_grad, differentiable, grad, jvp, source, value_and_grad, vjp
+from srcad.api import check_grad, differentiable, grad, hessian, jacobian, jvp, source, value_and_grad, vjp
 from srcad.errors import DifferentiabilityError
 from srcad.kernels.runtime import no_grad
 from srcad.version import __version__
@@ -15,6 +15,8 @@ __all__ = [
     "check_grad",
     "differentiable",
     "grad",
+    "hessian",
+    "jacobian",
     "jvp",
     "no_grad",
     "source",

@@ -1,4 +1,4 @@
-"""The public API: differentiable, grad, value_and_grad, vjp, jvp, source, check_grad."""
+"""The public API: differentiable, grad, value_and_grad, vjp, jvp, hessian, jacobian, source, check_grad."""
 
 import functools
 import math
@@ -109,7 +109,8 @@ def grad(function, wrt=0):
 
     ``wrt`` is an argument position, or a tuple of positions (then the result is
     a tuple of gradients). Works on ``@srcad.differentiable`` and plain functions;
-    compiled for each argument signature on first call.
+    compiled for each argument signature on first call. ``grad(grad(f))`` gives
+    second derivatives (of a function of floats).
 
     >>> def f(x, y):
     ...     return x * x * y
@@ -117,14 +118,64 @@ def grad(function, wrt=0):
     12.0
     >>> grad(f, wrt=(0, 1))(3.0, 2.0)
     (12.0, 9.0)
+    >>> grad(grad(f))(3.0, 2.0)
+    4.0
     """
-    value_and_gradient = value_and_grad(function, wrt)
+    if isinstance(function, Gradient):
+        return _second_derivative(function, wrt)
+    return Gradient(function, wrt)
 
-    @functools.wraps(unwrap(function))
-    def gradient(*args, **kwargs):
-        return value_and_gradient(*args, **kwargs)[1]
 
-    return gradient
+class Gradient:
+    """What ``grad(f, wrt)`` returns: callable like f, giving the gradient. srcad differentiates
+    it again: ``jvp(grad(f), ...)`` (Hessian-vector products), ``grad(grad(f))``."""
+
+    def __init__(self, function, wrt):
+        self.function = function
+        self.wrt = wrt
+        self._value_and_gradient = value_and_grad(function, wrt)
+        self.__name__ = f"grad({getattr(unwrap(function), '__name__', 'f')})"
+        self.__doc__ = f"The gradient of {unwrap(function).__qualname__} with respect to argument(s) {wrt}."
+
+    def __call__(self, *args, **kwargs):
+        return self._value_and_gradient(*args, **kwargs)[1]
+
+    def __repr__(self):
+        return f"<srcad {self.__name__}, wrt={self.wrt}>"
+
+
+def _second_derivative(gradient, wrt):
+    """``grad(grad(f, wrt=i), wrt=j)``: d/dx_j of df/dx_i, for a float x_i, by reverse mode over
+    forward mode (the gradient of f's tangent along x_i)."""
+    inner = gradient.wrt
+    if isinstance(inner, tuple):
+        raise TypeError(f"{gradient!r} returns a tuple of gradients; grad needs one float: use grad(f, wrt=i)")
+
+    @functools.wraps(unwrap(gradient.function))
+    def second(*args):
+        args = specializer_of(gradient.function).bind(args, None)
+        if not isinstance(args[inner], (float, numpy.floating)):
+            raise TypeError(
+                f"grad(grad(f)) needs f's argument {inner} to be a float (the gradient is then a float); "
+                f"it is {type(args[inner]).__name__}: use srcad.hessian or srcad.jvp(srcad.grad(f), ...) instead"
+            )
+        tangents = [0.0 if k != inner % len(args) else 1.0 for k in range(len(args))]
+        return _gradient_of_tangent(gradient.function, args, tangents, wrt)
+
+    return second
+
+
+def _gradient_of_tangent(function, args, tangents, wrt):
+    """The gradient, with respect to ``wrt``, of f's directional derivative along ``tangents``:
+    the Hessian of f times the tangents (reverse mode over forward mode)."""
+    specializer = specializer_of(function)
+    specializer.validate()
+    names = specializer.parameters
+    positions = tuple(k for k, a in enumerate(args) if _differentiable_value(a))
+    values = [_checked_tangent(names[k], args[k], tangents[k]) for k in positions]
+    signature, positions = specializer.check_call(args, positions)
+    tangent_function = specializer.tangent_function(positions, signature)
+    return grad(tangent_function, wrt)(*[_copied(a) for a in args], *values)
 
 
 def vjp(function, *args):
@@ -169,6 +220,8 @@ def jvp(function, primals, tangents):
     >>> jvp(f, (0.0, 2.0), (1.0, 0.0))
     (0.0, 2.0)
     """
+    if isinstance(function, Gradient):
+        return _jvp_of_gradient(function, primals, tangents)
     specializer = specializer_of(function)
     specializer.validate()
     primals, tangents = tuple(primals), tuple(tangents)
@@ -191,6 +244,81 @@ def jvp(function, primals, tangents):
     compiled = specializer.tangent(wrt, signature)
     specializer.check_aliasing(args, compiled.written_parameters)
     return compiled(*args, *tangent_values)
+
+
+def _jvp_of_gradient(gradient, primals, tangents):
+    """``jvp(grad(f), primals, tangents)``: the gradient and the Hessian of f times the tangents."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
+    args = specializer_of(gradient.function).bind(primals, None)
+    tangents = tangents + (None,) * (len(args) - len(tangents))
+    value = gradient(*[_copied(a) for a in args])
+    return value, _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt)
+
+
+def hessian(function, wrt=0):
+    """The matrix of second derivatives of a float-valued ``function`` with respect to argument
+    ``wrt`` (a float, or an array: then the Hessian has shape ``x.shape + x.shape``), column by
+    column as Hessian-vector products (reverse mode over forward mode).
+
+    >>> def f(x):
+    ...     return x[0] ** 2 * x[1]
+    >>> hessian(f)(numpy.array([1.0, 3.0])).tolist()
+    [[6.0, 2.0], [2.0, 0.0]]
+    """
+    if isinstance(wrt, tuple):
+        raise TypeError("srcad.hessian takes one argument position (wrt=k)")
+
+    @functools.wraps(unwrap(function))
+    def hessian_at(*args):
+        args = specializer_of(function).bind(args, None)
+        x = args[wrt]
+        if not isinstance(x, numpy.ndarray):
+            return _second_derivative(Gradient(function, wrt), wrt)(*args)
+        columns = []
+        for k in range(x.size):
+            direction = [None] * len(args)
+            direction[wrt] = numpy.zeros_like(x)
+            direction[wrt].flat[k] = 1.0
+            columns.append(_gradient_of_tangent(function, args, direction, wrt))
+        return numpy.stack(columns, axis=-1).reshape(x.shape + x.shape)
+
+    return hessian_at
+
+
+def jacobian(function, wrt=0):
+    """The Jacobian of ``function`` (float or float-array valued) with respect to argument ``wrt``,
+    of shape ``output.shape + x.shape``, column by column with forward mode (one jvp per element
+    of x).
+
+    >>> def f(x):
+    ...     return x * x[0]
+    >>> jacobian(f)(numpy.array([2.0, 3.0])).tolist()
+    [[4.0, 0.0], [3.0, 2.0]]
+    """
+    if isinstance(wrt, tuple):
+        raise TypeError("srcad.jacobian takes one argument position (wrt=k)")
+
+    @functools.wraps(unwrap(function))
+    def jacobian_at(*args):
+        args = specializer_of(function).bind(args, None)
+        x = args[wrt]
+        size = x.size if isinstance(x, numpy.ndarray) else 1
+        columns = []
+        for k in range(size):
+            direction = [None] * len(args)
+            if isinstance(x, numpy.ndarray):
+                direction[wrt] = numpy.zeros_like(x)
+                direction[wrt].flat[k] = 1.0
+            else:
+                direction[wrt] = 1.0
+            columns.append(numpy.asarray(jvp(function, [_copied(a) for a in args], direction)[1]))
+        if not isinstance(x, numpy.ndarray):
+            return columns[0] if columns[0].ndim else float(columns[0])
+        return numpy.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
+
+    return jacobian_at
 
 
 def _checked_tangent(name, primal, tangent):

@@ -65,8 +65,9 @@ class Normalized:
         )
         return source, adjoint.name.value
 
-    def tangent_source(self, wrt, argument_types):
-        """Source of the tangent (forward-mode) module and the name of its function."""
+    def tangent_source(self, wrt, argument_types, only_tangent=False):
+        """Source of the tangent (forward-mode) module and the name of its function (returning
+        ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
         from srcad.transforms import activity, emit, forward, infer_types, names
         from srcad.transforms.reverse_arrays import UnsupportedHere
 
@@ -78,7 +79,7 @@ class Normalized:
         analysis = activity.analyze(self.definition, self.parameters, wrt, types)
         tangent_names = names.NameFactory(set(self.names.taken))
         try:
-            tangent = forward.forward_mode(self.definition, self.parameters, wrt, analysis, tangent_names)
+            tangent = forward.forward_mode(self.definition, self.parameters, wrt, analysis, tangent_names, only_tangent)
         except UnsupportedHere as unsupported:
             raise DifferentiabilityError(
                 unsupported.why,

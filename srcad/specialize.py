@@ -277,6 +277,20 @@ class Specializer:
             self.last_signature = signature
             return compiled
 
+    def tangent_function(self, wrt, signature):
+        """The tangent as a plain Python function ``f_tangent(*args, *tangents of wrt) -> value_dot``,
+        defined in a module file, so that srcad can read and differentiate it again (second order)."""
+        cache_key = ("tangent function", wrt, signature)
+        if cache_key not in self.compiled:
+            with _lock:
+                self.validate()
+                key = self._stage_key("tangent function", wrt, signature)
+                if cpu.read_cached(key) is None:
+                    source, entry = self.normalized().tangent_source(wrt, signature, only_tangent=True)
+                    cpu.store(key, source + f"\n\nsrcad_entry = {entry}\n")
+                self.compiled[cache_key] = cpu.load_module(key).srcad_entry
+        return self.compiled[cache_key]
+
     def _stage_key(self, stage, wrt, signature):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
         return hashlib.sha256(text.encode()).hexdigest()

@@ -44,7 +44,8 @@ def _comment(text):
 
 
 class ForwardMode:
-    def __init__(self, definition, parameters, wrt, analysis, names):
+    def __init__(self, definition, parameters, wrt, analysis, names, only_tangent=False):
+        self.only_tangent = only_tangent  # return value_dot alone (a function reverse mode can take)
         self.definition = definition
         self.parameters = parameters
         self.wrt = wrt
@@ -82,9 +83,8 @@ class ForwardMode:
         inputs = [self.parameters[k] for k in self.wrt]
         value = self.names.fresh("value")
         results = [cst.Name(value), self.tangent_of(returned)]
-        final = cst.SimpleStatementLine(
-            [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
-        )
+        returned_value = results[1] if self.only_tangent else cst.Tuple([cst.Element(r) for r in results])
+        final = cst.SimpleStatementLine([cst.Return(returned_value)], leading_lines=_comment("# results"))
         params = list(self.definition.params.params) + [cst.Param(cst.Name(self.tangent(p))) for p in inputs]
         params = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in params]
         return self.definition.with_changes(
@@ -331,6 +331,7 @@ def _parenthesized(node):
     return node
 
 
-def forward_mode(definition, parameters, wrt, analysis, names):
-    """The tangent function of a normal-form, single-exit ``definition``."""
-    return ForwardMode(definition, parameters, wrt, analysis, names).function()
+def forward_mode(definition, parameters, wrt, analysis, names, only_tangent=False):
+    """The tangent function of a normal-form, single-exit ``definition``: returning ``(value,
+    value_dot)``, or with ``only_tangent`` just ``value_dot``."""
+    return ForwardMode(definition, parameters, wrt, analysis, names, only_tangent).function()

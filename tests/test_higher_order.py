@@ -1,0 +1,136 @@
+"""Second derivatives and Jacobians: ``jvp(grad(f))``, ``grad(grad(f))``, ``hessian``, ``jacobian``.
+
+Checked against closed forms (Rosenbrock, quadratic forms, log-sum-exp) and against central
+differences of the plain function's closed-form gradient or of the function itself — never against
+srcad's own first derivatives.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+
+if __package__:
+    from . import oracles
+else:
+    import oracles
+
+
+def rosenbrock(x):
+    total = 0.0
+    for i in range(x.shape[0] - 1):
+        total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return total
+
+
+def rosenbrock_hessian(x):
+    n = x.shape[0]
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
+        H[i + 1, i + 1] += 200.0
+        H[i, i + 1] = H[i + 1, i] = -400.0 * x[i]
+    return H
+
+
+def rosenbrock_gradient(x):
+    g = np.zeros_like(x)
+    g[:-1] += -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+def quadratic_form(x, A):
+    return 0.5 * (x @ (A @ x))
+
+
+def log_sum_exp(z):
+    shifted = z - np.max(z)
+    return np.log(np.sum(np.exp(shifted))) + np.max(z)
+
+
+RNG = np.random.default_rng(5)
+
+
+def test_hessian_vector_products_of_rosenbrock_match_the_closed_form():
+    x = np.array([0.3, -1.2, 0.8, 1.1, -0.4])
+    for _ in range(3):
+        v = RNG.normal(size=5)
+        gradient, hv = srcad.jvp(srcad.grad(rosenbrock), (x,), (v,))
+        np.testing.assert_allclose(gradient, rosenbrock_gradient(x), rtol=1e-12)
+        np.testing.assert_allclose(hv, rosenbrock_hessian(x) @ v, rtol=1e-11, atol=1e-11)
+
+
+def test_dense_hessians_match_closed_forms():
+    x = np.array([0.3, -1.2, 0.8, 1.1])
+    np.testing.assert_allclose(srcad.hessian(rosenbrock)(x), rosenbrock_hessian(x), rtol=1e-12, atol=1e-12)
+    A = RNG.normal(size=(4, 4))
+    np.testing.assert_allclose(srcad.hessian(quadratic_form)(x, A), 0.5 * (A + A.T), rtol=1e-12, atol=1e-14)
+    z = RNG.normal(size=5)
+    p = np.exp(z - z.max()) / np.sum(np.exp(z - z.max()))
+    np.testing.assert_allclose(srcad.hessian(log_sum_exp)(z), np.diag(p) - np.outer(p, p), rtol=1e-10, atol=1e-12)
+
+
+def pendulum_energy(theta, omega, n):
+    e = 0.0
+    for i in range(n):
+        theta = theta + 0.1 * omega
+        omega = omega - 0.1 * math.sin(theta)
+        if omega > 0.0:
+            e += 0.5 * omega * omega
+        else:
+            e += 1.0 - math.cos(theta)
+    return e
+
+
+def test_second_derivatives_of_a_loop_match_differences_of_the_first():
+    for theta, omega in ((0.4, 1.3), (-0.7, 0.2)):
+        def first_by_differences(t, w=omega):
+            return oracles.central_difference(pendulum_energy, (t, w, 6), 0)
+
+        second = srcad.grad(srcad.grad(pendulum_energy))(theta, omega, 6)
+        expected = oracles.central_difference(first_by_differences, (theta,), 0, richardson=False, h=1e-4)
+        assert second == pytest.approx(expected, rel=1e-5, abs=1e-6)
+        mixed = srcad.grad(srcad.grad(pendulum_energy, wrt=1), wrt=0)(theta, omega, 6)
+        expected_mixed = oracles.central_difference(
+            lambda t: oracles.central_difference(pendulum_energy, (t, omega, 6), 1), (theta,), 0, richardson=False, h=1e-4
+        )
+        assert mixed == pytest.approx(expected_mixed, rel=1e-5, abs=1e-6)
+
+
+def test_grad_of_grad_is_the_closed_form_second_derivative():
+    def f(x, y):
+        return math.sin(x) * y + x**3
+
+    assert srcad.grad(srcad.grad(f))(0.7, 2.0) == pytest.approx(-math.sin(0.7) * 2.0 + 6 * 0.7, rel=1e-14)
+    assert srcad.grad(srcad.grad(f), wrt=1)(0.7, 2.0) == pytest.approx(math.cos(0.7), rel=1e-14)
+
+
+def swirl(x, s):
+    y = np.sin(x * s)
+    y[1:] += x[:-1] * x[1:]
+    return y * np.sum(x)
+
+
+def test_jacobians_match_central_differences_column_by_column():
+    x, s = RNG.normal(size=4), 0.8
+    J = srcad.jacobian(swirl)(x, s)
+    assert J.shape == (4, 4)
+    for k in range(4):
+        def component(t, k=k):
+            moved = x.copy()
+            moved[k] = t
+            return swirl(moved, s)
+
+        h = 1e-6
+        column = (component(x[k] + h) - component(x[k] - h)) / (2 * h)
+        np.testing.assert_allclose(J[:, k], column, rtol=1e-6, atol=1e-8)
+    ds = srcad.jacobian(swirl, wrt=1)(x, s)
+    np.testing.assert_allclose(ds, (swirl(x, s + 1e-6) - swirl(x, s - 1e-6)) / 2e-6, rtol=1e-6, atol=1e-8)
+
+
+def test_grad_of_an_array_gradient_is_refused_with_what_to_use():
+    with pytest.raises(TypeError, match="hessian"):
+        srcad.grad(srcad.grad(rosenbrock))(np.ones(3))
