@@ -172,7 +172,7 @@ def _gradient_of_tangent(function, args, tangents, wrt):
     specializer.validate()
     names = specializer.parameters
     positions = tuple(k for k, a in enumerate(args) if _differentiable_value(a))
-    values = [_checked_tangent(names[k], args[k], tangents[k]) for k in positions]
+    values = [_copied(_checked_tangent(names[k], args[k], tangents[k])) for k in positions]
     signature, positions = specializer.check_call(args, positions)
     tangent_function = specializer.tangent_function(positions, signature)
     return grad(tangent_function, wrt)(*[_copied(a) for a in args], *values)
@@ -243,6 +243,8 @@ def jvp(function, primals, tangents):
     signature, wrt = specializer.check_call(args, tuple(wrt))
     compiled = specializer.tangent(wrt, signature)
     specializer.check_aliasing(args, compiled.written_parameters)
+    if compiled.written_parameters:  # the tangents of arguments written in place are written too
+        tangent_values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in tangent_values]
     return compiled(*args, *tangent_values)
 
 
@@ -331,7 +333,7 @@ def _checked_tangent(name, primal, tangent):
             raise ValueError(f"the tangent of {name!r} has shape {tangent.shape}, but {name!r} has shape {primal.shape}")
         if tangent.dtype.kind not in "fiu":
             raise ValueError(f"the tangent of {name!r} must be real numbers, got an array of {tangent.dtype}")
-        return tangent.astype(primal.dtype, copy=True)  # the tangent code may write it in place
+        return tangent.astype(primal.dtype, copy=False)
     if tangent is None:
         return 0.0
     if isinstance(tangent, numpy.ndarray) and tangent.ndim == 0:

@@ -93,21 +93,23 @@ class Normalized:
 
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
-        from srcad.transforms.activity import assignment_of, element_write_of, walk
-
-        import libcst as cst
+        from srcad.transforms.activity import assignment_of, element_write_of, operation_of, walk
+        from srcad.transforms.recompute import in_place_update_of
 
         parameters = self.parameters
         names_of = {p: p for p in parameters}  # local name -> the argument it is bound to
         written = set()
         for statement, _ in walk(self.definition.body.body):
             target_value = assignment_of(statement)
-            if target_value is not None and isinstance(target_value[1], cst.Name):
-                if target_value[1].value in names_of:
-                    names_of[target_value[0]] = names_of[target_value[1].value]
+            if target_value is not None and in_place_update_of(statement) is None:
+                operation = operation_of(target_value[1])  # b = a, b = a[1:], b = a.T: the same memory
+                if operation.rule in ("copy", "view") and operation.operands[0].value in names_of:
+                    names_of[target_value[0]] = names_of[operation.operands[0].value]
             write = element_write_of(statement)
-            if write is not None and write.array in names_of:
-                written.add(names_of[write.array])
+            update = in_place_update_of(statement)  # x += t: in place when x is an array
+            written_name = write.array if write is not None else (update[0] if update is not None else None)
+            if written_name in names_of:
+                written.add(names_of[written_name])
         return tuple(sorted(parameters.index(p) for p in written))
 
     def located_error(self, line, why):

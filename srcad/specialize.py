@@ -56,7 +56,17 @@ def argument_type(value):
         return numba_types.int64
     if kind is bool:
         return numba_types.boolean
+    if kind is numpy.ndarray:  # numba.typeof builds a new type object per call: ~10 us, more than a small gradient
+        flags = value.flags
+        key = (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned)
+        cached = _ARRAY_TYPES.get(key)
+        if cached is None:
+            cached = _ARRAY_TYPES[key] = numba.typeof(value)
+        return cached
     return numba.typeof(value)
+
+
+_ARRAY_TYPES = {}  # (dtype, ndim, contiguity, writeable, aligned) -> the numba type of such arrays
 
 
 _build = None

@@ -73,6 +73,27 @@ def test_aliased_arguments_written_in_place_are_refused_naming_both():
         srcad.grad(step_in_place)(x[:3], x[1:], 0.05, 3)  # overlapping views
 
 
+def shift_in_place(x, y):
+    x -= 0.5 * y
+    return np.sum(x * x)
+
+
+def scale_through_a_view(x, y):
+    tail = x[1:]
+    tail *= y[:-1]
+    return np.sum(x * y)
+
+
+def test_arguments_aliasing_one_changed_by_an_in_place_operator_are_refused():
+    x = np.array([0.3, -0.2, 0.9, 1.4])
+    with pytest.raises(ValueError, match="'x' and 'y' of shift_in_place share memory"):
+        srcad.grad(shift_in_place)(x, x[::-1])
+    with pytest.raises(ValueError, match="'x' and 'y' of scale_through_a_view share memory"):
+        srcad.grad(scale_through_a_view)(x, x)
+    with pytest.raises(ValueError, match="share memory"):
+        srcad.jvp(shift_in_place, (x, x), (np.ones(4), np.ones(4)))
+
+
 def test_vjp_pullback_starts_again_from_the_arguments_on_entry():
     x, v = _inputs()
     _, pullback = srcad.vjp(step_in_place, x.copy(), v.copy(), 0.05, 6)
