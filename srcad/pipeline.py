@@ -16,11 +16,11 @@ from srcad.errors import DifferentiabilityError
 class Normalized:
     """A parsed function in AD-normal form, with what later passes need."""
 
-    def __init__(self, function):
+    def __init__(self, function, procedure=False):
         from srcad.transforms import emit, names, normalize, parse, single_exit, versions
 
         self.parsed = parse.parse_function(function)
-        definition, self.constants = normalize.normalize(self.parsed)
+        definition, self.constants = normalize.normalize(self.parsed, procedure)
         definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
         self.parameters = [renamed.get(p, p) for p in self.parsed.parameters]
         self.names = names.NameFactory(set())

@@ -401,6 +401,10 @@ class Flattener:
         resolved = self.parsed.resolve(function)
         callee = resolved.name
         if resolved.kind != "function":
+            from srcad.transforms.inline import inline_call, is_user_function
+
+            if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
+                return inline_call(self, node, resolved.value, statements, into)
             raise self.unknown_callee(node, resolved)
         if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":
             return self._result(self.inactive(node), statements, into)

@@ -29,8 +29,9 @@ _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function.
 
 
 class Normalizer(Flattener):
-    def __init__(self, parsed):
+    def __init__(self, parsed, procedure=False):
         self.parsed = parsed
+        self.procedure = procedure
         self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
         self.source_lines = parsed.source.splitlines()
@@ -58,6 +59,14 @@ class Normalizer(Flattener):
         body = self.block(definition.body.body, top=True)
         if not body:
             raise self.error(f"{self.parsed.name!r} has an empty body", definition)
+        if not _always_returns(list(definition.body.body)):
+            if not self.procedure:
+                raise self.error(
+                    f"{self.parsed.name!r} can reach its end without a return (it would return None)",
+                    definition.body.body[-1],
+                    "End every path with 'return <the value to differentiate>'.",
+                )
+            body.append(cst.SimpleStatementLine([cst.Return(cst.Float("0.0"))]))
         # Defaults are filled in by the caller (srcad binds every argument before calling generated code).
         plain = [
             p.with_changes(annotation=None, default=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT)
@@ -117,6 +126,8 @@ class Normalizer(Flattener):
         if isinstance(node, cst.AugAssign):
             return self.augmented_assignment(node)
         if isinstance(node, cst.Return):
+            if node.value is None and self.procedure:
+                node = node.with_changes(value=cst.Float("0.0"))
             if node.value is None:
                 raise self.error(
                     "a differentiable function must return a number", node, "Return the value to differentiate."
@@ -139,6 +150,14 @@ class Normalizer(Flattener):
             if isinstance(node.value, (cst.Yield, cst.Await)):
                 raise self._unsupported_expression(node.value)
             call = node.value
+            if isinstance(call, cst.Call) and not isinstance(call.func, cst.Attribute):
+                from srcad.transforms.inline import inline_call, is_user_function
+
+                resolved = self.parsed.resolve(call.func)
+                if resolved.kind != "local" and is_user_function(resolved.value):  # helper(force, x): its effects
+                    statements = []
+                    inline_call(self, call, resolved.value, statements, None, procedure=True)
+                    return statements
             if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "fill"
                     and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and call.args[0].keyword is None):
                 # a.fill(v) is a[...] = v
@@ -315,7 +334,24 @@ def _is_docstring(statement):
     )
 
 
-def normalize(parsed):
-    """The AD-normal form of a parsed function, and the global constants it uses."""
-    normalizer = Normalizer(parsed)
+def normalize(parsed, procedure=False):
+    """The AD-normal form of a parsed function, and the global constants it uses. A ``procedure``
+    (a helper called for its effects) may return nothing: it returns 0.0 here."""
+    normalizer = Normalizer(parsed, procedure)
     return normalizer.function(), normalizer.constants
+
+
+def _always_returns(statements):
+    """Whether every path through ``statements`` ends in a return (else Python returns None)."""
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return isinstance(last.body[-1], cst.Return)
+    if isinstance(last, cst.If):
+        orelse = last.orelse
+        if orelse is None:
+            return False
+        branch = [orelse] if isinstance(orelse, cst.If) else list(orelse.body.body)
+        return _always_returns(list(last.body.body)) and _always_returns(branch)
+    return False

@@ -1,0 +1,137 @@
+"""Calls between functions: the user's helpers (plain or @srcad.differentiable) are inlined.
+
+Gradients and tangents against central differences of the plain functions; calls three deep,
+keyword arguments and defaults, helpers that write into arrays, helpers' own globals; recursion
+and helpers without source refused at the call."""
+
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+
+if __package__:
+    from . import oracles
+else:
+    import oracles
+
+LIMIT = 3.0  # a global of the helpers: the caller below has a local of the same name
+
+
+def soft_spring(d, k=2.0):
+    s = k * (d + 0.1 * d**3)
+    if s > LIMIT:
+        return LIMIT + 0.01 * s
+    return s
+
+
+def add_spring_forces(force, x, k):
+    for i in range(x.shape[0] - 1):
+        s = soft_spring(x[i + 1] - x[i], k=k)
+        force[i] += s
+        force[i + 1] -= s
+
+
+@srcad.differentiable
+def chain_energy(x, k):
+    LIMIT = 0.5 * k  # noqa: N806 - the same name as the helpers' global, on purpose
+    force = np.zeros_like(x)
+    add_spring_forces(force, x, k)
+    e = LIMIT
+    for i in range(x.shape[0]):
+        e += force[i] ** 2 + soft_spring(x[i], k=k) + soft_spring(x[i])
+    return e
+
+
+def inner(x):
+    d = x * x
+    return d
+
+
+def middle(x, scale=1.5):
+    return inner(x) * scale + math.sin(x)
+
+
+def outer(x, y):
+    total = 0.0
+    for i in range(3):
+        total += middle(x + i * y) * middle(y, scale=x)
+    return total
+
+
+def _fd_array(function, args, position):
+    value = args[position]
+    gradient = np.zeros_like(value)
+    for element in np.ndindex(value.shape):
+        def along(t, element=element):
+            moved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            moved[position][element] = t
+            return function(*moved)
+
+        gradient[element] = oracles.central_difference(along, (float(value[element]),), 0)
+    return gradient
+
+
+def test_gradients_through_helpers_that_write_arrays_and_read_their_own_globals():
+    x, k = np.array([0.1, 0.5, 0.3, 1.2, 0.9]), 1.5
+    plain = chain_energy.python_function
+    dx, dk = srcad.grad(chain_energy, wrt=(0, 1))(x, k)
+    np.testing.assert_allclose(dx, _fd_array(plain, [x, k], 0), rtol=1e-7, atol=1e-8)
+    assert dk == pytest.approx(oracles.central_difference(plain, (x, k), 1), rel=1e-7)
+    assert chain_energy(x, k) == pytest.approx(plain(x, k), rel=1e-13)
+
+
+def test_calls_three_deep_with_keywords_and_defaults():
+    for x, y in ((0.7, -0.3), (1.3, 0.4)):
+        got = srcad.grad(outer, wrt=(0, 1))(x, y)
+        expected = oracles.gradient_by_central_differences(outer, (x, y), (0, 1))
+        assert got == pytest.approx(expected, rel=1e-8)
+        _, tangent = srcad.jvp(outer, (x, y), (0.25, -1.0))
+        assert tangent == pytest.approx(0.25 * expected[0] - expected[1], rel=1e-8)
+
+
+def ping(x):
+    if x > 1.0:
+        return pong(x / 2.0)
+    return x
+
+
+def pong(x):
+    return ping(x) * 2.0
+
+
+def halve(x):
+    if x > 1.0:
+        return halve(x / 2.0)
+    return x
+
+
+NO_SOURCE = {}
+exec("def no_source(x):\n    return x * 2.0\n", NO_SOURCE)
+no_source = NO_SOURCE["no_source"]
+
+
+def calls_no_source(x):
+    return no_source(x) + 1.0
+
+
+@pytest.mark.parametrize("function, words", [
+    (halve, "recursive call to 'halve'"),
+    (ping, "recursive call"),
+    (calls_no_source, "cannot read the source of 'no_source'"),
+])
+def test_recursion_and_helpers_without_source_are_refused_at_the_call(function, words):
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(function)(3.0)
+    assert words in str(caught.value)
+    assert "test_calls.py" in str(caught.value)
+
+
+def no_return(x):
+    y = x * 2.0  # noqa: F841
+
+
+def test_a_function_without_a_return_is_refused_at_its_last_line():
+    with pytest.raises(srcad.DifferentiabilityError, match="can reach its end without a return"):
+        srcad.grad(no_return)(1.0)

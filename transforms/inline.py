@@ -1,0 +1,143 @@
+"""Calls to the user's own functions, inlined into the caller's normal form.
+
+A differentiable function may call a plain helper, or another
+``@srcad.differentiable`` function, whose source srcad can read. The callee is
+normalized on its own (so its own calls are inlined in turn, and its errors
+point at its own lines), its variables get fresh names, its parameters are
+bound to the caller's arguments (``p = x``: an array argument is the same
+memory, as in a Python call), and its body takes the place of the call, the
+returned value assigned to the call's result. Everything later — activity,
+the adjoint, the tangent — sees one function, so values flow across the call
+with no tape of their own.
+"""
+
+import inspect
+import threading
+
+import libcst as cst
+
+from srcad.introspect import unwrap
+from srcad.transforms.flatten import assign
+from srcad.transforms.names import renamed_in
+
+_inlining = threading.local()  # the functions being inlined on this thread, outermost first
+
+
+def is_user_function(value):
+    """A Python function (or a srcad.differentiable one) srcad can read and inline."""
+    value = getattr(value, "python_function", value)
+    return inspect.isfunction(value)
+
+
+def inline_call(flattener, node, function, statements, into, procedure=False):
+    """Statements computing ``node`` (a call of ``function``) appended to ``statements``; the atom
+    holding its value. A ``procedure`` call is a statement: the callee may return nothing."""
+    from srcad.pipeline import Normalized
+
+    callee = unwrap(function)
+    stack = getattr(_inlining, "stack", None)
+    if stack is None:
+        stack = _inlining.stack = []
+    spelled = cst.Module([]).code_for_node(node.func)
+    if callee in stack or callee is flattener.parsed.function:
+        raise flattener.error(f"srcad cannot differentiate the recursive call to {spelled!r}", node,
+                              "Rewrite the recursion as a loop.")
+    try:
+        inspect.getsourcelines(callee)
+    except (OSError, TypeError):
+        raise flattener.error(
+            f"srcad cannot read the source of {spelled!r}, so it cannot differentiate through this call",
+            node,
+            "Define it with 'def' in a file, or wrap the call in srcad.no_grad(...) if it needs no derivative.",
+        ) from None
+    arguments = _bound_arguments(flattener, node, callee, spelled, statements)
+    stack.append(callee)
+    try:
+        normalized = Normalized(callee, procedure)
+    finally:
+        stack.pop()
+    definition = normalized.definition
+    body = list(definition.body.body)
+    returned = body[-1].body[0].value
+    prefix = callee.__name__
+    renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(_local_names(definition))}
+    for name, value in normalized.constants.items():  # the callee's globals, as the caller's constants
+        if flattener.constants.get(name, value) != value or name in flattener.parsed.local_names:
+            renamed[name] = flattener.names.fresh(f"{prefix}_{name}")
+        flattener.constants[renamed.get(name, name)] = value
+    for parameter, atom in zip(normalized.parameters, arguments):
+        statements.append(assign(renamed[parameter], atom))
+    statements += [renamed_in(statement, renamed).visit(_WithoutLineComments()) for statement in body[:-1]]
+    result = renamed_in(returned, renamed)
+    if into is not None:
+        statements.append(assign(into, result))
+        return cst.Name(into)
+    return result
+
+
+def _bound_arguments(flattener, node, callee, spelled, statements):
+    """The callee's parameters in order, each as an atom of the caller (defaults as numbers)."""
+    positional, keywords = [], {}
+    for argument in node.args:
+        if argument.star:
+            raise flattener.error(f"srcad cannot inline a call to {spelled!r} with *args or **kwargs", argument)
+        if argument.keyword is None:
+            positional.append(argument.value)
+        else:
+            keywords[argument.keyword.value] = argument.value
+    signature = inspect.signature(callee)
+    try:
+        bound = signature.bind(*positional, **keywords)
+    except TypeError as error:
+        raise flattener.error(f"this call does not match {spelled}{signature}: {error}", node) from None
+    atoms = []
+    for name, parameter in signature.parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise flattener.error(f"srcad cannot inline {spelled!r}: it takes *args or **kwargs", node)
+        if name in bound.arguments:
+            atoms.append(flattener._operand(bound.arguments[name], statements))
+            continue
+        default = parameter.default
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            raise flattener.error(
+                f"srcad can inline {spelled!r} only with number defaults; pass {name}= here", node
+            )
+        atoms.append(cst.parse_expression(repr(default)) if default >= 0 else cst.parse_expression(f"({default!r})"))
+    return atoms
+
+
+def _local_names(definition):
+    """The callee's variables: its parameters and every name it binds."""
+    names = {param.name.value for param in definition.params.params}
+
+    class Bound(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            if isinstance(node.target, cst.Name):
+                names.add(node.target.value)
+
+        def visit_AugAssign(self, node):
+            if isinstance(node.target, cst.Name):
+                names.add(node.target.value)
+
+        def visit_For(self, node):
+            if isinstance(node.target, cst.Name):
+                names.add(node.target.value)
+
+    definition.body.visit(Bound())
+    return names
+
+
+class _WithoutLineComments(cst.CSTTransformer):
+    """The callee's ``# line N`` comments name lines of another file: the call's line stands for them."""
+
+    def leave_SimpleStatementLine(self, original, updated):
+        return updated.with_changes(leading_lines=[])
+
+    def leave_If(self, original, updated):
+        return updated.with_changes(leading_lines=[])
+
+    def leave_For(self, original, updated):
+        return updated.with_changes(leading_lines=[])
+
+    def leave_While(self, original, updated):
+        return updated.with_changes(leading_lines=[])
