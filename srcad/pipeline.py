@@ -40,26 +40,10 @@ class Normalized:
 
     def adjoint_source(self, wrt, argument_types):
         """Source of the adjoint module and the name of its function."""
-        from srcad.transforms import activity, emit, infer_types, names, reverse
-        from srcad.transforms.reverse_arrays import UnsupportedHere
+        from srcad.transforms import emit, reverse
 
-        try:
-            types, return_type = infer_types.infer_types(self.python_function(), argument_types)
-        except infer_types.TypingFailure as failure:
-            raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
-        _check_scalar_output(self.parsed.name, return_type)
-        analysis = activity.analyze(self.definition, self.parameters, wrt, types)
-        adjoint_names = names.NameFactory(set(self.names.taken))
-        try:
-            adjoint = reverse.reverse_mode(self.definition, self.parameters, wrt, analysis, adjoint_names)
-        except UnsupportedHere as unsupported:
-            raise DifferentiabilityError(
-                unsupported.why,
-                filename=self.parsed.filename,
-                lineno=unsupported.lineno,
-                col=_first_column(self.parsed.filename, unsupported.lineno),
-                fix=unsupported.fix,
-            ) from None
+        analysis, names = self._analysis(wrt, argument_types, _check_scalar_output)
+        adjoint = self._generated(reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants, uses_tape=True
         )
@@ -68,18 +52,31 @@ class Normalized:
     def tangent_source(self, wrt, argument_types, only_tangent=False):
         """Source of the tangent (forward-mode) module and the name of its function (returning
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
-        from srcad.transforms import activity, emit, forward, infer_types, names
-        from srcad.transforms.reverse_arrays import UnsupportedHere
+        from srcad.transforms import emit, forward
+
+        analysis, names = self._analysis(wrt, argument_types, _check_array_or_float_output)
+        tangent = self._generated(forward.forward_mode, self.definition, self.parameters, wrt, analysis, names, only_tangent)
+        source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
+        return source, tangent.name.value
+
+    def _analysis(self, wrt, argument_types, check_output):
+        """Types (numba's inference on the normalized function), activity, and a name factory."""
+        from srcad.transforms import activity, infer_types, names
 
         try:
             types, return_type = infer_types.infer_types(self.python_function(), argument_types)
         except infer_types.TypingFailure as failure:
             raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
-        _check_array_or_float_output(self.parsed.name, return_type)
+        check_output(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types)
-        tangent_names = names.NameFactory(set(self.names.taken))
+        return analysis, names.NameFactory(set(self.names.taken))
+
+    def _generated(self, transform, *arguments):
+        """``transform(*arguments)``, with what it cannot do yet as a DifferentiabilityError at the user's line."""
+        from srcad.transforms.reverse_arrays import UnsupportedHere
+
         try:
-            tangent = forward.forward_mode(self.definition, self.parameters, wrt, analysis, tangent_names, only_tangent)
+            return transform(*arguments)
         except UnsupportedHere as unsupported:
             raise DifferentiabilityError(
                 unsupported.why,
@@ -88,8 +85,6 @@ class Normalized:
                 col=_first_column(self.parsed.filename, unsupported.lineno),
                 fix=unsupported.fix,
             ) from None
-        source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
-        return source, tangent.name.value
 
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""

@@ -228,37 +228,16 @@ class Specializer:
 
     def adjoint(self, wrt, signature):
         """The compiled adjoint ``f_adjoint(*args, output_adj) -> (value, *adjoints)``."""
-        cache_key = ("adjoint", wrt, signature)
-        compiled = self.compiled.get(cache_key)
-        if compiled is not None:
-            return compiled
-        with _lock:
-            compiled = self.compiled.get(cache_key)
-            if compiled is None:
-                self.validate()
-                key = self._stage_key("adjoint", wrt, signature)
-                source = cpu.read_cached(key)
-                if source is None:
-                    normalized = self.normalized()
-                    source, entry = normalized.adjoint_source(wrt, signature)
-                    source += f"\n\nsrcad_entry = {entry}\n"
-                    source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
-                    cpu.store(key, source)
-                module = cpu.load_module(key)
-                compiled = Compiled(
-                    cpu.jit(module.srcad_entry),
-                    source,
-                    self.function.__code__.co_filename,
-                    signature + (numba_types.float64,),
-                    module.srcad_written_parameters,
-                )
-                self.compiled[cache_key] = compiled
-            self.last_signature = signature
-            return compiled
+        return self._compiled_stage("adjoint", wrt, signature, (numba_types.float64,))
 
     def tangent(self, wrt, signature):
         """The compiled tangent ``f_tangent(*args, *tangents of wrt) -> (value, value_dot)``."""
-        cache_key = ("tangent", wrt, signature)
+        return self._compiled_stage("tangent", wrt, signature, tuple(signature[k] for k in wrt))
+
+    def _compiled_stage(self, stage, wrt, signature, extra_types):
+        """A derivative stage for ``wrt`` and ``signature``: generated (or read from the cache),
+        loaded and compiled once, its generated function taking ``extra_types`` after the arguments."""
+        cache_key = (stage, wrt, signature)
         compiled = self.compiled.get(cache_key)
         if compiled is not None:
             return compiled
@@ -266,21 +245,21 @@ class Specializer:
             compiled = self.compiled.get(cache_key)
             if compiled is None:
                 self.validate()
-                key = self._stage_key("tangent", wrt, signature)
+                key = self._stage_key(stage, wrt, signature)
                 source = cpu.read_cached(key)
                 if source is None:
                     normalized = self.normalized()
-                    source, entry = normalized.tangent_source(wrt, signature)
+                    make = normalized.adjoint_source if stage == "adjoint" else normalized.tangent_source
+                    source, entry = make(wrt, signature)
                     source += f"\n\nsrcad_entry = {entry}\n"
                     source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
                     cpu.store(key, source)
                 module = cpu.load_module(key)
-                tangent_types = tuple(signature[k] for k in wrt)
                 compiled = Compiled(
                     cpu.jit(module.srcad_entry),
                     source,
                     self.function.__code__.co_filename,
-                    signature + tangent_types,
+                    signature + extra_types,
                     module.srcad_written_parameters,
                 )
                 self.compiled[cache_key] = compiled

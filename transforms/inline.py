@@ -18,7 +18,7 @@ import libcst as cst
 
 from srcad.introspect import unwrap
 from srcad.transforms.flatten import assign
-from srcad.transforms.names import renamed_in
+from srcad.transforms.names import bound_names, renamed_in
 
 _inlining = threading.local()  # the functions being inlined on this thread, outermost first
 
@@ -60,7 +60,8 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     body = list(definition.body.body)
     returned = body[-1].body[0].value
     prefix = callee.__name__
-    renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(_local_names(definition))}
+    local_names = {param.name.value for param in definition.params.params} | bound_names(definition.body)
+    renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(local_names)}
     for name, value in normalized.constants.items():  # the callee's globals, as the caller's constants
         if flattener.constants.get(name, value) != value or name in flattener.parsed.local_names:
             renamed[name] = flattener.names.fresh(f"{prefix}_{name}")
@@ -104,27 +105,6 @@ def _bound_arguments(flattener, node, callee, spelled, statements):
             )
         atoms.append(cst.parse_expression(repr(default)) if default >= 0 else cst.parse_expression(f"({default!r})"))
     return atoms
-
-
-def _local_names(definition):
-    """The callee's variables: its parameters and every name it binds."""
-    names = {param.name.value for param in definition.params.params}
-
-    class Bound(cst.CSTVisitor):
-        def visit_AssignTarget(self, node):
-            if isinstance(node.target, cst.Name):
-                names.add(node.target.value)
-
-        def visit_AugAssign(self, node):
-            if isinstance(node.target, cst.Name):
-                names.add(node.target.value)
-
-        def visit_For(self, node):
-            if isinstance(node.target, cst.Name):
-                names.add(node.target.value)
-
-    definition.body.visit(Bound())
-    return names
 
 
 class _WithoutLineComments(cst.CSTTransformer):

@@ -137,6 +137,27 @@ def renamed_in(node, renamed):
     return node.visit(Rename())
 
 
+def bound_names(node):
+    """Names a CST node binds: assignment and augmented-assignment targets, for-loop variables."""
+    bound = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_AssignTarget(self, target):
+            if isinstance(target.target, cst.Name):
+                bound.add(target.target.value)
+
+        def visit_AugAssign(self, statement):
+            if isinstance(statement.target, cst.Name):
+                bound.add(statement.target.value)
+
+        def visit_For(self, loop):
+            if isinstance(loop.target, cst.Name):
+                bound.add(loop.target.value)
+
+    node.visit(Collect())
+    return bound
+
+
 def all_names(node):
     """Every name a CST node mentions."""
     found = set()

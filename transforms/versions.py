@@ -15,7 +15,7 @@ and branches stay as they are.
 
 import libcst as cst
 
-from srcad.transforms.names import renamed_in
+from srcad.transforms.names import bound_names, renamed_in
 
 
 def _top_level_binding(statement):
@@ -46,26 +46,5 @@ def separate_rebindings(definition, parameters, names):
             body[position] = statement.with_changes(body=[statement.body[0].with_changes(targets=[target], value=value)])
         else:
             body[position] = renamed_in(statement, current)
-            defined |= _names_bound(statement)
+            defined |= bound_names(statement)
     return definition.with_changes(body=definition.body.with_changes(body=body))
-
-
-def _names_bound(statement):
-    """Names a (compound) statement binds somewhere inside: they count as defined after it."""
-    bound = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_AssignTarget(self, node):
-            if isinstance(node.target, cst.Name):
-                bound.add(node.target.value)
-
-        def visit_AugAssign(self, node):
-            if isinstance(node.target, cst.Name):
-                bound.add(node.target.value)
-
-        def visit_For(self, node):
-            if isinstance(node.target, cst.Name):
-                bound.add(node.target.value)
-
-    statement.visit(Collect())
-    return bound
