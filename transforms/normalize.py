@@ -195,7 +195,25 @@ class Normalizer(Flattener):
         for target in targets:
             self.check_target(target)
         statements, atom = self.expression(node.value)
+        if len(targets) == 1:
+            atom = self.buffered(targets[0], node.value, atom, statements)
         return statements + [assign(self.target(target, statements), atom) for target in targets]
+
+    def buffered(self, target, value, atom, statements):
+        """``atom``, or a copy of it when it is a view of the array the statement writes
+        (``y[1:] += y[:-1]``, ``x[1:] = x[:-1]``): NumPy reads such a view before writing, numba
+        element by element as it writes, so a copy keeps NumPy's result."""
+        written = target.value if isinstance(target, cst.Subscript) else target
+        view = value.value if isinstance(value, (cst.Subscript, cst.Attribute)) else None
+        if not (isinstance(written, cst.Name) and isinstance(view, cst.Name) and view.value == written.value):
+            return atom
+        if isinstance(value, cst.Subscript) and not is_view_subscript(value):
+            return atom  # one element: a number
+        if isinstance(value, cst.Attribute) and value.attr.value != "T":
+            return atom
+        copy = self.names.fresh(f"{written.value}_before")
+        statements.append(assign(copy, cst.Call(cst.parse_expression("np.copy"), [cst.Arg(atom)])))
+        return cst.Name(copy)
 
     def target(self, target, statements):
         """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
@@ -255,6 +273,7 @@ class Normalizer(Flattener):
         if operator is None or rules.operator_symbol(operator()) is None:
             raise self.error("srcad cannot differentiate this augmented assignment", node)
         statements, atom = self.expression(node.value)
+        atom = self.buffered(target, node.value, atom, statements)
         if isinstance(target, cst.Subscript):
             view = is_view_subscript(target)
             element = self.view(target, statements) if view else self.element(target, statements)

@@ -98,6 +98,18 @@ def fill(x, y, s):
     return np.sum(np.sin(v) * x) + np.sum(y * x)
 
 
+# A wrong value and gradient (found by the array fuzzer): `y[1:3] += y[:-1]` reads a view of the
+# array it writes. NumPy reads the view first; numba, element by element as it writes.
+def overlapping_view_updates(x, y):
+    y = y + 0.2
+    y[1:3] += y[:-1]
+    x[1:] = x[:-1]
+    y += y[::-1]
+    y[1:] -= 0.5 * y[:-1]
+    x += x.T
+    return np.sum(y * x) + x[0] * y[2]
+
+
 CASES = [
     (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
     (view_read_then_changed_in_place, (np.array([[0.45], [0.0], [0.59]]), np.array([[0.81], [0.19], [0.0]]))),
@@ -109,6 +121,7 @@ CASES = [
     (row_views_written_in_a_loop, (np.array([0.3, 0.5, 1.1]), np.array([[0.2, -0.4], [0.9, 0.3], [0.5, 0.6]]), 0.5)),
     (aliases_and_slices_bound_in_loops, (np.array([0.3, 0.5, 1.1]), np.array([[0.2, -0.4], [0.9, 0.3], [0.5, 0.6]]), 0.5, 2)),
     (fill, (np.array([0.3, 0.5, 1.1]), np.array([0.2, -0.4, 0.9]), 0.5)),
+    (overlapping_view_updates, (np.array([-0.58, -0.86, 0.8]), np.array([0.16, -0.58, -0.86]))),
 ]
 
 
