@@ -16,6 +16,42 @@ import numba
 _CHECKSUM_PREFIX = "# srcad-checksum: "
 
 
+def _unique_array_expression_names():
+    """Work around a numba bug: lowering a whole-array expression renames its variables
+    ``name.version`` to ``name_version`` and asserts the results are distinct, which fails when
+    one variable's name is another's plus ``_<digits>`` (``x_0_1`` and ``x_0`` at version 1, or
+    ``d_2`` and ``d``), names generated code uses freely. Same renaming, made unique."""
+    from collections import OrderedDict
+    from contextlib import contextmanager
+
+    from numba.np.ufunc import array_exprs
+
+    if getattr(array_exprs._legalize_parameter_names, "srcad_unique", False):
+        return
+
+    @contextmanager
+    def legalized(var_list):
+        var_map = OrderedDict()
+        for var in var_list:
+            old_name = var.name
+            new_name = var.scope.redefine(old_name, loc=var.loc).name.replace("$", "_").replace(".", "_")
+            while new_name in var_map:
+                new_name += "_"
+            var_map[new_name] = var, old_name
+            var.name = new_name
+        try:
+            yield list(var_map)
+        finally:
+            for var, old_name in var_map.values():
+                var.name = old_name
+
+    legalized.srcad_unique = True
+    array_exprs._legalize_parameter_names = legalized
+
+
+_unique_array_expression_names()
+
+
 def cache_directory():
     root = os.environ.get("SRCAD_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "srcad"

@@ -110,6 +110,15 @@ def overlapping_view_updates(x, y):
     return np.sum(y * x) + x[0] * y[2]
 
 
+# A crash inside numba (found by the array fuzzer): lowering `x_0_1 - x_0` (an element and a row
+# rebound in a loop) as one array expression, numba renamed both to `x_0_1_1` and asserted. srcad
+# makes numba's renaming unique (kernels/cpu.py).
+def element_minus_row_in_a_loop(x, y, n):
+    for _ in range(n):
+        x[0] = np.cos(x[0, 1] - x[0])
+    return np.sum(x * y)
+
+
 CASES = [
     (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
     (view_read_then_changed_in_place, (np.array([[0.45], [0.0], [0.59]]), np.array([[0.81], [0.19], [0.0]]))),
@@ -122,6 +131,8 @@ CASES = [
     (aliases_and_slices_bound_in_loops, (np.array([0.3, 0.5, 1.1]), np.array([[0.2, -0.4], [0.9, 0.3], [0.5, 0.6]]), 0.5, 2)),
     (fill, (np.array([0.3, 0.5, 1.1]), np.array([0.2, -0.4, 0.9]), 0.5)),
     (overlapping_view_updates, (np.array([-0.58, -0.86, 0.8]), np.array([0.16, -0.58, -0.86]))),
+    (element_minus_row_in_a_loop, (np.array([[1.38, -1.09, 0.13], [-0.82, -1.49, -1.46]]),
+                                   np.array([[1.04, 0.43, 0.01], [1.33, -1.15, 1.25]]), 2)),
 ]
 
 
