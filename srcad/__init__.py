@@ -1,8 +1,11 @@
 """srcad: automatic differentiation of numeric Python by source transformation.
 
 Decorate a function with ``@srcad.differentiable`` (or not), call
-``srcad.grad(f)``, and srcad writes the derivative as new Python source, which
-numba compiles. ``srcad.source(f, "adjoint")`` shows that source.
+``srcad.grad(f)`` (reverse mode) or ``srcad.jvp(f, primals, tangents)``
+(forward mode), and srcad writes the derivative as new Python source, which
+numba compiles. ``srcad.source(f, "adjoint")`` and ``srcad.source(f, "tangent")``
+show that source. ``srcad.hessian``, ``srcad.jacobian`` and
+``srcad.jvp(srcad.grad(f), ...)`` give second derivatives.
 """
 
 from srcad.api import check_grad, differentiable, grad, hessian, jacobian, jvp, source, value_and_grad, vjp
