@@ -333,7 +333,7 @@ def _checked_tangent(name, primal, tangent):
             raise ValueError(f"the tangent of {name!r} has shape {tangent.shape}, but {name!r} has shape {primal.shape}")
         if tangent.dtype.kind not in "fiu":
             raise ValueError(f"the tangent of {name!r} must be real numbers, got an array of {tangent.dtype}")
-        return tangent.astype(primal.dtype, copy=False)
+        return tangent if tangent.dtype == primal.dtype else tangent.astype(primal.dtype)
     if tangent is None:
         return 0.0
     if isinstance(tangent, numpy.ndarray) and tangent.ndim == 0:

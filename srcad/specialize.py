@@ -27,6 +27,9 @@ _specializers = weakref.WeakKeyDictionary()
 
 def specializer_of(function):
     function = unwrap(function)
+    specializer = _specializers.get(function)  # the common case, without taking the lock
+    if specializer is not None:
+        return specializer
     with _lock:
         specializer = _specializers.get(function)
         if specializer is None:

@@ -41,3 +41,9 @@ def test_a_branch_that_may_leave_a_value_keeps_the_addition_after_it():
 def test_arrays_elements_and_other_names_are_left_alone():
     source = "c_adj = 0.0\nc_adj += t\na_adj = 0.0\na_adj, k = f(x)\na_adj += t\nb_adj = 0.0\nb_adj[i] += t\n"
     assert _rewritten(source) == source
+
+
+def test_elif_branches_count_like_else_branches():
+    source = "a_adj = 0.0\nif c:\n    a_adj += 1.0\nelif d:\n    pass\nelse:\n    a_adj += 2.0\na_adj += t\n"
+    code = _rewritten(source)
+    assert "    a_adj = 2.0\n" in code and code.endswith("a_adj += t\n")

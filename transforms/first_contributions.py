@@ -40,7 +40,9 @@ class _Rewrite:
         if isinstance(statement, cst.If):
             body, zero_body = self.block(statement.body.body, zero)
             orelse, zero_else = statement.orelse, zero
-            if orelse is not None:
+            if isinstance(orelse, cst.If):  # elif
+                orelse, zero_else = self.statement(orelse, zero)
+            elif orelse is not None:
                 else_body, zero_else = self.block(orelse.body.body, zero)
                 orelse = orelse.with_changes(body=orelse.body.with_changes(body=else_body))
             return statement.with_changes(body=statement.body.with_changes(body=body), orelse=orelse), zero_body & zero_else
