@@ -92,12 +92,24 @@ def srcad_build():
     return _build
 
 
-def _describe_free_value(value):
+def _describe_free_value(value, seen=None):
     if isinstance(value, (bool, int, float, complex, str)):
         return repr(value)
     if isinstance(value, types.ModuleType):
         return f"module {value.__name__}"
     name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    function = getattr(value, "python_function", value)
+    if inspect.isfunction(function):  # a helper srcad inlines: its source and its own globals count too
+        seen = set() if seen is None else seen
+        if function in seen:
+            return f"function {name}"
+        seen.add(function)
+        try:
+            text = inspect.getsource(function)
+        except (OSError, TypeError):
+            text = repr(function.__code__.co_code)
+        inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
+        return f"function {name}:" + hashlib.sha256("\n".join([text] + inner).encode()).hexdigest()
     return f"{type(value).__module__}.{name}"
 
 

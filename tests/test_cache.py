@@ -106,3 +106,34 @@ def test_cache_files_are_written_atomically(workspace):
     _, cache, run = workspace
     run()
     assert not list(cache.glob("*.tmp"))
+
+
+HELPER_MODULE = '''
+import math
+
+def term(x, i, k):
+    return k * math.sin(x * i) ** 2
+
+def energy(x, k):
+    e = 0.0
+    for i in range(20):
+        e += term(x, i, k)
+    return e
+'''
+
+
+def test_editing_a_helper_the_function_calls_recompiles(tmp_path):
+    # srcad inlines helpers: their source is part of what the cached derivative depends on
+    (tmp_path / "user_module.py").write_text(HELPER_MODULE)
+    environment = dict(os.environ, SRCAD_CACHE_DIR=str(tmp_path / "cache"))
+
+    def run():
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True, text=True, env=environment
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert run()["gradient"] == pytest.approx(expected_gradient(0.3, 2.0), rel=1e-10)
+    (tmp_path / "user_module.py").write_text(HELPER_MODULE.replace("** 2", "** 3"))
+    assert run()["gradient"] == pytest.approx(expected_gradient(0.3, 2.0, power=3), rel=1e-10)
