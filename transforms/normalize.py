@@ -362,15 +362,12 @@ def normalize(parsed, procedure=False):
 
 def _always_returns(statements):
     """Whether every path through ``statements`` ends in a return (else Python returns None)."""
-    if not statements:
-        return False
-    last = statements[-1]
-    if isinstance(last, cst.SimpleStatementLine):
-        return isinstance(last.body[-1], cst.Return)
-    if isinstance(last, cst.If):
-        orelse = last.orelse
-        if orelse is None:
-            return False
-        branch = [orelse] if isinstance(orelse, cst.If) else list(orelse.body.body)
-        return _always_returns(list(last.body.body)) and _always_returns(branch)
+    for statement in statements:  # code after a statement that always returns is dead
+        if isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[-1], cst.Return):
+            return True
+        if isinstance(statement, cst.If) and statement.orelse is not None:
+            orelse = statement.orelse
+            branch = [orelse] if isinstance(orelse, cst.If) else list(orelse.body.body)
+            if _always_returns(list(statement.body.body)) and _always_returns(branch):
+                return True
     return False
