@@ -324,5 +324,13 @@ class Compiled:
             ) from None
 
     def __call__(self, *args):
-        return self.dispatcher(*args)
+        try:
+            return self.dispatcher(*args)
+        except NotImplementedError as error:
+            if "incompatible shape for array" not in str(error):
+                raise
+            raise ValueError(
+                "numba cannot reshape an array that is not contiguous in memory (e.g. x.T.reshape(-1) or "
+                "A[:, 1:].reshape(-1)), which NumPy does by copying; copy it in C order first: a.ravel().reshape(...)"
+            ) from None
 

@@ -117,3 +117,20 @@ def test_array_temporaries_inside_loops():
     dx, dk = srcad.grad(scale_in_loop, wrt=(0, 1))(x, 2.0)
     np.testing.assert_allclose(dx, _fd(scale_in_loop, [x, 2.0], 0), rtol=1e-6)
     assert dk == pytest.approx(_fd(scale_in_loop, [x, 2.0], 1), rel=1e-6)
+
+
+def reshape_of_a_transpose(x):
+    return np.sum(np.sin(x.T.reshape(-1)))
+
+
+def reshape_of_a_raveled_transpose(x):
+    return np.sum(np.sin(x.T.ravel().reshape(3, 2)) * np.arange(6.0).reshape(3, 2))
+
+
+def test_a_reshape_numba_cannot_do_says_how_to_write_it():
+    x = np.arange(6.0).reshape(2, 3) / 10
+    with pytest.raises(ValueError, match=r"a\.ravel\(\)\.reshape"):
+        srcad.grad(reshape_of_a_transpose)(x)
+    np.testing.assert_allclose(
+        srcad.grad(reshape_of_a_raveled_transpose)(x), _fd(reshape_of_a_raveled_transpose, [x], 0), rtol=1e-7
+    )
