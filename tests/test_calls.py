@@ -135,3 +135,28 @@ def no_return(x):
 def test_a_function_without_a_return_is_refused_at_its_last_line():
     with pytest.raises(srcad.DifferentiabilityError, match="can reach its end without a return"):
         srcad.grad(no_return)(1.0)
+
+
+def clipped_sum(x, n):
+    s = 0.0
+    for i in range(n):  # the same loop variable as the caller's
+        s += x * i
+        if s > 4.0:
+            return 4.0 + 0.1 * s  # an early return inside a loop
+    x = -x  # rebinding a parameter does not touch the caller's variable
+    return s + x
+
+
+def uses_clipped_sum(x, n):
+    total = 0.0
+    for i in range(n):
+        total += clipped_sum(x + i, i) * clipped_sum(x, 3)
+    return total + x
+
+
+def test_helpers_with_early_returns_loops_and_rebound_parameters():
+    for x, n in ((0.3, 4), (1.7, 5)):
+        got = srcad.grad(uses_clipped_sum)(x, n)
+        expected = oracles.central_difference(uses_clipped_sum, (x, n), 0)
+        assert got == pytest.approx(expected, rel=1e-8)
+        assert srcad.value_and_grad(uses_clipped_sum)(x, n)[0] == pytest.approx(uses_clipped_sum(x, n), rel=1e-14)
