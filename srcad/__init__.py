@@ -9,6 +9,8 @@ show that source. ``srcad.hessian``, ``srcad.jacobian`` and
 """
 
 from srcad.api import check_grad, differentiable, grad, hessian, jacobian, jvp, source, value_and_grad, vjp
+from srcad import custom
+from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError
 from srcad.kernels.runtime import no_grad
 from srcad.version import __version__
@@ -16,6 +18,7 @@ from srcad.version import __version__
 __all__ = [
     "DifferentiabilityError",
     "check_grad",
+    "derivative",
     "differentiable",
     "grad",
     "hessian",

@@ -5,6 +5,7 @@ import math
 
 import numpy
 
+from srcad import custom
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
 from srcad.specialize import argument_type, specializer_of
@@ -79,6 +80,17 @@ def _run_adjoint(function, wrt, args, seed, kwargs=None):
     specializer = specializer_of(function)
     args = specializer.bind(args, kwargs)
     signature, wrt = specializer.check_call(args, wrt)
+    registered = custom.rules_for(function)
+    if registered and "reverse" in registered:  # the user's rule wins over transforming f
+        key = custom.key_of(specializer.function)
+        value = custom.compiled(key, "primal")(*args)
+        cotangents = custom.compiled(key, "reverse")(*args, float(seed))
+        if not isinstance(cotangents, tuple) or len(cotangents) != len(args):
+            raise TypeError(
+                f"the reverse rule {registered['reverse'].__qualname__!r} for {specializer.name!r} must return a "
+                f"tuple of {len(args)} cotangents (one per argument), got {cotangents!r}"
+            )
+        return (value, *[cotangents[k] for k in wrt])
     adjoint = specializer.adjoint(wrt, signature)
     specializer.check_aliasing(args, adjoint.written_parameters)
     return adjoint(*args, float(seed))
@@ -241,6 +253,12 @@ def jvp(function, primals, tangents):
                 f"tangent: pass None for it"
             )
     signature, wrt = specializer.check_call(args, tuple(wrt))
+    registered = custom.rules_for(function)
+    if registered and "forward" in registered:  # the user's forward rule wins over transforming f
+        key = custom.key_of(specializer.function)
+        by_position = dict(zip(wrt, tangent_values))
+        every_tangent = [by_position.get(k, 0.0) for k in range(len(args))]
+        return custom.compiled(key, "primal")(*args), custom.compiled(key, "forward")(*args, *every_tangent)
     compiled = specializer.tangent(wrt, signature)
     specializer.check_aliasing(args, compiled.written_parameters)
     if compiled.written_parameters:  # the tangents of arguments written in place are written too

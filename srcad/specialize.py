@@ -16,6 +16,7 @@ import numba
 import numpy
 from numba.core import types as numba_types
 
+from srcad import custom
 from srcad.errors import numba_message
 from srcad.introspect import free_values, unwrap
 from srcad.kernels import cpu
@@ -109,6 +110,7 @@ def _describe_free_value(value, seen=None):
         except (OSError, TypeError):
             text = repr(function.__code__.co_code)
         inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
+        inner.append(custom.describe(function))  # its @srcad.derivative rules
         return f"function {name}:" + hashlib.sha256("\n".join([text] + inner).encode()).hexdigest()
     return f"{type(value).__module__}.{name}"
 
@@ -315,6 +317,10 @@ class Compiled:
             from srcad.pipeline import error_at_generated_line
 
             loc = getattr(error, "loc", None)
+            custom_rule = [line for line in str(error).splitlines() if "srcad custom rule:" in line]
+            if custom_rule:  # the user's rule, not srcad, is at fault
+                why = custom_rule[0].split("srcad custom rule:", 1)[1].strip()
+                raise error_at_generated_line(source, getattr(loc, "line", None), why, filename) from None
             raise error_at_generated_line(
                 source,
                 getattr(loc, "line", None),

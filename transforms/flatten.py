@@ -10,6 +10,8 @@ raises DifferentiabilityError at the user's expression.
 
 import libcst as cst
 
+from srcad import custom
+
 from srcad.transforms import rules
 from srcad.transforms.names import describe
 
@@ -403,6 +405,8 @@ class Flattener:
         if resolved.kind != "function":
             from srcad.transforms.inline import inline_call, is_user_function
 
+            if custom.rules_for(resolved.value) and "reverse" in custom.rules_for(resolved.value):
+                return self.custom_call(node, resolved.value, statements, into)
             if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
                 return inline_call(self, node, resolved.value, statements, into)
             raise self.unknown_callee(node, resolved)
@@ -444,6 +448,17 @@ class Flattener:
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self._result(_call(callee, arguments), statements, into)
+
+    def custom_call(self, node, function, statements, into):
+        """A call of a function with a ``@srcad.derivative`` rule: one operation, whose rule calls the user's."""
+        from srcad.transforms.inline import bound_arguments
+
+        spelled = cst.Module([]).code_for_node(node.func)
+        arguments = bound_arguments(self, node, custom.unwrap(function), spelled, statements)
+        alias, definitions, rule = custom.call_rule(function, self.names, len(arguments))
+        self.constants.update(definitions)
+        rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
+        return self._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
     def unknown_callee(self, node, resolved):
         spelled = cst.Module([]).code_for_node(node.func)

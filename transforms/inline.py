@@ -50,7 +50,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
             node,
             "Define it with 'def' in a file, or wrap the call in srcad.no_grad(...) if it needs no derivative.",
         ) from None
-    arguments = _bound_arguments(flattener, node, callee, spelled, statements)
+    arguments = bound_arguments(flattener, node, callee, spelled, statements)
     stack.append(callee)
     try:
         normalized = Normalized(callee, procedure)
@@ -76,7 +76,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     return result
 
 
-def _bound_arguments(flattener, node, callee, spelled, statements):
+def bound_arguments(flattener, node, callee, spelled, statements):
     """The callee's parameters in order, each as an atom of the caller (defaults as numbers)."""
     positional, keywords = [], {}
     for argument in node.args:

@@ -1,0 +1,141 @@
+"""Derivative rules the user supplies: ``@srcad.derivative(of=f)``, Swift's ``@derivative(of:)``.
+
+A reverse rule ``f_vjp(*args, g)`` returns one cotangent per argument of ``f``
+(a tuple, also for one argument); a forward rule (``mode="forward"``)
+``f_jvp(*args, *tangents)`` returns the output's tangent. Wherever ``f`` is
+called in differentiated code, and when ``f`` itself is differentiated, the
+rule is used instead of transforming ``f``'s body: straight-through
+estimators, numerically stable formulas, code srcad cannot read. ``f`` and its
+rules are compiled by numba like everything else.
+"""
+
+import inspect
+
+import numba
+from numba.core import errors, types
+from numba.extending import overload
+
+from srcad.introspect import unwrap  # noqa: F401 - also used by transforms.flatten through this module
+
+_rules = {}  # the plain function -> {"reverse": rule, "forward": rule}
+_by_key = {}  # "module.qualname" -> the plain function, for generated modules
+_compiled = {}
+
+
+def derivative(of, mode="reverse"):
+    """Register the decorated function as the reverse (``mode="reverse"``) or forward rule of ``of``.
+
+    >>> import math
+    >>> def f(x):
+    ...     return math.floor(x)
+    >>> @derivative(of=f)
+    ... def f_vjp(x, g):
+    ...     return (g,)  # straight through
+    """
+    function = unwrap(of)
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
+    arity = len(inspect.signature(function).parameters)
+
+    def register(rule):
+        expected = arity + 1 if mode == "reverse" else 2 * arity
+        count = len(inspect.signature(rule).parameters)
+        if count != expected:
+            takes = "the arguments of f and the output's cotangent g" if mode == "reverse" else (
+                "the arguments of f and one tangent per argument")
+            raise TypeError(
+                f"the {mode} rule {rule.__qualname__!r} for {function.__qualname__!r} takes {count} arguments; "
+                f"it must take {expected}: {takes}"
+            )
+        _rules.setdefault(function, {})[mode] = rule
+        _by_key[key_of(function)] = function
+        _compiled.clear()
+        return rule
+
+    return register
+
+
+def rules_for(value):
+    """The rules registered for a function (or a srcad.differentiable one), or None."""
+    value = getattr(value, "python_function", value)
+    return _rules.get(value) if inspect.isfunction(value) else None
+
+
+def key_of(function):
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+class Spelled(str):
+    """A module-level value of generated code written as source (``srcad.custom.compiled(...)``)."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def call_rule(function, names, arity):
+    """(the name generated code calls ``function`` by, the module-level definitions it needs, the rule
+    table entry for that name). The entry's adjoints call the reverse rule; its tangent, the forward
+    rule if there is one."""
+    from srcad.transforms.rules import Rule
+
+    plain = unwrap(function)
+    key = key_of(plain)
+    registered = _rules[plain]
+    alias = names.fresh(f"{plain.__name__}_custom")
+    definitions = {alias: Spelled(f"srcad.custom.compiled({key!r}, 'primal')")}
+    operands = tuple(f"a{k}" for k in range(arity))
+    vjp = names.fresh(f"{plain.__name__}_vjp")
+    definitions[vjp] = Spelled(f"srcad.custom.compiled({key!r}, 'reverse')")
+    adjoints = tuple(
+        f"srcad.custom.cotangent({vjp}({', '.join(operands + ('y_adj',))}), {k}, {arity})" for k in range(arity)
+    )
+    tangent = None
+    if "forward" in registered:
+        jvp = names.fresh(f"{plain.__name__}_jvp")
+        definitions[jvp] = Spelled(f"srcad.custom.compiled({key!r}, 'forward')")
+        tangent = f"{jvp}({', '.join(operands + tuple(o + '_dot' for o in operands))})"
+    return alias, definitions, Rule(operands, adjoints, tangent)
+
+
+def compiled(key, what):
+    """``f`` (what="primal") or its rule (what="reverse"/"forward"), compiled by numba, for generated code."""
+    if (key, what) not in _compiled:
+        function = _by_key.get(key)
+        if function is None:
+            raise LookupError(f"no srcad.derivative rule is registered for {key} in this process; import its module first")
+        target = function if what == "primal" else _rules[function][what]
+        _compiled[key, what] = numba.njit(target)
+    return _compiled[key, what]
+
+
+def describe(function):
+    """The source of the rules registered for ``function``, for cache keys."""
+    parts = []
+    for mode, rule in sorted(_rules.get(function, {}).items()):
+        try:
+            parts.append(mode + ":" + inspect.getsource(rule))
+        except (OSError, TypeError):
+            parts.append(mode + ":" + repr(rule.__code__.co_code))
+    return "\n".join(parts)
+
+
+def cotangent(result, position, count):
+    """``result[position]``, the cotangent a reverse rule returned for one argument, after checking
+    the rule returned ``count`` of them (in compiled code the check happens when numba types it)."""
+    if not isinstance(result, tuple) or len(result) != count:
+        raise TypeError(f"a srcad.derivative reverse rule must return a tuple of {count} cotangents, got {result!r}")
+    return result[position]
+
+
+@overload(cotangent)
+def _cotangent_overload(result, position, count):
+    if not isinstance(count, types.IntegerLiteral) or not isinstance(position, types.IntegerLiteral):
+        return None
+    length = len(result) if isinstance(result, types.BaseTuple) else None
+    if length != count.literal_value:
+        raise errors.TypingError(
+            f"srcad custom rule: a reverse rule must return a tuple of {count.literal_value} cotangents "
+            f"(one per argument of the function), but it returns {result}"
+        )
+    index = position.literal_value
+    return lambda result, position, count: result[index]
