@@ -8,10 +8,11 @@ show that source. ``srcad.hessian``, ``srcad.jacobian`` and
 ``srcad.jvp(srcad.grad(f), ...)`` give second derivatives.
 """
 
-from srcad.api import check_grad, differentiable, grad, hessian, jacobian, jvp, source, value_and_grad, vjp
+from srcad.api import check_grad, differentiable, grad, source, value_and_grad, vjp
 from srcad import custom
 from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError
+from srcad.tangents import hessian, jacobian, jvp
 from srcad.kernels.runtime import no_grad
 from srcad.version import __version__
 

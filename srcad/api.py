@@ -1,4 +1,5 @@
-"""The public API: differentiable, grad, value_and_grad, vjp, jvp, hessian, jacobian, source, check_grad."""
+"""The public API of reverse mode: differentiable, grad, value_and_grad, vjp, source, check_grad.
+Forward mode and second derivatives (jvp, hessian, jacobian) are in ``srcad.tangents``."""
 
 import functools
 import math
@@ -134,7 +135,9 @@ def grad(function, wrt=0):
     4.0
     """
     if isinstance(function, Gradient):
-        return _second_derivative(function, wrt)
+        from srcad.tangents import second_derivative
+
+        return second_derivative(function, wrt)
     return Gradient(function, wrt)
 
 
@@ -154,40 +157,6 @@ class Gradient:
 
     def __repr__(self):
         return f"<srcad {self.__name__}, wrt={self.wrt}>"
-
-
-def _second_derivative(gradient, wrt):
-    """``grad(grad(f, wrt=i), wrt=j)``: d/dx_j of df/dx_i, for a float x_i, by reverse mode over
-    forward mode (the gradient of f's tangent along x_i)."""
-    inner = gradient.wrt
-    if isinstance(inner, tuple):
-        raise TypeError(f"{gradient!r} returns a tuple of gradients; grad needs one float: use grad(f, wrt=i)")
-
-    @functools.wraps(unwrap(gradient.function))
-    def second(*args):
-        args = specializer_of(gradient.function).bind(args, None)
-        if not isinstance(args[inner], (float, numpy.floating)):
-            raise TypeError(
-                f"grad(grad(f)) needs f's argument {inner} to be a float (the gradient is then a float); "
-                f"it is {type(args[inner]).__name__}: use srcad.hessian or srcad.jvp(srcad.grad(f), ...) instead"
-            )
-        tangents = [0.0 if k != inner % len(args) else 1.0 for k in range(len(args))]
-        return _gradient_of_tangent(gradient.function, args, tangents, wrt)
-
-    return second
-
-
-def _gradient_of_tangent(function, args, tangents, wrt):
-    """The gradient, with respect to ``wrt``, of f's directional derivative along ``tangents``:
-    the Hessian of f times the tangents (reverse mode over forward mode)."""
-    specializer = specializer_of(function)
-    specializer.validate()
-    names = specializer.parameters
-    positions = tuple(k for k, a in enumerate(args) if _differentiable_value(a))
-    values = [_copied(_checked_tangent(names[k], args[k], tangents[k])) for k in positions]
-    signature, positions = specializer.check_call(args, positions)
-    tangent_function = specializer.tangent_function(positions, signature)
-    return grad(tangent_function, wrt)(*[_copied(a) for a in args], *values)
 
 
 def vjp(function, *args):
@@ -216,149 +185,6 @@ def vjp(function, *args):
         return tuple(by_position.get(i) for i in range(len(args)))
 
     return value, pullback
-
-
-def jvp(function, primals, tangents):
-    """``(f(*primals), tangent)``: the value and its directional derivative along ``tangents``,
-    by forward mode (one pass alongside the primal, nothing stored).
-
-    ``tangents`` has one entry per primal: a float for a float, an array of the same shape for a
-    float array (None means zero); integer and boolean arguments take None. ``f`` may return a
-    float or a float array; the tangent has the same shape.
-
-    >>> import math
-    >>> def f(x, y):
-    ...     return math.sin(x) * y
-    >>> jvp(f, (0.0, 2.0), (1.0, 0.0))
-    (0.0, 2.0)
-    """
-    if isinstance(function, Gradient):
-        return _jvp_of_gradient(function, primals, tangents)
-    specializer = specializer_of(function)
-    specializer.validate()
-    primals, tangents = tuple(primals), tuple(tangents)
-    names = specializer.parameters
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
-    args = specializer.bind(primals, None)
-    tangents = tangents + (None,) * (len(args) - len(tangents))  # defaults filled in: zero tangents
-    wrt, tangent_values = [], []
-    for position, (primal, tangent) in enumerate(zip(args, tangents)):
-        if _differentiable_value(primal):
-            wrt.append(position)
-            tangent_values.append(_checked_tangent(names[position], primal, tangent))
-        elif tangent is not None:
-            raise ValueError(
-                f"argument {names[position]!r} of {specializer.name} is {type(primal).__name__}, which has no "
-                f"tangent: pass None for it"
-            )
-    signature, wrt = specializer.check_call(args, tuple(wrt))
-    registered = custom.rules_for(function)
-    if registered and "forward" in registered:  # the user's forward rule wins over transforming f
-        key = custom.key_of(specializer.function)
-        by_position = dict(zip(wrt, tangent_values))
-        every_tangent = [by_position.get(k, 0.0) for k in range(len(args))]
-        return custom.compiled(key, "primal")(*args), custom.compiled(key, "forward")(*args, *every_tangent)
-    compiled = specializer.tangent(wrt, signature)
-    specializer.check_aliasing(args, compiled.written_parameters)
-    if compiled.written_parameters:  # the tangents of arguments written in place are written too
-        tangent_values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in tangent_values]
-    return compiled(*args, *tangent_values)
-
-
-def _jvp_of_gradient(gradient, primals, tangents):
-    """``jvp(grad(f), primals, tangents)``: the gradient and the Hessian of f times the tangents."""
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
-    args = specializer_of(gradient.function).bind(primals, None)
-    tangents = tangents + (None,) * (len(args) - len(tangents))
-    value = gradient(*[_copied(a) for a in args])
-    return value, _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt)
-
-
-def hessian(function, wrt=0):
-    """The matrix of second derivatives of a float-valued ``function`` with respect to argument
-    ``wrt`` (a float, or an array: then the Hessian has shape ``x.shape + x.shape``), column by
-    column as Hessian-vector products (reverse mode over forward mode).
-
-    >>> def f(x):
-    ...     return x[0] ** 2 * x[1]
-    >>> hessian(f)(numpy.array([1.0, 3.0])).tolist()
-    [[6.0, 2.0], [2.0, 0.0]]
-    """
-    if isinstance(wrt, tuple):
-        raise TypeError("srcad.hessian takes one argument position (wrt=k)")
-
-    @functools.wraps(unwrap(function))
-    def hessian_at(*args):
-        args = specializer_of(function).bind(args, None)
-        x = args[wrt]
-        if not isinstance(x, numpy.ndarray):
-            return _second_derivative(Gradient(function, wrt), wrt)(*args)
-        columns = []
-        for k in range(x.size):
-            direction = [None] * len(args)
-            direction[wrt] = numpy.zeros_like(x)
-            direction[wrt].flat[k] = 1.0
-            columns.append(_gradient_of_tangent(function, args, direction, wrt))
-        return numpy.stack(columns, axis=-1).reshape(x.shape + x.shape)
-
-    return hessian_at
-
-
-def jacobian(function, wrt=0):
-    """The Jacobian of ``function`` (float or float-array valued) with respect to argument ``wrt``,
-    of shape ``output.shape + x.shape``, column by column with forward mode (one jvp per element
-    of x).
-
-    >>> def f(x):
-    ...     return x * x[0]
-    >>> jacobian(f)(numpy.array([2.0, 3.0])).tolist()
-    [[4.0, 0.0], [3.0, 2.0]]
-    """
-    if isinstance(wrt, tuple):
-        raise TypeError("srcad.jacobian takes one argument position (wrt=k)")
-
-    @functools.wraps(unwrap(function))
-    def jacobian_at(*args):
-        args = specializer_of(function).bind(args, None)
-        x = args[wrt]
-        size = x.size if isinstance(x, numpy.ndarray) else 1
-        columns = []
-        for k in range(size):
-            direction = [None] * len(args)
-            if isinstance(x, numpy.ndarray):
-                direction[wrt] = numpy.zeros_like(x)
-                direction[wrt].flat[k] = 1.0
-            else:
-                direction[wrt] = 1.0
-            columns.append(numpy.asarray(jvp(function, [_copied(a) for a in args], direction)[1]))
-        if not isinstance(x, numpy.ndarray):
-            return columns[0] if columns[0].ndim else float(columns[0])
-        return numpy.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
-
-    return jacobian_at
-
-
-def _checked_tangent(name, primal, tangent):
-    """The tangent as the generated code takes it: a float, or a fresh array of the primal's shape and dtype."""
-    if isinstance(primal, numpy.ndarray):
-        if tangent is None:
-            return numpy.zeros_like(primal)
-        tangent = numpy.asarray(tangent)
-        if tangent.shape != primal.shape:
-            raise ValueError(f"the tangent of {name!r} has shape {tangent.shape}, but {name!r} has shape {primal.shape}")
-        if tangent.dtype.kind not in "fiu":
-            raise ValueError(f"the tangent of {name!r} must be real numbers, got an array of {tangent.dtype}")
-        return tangent if tangent.dtype == primal.dtype else tangent.astype(primal.dtype)
-    if tangent is None:
-        return 0.0
-    if isinstance(tangent, numpy.ndarray) and tangent.ndim == 0:
-        tangent = tangent.item()
-    if isinstance(tangent, bool) or not isinstance(tangent, (int, float, numpy.integer, numpy.floating)):
-        raise ValueError(f"the tangent of {name!r} (a float) must be a float, got {type(tangent).__name__}")
-    return float(tangent)
 
 
 def _copied(value):

@@ -20,7 +20,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from srcad.transforms import rules
-from srcad.transforms.flatten import VIEW_METHODS, is_view_subscript
+from srcad.transforms.flatten_arrays import VIEW_METHODS, is_view_subscript
 from srcad.transforms.recompute import blocks, in_place_update_of, last_writes, recomputable
 from srcad.transforms.single_exit import is_exit_check
 

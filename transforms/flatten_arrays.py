@@ -1,0 +1,228 @@
+"""Flattening of array expressions (mixed into ``Flattener``): element reads, views, array
+methods, reductions with ``axis=``/``keepdims=``, arrays assembled from pieces, fills."""
+
+import libcst as cst
+
+from srcad.transforms import rules
+
+# Methods whose result shares memory with the array (numba's reshape needs a contiguous array, so it
+# never copies), and those whose result is a new array: both get the adjoint of a view or copy.
+VIEW_METHODS = {"reshape", "transpose", "ravel", "flatten"}
+
+
+class ArrayFlattening:
+    """Mixed into ``Flattener``: ``self._operand``, ``self._result``, ``self.error``... come from it."""
+
+    def element(self, node, statements):
+        """``a[i, j]`` with the array a local name and each index an atom (``a[i][j]`` reads as ``a[i, j]``)."""
+        if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
+            node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
+        if not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
+            if not isinstance(node.value, (cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation)):
+                raise self.error(
+                    "srcad can only index arrays held in local variables or arguments",
+                    node.value,
+                    "Assign the array to a variable first.",
+                )
+            node = node.with_changes(value=self._operand(node.value, statements))  # A.T[1], (a * b)[i]
+        indices = []
+        for element in node.slice:
+            if not isinstance(element.slice, cst.Index) or element.slice.star is not None:
+                raise self.error(
+                    "srcad cannot differentiate slices yet",
+                    element,
+                    "Index single elements in a loop: 'for i in range(n): ... a[i] ...'.",
+                )
+            index = element.slice.value
+            if isinstance(index, (cst.Comparison, cst.BooleanOperation)) or (
+                isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Not)
+            ):
+                raise self.error(
+                    "srcad cannot differentiate indexing with a boolean mask yet",
+                    index,
+                    "Use np.where(mask, a, 0.0) instead of a[mask], or write a loop.",
+                )
+            if isinstance(index, (cst.Tuple, cst.List)) or (
+                isinstance(index, cst.Name) and index.value == "None"
+            ):
+                raise self.error("srcad supports integer indices only here", index, "Index with integers.")
+            indices.append(self._operand(index, statements))
+        return cst.Subscript(
+            value=node.value.with_changes(lpar=[], rpar=[]),
+            slice=[cst.SubscriptElement(cst.Index(atom)) for atom in indices],
+        )
+
+    def view(self, node, statements):
+        """``a[1:, j]``, ``a[:, None]``, ``a[..., ::2]``: the array flattened to an atom, the
+        bounds and indices copied (they only pick the elements; the reverse sweep never reads them)."""
+        array = self._operand(node.value, statements)
+        elements = []
+        for element in node.slice:
+            if element.slice.__class__ is cst.Slice:
+                bounds = {
+                    part: self.inactive(getattr(element.slice, part))
+                    for part in ("lower", "upper", "step")
+                    if getattr(element.slice, part) is not None
+                }
+                elements.append(element.with_changes(slice=element.slice.with_changes(**bounds)))
+            elif _is_none_or_ellipsis(element.slice.value):
+                elements.append(element)
+            else:
+                elements.append(element.with_changes(slice=cst.Index(self.inactive(element.slice.value))))
+        elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return cst.Subscript(value=array, slice=elements)
+
+    def method_call(self, node, statements, into):
+        method = node.func.attr.value
+        if method in VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
+            array = self._operand(node.func.value, statements)
+            shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
+            call = cst.Call(cst.Attribute(array, cst.Name(method)), shape)
+            return self._result(call, statements, into)
+        if f"np.{method}" in rules.REDUCTIONS:  # x.sum(axis=0) is np.sum(x, axis=0)
+            return self.reduction(node, f"np.{method}", node.func.value, list(node.args), statements, into)
+        function = {"copy": "np.copy", "dot": "np.dot"}.get(method)
+        if function is not None and not any(a.keyword or a.star for a in node.args):
+            array = self._operand(node.func.value, statements)
+            arguments = [array] + [self._operand(a.value, statements) for a in node.args]
+            if len(arguments) == len(rules.RULES[function].operands):
+                return self._result(_call(function, arguments), statements, into)
+        raise self.error(
+            f"srcad cannot differentiate the method '.{method}()' yet",
+            node,
+            "Write it as a loop over the elements.",
+        )
+
+    def reduction(self, node, callee, array, arguments, statements, into):
+        """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
+        axis, keepdims = None, cst.Name("False")
+        for position, argument in enumerate(arguments):
+            keyword = argument.keyword.value if argument.keyword is not None else ("axis" if position == 0 else None)
+            if argument.star or keyword not in ("axis", "keepdims"):
+                raise self.error(f"srcad supports only the axis= and keepdims= arguments of {callee}", argument)
+            if keyword == "keepdims":
+                keepdims = argument.value
+                if not (isinstance(keepdims, cst.Name) and keepdims.value in ("True", "False")):
+                    raise self.error("srcad needs keepdims written as True or False here", keepdims)
+            else:
+                axis = argument.value
+        if axis is None or (isinstance(axis, cst.Name) and axis.value == "None"):
+            operand = self._operand(array, statements)
+            if keepdims.value == "True":  # every axis kept, with size 1
+                reduced = self._result(_call(callee, [operand]), statements, None)
+                return self._result(_call("keep_dims", [reduced, operand]), statements, into)
+            return self._result(_call(callee, [operand]), statements, into)
+        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+        if not isinstance(literal, cst.Integer):
+            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+        operand = self._operand(array, statements)
+        axis = axis.with_changes(lpar=[], rpar=[])
+        if callee == "np.sum" and keepdims.value == "False":  # numba's own
+            keyword = cst.Name("axis")
+            equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+            return self._result(_call_with(callee, [cst.Arg(operand), cst.Arg(axis, keyword=keyword, equal=equal)]), statements, into)
+        kind = {"np.amax": "max", "np.amin": "min"}.get(callee, callee[len("np."):])
+        return self._result(_call(f"{kind}_along", [operand, axis, cst.Name(keepdims.value)]), statements, into)
+
+    def with_axis(self, node, callee, statements, into):
+        """``np.cumsum(x, axis=k)`` as ``cumsum_along(x, k)``; ``np.linalg.norm(x, axis=k, keepdims=b)``
+        as the square root of a sum of squares (numba has neither argument)."""
+        array, *others = node.args
+        named = {}
+        for position, argument in enumerate(others):
+            keyword = argument.keyword.value if argument.keyword is not None else (["axis"] if callee == "np.cumsum" else ["ord", "axis", "keepdims"])[position]
+            if argument.star or keyword not in ("ord", "axis", "keepdims") or (keyword != "axis" and callee == "np.cumsum"):
+                raise self.error(f"srcad supports only the axis= argument of np.cumsum and ord=None, axis= and keepdims= of np.linalg.norm", argument)
+            named[keyword] = argument.value
+        if "ord" in named and not (isinstance(named["ord"], cst.Name) and named["ord"].value == "None"):
+            raise self.error("srcad differentiates np.linalg.norm only with its default ord (the 2-norm)", named["ord"],
+                             "Write the norm out, e.g. np.sum(np.abs(x)) for ord=1.")
+        axis = named.get("axis", cst.Name("None"))
+        if callee == "np.cumsum":
+            operand = self._operand(array.value, statements)
+            if isinstance(axis, cst.Name) and axis.value == "None":
+                return self._result(_call(callee, [operand]), statements, into)
+            literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+            if not isinstance(literal, cst.Integer):
+                raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+            return self._result(_call("cumsum_along", [operand, axis.with_changes(lpar=[], rpar=[])]), statements, into)
+        operand = self._operand(array.value, statements)
+        squares = self._result(cst.BinaryOperation(operand, cst.Multiply(), operand), statements, None)
+        reduce = [cst.Arg(axis, keyword=cst.Name("axis"))] + (
+            [cst.Arg(named["keepdims"], keyword=cst.Name("keepdims"))] if "keepdims" in named else [])
+        summed = self.reduction(node, "np.sum", squares, reduce, statements, None)
+        return self._result(_call("np.sqrt", [summed]), statements, into)
+
+    def assembled(self, node, callee, statements, into):
+        """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
+        each piece flattened to an atom; other arguments (dtype, axis=0) copied."""
+        pieces, *others = node.args
+        if not isinstance(pieces.value, (cst.List, cst.Tuple)) or pieces.keyword is not None:
+            raise self.error(f"srcad needs the pieces of {callee} written out as a list or tuple", pieces)
+        for other in others:
+            keyword = other.keyword.value if other.keyword is not None else None
+            if keyword == "dtype" and callee == "np.array":
+                continue
+            if (keyword == "axis" or (keyword is None and other is others[0])) and callee != "np.array":
+                literal = other.value
+                if isinstance(literal, cst.UnaryOperation) and isinstance(literal.operator, cst.Minus):
+                    literal = literal.expression
+                if isinstance(literal, cst.Integer):
+                    continue
+                raise self.error(f"srcad needs the axis of {callee} written as a number here", other.value)
+            raise self.error(
+                f"srcad supports only the pieces and axis= of {callee}, and only the pieces and dtype= of np.array",
+                other,
+                "Build the array with a loop instead.",
+            )
+
+        def flattened(sequence, depth):
+            elements = []
+            for element in sequence.elements:
+                if isinstance(element, cst.StarredElement):
+                    raise self.error(f"srcad cannot differentiate a starred piece of {callee}", element)
+                value = element.value
+                if callee == "np.array" and depth == 0 and isinstance(value, (cst.List, cst.Tuple)):
+                    value = flattened(value, 1)
+                else:
+                    value = self._operand(value, statements)
+                elements.append(cst.Element(value))
+            if isinstance(sequence, cst.List) and callee == "np.array":
+                return cst.List(elements)
+            return cst.Tuple(elements)  # numba's np.stack and np.concatenate take tuples only
+
+        arguments = [cst.Arg(flattened(pieces.value, 0))] + [
+            other.with_changes(value=self.inactive(other.value)) for other in others
+        ]
+        return self._result(cst.Call(cst.parse_expression(callee), arguments), statements, into)
+
+    def array_fill(self, node, callee, statements, into):
+        """``np.full(shape, value)``: the shape is copied, the fill value may be active."""
+        position = rules.ARRAY_FILLS[callee]
+        arguments = []
+        for index, argument in enumerate(node.args):
+            if index == position and argument.keyword is None:
+                arguments.append(argument.with_changes(value=self._operand(argument.value, statements)))
+            else:
+                arguments.append(argument.with_changes(value=self.inactive(argument.value, allow_tuples=True)))
+        return self._result(node.with_changes(func=cst.parse_expression(callee), args=arguments), statements, into)
+
+
+def is_view_subscript(node):
+    """Whether ``a[...]`` picks a sub-array (slices, ``None``, ``...``) rather than one element."""
+    return any(
+        isinstance(e.slice, cst.Slice) or (isinstance(e.slice, cst.Index) and _is_none_or_ellipsis(e.slice.value))
+        for e in node.slice
+    )
+
+
+def _is_none_or_ellipsis(node):
+    return isinstance(node, cst.Ellipsis) or (isinstance(node, cst.Name) and node.value == "None")
+
+
+def _call_with(callee, arguments):
+    return cst.Call(cst.parse_expression(callee), arguments)
+
+
+def _call(callee, arguments):
+    return cst.Call(cst.parse_expression(callee), [cst.Arg(a) for a in arguments])
