@@ -24,7 +24,7 @@ Any exception from srcad fails the test with the program's source; a
 `DifferentiabilityError` says "srcad refused" (so hunts can count refusals
 apart from crashes).
 
-Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 20; each example
+Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 16; each example
 compiles one adjoint with numba, several seconds). Derandomized by the
 test-wide hypothesis profile (tests/conftest.py); HYPOTHESIS_PROFILE=explore
 draws fresh programs. For long bug hunts: `python -m tests.fuzz.array_hunt N`.
@@ -47,7 +47,7 @@ import srcad
 from . import oracle
 from .array_programs import TooClose, array_programs, checked_namespace
 
-EXAMPLES = int(os.environ.get("SRCAD_ARRAY_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("SRCAD_ARRAY_FUZZ_EXAMPLES", "16"))
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
     [Phase.shrink] if os.environ.get("SRCAD_FUZZ_SHRINK", "0") == "1" else []
 )

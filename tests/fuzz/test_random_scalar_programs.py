@@ -18,7 +18,7 @@ Any exception from srcad fails the test with the program's source.
 The programs are a fixed (derandomized) draw unless HYPOTHESIS_PROFILE is
 "explore" or "long", so CI is reproducible; new programs are hunted there.
 
-Example count: env SRCAD_FUZZ_EXAMPLES (default 120); each example compiles
+Example count: env SRCAD_FUZZ_EXAMPLES (default 90); each example compiles
 one adjoint with numba (~0.5-1 s). SRCAD_FUZZ_SHRINK=1 turns on hypothesis'
 shrinking; SRCAD_FUZZ_LITERAL_CONDITIONS=0 / SRCAD_FUZZ_NO_GRAD=0 leave out
 literal True/False conditions / srcad.no_grad (programs.py). For long bug
@@ -47,7 +47,7 @@ except ImportError:  # run from elsewhere (tests/fuzz/hunt.py)
     import oracles
 from .programs import programs
 
-EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "90"))
 # Shrinking recompiles every candidate (minutes); off unless SRCAD_FUZZ_SHRINK=1.
 # A failure prints the whole program either way.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
