@@ -127,12 +127,7 @@ def hessian(function, wrt=0):
         x = args[wrt]
         if not isinstance(x, numpy.ndarray):
             return second_derivative(Gradient(function, wrt), wrt)(*args)
-        columns = []
-        for k in range(x.size):
-            direction = [None] * len(args)
-            direction[wrt] = numpy.zeros_like(x)
-            direction[wrt].flat[k] = 1.0
-            columns.append(_gradient_of_tangent(function, args, direction, wrt))
+        columns = [_gradient_of_tangent(function, args, direction, wrt) for direction in _basis(args, wrt)]
         return numpy.stack(columns, axis=-1).reshape(x.shape + x.shape)
 
     return hessian_at
@@ -155,21 +150,25 @@ def jacobian(function, wrt=0):
     def jacobian_at(*args):
         args = specializer_of(function).bind(args, None)
         x = args[wrt]
-        size = x.size if isinstance(x, numpy.ndarray) else 1
-        columns = []
-        for k in range(size):
-            direction = [None] * len(args)
-            if isinstance(x, numpy.ndarray):
-                direction[wrt] = numpy.zeros_like(x)
-                direction[wrt].flat[k] = 1.0
-            else:
-                direction[wrt] = 1.0
-            columns.append(numpy.asarray(jvp(function, [_copied(a) for a in args], direction)[1]))
+        columns = [numpy.asarray(jvp(function, [_copied(a) for a in args], d)[1]) for d in _basis(args, wrt)]
         if not isinstance(x, numpy.ndarray):
             return columns[0] if columns[0].ndim else float(columns[0])
         return numpy.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
 
     return jacobian_at
+
+
+def _basis(args, wrt):
+    """Tangents for every argument, zero but for one element of ``args[wrt]`` (or the float itself)."""
+    x = args[wrt]
+    for k in range(x.size if isinstance(x, numpy.ndarray) else 1):
+        direction = [None] * len(args)
+        if isinstance(x, numpy.ndarray):
+            direction[wrt] = numpy.zeros_like(x)
+            direction[wrt].flat[k] = 1.0
+        else:
+            direction[wrt] = 1.0
+        yield direction
 
 
 def _checked_tangent(name, primal, tangent):
