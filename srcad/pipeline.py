@@ -88,7 +88,7 @@ class Normalized:
 
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
-        from srcad.transforms.activity import assignment_of, element_write_of, operation_of, walk
+        from srcad.transforms.statements import assignment_of, element_write_of, operation_of, walk
         from srcad.transforms.recompute import in_place_update_of
 
         parameters = self.parameters

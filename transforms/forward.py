@@ -18,7 +18,7 @@ alongside the primal.
 import libcst as cst
 
 from srcad.transforms import rules
-from srcad.transforms.activity import assembled_pieces, assignment_of, element_write_of, is_array_type, operation_of
+from srcad.transforms.statements import assembled_pieces, assignment_of, element_write_of, is_array_type, operation_of
 from srcad.transforms.flatten import assign
 from srcad.transforms.names import renamed_in
 from srcad.transforms.recompute import in_place_update_of

@@ -136,7 +136,7 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
     """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
     arrays changed in place; an array sharing memory with one of them holds its old values in the
     reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten)."""
-    from srcad.transforms.activity import operation_of  # activity imports this module
+    from srcad.transforms.statements import operation_of  # statements imports this module
 
     positions, last_write = last_writes(body, arrays, group)
 

@@ -14,7 +14,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from srcad.transforms import rules
-from srcad.transforms.activity import assignment_of, element_write_of, is_array_type, operation_of, walk
+from srcad.transforms.statements import assignment_of, element_write_of, is_array_type, operation_of, walk
 from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of

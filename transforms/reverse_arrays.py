@@ -13,7 +13,7 @@ from dataclasses import replace
 import libcst as cst
 
 from srcad.transforms import rules
-from srcad.transforms.activity import assembled_pieces, operation_of
+from srcad.transforms.statements import assembled_pieces, operation_of
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.flatten import assign, is_view_subscript
 

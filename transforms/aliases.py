@@ -1,0 +1,128 @@
+"""Arrays that share memory and arrays bound more than once, for the activity analysis.
+
+``b = a``, ``b = a[1:]``, ``b = a.T`` and rows ``b = A[i]`` make groups of names for one memory: a
+write through one is a write to all. An array variable bound again (or in a loop) is *rebound*:
+the reverse sweep restores each binding. Views of arrays bound once may be rebound freely
+(*rebound views*); views read only while nothing writes their memory (*read-only views*) can have
+their adjoint added back like a copy's.
+"""
+
+import libcst as cst
+
+from srcad.transforms.recompute import blocks, in_place_update_of
+from srcad.transforms.statements import (
+    assignment_of,
+    element_write_of,
+    is_array_type,
+    names_in,
+    operation_of,
+    walk,
+)
+
+def rebound_arrays(body, parameters, types):
+    counts = {name: 1 for name in parameters}
+    for statement, depth in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None and in_place_update_of(statement) is None and is_array_type(types.get(target_value[0])):
+            counts[target_value[0]] = counts.get(target_value[0], 0) + (2 if depth else 1)
+    return {name for name, count in counts.items() if count >= 2 and is_array_type(types.get(name))}
+
+
+def rebound_views(body, parameters, types, rebound):
+    sources = {}  # name -> whether every binding so far views an array bound once
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None or target_value[0] not in rebound:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        views = operation.rule in SHARING_RULES | {"index"} and is_array_type(types.get(operation.operands[0].value))
+        sources[target] = sources.get(target, True) and views and operation.operands[0].value not in rebound
+    return {name for name, views in sources.items() if views and name not in parameters}
+
+
+def read_only_views(body, types, group):
+    """Views whose every reader follows them in the same block, with no write to the shared
+    memory from the view to its last reader (and none through the view itself, anywhere)."""
+    written = written_arrays(body, types)
+    safe = set()
+    for block, _ in blocks(body):
+        for index, statement in enumerate(block):
+            target_value = assignment_of(statement)
+            if target_value is None or in_place_update_of(statement) is not None:
+                continue
+            target, value = target_value
+            if operation_of(value).rule not in SHARING_RULES | {"index"} or not is_array_type(types.get(target)):
+                continue
+            if target in written:
+                continue
+            readers = [k for k, s in enumerate(block) if k > index and target in _names_read(s)]
+            readers += [k for k, s in enumerate(block) if k > index and not isinstance(s, cst.SimpleStatementLine)
+                        and any(target in _names_read(inner) for inner, _ in walk([s]))]
+            elsewhere = sum(target in _names_read(s) for s, _ in walk(body)) - len(readers)
+            last = max(readers, default=index)
+            members = group.get(target, {target})
+            # the last reader may itself write the memory (x[1:3] += view): it reads before it writes
+            end = last if isinstance(block[last], cst.SimpleStatementLine) else last + 1  # a loop reads again
+            changed = any(written_arrays([s], types) & members for s in block[index + 1 : end])
+            if not elsewhere and not changed:
+                safe.add(id(statement))
+    return safe
+
+
+def _names_read(statement):
+    """Variables a statement reads (for a compound statement, in its test or range only)."""
+    if isinstance(statement, (cst.If, cst.While)):
+        return names_in(statement.test)
+    if isinstance(statement, cst.For):
+        return names_in(statement.iter)
+    target_value = assignment_of(statement)
+    if target_value is not None and in_place_update_of(statement) is None:
+        return names_in(target_value[1])
+    return names_in(statement)
+
+
+def written_arrays(body, types):
+    written = set()
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        if write is not None:
+            written.add(write.array)
+        elif update is not None and is_array_type(types.get(update[0])):
+            written.add(update[0])
+    return written
+
+
+def array_aliases(body, types):
+    """Groups of array names that may share memory: ``b = a`` and views such as ``b = a[1:]``
+    (one group per array created or passed in), as {name: frozenset of the names in its group}."""
+    group = {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        if operation.rule in SHARING_RULES | {"index"} and is_array_type(types.get(target)):  # A[i]: a row
+            source = operation.operands[0].value
+            merged = group.get(source, frozenset([source])) | group.get(target, frozenset([target]))
+            for name in merged:
+                group[name] = merged
+    return group
+
+
+# Operations whose array result shares memory with their first operand.
+SHARING_RULES = {"copy", "view"}
+
+
+def shared_array_dependencies(body, dependencies, types):
+    """A write through one name of a shared array changes what every other name sees: each
+    dependency of one member is a dependency of all, so activity flows both ways through ``b = a``."""
+    group = array_aliases(body, types)
+    shared = []
+    for target, operands in dependencies:
+        for other in group.get(target, ()):
+            if other != target:
+                shared.append((other, operands + [target]))
+    return shared

@@ -1,0 +1,180 @@
+"""The statements of the AD-normal form, as later passes see them: one operation per assignment
+(``operation_of``), element and region writes (``element_write_of``), the walk over nested blocks,
+and which numba types carry derivatives."""
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+from numba.core import types as numba_types
+
+from srcad.transforms import rules
+from srcad.transforms.flatten_arrays import VIEW_METHODS, is_view_subscript
+from srcad.transforms.recompute import in_place_update_of
+from srcad.transforms.single_exit import is_exit_check
+
+_CODE = cst.Module([])
+
+
+@dataclass
+class Operation:
+    """The right-hand side of a normal-form assignment, classified."""
+
+    rule: str | None  # key into rules.RULES, or None for an inactive value
+    operands: list = field(default_factory=list)  # atoms (names or numbers)
+    index: list = field(default_factory=list)  # for "index": the atoms between the brackets
+
+    def operand_names(self):
+        return [a.value for a in self.operands + self.index if isinstance(a, cst.Name)]
+
+
+def index_atoms(subscript):
+    return [element.slice.value for element in subscript.slice]
+
+
+def operation_of(value):
+    if isinstance(value, cst.Name) and value.value not in ("True", "False"):
+        return Operation("copy", [value])
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+        if isinstance(value.expression, cst.Name):
+            return Operation("neg", [value.expression])
+        return Operation(None)
+    if isinstance(value, cst.BinaryOperation):
+        symbol = rules.operator_symbol(value.operator)
+        if symbol in rules.SCALAR_RULES or symbol == "@":
+            return Operation(symbol, [value.left, value.right])
+        return Operation(None)
+    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name):
+        if is_view_subscript(value):
+            return Operation("view", [value.value], _names_in_region(value))
+        return Operation("index", [value.value], index_atoms(value))
+    if isinstance(value, cst.Attribute) and value.attr.value == "T" and isinstance(value.value, cst.Name):
+        return Operation("view", [value.value])
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in VIEW_METHODS:
+        if isinstance(value.func.value, cst.Name) and value.func.value.value not in ("np", "math"):
+            kind = "view" if value.func.attr.value in ("reshape", "transpose") else "ravel"
+            return Operation(kind, [value.func.value])
+    if isinstance(value, cst.Call):
+        callee = _CODE.code_for_node(value.func)
+        if callee in rules.ARRAY_FILLS:
+            fill = [a for a in value.args if a.keyword is None][rules.ARRAY_FILLS[callee]]
+            return Operation(callee, [fill.value])
+        if callee in rules.ASSEMBLED_RULES and value.args:
+            return Operation(callee, [atom for atom, _ in assembled_pieces(value)])
+        if callee in rules.RULES:
+            return Operation(callee, [a.value for a in value.args])
+    return Operation(None)
+
+
+def assembled_pieces(call):
+    """(atom, position) per piece of ``np.array([a, [b, c]])``, ``np.stack((u, v))`` or
+    ``np.concatenate((u, v))``: the position is a list of indices into the result, or for
+    concatenate the atoms before it (their lengths along the first axis add up to its start)."""
+    pieces = []
+    for k, element in enumerate(call.args[0].value.elements):
+        if isinstance(element.value, (cst.List, cst.Tuple)):
+            pieces += [(inner.value, [k, j]) for j, inner in enumerate(element.value.elements)]
+        else:
+            pieces.append((element.value, [k]))
+    if _CODE.code_for_node(call.func) == "np.concatenate":
+        pieces = [(atom, [a for a, _ in pieces[:k]]) for k, (atom, _) in enumerate(pieces)]
+    return pieces
+
+
+@dataclass
+class ElementWrite:
+    """``b[i, j] = v``, ``b[i, j] += v`` or ``b[i, j] -= v`` in normal form."""
+
+    array: str
+    index: list
+    value: cst.BaseExpression
+    kind: str  # "=", "+=" or "-="
+    region: cst.Subscript | None = None  # for ``b[1:, j] = v``: a region, not one element
+
+    def index_names(self):
+        return [a.value for a in self.index if isinstance(a, cst.Name)]
+
+
+def element_write_of(statement):
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Subscript):
+        target, kind = small.targets[0].target, "="
+    elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
+        target, kind = small.target, "+=" if isinstance(small.operator, cst.AddAssign) else "-="
+    else:
+        return None
+    if is_view_subscript(target):
+        return ElementWrite(target.value.value, _names_in_region(target), small.value, kind, region=target)
+    return ElementWrite(target.value.value, index_atoms(target), small.value, kind)
+
+
+def _names_in_region(subscript):
+    """The variables a region's bounds and indices read, as atoms."""
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, node):
+            if node.value not in ("None", "True", "False"):
+                found.append(node)
+
+        def visit_Attribute(self, node):
+            return False  # np.int64, x.shape: the variable in x.shape[0] is an array, read as-is
+
+        def visit_Call(self, node):
+            for argument in node.args:
+                argument.visit(self)
+            return False
+
+    for element in subscript.slice:
+        element.visit(Collect())
+    return found
+
+
+def assignment_of(statement):
+    """(target name, value) of a one-name assignment line, else None."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value, small.value
+    return in_place_update_of(statement)
+
+
+def walk(statements, loop_depth=0):
+    """Yield (statement, loop_depth) for every statement, depth-first, in order."""
+    for statement in statements:
+        yield statement, loop_depth
+        if isinstance(statement, cst.If) and not is_exit_check(statement):
+            yield from walk(statement.body.body, loop_depth)
+            if statement.orelse is not None:
+                yield from walk(statement.orelse.body.body, loop_depth)
+        elif isinstance(statement, (cst.For, cst.While)):
+            yield from walk(statement.body.body, loop_depth + 1)
+
+
+def is_float_type(numba_type):
+    """Whether values of this type can carry derivatives: floats and float arrays."""
+    if isinstance(numba_type, numba_types.Array):
+        return isinstance(numba_type.dtype, numba_types.Float)
+    return isinstance(numba_type, numba_types.Float) or numba_type is None
+
+
+def is_array_type(numba_type):
+    return isinstance(numba_type, numba_types.Array)
+
+
+def names_in(expression):
+    """The variables an expression reads (not the names of functions or attributes)."""
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Attribute(self, node):
+            return False  # math.sin: a function, not a variable
+
+        def visit_Name(self, node):
+            if node.value not in ("True", "False"):
+                found.add(node.value)
+
+    expression.visit(Collect())
+    return found
