@@ -94,6 +94,7 @@ class ArrayAdjoints:
                 "Write a loop over the elements, or use np.where(mask, x, 0.0) for a mask.",
             )
         self.current_statement = statement
+        self.check_ravel(target, value)
         if target in self.analysis.rebound_views:
             return self.rebound_view(statement, target, value, operation)
         if target in self.analysis.rebound:
@@ -132,6 +133,20 @@ class ArrayAdjoints:
         reverse += restore
         reverse.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
         return forward, reverse + self.array_contributions(target, value, operation, result, incoming)
+
+    def check_ravel(self, target, value):
+        """``b = a.ravel()`` is a view of a C-contiguous array and a copy of any other; srcad follows it as a
+        view, which is only right for a copy nobody writes."""
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "ravel"):
+            return
+        source = value.func.value.value if isinstance(value.func.value, cst.Name) else None
+        layout = getattr(self.analysis.types.get(source), "layout", "C")
+        if layout != "C" and self.analysis.aliases.get(target, {target}) & self.analysis.written_arrays:
+            raise self.unsupported(
+                f"srcad cannot differentiate writes through '{target}' = {source}.ravel(): it is a view of "
+                f"{source!r} when {source!r} is contiguous in memory and a copy when not, which only shows at run time",
+                f"Write {source}.flatten() for a copy, or {source}.reshape(-1) for a view of a contiguous array.",
+            )
 
     def rebound_view(self, statement, target, value, operation):
         """``b = a[i]`` (a view, or ``b = a``) in a loop, or again later, of an array ``a`` bound once:
