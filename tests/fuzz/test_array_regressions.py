@@ -167,5 +167,5 @@ def writes_through_ravel_of_a_strided_view(x):
 
 
 def test_writes_through_a_ravel_that_may_copy_are_refused_with_what_to_write():
-    with pytest.raises(srcad.DifferentiabilityError, match=r"flatden\(\)|flatten\(\) for a copy"):
+    with pytest.raises(srcad.DifferentiabilityError, match=r"flatten\(\) for a copy"):
         srcad.grad(writes_through_ravel_of_a_strided_view)(np.ones((2, 4)))
