@@ -135,13 +135,12 @@ class ArrayAdjoints:
         return forward, reverse + self.array_contributions(target, value, operation, result, incoming)
 
     def check_ravel(self, target, value):
-        """``b = a.ravel()`` is a view of a C-contiguous array and a copy of any other; srcad follows it as a
-        view, which is only right for a copy nobody writes."""
+        """``b = a.ravel()`` is a view of a contiguous array and a copy of any other (in NumPy and numba
+        alike, decided at run time); srcad follows it as a copy, which is right while nobody writes it."""
         if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "ravel"):
             return
         source = value.func.value.value if isinstance(value.func.value, cst.Name) else None
-        layout = getattr(self.analysis.types.get(source), "layout", "C")
-        if layout != "C" and self.analysis.aliases.get(target, {target}) & self.analysis.written_arrays:
+        if self.analysis.aliases.get(target, {target}) & self.analysis.written_arrays:
             raise self.unsupported(
                 f"srcad cannot differentiate writes through '{target}' = {source}.ravel(): it is a view of "
                 f"{source!r} when {source!r} is contiguous in memory and a copy when not, which only shows at run time",

@@ -51,7 +51,7 @@ def operation_of(value):
         return Operation("view", [value.value])
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in VIEW_METHODS:
         if isinstance(value.func.value, cst.Name) and value.func.value.value not in ("np", "math"):
-            kind = "view" if value.func.attr.value in ("reshape", "transpose", "ravel") else "ravel"  # flatten copies
+            kind = "view" if value.func.attr.value in ("reshape", "transpose") else "ravel"
             return Operation(kind, [value.func.value])
     if isinstance(value, cst.Call):
         callee = _CODE.code_for_node(value.func)
