@@ -2,11 +2,13 @@
 Forward mode and second derivatives (jvp, hessian, jacobian) are in ``srcad.tangents``."""
 
 import functools
-import math
+import weakref
 
 import numpy
 
 from srcad import custom
+from srcad.calls import FlatCall, differentiable_value
+from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
 from srcad.specialize import argument_type, specializer_of
@@ -51,6 +53,8 @@ class Differentiable:
         normalized form compiled instead; anything numba cannot compile at all runs as Python."""
         from numba.core.errors import NumbaError
 
+        if any(isinstance(a, tuple) for a in args):  # the normal form takes tuples apart: run it as written
+            return self.python_function(*args)
         normalized = specializer_of(self.python_function).normalized_primal()
         try:
             cpu.compile_for(normalized, signature)
@@ -77,10 +81,21 @@ def _normalize_wrt(wrt):
     return (wrt,) if not isinstance(wrt, tuple) else wrt
 
 
-def _run_adjoint(function, wrt, args, seed, kwargs=None):
+def _run_adjoint(function, wrt, args, kwargs=None):
+    """``(f(*args), *gradients)`` of a float-valued f, one gradient per position in ``wrt``."""
     specializer = specializer_of(function)
     args = specializer.bind(args, kwargs)
+    call = FlatCall(specializer, args)
+    wrt = specializer.check_wrt(wrt)
+    if call.structures is not None:  # tuple arguments: differentiated leaf by leaf
+        flat_wrt = call.wrt_leaves(wrt)
+        signature, flat_wrt = call.signature(flat_wrt)
+        adjoint = specializer.adjoint(flat_wrt, signature, call.structures)
+        call.check_aliasing(adjoint.written_parameters)
+        value, *adjoints = adjoint(*call.leaves, 1.0)
+        return (value, *call.grouped(wrt, flat_wrt, adjoints))
     signature, wrt = specializer.check_call(args, wrt)
+    seed = 1.0
     registered = custom.rules_for(function)
     if registered and "reverse" in registered:  # the user's rule wins over transforming f
         key = custom.key_of(specializer.function)
@@ -111,7 +126,7 @@ def value_and_grad(function, wrt=0):
 
     @functools.wraps(unwrap(function))
     def value_and_gradient(*args, **kwargs):
-        value, *gradients = _run_adjoint(function, wrt_tuple, args, 1.0, kwargs)
+        value, *gradients = _run_adjoint(function, wrt_tuple, args, kwargs)
         return value, (tuple(gradients) if isinstance(wrt, tuple) else gradients[0])
 
     return value_and_gradient
@@ -162,67 +177,136 @@ class Gradient:
 def vjp(function, *args):
     """``(y, pullback)`` with ``pullback(ybar)`` giving one cotangent per argument.
 
-    Float arguments (and float arrays) get ``ybar * dy/darg``; integer and boolean
-    arguments get None. The pullback reruns the function from the arguments as
-    they were on entry, so in-place writes do not pile up.
+    ``f`` may return a float, a float array, or a tuple (or NamedTuple) of them; ``ybar`` has
+    the same structure, shapes and dtypes. Float arguments (and float arrays, and the float
+    parts of tuple arguments) get ``ybar`` times the derivative; integer and boolean arguments
+    get None. The pullback reruns the function from the arguments as they were on entry, so
+    in-place writes do not pile up, and may be called many times.
 
     >>> def f(x, n):
-    ...     return x ** n
+    ...     return x ** n, 2.0 * x
     >>> y, pullback = vjp(f, 2.0, 3)
-    >>> y, pullback(1.0)
-    (8.0, (12.0, None))
+    >>> y, pullback((1.0, 0.0))
+    ((8.0, 4.0), (12.0, None))
     """
     specializer = specializer_of(function)
     specializer.validate()
     args = specializer.bind(args, None)
-    float_positions = tuple(i for i, a in enumerate(args) if _differentiable_value(a))
-    entry = [_copied(a) for a in args]  # the pullback reruns the function from the arguments on entry
-    value, *_ = _run_adjoint(function, float_positions, args, 0.0)
+    call = FlatCall(specializer, args)
+    positions = tuple(k for k in range(len(args)) if any(differentiable_value(call.leaves[j]) for j in call.leaf_positions(k)))
+    flat_wrt = tuple(k for k, leaf in enumerate(call.leaves) if differentiable_value(leaf))
+    signature, flat_wrt = call.signature(flat_wrt)
+    entry = [_copied(leaf) for leaf in call.leaves]  # the pullback reruns the function from the arguments on entry
+    value = _primal(function)(*[_copied_tree(a) for a in args])
+    output = structure_of(value)
+    outputs = leaves_of(value)
+    seed_types = tuple(_seed_type(leaf) for leaf in outputs)
+    adjoint = specializer.adjoint(flat_wrt, signature, call.structures, seed_types)
+    call.check_aliasing(adjoint.written_parameters)
 
     def pullback(cotangent):
-        _, *adjoints = _run_adjoint(function, float_positions, [_copied(a) for a in entry], cotangent)
-        by_position = dict(zip(float_positions, adjoints))
-        return tuple(by_position.get(i) for i in range(len(args)))
+        seeds = [_seed(leaf, given, k, len(outputs)) for k, (leaf, given) in enumerate(
+            zip(outputs, cotangent_leaves(output, cotangent, f"the output of {specializer.name}")))]
+        _, *adjoints = adjoint(*[_copied(leaf) for leaf in entry], *seeds)
+        gradients = call.grouped(positions, flat_wrt, adjoints)
+        by_position = dict(zip(positions, gradients))
+        return tuple(by_position.get(k) for k in range(len(args)))
 
     return value, pullback
+
+
+def _primal(function):
+    """``function`` compiled by numba, as ``@differentiable`` compiles it."""
+    if isinstance(function, Differentiable):
+        return function
+    python_function = unwrap(function)
+    primal = _PRIMALS.get(python_function)
+    if primal is None:
+        primal = _PRIMALS[python_function] = Differentiable(python_function)
+    return primal
+
+
+_PRIMALS = weakref.WeakKeyDictionary()  # plain function -> its Differentiable (compiled primal)
+
+
+def _seed_type(output):
+    if isinstance(output, numpy.ndarray):
+        return argument_type(numpy.ascontiguousarray(output))
+    return argument_type(output if isinstance(output, (bool, int)) else float(output))
+
+
+def _seed(output, given, index, count):
+    """The cotangent of one output as the adjoint takes it: a float, a contiguous array of the
+    output's shape and dtype, or 0 for an integer output."""
+    where = "the cotangent" + (f" of output part {index}" if count > 1 else "")
+    if isinstance(output, numpy.ndarray):
+        if output.dtype.kind != "f":
+            return numpy.zeros(output.shape, output.dtype)
+        if given is None:
+            return numpy.zeros_like(output, order="C")
+        given = numpy.asarray(given)
+        if given.shape != output.shape:
+            raise ValueError(f"{where} has shape {given.shape}, but the output has shape {output.shape}")
+        if given.dtype.kind not in "fiu":
+            raise ValueError(f"{where} must be real numbers, got an array of {given.dtype}")
+        return numpy.ascontiguousarray(given, dtype=output.dtype)
+    if isinstance(output, (bool, int, numpy.integer, numpy.bool_)):
+        return type(output)(0) if isinstance(output, (bool, int)) else 0
+    if given is None:
+        return 0.0
+    if isinstance(given, numpy.ndarray) and given.ndim == 0:
+        given = given.item()
+    if isinstance(given, bool) or not isinstance(given, (int, float, numpy.integer, numpy.floating)):
+        raise ValueError(f"{where} must be a float (the output is a float), got {type(given).__name__}")
+    return float(given)
 
 
 def _copied(value):
     return value.copy() if isinstance(value, numpy.ndarray) else value
 
 
-def _differentiable_value(value):
-    if isinstance(value, numpy.ndarray):
-        return value.dtype.kind == "f"
-    return isinstance(value, (float, numpy.floating))
+def _copied_tree(value):
+    if isinstance(value, tuple):
+        parts = [_copied_tree(part) for part in value]
+        return type(value)(*parts) if hasattr(type(value), "_fields") else tuple(parts)
+    return _copied(value)
+
+
+_differentiable_value = differentiable_value
 
 
 def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
     """The generated Python source of a stage: ``"normalized"``, ``"adjoint"`` or ``"tangent"``.
 
     The adjoint (or tangent) is shown for the argument types of the last call (or ``args``,
-    or all-float arguments) and for ``wrt`` (default: every float argument).
+    or all-float arguments) and for ``wrt`` (default: every float argument). The parts of tuple
+    arguments are separate parameters there, and ``wrt`` counts them one by one.
     """
     if device != "cpu":
         raise ValueError("device='cuda' applies to kernels; srcad functions are compiled for the CPU here")
     specializer = specializer_of(function)
+    structures = specializer.last_structures
+    if args is not None:
+        call = FlatCall(specializer, specializer.bind(tuple(args), None))
+        structures = call.structures
     if stage == "normalized":
-        return specializer.normalized().source
+        return specializer.normalized(structures).source
     if stage not in ("adjoint", "tangent"):
         raise ValueError(f"unknown stage {stage!r}; choose 'normalized', 'adjoint' or 'tangent'")
     from numba.core import types as numba_types
 
     if args is not None:
-        signature = tuple(argument_type(a) for a in args)
+        signature = tuple(argument_type(a) for a in call.leaves)
     elif specializer.last_signature is not None:
         signature = specializer.last_signature
     else:
         signature = tuple(numba_types.float64 for _ in specializer.normalized().parsed.parameters)
     if wrt is None:
         wrt = tuple(i for i, t in enumerate(signature) if _differentiable_type(t))
+    normalized = specializer.normalized(structures)
     if stage == "tangent":
-        return specializer.normalized().tangent_source(_normalize_wrt(wrt), signature)[0]
-    return specializer.normalized().adjoint_source(_normalize_wrt(wrt), signature)[0]
+        return normalized.tangent_source(_normalize_wrt(wrt), signature)[0]
+    return normalized.adjoint_source(_normalize_wrt(wrt), signature)[0]
 
 
 def _differentiable_type(numba_type):

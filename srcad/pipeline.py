@@ -16,13 +16,17 @@ from srcad.errors import DifferentiabilityError
 class Normalized:
     """A parsed function in AD-normal form, with what later passes need."""
 
-    def __init__(self, function, procedure=False):
+    def __init__(self, function, procedure=False, structures=None):
         from srcad.transforms import emit, names, normalize, parse, single_exit, versions
 
         self.parsed = parse.parse_function(function)
-        definition, self.constants = normalize.normalize(self.parsed, procedure)
+        definition, normalizer = normalize.normalize(self.parsed, procedure, structures)
+        self.constants = normalizer.constants
+        self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
         definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
-        self.parameters = [renamed.get(p, p) for p in self.parsed.parameters]
+        # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument
+        self.parameter_groups = [[renamed.get(p, p) for p in group] for group in normalizer.parameter_groups]
+        self.parameters = [p for group in self.parameter_groups for p in group]
         self.names = names.NameFactory(set())
         self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
         definition = versions.separate_rebindings(definition, self.parameters, self.names)
@@ -42,7 +46,7 @@ class Normalized:
         """Source of the adjoint module and the name of its function."""
         from srcad.transforms import emit, reverse
 
-        analysis, names = self._analysis(wrt, argument_types, _check_scalar_output)
+        analysis, names = self._analysis(wrt, argument_types)
         adjoint = self._generated(reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants, uses_tape=True
@@ -54,20 +58,21 @@ class Normalized:
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
         from srcad.transforms import emit, forward
 
-        analysis, names = self._analysis(wrt, argument_types, _check_array_or_float_output)
+        analysis, names = self._analysis(wrt, argument_types)
         tangent = self._generated(forward.forward_mode, self.definition, self.parameters, wrt, analysis, names, only_tangent)
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
-    def _analysis(self, wrt, argument_types, check_output):
-        """Types (numba's inference on the normalized function), activity, and a name factory."""
+    def _analysis(self, wrt, argument_types):
+        """Types (numba's inference on the normalized function), activity, and a name factory.
+        Sets ``self.output_kinds`` (see ``output_kinds``)."""
         from srcad.transforms import activity, infer_types, names
 
         try:
             types, return_type = infer_types.infer_types(self.python_function(), argument_types)
         except infer_types.TypingFailure as failure:
             raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
-        check_output(self.parsed.name, return_type)
+        self.output_kinds = output_kinds(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types)
         return analysis, names.NameFactory(set(self.names.taken))
 
@@ -135,29 +140,22 @@ def _first_column(filename, lineno):
     return len(text) - len(text.lstrip()) + 1
 
 
-def _check_array_or_float_output(name, return_type):
+def output_kinds(name, return_type):
+    """``(kind, type)`` per output (per part of a tuple output): kind ``"float"``, ``"array"`` (of
+    floats) or ``"other"`` (ints, booleans: no derivative); other outputs raise TypeError."""
     from numba.core import types as numba_types
 
-    if isinstance(return_type, numba_types.Float):
-        return
-    if isinstance(return_type, numba_types.Array) and isinstance(return_type.dtype, numba_types.Float):
-        return
-    raise TypeError(
-        f"srcad.jvp needs {name} to return a float or a float array, but it returns {return_type}"
-        + (" (tuple outputs are not supported yet)" if isinstance(return_type, numba_types.BaseTuple) else "")
-    )
-
-
-def _check_scalar_output(name, return_type):
-    from numba.core import types as numba_types
-
-    if isinstance(return_type, numba_types.Float):
-        return
-    if isinstance(return_type, (numba_types.BaseTuple,)):
-        raise TypeError(f"srcad.grad needs {name} to return one float, but it returns a tuple ({return_type})")
-    if isinstance(return_type, numba_types.Array):
-        raise TypeError(
-            f"srcad.grad needs {name} to return one float, but it returns an array ({return_type}); "
-            "reduce it to a scalar (e.g. sum it)"
-        )
-    raise TypeError(f"srcad.grad needs {name} to return a float, but it returns {return_type}")
+    parts = list(return_type) if isinstance(return_type, numba_types.BaseTuple) else [return_type]
+    kinds = []
+    for part in parts:
+        dtype = getattr(part, "dtype", part) if isinstance(part, numba_types.Array) else part
+        if isinstance(dtype, numba_types.Float):
+            kinds.append(("array" if isinstance(part, numba_types.Array) else "float", str(part)))
+        elif isinstance(dtype, (numba_types.Integer, numba_types.Boolean)):
+            kinds.append(("other", str(part)))
+        else:
+            raise TypeError(
+                f"srcad cannot differentiate {name}: it returns {return_type}; srcad differentiates functions "
+                "returning floats, float arrays, or tuples of them"
+            )
+    return tuple(kinds)

@@ -119,8 +119,9 @@ class Specializer:
     def __init__(self, function):
         self.function = function
         self.compiled = {}
-        self.last_signature = None
-        self._normalized = None
+        self.last_signature = None  # of the last derivative generated: the leaves' types, and
+        self.last_structures = None  # which arguments were tuples
+        self._normalized = {}  # argument structures (None: no tuple arguments) -> Normalized
         self._source_key = None
         self._valid = False
         self._parameters = None
@@ -143,12 +144,14 @@ class Specializer:
             self._source_key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
         return self._source_key
 
-    def normalized(self):
-        if self._normalized is None:
+    def normalized(self, structures=None):
+        """The normal form, for arguments of ``structures`` (which are tuples; None: none are)."""
+        normalized = self._normalized.get(structures)
+        if normalized is None:
             from srcad.pipeline import Normalized
 
-            self._normalized = Normalized(self.function)
-        return self._normalized
+            normalized = self._normalized[structures] = Normalized(self.function, structures=structures)
+        return normalized
 
     def normalized_primal(self):
         """The normalized function compiled by numba: the primal where numba cannot compile the
@@ -172,7 +175,14 @@ class Specializer:
             return
         key = self.source_key()
         if cpu.read_cached(key + "_valid") is None:
-            self.normalized()
+            from srcad.pipeline import Normalized
+            from srcad.structure import UNKNOWN, NeedsStructures
+
+            try:
+                self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
+            except NeedsStructures:  # it takes tuples: checked at the first call, which shows them
+                self._valid = True
+                return
             cpu.store(key + "_valid", "# parsed and normalized without errors\n")
         self._valid = True
 
@@ -194,8 +204,8 @@ class Specializer:
         bound.apply_defaults()
         return bound.args
 
-    def check_call(self, args, wrt):
-        """The argument types, and ``wrt`` as non-negative positions; ``args`` as ``bind`` returns them."""
+    def check_wrt(self, wrt):
+        """``wrt`` as non-negative argument positions, checked."""
         parameters = self.parameters
         for index in wrt:
             if not isinstance(index, int) or isinstance(index, bool):
@@ -204,10 +214,17 @@ class Specializer:
                 raise ValueError(
                     f"wrt={index} is out of range: {self.name}({', '.join(parameters)}) has {len(parameters)} arguments"
                 )
+        return tuple(i % len(parameters) for i in wrt)
+
+    def check_call(self, args, wrt, names=None):
+        """The argument types, and ``wrt`` as non-negative positions; ``args`` as ``bind`` returns them
+        (or the leaves of tuple arguments, with ``names`` naming them)."""
+        parameters = names or self.parameters
+        if names is None:
+            wrt = self.check_wrt(wrt)
         for name, value in zip(parameters, args):
             _check_argument(self.name, name, value)
         signature = tuple(argument_type(a) for a in args)
-        wrt = tuple(i % len(parameters) for i in wrt)
         for index in wrt:
             kind = signature[index]
             if not isinstance(getattr(kind, "dtype", kind), numba_types.Float):
@@ -223,7 +240,7 @@ class Specializer:
                 )
         return signature, wrt
 
-    def check_aliasing(self, args, written_parameters):
+    def check_aliasing(self, args, written_parameters, names=None):
         """Refuse arguments sharing memory with an argument the function writes in place.
 
         The generated adjoint, like any AD of in-place code, assumes distinct arrays;
@@ -231,7 +248,7 @@ class Specializer:
         """
         if not written_parameters:
             return
-        names = self.parameters
+        names = names or self.parameters
         for written in written_parameters:
             for other, value in enumerate(args):
                 if other == written or not isinstance(value, numpy.ndarray):
@@ -243,45 +260,72 @@ class Specializer:
                         f"Pass separate arrays (e.g. {names[other]}.copy())."
                     )
 
-    def adjoint(self, wrt, signature):
-        """The compiled adjoint ``f_adjoint(*args, output_adj) -> (value, *adjoints)``."""
-        return self._compiled_stage("adjoint", wrt, signature, (numba_types.float64,))
+    def adjoint(self, wrt, signature, structures=None, seed_types=None):
+        """The compiled adjoint ``f_adjoint(*args, *output seeds) -> (value, *adjoints)``, for arguments of
+        ``signature`` (the leaves of tuple arguments) and ``structures``. ``seed_types``: one per output
+        (per part of a tuple output); None for ``grad``, which needs one float output."""
+        module = self._stage_module("adjoint", wrt, signature, structures)
+        if seed_types is None:
+            _check_one_float(self.name, module.srcad_outputs)
+            seed_types = (numba_types.float64,)
+        return self._compiled(module, signature + tuple(seed_types))
 
-    def tangent(self, wrt, signature):
+    def tangent(self, wrt, signature, structures=None):
         """The compiled tangent ``f_tangent(*args, *tangents of wrt) -> (value, value_dot)``."""
-        return self._compiled_stage("tangent", wrt, signature, tuple(signature[k] for k in wrt))
+        module = self._stage_module("tangent", wrt, signature, structures)
+        return self._compiled(module, signature + tuple(signature[k] for k in wrt))
 
-    def _compiled_stage(self, stage, wrt, signature, extra_types):
-        """A derivative stage for ``wrt`` and ``signature``: generated (or read from the cache),
-        loaded and compiled once, its generated function taking ``extra_types`` after the arguments."""
-        cache_key = (stage, wrt, signature)
-        compiled = self.compiled.get(cache_key)
-        if compiled is not None:
-            return compiled
+    def output_structure(self, module, structures):
+        """The structure of a tuple output (None for one value): normalizing tells it, once per process."""
+        if not module.srcad_tuple_output:
+            return None
+        return self.normalized(structures).output_structure
+
+    def _stage_module(self, stage, wrt, signature, structures=None):
+        """The generated module of a derivative stage (read from the cache, or generated and stored):
+        its entry ``srcad_entry`` as numba dispatches it, its source and facts about it."""
+        cache_key = (stage, wrt, signature, structures)
+        module = self.compiled.get(cache_key)
+        if module is not None:
+            return module
         with _lock:
-            compiled = self.compiled.get(cache_key)
-            if compiled is None:
+            module = self.compiled.get(cache_key)
+            if module is None:
                 self.validate()
-                key = self._stage_key(stage, wrt, signature)
+                key = self._stage_key(stage, wrt, signature, structures)
                 source = cpu.read_cached(key)
                 if source is None:
-                    normalized = self.normalized()
+                    normalized = self.normalized(structures)
                     make = normalized.adjoint_source if stage == "adjoint" else normalized.tangent_source
                     source, entry = make(wrt, signature)
                     source += f"\n\nsrcad_entry = {entry}\n"
                     source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
+                    source += f"srcad_outputs = {normalized.output_kinds!r}\n"
+                    source += f"srcad_tuple_output = {normalized.output_structure is not None!r}\n"
                     cpu.store(key, source)
                 module = cpu.load_module(key)
-                compiled = Compiled(
-                    cpu.jit(module.srcad_entry),
-                    source,
-                    self.function.__code__.co_filename,
-                    signature + extra_types,
-                    module.srcad_written_parameters,
-                )
-                self.compiled[cache_key] = compiled
-            self.last_signature = signature
-            return compiled
+                module.srcad_source = source
+                module.srcad_dispatcher = cpu.jit(module.srcad_entry)
+                module.srcad_signatures = {}
+                self.compiled[cache_key] = module
+            self.last_signature, self.last_structures = signature, structures
+            return module
+
+    def _compiled(self, module, signature):
+        compiled = module.srcad_signatures.get(signature)
+        if compiled is None:
+            with _lock:
+                compiled = module.srcad_signatures.get(signature)
+                if compiled is None:
+                    compiled = module.srcad_signatures[signature] = Compiled(
+                        module.srcad_dispatcher,
+                        module.srcad_source,
+                        self.function.__code__.co_filename,
+                        signature,
+                        module.srcad_written_parameters,
+                    )
+                    compiled.module = module
+        return compiled
 
     def tangent_function(self, wrt, signature):
         """The tangent as a plain Python function ``f_tangent(*args, *tangents of wrt) -> value_dot``,
@@ -297,9 +341,29 @@ class Specializer:
                 self.compiled[cache_key] = cpu.load_module(key).srcad_entry
         return self.compiled[cache_key]
 
-    def _stage_key(self, stage, wrt, signature):
+    def _stage_key(self, stage, wrt, signature, structures=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
+        if structures is not None:
+            text += "|" + ",".join("*" if s is None else s.describe() for s in structures)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_one_float(name, outputs):
+    """``grad`` needs one float output: else a TypeError saying what to use instead."""
+    if len(outputs) == 1 and outputs[0][0] == "float":
+        return
+    if len(outputs) > 1:
+        raise TypeError(
+            f"srcad.grad needs {name} to return one float, but it returns a tuple "
+            f"({', '.join(text for _, text in outputs)}); use srcad.vjp for tuple outputs"
+        )
+    kind, text = outputs[0]
+    if kind == "array":
+        raise TypeError(
+            f"srcad.grad needs {name} to return one float, but it returns an array ({text}); "
+            "reduce it to a scalar (e.g. sum it), or use srcad.vjp or srcad.jacobian"
+        )
+    raise TypeError(f"srcad.grad needs {name} to return a float, but it returns {text}")
 
 
 class Compiled:

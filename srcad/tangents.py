@@ -10,7 +10,9 @@ import functools
 import numpy
 
 from srcad import custom
-from srcad.api import Gradient, _copied, _differentiable_value, grad
+from srcad.api import Gradient, _copied, _differentiable_value, grad, vjp
+from srcad.calls import FlatCall, differentiable_value
+from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
 from srcad.specialize import specializer_of
 
@@ -41,6 +43,7 @@ def _gradient_of_tangent(function, args, tangents, wrt):
     the Hessian of f times the tangents (reverse mode over forward mode)."""
     specializer = specializer_of(function)
     specializer.validate()
+    _refuse_tuple_arguments(args, "second derivatives")
     names = specializer.parameters
     positions = tuple(k for k, a in enumerate(args) if _differentiable_value(a))
     values = [_copied(_checked_tangent(names[k], args[k], tangents[k])) for k in positions]
@@ -68,33 +71,48 @@ def jvp(function, primals, tangents):
     specializer = specializer_of(function)
     specializer.validate()
     primals, tangents = tuple(primals), tuple(tangents)
-    names = specializer.parameters
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
     args = specializer.bind(primals, None)
     tangents = tangents + (None,) * (len(args) - len(tangents))  # defaults filled in: zero tangents
-    wrt, tangent_values = [], []
-    for position, (primal, tangent) in enumerate(zip(args, tangents)):
-        if _differentiable_value(primal):
-            wrt.append(position)
-            tangent_values.append(_checked_tangent(names[position], primal, tangent))
+    call = FlatCall(specializer, args)
+    tangent_values = []
+    for leaf, name, tangent in zip(call.leaves, call.names, _tangent_leaves(call, tangents)):
+        if differentiable_value(leaf):
+            tangent_values.append(_checked_tangent(name, leaf, tangent))
         elif tangent is not None:
             raise ValueError(
-                f"argument {names[position]!r} of {specializer.name} is {type(primal).__name__}, which has no "
-                f"tangent: pass None for it"
+                f"argument {name!r} of {specializer.name} is {type(leaf).__name__}, which has no tangent: pass None for it"
             )
-    signature, wrt = specializer.check_call(args, tuple(wrt))
+    wrt = [k for k, leaf in enumerate(call.leaves) if differentiable_value(leaf)]
+    signature, wrt = call.signature(tuple(wrt))
     registered = custom.rules_for(function)
-    if registered and "forward" in registered:  # the user's forward rule wins over transforming f
+    if registered and "forward" in registered and call.structures is None:  # the user's rule wins over transforming f
         key = custom.key_of(specializer.function)
         by_position = dict(zip(wrt, tangent_values))
         every_tangent = [by_position.get(k, 0.0) for k in range(len(args))]
         return custom.compiled(key, "primal")(*args), custom.compiled(key, "forward")(*args, *every_tangent)
-    compiled = specializer.tangent(wrt, signature)
-    specializer.check_aliasing(args, compiled.written_parameters)
+    compiled = specializer.tangent(wrt, signature, call.structures)
+    call.check_aliasing(compiled.written_parameters)
     if compiled.written_parameters:  # the tangents of arguments written in place are written too
         tangent_values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in tangent_values]
-    return compiled(*args, *tangent_values)
+    value, tangent = compiled(*call.leaves, *tangent_values)
+    output = specializer.output_structure(compiled.module, call.structures)
+    if output is None:
+        return value, tangent
+    return rebuilt(output, value), rebuilt(output, tangent)
+
+
+def _tangent_leaves(call, tangents):
+    """The tangents given, one per leaf of the arguments (None for every leaf of an argument given None)."""
+    leaves = []
+    for position, tangent in enumerate(tangents):
+        structure = None if call.structures is None else call.structures[position]
+        if structure is None or tangent is None:
+            leaves += [tangent] * len(call.leaf_positions(position))
+        else:
+            leaves += cotangent_leaves(structure, tangent, f"the tangent of {call.specializer.parameters[position]!r}")
+    return leaves
 
 
 def _jvp_of_gradient(gradient, primals, tangents):
@@ -124,6 +142,7 @@ def hessian(function, wrt=0):
     @functools.wraps(unwrap(function))
     def hessian_at(*args):
         args = specializer_of(function).bind(args, None)
+        _refuse_tuple_arguments(args, "Hessians")
         x = args[wrt]
         if not isinstance(x, numpy.ndarray):
             return second_derivative(Gradient(function, wrt), wrt)(*args)
@@ -135,8 +154,9 @@ def hessian(function, wrt=0):
 
 def jacobian(function, wrt=0):
     """The Jacobian of ``function`` (float or float-array valued) with respect to argument ``wrt``,
-    of shape ``output.shape + x.shape``, column by column with forward mode (one jvp per element
-    of x).
+    of shape ``output.shape + x.shape``: row by row in reverse mode (one vjp per output element)
+    when the output has fewer elements than x, else column by column in forward mode (one jvp
+    per element of x).
 
     >>> def f(x):
     ...     return x * x[0]
@@ -149,13 +169,37 @@ def jacobian(function, wrt=0):
     @functools.wraps(unwrap(function))
     def jacobian_at(*args):
         args = specializer_of(function).bind(args, None)
+        _refuse_tuple_arguments(args, "Jacobians")
         x = args[wrt]
-        columns = [numpy.asarray(jvp(function, [_copied(a) for a in args], d)[1]) for d in _basis(args, wrt)]
-        if not isinstance(x, numpy.ndarray):
-            return columns[0] if columns[0].ndim else float(columns[0])
-        return numpy.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
+        value, pullback = vjp(function, *[_copied(a) for a in args])
+        if isinstance(value, tuple):
+            raise TypeError("srcad.jacobian needs a float or float-array output; use srcad.vjp or srcad.jvp for tuples")
+        outputs, inputs = numpy.size(value), numpy.size(x)
+        if outputs < inputs:  # reverse mode: one row per output element
+            rows = [numpy.asarray(pullback(cotangent)[wrt]) for cotangent in _unit_vectors(value)]
+            matrix = numpy.stack(rows).reshape(numpy.shape(value) + numpy.shape(x))
+        else:
+            columns = [numpy.asarray(jvp(function, [_copied(a) for a in args], d)[1]) for d in _basis(args, wrt)]
+            matrix = numpy.stack(columns, axis=-1).reshape(numpy.shape(value) + numpy.shape(x))
+        return matrix if matrix.ndim else float(matrix)
 
     return jacobian_at
+
+
+def _unit_vectors(value):
+    """Cotangents of ``value``'s shape, zero but for one element (or 1.0 for a float)."""
+    if not isinstance(value, numpy.ndarray):
+        yield 1.0
+        return
+    for k in range(value.size):
+        unit = numpy.zeros_like(value)
+        unit.flat[k] = 1.0
+        yield unit
+
+
+def _refuse_tuple_arguments(args, what):
+    if any(isinstance(a, tuple) for a in args):
+        raise TypeError(f"srcad does not compute {what} of functions with tuple arguments yet; pass the parts as separate arguments")
 
 
 def _basis(args, wrt):

@@ -131,6 +131,24 @@ def test_jacobians_match_central_differences_column_by_column():
     np.testing.assert_allclose(ds, (swirl(x, s + 1e-6) - swirl(x, s - 1e-6)) / 2e-6, rtol=1e-6, atol=1e-8)
 
 
+def moments(x, w):
+    centered = x - np.mean(x)
+    return np.array([np.sum(w * centered**2), np.sum(np.sin(x) * w)])
+
+
+def test_jacobians_of_few_outputs_match_central_differences_row_by_row():
+    x, w = RNG.normal(size=6), RNG.uniform(0.5, 1.5, size=6)
+    for position in (0, 1):
+        J = srcad.jacobian(moments, wrt=position)(x, w)
+        assert J.shape == (2, 6)
+        for k in range(6):
+            moved_up, moved_down = [x.copy(), w.copy()], [x.copy(), w.copy()]
+            moved_up[position][k] += 1e-6
+            moved_down[position][k] -= 1e-6
+            column = (moments(*moved_up) - moments(*moved_down)) / 2e-6
+            np.testing.assert_allclose(J[:, k], column, rtol=1e-6, atol=1e-8)
+
+
 def test_grad_of_an_array_gradient_is_refused_with_what_to_use():
     with pytest.raises(TypeError, match="hessian"):
         srcad.grad(srcad.grad(rosenbrock))(np.ones(3))

@@ -36,6 +36,7 @@ from srcad.transforms.statements import (
     is_float_type,
     names_in,
     operation_of,
+    returned_atoms,
     walk,
 )
 
@@ -45,6 +46,7 @@ class Analysis:
     active: set
     recorded: set
     returned: cst.BaseExpression
+    outputs: list  # the atoms returned: one, or the parts of a tuple
     recomputed: dict = field(default_factory=dict)  # name -> its defining statement, rerun in the reverse sweep
     # defined up front: saved before their first assignment, or read by the reverse sweep but assigned
     # only inside branches or loops (numba drops code under constant-false tests, definitions included)
@@ -71,6 +73,7 @@ def analyze(definition, parameters, wrt, types):
     """Activity and to-be-recorded analysis of a normal-form, single-exit function."""
     body = definition.body.body
     returned = body[-1].body[0].value
+    outputs = returned_atoms(body)
     dependencies = []  # (target, operand names) of differentiable assignments
     assignments = {name: 1 for name in parameters}
     for statement, depth in walk(body):
@@ -101,7 +104,7 @@ def analyze(definition, parameters, wrt, types):
                 assignments[other] = assignments.get(other, 0) + 2
 
     varied = {parameters[k] for k in wrt}
-    useful = {returned.value} if isinstance(returned, cst.Name) else set()
+    useful = {atom.value for atom in outputs if isinstance(atom, cst.Name)}
     changed = True
     while changed:
         changed = False
@@ -176,6 +179,7 @@ def analyze(definition, parameters, wrt, types):
         active=active,
         recorded=recorded,
         returned=returned,
+        outputs=outputs,
         recomputed=recomputed,
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters)),
     )
@@ -274,7 +278,7 @@ def _single_use_adjoints(body, parameters, active, types, unsuitable_arrays):
         if write is not None and isinstance(write.value, cst.Name) and write.array in active:
             uses[write.value.value] = uses.get(write.value.value, 0) + 1
             readers[write.value.value] = statement
-    returned = body[-1].body[0].value
+    outputs = {atom.value for atom in returned_atoms(body) if isinstance(atom, cst.Name)}
     single = set()
     for name, count in uses.items():
         if count != 1 or name in parameters or len(definitions.get(name, [])) != 1:
@@ -287,7 +291,7 @@ def _single_use_adjoints(body, parameters, active, types, unsuitable_arrays):
                 continue  # float32: `t_adj += ...` keeps the dtype; a plain assignment could widen it
             if operation_of(assignment_of(reader)[1]).rule not in _SHAPE_KEEPING_READERS:
                 continue
-        if isinstance(returned, cst.Name) and returned.value == name:
+        if name in outputs:
             continue
         (def_block, def_index), (use_block, use_index) = place[id(definitions[name][0])], place[id(readers[name])]
         if def_block == use_block and def_index < use_index:

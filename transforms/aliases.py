@@ -42,8 +42,9 @@ def rebound_views(body, parameters, types, rebound):
 
 
 def read_only_views(body, types, group):
-    """Views whose every reader follows them in the same block, with no write to the shared
-    memory from the view to its last reader (and none through the view itself, anywhere)."""
+    """Views of memory no name ever writes, and views whose every reader follows them in the same
+    block, with no write to the shared memory from the view to its last reader (and none through
+    the view itself, anywhere)."""
     written = written_arrays(body, types)
     safe = set()
     for block, _ in blocks(body):
@@ -56,12 +57,15 @@ def read_only_views(body, types, group):
                 continue
             if target in written:
                 continue
+            members = group.get(target, {target})
+            if not written & members:  # no name of this memory is ever written: a view reads as a copy would
+                safe.add(id(statement))
+                continue
             readers = [k for k, s in enumerate(block) if k > index and target in _names_read(s)]
             readers += [k for k, s in enumerate(block) if k > index and not isinstance(s, cst.SimpleStatementLine)
                         and any(target in _names_read(inner) for inner, _ in walk([s]))]
             elsewhere = sum(target in _names_read(s) for s, _ in walk(body)) - len(readers)
             last = max(readers, default=index)
-            members = group.get(target, {target})
             # the last reader may itself write the memory (x[1:3] += view): it reads before it writes
             end = last if isinstance(block[last], cst.SimpleStatementLine) else last + 1  # a loop reads again
             changed = any(written_arrays([s], types) & members for s in block[index + 1 : end])

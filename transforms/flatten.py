@@ -11,8 +11,10 @@ raises DifferentiabilityError at the user's expression.
 import libcst as cst
 
 from srcad import custom
+from srcad.structure import NeedsStructures
 from srcad.transforms import rules
 from srcad.transforms.flatten_arrays import ArrayFlattening, _call, is_view_subscript
+from srcad.transforms.flatten_tuples import Packed, TupleFlattening, is_named_tuple_class
 from srcad.transforms.names import describe
 
 
@@ -50,15 +52,18 @@ class _Temporary(cst.Name):
     """A name this pass made for a value it flattened: an atom, not a user variable to look up."""
 
 
-class Flattener(ArrayFlattening):
+class Flattener(ArrayFlattening, TupleFlattening):
     """Mixed into the Normalizer: ``self.parsed``, ``self.names`` and ``self.constants`` come from it."""
 
-    def expression(self, node, into=None):
-        """Flatten ``node`` into statements and an atom holding its value.
+    def expression(self, node, into=None, allow_tuple=False):
+        """Flatten ``node`` into statements and an atom holding its value (with ``allow_tuple``,
+        a tuple-valued expression gives a Packed instead).
 
         With ``into``, the last operation assigns straight to that name."""
         statements = []
-        atom = self._flatten(node, statements, into)
+        atom = self.value_of(node, statements, into) if allow_tuple else self._flatten(node, statements, into)
+        if isinstance(atom, Packed):
+            return statements, atom
         if into is not None and not (
             statements
             and isinstance(statements[-1], (cst.SimpleStatementLine, cst.If))
@@ -79,6 +84,10 @@ class Flattener(ArrayFlattening):
     def _flatten(self, node, statements, into):
         if isinstance(node, _Temporary):  # already flattened
             return node
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
+            part = self.tuple_part(node)  # t[0], state.x: the variable holding that part
+            if part is not None:
+                return self.scalar(part, node)
         if isinstance(node, cst.Name):
             return self.name(node).with_changes(lpar=[], rpar=[])
         if isinstance(node, (cst.Integer, cst.Float)):
@@ -120,7 +129,7 @@ class Flattener(ArrayFlattening):
         if isinstance(node, cst.IfExp):
             return self.conditional_expression(node, statements, into)
         if isinstance(node, cst.Call):
-            return self.call(node, statements, into)
+            return self.scalar(self.replaced(node, statements) or self.call(node, statements, into), node)
         raise self._unsupported_expression(node)
 
     def _unsupported_expression(self, node):
@@ -175,6 +184,8 @@ class Flattener(ArrayFlattening):
         resolved = self.parsed.resolve(node)
         if resolved.kind == "constant":
             return _literal(resolved.value)
+        if self.lenient and isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
+            raise NeedsStructures(node.value.value)  # state.x: a NamedTuple argument, perhaps
         raise self.error(
             f"srcad cannot use {cst.Module([]).code_for_node(node)!r} here",
             node,
@@ -183,12 +194,12 @@ class Flattener(ArrayFlattening):
 
     # -- arrays -----------------------------------------------------------------------------------------
     def is_array_attribute(self, node):
-        """``a.shape``, ``a.size``, ``a.ndim`` of a local array: integers, never active."""
-        return (
-            isinstance(node.value, cst.Name)
-            and self.parsed.resolve(node.value).kind == "local"
-            and node.attr.value in ("shape", "size", "ndim")
-        )
+        """``a.shape``, ``a.size``, ``a.ndim`` of a local array (or a tuple's part): integers, never active."""
+        if node.attr.value not in ("shape", "size", "ndim"):
+            return False
+        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
+            return node.value.value not in self.bundles
+        return isinstance(node.value, (cst.Attribute, cst.Subscript)) and isinstance(self.tuple_part(node.value), cst.Name)
 
     def conditional_expression(self, node, statements, into):
         name = into or self.names.fresh("choice")
@@ -204,6 +215,10 @@ class Flattener(ArrayFlattening):
         return cst.Name(name)
 
     def call(self, node, statements, into):
+        """A call's value: an atom, or a Packed for a NamedTuple built or a helper returning a tuple."""
+        length = self.tuple_length(node)
+        if length is not None:
+            return length
         function = node.func
         if isinstance(function, cst.Attribute) and self.parsed.resolve(function.value).kind != "module":
             return self.method_call(node, statements, into)  # a.sum(), np.abs(x).dot(y)
@@ -216,6 +231,8 @@ class Flattener(ArrayFlattening):
                 return self.custom_call(node, resolved.value, statements, into)
             if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
                 return inline_call(self, node, resolved.value, statements, into)
+            if is_named_tuple_class(resolved.value):
+                return self.constructed(node, resolved.value, statements)
             raise self.unknown_callee(node, resolved)
         if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":
             return self._result(self.inactive(node), statements, into)
@@ -388,6 +405,8 @@ class _Canonicalize(cst.CSTTransformer):
         return self.normalizer.name(original)
 
     def on_visit(self, node):
+        if self._tuple_part(node) is not None or self.normalizer.tuple_length(node) is not None:
+            return False  # replaced whole in on_leave
         if isinstance(node, cst.Tuple) and self.allow_tuples:
             return True
         if isinstance(
@@ -398,3 +417,17 @@ class _Canonicalize(cst.CSTTransformer):
         ):  # fmt: skip
             raise self.normalizer._unsupported_expression(node)
         return super().on_visit(node)
+
+    def on_leave(self, original, updated):
+        part = self._tuple_part(original)
+        if part is not None:  # t[0], state.x: the variable holding that part
+            return self.normalizer.scalar(part, original)
+        length = self.normalizer.tuple_length(original)
+        if length is not None:
+            return length
+        return super().on_leave(original, updated)
+
+    def _tuple_part(self, node):
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
+            return self.normalizer.tuple_part(node)
+        return None

@@ -87,6 +87,10 @@ class ArrayFlattening:
             arguments = [array] + [self._operand(a.value, statements) for a in node.args]
             if len(arguments) == len(rules.RULES[function].operands):
                 return self._result(_call(function, arguments), statements, into)
+        if method == "_replace" and self.lenient:
+            from srcad.structure import NeedsStructures
+
+            raise NeedsStructures(method)  # state._replace(...): a NamedTuple argument, perhaps
         raise self.error(
             f"srcad cannot differentiate the method '.{method}()' yet",
             node,

@@ -82,7 +82,9 @@ class ForwardMode:
         statements = self.block(body[:-1])
         inputs = [self.parameters[k] for k in self.wrt]
         value = self.names.fresh("value")
-        results = [cst.Name(value), self.tangent_of(returned)]
+        tangents = [self.tangent_of(atom) for atom in self.analysis.outputs]
+        tangent = tangents[0] if not isinstance(returned, cst.Tuple) else cst.Tuple([cst.Element(t) for t in tangents])
+        results = [cst.Name(value), tangent]
         returned_value = results[1] if self.only_tangent else cst.Tuple([cst.Element(r) for r in results])
         final = cst.SimpleStatementLine([cst.Return(returned_value)], leading_lines=_comment("# results"))
         params = list(self.definition.params.params) + [cst.Param(cst.Name(self.tangent(p))) for p in inputs]

@@ -17,7 +17,9 @@ import threading
 import libcst as cst
 
 from srcad.introspect import unwrap
+from srcad.structure import UNKNOWN
 from srcad.transforms.flatten import assign
+from srcad.transforms.flatten_tuples import Packed, packed_like
 from srcad.transforms.names import bound_names, renamed_in
 
 _inlining = threading.local()  # the functions being inlined on this thread, outermost first
@@ -50,10 +52,13 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
             node,
             "Define it with 'def' in a file, or wrap the call in srcad.no_grad(...) if it needs no derivative.",
         ) from None
-    arguments = bound_arguments(flattener, node, callee, spelled, statements)
+    arguments = bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=True)
+    structures = tuple(a.structure() if isinstance(a, Packed) else None for a in arguments)
     stack.append(callee)
     try:
-        normalized = Normalized(callee, procedure)
+        if not any(structures):  # no tuple arguments (or, checking the caller before any call, none known yet)
+            structures = UNKNOWN if flattener.lenient else None
+        normalized = Normalized(callee, procedure, structures)
     finally:
         stack.pop()
     definition = normalized.definition
@@ -66,18 +71,22 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         if flattener.constants.get(name, value) != value or name in flattener.parsed.local_names:
             renamed[name] = flattener.names.fresh(f"{prefix}_{name}")
         flattener.constants[renamed.get(name, name)] = value
-    for parameter, atom in zip(normalized.parameters, arguments):
-        statements.append(assign(renamed[parameter], atom))
+    for group, value in zip(normalized.parameter_groups, arguments):  # a tuple argument binds part by part
+        atoms = value.leaves() if isinstance(value, Packed) else [value]
+        statements += [assign(renamed[parameter], atom) for parameter, atom in zip(group, atoms)]
     statements += [renamed_in(statement, renamed).visit(_WithoutLineComments()) for statement in body[:-1]]
     result = renamed_in(returned, renamed)
+    if normalized.output_structure is not None:  # a tuple: the caller binds its parts
+        return packed_like(normalized.output_structure, iter(e.value for e in result.elements))
     if into is not None:
         statements.append(assign(into, result))
         return cst.Name(into)
     return result
 
 
-def bound_arguments(flattener, node, callee, spelled, statements):
-    """The callee's parameters in order, each as an atom of the caller (defaults as numbers)."""
+def bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=False):
+    """The callee's parameters in order, each as an atom of the caller (defaults as numbers), or
+    with ``allow_tuples`` a Packed for a tuple."""
     positional, keywords = [], {}
     for argument in node.args:
         if argument.star:
@@ -96,7 +105,8 @@ def bound_arguments(flattener, node, callee, spelled, statements):
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise flattener.error(f"srcad cannot inline {spelled!r}: it takes *args or **kwargs", node)
         if name in bound.arguments:
-            atoms.append(flattener._operand(bound.arguments[name], statements))
+            value = bound.arguments[name]
+            atoms.append(flattener.value_of(value, statements) if allow_tuples else flattener._operand(value, statements))
             continue
         default = parameter.default
         if isinstance(default, bool) or not isinstance(default, (int, float)):

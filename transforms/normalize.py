@@ -22,6 +22,8 @@ import libcst as cst
 
 from srcad.transforms import rules
 from srcad.transforms.flatten import Flattener, assign, is_view_subscript, line_marker
+from srcad.structure import UNKNOWN, NeedsStructures
+from srcad.transforms.flatten_tuples import Packed
 from srcad.transforms.names import GENERATED_MODULE_NAMES, NameFactory
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
@@ -29,9 +31,17 @@ _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function.
 
 
 class Normalizer(Flattener):
-    def __init__(self, parsed, procedure=False):
+    def __init__(self, parsed, procedure=False, structures=None):
         self.parsed = parsed
         self.procedure = procedure
+        self.lenient = structures is UNKNOWN  # checking before any call: tuple arguments not known yet
+        if structures is None or structures is UNKNOWN:
+            structures = (None,) * len(parsed.parameters)
+        self.structures = structures  # of the arguments: which are tuples (srcad.structure)
+        self.bundles = {}  # tuple variable -> the Packed of the variables holding its parts
+        self.scalar_variables = set()  # variables assigned a single value (never a tuple)
+        self.output_structure = None  # the structure of a tuple output; _SINGLE for one value
+        self.parameter_groups = []  # per argument, the parameters standing for it (one per leaf)
         self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
         self.source_lines = parsed.source.splitlines()
@@ -56,6 +66,7 @@ class Normalizer(Flattener):
     # -- function and blocks ------------------------------------------------------------------
     def function(self):
         definition = self.parsed.definition
+        params = self.parameters(list(definition.params.posonly_params) + list(definition.params.params))
         body = self.block(definition.body.body, top=True)
         if not body:
             raise self.error(f"{self.parsed.name!r} has an empty body", definition)
@@ -67,12 +78,7 @@ class Normalizer(Flattener):
                     "End every path with 'return <the value to differentiate>'.",
                 )
             body.append(cst.SimpleStatementLine([cst.Return(cst.Float("0.0"))]))
-        # Defaults are filled in by the caller (srcad binds every argument before calling generated code).
-        plain = [
-            p.with_changes(annotation=None, default=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT)
-            for p in list(definition.params.posonly_params) + list(definition.params.params)
-        ]
-        params = definition.params.with_changes(params=plain, posonly_params=[], posonly_ind=cst.MaybeSentinel.DEFAULT)
+        params = definition.params.with_changes(params=params, posonly_params=[], posonly_ind=cst.MaybeSentinel.DEFAULT)
         return definition.with_changes(
             decorators=[],
             params=params,
@@ -81,6 +87,24 @@ class Normalizer(Flattener):
             leading_lines=[],
             asynchronous=None,
         )
+
+    def parameters(self, params):
+        """The parameters as generated code takes them: one per leaf of a tuple argument, no
+        defaults (srcad binds every argument before calling generated code), no annotations."""
+        plain = []
+        for param, structure in zip(params, self.structures):
+            param = param.with_changes(
+                annotation=None, default=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT
+            )
+            if structure is None:
+                self.parameter_groups.append([param.name.value])
+                plain.append(param)
+                continue
+            leaves = self.tuple_parameters(param.name.value, structure).leaves()
+            self.parameter_groups.append([leaf.value for leaf in leaves])
+            plain += [param.with_changes(name=leaf) for leaf in leaves]
+        self.parsed.local_names |= {name for group in self.parameter_groups for name in group}
+        return plain
 
     def block(self, statements, top=False):
         result = []
@@ -132,14 +156,17 @@ class Normalizer(Flattener):
                 raise self.error(
                     "a differentiable function must return a number", node, "Return the value to differentiate."
                 )
-            if isinstance(node.value, cst.Tuple):
-                error = self.error("returns a tuple", node.value)
-                raise TypeError(
-                    f"srcad.grad needs {self.parsed.name!r} to return one float, but it returns a tuple "
-                    f"at {error.filename}:{error.lineno} (tuple outputs are not supported yet)"
+            statements, value = self.expression(node.value, allow_tuple=True)
+            if isinstance(value, Packed):
+                return statements + [cst.SimpleStatementLine([cst.Return(self.returned_tuple(value, node.value))])]
+            if self.output_structure not in (None, _SINGLE):
+                raise self.error(
+                    f"this returns one value, another return gives a tuple {self.output_structure.describe()}",
+                    node.value,
+                    "Return tuples of one structure everywhere.",
                 )
-            statements, atom = self.expression(node.value)
-            return statements + [cst.SimpleStatementLine([cst.Return(atom)])]
+            self.output_structure = _SINGLE
+            return statements + [cst.SimpleStatementLine([cst.Return(value)])]
         if isinstance(node, (cst.Break, cst.Continue)):
             return [cst.SimpleStatementLine([node])]
         if isinstance(node, cst.Pass):
@@ -188,7 +215,11 @@ class Normalizer(Flattener):
     def assignment(self, node):
         targets = [t.target for t in node.targets]
         if len(targets) == 1 and isinstance(targets[0], cst.Name):
-            statements, _ = self.expression(node.value, into=targets[0].value)
+            name = targets[0].value
+            statements, value = self.expression(node.value, into=name, allow_tuple=True)
+            if isinstance(value, Packed):
+                return statements + self.bind_tuple(name, value, node)
+            self.single_value(name, node)
             return statements
         if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)):
             return self.tuple_assignment(targets[0], node.value)
@@ -198,6 +229,11 @@ class Normalizer(Flattener):
         if len(targets) == 1:
             atom = self.buffered(targets[0], node.value, atom, statements)
         return statements + [assign(self.target(target, statements), atom) for target in targets]
+
+    def single_value(self, name, node):
+        if name in self.bundles:
+            raise self.error(f"{name!r} holds a single value here and a tuple elsewhere", node, "Use two names.")
+        self.scalar_variables.add(name)
 
     def buffered(self, target, value, atom, statements):
         """``atom``, or a copy of it when it is a view of the array the statement writes
@@ -233,38 +269,69 @@ class Normalizer(Flattener):
         )
 
     def tuple_assignment(self, target, value):
-        elements = [e.value for e in target.elements]
-        for element in elements:
-            self.check_target(element)
-            if isinstance(element, (cst.StarredElement,)):
-                raise self.error("srcad cannot differentiate starred assignment", element)
-        if any(isinstance(element, cst.Subscript) for element in elements):
-            raise self.error(
-                "srcad does not support array elements in tuple assignments yet",
-                target,
-                "Assign the elements one by one.",
-            )
+        """``a, b = e1, e2``, ``x, v = state``, ``a, (b, c) = helper(x)``: every part bound in turn, the
+        values read first (parts that a target overwrites go through temporaries)."""
         if isinstance(value, cst.Attribute) and self.is_array_attribute(value) and value.attr.value == "shape":
-            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(elements))]
+            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(target.elements))]
             value = cst.Tuple([cst.Element(p) for p in parts])  # n, m = a.shape
-        if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(elements):
+        statements, packed = self.expression(value, allow_tuple=True)
+        if not isinstance(packed, Packed):
+            if self.lenient and isinstance(value, cst.Name):
+                raise NeedsStructures(value.value)
             raise self.error(
-                "srcad can only unpack a tuple written out on the right-hand side",
+                "srcad can only unpack tuples here (a tuple written out, a tuple variable or argument, "
+                "or a helper returning a tuple)",
                 value,
-                "Write 'a, b = e1, e2', or assign the parts one by one.",
+                "Assign the parts one by one.",
             )
-        statements, atoms = [], []
-        for element, item in zip(elements, value.elements):
-            if isinstance(item, cst.StarredElement):
-                raise self.error("srcad cannot differentiate starred expressions", item)
-            produced, atom = self.expression(item.value)
-            if isinstance(atom, cst.Name):  # keep the old value: a later target may overwrite it
-                temporary = self.names.fresh(f"{element.value}_new")
-                produced.append(assign(temporary, atom))
-                atom = cst.Name(temporary)
-            statements += produced
-            atoms.append(atom)
-        return statements + [assign(element, atom) for element, atom in zip(elements, atoms)]
+        pairs = self.unpacked(target, packed)
+        written = set()
+        for element, part in pairs:
+            if isinstance(element, cst.Name):
+                bundle = self.bundles.get(element.value)
+                written |= {element.value} | {leaf.value for leaf in (bundle.leaves() if bundle else [])}
+
+        def read_first(part):  # values first: `a, b = b, a + b` reads the old b
+            if isinstance(part, Packed):
+                return Packed(part.kind, [read_first(item) for item in part.items])
+            if isinstance(part, cst.Name) and part.value in written:
+                temporary = self.names.fresh(f"{part.value}_old")
+                statements.append(assign(temporary, part))
+                return cst.Name(temporary)
+            return part
+
+        for element, part in [(element, read_first(part)) for element, part in pairs]:
+            if isinstance(part, Packed):
+                statements += self.bind_tuple(element.value, part, element)
+            elif isinstance(element, cst.Name):
+                self.single_value(element.value, element)
+                statements.append(assign(element, part))
+            else:
+                statements.append(assign(self.target(element, statements), part))
+        return statements
+
+    def unpacked(self, target, packed):
+        """(target, atom or Packed) pairs of a tuple target and the tuple value it unpacks."""
+        elements = [e.value for e in target.elements]
+        if any(isinstance(e, cst.StarredElement) for e in target.elements) or len(elements) != len(packed.items):
+            raise self.error(
+                f"cannot unpack a tuple of {len(packed.items)} into {len(elements)} target(s)"
+                if not any(isinstance(e, cst.StarredElement) for e in target.elements)
+                else "srcad cannot differentiate starred assignment",
+                target,
+            )
+        pairs = []
+        for element, part in zip(elements, packed.items):
+            if isinstance(element, (cst.Tuple, cst.List)):
+                if not isinstance(part, Packed):
+                    raise self.error("this part is a single value, not a tuple to unpack", element)
+                pairs += self.unpacked(element, part)
+                continue
+            self.check_target(element)
+            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
+                raise self.error("srcad cannot store a tuple in an array element", element)
+            pairs.append((element, part))
+        return pairs
 
     def augmented_assignment(self, node):
         target = node.target
@@ -345,6 +412,9 @@ class Normalizer(Flattener):
         return [cst.While(test=cst.Name("True"), body=cst.IndentedBlock(body))]
 
 
+_SINGLE = "one value"  # output_structure of a function returning one value
+
+
 def _is_docstring(statement):
     return (
         isinstance(statement, cst.SimpleStatementLine)
@@ -353,11 +423,16 @@ def _is_docstring(statement):
     )
 
 
-def normalize(parsed, procedure=False):
-    """The AD-normal form of a parsed function, and the global constants it uses. A ``procedure``
-    (a helper called for its effects) may return nothing: it returns 0.0 here."""
-    normalizer = Normalizer(parsed, procedure)
-    return normalizer.function(), normalizer.constants
+def normalize(parsed, procedure=False, structures=None):
+    """The AD-normal form of a parsed function, and the Normalizer that made it (its constants, its
+    parameters per argument, its output's structure). A ``procedure`` (a helper called for its
+    effects) may return nothing: it returns 0.0 here. ``structures`` says which arguments are
+    tuples (see ``srcad.structure``)."""
+    normalizer = Normalizer(parsed, procedure, structures)
+    definition = normalizer.function()
+    if normalizer.output_structure == _SINGLE:
+        normalizer.output_structure = None
+    return definition, normalizer
 
 
 def _always_returns(statements):

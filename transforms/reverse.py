@@ -19,7 +19,7 @@ from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reserve import Tape, with_reserves
-from srcad.transforms.reverse_arrays import ArrayAdjoints, _call
+from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call
 from srcad.transforms.single_exit import is_exit_check
 
 _ZERO = cst.Float("0.0")
@@ -166,9 +166,9 @@ class ReverseMode(ArrayAdjoints):
         return _line(f"{top} -= 1; {name} = {stack}[{top}]")
 
     # -- the whole function ---------------------------------------------------------------------
-    def function(self, seed_name):
+    def function(self, seed_names):
         body = list(self.definition.body.body)
-        returned = self.analysis.returned
+        outputs = self.analysis.outputs
         forward, reverse = self.block(body[:-1])
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
@@ -190,8 +190,16 @@ class ReverseMode(ArrayAdjoints):
             for n in sorted((self.analysis.rebound - self.analysis.rebound_views) & self.analysis.active)
         ]
         array_adjoints = self.parameter_adjoints(wrt_names)
-        if self.analysis.is_active(returned):
-            seed = [assign(self.adjoint(returned.value), cst.Name(seed_name))]
+        seeded = set()
+        for output, seed_name in zip(outputs, seed_names):  # each output's adjoint starts as its seed
+            if not self.analysis.is_active(output):
+                continue
+            adjoint = cst.Name(self.adjoint(output.value))
+            if self.is_array(output.value) or output.value in seeded:
+                seed.append(_accumulate(adjoint, cst.Name(seed_name)))
+            else:
+                seed.append(assign(adjoint, cst.Name(seed_name)))
+            seeded.add(output.value)
         results = [cst.Name(value)] + [cst.Name(self.adjoint(n)) for n in wrt_names]
         final = cst.SimpleStatementLine(
             [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
@@ -204,19 +212,27 @@ class ReverseMode(ArrayAdjoints):
         statements = (
             _with_comment(inits + tape + array_adjoints + entry, "# tape: values the reverse sweep needs back")
             + _with_comment(forward, "# forward sweep")
-            + [assign(value, returned)]
+            + [assign(value, self.returned_value(outputs))]
             + after_forward
             + _with_comment(adjoint_inits + seed, "# reverse sweep")
             + reverse
             + _with_comment(before_return, "# the caller's arrays as the forward sweep left them")
             + [final]
         )
-        params = list(self.definition.params.params) + [cst.Param(cst.Name(seed_name))]
+        params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         params = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in params]
         return self.definition.with_changes(
             name=cst.Name(self.names.fresh(f"{self.definition.name.value}_adjoint")),
             params=self.definition.params.with_changes(params=params),
             body=cst.IndentedBlock(statements),
+        )
+
+    def returned_value(self, outputs):
+        """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
+        restores the elements the forward sweep overwrote."""
+        values = [_call("np.copy", atom) if isinstance(atom, cst.Name) and self.is_array(atom.value) else atom for atom in outputs]
+        return values[0] if len(values) == 1 and not isinstance(self.analysis.returned, cst.Tuple) else cst.Tuple(
+            [cst.Element(v) for v in values]
         )
 
     # -- blocks: (forward statements, reverse statements) ---------------------------------------------
@@ -450,5 +466,5 @@ def _with_comment(statements, text):
 
 def reverse_mode(definition, parameters, wrt, analysis, names):
     """The adjoint function of a normal-form, single-exit ``definition``."""
-    seed = names.fresh("output_adj")
-    return ReverseMode(definition, parameters, wrt, analysis, names).function(seed)
+    seeds = [names.fresh("output_adj") for _ in analysis.outputs]  # one per output (per part of a tuple)
+    return ReverseMode(definition, parameters, wrt, analysis, names).function(seeds)

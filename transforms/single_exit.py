@@ -56,7 +56,8 @@ class _Loop:
 class SingleExit:
     def __init__(self, names):
         self.names = names
-        self.result = None
+        self.result = None  # the variables holding the result: one, or one per part of a tuple
+        self.is_tuple = False
         self.returned = None
 
     def function(self, definition):
@@ -71,12 +72,12 @@ class SingleExit:
         if final_return is None:
             if self.result is None:
                 raise AssertionError("normalize guarantees a return")  # pragma: no cover
-            final_return = cst.SimpleStatementLine([cst.Return(cst.Name(self.result))])
+            results = [cst.Name(r) for r in self.result]
+            value = results[0] if not self.is_tuple else cst.Tuple([cst.Element(r) for r in results])
+            final_return = cst.SimpleStatementLine([cst.Return(value)])
         prologue = []
-        if self.returned:
-            # `result = 0.0` gives numba a definition on every path, even when it prunes
-            # the branches that return under constant tests (`if DEBUG:`).
-            prologue = [assign(self.returned, cst.Name("False")), assign(self.result, cst.Float("0.0"))]
+        if self.returned:  # (results get no placeholder here: its type, float or array, is not known yet)
+            prologue = [assign(self.returned, cst.Name("False"))]
         return definition.with_changes(body=definition.body.with_changes(body=prologue + lowered + [final_return]))
 
     def block(self, statements, loop):
@@ -94,13 +95,13 @@ class SingleExit:
     def statement(self, statement, loop):
         small = _small(statement)
         if isinstance(small, cst.Return):
-            if self.result is None:
-                self.result = self.names.fresh("result")
+            values = [e.value for e in small.value.elements] if isinstance(small.value, cst.Tuple) else [small.value]
+            if self.result is None:  # a tuple output (normalize made it a tuple of atoms) has one result per part
+                self.is_tuple = isinstance(small.value, cst.Tuple)
+                self.result = [self.names.fresh("result") for _ in values]
                 self.returned = self.names.fresh("returned")
-            produced = [
-                assign(self.result, small.value).with_changes(leading_lines=statement.leading_lines),
-                assign(self.returned, _TRUE),
-            ]
+            produced = [assign(r, v) for r, v in zip(self.result, values)] + [assign(self.returned, _TRUE)]
+            produced[0] = produced[0].with_changes(leading_lines=statement.leading_lines)
             return produced, {self.returned}
         if isinstance(small, cst.Break):
             return [assign(loop.flag("broke"), _TRUE).with_changes(leading_lines=statement.leading_lines)], {

@@ -178,3 +178,9 @@ def names_in(expression):
 
     expression.visit(Collect())
     return found
+
+
+def returned_atoms(body):
+    """The atoms the function's final ``return`` gives: one, or the parts of a tuple output."""
+    returned = body[-1].body[0].value
+    return [e.value for e in returned.elements] if isinstance(returned, cst.Tuple) else [returned]
