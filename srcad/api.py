@@ -81,16 +81,23 @@ def _normalize_wrt(wrt):
     return (wrt,) if not isinstance(wrt, tuple) else wrt
 
 
-def _run_adjoint(function, wrt, args, kwargs=None):
-    """``(f(*args), *gradients)`` of a float-valued f, one gradient per position in ``wrt``."""
+def _run_adjoint(function, wrt, args, kwargs=None, with_value=True):
+    """``(f(*args), *gradients)`` of a float-valued f, one gradient per position in ``wrt`` (the value
+    0.0 unless ``with_value``: computing only the gradient may take less work)."""
     specializer = specializer_of(function)
     args = specializer.bind(args, kwargs)
+    fast_key = (with_value, wrt, tuple(map(argument_type, args)))  # calls after the first skip the checks
+    adjoint = specializer.fast_calls.get(fast_key)
+    if adjoint is not None:
+        if adjoint.written_parameters:
+            specializer.check_aliasing(args, adjoint.written_parameters)
+        return adjoint(*args, 1.0)
     call = FlatCall(specializer, args)
     wrt = specializer.check_wrt(wrt)
     if call.structures is not None:  # tuple arguments: differentiated leaf by leaf
         flat_wrt = call.wrt_leaves(wrt)
         signature, flat_wrt = call.signature(flat_wrt)
-        adjoint = specializer.adjoint(flat_wrt, signature, call.structures)
+        adjoint = specializer.adjoint(flat_wrt, signature, call.structures, with_value=with_value)
         call.check_aliasing(adjoint.written_parameters)
         value, *adjoints = adjoint(*call.leaves, 1.0)
         return (value, *call.grouped(wrt, flat_wrt, adjoints))
@@ -107,8 +114,9 @@ def _run_adjoint(function, wrt, args, kwargs=None):
                 f"tuple of {len(args)} cotangents (one per argument), got {cotangents!r}"
             )
         return (value, *[cotangents[k] for k in wrt])
-    adjoint = specializer.adjoint(wrt, signature)
+    adjoint = specializer.adjoint(wrt, signature, with_value=with_value)
     specializer.check_aliasing(args, adjoint.written_parameters)
+    specializer.fast_calls[fast_key] = adjoint
     return adjoint(*args, float(seed))
 
 
@@ -163,12 +171,14 @@ class Gradient:
     def __init__(self, function, wrt):
         self.function = function
         self.wrt = wrt
-        self._value_and_gradient = value_and_grad(function, wrt)
+        self._wrt = _normalize_wrt(wrt)
+        specializer_of(function).validate()
         self.__name__ = f"grad({getattr(unwrap(function), '__name__', 'f')})"
         self.__doc__ = f"The gradient of {unwrap(function).__qualname__} with respect to argument(s) {wrt}."
 
     def __call__(self, *args, **kwargs):
-        return self._value_and_gradient(*args, **kwargs)[1]
+        _, *gradients = _run_adjoint(self.function, self._wrt, args, kwargs, with_value=False)
+        return tuple(gradients) if isinstance(self.wrt, tuple) else gradients[0]
 
     def __repr__(self):
         return f"<srcad {self.__name__}, wrt={self.wrt}>"
@@ -201,7 +211,7 @@ def vjp(function, *args):
     output = structure_of(value)
     outputs = leaves_of(value)
     seed_types = tuple(_seed_type(leaf) for leaf in outputs)
-    adjoint = specializer.adjoint(flat_wrt, signature, call.structures, seed_types)
+    adjoint = specializer.adjoint(flat_wrt, signature, call.structures, seed_types, with_value=False)
     call.check_aliasing(adjoint.written_parameters)
 
     def pullback(cotangent):

@@ -50,6 +50,9 @@ def derivative(of, mode="reverse"):
         _rules.setdefault(function, {})[mode] = rule
         _by_key[key_of(function)] = function
         _compiled.clear()
+        from srcad.specialize import forget_fast_calls
+
+        forget_fast_calls(function)  # calls of f itself now go to the rule
         return rule
 
     return register

@@ -42,12 +42,13 @@ class Normalized:
         exec(compile(self.source, f"<srcad normalized {self.parsed.name}>", "exec"), namespace)
         return namespace[self.parsed.name]
 
-    def adjoint_source(self, wrt, argument_types):
-        """Source of the adjoint module and the name of its function."""
+    def adjoint_source(self, wrt, argument_types, with_value=True):
+        """Source of the adjoint module and the name of its function (``with_value=False``: the
+        gradient alone, 0.0 in the value's place)."""
         from srcad.transforms import emit, reverse
 
         analysis, names = self._analysis(wrt, argument_types)
-        adjoint = self._generated(reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names)
+        adjoint = self._generated(reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names, with_value)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants, uses_tape=True
         )

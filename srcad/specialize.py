@@ -38,6 +38,12 @@ def specializer_of(function):
         return specializer
 
 
+def forget_fast_calls(function):
+    specializer = _specializers.get(unwrap(function))
+    if specializer is not None:
+        specializer.fast_calls.clear()
+
+
 def _check_argument(function, name, value):
     """Refuse, with what to do, arguments numba would only fail on later: lists, object arrays."""
     if isinstance(value, list):
@@ -125,6 +131,8 @@ class Specializer:
         self._source_key = None
         self._valid = False
         self._parameters = None
+        # (what, wrt, argument types) -> Compiled, for calls with plain arguments seen (and checked) before
+        self.fast_calls = {}
 
     @property
     def name(self):
@@ -260,11 +268,12 @@ class Specializer:
                         f"Pass separate arrays (e.g. {names[other]}.copy())."
                     )
 
-    def adjoint(self, wrt, signature, structures=None, seed_types=None):
+    def adjoint(self, wrt, signature, structures=None, seed_types=None, with_value=True):
         """The compiled adjoint ``f_adjoint(*args, *output seeds) -> (value, *adjoints)``, for arguments of
         ``signature`` (the leaves of tuple arguments) and ``structures``. ``seed_types``: one per output
-        (per part of a tuple output); None for ``grad``, which needs one float output."""
-        module = self._stage_module("adjoint", wrt, signature, structures)
+        (per part of a tuple output); None for ``grad``, which needs one float output. Without
+        ``with_value`` the value is 0.0, and the work only it needed is left out."""
+        module = self._stage_module("adjoint" if with_value else "gradient", wrt, signature, structures)
         if seed_types is None:
             _check_one_float(self.name, module.srcad_outputs)
             seed_types = (numba_types.float64,)
@@ -296,8 +305,10 @@ class Specializer:
                 source = cpu.read_cached(key)
                 if source is None:
                     normalized = self.normalized(structures)
-                    make = normalized.adjoint_source if stage == "adjoint" else normalized.tangent_source
-                    source, entry = make(wrt, signature)
+                    if stage == "tangent":
+                        source, entry = normalized.tangent_source(wrt, signature)
+                    else:
+                        source, entry = normalized.adjoint_source(wrt, signature, with_value=stage == "adjoint")
                     source += f"\n\nsrcad_entry = {entry}\n"
                     source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
                     source += f"srcad_outputs = {normalized.output_kinds!r}\n"

@@ -10,11 +10,11 @@ import functools
 import numpy
 
 from srcad import custom
-from srcad.api import Gradient, _copied, _differentiable_value, grad, vjp
+from srcad.api import Gradient, _copied, _differentiable_value, _run_adjoint, vjp
 from srcad.calls import FlatCall, differentiable_value
 from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
-from srcad.specialize import specializer_of
+from srcad.specialize import argument_type, specializer_of
 
 
 def second_derivative(gradient, wrt):
@@ -38,9 +38,11 @@ def second_derivative(gradient, wrt):
     return second
 
 
-def _gradient_of_tangent(function, args, tangents, wrt):
+def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False):
     """The gradient, with respect to ``wrt``, of f's directional derivative along ``tangents``:
-    the Hessian of f times the tangents (reverse mode over forward mode)."""
+    the Hessian of f times the tangents (reverse mode over forward mode). ``with_gradient``: also
+    f's own gradient, from the same reverse pass, as the derivative with respect to the tangents
+    (the directional derivative is the gradient times the tangents)."""
     specializer = specializer_of(function)
     specializer.validate()
     _refuse_tuple_arguments(args, "second derivatives")
@@ -49,7 +51,16 @@ def _gradient_of_tangent(function, args, tangents, wrt):
     values = [_copied(_checked_tangent(names[k], args[k], tangents[k])) for k in positions]
     signature, positions = specializer.check_call(args, positions)
     tangent_function = specializer.tangent_function(positions, signature)
-    return grad(tangent_function, wrt)(*[_copied(a) for a in args], *values)
+    every = (wrt,) if not isinstance(wrt, tuple) else wrt
+    every = tuple(k % len(args) for k in every)
+    along = tuple(len(args) + positions.index(k) for k in every) if with_gradient else ()
+    _, *results = _run_adjoint(tangent_function, every + along, [_copied(a) for a in args] + values, with_value=False)
+    hessian_times, gradients = results[: len(every)], results[len(every) :]
+    if not isinstance(wrt, tuple):
+        hessian_times, gradients = hessian_times[0], (gradients[0] if gradients else None)
+    else:
+        hessian_times, gradients = tuple(hessian_times), tuple(gradients)
+    return (gradients, hessian_times) if with_gradient else hessian_times
 
 
 def jvp(function, primals, tangents):
@@ -69,8 +80,17 @@ def jvp(function, primals, tangents):
     if isinstance(function, Gradient):
         return _jvp_of_gradient(function, primals, tangents)
     specializer = specializer_of(function)
-    specializer.validate()
     primals, tangents = tuple(primals), tuple(tangents)
+    fast = specializer.fast_calls.get(("tangent", tuple(map(argument_type, primals))))
+    if fast is not None and len(tangents) == len(primals):  # calls after the first skip most checks
+        compiled, wrt, names = fast
+        if all(tangents[k] is None for k in range(len(primals)) if k not in wrt):
+            values = [_checked_tangent(names[k], primals[k], tangents[k]) for k in wrt]
+            if compiled.written_parameters:
+                specializer.check_aliasing(primals, compiled.written_parameters)
+                values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in values]
+            return compiled(*primals, *values)
+    specializer.validate()
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
     args = specializer.bind(primals, None)
@@ -99,6 +119,8 @@ def jvp(function, primals, tangents):
     value, tangent = compiled(*call.leaves, *tangent_values)
     output = specializer.output_structure(compiled.module, call.structures)
     if output is None:
+        if call.structures is None and len(primals) == len(args):
+            specializer.fast_calls[("tangent", signature)] = (compiled, wrt, call.names)
         return value, tangent
     return rebuilt(output, value), rebuilt(output, tangent)
 
@@ -122,8 +144,7 @@ def _jvp_of_gradient(gradient, primals, tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
     args = specializer_of(gradient.function).bind(primals, None)
     tangents = tangents + (None,) * (len(args) - len(tangents))
-    value = gradient(*[_copied(a) for a in args])
-    return value, _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt)
+    return _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt, with_gradient=True)
 
 
 def hessian(function, wrt=0):

@@ -166,7 +166,7 @@ class ReverseMode(ArrayAdjoints):
         return _line(f"{top} -= 1; {name} = {stack}[{top}]")
 
     # -- the whole function ---------------------------------------------------------------------
-    def function(self, seed_names):
+    def function(self, seed_names, with_value=True):
         body = list(self.definition.body.body)
         outputs = self.analysis.outputs
         forward, reverse = self.block(body[:-1])
@@ -200,7 +200,8 @@ class ReverseMode(ArrayAdjoints):
             else:
                 seed.append(assign(adjoint, cst.Name(seed_name)))
             seeded.add(output.value)
-        results = [cst.Name(value)] + [cst.Name(self.adjoint(n)) for n in wrt_names]
+        # without the value (grad discards it), work the reverse sweep does not need is dead code to numba
+        results = [cst.Name(value) if with_value else _ZERO] + [cst.Name(self.adjoint(n)) for n in wrt_names]
         final = cst.SimpleStatementLine(
             [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
         )
@@ -212,7 +213,7 @@ class ReverseMode(ArrayAdjoints):
         statements = (
             _with_comment(inits + tape + array_adjoints + entry, "# tape: values the reverse sweep needs back")
             + _with_comment(forward, "# forward sweep")
-            + [assign(value, self.returned_value(outputs))]
+            + ([assign(value, self.returned_value(outputs))] if with_value else [])
             + after_forward
             + _with_comment(adjoint_inits + seed, "# reverse sweep")
             + reverse
@@ -464,7 +465,8 @@ def _with_comment(statements, text):
     return statements
 
 
-def reverse_mode(definition, parameters, wrt, analysis, names):
-    """The adjoint function of a normal-form, single-exit ``definition``."""
+def reverse_mode(definition, parameters, wrt, analysis, names, with_value=True):
+    """The adjoint function of a normal-form, single-exit ``definition``, returning ``(value, *adjoints)``
+    (with 0.0 for the value unless ``with_value``)."""
     seeds = [names.fresh("output_adj") for _ in analysis.outputs]  # one per output (per part of a tuple)
-    return ReverseMode(definition, parameters, wrt, analysis, names).function(seeds)
+    return ReverseMode(definition, parameters, wrt, analysis, names).function(seeds, with_value)
