@@ -81,15 +81,17 @@ def _normalize_wrt(wrt):
     return (wrt,) if not isinstance(wrt, tuple) else wrt
 
 
-def _run_adjoint(function, wrt, args, kwargs=None, with_value=True):
+def _run_adjoint(function, wrt, args, kwargs=None, with_value=True, protect=False):
     """``(f(*args), *gradients)`` of a float-valued f, one gradient per position in ``wrt`` (the value
-    0.0 unless ``with_value``: computing only the gradient may take less work)."""
+    0.0 unless ``with_value``: computing only the gradient may take less work). With ``protect``,
+    arrays f writes in place are copied first, so the caller's stay as they are."""
     specializer = specializer_of(function)
     args = specializer.bind(args, kwargs)
     fast_key = (with_value, wrt, tuple(map(argument_type, args)))  # calls after the first skip the checks
     adjoint = specializer.fast_calls.get(fast_key)
     if adjoint is not None:
         if adjoint.written_parameters:
+            args = _protected(args, adjoint.written_parameters) if protect else args
             specializer.check_aliasing(args, adjoint.written_parameters)
         return adjoint(*args, 1.0)
     call = FlatCall(specializer, args)
@@ -115,9 +117,15 @@ def _run_adjoint(function, wrt, args, kwargs=None, with_value=True):
             )
         return (value, *[cotangents[k] for k in wrt])
     adjoint = specializer.adjoint(wrt, signature, with_value=with_value)
+    args = _protected(args, adjoint.written_parameters) if protect else args
     specializer.check_aliasing(args, adjoint.written_parameters)
     specializer.fast_calls[fast_key] = adjoint
     return adjoint(*args, float(seed))
+
+
+def _protected(args, written_parameters):
+    """``args`` with the arrays at ``written_parameters`` copied."""
+    return [_copied(a) if k in written_parameters else a for k, a in enumerate(args)]
 
 
 def value_and_grad(function, wrt=0):

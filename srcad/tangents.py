@@ -48,13 +48,13 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False):
     _refuse_tuple_arguments(args, "second derivatives")
     names = specializer.parameters
     positions = tuple(k for k, a in enumerate(args) if _differentiable_value(a))
-    values = [_copied(_checked_tangent(names[k], args[k], tangents[k])) for k in positions]
+    values = [_checked_tangent(names[k], args[k], tangents[k]) for k in positions]
     signature, positions = specializer.check_call(args, positions)
     tangent_function = specializer.tangent_function(positions, signature)
     every = (wrt,) if not isinstance(wrt, tuple) else wrt
     every = tuple(k % len(args) for k in every)
     along = tuple(len(args) + positions.index(k) for k in every) if with_gradient else ()
-    _, *results = _run_adjoint(tangent_function, every + along, [_copied(a) for a in args] + values, with_value=False)
+    _, *results = _run_adjoint(tangent_function, every + along, list(args) + values, with_value=False, protect=True)
     hessian_times, gradients = results[: len(every)], results[len(every) :]
     if not isinstance(wrt, tuple):
         hessian_times, gradients = hessian_times[0], (gradients[0] if gradients else None)
