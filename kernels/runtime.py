@@ -63,3 +63,18 @@ def empty_list_like(sample):
 def no_grad(x):
     """The value of ``x`` with its derivative cut: ``srcad.no_grad``."""
     return x
+
+
+def tid():
+    """The index of the thread running a ``@srcad.kernel`` (0 to n - 1 for ``launch(n, ...)``).
+
+    Only meaningful inside a kernel: srcad replaces the call by the thread index when it compiles
+    the kernel, on the CPU and on CUDA alike."""
+    raise RuntimeError("srcad.tid() gives a thread index only inside a @srcad.kernel launched with kernel.launch(n, ...)")
+
+
+def atomic_add(array, index, value):
+    """``array[index] += value``, safe when many threads of a ``@srcad.kernel`` add to one element
+    (``cuda.atomic.add`` on a GPU; per-thread partial sums on the CPU). Differentiable: the adjoint
+    of ``value`` is the adjoint of ``array[index]``. Returns nothing."""
+    array[index] += value

@@ -13,11 +13,17 @@ from srcad import custom
 from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError
 from srcad.tangents import hessian, jacobian, jvp
-from srcad.kernels.runtime import no_grad
+from srcad.kernel import kernel
+from srcad.kernels.runtime import atomic_add, no_grad, tid
+from srcad.tape import Tape
 from srcad.version import __version__
 
 __all__ = [
     "DifferentiabilityError",
+    "Tape",
+    "atomic_add",
+    "kernel",
+    "tid",
     "check_grad",
     "derivative",
     "differentiable",

@@ -16,17 +16,20 @@ from srcad.errors import DifferentiabilityError
 class Normalized:
     """A parsed function in AD-normal form, with what later passes need."""
 
-    def __init__(self, function, procedure=False, structures=None):
+    def __init__(self, function, procedure=False, structures=None, kernel=False):
         from srcad.transforms import emit, names, normalize, parse, single_exit, versions
 
         self.parsed = parse.parse_function(function)
-        definition, normalizer = normalize.normalize(self.parsed, procedure, structures)
+        definition, normalizer = normalize.normalize(self.parsed, procedure, structures, kernel)
         self.constants = normalizer.constants
         self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
         definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
         # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument
         self.parameter_groups = [[renamed.get(p, p) for p in group] for group in normalizer.parameter_groups]
         self.parameters = [p for group in self.parameter_groups for p in group]
+        self.thread = normalizer.thread  # a kernel's thread index: its first parameter
+        if kernel:
+            self.parameters.insert(0, self.thread)
         self.names = names.NameFactory(set())
         self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
         definition = versions.separate_rebindings(definition, self.parameters, self.names)
@@ -54,6 +57,21 @@ class Normalized:
         )
         return source, adjoint.name.value
 
+    def thread_adjoint_source(self, wrt, argument_types):
+        """A kernel's thread adjoint: ``f_adjoint(tid, *args, output_adj, *adjoints of the arrays in wrt)``
+        adds into the adjoint arrays it is given (the values the arrays hold after the launch count as
+        the kernel's outputs). Source of its module, and its name."""
+        from srcad.transforms import emit, reverse
+
+        analysis, names = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
+        adjoint = self._generated(
+            reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names, False, True
+        )
+        source = emit.module_source(
+            adjoint, stage="reverse mode (kernel thread)", origin=self.origin, constants=self.constants, uses_tape=True
+        )
+        return source, adjoint.name.value
+
     def tangent_source(self, wrt, argument_types, only_tangent=False):
         """Source of the tangent (forward-mode) module and the name of its function (returning
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
@@ -64,7 +82,7 @@ class Normalized:
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
-    def _analysis(self, wrt, argument_types):
+    def _analysis(self, wrt, argument_types, also_useful=()):
         """Types (numba's inference on the normalized function), activity, and a name factory.
         Sets ``self.output_kinds`` (see ``output_kinds``)."""
         from srcad.transforms import activity, infer_types, names
@@ -74,7 +92,7 @@ class Normalized:
         except infer_types.TypingFailure as failure:
             raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
         self.output_kinds = output_kinds(self.parsed.name, return_type)
-        analysis = activity.analyze(self.definition, self.parameters, wrt, types)
+        analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)
         return analysis, names.NameFactory(set(self.names.taken))
 
     def _generated(self, transform, *arguments):

@@ -69,8 +69,9 @@ class Analysis:
         return isinstance(atom, cst.Name) and atom.value in self.active
 
 
-def analyze(definition, parameters, wrt, types):
-    """Activity and to-be-recorded analysis of a normal-form, single-exit function."""
+def analyze(definition, parameters, wrt, types, also_useful=()):
+    """Activity and to-be-recorded analysis of a normal-form, single-exit function. ``also_useful``:
+    variables whose final values count as outputs (a kernel's arrays)."""
     body = definition.body.body
     returned = body[-1].body[0].value
     outputs = returned_atoms(body)
@@ -104,7 +105,7 @@ def analyze(definition, parameters, wrt, types):
                 assignments[other] = assignments.get(other, 0) + 2
 
     varied = {parameters[k] for k in wrt}
-    useful = {atom.value for atom in outputs if isinstance(atom, cst.Name)}
+    useful = {atom.value for atom in outputs if isinstance(atom, cst.Name)} | set(also_useful)
     changed = True
     while changed:
         changed = False

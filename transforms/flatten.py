@@ -234,6 +234,15 @@ class Flattener(ArrayFlattening, TupleFlattening):
             if is_named_tuple_class(resolved.value):
                 return self.constructed(node, resolved.value, statements)
             raise self.unknown_callee(node, resolved)
+        if callee == "srcad.tid":
+            if not self.kernel or node.args:
+                raise self.error(
+                    "srcad.tid() takes no arguments and has a meaning only in a @srcad.kernel", node,
+                    "Decorate the function with @srcad.kernel and launch it with kernel.launch(n, ...).",
+                )
+            return cst.Name(self.thread)
+        if callee == "srcad.atomic_add":
+            raise self.error("srcad.atomic_add(a, i, v) is a statement: it returns nothing", node)
         if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":
             return self._result(self.inactive(node), statements, into)
         if callee in rules.ARRAY_CONSTRUCTORS:

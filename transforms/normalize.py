@@ -31,9 +31,11 @@ _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function.
 
 
 class Normalizer(Flattener):
-    def __init__(self, parsed, procedure=False, structures=None):
+    def __init__(self, parsed, procedure=False, structures=None, kernel=False):
         self.parsed = parsed
-        self.procedure = procedure
+        self.procedure = procedure or kernel
+        self.kernel = kernel  # a @srcad.kernel: one thread's work, its index a first parameter
+        self.thread = None
         self.lenient = structures is UNKNOWN  # checking before any call: tuple arguments not known yet
         if structures is None or structures is UNKNOWN:
             structures = (None,) * len(parsed.parameters)
@@ -67,6 +69,10 @@ class Normalizer(Flattener):
     def function(self):
         definition = self.parsed.definition
         params = self.parameters(list(definition.params.posonly_params) + list(definition.params.params))
+        if self.kernel:  # srcad.tid() reads this parameter
+            self.thread = self.names.fresh("tid")
+            params = [cst.Param(cst.Name(self.thread))] + params
+            self.parsed.local_names.add(self.thread)
         body = self.block(definition.body.body, top=True)
         if not body:
             raise self.error(f"{self.parsed.name!r} has an empty body", definition)
@@ -150,6 +156,10 @@ class Normalizer(Flattener):
         if isinstance(node, cst.AugAssign):
             return self.augmented_assignment(node)
         if isinstance(node, cst.Return):
+            if node.value is not None and self.kernel:
+                raise self.error(
+                    "a kernel returns nothing", node.value, "Write its results into an output array (out[i] = ...)."
+                )
             if node.value is None and self.procedure:
                 node = node.with_changes(value=cst.Float("0.0"))
             if node.value is None:
@@ -177,6 +187,8 @@ class Normalizer(Flattener):
             if isinstance(node.value, (cst.Yield, cst.Await)):
                 raise self._unsupported_expression(node.value)
             call = node.value
+            if isinstance(call, cst.Call) and self.parsed.resolve(call.func).name == "srcad.atomic_add":
+                return self.atomic_add(call)
             if isinstance(call, cst.Call) and not isinstance(call.func, cst.Attribute):
                 from srcad.transforms.inline import inline_call, is_user_function
 
@@ -229,6 +241,16 @@ class Normalizer(Flattener):
         if len(targets) == 1:
             atom = self.buffered(targets[0], node.value, atom, statements)
         return statements + [assign(self.target(target, statements), atom) for target in targets]
+
+    def atomic_add(self, call):
+        """``srcad.atomic_add(a, i, v)``: ``a[i] += v``, a scatter-add (the kernel back ends make it atomic)."""
+        arguments = [a.value for a in call.args]
+        if len(arguments) != 3 or any(a.keyword or a.star for a in call.args) or not isinstance(arguments[0], cst.Name):
+            raise self.error("srcad.atomic_add takes three arguments: an array variable, an index and a value", call)
+        array, index, value = arguments
+        indices = index.elements if isinstance(index, cst.Tuple) else [cst.Element(index)]
+        target = cst.Subscript(array, [cst.SubscriptElement(cst.Index(e.value)) for e in indices])
+        return self.augmented_assignment(cst.AugAssign(target, cst.AddAssign(), value))
 
     def single_value(self, name, node):
         if name in self.bundles:
@@ -423,12 +445,12 @@ def _is_docstring(statement):
     )
 
 
-def normalize(parsed, procedure=False, structures=None):
+def normalize(parsed, procedure=False, structures=None, kernel=False):
     """The AD-normal form of a parsed function, and the Normalizer that made it (its constants, its
     parameters per argument, its output's structure). A ``procedure`` (a helper called for its
     effects) may return nothing: it returns 0.0 here. ``structures`` says which arguments are
     tuples (see ``srcad.structure``)."""
-    normalizer = Normalizer(parsed, procedure, structures)
+    normalizer = Normalizer(parsed, procedure, structures, kernel)
     definition = normalizer.function()
     if normalizer.output_structure == _SINGLE:
         normalizer.output_structure = None

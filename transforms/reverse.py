@@ -166,7 +166,9 @@ class ReverseMode(ArrayAdjoints):
         return _line(f"{top} -= 1; {name} = {stack}[{top}]")
 
     # -- the whole function ---------------------------------------------------------------------
-    def function(self, seed_names, with_value=True):
+    def function(self, seed_names, with_value=True, external_adjoints=False):
+        """The adjoint function. ``external_adjoints`` (a kernel's thread): the adjoints of the array
+        arguments in ``wrt`` are parameters after the seeds, accumulated into, not allocated."""
         body = list(self.definition.body.body)
         outputs = self.analysis.outputs
         forward, reverse = self.block(body[:-1])
@@ -175,12 +177,13 @@ class ReverseMode(ArrayAdjoints):
         inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
-        tape = [
-            _line(f"{self.floats} = new_float_stack()"),
-            _line(f"{self.floats_top} = 0"),
-            _line(f"{self.ints} = new_int_stack()"),
-            _line(f"{self.ints_top} = 0"),
-        ] + [assign(saved, _call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
+        code = cst.Module([]).code_for_node(cst.IndentedBlock(forward + reverse))
+        tape = []  # the stacks this adjoint uses (a kernel's thread should allocate nothing it needs not)
+        if self.floats in code:
+            tape += [_line(f"{self.floats} = new_float_stack()"), _line(f"{self.floats_top} = 0")]
+        if self.ints in code:
+            tape += [_line(f"{self.ints} = new_int_stack()"), _line(f"{self.ints_top} = 0")]
+        tape += [assign(saved, _call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
         scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]
@@ -189,7 +192,7 @@ class ReverseMode(ArrayAdjoints):
             assign(self.adjoint(n), cst.parse_expression(f"np.zeros_like({n})"))
             for n in sorted((self.analysis.rebound - self.analysis.rebound_views) & self.analysis.active)
         ]
-        array_adjoints = self.parameter_adjoints(wrt_names)
+        array_adjoints = [] if external_adjoints else self.parameter_adjoints(wrt_names)
         seeded = set()
         for output, seed_name in zip(outputs, seed_names):  # each output's adjoint starts as its seed
             if not self.analysis.is_active(output):
@@ -221,6 +224,14 @@ class ReverseMode(ArrayAdjoints):
             + [final]
         )
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
+        if external_adjoints:
+            params += [cst.Param(cst.Name(self.adjoint(n))) for n in wrt_names]
+            if entry:
+                raise self.unsupported(
+                    "srcad cannot differentiate this kernel yet: it overwrites parts of an argument array "
+                    "that its derivative needs back",
+                    "Write the new values into a separate output array.",
+                )
         params = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in params]
         return self.definition.with_changes(
             name=cst.Name(self.names.fresh(f"{self.definition.name.value}_adjoint")),
@@ -465,8 +476,8 @@ def _with_comment(statements, text):
     return statements
 
 
-def reverse_mode(definition, parameters, wrt, analysis, names, with_value=True):
+def reverse_mode(definition, parameters, wrt, analysis, names, with_value=True, external_adjoints=False):
     """The adjoint function of a normal-form, single-exit ``definition``, returning ``(value, *adjoints)``
-    (with 0.0 for the value unless ``with_value``)."""
+    (with 0.0 for the value unless ``with_value``; see ``ReverseMode.function`` for ``external_adjoints``)."""
     seeds = [names.fresh("output_adj") for _ in analysis.outputs]  # one per output (per part of a tuple)
-    return ReverseMode(definition, parameters, wrt, analysis, names).function(seeds, with_value)
+    return ReverseMode(definition, parameters, wrt, analysis, names).function(seeds, with_value, external_adjoints)

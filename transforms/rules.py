@@ -267,11 +267,15 @@ RULES["@"] = RULES["np.matmul"] = REDUCTION_RULES["np.dot"]
 VARIADIC_FUNCTIONS = {"min", "max"}
 
 
-def _object_of(name):
-    if name == "srcad.no_grad":
-        from srcad.kernels.runtime import no_grad
+# Functions with a meaning only in kernels: the thread index, and an atomic scatter-add.
+KERNEL_FUNCTIONS = {"srcad.tid", "srcad.atomic_add"}
 
-        return no_grad
+
+def _object_of(name):
+    if name.startswith("srcad."):
+        from srcad.kernels import runtime
+
+        return getattr(runtime, name[len("srcad."):], None)
     module, _, attribute = name.rpartition(".")
     owner = {"math": math, "np": numpy, "np.linalg": numpy.linalg, "": builtins}.get(module)
     return getattr(owner, attribute, None)
@@ -285,7 +289,7 @@ def register_object(value, name):
     _CANONICAL[id(value)] = (value, name)
 
 
-for _name in list(RULES) + sorted(INACTIVE_FUNCTIONS | ARRAY_CONSTRUCTORS):
+for _name in list(RULES) + sorted(INACTIVE_FUNCTIONS | ARRAY_CONSTRUCTORS | KERNEL_FUNCTIONS):
     _value = _object_of(_name)
     if _value is not None and callable(_value):
         register_object(_value, _name)

@@ -1,0 +1,145 @@
+"""Kernels: how one thread uses its arrays, and the launchers that run a thread function n times.
+
+A ``@srcad.kernel`` is normalized as a procedure whose first parameter is the thread index
+(``srcad.tid()``). Its forward launcher runs that function for every thread; its adjoint
+launcher runs the thread's adjoint (``reverse_mode`` with the arrays' adjoints passed in), which
+replays the thread's forward work and then adds into the adjoint arrays.
+
+Threads run at once, so the access analysis decides what is safe. An index is the thread's
+*own* when it is the thread index itself (``a[i]``, ``A[i, j]`` with ``i = srcad.tid()``): no two
+threads touch that element. Reads anywhere else (``x[i + 1]``, ``k[0]``) make the adjoint add
+into other threads' elements, and ``srcad.atomic_add(a, j, v)`` adds into them in the primal:
+both accumulate into per-chunk partial arrays on the CPU (summed after the loop) and through
+``cuda.atomic.add`` on a GPU. Reading an array at another thread's index while threads write it
+depends on thread order and is refused.
+"""
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from srcad.transforms.statements import element_write_of, operation_of, walk
+from srcad.transforms.recompute import in_place_update_of
+from srcad.transforms.statements import assignment_of
+
+
+@dataclass
+class Access:
+    """How a kernel uses its array arguments (names)."""
+
+    value_reads: set = field(default_factory=set)  # arrays whose values the thread reads
+    writes: set = field(default_factory=set)  # arrays written or added into
+    shared_reads: set = field(default_factory=set)  # read at an index that is not the thread's own
+    shared_adds: set = field(default_factory=set)  # added into at an index that is not the thread's own
+    refusals: list = field(default_factory=list)  # (statement, why, fix)
+
+
+def thread_names(body, thread):
+    """The thread index and the variables that are plain copies of it (``i = tid``)."""
+    names = {thread}
+    for statement, depth in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None and depth == 0 and isinstance(target_value[1], cst.Name):
+            if target_value[1].value in names:
+                names.add(target_value[0])
+    return names
+
+
+def access_of(definition, parameters, thread):
+    """The ``Access`` of a normalized kernel; ``parameters`` its array-or-scalar argument names."""
+    body = definition.body.body
+    own = thread_names(body, thread)
+    arguments = set(parameters)
+    access = Access()
+
+    def is_own(index):
+        return bool(index) and isinstance(index[0], cst.Name) and index[0].value in own
+
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        if write is not None and write.array in arguments:
+            access.writes.add(write.array)
+            if write.region is not None:
+                access.refusals.append((statement, f"a kernel's thread writes elements, not a region of '{write.array}'",
+                                        f"Write one element per thread: {write.array}[i] = ..."))
+            elif write.kind != "=" and not is_own(write.index):
+                access.shared_adds.add(write.array)
+            continue
+        update = in_place_update_of(statement)
+        if update is not None and update[0] in arguments:
+            access.refusals.append((statement, f"a kernel's thread cannot update the whole array '{update[0]}'",
+                                    f"Update its own element: {update[0]}[i] += ..."))
+            continue
+        target_value = assignment_of(statement)
+        if target_value is None:
+            continue
+        operation = operation_of(target_value[1])
+        if operation.rule in ("index", "view") and operation.operands[0].value in arguments:
+            array = operation.operands[0].value
+            access.value_reads.add(array)
+            if operation.rule == "view" or not is_own(operation.index):
+                access.shared_reads.add(array)
+        elif operation.rule == "copy" and operation.operands and operation.operands[0].value in arguments:
+            access.refusals.append((statement, "a kernel's thread reads elements of its arrays, not whole arrays",
+                                    "Index the array: a[i]."))
+    for array in sorted(access.shared_reads & access.writes):
+        access.refusals.append((None, f"the kernel reads '{array}' at other threads' elements while threads write "
+                                      f"'{array}': the result would depend on the order threads run in",
+                                f"Write the new values into a separate output array, not into '{array}'."))
+    for array in sorted(access.shared_adds & (access.value_reads | _assigned(body, arguments))):
+        access.refusals.append((None, f"the kernel adds into '{array}' at other threads' elements and also reads "
+                                      f"or assigns '{array}': the result would depend on the order threads run in",
+                                f"Only add into '{array}' (srcad.atomic_add), or use two arrays."))
+    return access
+
+
+def _assigned(body, arguments):
+    found = set()
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        if write is not None and write.kind == "=" and write.array in arguments:
+            found.add(write.array)
+    return found
+
+
+class _DropWrites(cst.CSTTransformer):
+    """Drops element writes to the named arrays (``pass`` in their place keeps blocks valid)."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def leave_SimpleStatementLine(self, original, updated):
+        write = element_write_of(original)
+        if write is not None and write.array in self.arrays:
+            return updated.with_changes(body=[cst.Pass()])
+        return updated
+
+
+def without_replayed_writes(adjoint, arrays):
+    """The thread adjoint without its replay's writes to ``arrays`` (arguments the thread never
+    reads back): the launch wrote them already, and writing them again would add twice."""
+    return adjoint.visit(_DropWrites(set(arrays))) if arrays else adjoint
+
+
+def cpu_launcher(name, thread_function, arguments, private):
+    """Source of ``name(threads, chunks, *arguments)``, running ``thread_function(tid, ...)`` for every
+    thread under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` (a dict: argument -> its stand-in's hint) get per-chunk
+    zeroed partial arrays, summed into them after the loop."""
+    call = ", ".join(f"{private[a]}_part" if a in private else a for a in arguments)
+    lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):"]
+    if not private:
+        lines += ["    for tid in prange(threads):", f"        {thread_function}(tid, {call})"]
+        return "\n".join(lines) + "\n"
+    lines += ["    chunks = max(1, min(threads, chunks))", "    per_chunk = (threads + chunks - 1) // chunks"]
+    for argument, hint in private.items():
+        lines.append(f"    {hint}_parts = np.zeros((chunks,) + {argument}.shape, dtype={argument}.dtype)")
+    lines.append("    for chunk in prange(chunks):")
+    for argument, hint in private.items():
+        lines.append(f"        {hint}_part = {hint}_parts[chunk]")
+    lines += [
+        "        for tid in range(chunk * per_chunk, min(threads, (chunk + 1) * per_chunk)):",
+        f"            {thread_function}(tid, {call})",
+    ]
+    for argument, hint in private.items():
+        lines.append(f"    {argument} += {hint}_parts.sum(axis=0)")
+    return "\n".join(lines) + "\n"
