@@ -15,7 +15,8 @@ so views share them as they share memory: the adjoint of ``xs[t]`` is row t of t
 Overwrites. A launch that writes an array whose values this or an earlier recorded launch reads
 (``x[i] += dt * v[i]`` in place, or a buffer reused across steps) would leave those adjoints
 reading the new values. The tape copies such an array before the launch runs, and ``backward``
-puts the copy back around the launch's adjoint, so every adjoint sees the values its launch saw.
+puts the copy back around the launch's adjoint, so every adjoint sees the values its launch saw;
+when it is done, the arrays hold what the launches left in them, as before ``backward``.
 """
 
 import threading
@@ -72,6 +73,8 @@ class Tape:
         if not (isinstance(loss, numpy.ndarray) and loss.size == 1 and loss.dtype.kind == "f"):
             raise ValueError("tape.backward(loss) takes the loss as a one-element float array (written by a kernel)")
         self.adjoint(loss)[...] = 1.0
+        restored = {id(launch.args[k]): launch.args[k] for launch in self.launches for k in launch.saved}
+        final = [(array, array.copy()) for array in restored.values()]  # put back when done
         for launch in reversed(self.launches):
             module = launch.kernel.module("adjoint", launch.signature)
             for k, copy in launch.saved.items():  # the values the launch read
@@ -80,6 +83,8 @@ class Tape:
             module.srcad_launch(launch.n, numba.get_num_threads(), *launch.args, 0.0, *adjoints)
             for k, copy in launch.saved.items():  # its replay wrote them again
                 launch.args[k][...] = copy
+        for array, values in final:  # the arrays as the recorded launches left them
+            array[...] = values
 
     def gradient(self, array):
         """d loss / d ``array`` after ``backward``: an array of its shape (zeros if the loss does not depend on it)."""

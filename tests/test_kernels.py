@@ -1,0 +1,241 @@
+"""Kernels and the tape on the CPU: launches, recorded adjoints, overwrite safety, refusals.
+
+Every tape gradient is checked against central differences of a plain NumPy reference of the same
+simulation (never against srcad's own forward kernels), and every forward launch against that
+reference's values.
+"""
+
+import numpy as np
+import pytest
+
+import srcad
+
+N, STEPS, DT = 12, 15, 0.05
+
+
+@srcad.kernel
+def spring_step(x, v, k, x_out, v_out, dt):
+    i = srcad.tid()
+    f = -k[0] * x[i] + 0.3 * np.sin(x[i])
+    if i > 0:
+        f += k[1] * (x[i - 1] - x[i])
+    if i < x.shape[0] - 1:
+        f += k[1] * (x[i + 1] - x[i])
+    v_out[i] = v[i] + dt * f
+    x_out[i] = x[i] + dt * v_out[i]
+
+
+@srcad.kernel
+def sum_of_squares(x, loss):
+    i = srcad.tid()
+    srcad.atomic_add(loss, 0, x[i] * x[i])
+
+
+def reference_springs(x0, v0, k, steps=STEPS, dt=DT):
+    x, v = x0.copy(), v0.copy()
+    for _ in range(steps):
+        f = -k[0] * x + 0.3 * np.sin(x)
+        f[1:] += k[1] * (x[:-1] - x[1:])
+        f[:-1] += k[1] * (x[1:] - x[:-1])
+        v = v + dt * f
+        x = x + dt * v
+    return np.sum(x * x), x
+
+
+def fd_gradient(f, value, step=1e-6):
+    value = np.asarray(value, dtype=float)
+    gradient = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        up, down = value.copy(), value.copy()
+        h = step * max(1.0, abs(value[index]))
+        up[index] += h
+        down[index] -= h
+        gradient[index] = (f(up) - f(down)) / (2 * h)
+    return gradient
+
+
+def _state(seed=0):
+    rng = np.random.default_rng(seed)
+    return np.linspace(-1.0, 1.0, N) + 0.1 * rng.normal(size=N), 0.2 * rng.normal(size=N), np.array([2.0, 5.0])
+
+
+def record_springs(x0, v0, k, tape):
+    xs, vs = np.zeros((STEPS + 1, N)), np.zeros((STEPS + 1, N))
+    xs[0], vs[0] = x0, v0
+    loss = np.zeros(1)
+    with tape:
+        for t in range(STEPS):
+            spring_step.launch(N, xs[t], vs[t], k, xs[t + 1], vs[t + 1], DT)
+        sum_of_squares.launch(N, xs[STEPS], loss)
+    return xs, vs, loss
+
+
+def test_launches_compute_what_numpy_computes():
+    x0, v0, k = _state()
+    xs, _, loss = record_springs(x0, v0, k, srcad.Tape())
+    expected_loss, expected_x = reference_springs(x0, v0, k)
+    np.testing.assert_allclose(xs[STEPS], expected_x, rtol=1e-12)
+    assert loss[0] == pytest.approx(expected_loss, rel=1e-12)
+
+
+def test_tape_gradients_match_central_differences_of_a_numpy_reference():
+    x0, v0, k = _state()
+    tape = srcad.Tape()
+    xs, vs, loss = record_springs(x0, v0, k, tape)
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(xs[0]), fd_gradient(lambda x: reference_springs(x, v0, k)[0], x0),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(tape.gradient(vs[0]), fd_gradient(lambda v: reference_springs(x0, v, k)[0], v0),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(tape.gradient(k), fd_gradient(lambda q: reference_springs(x0, v0, q)[0], k),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_a_tape_is_reused_across_iterations():
+    tape = srcad.Tape()
+    gradients = []
+    for seed in (0, 1, 0):
+        x0, v0, k = _state(seed)
+        xs, _, loss = record_springs(x0, v0, k, tape)
+        tape.zero()
+        tape.backward(loss)
+        gradients.append(tape.gradient(xs[0]))
+    np.testing.assert_array_equal(gradients[0], gradients[2])
+    assert not np.allclose(gradients[0], gradients[1])
+
+
+@srcad.kernel
+def euler_in_place(x, v, k, dt):
+    i = srcad.tid()
+    v[i] += dt * (-k[0] * x[i] ** 3)
+    x[i] += dt * v[i]
+
+
+def reference_in_place(x0, v0, k, steps):
+    x, v = x0.copy(), v0.copy()
+    for _ in range(steps):
+        v = v + DT * (-k[0] * x**3)
+        x = x + DT * v
+    return np.sum(x * x)
+
+
+def test_kernels_writing_in_place_get_the_gradient_of_the_values_they_read():
+    x0, v0, k = _state(2)
+    x, v, loss = x0.copy(), v0.copy(), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        for _ in range(STEPS):
+            euler_in_place.launch(N, x, v, k, DT)
+        sum_of_squares.launch(N, x, loss)
+    assert loss[0] == pytest.approx(reference_in_place(x0, v0, k, STEPS), rel=1e-12)
+    tape.backward(loss)
+    # the gradient with respect to the values x held before the first launch
+    np.testing.assert_allclose(tape.gradient(x), fd_gradient(lambda a: reference_in_place(a, v0, k, STEPS), x0),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(tape.gradient(k), fd_gradient(lambda q: reference_in_place(x0, v0, q, STEPS), k),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(x, reference_in_place_state(x0, v0, k), rtol=1e-12)  # backward leaves x as the launches did
+
+
+def reference_in_place_state(x0, v0, k):
+    x, v = x0.copy(), v0.copy()
+    for _ in range(STEPS):
+        v = v + DT * (-k[0] * x**3)
+        x = x + DT * v
+    return x
+
+
+@srcad.kernel
+def scatter(values, bins, weights, histogram):
+    i = srcad.tid()
+    srcad.atomic_add(histogram, bins[i], weights[i] * np.tanh(values[i]))
+
+
+@srcad.kernel
+def weighted_square_sum(histogram, loss):
+    j = srcad.tid()
+    srcad.atomic_add(loss, 0, (j + 1.0) * histogram[j] ** 2)
+
+
+def test_scatter_adds_with_repeated_indices():
+    rng = np.random.default_rng(3)
+    values, weights = rng.normal(size=40), rng.uniform(0.5, 1.5, size=40)
+    bins = rng.integers(0, 5, size=40)
+
+    def reference(values, weights):
+        histogram = np.zeros(5)
+        np.add.at(histogram, bins, weights * np.tanh(values))
+        return np.sum((np.arange(5) + 1.0) * histogram**2)
+
+    histogram, loss = np.zeros(5), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        scatter.launch(40, values, bins, weights, histogram)
+        weighted_square_sum.launch(5, histogram, loss)
+    assert loss[0] == pytest.approx(reference(values, weights), rel=1e-12)
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(values), fd_gradient(lambda a: reference(a, weights), values), rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(weights), fd_gradient(lambda w: reference(values, w), weights), rtol=1e-6)
+    assert tape.gradient(bins) is None or not np.any(tape.gradient(bins))
+
+
+@srcad.kernel
+def scale32(x, y, s):
+    i = srcad.tid()
+    y[i] = s * x[i] * x[i]
+
+
+def test_float32_kernels():
+    x = np.linspace(0.5, 1.5, 8).astype(np.float32)
+    y, loss = np.zeros(8, np.float32), np.zeros(1, np.float32)
+    tape = srcad.Tape()
+    with tape:
+        scale32.launch(8, x, y, 3.0)
+        sum_of_squares.launch(8, y, loss)
+    tape.backward(loss)
+    gradient = tape.gradient(x)
+    assert gradient.dtype == np.float32
+    np.testing.assert_allclose(gradient, 4 * 9.0 * x.astype(float) ** 3, rtol=1e-5)
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+def reads_neighbours_in_place(x, dt):
+    i = srcad.tid()
+    if i > 0:
+        x[i] += dt * x[i - 1]
+
+
+def returns_a_value(x):
+    i = srcad.tid()
+    return x[i]
+
+
+def test_reading_other_threads_elements_of_an_array_written_in_place_is_refused():
+    kernel = srcad.kernel(reads_neighbours_in_place)
+    with pytest.raises(srcad.DifferentiabilityError, match="order threads run in"):
+        kernel.launch(4, np.ones(4), 0.1)
+
+
+def test_kernels_return_nothing():
+    with pytest.raises(srcad.DifferentiabilityError, match="a kernel returns nothing") as caught:
+        srcad.kernel(returns_a_value)
+    assert caught.value.lineno == returns_a_value.__code__.co_firstlineno + 2
+
+
+def test_tid_outside_a_kernel_is_refused():
+    def f(x):
+        return x * srcad.tid()
+
+    with pytest.raises(srcad.DifferentiabilityError, match="only in a @srcad.kernel"):
+        srcad.grad(f)(1.0)
+
+
+def test_launch_mistakes_are_plain_errors():
+    with pytest.raises(TypeError, match="takes 6 arguments"):
+        spring_step.launch(4, np.ones(4))
+    with pytest.raises(ValueError, match="number of threads"):
+        spring_step.launch(-1, *([np.ones(4)] * 5), 0.1)
+    with pytest.raises(TypeError, match="launch"):
+        spring_step(np.ones(4))
+    with pytest.raises(ValueError, match="one-element float array"):
+        srcad.Tape().backward(np.ones(3))
