@@ -58,19 +58,38 @@ class Kernel:
 
     def launch(self, n, *args, device="cpu"):
         """Run the kernel on ``n`` threads, ``srcad.tid()`` giving each its index, and record the
-        launch on the active ``srcad.Tape``, if any."""
+        launch on the active ``srcad.Tape``, if any. ``device="cpu"`` takes NumPy arrays;
+        ``device="cuda"`` numba device arrays (``numba.cuda.to_device(x)``) or any object with
+        ``__cuda_array_interface__`` (CuPy, PyTorch)."""
         from srcad import tape as tapes
 
-        signature = self.check_launch(n, args, device)
-        module = self.module("forward", signature)
+        args, signature = self.check_launch(n, args, device)
+        module = self.module("forward", signature, device)
         recording = tapes.active_tape()
         if recording is not None:
-            recording.record(self, n, args, signature, module)
-        module.srcad_launch(n, numba.get_num_threads(), *args)
+            recording.record(self, n, args, signature, module, device)
+        self.run(module, n, args, device)
+
+    def run(self, module, n, args, device):
+        if device == "cpu":
+            module.srcad_launch(n, numba.get_num_threads(), *args)
+        elif n > 0:
+            from numba import cuda
+
+            block = int(self.options.get("block_size", 256))
+            overflow = cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
+            module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *args)
+            if overflow.copy_to_host()[0]:
+                raise RuntimeError(
+                    f"the adjoint of kernel {self.__name__} needed more than tape_capacity="
+                    f"{self.options.get('tape_capacity', 64)} saved values per thread; give it more: "
+                    f"@srcad.kernel(tape_capacity=...)"
+                )
 
     def check_launch(self, n, args, device):
-        if device != "cpu":
-            raise ValueError(f"device={device!r}: kernels run on the CPU here (device='cpu'); CUDA is not built yet")
+        """The arguments as the generated code takes them, and their types (the thread index first)."""
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device={device!r}: kernels run on device='cpu' or device='cuda'")
         if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)) or n < 0:
             raise ValueError(f"{self.__name__}.launch: the number of threads must be an int >= 0, got {n!r}")
         if len(args) != len(self.parameters):
@@ -78,86 +97,141 @@ class Kernel:
                 f"{self.__name__}.launch(n, ...) takes {len(self.parameters)} arguments after n "
                 f"({', '.join(self.parameters)}), got {len(args)}"
             )
+        checked = []
         for name, value in zip(self.parameters, args):
-            if isinstance(value, numpy.ndarray):
-                if value.dtype.kind not in "fiub":
-                    raise TypeError(f"argument {name!r} of kernel {self.__name__} is an array of {value.dtype}")
-            elif isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+            checked.append(self._checked_argument(name, value, device))
+        from numba.core import types as numba_types
+
+        types = [argument_type(a) if device == "cpu" or not hasattr(a, "shape") else numba.typeof(a) for a in checked]
+        return checked, (numba_types.int64,) + tuple(types)
+
+    def _checked_argument(self, name, value, device):
+        if isinstance(value, numpy.floating):
+            value = float(value)
+        if isinstance(value, (numpy.integer,)) and not isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, bool) or isinstance(value, (int, float)):
+            return value
+        if device == "cpu":
+            if not isinstance(value, numpy.ndarray):
+                if _is_on_gpu(value):
+                    raise TypeError(f"argument {name!r} of kernel {self.__name__} is on a GPU: launch with device='cuda'")
                 raise TypeError(
                     f"argument {name!r} of kernel {self.__name__} is {type(value).__name__}: kernels take NumPy "
                     "arrays, floats and ints"
                 )
-        from numba.core import types as numba_types
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"argument {name!r} of kernel {self.__name__} is an array of {value.dtype}")
+            return value
+        if isinstance(value, numpy.ndarray):
+            raise TypeError(
+                f"argument {name!r} of kernel {self.__name__} is a NumPy array, which lives in the CPU's memory: "
+                f"with device='cuda' pass device arrays (numba.cuda.to_device({name}), or CuPy/PyTorch arrays)"
+            )
+        from numba import cuda
 
-        return (numba_types.int64,) + tuple(argument_type(float(a) if isinstance(a, numpy.floating) else a) for a in args)
+        if not _is_on_gpu(value):
+            raise TypeError(f"argument {name!r} of kernel {self.__name__} is {type(value).__name__}, not a device array")
+        return value if hasattr(value, "copy_to_device") else cuda.as_cuda_array(value)
 
-    def module(self, stage, signature):
+    def module(self, stage, signature, device="cpu"):
         """The generated module of ``stage`` ("forward" or "adjoint") for ``signature`` (thread index
-        first): ``srcad_launch``, and what the kernel reads and writes."""
-        key = (stage, signature)
+        first) on ``device``: ``srcad_launch`` (CPU) or ``srcad_kernel`` (CUDA), and what the kernel
+        reads and writes."""
+        key = (stage, signature, device)
         module = self._modules.get(key)
         if module is None:
             with _lock:
                 module = self._modules.get(key)
                 if module is None:
-                    text = f"{self.specializer.source_key()}|kernel {stage}|{','.join(map(str, signature))}"
+                    text = f"{self.specializer.source_key()}|kernel {stage} {device}|{','.join(map(str, signature))}"
                     cache_key = hashlib.sha256(text.encode()).hexdigest()
                     source = cpu.read_cached(cache_key)
                     if source is None:
-                        source = self._generated(stage, signature)
+                        source = self._generated(stage, signature, device)
                         cpu.store(cache_key, source)
                     module = self._modules[key] = cpu.load_module(cache_key)
                     module.srcad_source = source
         return module
 
-    def _generated(self, stage, signature):
-        from srcad.transforms import emit, kernel as kernels, reverse
+    def access(self):
+        """How the kernel uses its arrays (``transforms.kernel.Access``); refusals raised here."""
+        from srcad.transforms import kernel as kernels
+
+        normalized = self.normalized()
+        access = kernels.access_of(normalized.definition, normalized.parameters[1:], normalized.thread)
+        if access.refusals:
+            statement, why, fix = access.refusals[0]
+            raise self._error(why, statement, fix)
+        return access
+
+    def _error(self, why, statement, fix=None):
+        normalized = self.normalized()
+        return DifferentiabilityError(why, filename=normalized.parsed.filename, lineno=_user_line(statement), fix=fix)
+
+    def _generated(self, stage, signature, device):
+        from srcad.transforms import emit, kernel as kernels, reverse, rules
 
         normalized = self.normalized()
         parameters = normalized.parameters[1:]  # after the thread index
-        access = kernels.access_of(normalized.definition, parameters, normalized.thread)
-        if access.refusals:
-            statement, why, fix = access.refusals[0]
-            line = _user_line(statement)
-            raise DifferentiabilityError(why, filename=normalized.parsed.filename, lineno=line or None, fix=fix)
-        float_arrays = [
-            k + 1 for k, t in enumerate(signature[1:]) if hasattr(t, "dtype") and "float" in str(t.dtype)
-        ]
+        access = self.access()
+        float_arrays = [k + 1 for k, t in enumerate(signature[1:]) if hasattr(t, "dtype") and "float" in str(t.dtype)]
         name = normalized.parsed.name
         if stage == "forward":
-            source = normalized.source
-            thread_function = name
-            private = {parameters[k - 1]: parameters[k - 1] for k in range(1, len(signature))
-                       if parameters[k - 1] in access.shared_adds}
-            launcher = kernels.cpu_launcher(f"{name}_launch", f"{name}_thread", parameters, private)
+            thread = normalized.definition
+            atomic = set(access.shared_adds)
+            arguments = parameters
         else:
             wrt = tuple(float_arrays)
             analysis, names = normalized._analysis(wrt, signature, also_useful=[normalized.parameters[k] for k in wrt])
-            adjoint = normalized._generated(
+            thread = normalized._generated(
                 reverse.reverse_mode, normalized.definition, normalized.parameters, wrt, analysis, names, False, True
             )
-            never_read_back = [p for p in parameters if p not in access.value_reads]
-            adjoint = kernels.without_replayed_writes(adjoint, never_read_back)
-            source = emit.module_source(adjoint, stage="reverse mode (kernel thread)", origin=normalized.origin,
-                                        constants=normalized.constants, uses_tape=True)
-            thread_function = adjoint.name.value
-            adjoints = [f"{normalized.parameters[k]}_adj" for k in wrt]
-            private = {f"{normalized.parameters[k]}_adj": f"{normalized.parameters[k]}_adj" for k in wrt
-                       if normalized.parameters[k] in access.shared_reads}
-            launcher = kernels.cpu_launcher(
-                f"{name}_adjoint_launch", f"{thread_function}_thread", parameters + ["output_adj"] + adjoints, private
+            thread = kernels.without_replayed_writes(thread, [p for p in parameters if p not in access.value_reads])
+            atomic = {f"{normalized.parameters[k]}_adj" for k in wrt if normalized.parameters[k] in access.shared_reads}
+            arguments = parameters + ["output_adj"] + [f"{normalized.parameters[k]}_adj" for k in wrt]
+        thread_function = thread.name.value
+        header = dict(origin=normalized.origin, constants=normalized.constants, uses_tape=stage == "adjoint")
+        if device == "cpu":
+            source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
+            launcher = kernels.cpu_launcher(f"{thread_function}_launch", f"{thread_function}_thread", arguments,
+                                            {a: a for a in sorted(atomic)})
+            source += (
+                "\n\nimport numba\nfrom numba import prange\n\n"
+                + f"{thread_function}_thread = numba.njit(cache=True)({thread_function})\n\n\n"
+                + launcher
+                + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True)({thread_function}_launch)\n"
+            )
+        else:
+            from srcad.transforms import cuda_kernel as device_code
+
+            try:
+                text = device_code.kernel_source(thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS,
+                                                 self.options.get("tape_capacity", 64))
+            except device_code.NotOnCuda as refused:
+                raise self._error(refused.why, refused.statement, "Run this kernel with device='cpu'.") from None
+            source = emit.module_source(cst_definition(text), stage=f"CUDA kernel {stage}", **header)
+            source += (
+                "\n\nimport numba\nfrom numba import cuda\n\n"
+                + f"srcad_kernel_function = {thread_function}_kernel\n"
+                + f"srcad_kernel = cuda.jit({thread_function}_kernel)\n"
             )
         positions = {p: k for k, p in enumerate(parameters)}
-        return (
-            source
-            + "\n\nimport numba\nfrom numba import prange\n\n"
-            + f"{thread_function}_thread = numba.njit(cache=True)({thread_function})\n\n\n"
-            + launcher
-            + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True)({launcher.split('(')[0][4:]})\n"
-            + f"srcad_value_reads = {tuple(sorted(positions[a] for a in access.value_reads))!r}\n"
+        return source + (
+            f"srcad_value_reads = {tuple(sorted(positions[a] for a in access.value_reads))!r}\n"
             + f"srcad_writes = {tuple(sorted(positions[a] for a in access.writes))!r}\n"
             + f"srcad_float_arrays = {tuple(k - 1 for k in float_arrays)!r}\n"
         )
+
+
+def cst_definition(text):
+    import libcst as cst
+
+    return cst.parse_statement(text)
+
+
+def _is_on_gpu(value):
+    return hasattr(value, "__cuda_array_interface__") or type(value).__name__ == "FakeCUDAArray"
 
 
 def _user_line(statement):

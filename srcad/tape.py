@@ -8,9 +8,11 @@
     tape.backward(loss)              # loss: a one-element float array
     tape.gradient(xs[0]), tape.gradient(k)
 
-Adjoint arrays are made when first needed, one per allocation (the array that owns the memory),
-so views share them as they share memory: the adjoint of ``xs[t]`` is row t of the adjoint of
-``xs``, whichever launch wrote or read it.
+On the CPU, adjoint arrays are made when first needed, one per allocation (the NumPy array that
+owns the memory), so views share them as they share memory: the adjoint of ``xs[t]`` is row t of
+the adjoint of ``xs``, whichever launch wrote or read it. On CUDA, device memory has no owner to
+ask, so each view passed to a launch gets its adjoint (``xs[t]`` passed again is the same view);
+two different views of overlapping memory are refused, since their adjoints would not add up.
 
 Overwrites. A launch that writes an array whose values this or an earlier recorded launch reads
 (``x[i] += dt * v[i]`` in place, or a buffer reused across steps) would leave those adjoints
@@ -21,8 +23,9 @@ when it is done, the arrays hold what the launches left in them, as before ``bac
 
 import threading
 
-import numba
 import numpy
+
+from srcad.kernels import cuda as device_memory
 
 _active = threading.local()
 
@@ -33,8 +36,8 @@ def active_tape():
 
 
 class _Launch:
-    def __init__(self, kernel, n, args, signature, saved):
-        self.kernel, self.n, self.args, self.signature = kernel, n, args, signature
+    def __init__(self, kernel, n, args, signature, device, saved):
+        self.kernel, self.n, self.args, self.signature, self.device = kernel, n, args, signature, device
         self.saved = saved  # argument position -> a copy of that array as it was before the launch
 
 
@@ -42,7 +45,8 @@ class Tape:
     def __init__(self):
         self.launches = []
         self._read = []  # arrays whose values recorded launches read
-        self._adjoints = {}  # id of an owning array -> (that array, its adjoint)
+        self._adjoints = {}  # CPU: id of an owning array -> (that array, its adjoint)
+        self._device_adjoints = {}  # CUDA: a view's identity -> (the view, its adjoint)
 
     def __enter__(self):
         """Start recording (again): launches recorded before are forgotten; adjoint arrays are kept."""
@@ -57,46 +61,52 @@ class Tape:
         _active.stack.pop()
         return False
 
-    def record(self, kernel, n, args, signature, module):
+    def record(self, kernel, n, args, signature, module, device):
         reads = [args[k] for k in module.srcad_value_reads]
         saved = {}
         for k in module.srcad_writes:
             written = args[k]
-            if any(numpy.may_share_memory(written, r) for r in self._read + reads):
-                saved[k] = written.copy()
-        kernel.module("adjoint", signature)  # generated now: what cannot be differentiated fails here
+            if any(_overlap(written, r) for r in self._read + reads):
+                saved[k] = _copy(written)
+        kernel.module("adjoint", signature, device)  # generated now: what cannot be differentiated fails here
         self._read += reads
-        self.launches.append(_Launch(kernel, n, args, signature, saved))
+        self.launches.append(_Launch(kernel, n, args, signature, device, saved))
 
     def backward(self, loss):
         """Run the adjoints of the recorded launches, last first, from d loss / d loss = 1."""
-        if not (isinstance(loss, numpy.ndarray) and loss.size == 1 and loss.dtype.kind == "f"):
+        on_device = not isinstance(loss, numpy.ndarray) and device_memory.is_device_array(loss)
+        if not (isinstance(loss, numpy.ndarray) or on_device) or loss.size != 1 or numpy.dtype(loss.dtype).kind != "f":
             raise ValueError("tape.backward(loss) takes the loss as a one-element float array (written by a kernel)")
-        self.adjoint(loss)[...] = 1.0
+        _fill(self.adjoint(loss), 1.0)
         restored = {id(launch.args[k]): launch.args[k] for launch in self.launches for k in launch.saved}
-        final = [(array, array.copy()) for array in restored.values()]  # put back when done
+        final = [(array, _copy(array)) for array in restored.values()]  # put back when done
         for launch in reversed(self.launches):
-            module = launch.kernel.module("adjoint", launch.signature)
+            module = launch.kernel.module("adjoint", launch.signature, launch.device)
             for k, copy in launch.saved.items():  # the values the launch read
-                launch.args[k][...] = copy
+                _copy_into(launch.args[k], copy)
             adjoints = [self.adjoint(launch.args[k]) for k in module.srcad_float_arrays]
-            module.srcad_launch(launch.n, numba.get_num_threads(), *launch.args, 0.0, *adjoints)
+            launch.kernel.run(module, launch.n, list(launch.args) + [0.0] + adjoints, launch.device)
             for k, copy in launch.saved.items():  # its replay wrote them again
-                launch.args[k][...] = copy
+                _copy_into(launch.args[k], copy)
         for array, values in final:  # the arrays as the recorded launches left them
-            array[...] = values
+            _copy_into(array, values)
 
     def gradient(self, array):
-        """d loss / d ``array`` after ``backward``: an array of its shape (zeros if the loss does not depend on it)."""
-        return self.adjoint(array).copy()
+        """d loss / d ``array`` after ``backward``: an array of its shape on its device (zeros if the
+        loss does not depend on it)."""
+        return _copy(self.adjoint(array))
 
     def zero(self):
         """Set every adjoint to zero (they are kept, for the next backward)."""
         for _, adjoint in self._adjoints.values():
             adjoint[...] = 0.0
+        for _, adjoint in self._device_adjoints.values():
+            device_memory.fill(adjoint, 0.0)
 
     def adjoint(self, array):
-        """The adjoint of ``array``: a view, with its strides, of the adjoint of the array owning its memory."""
+        """The adjoint array of ``array`` (see the module's docs), made on first use."""
+        if not isinstance(array, numpy.ndarray):
+            return self._device_adjoint(array)
         owner = array
         while isinstance(owner.base, numpy.ndarray):
             owner = owner.base
@@ -108,3 +118,42 @@ class Tape:
             return adjoint
         offset = array.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
         return numpy.ndarray(array.shape, array.dtype, buffer=adjoint, offset=offset, strides=array.strides)
+
+    def _device_adjoint(self, array):
+        identity = device_memory.identity(array)
+        entry = self._device_adjoints.get(identity)
+        if entry is None:
+            for other, _ in self._device_adjoints.values():
+                if device_memory.overlap(other, array):
+                    raise ValueError(
+                        "on CUDA, a tape needs the same views of device memory in every launch (xs[t] again, not "
+                        "a different slice overlapping it); pass the views the launches used"
+                    )
+            entry = self._device_adjoints[identity] = (array, device_memory.zeros_like(array))
+        return entry[1]
+
+
+def _overlap(a, b):
+    if isinstance(a, numpy.ndarray) and isinstance(b, numpy.ndarray):
+        return numpy.may_share_memory(a, b)
+    if isinstance(a, numpy.ndarray) or isinstance(b, numpy.ndarray):
+        return False
+    return device_memory.overlap(a, b)
+
+
+def _copy(array):
+    return array.copy() if isinstance(array, numpy.ndarray) else device_memory.copy(array)
+
+
+def _copy_into(target, source):
+    if isinstance(target, numpy.ndarray):
+        target[...] = source
+    else:
+        device_memory.copy_into(target, source)
+
+
+def _fill(array, value):
+    if isinstance(array, numpy.ndarray):
+        array[...] = value
+    else:
+        device_memory.fill(array, value)

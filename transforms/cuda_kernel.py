@@ -1,0 +1,104 @@
+"""A kernel's thread function (its normal form, or its adjoint) made into a ``cuda.jit`` kernel.
+
+The thread's body is inlined under ``tid = cuda.grid(1)`` and ``if tid < threads:``, so the kernel
+compiles to PTX without a GPU (``cuda.compile_ptx``: no device function to look up) and runs in
+numba's simulator (``NUMBA_ENABLE_CUDASIM=1``). Element additions that several threads may make to
+one element become ``cuda.atomic.add``; NumPy's elementwise functions of a number become ``math``'s.
+Device code cannot allocate, so a kernel whose adjoint needs a tape (values a loop overwrites) is
+refused, at the statement doing it.
+"""
+
+import libcst as cst
+
+_CODE = cst.Module([])
+
+
+class NotOnCuda(Exception):
+    """What a CUDA kernel cannot do, and the normal-form statement doing it."""
+
+    def __init__(self, why, statement):
+        super().__init__(why)
+        self.why, self.statement = why, statement
+
+
+def kernel_source(thread, name, atomic_arrays, math_names, capacity):
+    """Source of ``def name(threads, overflow, *the thread's parameters but its index):`` running
+    ``thread``'s body (a normal-form FunctionDef whose first parameter is the thread index, ending in
+    a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
+    ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
+    arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops."""
+    params = [p.name.value for p in thread.params.params]
+    body = list(thread.body.body)[:-1]  # the final return: a kernel returns nothing
+    rewrite = _DeviceCode(set(atomic_arrays), math_names, int(capacity))
+    statements = [statement.visit(rewrite) for statement in body]
+    inner = cst.IndentedBlock(statements or [cst.SimpleStatementLine([cst.Pass()])])
+    guarded = cst.If(test=cst.parse_expression(f"{params[0]} < threads"), body=inner)
+    definition = cst.FunctionDef(
+        name=cst.Name(name),
+        params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads", "overflow"] + params[1:]]),
+        body=cst.IndentedBlock([cst.parse_statement(f"{params[0]} = cuda.grid(1)"), guarded]),
+    )
+    return _CODE.code_for_node(definition)
+
+
+_STACKS = {"new_float_stack": "numba.float64", "new_int_stack": "numba.int64"}
+
+
+class _DeviceCode(cst.CSTTransformer):
+    def __init__(self, atomic_arrays, math_names, capacity):
+        self.atomic_arrays = atomic_arrays
+        self.math_names = math_names
+        self.capacity = capacity
+        self.statement = None
+
+    def visit_SimpleStatementLine(self, node):
+        self.statement = node
+
+    def leave_SimpleStatementLine(self, original, updated):
+        small = original.body[0]
+        call = small.value if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) else None
+        function = _CODE.code_for_node(call.func) if call is not None else None
+        if function in _STACKS:  # tape = new_float_stack(): a stack in the thread's local memory
+            local = cst.parse_expression(f"cuda.local.array({self.capacity}, {_STACKS[function]})")
+            return original.with_changes(body=[small.with_changes(value=local)])
+        if function == "reserve":  # room for the pushes that follow, or stop with the overflow flag set
+            needed = _CODE.code_for_node(call.args[1].value)
+            check = cst.parse_statement(f"if {needed} > {self.capacity}:\n    overflow[0] = 1\n    return\n")
+            return check.with_changes(leading_lines=original.leading_lines)
+        small = updated.body[0]
+        if (
+            isinstance(small, cst.AugAssign)
+            and isinstance(small.target, cst.Subscript)
+            and isinstance(small.target.value, cst.Name)
+            and small.target.value.value in self.atomic_arrays
+            and isinstance(small.operator, (cst.AddAssign, cst.SubtractAssign))
+        ):
+            indices = [e.slice.value for e in small.target.slice]
+            index = indices[0] if len(indices) == 1 else cst.Tuple([cst.Element(i) for i in indices])
+            value = small.value
+            if isinstance(small.operator, cst.SubtractAssign):
+                value = cst.UnaryOperation(cst.Minus(), value)
+            call = cst.Call(
+                cst.parse_expression("cuda.atomic.add"),
+                [cst.Arg(small.target.value), cst.Arg(index), cst.Arg(value)],
+            )
+            return updated.with_changes(body=[cst.Expr(call)])
+        return updated
+
+    def leave_Call(self, original, updated):
+        spelled = _CODE.code_for_node(updated.func)
+        twin = self.math_names.get(spelled)
+        if twin is not None and twin not in ("**", "abs", "max", "min"):
+            return updated.with_changes(func=cst.parse_expression(twin))
+        if twin in ("abs", "max", "min"):
+            return updated.with_changes(func=cst.Name(twin))
+        if spelled in _STACKS or spelled == "reserve":  # rewritten with their statement
+            return updated
+        if spelled.startswith(("np.", "empty_list_like")) or spelled.endswith((".append", ".pop", ".copy")):
+            raise NotOnCuda(
+                f"a CUDA kernel cannot call {spelled} (device code cannot allocate arrays or grow a tape)",
+                self.statement,
+            )
+        return updated
+
+
