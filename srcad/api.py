@@ -294,12 +294,18 @@ _differentiable_value = differentiable_value
 
 
 def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
-    """The generated Python source of a stage: ``"normalized"``, ``"adjoint"`` or ``"tangent"``.
+    """The generated Python source of a stage: ``"normalized"``, ``"adjoint"`` or ``"tangent"``
+    (for a ``@srcad.kernel``: ``"normalized"`` (one thread), ``"forward"`` or ``"adjoint"``, the
+    kernels ``device`` runs).
 
     The adjoint (or tangent) is shown for the argument types of the last call (or ``args``,
     or all-float arguments) and for ``wrt`` (default: every float argument). The parts of tuple
     arguments are separate parameters there, and ``wrt`` counts them one by one.
     """
+    from srcad.kernel import Kernel
+
+    if isinstance(function, Kernel):
+        return function.source(stage, device, args)
     if device != "cpu":
         raise ValueError("device='cuda' applies to kernels; srcad functions are compiled for the CPU here")
     specializer = specializer_of(function)

@@ -36,7 +36,8 @@ class Kernel:
         self.__doc__ = self.python_function.__doc__
         self.specializer = specializer_of(self.python_function)
         self._normalized = None
-        self._modules = {}  # (stage, signature) -> generated module
+        self._modules = {}  # (stage, signature, device) -> generated module
+        self.last_signature = None
         self.normalized()  # errors in the kernel's code: here, at the decorator
 
     def __repr__(self):
@@ -64,11 +65,34 @@ class Kernel:
         from srcad import tape as tapes
 
         args, signature = self.check_launch(n, args, device)
+        self.last_signature = signature
         module = self.module("forward", signature, device)
         recording = tapes.active_tape()
         if recording is not None:
             recording.record(self, n, args, signature, module, device)
         self.run(module, n, args, device)
+
+    def source(self, stage="adjoint", device="cpu", args=None):
+        """The generated source: ``"normalized"`` (one thread's work), or the ``"forward"`` or
+        ``"adjoint"`` module for ``device``, for the types of ``args``, else of the last launch, else
+        float64 arrays for the arguments the kernel indexes and float64 for the others."""
+        if stage == "normalized":
+            return self.normalized().source
+        if stage not in ("forward", "adjoint"):
+            raise ValueError(f"unknown stage {stage!r} of a kernel; choose 'normalized', 'forward' or 'adjoint'")
+        if args is not None:
+            signature = self.check_launch(0, list(args), device)[1]
+        elif self.last_signature is not None:
+            signature = self.last_signature
+        else:
+            from numba.core import types as numba_types
+
+            access = self.access()
+            arrays = access.value_reads | access.writes
+            signature = (numba_types.int64,) + tuple(
+                numba_types.float64[::1] if p in arrays else numba_types.float64 for p in self.normalized().parameters[1:]
+            )
+        return self.module(stage, signature, device).srcad_source
 
     def run(self, module, n, args, device):
         if device == "cpu":

@@ -1,0 +1,85 @@
+"""Run with NUMBA_ENABLE_CUDASIM=1 (tests/test_kernels_cuda.py starts it in a subprocess): the kernel
+tests' simulations on device="cuda", in numba's CUDA simulator, checked against the same NumPy
+references and central differences as on the CPU. Exits non-zero on any mismatch."""
+
+import os
+import sys
+
+import numpy as np
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run me with NUMBA_ENABLE_CUDASIM=1"
+
+from numba import cuda  # noqa: E402
+
+import srcad  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_kernels import (  # noqa: E402
+    DT, N, STEPS, _state, euler_in_place, fd_gradient, reference_in_place, reference_springs, spring_step,
+    sum_of_squares,
+)
+
+
+def check(name, got, expected, rtol=1e-6, atol=1e-8):
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=name)
+    print(f"ok {name}")
+
+
+def springs():
+    x0, v0, k = _state()
+    xs_host, vs_host = np.zeros((STEPS + 1, N)), np.zeros((STEPS + 1, N))
+    xs_host[0], vs_host[0] = x0, v0
+    xs, vs, kd, loss = cuda.to_device(xs_host), cuda.to_device(vs_host), cuda.to_device(k), cuda.to_device(np.zeros(1))
+    tape = srcad.Tape()
+    with tape:
+        for t in range(STEPS):
+            spring_step.launch(N, xs[t], vs[t], kd, xs[t + 1], vs[t + 1], DT, device="cuda")
+        sum_of_squares.launch(N, xs[STEPS], loss, device="cuda")
+    check("springs loss", loss.copy_to_host()[0], reference_springs(x0, v0, k)[0], rtol=1e-12)
+    tape.backward(loss)
+    check("springs d/dx0", tape.gradient(xs[0]).copy_to_host(), fd_gradient(lambda x: reference_springs(x, v0, k)[0], x0))
+    check("springs d/dk", tape.gradient(kd).copy_to_host(), fd_gradient(lambda q: reference_springs(x0, v0, q)[0], k))
+
+
+def in_place():
+    x0, v0, k = _state(2)
+    x, v, kd, loss = cuda.to_device(x0), cuda.to_device(v0), cuda.to_device(k), cuda.to_device(np.zeros(1))
+    tape = srcad.Tape()
+    with tape:
+        for _ in range(STEPS):
+            euler_in_place.launch(N, x, v, kd, DT, device="cuda")
+        sum_of_squares.launch(N, x, loss, device="cuda")
+    tape.backward(loss)
+    check("in place d/dx0", tape.gradient(x).copy_to_host(), fd_gradient(lambda a: reference_in_place(a, v0, k, STEPS), x0))
+    check("in place d/dk", tape.gradient(kd).copy_to_host(), fd_gradient(lambda q: reference_in_place(x0, v0, q, STEPS), k))
+
+
+@srcad.kernel(tape_capacity=4)
+def power_sum(x, out, p):
+    i = srcad.tid()
+    y = x[i]
+    for _ in range(p):
+        y = y * x[i] + 0.1
+    out[i] = y
+
+
+def tape_overflow():
+    x, out = cuda.to_device(np.full(3, 0.5)), cuda.to_device(np.zeros(3))
+    loss = cuda.to_device(np.zeros(1))
+    tape = srcad.Tape()
+    with tape:
+        power_sum.launch(3, x, out, 10, device="cuda")
+        sum_of_squares.launch(3, out, loss, device="cuda")
+    try:
+        tape.backward(loss)
+    except RuntimeError as error:
+        assert "tape_capacity" in str(error), error
+        print("ok tape overflow refused")
+        return
+    raise AssertionError("a tape overflow went unnoticed")
+
+
+if __name__ == "__main__":
+    springs()
+    in_place()
+    tape_overflow()

@@ -1,0 +1,69 @@
+"""Kernels on CUDA without a GPU: every forward and adjoint kernel of the kernel tests compiled to PTX
+(NVVM from the numba-cuda package), and the simulations run in numba's CUDA simulator in a separate
+process (``tests/cuda_simulated.py``: the simulator must be switched on before numba.cuda loads)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import srcad
+
+cuda = pytest.importorskip("numba.cuda")
+from numba.core import types  # noqa: E402
+
+from test_kernels import euler_in_place, scale32, scatter, spring_step, sum_of_squares, weighted_square_sum  # noqa: E402
+
+F64, F32, I64 = types.float64[::1], types.float32[::1], types.int64[::1]
+KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint kernel must add atomically
+    "spring_step": (spring_step, (F64, F64, F64, F64, F64, types.float64), False, True),
+    "sum_of_squares": (sum_of_squares, (F64, F64), True, False),
+    "euler_in_place": (euler_in_place, (F64, F64, F64, types.float64), False, True),
+    "scatter": (scatter, (F64, I64, F64, F64), True, False),
+    "weighted_square_sum": (weighted_square_sum, (F64, F64), True, False),
+    "scale32": (scale32, (F32, F32, types.float64), False, False),
+}
+
+
+def _ptx(kernel, stage, argument_types):
+    module = kernel.module(stage, (types.int64,) + argument_types, "cuda")
+    extra = ()
+    if stage == "adjoint":
+        extra = (types.float64,) + tuple(t for t in argument_types if isinstance(t, types.Array) and t.dtype in (types.float64, types.float32))
+    ptx, _ = cuda.compile_ptx(module.srcad_kernel_function, (types.int64, types.int32[::1]) + argument_types + extra, cc=(8, 0))
+    return ptx
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_forward_and_adjoint_kernels_compile_to_ptx(name):
+    kernel, argument_types, forward_atomic, adjoint_atomic = KERNELS[name]
+    for stage, atomic in (("forward", forward_atomic), ("adjoint", adjoint_atomic)):
+        ptx = _ptx(kernel, stage, argument_types)
+        assert ".visible .entry" in ptx
+        width = "f32" if argument_types[0] is F32 else "f64"
+        assert (f"atom.global.add.{width}" in ptx) == atomic, (stage, atomic)
+
+
+def test_the_adjoint_keeps_branch_decisions_in_local_memory():
+    ptx = _ptx(spring_step, "adjoint", KERNELS["spring_step"][1])
+    assert ".local" in ptx  # the tape's stack: per-thread local memory, no allocation
+
+
+def test_the_cuda_source_is_shown():
+    source = srcad.source(spring_step, "adjoint", device="cuda")
+    assert "cuda.grid(1)" in source and "cuda.atomic.add(x_adj" in source
+
+
+def test_numpy_arrays_are_refused_on_cuda():
+    with pytest.raises(TypeError, match="to_device"):
+        sum_of_squares.launch(3, np.ones(3), np.zeros(1), device="cuda")
+
+
+def test_simulations_on_the_cuda_simulator():
+    script = os.path.join(os.path.dirname(__file__), "cuda_simulated.py")
+    environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok ") == 6
