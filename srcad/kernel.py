@@ -26,6 +26,7 @@ from srcad.kernels import cpu
 from srcad.specialize import argument_type, specializer_of
 
 _lock = threading.RLock()
+_PARALLEL_FROM = 4096  # CPU launches of fewer threads run on one: waking the others costs more
 
 
 class Kernel:
@@ -96,7 +97,10 @@ class Kernel:
 
     def run(self, module, n, args, device):
         if device == "cpu":
-            module.srcad_launch(n, numba.get_num_threads(), *args)
+            if n < _PARALLEL_FROM:
+                module.srcad_serial_launch(n, 1, *args)
+            else:
+                module.srcad_launch(n, numba.get_num_threads(), *args)
         elif n > 0:
             from numba import cuda
 
@@ -162,7 +166,7 @@ class Kernel:
         """The generated module of ``stage`` ("forward" or "adjoint") for ``signature`` (thread index
         first) on ``device``: ``srcad_launch`` (CPU) or ``srcad_kernel`` (CUDA), and what the kernel
         reads and writes."""
-        key = (stage, signature, device)
+        key = (stage, tuple(map(id, signature)), device)  # numba types hash slowly; the same types are the same objects
         module = self._modules.get(key)
         if module is None:
             with _lock:
@@ -176,6 +180,7 @@ class Kernel:
                         cpu.store(cache_key, source)
                     module = self._modules[key] = cpu.load_module(cache_key)
                     module.srcad_source = source
+                    module.srcad_signature = signature  # keeps the types in the key alive, so their ids stay theirs
         return module
 
     def access(self):
@@ -220,11 +225,13 @@ class Kernel:
             source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
             launcher = kernels.cpu_launcher(f"{thread_function}_launch", f"{thread_function}_thread", arguments,
                                             {a: a for a in sorted(atomic)})
+            serial = kernels.serial_launcher(f"{thread_function}_serial", f"{thread_function}_thread", arguments)
             source += (
                 "\n\nimport numba\nfrom numba import prange\n\n"
-                + f"{thread_function}_thread = numba.njit(cache=True)({thread_function})\n\n\n"
-                + launcher
+                + f"{thread_function}_thread = numba.njit(cache=True, inline=\"always\")({thread_function})\n\n\n"
+                + launcher + "\n\n" + serial
                 + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True)({thread_function}_launch)\n"
+                + f"srcad_serial_launch = numba.njit(cache=True)({thread_function}_serial)\n"
             )
         else:
             from srcad.transforms import cuda_kernel as device_code
@@ -243,6 +250,7 @@ class Kernel:
         positions = {p: k for k, p in enumerate(parameters)}
         return source + (
             f"srcad_value_reads = {tuple(sorted(positions[a] for a in access.value_reads))!r}\n"
+            + f"srcad_reads_before_writes = {tuple(sorted(positions[a] for a in access.reads_before_writes))!r}\n"
             + f"srcad_writes = {tuple(sorted(positions[a] for a in access.writes))!r}\n"
             + f"srcad_float_arrays = {tuple(k - 1 for k in float_arrays)!r}\n"
         )

@@ -21,6 +21,7 @@ puts the copy back around the launch's adjoint, so every adjoint sees the values
 when it is done, the arrays hold what the launches left in them, as before ``backward``.
 """
 
+import bisect
 import threading
 
 import numpy
@@ -44,13 +45,13 @@ class _Launch:
 class Tape:
     def __init__(self):
         self.launches = []
-        self._read = []  # arrays whose values recorded launches read
+        self._read = {"cpu": _Extents(), "cuda": _Extents()}  # the memory recorded launches read, per device
         self._adjoints = {}  # CPU: id of an owning array -> (that array, its adjoint)
         self._device_adjoints = {}  # CUDA: a view's identity -> (the view, its adjoint)
 
     def __enter__(self):
         """Start recording (again): launches recorded before are forgotten; adjoint arrays are kept."""
-        self.launches, self._read = [], []
+        self.launches, self._read = [], {"cpu": _Extents(), "cuda": _Extents()}
         stack = getattr(_active, "stack", None)
         if stack is None:
             stack = _active.stack = []
@@ -62,14 +63,22 @@ class Tape:
         return False
 
     def record(self, kernel, n, args, signature, module, device):
-        reads = [args[k] for k in module.srcad_value_reads]
+        """Called by ``kernel.launch`` before the launch runs: copies the arrays it will overwrite that
+        this launch (before writing them) or an earlier one read."""
+        read = self._read[device]
         saved = {}
         for k in module.srcad_writes:
             written = args[k]
-            if any(_overlap(written, r) for r in self._read + reads):
+            start, end = _extent(written)
+            if (
+                k in module.srcad_reads_before_writes
+                or read.overlaps(start, end)
+                or any(_overlap(written, args[j]) for j in module.srcad_value_reads if j != k)
+            ):
                 saved[k] = _copy(written)
         kernel.module("adjoint", signature, device)  # generated now: what cannot be differentiated fails here
-        self._read += reads
+        for k in module.srcad_value_reads:
+            read.add(*_extent(args[k]))
         self.launches.append(_Launch(kernel, n, args, signature, device, saved))
 
     def backward(self, loss):
@@ -131,6 +140,37 @@ class Tape:
                     )
             entry = self._device_adjoints[identity] = (array, device_memory.zeros_like(array))
         return entry[1]
+
+
+class _Extents:
+    """Byte ranges ``[start, end)`` of memory, merged, sorted: is a range touched? in O(log n)."""
+
+    def __init__(self):
+        self.starts, self.ends = [], []
+
+    def add(self, start, end):
+        first = bisect.bisect_left(self.ends, start)  # the ranges touching [start, end) are merged into it
+        last = bisect.bisect_right(self.starts, end)
+        if first < last:
+            start, end = min(start, self.starts[first]), max(end, self.ends[last - 1])
+        self.starts[first:last], self.ends[first:last] = [start], [end]
+
+    def overlaps(self, start, end):
+        index = bisect.bisect_right(self.ends, start)
+        return index < len(self.starts) and self.starts[index] < end
+
+
+def _extent(array):
+    if not isinstance(array, numpy.ndarray):
+        return device_memory.extent(array)
+    pointer = array.__array_interface__["data"][0]
+    if array.flags.c_contiguous:
+        return pointer, pointer + array.nbytes
+    if array.size == 0:
+        return pointer, pointer
+    low = pointer + sum(min(0, (n - 1) * s) for n, s in zip(array.shape, array.strides))
+    high = pointer + sum(max(0, (n - 1) * s) for n, s in zip(array.shape, array.strides)) + array.itemsize
+    return low, high
 
 
 def _overlap(a, b):

@@ -239,3 +239,29 @@ def test_launch_mistakes_are_plain_errors():
         spring_step(np.ones(4))
     with pytest.raises(ValueError, match="one-element float array"):
         srcad.Tape().backward(np.ones(3))
+
+
+@srcad.kernel
+def neighbour_products(x, k, y):
+    i = srcad.tid()
+    if i < x.shape[0] - 1:
+        y[i] = k[0] * x[i] * x[i + 1]
+
+
+def test_large_launches_run_in_parallel_and_add_up_shared_adjoints():
+    # enough threads for the parallel launcher: x's and k's adjoints get contributions from many threads
+    n = 20000
+    x, k = np.random.default_rng(5).normal(size=n), np.array([1.7])
+    y, loss = np.zeros(n), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        neighbour_products.launch(n, x, k, y)
+        sum_of_squares.launch(n, y, loss)
+    products = k[0] * x[:-1] * x[1:]
+    assert loss[0] == pytest.approx(np.sum(products**2), rel=1e-12)
+    tape.backward(loss)
+    expected = np.zeros(n)  # the closed form: d sum(y^2) / dx
+    expected[:-1] += 2 * products * k[0] * x[1:]
+    expected[1:] += 2 * products * k[0] * x[:-1]
+    np.testing.assert_allclose(tape.gradient(x), expected, rtol=1e-12, atol=1e-14)
+    assert tape.gradient(k)[0] == pytest.approx(np.sum(2 * products * x[:-1] * x[1:]), rel=1e-12)

@@ -28,6 +28,7 @@ class Access:
     """How a kernel uses its array arguments (names)."""
 
     value_reads: set = field(default_factory=set)  # arrays whose values the thread reads
+    reads_before_writes: set = field(default_factory=set)  # value-read arrays a thread may read (or add to) first
     writes: set = field(default_factory=set)  # arrays written or added into
     shared_reads: set = field(default_factory=set)  # read at an index that is not the thread's own
     shared_adds: set = field(default_factory=set)  # added into at an index that is not the thread's own
@@ -55,9 +56,11 @@ def access_of(definition, parameters, thread):
     def is_own(index):
         return bool(index) and isinstance(index[0], cst.Name) and index[0].value in own
 
+    first_access = {}  # array -> "read" or "write": what a thread does to it first, in program order
     for statement, _ in walk(body):
         write = element_write_of(statement)
         if write is not None and write.array in arguments:
+            first_access.setdefault(write.array, "write" if write.kind == "=" else "read")
             access.writes.add(write.array)
             if write.region is not None:
                 access.refusals.append((statement, f"a kernel's thread writes elements, not a region of '{write.array}'",
@@ -77,11 +80,13 @@ def access_of(definition, parameters, thread):
         if operation.rule in ("index", "view") and operation.operands[0].value in arguments:
             array = operation.operands[0].value
             access.value_reads.add(array)
+            first_access.setdefault(array, "read")
             if operation.rule == "view" or not is_own(operation.index):
                 access.shared_reads.add(array)
         elif operation.rule == "copy" and operation.operands and operation.operands[0].value in arguments:
             access.refusals.append((statement, "a kernel's thread reads elements of its arrays, not whole arrays",
                                     "Index the array: a[i]."))
+    access.reads_before_writes = {a for a in access.value_reads if first_access.get(a) == "read"}
     for array in sorted(access.shared_reads & access.writes):
         access.refusals.append((None, f"the kernel reads '{array}' at other threads' elements while threads write "
                                       f"'{array}': the result would depend on the order threads run in",
@@ -121,21 +126,32 @@ def without_replayed_writes(adjoint, arrays):
     return adjoint.visit(_DropWrites(set(arrays))) if arrays else adjoint
 
 
+def serial_launcher(name, thread_function, arguments):
+    """Source of ``name(threads, chunks, *arguments)`` running the threads one after another: for
+    small launches, where starting the worker threads costs more than the work."""
+    lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):", "    for tid in range(threads):",
+             f"        {thread_function}(tid, {', '.join(arguments)})"]
+    return "\n".join(lines) + "\n"
+
+
 def cpu_launcher(name, thread_function, arguments, private):
     """Source of ``name(threads, chunks, *arguments)``, running ``thread_function(tid, ...)`` for every
-    thread under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` (a dict: argument -> its stand-in's hint) get per-chunk
-    zeroed partial arrays, summed into them after the loop."""
-    call = ", ".join(f"{private[a]}_part" if a in private else a for a in arguments)
-    lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):"]
+    thread under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` (a
+    dict: argument -> its stand-in's hint) get zeroed partial arrays for every chunk but the first
+    (which adds into the argument itself), summed into them after the loop."""
     if not private:
+        call = ", ".join(arguments)
+        lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):"]
         lines += ["    for tid in prange(threads):", f"        {thread_function}(tid, {call})"]
         return "\n".join(lines) + "\n"
+    call = ", ".join(f"{private[a]}_part" if a in private else a for a in arguments)
+    lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):"]
     lines += ["    chunks = max(1, min(threads, chunks))", "    per_chunk = (threads + chunks - 1) // chunks"]
-    for argument, hint in private.items():
-        lines.append(f"    {hint}_parts = np.zeros((chunks,) + {argument}.shape, dtype={argument}.dtype)")
+    for argument, hint in private.items():  # the first chunk adds into the array itself
+        lines.append(f"    {hint}_parts = np.zeros((chunks - 1,) + {argument}.shape, dtype={argument}.dtype)")
     lines.append("    for chunk in prange(chunks):")
     for argument, hint in private.items():
-        lines.append(f"        {hint}_part = {hint}_parts[chunk]")
+        lines.append(f"        {hint}_part = {argument} if chunk == 0 else {hint}_parts[chunk - 1]")
     lines += [
         "        for tid in range(chunk * per_chunk, min(threads, (chunk + 1) * per_chunk)):",
         f"            {thread_function}(tid, {call})",

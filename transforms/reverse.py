@@ -372,6 +372,24 @@ class ReverseMode(ArrayAdjoints):
         self.branch_depth -= 1
         if not body_reverse and not else_reverse:
             return [statement], []
+        if self.loop_depth == 0:  # runs once: its decision stays in a variable of its own, off the tape
+            decision = self.names.fresh("took_branch")
+            forward = [
+                assign(decision, statement.test).with_changes(leading_lines=statement.leading_lines),
+                cst.If(
+                    test=cst.Name(decision),
+                    body=cst.IndentedBlock(body_forward or [_line("pass")]),
+                    orelse=cst.Else(cst.IndentedBlock(else_forward)) if else_forward else None,
+                ),
+            ]
+            reverse = [
+                cst.If(
+                    test=cst.Name(decision),
+                    body=cst.IndentedBlock(body_reverse or [_line("pass")]),
+                    orelse=cst.Else(cst.IndentedBlock(else_reverse)) if else_reverse else None,
+                )
+            ]
+            return forward, reverse
         forward = [
             assign(branch, statement.test).with_changes(leading_lines=statement.leading_lines),
             cst.If(
