@@ -36,3 +36,10 @@ def test_chain_of_springs_gradient_matches_its_central_difference():
     srcad_value = float(check.split("srcad ")[1].split(",")[0])
     estimate = float(check.split("central differences ")[1])
     assert srcad_value == pytest.approx(estimate, rel=1e-6)
+
+
+def test_cloth_on_a_tape_finds_the_stiffness_by_gauss_newton():
+    output = _run("cloth_on_a_tape.py")
+    last = output.strip().splitlines()[-1]
+    rests, target = float(last.split("rests at ")[1].split()[0]), float(last.split("target ")[1].rstrip(")"))
+    assert rests == pytest.approx(target, abs=1e-6)

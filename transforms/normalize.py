@@ -160,8 +160,8 @@ class Normalizer(Flattener):
                 raise self.error(
                     "a kernel returns nothing", node.value, "Write its results into an output array (out[i] = ...)."
                 )
-            if node.value is None and self.procedure:
-                node = node.with_changes(value=cst.Float("0.0"))
+            if node.value is None and self.procedure:  # a bare `return` of a helper or kernel
+                node = node.with_changes(value=cst.Float("0.0"), whitespace_after_return=cst.SimpleWhitespace(" "))
             if node.value is None:
                 raise self.error(
                     "a differentiable function must return a number", node, "Return the value to differentiate."
