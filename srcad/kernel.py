@@ -58,6 +58,15 @@ class Kernel:
     def parameters(self):
         return self.specializer.parameters
 
+    @property
+    def dimensions(self):
+        return len(self.normalized().threads)
+
+    @property
+    def arguments(self):
+        """The thread function's parameters after the thread indices (the kernel's own)."""
+        return self.normalized().parameters[self.dimensions:]
+
     def launch(self, n, *args, device="cpu"):
         """Run the kernel on ``n`` threads, ``srcad.tid()`` giving each its index, and record the
         launch on the active ``srcad.Tape``, if any. ``device="cpu"`` takes NumPy arrays;
@@ -65,13 +74,29 @@ class Kernel:
         ``__cuda_array_interface__`` (CuPy, PyTorch)."""
         from srcad import tape as tapes
 
-        args, signature = self.check_launch(n, args, device)
+        shape = self.check_shape(n)
+        args, signature = self.check_launch(args, device)
         self.last_signature = signature
         module = self.module("forward", signature, device)
         recording = tapes.active_tape()
         if recording is not None:
-            recording.record(self, n, args, signature, module, device)
-        self.run(module, n, args, device)
+            recording.record(self, shape, args, signature, module, device)
+        self.run(module, shape, args, device)
+
+    def check_shape(self, n):
+        """The launch's threads per dimension, as a tuple: ``n`` an int (one dimension) or a tuple of
+        as many ints as the kernel unpacks from ``srcad.tid()``."""
+        shape = tuple(n) if isinstance(n, (tuple, list)) else (n,)
+        dimensions = len(self.normalized().threads)
+        if len(shape) != dimensions:
+            raise ValueError(
+                f"{self.__name__} has {dimensions} thread dimension(s) (from srcad.tid()), so launch it with "
+                + ("n threads" if dimensions == 1 else f"a tuple of {dimensions} sizes") + f", not {n!r}"
+            )
+        for size in shape:
+            if isinstance(size, bool) or not isinstance(size, (int, numpy.integer)) or size < 0:
+                raise ValueError(f"{self.__name__}.launch: the number of threads must be an int >= 0, got {n!r}")
+        return tuple(int(size) for size in shape)
 
     def source(self, stage="adjoint", device="cpu", args=None):
         """The generated source: ``"normalized"`` (one thread's work), or the ``"forward"`` or
@@ -82,7 +107,7 @@ class Kernel:
         if stage not in ("forward", "adjoint"):
             raise ValueError(f"unknown stage {stage!r} of a kernel; choose 'normalized', 'forward' or 'adjoint'")
         if args is not None:
-            signature = self.check_launch(0, list(args), device)[1]
+            signature = self.check_launch(list(args), device)[1]
         elif self.last_signature is not None:
             signature = self.last_signature
         else:
@@ -90,23 +115,29 @@ class Kernel:
 
             access = self.access()
             arrays = access.value_reads | access.writes
-            signature = (numba_types.int64,) + tuple(
-                numba_types.float64[::1] if p in arrays else numba_types.float64 for p in self.normalized().parameters[1:]
+            signature = (numba_types.int64,) * self.dimensions + tuple(
+                numba_types.float64[::1] if p in arrays else numba_types.float64 for p in self.arguments
             )
         return self.module(stage, signature, device).srcad_source
 
-    def run(self, module, n, args, device):
+    def run(self, module, shape, args, device):
+        """Launch the generated ``module`` over threads of ``shape`` (threads are numbered in C order;
+        the launcher recovers each index from the thread's number and the sizes after the first)."""
+        n = 1
+        for size in shape:
+            n *= size
+        inner = shape[1:]
         if device == "cpu":
             if n < _PARALLEL_FROM:
-                module.srcad_serial_launch(n, 1, *args)
+                module.srcad_serial_launch(n, 1, *inner, *args)
             else:
-                module.srcad_launch(n, numba.get_num_threads(), *args)
+                module.srcad_launch(n, numba.get_num_threads(), *inner, *args)
         elif n > 0:
             from numba import cuda
 
             block = int(self.options.get("block_size", 256))
             overflow = cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
-            module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *args)
+            module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *inner, *args)
             if overflow.copy_to_host()[0]:
                 raise RuntimeError(
                     f"the adjoint of kernel {self.__name__} needed more than tape_capacity="
@@ -114,12 +145,10 @@ class Kernel:
                     f"@srcad.kernel(tape_capacity=...)"
                 )
 
-    def check_launch(self, n, args, device):
-        """The arguments as the generated code takes them, and their types (the thread index first)."""
+    def check_launch(self, args, device):
+        """The arguments as the generated code takes them, and their types (the thread indices first)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device={device!r}: kernels run on device='cpu' or device='cuda'")
-        if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)) or n < 0:
-            raise ValueError(f"{self.__name__}.launch: the number of threads must be an int >= 0, got {n!r}")
         if len(args) != len(self.parameters):
             raise TypeError(
                 f"{self.__name__}.launch(n, ...) takes {len(self.parameters)} arguments after n "
@@ -131,7 +160,7 @@ class Kernel:
         from numba.core import types as numba_types
 
         types = [argument_type(a) if device == "cpu" or not hasattr(a, "shape") else numba.typeof(a) for a in checked]
-        return checked, (numba_types.int64,) + tuple(types)
+        return checked, (numba_types.int64,) * self.dimensions + tuple(types)
 
     def _checked_argument(self, name, value, device):
         if isinstance(value, numpy.floating):
@@ -188,7 +217,7 @@ class Kernel:
         from srcad.transforms import kernel as kernels
 
         normalized = self.normalized()
-        access = kernels.access_of(normalized.definition, normalized.parameters[1:], normalized.thread)
+        access = kernels.access_of(normalized.definition, self.arguments, normalized.threads)
         if access.refusals:
             statement, why, fix = access.refusals[0]
             raise self._error(why, statement, fix)
@@ -202,9 +231,12 @@ class Kernel:
         from srcad.transforms import emit, kernel as kernels, reverse, rules
 
         normalized = self.normalized()
-        parameters = normalized.parameters[1:]  # after the thread index
+        dimensions = self.dimensions
+        parameters = self.arguments
         access = self.access()
-        float_arrays = [k + 1 for k, t in enumerate(signature[1:]) if hasattr(t, "dtype") and "float" in str(t.dtype)]
+        float_arrays = [  # positions in the thread function's parameters
+            k + dimensions for k, t in enumerate(signature[dimensions:]) if hasattr(t, "dtype") and "float" in str(t.dtype)
+        ]
         name = normalized.parsed.name
         if stage == "forward":
             thread = normalized.definition
@@ -224,8 +256,9 @@ class Kernel:
         if device == "cpu":
             source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
             launcher = kernels.cpu_launcher(f"{thread_function}_launch", f"{thread_function}_thread", arguments,
-                                            {a: a for a in sorted(atomic)})
-            serial = kernels.serial_launcher(f"{thread_function}_serial", f"{thread_function}_thread", arguments)
+                                            {a: a for a in sorted(atomic)}, dimensions)
+            serial = kernels.serial_launcher(f"{thread_function}_serial", f"{thread_function}_thread", arguments,
+                                             dimensions)
             source += (
                 "\n\nimport numba\nfrom numba import prange\n\n"
                 + f"{thread_function}_thread = numba.njit(cache=True, inline=\"always\")({thread_function})\n\n\n"
@@ -238,7 +271,7 @@ class Kernel:
 
             try:
                 text = device_code.kernel_source(thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS,
-                                                 self.options.get("tape_capacity", 64))
+                                                 self.options.get("tape_capacity", 64), dimensions)
             except device_code.NotOnCuda as refused:
                 raise self._error(refused.why, refused.statement, "Run this kernel with device='cpu'.") from None
             source = emit.module_source(cst_definition(text), stage=f"CUDA kernel {stage}", **header)
@@ -252,7 +285,7 @@ class Kernel:
             f"srcad_value_reads = {tuple(sorted(positions[a] for a in access.value_reads))!r}\n"
             + f"srcad_reads_before_writes = {tuple(sorted(positions[a] for a in access.reads_before_writes))!r}\n"
             + f"srcad_writes = {tuple(sorted(positions[a] for a in access.writes))!r}\n"
-            + f"srcad_float_arrays = {tuple(k - 1 for k in float_arrays)!r}\n"
+            + f"srcad_float_arrays = {tuple(k - dimensions for k in float_arrays)!r}\n"
         )
 
 

@@ -27,9 +27,8 @@ class Normalized:
         # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument
         self.parameter_groups = [[renamed.get(p, p) for p in group] for group in normalizer.parameter_groups]
         self.parameters = [p for group in self.parameter_groups for p in group]
-        self.thread = normalizer.thread  # a kernel's thread index: its first parameter
-        if kernel:
-            self.parameters.insert(0, self.thread)
+        self.threads = normalizer.threads  # a kernel's thread index, one per dimension: its first parameters
+        self.parameters[:0] = self.threads
         self.names = names.NameFactory(set())
         self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
         definition = versions.separate_rebindings(definition, self.parameters, self.names)

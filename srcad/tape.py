@@ -37,8 +37,8 @@ def active_tape():
 
 
 class _Launch:
-    def __init__(self, kernel, n, args, signature, device, saved):
-        self.kernel, self.n, self.args, self.signature, self.device = kernel, n, args, signature, device
+    def __init__(self, kernel, shape, args, signature, device, saved):
+        self.kernel, self.shape, self.args, self.signature, self.device = kernel, shape, args, signature, device
         self.saved = saved  # argument position -> a copy of that array as it was before the launch
 
 
@@ -62,7 +62,7 @@ class Tape:
         _active.stack.pop()
         return False
 
-    def record(self, kernel, n, args, signature, module, device):
+    def record(self, kernel, shape, args, signature, module, device):
         """Called by ``kernel.launch`` before the launch runs: copies the arrays it will overwrite that
         this launch (before writing them) or an earlier one read."""
         read = self._read[device]
@@ -79,7 +79,7 @@ class Tape:
         kernel.module("adjoint", signature, device)  # generated now: what cannot be differentiated fails here
         for k in module.srcad_value_reads:
             read.add(*_extent(args[k]))
-        self.launches.append(_Launch(kernel, n, args, signature, device, saved))
+        self.launches.append(_Launch(kernel, shape, args, signature, device, saved))
 
     def backward(self, loss):
         """Run the adjoints of the recorded launches, last first, from d loss / d loss = 1."""
@@ -94,7 +94,7 @@ class Tape:
             for k, copy in launch.saved.items():  # the values the launch read
                 _copy_into(launch.args[k], copy)
             adjoints = [self.adjoint(launch.args[k]) for k in module.srcad_float_arrays]
-            launch.kernel.run(module, launch.n, list(launch.args) + [0.0] + adjoints, launch.device)
+            launch.kernel.run(module, launch.shape, list(launch.args) + [0.0] + adjoints, launch.device)
             for k, copy in launch.saved.items():  # its replay wrote them again
                 _copy_into(launch.args[k], copy)
         for array, values in final:  # the arrays as the recorded launches left them

@@ -15,8 +15,8 @@ import srcad  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_kernels import (  # noqa: E402
-    DT, N, STEPS, _state, euler_in_place, fd_gradient, reference_in_place, reference_springs, spring_step,
-    sum_of_squares,
+    DT, N, STEPS, _state, euler_in_place, fd_gradient, record_diffusion, reference_diffusion, reference_in_place,
+    reference_springs, spring_step, sum_of_squares,
 )
 
 
@@ -63,6 +63,16 @@ def power_sum(x, out, p):
     out[i] = y
 
 
+def two_dimensions():
+    u0, c = np.random.default_rng(7).uniform(0.5, 1.5, size=(5, 7)), np.array([0.05])
+    tape = srcad.Tape()
+    cd = cuda.to_device(c)
+    us, loss = record_diffusion(u0, cd, 3, tape, device="cuda", place=cuda.to_device)
+    tape.backward(loss)
+    check("2-D d/du0", tape.gradient(us[0]).copy_to_host(), fd_gradient(lambda u: reference_diffusion(u, c, 3), u0))
+    check("2-D d/dc", tape.gradient(cd).copy_to_host(), fd_gradient(lambda q: reference_diffusion(u0, q, 3), c))
+
+
 def tape_overflow():
     x, out = cuda.to_device(np.full(3, 0.5)), cuda.to_device(np.zeros(3))
     loss = cuda.to_device(np.zeros(1))
@@ -82,4 +92,5 @@ def tape_overflow():
 if __name__ == "__main__":
     springs()
     in_place()
+    two_dimensions()
     tape_overflow()

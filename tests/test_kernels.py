@@ -265,3 +265,59 @@ def test_large_launches_run_in_parallel_and_add_up_shared_adjoints():
     expected[1:] += 2 * products * k[0] * x[:-1]
     np.testing.assert_allclose(tape.gradient(x), expected, rtol=1e-12, atol=1e-14)
     assert tape.gradient(k)[0] == pytest.approx(np.sum(2 * products * x[:-1] * x[1:]), rel=1e-12)
+
+
+@srcad.kernel
+def diffuse(u, c, u_out):
+    i, j = srcad.tid()
+    total = -4.0 * u[i, j]
+    if i > 0:
+        total += u[i - 1, j]
+    if i < u.shape[0] - 1:
+        total += u[i + 1, j]
+    if j > 0:
+        total += u[i, j - 1]
+    if j < u.shape[1] - 1:
+        total += u[i, j + 1]
+    u_out[i, j] = u[i, j] + c[0] * total * u[i, j]
+
+
+@srcad.kernel
+def grid_sum_of_squares(u, loss):
+    i, j = srcad.tid()
+    srcad.atomic_add(loss, 0, u[i, j] ** 2)
+
+
+def reference_diffusion(u0, c, steps):
+    u = u0.copy()
+    for _ in range(steps):
+        total = -4.0 * u
+        total[1:, :] += u[:-1, :]
+        total[:-1, :] += u[1:, :]
+        total[:, 1:] += u[:, :-1]
+        total[:, :-1] += u[:, 1:]
+        u = u + c[0] * total * u
+    return np.sum(u**2)
+
+
+def record_diffusion(u0, c, steps, tape, device="cpu", place=lambda a: a):
+    us = place(np.stack([u0] + [np.zeros_like(u0)] * steps))
+    loss = place(np.zeros(1))
+    with tape:
+        for t in range(steps):
+            diffuse.launch(u0.shape, us[t], c, us[t + 1], device=device)
+        grid_sum_of_squares.launch(u0.shape, us[steps], loss, device=device)
+    return us, loss
+
+
+def test_two_dimensional_launches():
+    u0, c = np.random.default_rng(7).uniform(0.5, 1.5, size=(5, 7)), np.array([0.05])
+    tape = srcad.Tape()
+    us, loss = record_diffusion(u0, c, 4, tape)
+    assert loss[0] == pytest.approx(reference_diffusion(u0, c, 4), rel=1e-12)
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(us[0]), fd_gradient(lambda u: reference_diffusion(u, c, 4), u0),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(tape.gradient(c), fd_gradient(lambda q: reference_diffusion(u0, q, 4), c), rtol=1e-6)
+    with pytest.raises(ValueError, match="2 thread dimension"):
+        diffuse.launch(35, us[0], c, us[1])

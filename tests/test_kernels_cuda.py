@@ -14,9 +14,11 @@ import srcad
 cuda = pytest.importorskip("numba.cuda")
 from numba.core import types  # noqa: E402
 
-from test_kernels import euler_in_place, scale32, scatter, spring_step, sum_of_squares, weighted_square_sum  # noqa: E402
+from test_kernels import (  # noqa: E402
+    diffuse, euler_in_place, grid_sum_of_squares, scale32, scatter, spring_step, sum_of_squares, weighted_square_sum,
+)
 
-F64, F32, I64 = types.float64[::1], types.float32[::1], types.int64[::1]
+F64, F32, I64, GRID = types.float64[::1], types.float32[::1], types.int64[::1], types.float64[:, ::1]
 KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint kernel must add atomically
     "spring_step": (spring_step, (F64, F64, F64, F64, F64, types.float64), False, True),
     "sum_of_squares": (sum_of_squares, (F64, F64), True, False),
@@ -24,15 +26,20 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "scatter": (scatter, (F64, I64, F64, F64), True, False),
     "weighted_square_sum": (weighted_square_sum, (F64, F64), True, False),
     "scale32": (scale32, (F32, F32, types.float64), False, False),
+    "diffuse": (diffuse, (GRID, F64, GRID), False, True),
+    "grid_sum_of_squares": (grid_sum_of_squares, (GRID, F64), True, False),
 }
 
 
 def _ptx(kernel, stage, argument_types):
-    module = kernel.module(stage, (types.int64,) + argument_types, "cuda")
+    dimensions = kernel.dimensions
+    module = kernel.module(stage, (types.int64,) * dimensions + argument_types, "cuda")
     extra = ()
     if stage == "adjoint":
         extra = (types.float64,) + tuple(t for t in argument_types if isinstance(t, types.Array) and t.dtype in (types.float64, types.float32))
-    ptx, _ = cuda.compile_ptx(module.srcad_kernel_function, (types.int64, types.int32[::1]) + argument_types + extra, cc=(8, 0))
+    sizes = (types.int64,) * (dimensions - 1)
+    ptx, _ = cuda.compile_ptx(module.srcad_kernel_function, (types.int64, types.int32[::1]) + sizes + argument_types + extra,
+                              cc=(8, 0))
     return ptx
 
 
@@ -66,4 +73,4 @@ def test_simulations_on_the_cuda_simulator():
     environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok ") == 6
+    assert result.stdout.count("ok ") == 8

@@ -21,22 +21,32 @@ class NotOnCuda(Exception):
         self.why, self.statement = why, statement
 
 
-def kernel_source(thread, name, atomic_arrays, math_names, capacity):
+def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=1):
     """Source of ``def name(threads, overflow, *the thread's parameters but its index):`` running
     ``thread``'s body (a normal-form FunctionDef whose first parameter is the thread index, ending in
     a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
     ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
     arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops."""
     params = [p.name.value for p in thread.params.params]
+    threads, arguments = params[:dimensions], params[dimensions:]
     body = list(thread.body.body)[:-1]  # the final return: a kernel returns nothing
     rewrite = _DeviceCode(set(atomic_arrays), math_names, int(capacity))
     statements = [statement.visit(rewrite) for statement in body]
-    inner = cst.IndentedBlock(statements or [cst.SimpleStatementLine([cst.Pass()])])
-    guarded = cst.If(test=cst.parse_expression(f"{params[0]} < threads"), body=inner)
+    number = threads[0] if dimensions == 1 else "thread_number"
+    indices, rest = [], number  # the thread's indices from its number, in C order
+    for k in range(dimensions - 1, 0, -1):
+        indices += [cst.parse_statement(f"{threads[k]} = {rest} % size_{k}"),
+                    cst.parse_statement(f"rest_{k} = {rest} // size_{k}")]
+        rest = f"rest_{k}"
+    if dimensions > 1:
+        indices.append(cst.parse_statement(f"{threads[0]} = {rest}"))
+    inner = cst.IndentedBlock(indices + statements or [cst.SimpleStatementLine([cst.Pass()])])
+    guarded = cst.If(test=cst.parse_expression(f"{number} < threads"), body=inner)
+    sizes = [f"size_{k}" for k in range(1, dimensions)]
     definition = cst.FunctionDef(
         name=cst.Name(name),
-        params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads", "overflow"] + params[1:]]),
-        body=cst.IndentedBlock([cst.parse_statement(f"{params[0]} = cuda.grid(1)"), guarded]),
+        params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads", "overflow"] + sizes + arguments]),
+        body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), guarded]),
     )
     return _CODE.code_for_node(definition)
 

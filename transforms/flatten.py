@@ -240,7 +240,9 @@ class Flattener(ArrayFlattening, TupleFlattening):
                     "srcad.tid() takes no arguments and has a meaning only in a @srcad.kernel", node,
                     "Decorate the function with @srcad.kernel and launch it with kernel.launch(n, ...).",
                 )
-            return cst.Name(self.thread)
+            if len(self.threads) == 1:
+                return cst.Name(self.threads[0])
+            return Packed(tuple, [cst.Name(t) for t in self.threads])  # i, j = srcad.tid()
         if callee == "srcad.atomic_add":
             raise self.error("srcad.atomic_add(a, i, v) is a statement: it returns nothing", node)
         if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":

@@ -36,7 +36,7 @@ class Access:
 
 
 def thread_names(body, thread):
-    """The thread index and the variables that are plain copies of it (``i = tid``)."""
+    """A thread index and the variables that are plain copies of it (``i = tid``)."""
     names = {thread}
     for statement, depth in walk(body):
         target_value = assignment_of(statement)
@@ -46,15 +46,18 @@ def thread_names(body, thread):
     return names
 
 
-def access_of(definition, parameters, thread):
-    """The ``Access`` of a normalized kernel; ``parameters`` its array-or-scalar argument names."""
+def access_of(definition, parameters, threads):
+    """The ``Access`` of a normalized kernel; ``parameters`` its array-or-scalar argument names,
+    ``threads`` its thread indices (one per dimension)."""
     body = definition.body.body
-    own = thread_names(body, thread)
+    own = [thread_names(body, thread) for thread in threads]
     arguments = set(parameters)
     access = Access()
 
-    def is_own(index):
-        return bool(index) and isinstance(index[0], cst.Name) and index[0].value in own
+    def is_own(index):  # A[i], A[i, k] in one dimension; A[i, j] in two, with i, j = srcad.tid()
+        return len(index) >= len(own) and all(
+            isinstance(atom, cst.Name) and atom.value in names for atom, names in zip(index, own)
+        )
 
     first_access = {}  # array -> "read" or "write": what a thread does to it first, in program order
     for statement, _ in walk(body):
@@ -126,36 +129,54 @@ def without_replayed_writes(adjoint, arrays):
     return adjoint.visit(_DropWrites(set(arrays))) if arrays else adjoint
 
 
-def serial_launcher(name, thread_function, arguments):
-    """Source of ``name(threads, chunks, *arguments)`` running the threads one after another: for
-    small launches, where starting the worker threads costs more than the work."""
-    lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):", "    for tid in range(threads):",
-             f"        {thread_function}(tid, {', '.join(arguments)})"]
+def thread_indices(dimensions, indent):
+    """Lines computing the indices ``tid_0``... of thread number ``tid`` (C order) from the sizes of
+    the dimensions after the first (``size_1``...), and the names to pass."""
+    if dimensions == 1:
+        return [], "tid"
+    lines, rest = [], "tid"
+    for k in range(dimensions - 1, 0, -1):
+        lines += [f"{indent}tid_{k} = {rest} % size_{k}", f"{indent}rest_{k} = {rest} // size_{k}"]
+        rest = f"rest_{k}"
+    lines.append(f"{indent}tid_0 = {rest}")
+    return lines, ", ".join(f"tid_{k}" for k in range(dimensions))
+
+
+def _sizes(dimensions):
+    return "".join(f"size_{k}, " for k in range(1, dimensions))
+
+
+def serial_launcher(name, thread_function, arguments, dimensions=1):
+    """Source of ``name(threads, chunks, *sizes after the first, *arguments)`` running the threads
+    one after another: for small launches, where starting the worker threads costs more than the work."""
+    indices, passed = thread_indices(dimensions, "        ")
+    lines = [f"def {name}(threads, chunks, {_sizes(dimensions)}{', '.join(arguments)}):", "    for tid in range(threads):"]
+    lines += indices + [f"        {thread_function}({passed}, {', '.join(arguments)})"]
     return "\n".join(lines) + "\n"
 
 
-def cpu_launcher(name, thread_function, arguments, private):
+def cpu_launcher(name, thread_function, arguments, private, dimensions=1):
     """Source of ``name(threads, chunks, *arguments)``, running ``thread_function(tid, ...)`` for every
     thread under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` (a
     dict: argument -> its stand-in's hint) get zeroed partial arrays for every chunk but the first
     (which adds into the argument itself), summed into them after the loop."""
+    header = f"def {name}(threads, chunks, {_sizes(dimensions)}{', '.join(arguments)}):"
     if not private:
-        call = ", ".join(arguments)
-        lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):"]
-        lines += ["    for tid in prange(threads):", f"        {thread_function}(tid, {call})"]
+        indices, passed = thread_indices(dimensions, "        ")
+        lines = [header, "    for tid in prange(threads):"] + indices
+        lines.append(f"        {thread_function}({passed}, {', '.join(arguments)})")
         return "\n".join(lines) + "\n"
     call = ", ".join(f"{private[a]}_part" if a in private else a for a in arguments)
-    lines = [f"def {name}(threads, chunks, {', '.join(arguments)}):"]
+    lines = [header]
     lines += ["    chunks = max(1, min(threads, chunks))", "    per_chunk = (threads + chunks - 1) // chunks"]
     for argument, hint in private.items():  # the first chunk adds into the array itself
         lines.append(f"    {hint}_parts = np.zeros((chunks - 1,) + {argument}.shape, dtype={argument}.dtype)")
     lines.append("    for chunk in prange(chunks):")
     for argument, hint in private.items():
         lines.append(f"        {hint}_part = {argument} if chunk == 0 else {hint}_parts[chunk - 1]")
-    lines += [
-        "        for tid in range(chunk * per_chunk, min(threads, (chunk + 1) * per_chunk)):",
-        f"            {thread_function}(tid, {call})",
-    ]
+    indices, passed = thread_indices(dimensions, "            ")
+    lines += ["        for tid in range(chunk * per_chunk, min(threads, (chunk + 1) * per_chunk)):"] + indices
+    lines.append(f"            {thread_function}({passed}, {call})")
     for argument, hint in private.items():
         lines.append(f"    {argument} += {hint}_parts.sum(axis=0)")
     return "\n".join(lines) + "\n"

@@ -34,8 +34,8 @@ class Normalizer(Flattener):
     def __init__(self, parsed, procedure=False, structures=None, kernel=False):
         self.parsed = parsed
         self.procedure = procedure or kernel
-        self.kernel = kernel  # a @srcad.kernel: one thread's work, its index a first parameter
-        self.thread = None
+        self.kernel = kernel  # a @srcad.kernel: one thread's work, its index (one per dimension) first parameters
+        self.threads = []
         self.lenient = structures is UNKNOWN  # checking before any call: tuple arguments not known yet
         if structures is None or structures is UNKNOWN:
             structures = (None,) * len(parsed.parameters)
@@ -69,10 +69,12 @@ class Normalizer(Flattener):
     def function(self):
         definition = self.parsed.definition
         params = self.parameters(list(definition.params.posonly_params) + list(definition.params.params))
-        if self.kernel:  # srcad.tid() reads this parameter
-            self.thread = self.names.fresh("tid")
-            params = [cst.Param(cst.Name(self.thread))] + params
-            self.parsed.local_names.add(self.thread)
+        if self.kernel:  # srcad.tid() reads these parameters
+            dimensions = self.thread_dimensions()
+            hints = ["tid"] if dimensions == 1 else [f"tid_{k}" for k in range(dimensions)]
+            self.threads = [self.names.fresh(hint) for hint in hints]
+            params = [cst.Param(cst.Name(t)) for t in self.threads] + params
+            self.parsed.local_names |= set(self.threads)
         body = self.block(definition.body.body, top=True)
         if not body:
             raise self.error(f"{self.parsed.name!r} has an empty body", definition)
@@ -93,6 +95,27 @@ class Normalizer(Flattener):
             leading_lines=[],
             asynchronous=None,
         )
+
+    def thread_dimensions(self):
+        """1, or k where the kernel unpacks its thread index as ``i, j = srcad.tid()`` (k names)."""
+        parsed = self.parsed
+        found = set()
+
+        class Uses(cst.CSTVisitor):
+            def visit_Assign(self, node):
+                value = node.value
+                if isinstance(value, cst.Call) and parsed.resolve(value.func).name == "srcad.tid":
+                    target = node.targets[0].target
+                    found.add(len(target.elements) if isinstance(target, (cst.Tuple, cst.List)) else 1)
+
+        parsed.definition.body.visit(Uses())
+        if len(found) > 1:
+            raise self.error("this kernel takes srcad.tid() with different numbers of dimensions",
+                             parsed.definition, "Unpack it the same way everywhere: i, j = srcad.tid().")
+        dimensions = found.pop() if found else 1
+        if dimensions > 3:
+            raise self.error("kernels have one, two or three thread dimensions", parsed.definition)
+        return dimensions
 
     def parameters(self, params):
         """The parameters as generated code takes them: one per leaf of a tuple argument, no
