@@ -7,7 +7,7 @@ import weakref
 import numpy
 
 from srcad import custom
-from srcad.calls import FlatCall, differentiable_value
+from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
@@ -256,27 +256,12 @@ def _seed_type(output):
 def _seed(output, given, index, count):
     """The cotangent of one output as the adjoint takes it: a float, a contiguous array of the
     output's shape and dtype, or 0 for an integer output."""
-    where = "the cotangent" + (f" of output part {index}" if count > 1 else "")
-    if isinstance(output, numpy.ndarray):
-        if output.dtype.kind != "f":
-            return numpy.zeros(output.shape, output.dtype)
-        if given is None:
-            return numpy.zeros_like(output, order="C")
-        given = numpy.asarray(given)
-        if given.shape != output.shape:
-            raise ValueError(f"{where} has shape {given.shape}, but the output has shape {output.shape}")
-        if given.dtype.kind not in "fiu":
-            raise ValueError(f"{where} must be real numbers, got an array of {given.dtype}")
-        return numpy.ascontiguousarray(given, dtype=output.dtype)
+    if isinstance(output, numpy.ndarray) and output.dtype.kind != "f":
+        return numpy.zeros(output.shape, output.dtype)
     if isinstance(output, (bool, int, numpy.integer, numpy.bool_)):
         return type(output)(0) if isinstance(output, (bool, int)) else 0
-    if given is None:
-        return 0.0
-    if isinstance(given, numpy.ndarray) and given.ndim == 0:
-        given = given.item()
-    if isinstance(given, bool) or not isinstance(given, (int, float, numpy.integer, numpy.floating)):
-        raise ValueError(f"{where} must be a float (the output is a float), got {type(given).__name__}")
-    return float(given)
+    where = "the cotangent" + (f" of output part {index}" if count > 1 else "")
+    return checked_like(output, given, where, "the output")
 
 
 def _copied(value):

@@ -18,6 +18,28 @@ def differentiable_value(value):
     return isinstance(value, (float, numpy.floating))
 
 
+def checked_like(primal, given, what, of):
+    """``given`` (a tangent or cotangent of ``primal``) as generated code takes it: a float, or a
+    C-contiguous array of the primal's shape and dtype (None: zeros). ``what`` names it and ``of``
+    the primal in the ValueError for anything else."""
+    if isinstance(primal, numpy.ndarray):
+        if given is None:
+            return numpy.zeros_like(primal, order="C")
+        given = numpy.asarray(given)
+        if given.shape != primal.shape:
+            raise ValueError(f"{what} has shape {given.shape}, but {of} has shape {primal.shape}")
+        if given.dtype.kind not in "fiu":
+            raise ValueError(f"{what} must be real numbers, got an array of {given.dtype}")
+        return numpy.ascontiguousarray(given, dtype=primal.dtype)
+    if given is None:
+        return 0.0
+    if isinstance(given, numpy.ndarray) and given.ndim == 0:
+        given = given.item()
+    if isinstance(given, bool) or not isinstance(given, (int, float, numpy.integer, numpy.floating)):
+        raise ValueError(f"{what} ({of} is a float) must be a float, got {type(given).__name__}")
+    return float(given)
+
+
 class FlatCall:
     def __init__(self, specializer, args):
         self.specializer = specializer

@@ -11,7 +11,7 @@ import numpy
 
 from srcad import custom
 from srcad.api import Gradient, _copied, _differentiable_value, _run_adjoint, vjp
-from srcad.calls import FlatCall, differentiable_value
+from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
 from srcad.specialize import argument_type, specializer_of
@@ -237,20 +237,5 @@ def _basis(args, wrt):
 
 
 def _checked_tangent(name, primal, tangent):
-    """The tangent as the generated code takes it: a float, or a fresh array of the primal's shape and dtype."""
-    if isinstance(primal, numpy.ndarray):
-        if tangent is None:
-            return numpy.zeros_like(primal)
-        tangent = numpy.asarray(tangent)
-        if tangent.shape != primal.shape:
-            raise ValueError(f"the tangent of {name!r} has shape {tangent.shape}, but {name!r} has shape {primal.shape}")
-        if tangent.dtype.kind not in "fiu":
-            raise ValueError(f"the tangent of {name!r} must be real numbers, got an array of {tangent.dtype}")
-        return tangent if tangent.dtype == primal.dtype else tangent.astype(primal.dtype)
-    if tangent is None:
-        return 0.0
-    if isinstance(tangent, numpy.ndarray) and tangent.ndim == 0:
-        tangent = tangent.item()
-    if isinstance(tangent, bool) or not isinstance(tangent, (int, float, numpy.integer, numpy.floating)):
-        raise ValueError(f"the tangent of {name!r} (a float) must be a float, got {type(tangent).__name__}")
-    return float(tangent)
+    """The tangent as the generated code takes it: a float, or an array of the primal's shape and dtype."""
+    return checked_like(primal, tangent, f"the tangent of {name!r}", repr(name))

@@ -20,10 +20,9 @@ from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reserve import Tape, with_reserves
 from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call
-from srcad.transforms.single_exit import is_exit_check
+from srcad.transforms.reverse_control import ControlFlowAdjoints
 
 _ZERO = cst.Float("0.0")
-_CODE = cst.Module([])
 
 
 def _line(code):
@@ -53,7 +52,7 @@ def _groups(statements):
     return groups
 
 
-class ReverseMode(ArrayAdjoints):
+class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
     def __init__(self, definition, parameters, wrt, analysis, names):
         self.definition = definition
         self.parameters = parameters
@@ -359,132 +358,11 @@ class ReverseMode(ArrayAdjoints):
             reverse.append(assign(target_adjoint, _ZERO))
         return forward, reverse
 
-    def conditional(self, statement):
-        if is_exit_check(statement):
-            return [statement], []
-        depth = self.branch_depth
-        if depth == len(self.branch_names):
-            self.branch_names.append(self.names.fresh("branch"))
-        branch = self.branch_names[depth]
-        self.branch_depth += 1
-        body_forward, body_reverse = self.block(statement.body.body)
-        else_forward, else_reverse = self.block(statement.orelse.body.body) if statement.orelse else ([], [])
-        self.branch_depth -= 1
-        if not body_reverse and not else_reverse:
-            return [statement], []
-        if self.loop_depth == 0:  # runs once: its decision stays in a variable of its own, off the tape
-            decision = self.names.fresh("took_branch")
-            forward = [
-                assign(decision, statement.test).with_changes(leading_lines=statement.leading_lines),
-                cst.If(
-                    test=cst.Name(decision),
-                    body=cst.IndentedBlock(body_forward or [_line("pass")]),
-                    orelse=cst.Else(cst.IndentedBlock(else_forward)) if else_forward else None,
-                ),
-            ]
-            reverse = [
-                cst.If(
-                    test=cst.Name(decision),
-                    body=cst.IndentedBlock(body_reverse or [_line("pass")]),
-                    orelse=cst.Else(cst.IndentedBlock(else_reverse)) if else_reverse else None,
-                )
-            ]
-            return forward, reverse
-        forward = [
-            assign(branch, statement.test).with_changes(leading_lines=statement.leading_lines),
-            cst.If(
-                test=cst.Name(branch),
-                body=cst.IndentedBlock(body_forward or [_line("pass")]),
-                orelse=cst.Else(cst.IndentedBlock(else_forward)) if else_forward else None,
-            ),
-            self.push(branch),  # after the branch's own pushes: popped first
-        ]
-        reverse = [
-            self.pop(self.took_branch, as_float=False),
-            cst.If(
-                test=cst.Name(self.took_branch),
-                body=cst.IndentedBlock(body_reverse or [_line("pass")]),
-                orelse=cst.Else(cst.IndentedBlock(else_reverse)) if else_reverse else None,
-            ),
-        ]
-        return forward, reverse
-
-    def _loop_body(self, statement, counter):
-        body = list(statement.body.body)
-        leading = [body.pop(0)] if body and is_exit_check(body[0]) else []
-        body_forward, body_reverse = self.block(body)
-        count = _line(f"{counter} += 1")
-        return leading + [count] + body_forward, body_reverse
-
-    def for_loop(self, statement):
-        index = statement.target.value
-        # one counter per nesting depth: nested loops may share an index name (`for _ in ...`)
-        counter = self.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
-        self.loop_depth += 1
-        body_forward, body_reverse = self._loop_body(statement, counter)
-        self.loop_depth -= 1
-        recorded = index in self.analysis.recorded
-        if not body_reverse:
-            if not recorded:
-                return [statement], []
-            return [self.save(index).with_changes(leading_lines=statement.leading_lines), statement.with_changes(leading_lines=[])], [self.pop(index)]
-        bounds = [a.value for a in statement.iter.args]
-        start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
-        step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
-        saved = [(b, self.scratch_name(index, role)) for b, role in ((start, "start"), (step, "step"))
-                 if not isinstance(b, cst.Integer)]  # fmt: skip
-        forward = [self.save(index)] if recorded else []
-        forward += [
-            assign(counter, cst.Integer("0")),
-            statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
-        ]
-        forward += [self.push(_CODE.code_for_node(b)) for b, _ in saved] + [self.push(counter)]
-        forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
-        reverse = [self.pop(counter, as_float=False)]
-        reverse += [self.pop(name, as_float=False) for _, name in reversed(saved)]
-        restored = {id(b): cst.Name(n) for b, n in saved}
-        start, step = restored.get(id(start), start), restored.get(id(step), step)
-        if _is_literal(start, "0") and _is_literal(step, "1"):
-            loop = _line(f"for {index} in range({counter} - 1, -1, -1):\n    pass").with_changes(
-                body=cst.IndentedBlock(body_reverse)
-            )
-        else:
-            iteration = self.scratch_name(index, "iteration")
-            position = cst.parse_expression(
-                f"{_CODE.code_for_node(start)} + {iteration} * {_CODE.code_for_node(step)}"
-            )
-            loop = _line(f"for {iteration} in range({counter} - 1, -1, -1):\n    pass").with_changes(
-                body=cst.IndentedBlock([assign(index, position)] + body_reverse)
-            )
-        reverse.append(loop)
-        if recorded:
-            reverse.append(self.pop(index))
-        return forward, reverse
-
-    def while_loop(self, statement):
-        counter = self.names.fresh("iterations")
-        self.loop_depth += 1
-        body_forward, body_reverse = self._loop_body(statement, counter)
-        self.loop_depth -= 1
-        if not body_reverse:
-            return [statement], []
-        forward = [
-            assign(counter, cst.Integer("0")).with_changes(leading_lines=statement.leading_lines),
-            statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
-            self.push(counter),
-        ]
-        loop = _line(f"for _ in range({counter}):\n    pass").with_changes(body=cst.IndentedBlock(body_reverse))
-        return forward, [self.pop(counter, as_float=False), loop]
-
 
 def _passes_adjoint_through(operation, rule, target):
     """Whether ``target`` is read once, as an operand whose adjoint is exactly ``y_adj``."""
     positions = [i for i, atom in enumerate(operation.operands) if isinstance(atom, cst.Name) and atom.value == target]
     return len(positions) == 1 and rule.adjoints[positions[0]] == "y_adj"
-
-
-def _is_literal(node, text):
-    return isinstance(node, cst.Integer) and node.value == text
 
 
 def _with_comment(statements, text):
