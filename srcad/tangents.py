@@ -81,30 +81,31 @@ def jvp(function, primals, tangents):
         return _jvp_of_gradient(function, primals, tangents)
     specializer = specializer_of(function)
     primals, tangents = tuple(primals), tuple(tangents)
-    fast = specializer.fast_calls.get(("tangent", tuple(map(argument_type, primals))))
+    given = tuple(t is not None for t in tangents)
+    fast = specializer.fast_calls.get(("tangent", given, tuple(map(argument_type, primals))))
     if fast is not None and len(tangents) == len(primals):  # calls after the first skip most checks
         compiled, wrt, names = fast
-        if all(tangents[k] is None for k in range(len(primals)) if k not in wrt):
-            values = [_checked_tangent(names[k], primals[k], tangents[k]) for k in wrt]
-            if compiled.written_parameters:
-                specializer.check_aliasing(primals, compiled.written_parameters)
-                values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in values]
-            return compiled(*primals, *values)
+        values = [_checked_tangent(names[k], primals[k], tangents[k]) for k in wrt]
+        if compiled.written_parameters:
+            specializer.check_aliasing(primals, compiled.written_parameters)
+            values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in values]
+        return compiled(*primals, *values)
     specializer.validate()
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
     args = specializer.bind(primals, None)
     tangents = tangents + (None,) * (len(args) - len(tangents))  # defaults filled in: zero tangents
     call = FlatCall(specializer, args)
-    tangent_values = []
-    for leaf, name, tangent in zip(call.leaves, call.names, _tangent_leaves(call, tangents)):
-        if differentiable_value(leaf):
-            tangent_values.append(_checked_tangent(name, leaf, tangent))
-        elif tangent is not None:
+    tangent_values, wrt = [], []  # arguments given None get no tangent: their terms are dropped as zeros
+    for position, (leaf, name, tangent) in enumerate(zip(call.leaves, call.names, _tangent_leaves(call, tangents))):
+        if tangent is None:
+            continue
+        if not differentiable_value(leaf):
             raise ValueError(
                 f"argument {name!r} of {specializer.name} is {type(leaf).__name__}, which has no tangent: pass None for it"
             )
-    wrt = [k for k, leaf in enumerate(call.leaves) if differentiable_value(leaf)]
+        wrt.append(position)
+        tangent_values.append(_checked_tangent(name, leaf, tangent))
     signature, wrt = call.signature(tuple(wrt))
     registered = custom.rules_for(function)
     if registered and "forward" in registered and call.structures is None:  # the user's rule wins over transforming f
@@ -120,7 +121,7 @@ def jvp(function, primals, tangents):
     output = specializer.output_structure(compiled.module, call.structures)
     if output is None:
         if call.structures is None and len(primals) == len(args):
-            specializer.fast_calls[("tangent", signature)] = (compiled, wrt, call.names)
+            specializer.fast_calls[("tangent", given, signature)] = (compiled, wrt, call.names)
         return value, tangent
     return rebuilt(output, value), rebuilt(output, tangent)
 

@@ -149,3 +149,17 @@ def test_the_tangent_source_is_readable_python():
     assert "def scaled_tangent(x, n, x_dot):" in source
     assert "sin_x_dot = x_dot * math.cos(x)" in source
     compile(source, "<tangent>", "exec")
+
+
+def _pushed(x, y, k):
+    for i in range(x.shape[0]):
+        x[i] += k * y[i]
+    return np.sum(x * x)
+
+
+def test_arguments_given_no_tangent_that_come_to_vary_start_from_zero():
+    # x has no tangent (None) but is written from k, which has one: d/dk sum((x + k y)^2) = 2 (x + k y) . y
+    x, y, k = np.array([1.0, -0.5, 2.0]), np.array([0.0, 1.0, 2.0]), 2.0
+    value, tangent = srcad.jvp(_pushed, (x.copy(), y, k), (None, None, 1.0))
+    assert value == pytest.approx(np.sum((x + k * y) ** 2), rel=1e-14)
+    assert tangent == pytest.approx(2 * np.dot(x + k * y, y), rel=1e-14)

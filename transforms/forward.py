@@ -81,6 +81,10 @@ class ForwardMode:
         returned = self.analysis.returned
         statements = self.block(body[:-1])
         inputs = [self.parameters[k] for k in self.wrt]
+        # arguments given no tangent that come to vary (written from ones that do) start from zero
+        starts = [assign(self.tangent(p), self.zero_like(cst.Name(p))) for p in self.parameters
+                  if p not in inputs and p in self.analysis.active]
+        statements = starts + statements
         value = self.names.fresh("value")
         tangents = [self.tangent_of(atom) for atom in self.analysis.outputs]
         tangent = tangents[0] if not isinstance(returned, cst.Tuple) else cst.Tuple([cst.Element(t) for t in tangents])
