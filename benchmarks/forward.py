@@ -62,6 +62,32 @@ def jax_contenders(name):
             "JAX jit(jvp)": lambda x, v: jax.block_until_ready(jvp(x, v)),
             "JAX jit(jvp(grad))": lambda x, v: jax.block_until_ready(hvp(x, v)),
         }
+    if name == "spring chain":  # the vectorized chain with lax.fori_loop; tangents on x0 and k
+
+        def chain(x0, k, v0, c, rest, dt, steps):
+            def step(t, state):
+                x, v = state
+                d = x[1:] - x[:-1] - rest
+                s = k * (d + 0.1 * d**3)
+                force = -c * v + jnp.pad(s, (0, 1)) - jnp.pad(s, (1, 0))
+                v = v + dt * force
+                return x + dt * v, v
+
+            x, _ = jax.lax.fori_loop(0, steps, step, (x0, v0))
+            return jnp.sum(x * x)
+
+        def along(x0, k, dx0, dk, *rest):
+            return jax.jvp(lambda a, b: chain(a, b, *rest), (x0, k), (dx0, dk))
+
+        def hvp(x0, k, dx0, dk, *rest):
+            gradient = jax.grad(lambda a, b: chain(a, b, *rest), argnums=(0, 1))
+            return jax.jvp(gradient, (x0, k), (dx0, dk))
+
+        jvp, hvp = jax.jit(along, static_argnums=(8,)), jax.jit(hvp, static_argnums=(8,))
+        return {
+            "JAX jit(jvp)": lambda *a: jax.block_until_ready(jvp(*a)),
+            "JAX jit(jvp(grad))": lambda *a: jax.block_until_ready(hvp(*a)),
+        }
     return {}
 
 
@@ -130,14 +156,22 @@ def main(argv=None):
         "srcad.grad": lambda: chain_gradient(x0, v0, *rest),
         "srcad.jvp(srcad.grad)": lambda: srcad.jvp(chain_gradient, (x0, v0, *rest), tangents),
     }
+    for name, fn in jax_contenders("spring chain").items():
+        chain[name] = lambda fn=fn: fn(x0, STIFFNESS, dx0, 1.0, v0, DAMPING, REST, DT, steps)
     value, tangent = srcad.jvp(spring_chain_loss, (x0, v0, *rest), tangents)
     failed |= not abs(value - chain_primal(x0, v0, *rest)) <= 1e-9 * abs(value)
+    if "JAX jit(jvp)" in chain:
+        jax_tangent = float(chain["JAX jit(jvp)"]()[1])
+        print(f"spring chain jvp: srcad {tangent:+.10e}, JAX {jax_tangent:+.10e}")
+        failed |= not abs(tangent - jax_tangent) <= 1e-8 * abs(jax_tangent)
     for fn in chain.values():
         fn()
     times = timed_rounds(chain, (), options.repeats)
     report(f"spring chain, n = {n}, {steps} steps, best of {options.repeats}", times, [
         ("jvp / primal", "srcad.jvp", "numba primal", JVP_TARGET),
         ("jvp(grad) / grad", "srcad.jvp(srcad.grad)", "srcad.grad", HVP_TARGET),
+        ("JAX jvp / srcad jvp", "JAX jit(jvp)", "srcad.jvp", None),
+        ("JAX jvp(grad) / srcad", "JAX jit(jvp(grad))", "srcad.jvp(srcad.grad)", None),
     ])
     return 1 if failed else 0
 
