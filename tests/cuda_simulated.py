@@ -15,8 +15,8 @@ import srcad  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_kernels import (  # noqa: E402
-    DT, N, STEPS, _state, euler_in_place, fd_gradient, record_diffusion, reference_diffusion, reference_in_place,
-    reference_springs, spring_step, sum_of_squares,
+    DT, N, STEPS, USER_KERNELS, _state, euler_in_place, fd_gradient, record_diffusion, reference_diffusion,
+    reference_in_place, reference_springs, run_user_kernel, spring_step, sum_of_squares,
 )
 
 
@@ -73,6 +73,14 @@ def two_dimensions():
     check("2-D d/dc", tape.gradient(cd).copy_to_host(), fd_gradient(lambda q: reference_diffusion(u0, q, 3), c))
 
 
+def user_kernels():
+    for name in sorted(USER_KERNELS):
+        loss, expected_loss, got, expected = run_user_kernel(name, "cuda", cuda.to_device, lambda a: a.copy_to_host())
+        check(f"{name} loss", loss, expected_loss, rtol=1e-12)
+        for g, e in zip(got, expected):
+            check(f"{name} gradient", g, e, rtol=1e-6, atol=1e-7)
+
+
 def tape_overflow():
     x, out = cuda.to_device(np.full(3, 0.5)), cuda.to_device(np.zeros(3))
     loss = cuda.to_device(np.zeros(1))
@@ -93,4 +101,5 @@ if __name__ == "__main__":
     springs()
     in_place()
     two_dimensions()
+    user_kernels()
     tape_overflow()

@@ -321,3 +321,81 @@ def test_two_dimensional_launches():
     np.testing.assert_allclose(tape.gradient(c), fd_gradient(lambda q: reference_diffusion(u0, q, 4), c), rtol=1e-6)
     with pytest.raises(ValueError, match="2 thread dimension"):
         diffuse.launch(35, us[0], c, us[1])
+
+
+# -- kernels as users write them: loops, gathers, data-dependent while loops --------------------------
+@srcad.kernel
+def matvec(A, x, y):
+    i = srcad.tid()
+    acc = 0.0
+    for j in range(x.shape[0]):
+        acc += A[i, j] * np.tanh(x[j])
+    y[i] = acc
+
+
+@srcad.kernel
+def gather(x, idx, y):
+    i = srcad.tid()
+    y[i] = x[idx[i]] ** 2 + max(x[i], 0.5)
+
+
+@srcad.kernel
+def grow_until(x, y):
+    i = srcad.tid()
+    z = x[i]
+    k = 0
+    while z < 10.0 and k < 20:
+        z = z * 1.5 + 0.1
+        k += 1
+    y[i] = z
+
+
+def _grown(x):
+    out = []
+    for z in x:
+        k = 0
+        while z < 10.0 and k < 20:
+            z, k = z * 1.5 + 0.1, k + 1
+        out.append(z)
+    return np.array(out)
+
+
+_RNG = np.random.default_rng(11)
+_IDX = np.array([5, 0, 0, 3, 2, 2])
+USER_KERNELS = {  # kernel, threads, arguments (the output last), NumPy reference of the output
+    "matvec": (matvec, 4, [_RNG.normal(size=(4, 5)), _RNG.normal(size=5), np.zeros(4)],
+               lambda A, x: A @ np.tanh(x)),
+    "gather": (gather, 6, [_RNG.uniform(0.1, 2.0, size=6), _IDX, np.zeros(6)],
+               lambda x, idx: x[idx] ** 2 + np.maximum(x, 0.5)),
+    "grow_until": (grow_until, 5, [_RNG.uniform(0.5, 3.0, size=5), np.zeros(5)], _grown),
+}
+
+
+def run_user_kernel(name, device="cpu", place=lambda a: a, fetch=lambda a: a):
+    """(loss, gradients of the float inputs) of sum(output**2), on a tape, and from the reference."""
+    kernel, threads, arguments, reference = USER_KERNELS[name]
+    inputs = [place(a.copy()) for a in arguments[:-1]]
+    output, loss = place(np.zeros_like(arguments[-1])), place(np.zeros(1))
+    tape = srcad.Tape()
+    with tape:
+        kernel.launch(threads, *inputs, output, device=device)
+        sum_of_squares.launch(threads, output, loss, device=device)
+    tape.backward(loss)
+    got = [fetch(tape.gradient(a)) for a, host in zip(inputs, arguments) if host.dtype.kind == "f"]
+    expected = []
+    for position, host in enumerate(arguments[:-1]):
+        if host.dtype.kind == "f":
+            def loss_of(value, position=position):
+                moved = [a.copy() for a in arguments[:-1]]
+                moved[position] = value
+                return np.sum(reference(*moved) ** 2)
+            expected.append(fd_gradient(loss_of, host))
+    return fetch(loss)[0], np.sum(reference(*arguments[:-1]) ** 2), got, expected
+
+
+@pytest.mark.parametrize("name", sorted(USER_KERNELS))
+def test_kernels_with_loops_gathers_and_while_loops(name):
+    loss, expected_loss, got, expected = run_user_kernel(name)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-7)

@@ -15,7 +15,8 @@ cuda = pytest.importorskip("numba.cuda")
 from numba.core import types  # noqa: E402
 
 from test_kernels import (  # noqa: E402
-    diffuse, euler_in_place, grid_sum_of_squares, scale32, scatter, spring_step, sum_of_squares, weighted_square_sum,
+    diffuse, euler_in_place, gather, grid_sum_of_squares, grow_until, matvec, scale32, scatter, spring_step,
+    sum_of_squares, weighted_square_sum,
 )
 
 F64, F32, I64, GRID = types.float64[::1], types.float32[::1], types.int64[::1], types.float64[:, ::1]
@@ -28,6 +29,9 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "scale32": (scale32, (F32, F32, types.float64), False, False),
     "diffuse": (diffuse, (GRID, F64, GRID), False, True),
     "grid_sum_of_squares": (grid_sum_of_squares, (GRID, F64), True, False),
+    "matvec": (matvec, (GRID, F64, F64), False, True),
+    "gather": (gather, (F64, I64, F64), False, True),
+    "grow_until": (grow_until, (F64, F64), False, False),
 }
 
 
@@ -73,4 +77,4 @@ def test_simulations_on_the_cuda_simulator():
     environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok ") == 8
+    assert result.stdout.count("ok ") == 8 + 3 + 4  # three user kernels: a loss each, 4 gradients in all
