@@ -11,7 +11,7 @@ from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
-from srcad.specialize import argument_type, specializer_of
+from srcad.specialize import argument_type, fast_type_key, specializer_of
 
 
 class Differentiable:
@@ -87,8 +87,8 @@ def _run_adjoint(function, wrt, args, kwargs=None, with_value=True, protect=Fals
     arrays f writes in place are copied first, so the caller's stay as they are."""
     specializer = specializer_of(function)
     args = specializer.bind(args, kwargs)
-    fast_key = (with_value, wrt, tuple(map(argument_type, args)))  # calls after the first skip the checks
-    adjoint = specializer.fast_calls.get(fast_key)
+    fast_key = (with_value, wrt, fast_type_key(args))  # calls after the first skip the checks
+    adjoint = specializer.fast_calls.get(fast_key) if fast_key[2] is not None else None
     if adjoint is not None:
         if adjoint.written_parameters:
             args = _protected(args, adjoint.written_parameters) if protect else args
@@ -119,7 +119,8 @@ def _run_adjoint(function, wrt, args, kwargs=None, with_value=True, protect=Fals
     adjoint = specializer.adjoint(wrt, signature, with_value=with_value)
     args = _protected(args, adjoint.written_parameters) if protect else args
     specializer.check_aliasing(args, adjoint.written_parameters)
-    specializer.fast_calls[fast_key] = adjoint
+    if fast_key[2] is not None:
+        specializer.fast_calls[fast_key] = adjoint
     return adjoint(*args, float(seed))
 
 

@@ -79,6 +79,21 @@ def argument_type(value):
 _ARRAY_TYPES = {}  # (dtype, ndim, contiguity, writeable, aligned) -> the numba type of such arrays
 
 
+def fast_type_key(args):
+    """A cheap key for the types of ``args`` (numba types hash slowly): the ids of the types
+    ``argument_type`` keeps for good (floats, ints, booleans, arrays); None for other arguments."""
+    key = []
+    for value in args:
+        kind = type(value)
+        if kind is float or kind is int or kind is bool:
+            key.append(kind)
+        elif kind is numpy.ndarray:
+            key.append(id(argument_type(value)))
+        else:
+            return None
+    return tuple(key)
+
+
 _build = None
 
 

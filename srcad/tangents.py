@@ -14,7 +14,7 @@ from srcad.api import Gradient, _copied, _differentiable_value, _run_adjoint, vj
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
-from srcad.specialize import argument_type, specializer_of
+from srcad.specialize import fast_type_key, specializer_of
 
 
 def second_derivative(gradient, wrt):
@@ -82,7 +82,8 @@ def jvp(function, primals, tangents):
     specializer = specializer_of(function)
     primals, tangents = tuple(primals), tuple(tangents)
     given = tuple(t is not None for t in tangents)
-    fast = specializer.fast_calls.get(("tangent", given, tuple(map(argument_type, primals))))
+    fast_key = ("tangent", given, fast_type_key(primals))
+    fast = specializer.fast_calls.get(fast_key) if fast_key[2] is not None else None
     if fast is not None and len(tangents) == len(primals):  # calls after the first skip most checks
         compiled, wrt, names = fast
         values = [_checked_tangent(names[k], primals[k], tangents[k]) for k in wrt]
@@ -120,8 +121,8 @@ def jvp(function, primals, tangents):
     value, tangent = compiled(*call.leaves, *tangent_values)
     output = specializer.output_structure(compiled.module, call.structures)
     if output is None:
-        if call.structures is None and len(primals) == len(args):
-            specializer.fast_calls[("tangent", given, signature)] = (compiled, wrt, call.names)
+        if call.structures is None and len(primals) == len(args) and fast_key[2] is not None:
+            specializer.fast_calls[fast_key] = (compiled, wrt, call.names)
         return value, tangent
     return rebuilt(output, value), rebuilt(output, tangent)
 
