@@ -44,9 +44,18 @@ class Differentiable:
             try:
                 cpu.compile_for(self._primal, signature)
             except NumbaError:
-                return self._run_normalized(signature, args)
+                return self._recorded(args, self._run_normalized(signature, args))
             self._signatures.add(signature)
-        return self._primal(*args)
+        return self._recorded(args, self._primal(*args))
+
+    def _recorded(self, args, output):
+        """``output``, after recording the call on the active ``srcad.Tape`` if it takes arrays."""
+        from srcad.tape import active_tape
+
+        tape = active_tape()
+        if tape is not None and any(isinstance(a, numpy.ndarray) for a in args):
+            tape.record_call(self, args, output)
+        return output
 
     def _run_normalized(self, signature, args):
         """Calls numba cannot compile as written (np.mean(x, axis=1), keepdims=...) run srcad's

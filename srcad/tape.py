@@ -1,4 +1,5 @@
-"""``srcad.Tape``: records kernel launches and runs their adjoints in reverse.
+"""``srcad.Tape``: records kernel launches (and calls of ``@srcad.differentiable`` functions on
+arrays) and runs their adjoints in reverse.
 
     tape = srcad.Tape()
     with tape:
@@ -42,6 +43,11 @@ class _Launch:
         self.saved = saved  # argument position -> a copy of that array as it was before the launch
 
 
+class _Call:
+    def __init__(self, function, copies, args, output):
+        self.function, self.copies, self.args, self.output = function, copies, args, output
+
+
 class Tape:
     def __init__(self):
         self.launches = []
@@ -81,15 +87,46 @@ class Tape:
             read.add(*_extent(args[k]))
         self.launches.append(_Launch(kernel, shape, args, signature, device, saved))
 
+    def record_call(self, function, args, output):
+        """Called by a ``@srcad.differentiable`` function run on NumPy arrays inside the tape: its
+        arguments are copied (the backward pass differentiates it from them) and its output kept."""
+        from srcad.specialize import specializer_of
+
+        written = specializer_of(function.python_function).normalized().written_parameters()
+        if written:
+            name = specializer_of(function.python_function).parameters[written[0]]
+            raise ValueError(
+                f"{function.__name__} writes its argument {name!r} in place, which a tape cannot record; "
+                "return the new values instead, or write it as a kernel"
+            )
+        copies = [a.copy() if isinstance(a, numpy.ndarray) else a for a in args]
+        self.launches.append(_Call(function, copies, args, output))
+
     def backward(self, loss):
-        """Run the adjoints of the recorded launches, last first, from d loss / d loss = 1."""
-        on_device = not isinstance(loss, numpy.ndarray) and device_memory.is_device_array(loss)
-        if not (isinstance(loss, numpy.ndarray) or on_device) or loss.size != 1 or numpy.dtype(loss.dtype).kind != "f":
-            raise ValueError("tape.backward(loss) takes the loss as a one-element float array (written by a kernel)")
-        _fill(self.adjoint(loss), 1.0)
-        restored = {id(launch.args[k]): launch.args[k] for launch in self.launches for k in launch.saved}
+        """Run the adjoints of the recorded launches (and calls), last first, from d loss / d loss = 1.
+
+        ``loss`` is a one-element float array a kernel wrote, or the float a recorded
+        ``@srcad.differentiable`` call returned."""
+        seeded = None
+        if isinstance(loss, float):
+            seeded = next((entry for entry in self.launches if isinstance(entry, _Call) and entry.output is loss), None)
+            if seeded is None:
+                raise ValueError(
+                    "tape.backward(loss) got a float that no recorded @srcad.differentiable call returned; pass that "
+                    "call's result itself, or a one-element array a kernel wrote"
+                )
+        else:
+            on_device = not isinstance(loss, numpy.ndarray) and device_memory.is_device_array(loss)
+            if not (isinstance(loss, numpy.ndarray) or on_device) or loss.size != 1 or numpy.dtype(loss.dtype).kind != "f":
+                raise ValueError("tape.backward(loss) takes the loss as a one-element float array (written by a kernel)")
+            _fill(self.adjoint(loss), 1.0)
+        launches = [entry for entry in self.launches if isinstance(entry, _Launch)]
+        restored = {id(launch.args[k]): launch.args[k] for launch in launches for k in launch.saved}
         final = [(array, _copy(array)) for array in restored.values()]  # put back when done
         for launch in reversed(self.launches):
+            if isinstance(launch, _Call):
+                self._call_adjoint(launch, 1.0 if launch is seeded else None)
+                continue
             module = launch.kernel.module("adjoint", launch.signature, launch.device)
             for k, copy in launch.saved.items():  # the values the launch read
                 _copy_into(launch.args[k], copy)
@@ -99,6 +136,25 @@ class Tape:
                 _copy_into(launch.args[k], copy)
         for array, values in final:  # the arrays as the recorded launches left them
             _copy_into(array, values)
+
+    def _call_adjoint(self, call, seed):
+        """A recorded call's vector-Jacobian product, from its output's adjoint (or ``seed``), added
+        into its array arguments' adjoints."""
+        from srcad.api import vjp
+
+        output = call.output
+        if seed is not None:
+            cotangent = seed
+        elif isinstance(output, numpy.ndarray) and output.dtype.kind == "f":
+            cotangent = self.adjoint(output).copy()
+        elif isinstance(output, tuple):
+            cotangent = tuple(self.adjoint(o).copy() if isinstance(o, numpy.ndarray) else None for o in output)
+        else:
+            return  # a float output that is not the loss: nothing flows back through it
+        _, pullback = vjp(call.function, *[a.copy() if isinstance(a, numpy.ndarray) else a for a in call.copies])
+        for argument, gradient in zip(call.args, pullback(cotangent)):
+            if isinstance(argument, numpy.ndarray) and gradient is not None:
+                self.adjoint(argument)[...] += gradient
 
     def gradient(self, array):
         """d loss / d ``array`` after ``backward``: an array of its shape on its device (zeros if the

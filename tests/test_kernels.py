@@ -399,3 +399,43 @@ def test_kernels_with_loops_gathers_and_while_loops(name):
     assert loss == pytest.approx(expected_loss, rel=1e-12)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-7)
+
+
+# -- calls of differentiable functions recorded on the tape ---------------------------------------------
+@srcad.differentiable
+def smoothed(x, width):
+    y = x.copy()
+    y[1:] += width * x[:-1]
+    y[:-1] += width * x[1:]
+    return np.tanh(y)
+
+
+@srcad.differentiable
+def energy(x, k):
+    return np.sum(k * x**2) + np.sum(np.sin(x))
+
+
+def test_calls_of_differentiable_functions_are_recorded_between_launches():
+    x0, v0, k = _state(4)
+
+    def reference(x0):
+        x = reference_springs_state(x0, v0, k)
+        return energy.python_function(smoothed.python_function(x, 0.3), 1.5)
+
+    xs, vs = np.zeros((STEPS + 1, N)), np.zeros((STEPS + 1, N))
+    xs[0], vs[0] = x0, v0
+    tape = srcad.Tape()
+    with tape:
+        for t in range(STEPS):
+            spring_step.launch(N, xs[t], vs[t], k, xs[t + 1], vs[t + 1], DT)
+        y = smoothed(xs[STEPS], 0.3)
+        e = energy(y, 1.5)
+    assert e == pytest.approx(reference(x0), rel=1e-12)
+    tape.backward(e)
+    np.testing.assert_allclose(tape.gradient(xs[0]), fd_gradient(reference, x0), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="no recorded"):
+        tape.backward(e * 2.0)
+
+
+def reference_springs_state(x0, v0, k):
+    return reference_springs(x0, v0, k)[1]
