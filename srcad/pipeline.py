@@ -32,6 +32,10 @@ class Normalized:
         self.names = names.NameFactory(set())
         self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
         definition = versions.separate_rebindings(definition, self.parameters, self.names)
+        if kernel:
+            from srcad.transforms.kernel import forwarded_stores
+
+            definition = forwarded_stores(definition)
         self.definition = single_exit.single_exit(definition, self.names)
         self.origin = f"{self.parsed.name} in {self.parsed.filename}:{self.parsed.locator.first_line}"
         self.source = emit.module_source(

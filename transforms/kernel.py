@@ -170,13 +170,48 @@ def cpu_launcher(name, thread_function, arguments, private, dimensions=1):
     lines = [header]
     lines += ["    chunks = max(1, min(threads, chunks))", "    per_chunk = (threads + chunks - 1) // chunks"]
     for argument, hint in private.items():  # the first chunk adds into the array itself
-        lines.append(f"    {hint}_parts = np.zeros((chunks - 1,) + {argument}.shape, dtype={argument}.dtype)")
+        lines.append(f"    {hint}_parts = np.empty((chunks - 1,) + {argument}.shape, dtype={argument}.dtype)")
     lines.append("    for chunk in prange(chunks):")
-    for argument, hint in private.items():
+    for argument, hint in private.items():  # each chunk zeroes its own part, in parallel
         lines.append(f"        {hint}_part = {argument} if chunk == 0 else {hint}_parts[chunk - 1]")
+        lines.append(f"        if chunk > 0:\n            {hint}_part.fill(0)")
     indices, passed = thread_indices(dimensions, "            ")
     lines += ["        for tid in range(chunk * per_chunk, min(threads, (chunk + 1) * per_chunk)):"] + indices
     lines.append(f"            {thread_function}({passed}, {call})")
     for argument, hint in private.items():
-        lines.append(f"    {argument} += {hint}_parts.sum(axis=0)")
+        lines.append(f"    for chunk in range(chunks - 1):\n        {argument} += {hint}_parts[chunk]")
     return "\n".join(lines) + "\n"
+
+
+def forwarded_stores(definition):
+    """A kernel's normal form with reads of an element the thread has just stored (``v_out[i] = t``
+    ... ``u = v_out[i]``, no other write between, in straight-line code) reading ``t`` instead: the
+    adjoint then need not replay the store, nor the tape copy the array for it."""
+    from srcad.transforms.flatten import assign
+
+    code = cst.Module([]).code_for_node
+    known = {}  # (array, index spelled) -> the atom stored there
+    body = []
+    for statement in definition.body.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            known.clear()
+            body.append(statement)
+            continue
+        write = element_write_of(statement)
+        target_value = assignment_of(statement)
+        if write is not None:
+            known.clear()  # another name may share the memory: only this store stays known
+            if write.kind == "=" and write.region is None and isinstance(write.value, (cst.Name, cst.Integer, cst.Float)):
+                known[(write.array, tuple(code(a) for a in write.index))] = write.value
+        elif target_value is not None and in_place_update_of(statement) is None:
+            target, value = target_value
+            operation = operation_of(value)
+            key = (operation.operands[0].value, tuple(code(a) for a in operation.index)) if operation.rule == "index" else None
+            if key in known:
+                statement = assign(target, known[key]).with_changes(leading_lines=statement.leading_lines)
+            known = {k: v for k, v in known.items()
+                     if target not in k[1] and k[0] != target and getattr(v, "value", None) != target}
+        else:
+            known.clear()
+        body.append(statement)
+    return definition.with_changes(body=definition.body.with_changes(body=body))
