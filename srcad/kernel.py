@@ -201,7 +201,8 @@ class Kernel:
             with _lock:
                 module = self._modules.get(key)
                 if module is None:
-                    text = f"{self.specializer.source_key()}|kernel {stage} {device}|{','.join(map(str, signature))}"
+                    options = sorted(self.options.items())  # tape_capacity changes the CUDA kernel
+                    text = f"{self.specializer.source_key()}|kernel {stage} {device} {options}|{','.join(map(str, signature))}"
                     cache_key = hashlib.sha256(text.encode()).hexdigest()
                     source = cpu.read_cached(cache_key)
                     if source is None:
@@ -219,13 +220,18 @@ class Kernel:
         normalized = self.normalized()
         access = kernels.access_of(normalized.definition, self.arguments, normalized.threads)
         if access.refusals:
-            statement, why, fix = access.refusals[0]
-            raise self._error(why, statement, fix)
+            line, why, fix = access.refusals[0]
+            raise self._error(why, line, fix)
         return access
 
-    def _error(self, why, statement, fix=None):
-        normalized = self.normalized()
-        return DifferentiabilityError(why, filename=normalized.parsed.filename, lineno=_user_line(statement), fix=fix)
+    def _error(self, why, line, fix=None):
+        """A DifferentiabilityError at the user's ``line`` of the kernel."""
+        from srcad.pipeline import _first_column
+
+        filename = self.normalized().parsed.filename
+        if not line:
+            return DifferentiabilityError(why, filename=filename, fix=fix)
+        return DifferentiabilityError(why, filename=filename, lineno=line, col=_first_column(filename, line), fix=fix)
 
     def _generated(self, stage, signature, device):
         from srcad.transforms import emit, kernel as kernels, reverse, rules
@@ -273,7 +279,8 @@ class Kernel:
                 text = device_code.kernel_source(thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS,
                                                  self.options.get("tape_capacity", 64), dimensions)
             except device_code.NotOnCuda as refused:
-                raise self._error(refused.why, refused.statement, "Run this kernel with device='cpu'.") from None
+                line = kernels.user_line(refused.statement)
+                raise self._error(refused.why, line, "Run this kernel with device='cpu'.") from None
             source = emit.module_source(cst_definition(text), stage=f"CUDA kernel {stage}", **header)
             source += (
                 "\n\nimport numba\nfrom numba import cuda\n\n"
@@ -297,17 +304,6 @@ def cst_definition(text):
 
 def _is_on_gpu(value):
     return hasattr(value, "__cuda_array_interface__") or type(value).__name__ == "FakeCUDAArray"
-
-
-def _user_line(statement):
-    """The user's line number in the ``# line N:`` comment of a normal-form statement, if any."""
-    if statement is None:
-        return None
-    for line in getattr(statement, "leading_lines", []):
-        comment = getattr(line, "comment", None)
-        if comment is not None and comment.value.startswith("# line "):
-            return int(comment.value.split()[2].rstrip(":"))
-    return None
 
 
 def kernel(function=None, **options):

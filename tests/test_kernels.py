@@ -212,8 +212,10 @@ def returns_a_value(x):
 
 def test_reading_other_threads_elements_of_an_array_written_in_place_is_refused():
     kernel = srcad.kernel(reads_neighbours_in_place)
-    with pytest.raises(srcad.DifferentiabilityError, match="order threads run in"):
+    with pytest.raises(srcad.DifferentiabilityError, match="order threads run in") as caught:
         kernel.launch(4, np.ones(4), 0.1)
+    assert caught.value.lineno == reads_neighbours_in_place.__code__.co_firstlineno + 3
+    assert "x[i] += dt * x[i - 1]" in str(caught.value)
 
 
 def test_kernels_return_nothing():

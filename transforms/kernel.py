@@ -32,7 +32,7 @@ class Access:
     writes: set = field(default_factory=set)  # arrays written or added into
     shared_reads: set = field(default_factory=set)  # read at an index that is not the thread's own
     shared_adds: set = field(default_factory=set)  # added into at an index that is not the thread's own
-    refusals: list = field(default_factory=list)  # (statement, why, fix)
+    refusals: list = field(default_factory=list)  # (the user's line number or None, why, fix)
 
 
 def thread_names(body, thread):
@@ -60,20 +60,24 @@ def access_of(definition, parameters, threads):
         )
 
     first_access = {}  # array -> "read" or "write": what a thread does to it first, in program order
+    shared_at = {}  # array -> the user's line of its first read or addition at another thread's index
+    line = None
     for statement, _ in walk(body):
+        line = user_line(statement) or line
         write = element_write_of(statement)
         if write is not None and write.array in arguments:
             first_access.setdefault(write.array, "write" if write.kind == "=" else "read")
             access.writes.add(write.array)
             if write.region is not None:
-                access.refusals.append((statement, f"a kernel's thread writes elements, not a region of '{write.array}'",
+                access.refusals.append((line, f"a kernel's thread writes elements, not a region of '{write.array}'",
                                         f"Write one element per thread: {write.array}[i] = ..."))
             elif write.kind != "=" and not is_own(write.index):
                 access.shared_adds.add(write.array)
+                shared_at.setdefault(write.array, line)
             continue
         update = in_place_update_of(statement)
         if update is not None and update[0] in arguments:
-            access.refusals.append((statement, f"a kernel's thread cannot update the whole array '{update[0]}'",
+            access.refusals.append((line, f"a kernel's thread cannot update the whole array '{update[0]}'",
                                     f"Update its own element: {update[0]}[i] += ..."))
             continue
         target_value = assignment_of(statement)
@@ -86,19 +90,29 @@ def access_of(definition, parameters, threads):
             first_access.setdefault(array, "read")
             if operation.rule == "view" or not is_own(operation.index):
                 access.shared_reads.add(array)
+                shared_at.setdefault(array, line)
         elif operation.rule == "copy" and operation.operands and operation.operands[0].value in arguments:
-            access.refusals.append((statement, "a kernel's thread reads elements of its arrays, not whole arrays",
+            access.refusals.append((line, "a kernel's thread reads elements of its arrays, not whole arrays",
                                     "Index the array: a[i]."))
     access.reads_before_writes = {a for a in access.value_reads if first_access.get(a) == "read"}
     for array in sorted(access.shared_reads & access.writes):
-        access.refusals.append((None, f"the kernel reads '{array}' at other threads' elements while threads write "
+        access.refusals.append((shared_at[array], f"the kernel reads '{array}' at other threads' elements while threads write "
                                       f"'{array}': the result would depend on the order threads run in",
                                 f"Write the new values into a separate output array, not into '{array}'."))
     for array in sorted(access.shared_adds & (access.value_reads | _assigned(body, arguments))):
-        access.refusals.append((None, f"the kernel adds into '{array}' at other threads' elements and also reads "
+        access.refusals.append((shared_at[array], f"the kernel adds into '{array}' at other threads' elements and also reads "
                                       f"or assigns '{array}': the result would depend on the order threads run in",
                                 f"Only add into '{array}' (srcad.atomic_add), or use two arrays."))
     return access
+
+
+def user_line(statement):
+    """The user's line number in the ``# line N:`` comment above a normal-form statement, if any."""
+    for line in getattr(statement, "leading_lines", []):
+        comment = getattr(line, "comment", None)
+        if comment is not None and comment.value.startswith("# line "):
+            return int(comment.value.split()[2].rstrip(":"))
+    return None
 
 
 def _assigned(body, arguments):
