@@ -8,7 +8,8 @@ show that source. ``srcad.hessian``, ``srcad.jacobian`` and
 ``srcad.jvp(srcad.grad(f), ...)`` give second derivatives.
 """
 
-from srcad.api import check_grad, differentiable, grad, source, value_and_grad, vjp
+from srcad.api import differentiable, grad, source, value_and_grad, vjp
+from srcad.checks import check_grad
 from srcad import custom
 from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError

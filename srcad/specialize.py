@@ -17,7 +17,7 @@ import numpy
 from numba.core import types as numba_types
 
 from srcad import custom
-from srcad.errors import numba_message
+from srcad.compiled import Compiled, _check_one_float
 from srcad.introspect import free_values, unwrap
 from srcad.kernels import cpu
 from srcad.version import __version__
@@ -372,61 +372,3 @@ class Specializer:
         if structures is not None:
             text += "|" + ",".join("*" if s is None else s.describe() for s in structures)
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _check_one_float(name, outputs):
-    """``grad`` needs one float output: else a TypeError saying what to use instead."""
-    if len(outputs) == 1 and outputs[0][0] == "float":
-        return
-    if len(outputs) > 1:
-        raise TypeError(
-            f"srcad.grad needs {name} to return one float, but it returns a tuple "
-            f"({', '.join(text for _, text in outputs)}); use srcad.vjp for tuple outputs"
-        )
-    kind, text = outputs[0]
-    if kind == "array":
-        raise TypeError(
-            f"srcad.grad needs {name} to return one float, but it returns an array ({text}); "
-            "reduce it to a scalar (e.g. sum it), or use srcad.vjp or srcad.jacobian"
-        )
-    raise TypeError(f"srcad.grad needs {name} to return a float, but it returns {text}")
-
-
-class Compiled:
-    """A compiled derivative for one signature; compiling it turns numba errors into srcad errors."""
-
-    def __init__(self, dispatcher, source, filename, signature, written_parameters):
-        self.source = source
-        self.dispatcher = dispatcher
-        self.written_parameters = written_parameters  # array arguments written in place
-        from numba.core.errors import NumbaError
-
-        try:
-            cpu.compile_for(dispatcher, signature)
-        except NumbaError as error:
-            from srcad.pipeline import error_at_generated_line
-
-            loc = getattr(error, "loc", None)
-            custom_rule = [line for line in str(error).splitlines() if "srcad custom rule:" in line]
-            if custom_rule:  # the user's rule, not srcad, is at fault
-                why = custom_rule[0].split("srcad custom rule:", 1)[1].strip()
-                raise error_at_generated_line(source, getattr(loc, "line", None), why, filename) from None
-            raise error_at_generated_line(
-                source,
-                getattr(loc, "line", None),
-                "srcad generated code numba could not compile (a bug in srcad, please report it): "
-                + numba_message(error),
-                filename,
-            ) from None
-
-    def __call__(self, *args):
-        try:
-            return self.dispatcher(*args)
-        except NotImplementedError as error:
-            if "incompatible shape for array" not in str(error):
-                raise
-            raise ValueError(
-                "numba cannot reshape an array that is not contiguous in memory (e.g. x.T.reshape(-1) or "
-                "A[:, 1:].reshape(-1)), which NumPy does by copying; copy it in C order first: a.ravel().reshape(...)"
-            ) from None
-

@@ -13,7 +13,7 @@ atom (or a nested ``Packed``).
 
 import libcst as cst
 
-from srcad.structure import Structure, is_named_tuple_class
+from srcad.structure import NeedsStructures, Structure, is_named_tuple_class
 
 
 class Packed:
@@ -172,6 +172,72 @@ class TupleFlattening:
             return None
         whole = self.tuple_part(node.args[0].value)
         return cst.Integer(str(len(whole.items))) if isinstance(whole, Packed) else None
+
+    # -- assignments with tuple targets (the Normalizer's) -------------------------------------------
+    def tuple_assignment(self, target, value):
+        """``a, b = e1, e2``, ``x, v = state``, ``a, (b, c) = helper(x)``: every part bound in turn, the
+        values read first (parts that a target overwrites go through temporaries)."""
+        if isinstance(value, cst.Attribute) and self.is_array_attribute(value) and value.attr.value == "shape":
+            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(target.elements))]
+            value = cst.Tuple([cst.Element(p) for p in parts])  # n, m = a.shape
+        statements, packed = self.expression(value, allow_tuple=True)
+        if not isinstance(packed, Packed):
+            if self.lenient and isinstance(value, cst.Name):
+                raise NeedsStructures(value.value)
+            raise self.error(
+                "srcad can only unpack tuples here (a tuple written out, a tuple variable or argument, "
+                "or a helper returning a tuple)",
+                value,
+                "Assign the parts one by one.",
+            )
+        pairs = self.unpacked(target, packed)
+        written = set()
+        for element, part in pairs:
+            if isinstance(element, cst.Name):
+                bundle = self.bundles.get(element.value)
+                written |= {element.value} | {leaf.value for leaf in (bundle.leaves() if bundle else [])}
+
+        def read_first(part):  # values first: `a, b = b, a + b` reads the old b
+            if isinstance(part, Packed):
+                return Packed(part.kind, [read_first(item) for item in part.items])
+            if isinstance(part, cst.Name) and part.value in written:
+                temporary = self.names.fresh(f"{part.value}_old")
+                statements.append(_assign(temporary, part))
+                return cst.Name(temporary)
+            return part
+
+        for element, part in [(element, read_first(part)) for element, part in pairs]:
+            if isinstance(part, Packed):
+                statements += self.bind_tuple(element.value, part, element)
+            elif isinstance(element, cst.Name):
+                self.single_value(element.value, element)
+                statements.append(_assign(element, part))
+            else:
+                statements.append(_assign(self.target(element, statements), part))
+        return statements
+
+    def unpacked(self, target, packed):
+        """(target, atom or Packed) pairs of a tuple target and the tuple value it unpacks."""
+        elements = [e.value for e in target.elements]
+        if any(isinstance(e, cst.StarredElement) for e in target.elements) or len(elements) != len(packed.items):
+            raise self.error(
+                f"cannot unpack a tuple of {len(packed.items)} into {len(elements)} target(s)"
+                if not any(isinstance(e, cst.StarredElement) for e in target.elements)
+                else "srcad cannot differentiate starred assignment",
+                target,
+            )
+        pairs = []
+        for element, part in zip(elements, packed.items):
+            if isinstance(element, (cst.Tuple, cst.List)):
+                if not isinstance(part, Packed):
+                    raise self.error("this part is a single value, not a tuple to unpack", element)
+                pairs += self.unpacked(element, part)
+                continue
+            self.check_target(element)
+            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
+                raise self.error("srcad cannot store a tuple in an array element", element)
+            pairs.append((element, part))
+        return pairs
 
     # -- binding ------------------------------------------------------------------------------------
     def bind_tuple(self, name, value, node):

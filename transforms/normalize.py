@@ -22,15 +22,16 @@ import libcst as cst
 
 from srcad.transforms import rules
 from srcad.transforms.flatten import Flattener, assign, is_view_subscript, line_marker
-from srcad.structure import UNKNOWN, NeedsStructures
+from srcad.structure import UNKNOWN
 from srcad.transforms.flatten_tuples import Packed
+from srcad.transforms.kernel import KernelNormalizing
 from srcad.transforms.names import GENERATED_MODULE_NAMES, NameFactory
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
 
 
 
-class Normalizer(Flattener):
+class Normalizer(Flattener, KernelNormalizing):
     def __init__(self, parsed, procedure=False, structures=None, kernel=False):
         self.parsed = parsed
         self.procedure = procedure or kernel
@@ -95,27 +96,6 @@ class Normalizer(Flattener):
             leading_lines=[],
             asynchronous=None,
         )
-
-    def thread_dimensions(self):
-        """1, or k where the kernel unpacks its thread index as ``i, j = srcad.tid()`` (k names)."""
-        parsed = self.parsed
-        found = set()
-
-        class Uses(cst.CSTVisitor):
-            def visit_Assign(self, node):
-                value = node.value
-                if isinstance(value, cst.Call) and parsed.resolve(value.func).name == "srcad.tid":
-                    target = node.targets[0].target
-                    found.add(len(target.elements) if isinstance(target, (cst.Tuple, cst.List)) else 1)
-
-        parsed.definition.body.visit(Uses())
-        if len(found) > 1:
-            raise self.error("this kernel takes srcad.tid() with different numbers of dimensions",
-                             parsed.definition, "Unpack it the same way everywhere: i, j = srcad.tid().")
-        dimensions = found.pop() if found else 1
-        if dimensions > 3:
-            raise self.error("kernels have one, two or three thread dimensions", parsed.definition)
-        return dimensions
 
     def parameters(self, params):
         """The parameters as generated code takes them: one per leaf of a tuple argument, no
@@ -265,16 +245,6 @@ class Normalizer(Flattener):
             atom = self.buffered(targets[0], node.value, atom, statements)
         return statements + [assign(self.target(target, statements), atom) for target in targets]
 
-    def atomic_add(self, call):
-        """``srcad.atomic_add(a, i, v)``: ``a[i] += v``, a scatter-add (the kernel back ends make it atomic)."""
-        arguments = [a.value for a in call.args]
-        if len(arguments) != 3 or any(a.keyword or a.star for a in call.args) or not isinstance(arguments[0], cst.Name):
-            raise self.error("srcad.atomic_add takes three arguments: an array variable, an index and a value", call)
-        array, index, value = arguments
-        indices = index.elements if isinstance(index, cst.Tuple) else [cst.Element(index)]
-        target = cst.Subscript(array, [cst.SubscriptElement(cst.Index(e.value)) for e in indices])
-        return self.augmented_assignment(cst.AugAssign(target, cst.AddAssign(), value))
-
     def single_value(self, name, node):
         if name in self.bundles:
             raise self.error(f"{name!r} holds a single value here and a tuple elsewhere", node, "Use two names.")
@@ -312,71 +282,6 @@ class Normalizer(Flattener):
             target,
             "Assign to a plain local variable.",
         )
-
-    def tuple_assignment(self, target, value):
-        """``a, b = e1, e2``, ``x, v = state``, ``a, (b, c) = helper(x)``: every part bound in turn, the
-        values read first (parts that a target overwrites go through temporaries)."""
-        if isinstance(value, cst.Attribute) and self.is_array_attribute(value) and value.attr.value == "shape":
-            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(target.elements))]
-            value = cst.Tuple([cst.Element(p) for p in parts])  # n, m = a.shape
-        statements, packed = self.expression(value, allow_tuple=True)
-        if not isinstance(packed, Packed):
-            if self.lenient and isinstance(value, cst.Name):
-                raise NeedsStructures(value.value)
-            raise self.error(
-                "srcad can only unpack tuples here (a tuple written out, a tuple variable or argument, "
-                "or a helper returning a tuple)",
-                value,
-                "Assign the parts one by one.",
-            )
-        pairs = self.unpacked(target, packed)
-        written = set()
-        for element, part in pairs:
-            if isinstance(element, cst.Name):
-                bundle = self.bundles.get(element.value)
-                written |= {element.value} | {leaf.value for leaf in (bundle.leaves() if bundle else [])}
-
-        def read_first(part):  # values first: `a, b = b, a + b` reads the old b
-            if isinstance(part, Packed):
-                return Packed(part.kind, [read_first(item) for item in part.items])
-            if isinstance(part, cst.Name) and part.value in written:
-                temporary = self.names.fresh(f"{part.value}_old")
-                statements.append(assign(temporary, part))
-                return cst.Name(temporary)
-            return part
-
-        for element, part in [(element, read_first(part)) for element, part in pairs]:
-            if isinstance(part, Packed):
-                statements += self.bind_tuple(element.value, part, element)
-            elif isinstance(element, cst.Name):
-                self.single_value(element.value, element)
-                statements.append(assign(element, part))
-            else:
-                statements.append(assign(self.target(element, statements), part))
-        return statements
-
-    def unpacked(self, target, packed):
-        """(target, atom or Packed) pairs of a tuple target and the tuple value it unpacks."""
-        elements = [e.value for e in target.elements]
-        if any(isinstance(e, cst.StarredElement) for e in target.elements) or len(elements) != len(packed.items):
-            raise self.error(
-                f"cannot unpack a tuple of {len(packed.items)} into {len(elements)} target(s)"
-                if not any(isinstance(e, cst.StarredElement) for e in target.elements)
-                else "srcad cannot differentiate starred assignment",
-                target,
-            )
-        pairs = []
-        for element, part in zip(elements, packed.items):
-            if isinstance(element, (cst.Tuple, cst.List)):
-                if not isinstance(part, Packed):
-                    raise self.error("this part is a single value, not a tuple to unpack", element)
-                pairs += self.unpacked(element, part)
-                continue
-            self.check_target(element)
-            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
-                raise self.error("srcad cannot store a tuple in an array element", element)
-            pairs.append((element, part))
-        return pairs
 
     def augmented_assignment(self, node):
         target = node.target

@@ -1,0 +1,102 @@
+"""Inactive expressions (tests, indices, shapes), checked and copied with canonical spellings.
+
+Values that carry no derivative are copied as the user wrote them, but every function they
+call is spelled canonically (``math.sin``, ``np.zeros``), tuple parts become the variables
+holding them, and anything srcad cannot use raises DifferentiabilityError at the user's node.
+"""
+
+import libcst as cst
+
+# Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.
+INACTIVE_METHODS = {"sum", "mean", "max", "min", "prod", "any", "all", "argmax", "argmin", "dot", "copy"}
+
+
+class Canonicalize(cst.CSTTransformer):
+    """Checks an inactive expression and spells the functions it calls canonically."""
+
+    def __init__(self, normalizer, allow_tuples=False):
+        self.normalizer = normalizer
+        self.allow_tuples = allow_tuples  # shapes of new arrays: np.zeros((n, m))
+
+    def visit_Call(self, node):
+        if self._is_array_method(node):
+            node.func.value.visit(self)  # a test such as `if x.sum() > 0:`: the array is checked
+            for argument in node.args:
+                argument.visit(self)
+            return False
+        resolved = self.normalizer.parsed.resolve(node.func)
+        if resolved.kind != "function":
+            raise self.normalizer.unknown_callee(node, resolved)
+        return True
+
+    def leave_Call(self, original, updated):
+        if self._is_array_method(original):
+            return original.with_changes(
+                func=original.func.with_changes(value=original.func.value.visit(self)),
+                args=[a.with_changes(value=a.value.visit(self)) for a in original.args],
+            )
+        resolved = self.normalizer.parsed.resolve(original.func)
+        return updated.with_changes(func=cst.parse_expression(resolved.name))
+
+    def _is_array_method(self, node):
+        return (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in INACTIVE_METHODS
+            and not (isinstance(node.func.value, cst.Name) and self.normalizer.parsed.resolve(node.func.value).kind == "module")
+        )
+
+    def visit_Attribute(self, node):
+        return False
+
+    def leave_Attribute(self, original, updated):
+        if self.normalizer.is_array_attribute(original):
+            return updated
+        resolved = self.normalizer.parsed.resolve(original)
+        if resolved.kind == "function":
+            return updated  # rewritten by leave_Call
+        if resolved.kind == "dtype":
+            return cst.parse_expression(resolved.name)
+        return self.normalizer.attribute_value(original)
+
+    def visit_Arg(self, node):
+        return False  # the keyword of `dtype=...` is no variable: only the value is checked, in leave_Arg
+
+    def leave_Arg(self, original, updated):
+        return updated.with_changes(value=original.value.visit(self))
+
+    def visit_Name(self, node):
+        return False
+
+    def leave_Name(self, original, updated):
+        resolved = self.normalizer.parsed.resolve(original)
+        if resolved.kind == "function":
+            return updated  # the callee of a call, rewritten by leave_Call
+        return self.normalizer.name(original)
+
+    def on_visit(self, node):
+        if self._tuple_part(node) is not None or self.normalizer.tuple_length(node) is not None:
+            return False  # replaced whole in on_leave
+        if isinstance(node, cst.Tuple) and self.allow_tuples:
+            return True
+        if isinstance(
+            node,
+            (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Dict, cst.Set, cst.List, cst.Tuple,
+             cst.Lambda, cst.Yield, cst.Await, cst.NamedExpr, cst.ListComp, cst.DictComp,
+             cst.SetComp, cst.GeneratorExp, cst.Imaginary),
+        ):  # fmt: skip
+            raise self.normalizer._unsupported_expression(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original, updated):
+        part = self._tuple_part(original)
+        if part is not None:  # t[0], state.x: the variable holding that part
+            return self.normalizer.scalar(part, original)
+        length = self.normalizer.tuple_length(original)
+        if length is not None:
+            return length
+        return super().on_leave(original, updated)
+
+    def _tuple_part(self, node):
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
+            return self.normalizer.tuple_part(node)
+        return None
