@@ -93,7 +93,9 @@ class Normalized:
         try:
             types, return_type = infer_types.infer_types(self.python_function(), argument_types)
         except infer_types.TypingFailure as failure:
-            raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
+            if not self._drop_result_placeholders(failure):
+                raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
+            return self._analysis(wrt, argument_types, also_useful)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)
         return analysis, names.NameFactory(set(self.names.taken))
@@ -112,6 +114,20 @@ class Normalized:
                 col=_first_column(self.parsed.filename, unsupported.lineno),
                 fix=unsupported.fix,
             ) from None
+
+    def _drop_result_placeholders(self, failure):
+        """Results that are arrays cannot start as single_exit's ``0.0``: when numba says so, drop the
+        placeholders (once) and say whether it did."""
+        from srcad.transforms import emit, single_exit
+
+        if "Cannot unify" not in failure.detail:
+            return False
+        definition = single_exit.without_placeholders(self.definition)
+        if definition is self.definition or len(definition.body.body) == len(self.definition.body.body):
+            return False
+        self.definition = definition
+        self.source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
+        return True
 
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""

@@ -168,7 +168,10 @@ def test_grad_matches_central_differences(program, seed):
         check_gradient(program, args, position, got)
 
 
-@by_program
+VALUE_SAMPLE = PROGRAMS[1::3]  # value_and_grad compiles an adjoint besides grad's: a third of the programs
+
+
+@pytest.mark.parametrize("program", VALUE_SAMPLE, ids=[p.name for p in VALUE_SAMPLE])
 def test_value_and_grad_gives_the_plain_value(program):
     args = program.make(np.random.default_rng(12345))
     value, gradients = srcad.value_and_grad(program.function, wrt=program.wrt)(*copies(args))

@@ -16,10 +16,11 @@ from srcad.errors import numba_message
 class TypingFailure(Exception):
     """numba could not type the function; ``line`` is the line in the typed source."""
 
-    def __init__(self, message, line):
+    def __init__(self, message, line, detail=""):
         super().__init__(message)
         self.message = message
         self.line = line
+        self.detail = detail  # numba's whole text
 
 
 @register_pass(mutates_CFG=False, analysis_only=True)
@@ -59,7 +60,7 @@ def infer_types(function, argument_types):
         typemap, return_type = pipeline.compile_extra(function)
     except numba_errors.NumbaError as error:
         loc = getattr(error, "loc", None)
-        raise TypingFailure(numba_message(error), getattr(loc, "line", None)) from None
+        raise TypingFailure(numba_message(error), getattr(loc, "line", None), str(error)) from None
     finally:
         numba_config.DISABLE_JIT = disabled
     types = {}

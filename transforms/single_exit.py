@@ -76,8 +76,11 @@ class SingleExit:
             value = results[0] if not self.is_tuple else cst.Tuple([cst.Element(r) for r in results])
             final_return = cst.SimpleStatementLine([cst.Return(value)])
         prologue = []
-        if self.returned:  # (results get no placeholder here: its type, float or array, is not known yet)
-            prologue = [assign(self.returned, cst.Name("False"))]
+        if self.returned:
+            # `result = 0.0` gives numba a definition on every path, even when it prunes the branches
+            # that return under constant tests (`if DEBUG:`); `without_placeholders` drops it for results
+            # that are arrays, which 0.0 cannot stand for.
+            prologue = [assign(self.returned, cst.Name("False"))] + [assign(r, cst.Float("0.0")) for r in self.result]
         return definition.with_changes(body=definition.body.with_changes(body=prologue + lowered + [final_return]))
 
     def block(self, statements, loop):
@@ -183,3 +186,19 @@ def _count_returns(statements):
 def single_exit(definition, names):
     """``definition`` with breaks, continues and early returns lowered to flags."""
     return SingleExit(names).function(definition)
+
+
+def without_placeholders(definition):
+    """``definition`` without the ``result = 0.0`` placeholders of its results (for results that
+    turn out to be arrays); the same definition when it has none."""
+    body = list(definition.body.body)
+    returned = body[-1].body[0].value
+    results = {e.value.value for e in returned.elements} if isinstance(returned, cst.Tuple) else {getattr(returned, "value", None)}
+
+    def is_placeholder(statement):
+        small = _small(statement)
+        return (isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
+                and small.targets[0].target.value in results and isinstance(small.value, cst.Float))
+
+    kept = [s for k, s in enumerate(body) if not (k < len(results) + 1 and is_placeholder(s))]
+    return definition.with_changes(body=definition.body.with_changes(body=kept))

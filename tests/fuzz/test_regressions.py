@@ -119,6 +119,21 @@ def nested_loops_sharing_an_index(x, n):
     return s
 
 
+# --- bug 9 (a crash, found by the fuzzer after single_exit stopped writing `result = 0.0` first, to
+# let array results through): a return under a constant test in a loop; numba prunes the constant
+# branch and leaves `result` undefined on a path ("Unsupported assignment ... UndefinedType"). The
+# placeholder is back, and dropped only for results numba says are arrays.
+def constant_return_in_a_loop_then_more(x, z, n):
+    m = 4
+    a = math.exp(math.tanh(math.log(2.0 + math.sin(0.7))))
+    for j in range(1, min(m, 6) + 1):
+        if m > 2:
+            return a * x
+        x += 0.1 * math.atan(math.sin(2.0 / (2.0 + math.cos(z))))
+    z *= 0.5 + 0.25 * math.tanh(x / (n**2 + 1))
+    return math.erf(math.copysign(1.0, 3.0 + math.tanh(x)) * a * z)
+
+
 CASES = [
     (literal_conditions_nested_return, (0.5,), (0,)),
     (int_local_from_module_constant, (0.5,), (0,)),
@@ -129,6 +144,7 @@ CASES = [
     (constant_false_early_return, (0.5,), (0,)),
     (parameter_overwritten_by_constant, (1, 0.921), (1,)),
     (nested_loops_sharing_an_index, (0.7, 3), (0,)),
+    (constant_return_in_a_loop_then_more, (1.965, -0.209, 0), (0, 1)),
 ]
 
 
