@@ -39,7 +39,13 @@ class Kernel:
         self._normalized = None
         self._modules = {}  # (stage, signature, device) -> generated module
         self.last_signature = None
-        self.normalized()  # errors in the kernel's code: here, at the decorator
+        from srcad.pipeline import Normalized
+        from srcad.structure import UNKNOWN, NeedsStructures
+
+        try:  # errors in the kernel's code: here, at the decorator (unless it calls a helper defined later)
+            self._normalized = Normalized(self.python_function, structures=UNKNOWN, kernel=True)
+        except NeedsStructures:
+            pass
 
     def __repr__(self):
         return f"<srcad.kernel {self.python_function.__qualname__}>"

@@ -17,8 +17,10 @@ UNKNOWN = "not known yet"  # the structures of a function's arguments before any
 
 
 class NeedsStructures(Exception):
-    """Raised while normalizing with UNKNOWN structures where the code uses an argument as a tuple:
-    which arguments are tuples shows only at the call, so checking waits for it."""
+    """Raised while normalizing with UNKNOWN structures (checking a function before any call) where
+    the code uses an argument as a tuple, or calls a function the module has not defined yet (a
+    helper further down): which arguments are tuples, and what the helper is, show only at the call,
+    so checking waits for it."""
 
 
 @dataclass(frozen=True)

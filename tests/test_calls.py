@@ -160,3 +160,18 @@ def test_helpers_with_early_returns_loops_and_rebound_parameters():
         expected = oracles.central_difference(uses_clipped_sum, (x, n), 0)
         assert got == pytest.approx(expected, rel=1e-8)
         assert srcad.value_and_grad(uses_clipped_sum)(x, n)[0] == pytest.approx(uses_clipped_sum(x, n), rel=1e-14)
+
+
+@srcad.differentiable
+def calls_a_helper_defined_below(x):
+    return helper_defined_below(x) * 2.0
+
+
+def helper_defined_below(x):
+    return math.sin(x) * x
+
+
+def test_a_helper_may_be_defined_below_its_caller():
+    # decorating checks the caller before the helper exists; the check waits for the first call
+    expected = 2.0 * (math.cos(0.4) * 0.4 + math.sin(0.4))
+    assert srcad.grad(calls_a_helper_defined_below)(0.4) == pytest.approx(expected, rel=1e-13)

@@ -441,3 +441,19 @@ def test_calls_of_differentiable_functions_are_recorded_between_launches():
 
 def reference_springs_state(x0, v0, k):
     return reference_springs(x0, v0, k)[1]
+
+
+@srcad.kernel
+def squares_with_a_helper_defined_below(x, y):
+    i = srcad.tid()
+    y[i] = kernel_helper_below(x[i])
+
+
+def kernel_helper_below(v):
+    return v * v + 1.0
+
+
+def test_kernels_may_call_helpers_defined_below():
+    x, y = np.array([0.5, -1.0, 2.0]), np.zeros(3)
+    squares_with_a_helper_defined_below.launch(3, x, y)
+    np.testing.assert_allclose(y, x * x + 1.0, rtol=1e-15)
