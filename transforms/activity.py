@@ -184,7 +184,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
         recomputed=recomputed,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters))
-        | ({a.value for a in outputs if isinstance(a, cst.Name)} - always_defined),
+        | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),
     )
 
 

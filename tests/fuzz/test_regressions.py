@@ -134,6 +134,14 @@ def constant_return_in_a_loop_then_more(x, z, n):
     return math.erf(math.copysign(1.0, 3.0 + math.tanh(x)) * a * z)
 
 
+SCALE = 0.7
+
+
+def returns_a_module_constant(x):
+    x = math.tanh(math.hypot(1.0, x))
+    return SCALE
+
+
 CASES = [
     (literal_conditions_nested_return, (0.5,), (0,)),
     (int_local_from_module_constant, (0.5,), (0,)),
@@ -145,6 +153,7 @@ CASES = [
     (parameter_overwritten_by_constant, (1, 0.921), (1,)),
     (nested_loops_sharing_an_index, (0.7, 3), (0,)),
     (constant_return_in_a_loop_then_more, (1.965, -0.209, 0), (0, 1)),
+    (returns_a_module_constant, (0.215,), (0,)),
 ]
 
 
