@@ -109,6 +109,38 @@ def cumsum_adjoint(adjoint, x):
     return result.reshape(x.shape)
 
 
+@njit(cache=True)
+def scatter_add(adjoint, indices, increment):
+    """The adjoint of ``y = x[indices]`` (an array of indices, along x's first axis) added into x's:
+    ``adjoint[indices[k]] += increment[k]``, once per k, so repeated indices add up (the gather
+    copied that element twice)."""
+    for k in range(indices.shape[0]):
+        adjoint[indices[k]] += increment[k]
+
+
+@njit(cache=True)
+def scattered(x, indices, increment):
+    """``scatter_add`` into zeros of x's shape."""
+    adjoint = np.zeros_like(x)
+    scatter_add(adjoint, indices, increment)
+    return adjoint
+
+
+@njit(cache=True)
+def at_last_writes(adjoint, indices):
+    """The adjoint of v in ``b[indices] = v`` (or ``+= v``), from b's: ``adjoint[indices[k]]`` where k is
+    the last position naming its element (NumPy and numba keep the last of repeated writes), else 0."""
+    result = adjoint[indices]
+    count = adjoint.shape[0]
+    seen = np.zeros(count, dtype=np.bool_)
+    for k in range(indices.shape[0] - 1, -1, -1):
+        element = indices[k] % count
+        if seen[element]:
+            result[k] = 0.0
+        seen[element] = True
+    return result
+
+
 # -- reductions along one axis ------------------------------------------------------------------
 # numba compiles np.sum(x, axis=k) but not keepdims=, nor np.mean/max/min/prod along an axis. srcad
 # writes those as the calls below (axis and keepdims are numbers in the code, so numba sees literals).

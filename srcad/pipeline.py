@@ -37,6 +37,7 @@ class Normalized:
 
             definition = forwarded_stores(definition)
         self.definition = single_exit.single_exit(definition, self.names)
+        self._written_parameters = None
         self.origin = f"{self.parsed.name} in {self.parsed.filename}:{self.parsed.locator.first_line}"
         self.source = emit.module_source(
             self.definition, stage="normalized form", origin=self.origin, constants=self.constants
@@ -131,6 +132,11 @@ class Normalized:
 
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
+        if self._written_parameters is None:  # the tape asks at every recorded call
+            self._written_parameters = self._find_written_parameters()
+        return self._written_parameters
+
+    def _find_written_parameters(self):
         from srcad.transforms.statements import assignment_of, element_write_of, operation_of, walk
         from srcad.transforms.recompute import in_place_update_of
 

@@ -14,6 +14,7 @@ from srcad.transforms.statements import (
     assignment_of,
     element_write_of,
     is_array_type,
+    is_gather,
     names_in,
     operation_of,
     walk,
@@ -36,7 +37,7 @@ def rebound_views(body, parameters, types, rebound):
             continue
         target, value = target_value
         operation = operation_of(value)
-        views = operation.rule in SHARING_RULES | {"index"} and is_array_type(types.get(operation.operands[0].value))
+        views = shares_memory(operation, types)
         sources[target] = sources.get(target, True) and views and operation.operands[0].value not in rebound
     return {name for name, views in sources.items() if views and name not in parameters}
 
@@ -53,7 +54,7 @@ def read_only_views(body, types, group):
             if target_value is None or in_place_update_of(statement) is not None:
                 continue
             target, value = target_value
-            if operation_of(value).rule not in SHARING_RULES | {"index"} or not is_array_type(types.get(target)):
+            if not shares_memory(operation_of(value), types) or not is_array_type(types.get(target)):
                 continue
             if target in written:
                 continue
@@ -108,7 +109,7 @@ def array_aliases(body, types):
             continue
         target, value = target_value
         operation = operation_of(value)
-        if operation.rule in SHARING_RULES | {"index"} and is_array_type(types.get(target)):  # A[i]: a row
+        if shares_memory(operation, types) and is_array_type(types.get(target)):  # A[i]: a row
             source = operation.operands[0].value
             merged = group.get(source, frozenset([source])) | group.get(target, frozenset([target]))
             for name in merged:
@@ -118,6 +119,13 @@ def array_aliases(body, types):
 
 # Operations whose array result shares memory with their first operand.
 SHARING_RULES = {"copy", "view"}
+
+
+def shares_memory(operation, types):
+    """``b = a``, ``b = a[1:]``, ``b = a.T``, a row ``b = A[i]``; not a gather ``b = a[idx]``, a copy."""
+    if operation.rule not in SHARING_RULES | {"index"} or not is_array_type(types.get(operation.operands[0].value)):
+        return False
+    return not is_gather(operation, types)
 
 
 def shared_array_dependencies(body, dependencies, types):

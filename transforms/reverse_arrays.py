@@ -11,9 +11,11 @@ recomputed like any other scalar).
 from dataclasses import replace
 
 import libcst as cst
+from numba.core import types as numba_types
 
 from srcad.transforms import rules
-from srcad.transforms.statements import assembled_pieces, operation_of
+from srcad.transforms.aliases import shares_memory
+from srcad.transforms.statements import assembled_pieces, is_gather, operation_of
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.flatten import assign, is_view_subscript
 
@@ -88,11 +90,8 @@ class ArrayAdjoints:
         if in_place_update_of(statement) is not None:
             return self.in_place_update(statement, target, value)
         operation = operation_of(value)
-        if operation.rule == "index" and any(self.is_array(name) for name in _names(operation.index)):
-            raise self.unsupported(
-                "srcad cannot differentiate indexing with an array of indices or a boolean mask yet",
-                "Write a loop over the elements, or use np.where(mask, x, 0.0) for a mask.",
-            )
+        if is_gather(operation, self.analysis.types) and target in self.analysis.active:
+            self.check_index_array(operation.index)
         self.current_statement = statement
         self.check_ravel(target, value)
         if target in self.analysis.rebound_views:
@@ -164,7 +163,34 @@ class ArrayAdjoints:
         return forward, reverse + [_line(f"{adjoint} = {saved}.pop()")]
 
     def shares_memory(self, operation):
-        return operation.rule in ("copy", "view", "index") and self.is_array(operation.operands[0].value)
+        return shares_memory(operation, self.analysis.types)
+
+    def check_index_array(self, index_atoms):
+        """``x[idx]`` with one array of integers: NumPy's integer-array indexing along the first axis."""
+        index = index_atoms[0] if len(index_atoms) == 1 else None
+        index_type = self.analysis.types.get(index.value) if isinstance(index, cst.Name) else None
+        if getattr(index_type, "ndim", None) == 1 and isinstance(index_type.dtype, numba_types.Integer):
+            return
+        if isinstance(getattr(index_type, "dtype", None), numba_types.Boolean):
+            raise self.unsupported(
+                "srcad cannot differentiate indexing with a boolean mask yet",
+                "Use np.where(mask, x, 0.0) (and count with np.sum(mask)), or write a loop over the elements.",
+            )
+        raise self.unsupported(
+            "srcad differentiates indexing with one 1-D array of integers (x[idx]), not this mix of indices, yet",
+            "Index with one array of integers along the first axis, or write a loop over the elements.",
+        )
+
+    def gather_contribution(self, operation, result_adjoint):
+        """``b = x[idx]``: each b[k] came from x[idx[k]]; repeated indices add up."""
+        source, indices = operation.operands[0].value, operation.index[0]
+        if not self.analysis.is_active(cst.Name(source)):
+            return []
+        accumulator = cst.Name(self.adjoint(source))
+        reverse = self.recompute(indices.value)
+        if self.adjoint_owner.get(accumulator.value) in self.analysis.single_use:
+            return reverse + [assign(accumulator, _call("scattered", cst.Name(source), indices, result_adjoint))]
+        return reverse + [cst.SimpleStatementLine([cst.Expr(_call("scatter_add", accumulator, indices, result_adjoint))])]
 
     def array_contributions(self, target, value, operation, result, result_adjoint):
         """The reverse sweep's contributions of ``target = value`` (an array result) to its operands'
@@ -173,6 +199,8 @@ class ArrayAdjoints:
             return []
         if operation.rule in rules.ASSEMBLED_RULES:
             return self.assembled(value, result_adjoint)
+        if is_gather(operation, self.analysis.types):
+            return self.gather_contribution(operation, result_adjoint)
         if self.shares_memory(operation):  # a view of a rebound array: its adjoint is added back
             return self.view_contribution(target, value, operation, result_adjoint)
         rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
@@ -307,6 +335,9 @@ class ArrayAdjoints:
         """``b[i] = v`` (v_adj += b_adj[i]; b_adj[i] = 0), ``b[i] += v`` and ``b[i] -= v``; also for a
         region ``b[1:, j]``, where v may be a float or an array broadcast over it."""
         forward, restore = [statement], []
+        scatter = write.region is None and any(self.is_array(name) for name in write.index_names())
+        if scatter and write.array in self.analysis.active:
+            self.check_index_array(write.index)
         if write.region is None and len(write.index) < self.rank(cst.Name(write.array)):
             write = replace(write, region=_element(write.array, write.index))  # y[0] = v on a matrix: a row
         written = write.region if write.region is not None else _element(write.array, write.index)
@@ -314,7 +345,7 @@ class ArrayAdjoints:
         if whole:
             written = cst.Name(write.array)
         if write.array in self.analysis.recorded:  # the values it overwrites are read later: save them
-            forward, restore = self.save_values(write.array, written, statement, one_element=write.region is None)
+            forward, restore = self.save_values(write.array, written, statement, one_element=write.region is None and not scatter)
         if write.array not in self.analysis.active and not restore:
             return forward, []
         # the restore may index with recomputed values too
@@ -326,7 +357,13 @@ class ArrayAdjoints:
         read = adjoint if whole else element
         if self.analysis.is_active(write.value):
             increment = read
-            if write.region is not None:  # v spread over the region: its adjoint sums
+            if scatter:  # b[idx] = v: where idx repeats an index, the last write is the one b keeps
+                increment = _call("at_last_writes", adjoint, write.index[0])
+                if not self.is_array(write.value.value):
+                    increment = _call("np.sum", increment)
+                else:  # v may have been stretched over the selected elements
+                    increment = _call("unbroadcast", increment, write.value)
+            elif write.region is not None:  # v spread over the region: its adjoint sums
                 increment = _call("unbroadcast", read, write.value) if self.is_array(write.value.value) else _call("np.sum", read)
             reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment, write.kind == "-="))
         if write.kind == "=":

@@ -164,6 +164,13 @@ def is_array_type(numba_type):
     return isinstance(numba_type, numba_types.Array)
 
 
+def is_gather(operation, types):
+    """``x[idx]`` with an array of indices (or a mask) between the brackets: a copy, not a view."""
+    return operation.rule == "index" and any(
+        isinstance(atom, cst.Name) and is_array_type(types.get(atom.value)) for atom in operation.index
+    )
+
+
 def names_in(expression):
     """The variables an expression reads (not the names of functions or attributes)."""
     found = set()
