@@ -64,6 +64,8 @@ class Analysis:
     # views (b = a[1:], b = a.T, b = a) read only while neither b nor a changes: their adjoint can be
     # added back into a's where the view is taken, as for a copy (ids of the defining statements)
     read_only_views: set = field(default_factory=set)
+    # variables that hold one value from their first assignment on (see _invariant_names)
+    invariant: set = field(default_factory=set)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
@@ -182,6 +184,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
         returned=returned,
         outputs=outputs,
         recomputed=recomputed,
+        invariant=invariant,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters))
         | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),

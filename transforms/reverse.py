@@ -72,6 +72,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         self.branch_depth = 0
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
+        self.read_in_reverse = set()  # loop bounds the reverse sweep reads again (see for_loop)
         self.current_marker = None  # "N: text" of the user line being transformed
         self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
         self.saved_arrays = set()  # arrays whose overwritten values the reverse sweep puts back
@@ -173,7 +174,10 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         forward, reverse = self.block(body[:-1])
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
-        inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
+        # (loop bounds the reverse sweep reads may be assigned only inside loops or branches, too)
+        top_level = {t[0] for t in map(assignment_of, body) if t is not None}
+        undefined = self.analysis.maybe_undefined | (self.read_in_reverse - set(self.parameters) - top_level)
+        inits = [assign(name, self.placeholder_value(name)) for name in sorted(undefined)]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
         code = cst.Module([]).code_for_node(cst.IndentedBlock(forward + reverse))
@@ -252,14 +256,18 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         the order it runs in, so recomputed values are known to be fresh where they are."""
         forward, reverse = [], []
         outer_fresh, self.fresh = self.fresh, set()
-        for group in reversed(_groups(statements)):
+        groups = _groups(statements)
+        markers = [_marker(group[0]) for group in groups]
+        for k in range(1, len(groups)):  # a loop after its setup (``i_stop = n - 1``) is from the same line
+            if markers[k] is None and not isinstance(groups[k][0], cst.SimpleStatementLine):
+                markers[k] = markers[k - 1]
+        for group, marker in reversed(list(zip(groups, markers))):
             group_forward, group_reverse = [], []
-            self.current_marker = _marker(group[0]) or self.current_marker
+            self.current_marker = marker or self.current_marker
             for statement in reversed(group):
                 statement_forward, statement_reverse = self.statement(statement)
                 group_forward = statement_forward + group_forward
                 group_reverse += statement_reverse
-            marker = _marker(group[0])
             if marker is not None and group_reverse:
                 group_reverse[0] = group_reverse[0].with_changes(leading_lines=_comment(f"# adjoint of line {marker}"))
             forward = group_forward + forward
