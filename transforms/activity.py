@@ -220,7 +220,25 @@ def _invariant_names(body, parameters, assignments):
 
 
 def _calls_anything_but_rules(expression):
+    if _is_size_of_a_binding(expression):
+        return False
     return operation_of(expression).rule is None and not isinstance(expression, (cst.Integer, cst.Float))
+
+
+def _is_size_of_a_binding(expression):
+    """``a.shape[0]``, ``a.size``, ``a.ndim``, ``len(a)``: fixed for as long as ``a`` names the same array."""
+    if isinstance(expression, cst.Subscript):
+        expression = expression.value
+        return isinstance(expression, cst.Attribute) and expression.attr.value == "shape"
+    if isinstance(expression, cst.Attribute):
+        return expression.attr.value in ("shape", "size", "ndim")
+    return (
+        isinstance(expression, cst.Call)
+        and isinstance(expression.func, cst.Name)
+        and expression.func.value == "len"
+        and len(expression.args) == 1
+        and isinstance(expression.args[0].value, cst.Name)
+    )
 
 
 def _loop_indices_read_only_in_their_loops(body, reads):
