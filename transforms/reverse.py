@@ -72,7 +72,6 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         self.branch_depth = 0
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
-        self.read_in_reverse = set()  # loop bounds the reverse sweep reads again (see for_loop)
         self.current_marker = None  # "N: text" of the user line being transformed
         self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
         self.saved_arrays = set()  # arrays whose overwritten values the reverse sweep puts back
@@ -174,10 +173,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         forward, reverse = self.block(body[:-1])
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
-        # (loop bounds the reverse sweep reads may be assigned only inside loops or branches, too)
-        top_level = {t[0] for t in map(assignment_of, body) if t is not None}
-        undefined = self.analysis.maybe_undefined | (self.read_in_reverse - set(self.parameters) - top_level)
-        inits = [assign(name, self.placeholder_value(name)) for name in sorted(undefined)]
+        inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
         code = cst.Module([]).code_for_node(cst.IndentedBlock(forward + reverse))

@@ -26,24 +26,6 @@ def _branches(test, body, orelse):
     )
 
 
-def _is_int_literal(node):
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        node = node.expression
-    return isinstance(node, cst.Integer)
-
-
-def _contains_break(node):
-    class Find(cst.CSTVisitor):
-        found = False
-
-        def visit_Break(self, _):
-            self.found = True
-
-    finder = Find()
-    node.visit(finder)
-    return finder.found
-
-
 def _is_literal(node, text):
     return isinstance(node, cst.Integer) and node.value == text
 
@@ -74,28 +56,19 @@ class ControlFlowAdjoints:
         reverse = [self.pop(self.took_branch, as_float=False), _branches(self.took_branch, body_reverse, else_reverse)]
         return forward + [self.push(decision)], reverse
 
-    def _loop_body(self, statement, counter, counted=True):
+    def _loop_body(self, statement, counter):
         body = list(statement.body.body)
         leading = [body.pop(0)] if body and is_exit_check(body[0]) else []
         body_forward, body_reverse = self.block(body)
-        count = [_line(f"{counter} += 1")] if counted else []
-        return leading + count + body_forward, body_reverse
-
-    def runs_its_whole_range(self, statement):
-        """A ``range`` loop without ``break`` whose bounds hold one value all along (literals, or
-        invariant variables): the reverse sweep recomputes its count instead of taking it off the tape."""
-        if _contains_break(statement.body):
-            return False
-        bounds = [a.value for a in statement.iter.args]
-        return all(_is_int_literal(b) or (isinstance(b, cst.Name) and b.value in self.analysis.invariant) for b in bounds)
+        count = _line(f"{counter} += 1")
+        return leading + [count] + body_forward, body_reverse
 
     def for_loop(self, statement):
         index = statement.target.value
         # one counter per nesting depth: nested loops may share an index name (`for _ in ...`)
         counter = self.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
-        recount = self.runs_its_whole_range(statement)
         self.loop_depth += 1
-        body_forward, body_reverse = self._loop_body(statement, counter, counted=not recount)
+        body_forward, body_reverse = self._loop_body(statement, counter)
         self.loop_depth -= 1
         recorded = index in self.analysis.recorded
         if not body_reverse:
@@ -106,17 +79,15 @@ class ControlFlowAdjoints:
         start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
         step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
         saved = [(b, self.scratch_name(index, role)) for b, role in ((start, "start"), (step, "step"))
-                 if not isinstance(b, cst.Integer) and not recount]  # fmt: skip
+                 if not isinstance(b, cst.Integer)]  # fmt: skip
         forward = [self.save(index)] if recorded else []
-        forward += [] if recount else [assign(counter, cst.Integer("0"))]
-        forward += [statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[])]
-        forward += [self.push(_CODE.code_for_node(b)) for b, _ in saved] + ([] if recount else [self.push(counter)])
+        forward += [
+            assign(counter, cst.Integer("0")),
+            statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
+        ]
+        forward += [self.push(_CODE.code_for_node(b)) for b, _ in saved] + [self.push(counter)]
         forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
-        if recount:  # the bounds still hold their values: nothing to keep
-            self.read_in_reverse |= {b.value for b in bounds if isinstance(b, cst.Name)}
-            reverse = [assign(counter, cst.parse_expression(f"len({_CODE.code_for_node(statement.iter)})"))]
-        else:
-            reverse = [self.pop(counter, as_float=False)]
+        reverse = [self.pop(counter, as_float=False)]
         reverse += [self.pop(name, as_float=False) for _, name in reversed(saved)]
         restored = {id(b): cst.Name(n) for b, n in saved}
         start, step = restored.get(id(start), start), restored.get(id(step), step)
