@@ -23,7 +23,7 @@ import numpy
 from srcad.errors import DifferentiabilityError
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
-from srcad.specialize import argument_type, specializer_of
+from srcad.specialize import argument_type, fast_type_key, specializer_of
 
 _lock = threading.RLock()
 _PARALLEL_FROM = 4096  # CPU launches of fewer threads run on one: waking the others costs more
@@ -38,6 +38,7 @@ class Kernel:
         self.specializer = specializer_of(self.python_function)
         self._normalized = None
         self._modules = {}  # (stage, signature, device) -> generated module
+        self._fast_cpu = {}  # fast_type_key of a CPU launch's arguments -> (signature, forward module)
         self.last_signature = None
         from srcad.pipeline import Normalized
         from srcad.structure import UNKNOWN, NeedsStructures
@@ -80,10 +81,18 @@ class Kernel:
         ``__cuda_array_interface__`` (CuPy, PyTorch)."""
         from srcad import tape as tapes
 
-        shape = self.check_shape(n)
-        args, signature = self.check_launch(args, device)
+        fast_key = fast_type_key(args) if device == "cpu" and type(n) is int and n >= 0 else None
+        known = self._fast_cpu.get(fast_key) if fast_key is not None else None
+        if known is not None:  # arguments of types launched before, already checked then
+            signature, module = known
+            shape = (n,)
+        else:
+            shape = self.check_shape(n)
+            args, signature = self.check_launch(args, device)
+            module = self.module("forward", signature, device)
+            if fast_key is not None and self.dimensions == 1:
+                self._fast_cpu[fast_key] = (signature, module)
         self.last_signature = signature
-        module = self.module("forward", signature, device)
         recording = tapes.active_tape()
         if recording is not None:
             recording.record(self, shape, args, signature, module, device)
@@ -267,17 +276,22 @@ class Kernel:
         header = dict(origin=normalized.origin, constants=normalized.constants, uses_tape=stage == "adjoint")
         if device == "cpu":
             source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
-            launcher = kernels.cpu_launcher(f"{thread_function}_launch", f"{thread_function}_thread", arguments,
-                                            {a: a for a in sorted(atomic)}, dimensions)
-            serial = kernels.serial_launcher(f"{thread_function}_serial", f"{thread_function}_thread", arguments,
-                                             dimensions)
+            launcher = kernels.cpu_launcher(f"{thread_function}_launch", thread, arguments, atomic, dimensions)
+            serial = kernels.serial_launcher(f"{thread_function}_serial", thread, arguments, dimensions)
             source += (
-                "\n\nimport numba\nfrom numba import prange\n\n"
-                + f"{thread_function}_thread = numba.njit(cache=True, inline=\"always\")({thread_function})\n\n\n"
+                "\n\nimport numba\nfrom numba import prange\n\n\n"
+                + "# The launchers: the thread's code above, inlined into a loop over the threads.\n"
                 + launcher + "\n\n" + serial
                 + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True)({thread_function}_launch)\n"
                 + f"srcad_serial_launch = numba.njit(cache=True)({thread_function}_serial)\n"
             )
+            if stage == "adjoint":  # the tape's backward pass over many launches of this adjoint
+                is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]
+                adjoint_arguments = [k - dimensions for k in float_arrays]
+                for replay, launcher in (("srcad_replay", "srcad_serial_launch"), ("srcad_parallel_replay", "srcad_launch")):
+                    source += "\n\n" + kernels.replay_launcher(f"{replay}_python", launcher, is_array, adjoint_arguments,
+                                                               dimensions)
+                    source += f"{replay} = numba.njit(cache=True)({replay}_python)\n"
         else:
             from srcad.transforms import cuda_kernel as device_code
 

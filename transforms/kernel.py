@@ -178,57 +178,91 @@ def without_replayed_writes(adjoint, arrays):
     return adjoint.visit(_DropWrites(set(arrays))) if arrays else adjoint
 
 
-def thread_indices(dimensions, indent):
-    """Lines computing the indices ``tid_0``... of thread number ``tid`` (C order) from the sizes of
-    the dimensions after the first (``size_1``...), and the names to pass."""
-    if dimensions == 1:
-        return [], "tid"
-    lines, rest = [], "tid"
+def _thread_code(thread, dimensions, indent):
+    """The thread function's body, inlined: lines computing its indices (its first parameters) from
+    the thread's number ``srcad_tid`` (C order, from the sizes of the dimensions after the first),
+    then its statements without the final return. Pasted into the launch loop rather than called,
+    since numba passes every array argument of a call with reference counting around it (a small
+    kernel's launch measured 50x slower that way)."""
+    indices = [p.name.value for p in thread.params.params[:dimensions]]
+    lines, rest = [], "srcad_tid"
     for k in range(dimensions - 1, 0, -1):
-        lines += [f"{indent}tid_{k} = {rest} % size_{k}", f"{indent}rest_{k} = {rest} // size_{k}"]
-        rest = f"rest_{k}"
-    lines.append(f"{indent}tid_0 = {rest}")
-    return lines, ", ".join(f"tid_{k}" for k in range(dimensions))
+        lines += [f"{indices[k]} = {rest} % srcad_size_{k}", f"srcad_rest_{k} = {rest} // srcad_size_{k}"]
+        rest = f"srcad_rest_{k}"
+    lines.append(f"{indices[0]} = {rest}")
+    body = cst.Module(body=list(thread.body.body)[:-1]).code.rstrip("\n").split("\n")
+    return "\n".join(indent + line if line.strip() else line for line in lines + body)
 
 
 def _sizes(dimensions):
-    return "".join(f"size_{k}, " for k in range(1, dimensions))
+    return "".join(f"srcad_size_{k}, " for k in range(1, dimensions))
 
 
-def serial_launcher(name, thread_function, arguments, dimensions=1):
+def serial_launcher(name, thread, arguments, dimensions=1):
     """Source of ``name(threads, chunks, *sizes after the first, *arguments)`` running the threads
     one after another: for small launches, where starting the worker threads costs more than the work."""
-    indices, passed = thread_indices(dimensions, "        ")
-    lines = [f"def {name}(threads, chunks, {_sizes(dimensions)}{', '.join(arguments)}):", "    for tid in range(threads):"]
-    lines += indices + [f"        {thread_function}({passed}, {', '.join(arguments)})"]
+    lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(arguments)}):",
+             "    for srcad_tid in range(srcad_threads):", _thread_code(thread, dimensions, "        ")]
     return "\n".join(lines) + "\n"
 
 
-def cpu_launcher(name, thread_function, arguments, private, dimensions=1):
-    """Source of ``name(threads, chunks, *arguments)``, running ``thread_function(tid, ...)`` for every
-    thread under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` (a
-    dict: argument -> its stand-in's hint) get zeroed partial arrays for every chunk but the first
-    (which adds into the argument itself), summed into them after the loop."""
-    header = f"def {name}(threads, chunks, {_sizes(dimensions)}{', '.join(arguments)}):"
+def cpu_launcher(name, thread, arguments, private, dimensions=1):
+    """Source of ``name(threads, chunks, *arguments)``, running ``thread``'s code for every thread
+    under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` get zeroed
+    partial arrays for every chunk but the first (which adds into the argument itself), summed into
+    them after the loop."""
+    private = sorted(private)
+    whole = {a: f"srcad_whole_{k}" for k, a in enumerate(private)}  # the arrays passed in
+    header = f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(whole.get(a, a) for a in arguments)}):"
     if not private:
-        indices, passed = thread_indices(dimensions, "        ")
-        lines = [header, "    for tid in prange(threads):"] + indices
-        lines.append(f"        {thread_function}({passed}, {', '.join(arguments)})")
+        lines = [header, "    for srcad_tid in prange(srcad_threads):", _thread_code(thread, dimensions, "        ")]
         return "\n".join(lines) + "\n"
-    call = ", ".join(f"{private[a]}_part" if a in private else a for a in arguments)
     lines = [header]
-    lines += ["    chunks = max(1, min(threads, chunks))", "    per_chunk = (threads + chunks - 1) // chunks"]
-    for argument, hint in private.items():  # the first chunk adds into the array itself
-        lines.append(f"    {hint}_parts = np.empty((chunks - 1,) + {argument}.shape, dtype={argument}.dtype)")
-    lines.append("    for chunk in prange(chunks):")
-    for argument, hint in private.items():  # each chunk zeroes its own part, in parallel
-        lines.append(f"        {hint}_part = {argument} if chunk == 0 else {hint}_parts[chunk - 1]")
-        lines.append(f"        if chunk > 0:\n            {hint}_part.fill(0)")
-    indices, passed = thread_indices(dimensions, "            ")
-    lines += ["        for tid in range(chunk * per_chunk, min(threads, (chunk + 1) * per_chunk)):"] + indices
-    lines.append(f"            {thread_function}({passed}, {call})")
-    for argument, hint in private.items():
-        lines.append(f"    for chunk in range(chunks - 1):\n        {argument} += {hint}_parts[chunk]")
+    lines += ["    srcad_chunks = max(1, min(srcad_threads, srcad_chunks))",
+              "    srcad_per_chunk = (srcad_threads + srcad_chunks - 1) // srcad_chunks"]
+    for k, argument in enumerate(private):  # the first chunk adds into the array itself
+        lines.append(f"    srcad_parts_{k} = np.empty((srcad_chunks - 1,) + {whole[argument]}.shape, "
+                     f"dtype={whole[argument]}.dtype)")
+    lines.append("    for srcad_chunk in prange(srcad_chunks):")
+    for k, argument in enumerate(private):  # each chunk zeroes its own part, in parallel
+        lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
+        lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
+    lines.append("        for srcad_tid in range(srcad_chunk * srcad_per_chunk, "
+                 "min(srcad_threads, (srcad_chunk + 1) * srcad_per_chunk)):")
+    lines.append(_thread_code(thread, dimensions, "            "))
+    for k, argument in enumerate(private):
+        lines.append(f"    for srcad_chunk in range(srcad_chunks - 1):\n        {whole[argument]} += srcad_parts_{k}[srcad_chunk]")
+    return "\n".join(lines) + "\n"
+
+
+def replay_launcher(name, launcher, is_array, float_arrays, dimensions=1):
+    """Source of ``name(threads, chunks, *sizes, count, ...)``: a tape's backward pass over ``count``
+    recorded launches of one adjoint, last first, in one compiled call (a Python call per launch
+    costs more than a small launch's work). Per kernel argument k: an array as its owner's memory
+    (1-D), each launch's element offset into it and the view's shape (``a{k}_owner, a{k}_offsets,
+    a{k}_shape``), or a number as each launch's value (``s{k}_values``); then the owners of the
+    adjoints of the arguments in ``float_arrays``, which share their arguments' offsets and shapes."""
+    arrays = [k for k, array in enumerate(is_array) if array]
+    parameters = []
+    for k, array in enumerate(is_array):
+        parameters += [f"a{k}_owner", f"a{k}_offsets", f"a{k}_shape"] if array else [f"s{k}_values"]
+    parameters += [f"g{k}_owner" for k in float_arrays]
+    lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}count, {', '.join(parameters)}):"]
+    for k in arrays:
+        lines += [f"    a{k}_size = 1", f"    for extent in a{k}_shape:", f"        a{k}_size *= extent"]
+    lines.append("    for launch in range(count - 1, -1, -1):")
+    passed = []
+    for k, array in enumerate(is_array):
+        if array:
+            lines.append(f"        a{k}_start = a{k}_offsets[launch]")
+            lines.append(f"        a{k} = a{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)")
+        else:
+            lines.append(f"        a{k} = s{k}_values[launch]")
+        passed.append(f"a{k}")
+    for k in float_arrays:
+        lines.append(f"        g{k} = g{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)")
+    passed += ["0.0"] + [f"g{k}" for k in float_arrays]
+    lines.append(f"        {launcher}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(passed)})")
     return "\n".join(lines) + "\n"
 
 

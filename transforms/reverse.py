@@ -204,6 +204,8 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
             seeded.add(output.value)
         # without the value (grad discards it), work the reverse sweep does not need is dead code to numba
         results = [cst.Name(value) if with_value else _ZERO] + [cst.Name(self.adjoint(n)) for n in wrt_names]
+        if external_adjoints:  # a thread adds into arrays it was given: returning them would cost reference counts
+            results = results[:1]
         final = cst.SimpleStatementLine(
             [cst.Return(cst.Tuple([cst.Element(r) for r in results]))], leading_lines=_comment("# results")
         )
