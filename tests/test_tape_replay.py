@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import srcad
+from test_kernels import fd_gradient, sum_of_squares
 
 
 @srcad.kernel
@@ -36,24 +37,6 @@ def decay(x, y, k):
 def push(x, v, dt):
     i = srcad.tid()
     x[i] += dt * v[i] * x[i]
-
-
-@srcad.kernel
-def sum_of_squares(x, loss):
-    i = srcad.tid()
-    srcad.atomic_add(loss, 0, x[i] * x[i])
-
-
-def fd_gradient(f, value, step=1e-6):
-    value = np.asarray(value, dtype=float)
-    gradient = np.zeros_like(value)
-    for index in np.ndindex(value.shape):
-        up, down = value.copy(), value.copy()
-        h = step * max(1.0, abs(value[index]))
-        up[index] += h
-        down[index] -= h
-        gradient[index] = (f(up) - f(down)) / (2 * h)
-    return gradient
 
 
 @pytest.fixture
