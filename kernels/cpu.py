@@ -106,11 +106,13 @@ def load_module(key):
 
 
 def jit(function):
-    """numba.njit with the on-disk cache where the function has a file to key it by."""
+    """numba.njit with the on-disk cache where the function has a file to key it by. NumPy's rules
+    for floats (``error_model="numpy"``): 1.0 / 0.0 is inf and 0.0 / 0.0 nan, as in JAX, so a
+    gradient at a singular point comes back inf or nan instead of raising ZeroDivisionError."""
     try:
-        return numba.njit(cache=True)(function)
+        return numba.njit(cache=True, error_model="numpy")(function)
     except RuntimeError:  # no file to cache against (exec'd or interactive code)
-        return numba.njit(function)
+        return numba.njit(error_model="numpy")(function)
 
 
 def compile_for(dispatcher, signature):

@@ -282,8 +282,8 @@ class Kernel:
                 "\n\nimport numba\nfrom numba import prange\n\n\n"
                 + "# The launchers: the thread's code above, inlined into a loop over the threads.\n"
                 + launcher + "\n\n" + serial
-                + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True)({thread_function}_launch)\n"
-                + f"srcad_serial_launch = numba.njit(cache=True)({thread_function}_serial)\n"
+                + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True, error_model=\"numpy\")({thread_function}_launch)\n"
+                + f"srcad_serial_launch = numba.njit(cache=True, error_model=\"numpy\")({thread_function}_serial)\n"
             )
             if stage == "adjoint":  # the tape's backward pass over many launches of this adjoint
                 is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]

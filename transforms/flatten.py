@@ -220,6 +220,13 @@ class Flattener(ArrayFlattening, TupleFlattening):
         length = self.tuple_length(node)
         if length is not None:
             return length
+        for argument in node.args:  # sum(x * k for k in ...): the comprehension is what cannot be done
+            if isinstance(argument.value, (cst.GeneratorExp, cst.ListComp, cst.SetComp, cst.DictComp)):
+                raise self.error(
+                    "srcad cannot differentiate a generator expression or a comprehension",
+                    argument.value,
+                    "Write it as a loop: total = 0.0, then for k in range(n): total += ...",
+                )
         function = node.func
         if isinstance(function, cst.Attribute) and self.parsed.resolve(function.value).kind != "module":
             return self.method_call(node, statements, into)  # a.sum(), np.abs(x).dot(y)

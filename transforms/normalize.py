@@ -67,6 +67,22 @@ class Normalizer(Flattener, KernelNormalizing):
         return statements
 
     # -- function and blocks ------------------------------------------------------------------
+    def refuse_complex_numbers(self, body):
+        """``1j`` anywhere: srcad's numbers are real, whatever the expression around it."""
+        found = []
+
+        class Find(cst.CSTVisitor):
+            def visit_Imaginary(self, node):
+                found.append(node)
+
+        body.visit(Find())
+        if found:
+            raise self.error(
+                "srcad differentiates real numbers only, not complex ones",
+                found[0],
+                "Carry the real and imaginary parts as two floats (or two arrays).",
+            )
+
     def function(self):
         definition = self.parsed.definition
         params = self.parameters(list(definition.params.posonly_params) + list(definition.params.params))
@@ -76,6 +92,7 @@ class Normalizer(Flattener, KernelNormalizing):
             self.threads = [self.names.fresh(hint) for hint in hints]
             params = [cst.Param(cst.Name(t)) for t in self.threads] + params
             self.parsed.local_names |= set(self.threads)
+        self.refuse_complex_numbers(definition.body)
         body = self.block(definition.body.body, top=True)
         if not body:
             raise self.error(f"{self.parsed.name!r} has an empty body", definition)
