@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import numba
+from numba.core.dispatcher import Dispatcher
 
 _CHECKSUM_PREFIX = "# srcad-checksum: "
 
@@ -60,8 +61,10 @@ def cache_directory():
     return root
 
 
-def _checksum(text):
-    return hashlib.sha256(text.encode()).hexdigest()
+def _checksum(key, text):
+    """Of the text and the entry it is stored under: srcad's own code for another entry, copied
+    under this one's name, is as foreign as any other file."""
+    return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
 
 
 def module_path(key):
@@ -75,7 +78,7 @@ def read_cached(key):
             first, _, rest = file.read().partition("\n")
     except (OSError, UnicodeDecodeError):
         return None
-    if first != _CHECKSUM_PREFIX + _checksum(rest):
+    if first != _CHECKSUM_PREFIX + _checksum(key, rest):
         return None
     return rest
 
@@ -85,24 +88,55 @@ def store(key, source):
     path = module_path(key)
     descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(_CHECKSUM_PREFIX + _checksum(source) + "\n" + source)
+        file.write(_CHECKSUM_PREFIX + _checksum(key, source) + "\n" + source)
     os.replace(temporary, path)
     return path
 
 
 def load_module(key):
+    """The module stored under ``key``, run from the source ``read_cached`` checks, never from
+    bytecode in ``__pycache__`` (which Python's import system would run unchecked)."""
     name = f"srcad_generated_{key[:24]}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, module_path(key))
+    source = read_cached(key)
+    if source is None:
+        raise RuntimeError(f"srcad's cache entry {module_path(key)} was damaged or replaced while in use")
+    path = module_path(key)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    code = compile("\n" + source, path, "exec")  # the checksum's line left blank: line numbers as in the file
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(code, module.__dict__)
     except BaseException:
         del sys.modules[name]
         raise
+    for value in list(vars(module).values()):  # the launchers of kernels, numba-compiled at their first call
+        if isinstance(value, Dispatcher):
+            _tolerate_damaged_cache(value)
     return module
+
+
+def _tolerate_damaged_cache(dispatcher):
+    """numba reads its cache files with pickle and lets a damaged one (truncated, foreign) raise
+    wherever the function is first called. Read it as a miss instead, with the index forgotten, so
+    that the compilation that follows writes a good entry."""
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "load_overload", None)
+    if load is None or getattr(load, "srcad_tolerant", False):
+        return dispatcher
+
+    def load_overload(signature, target_context):
+        try:
+            return load(signature, target_context)
+        except Exception:
+            cache.flush()
+            return None
+
+    load_overload.srcad_tolerant = True
+    cache.load_overload = load_overload
+    return dispatcher
 
 
 def jit(function):

@@ -196,18 +196,21 @@ class Specializer:
         """Raise DifferentiabilityError now for code srcad cannot read (cached as a marker)."""
         if self._valid:
             return
-        key = self.source_key()
-        if cpu.read_cached(key + "_valid") is None:
-            from srcad.pipeline import Normalized
-            from srcad.structure import UNKNOWN, NeedsStructures
-
-            try:
-                self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
-            except NeedsStructures:  # it takes tuples: checked at the first call, which shows them
-                self._valid = True
+        with _lock:  # threads calling grad(f) at once: one of them normalizes f, the others wait for it
+            if self._valid:
                 return
-            cpu.store(key + "_valid", "# parsed and normalized without errors\n")
-        self._valid = True
+            key = self.source_key()
+            if cpu.read_cached(key + "_valid") is None:
+                from srcad.pipeline import Normalized
+                from srcad.structure import UNKNOWN, NeedsStructures
+
+                try:
+                    self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
+                except NeedsStructures:  # it takes tuples: checked at the first call, which shows them
+                    self._valid = True
+                    return
+                cpu.store(key + "_valid", "# parsed and normalized without errors\n")
+            self._valid = True
 
     @property
     def parameters(self):

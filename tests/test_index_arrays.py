@@ -12,20 +12,7 @@ from hypothesis import strategies as st
 
 import srcad
 from oracles_local import central_difference
-
-
-def _fd_array(function, args, position):
-    """Element-by-element central differences of the plain function, on copies of the arguments."""
-    gradient = np.zeros_like(args[position])
-    for element in np.ndindex(args[position].shape):
-
-        def along(t, element=element):
-            copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-            copies[position][element] = t
-            return function(*copies)
-
-        gradient[element] = central_difference(along, (float(args[position][element]),), 0)
-    return gradient
+from test_arrays_inplace import _fd_array
 
 
 def _check(function, args, position=0):
