@@ -1,8 +1,11 @@
 """More functions srcad must refuse (see bad_programs.py for the first set), each with the
 offending code on the line marked ``# <- here:`` and the text the column must point at."""
 
+import functools
 import math
+import operator
 
+import numba
 import numpy as np
 
 import srcad
@@ -176,3 +179,310 @@ def deep_expression_source(depth):
 
 def math_function_at(x):
     return math.log(x) + math.sqrt(x)
+
+
+# --- more of the catalogue: syntax refused where srcad reads the function ---
+
+WEIGHTS = [1.0, 2.0]
+PARAMS = {"k": 2.0}
+TABLE = np.array([1.0, 2.0])
+
+
+def keyword_only(x, *, scale):  # <- here:scale
+    return x * scale
+
+
+def dict_comprehension(x):
+    d = {k: x * k for k in range(3)}  # <- here:{
+    return x
+
+
+def set_comprehension(x):
+    s = {x * k for k in range(3)}  # <- here:{
+    return x
+
+
+def loop_with_else(x):
+    for k in range(3):
+        x = x * 2.0
+    else:  # <- here:else
+        x = x + 1.0
+    return x
+
+
+def starred_assignment(x):
+    a, *rest = (x, x, x)  # <- here:a, *rest
+    return a
+
+
+def assigns_an_attribute(x, m):
+    m.k = x  # <- here:m.k
+    return x
+
+
+def loops_over_an_array(values):
+    s = 0.0
+    for v in values:  # <- here:values
+        s += v * v
+    return s
+
+
+def calls_complex(x):
+    z = complex(x, 1.0)  # <- here:complex
+    return z.real
+
+
+def converts_to_string(x):
+    s = str(x)  # <- here:str
+    return x
+
+
+def mutually_recursive(x, n):
+    if n == 0:
+        return x
+    return mutually_recursive_too(x, n - 1)  # <- here:mutually_recursive_too
+
+
+def mutually_recursive_too(x, n):
+    return mutually_recursive(x * 0.5, n)
+
+
+class Model:
+    def __init__(self, k):
+        self.k = k
+
+    def energy(self, x):
+        return self.k * x * x
+
+
+def calls_a_method_of_an_argument(x, m):
+    return m.energy(x)  # <- here:m.energy(x)
+
+
+def reads_a_global_list_through_a_local(x):
+    w = WEIGHTS  # <- here:WEIGHTS
+    return x * w[1]
+
+
+def sums_a_global_array(x):
+    return x * np.sum(TABLE)  # <- here:TABLE
+
+
+def unique(x):
+    return np.sum(np.unique(x))  # <- here:np.unique
+
+
+def writes_through_a_mask(x):
+    y = x.copy()
+    y[y < 0.0] = 0.0  # <- here:y < 0.0
+    return np.sum(y * y)
+
+
+def indexes_a_global_list(x):
+    return x * WEIGHTS[1]  # <- here:WEIGHTS
+
+
+def indexes_a_global_dict(x):
+    return x * PARAMS["k"]  # <- here:PARAMS
+
+
+def calls_operator_mul(x):
+    return operator.mul(x, x)  # <- here:operator.mul
+
+
+# --- refused (or not) once the argument types are known ---
+
+
+def determinant(a):
+    return np.linalg.det(a)  # <- here:np.linalg.det
+
+
+def masks_an_active_array(x):
+    return np.sum(x[x > 0.0])  # <- here:x > 0.0
+
+
+def sorted_by_rank(x):
+    return np.sum(x[np.argsort(x)] * np.arange(x.shape[0]))
+
+
+def updates_with_matmul(a, b):
+    a @= b  # <- here:a @= b
+    return np.sum(a)
+
+
+def shape_of_a_float(x):
+    n = x.shape[0]  # <- here:n = x.shape
+    return x * n
+
+
+@numba.njit
+def jitted_square(x):
+    return x * x
+
+
+def calls_a_jitted_function(x):
+    return jitted_square(x) + 1.0  # <- here:jitted_square
+
+
+# --- mistakes in calls ---
+
+
+def product(x, y):
+    return x * y
+
+
+def scaled_if(x, flag):
+    if flag:
+        return x * 2.0
+    return x
+
+
+def returns_a_comparison(x):
+    return x > 0.0
+
+
+def power(x, y):
+    return x**y
+
+
+square_by_partial = functools.partial(power, y=2.0)
+
+
+def uses_a_model(x, m):
+    return x * m.k
+
+
+def total(x):
+    return np.sum(x * x)
+
+
+def writes_the_second(a, b):
+    b += a
+    return np.sum(b * b)
+
+
+def writes_a_column(a, b):
+    for i in range(a.shape[0]):
+        a[i, 0] += b[0, i]
+    return np.sum(a * a)
+
+
+def writes_and_returns(a, b):
+    for i in range(a.shape[0]):
+        a[i] += 2.0 * b[0]
+    return a * a
+
+
+# --- NaN and infinities ---
+
+
+def log_of(x):
+    return math.log(x)
+
+
+def reciprocal(x):
+    return 1.0 / x
+
+
+def exp_of(x):
+    return math.exp(x)
+
+
+def halves_while_above_one(x):
+    while x > 1.0:
+        x = x / 2.0
+    return x
+
+
+def quartic(x):
+    return np.sum(x**4)
+
+
+def largest(x):
+    return np.max(x)
+
+
+def smallest(x):
+    return np.min(x)
+
+
+def sum_of_row_maxima(a):
+    return np.sum(np.max(a, axis=1))
+
+
+def larger(x, y):
+    return max(x, y)
+
+
+# --- kernels ---
+
+
+def reads_the_first_element_it_writes(x):  # a kernel
+    i = srcad.tid()
+    x[i] = x[0] * 2.0  # <- here:x[i] = x[0] * 2.0
+
+
+def calls_gamma_in_a_kernel(x, y):  # a kernel
+    i = srcad.tid()
+    y[i] = math.gamma(x[i])  # <- here:math.gamma
+
+
+def every_thread_writes_one_element(x, y):  # a kernel
+    i = srcad.tid()
+    y[0] = x[i]  # <- here:y[0] = x[i]
+
+
+@srcad.kernel
+def copies_the_positive(x, y):
+    i = srcad.tid()
+    if x[i] < 0.0:
+        return
+    y[i] = 3.0 * x[i]
+
+
+@srcad.kernel
+def sum_of_squares(x, loss):
+    i = srcad.tid()
+    srcad.atomic_add(loss, 0, x[i] * x[i])
+
+
+@srcad.kernel
+def doubles_a_grid(u, v):
+    i, j = srcad.tid()
+    v[i, j] = 2.0 * u[i, j]
+
+
+# --- very deep and very long ---
+
+
+def long_sum_source(terms):
+    """``x + x * 0.0 + x * 1.0 + ...``: one expression ``terms`` operations deep."""
+    return "def long_sum(x):\n    return x" + "".join(f" + x * {k}.0" for k in range(terms)) + "\n"
+
+
+def negations_source(depth):
+    """``- - - ... x * x``: ``depth`` nested unary minuses (even: the function is x * x)."""
+    return "def negated(x):\n    return " + "-" * depth + "x * x\n"
+
+
+def helper_chain_source(depth):
+    """h0 calls h1 calls ... h{depth-1} = sin: h0(x) = 1.01 ** (depth - 1) * sin(x)."""
+    source = "import math\n\n"
+    for k in range(depth - 1):
+        source += f"\ndef h{k}(x):\n    return h{k + 1}(x) * 1.01\n\n"
+    return source + f"\ndef h{depth - 1}(x):\n    return math.sin(x)\n"
+
+
+def many_arguments_source(count):
+    parameters = ", ".join(f"x{k}" for k in range(count))
+    return f"def many({parameters}):\n    return " + " + ".join(f"x{k} * x{k}" for k in range(count)) + "\n"
+
+
+def nested_loops_source(depth):
+    """``depth`` nested one-trip loops around one update (Python allows 20 nested blocks)."""
+    lines = ["def loops(x):", "    y = x"]
+    for level in range(depth):
+        lines.append("    " * (level + 1) + f"for i{level} in range(1):")
+    lines.append("    " * (depth + 1) + "y = y * 1.01 + math.sin(y)")
+    lines.append("    return y")
+    return "import math\n\n\n" + "\n".join(lines) + "\n"
