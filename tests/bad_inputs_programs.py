@@ -486,3 +486,21 @@ def nested_loops_source(depth):
     lines.append("    " * (depth + 1) + "y = y * 1.01 + math.sin(y)")
     lines.append("    return y")
     return "import math\n\n\n" + "\n".join(lines) + "\n"
+
+
+def every_thread_writes_one_element_in_a_loop(x, y):  # a kernel
+    i = srcad.tid()
+    s = 0.0
+    for t in range(2):
+        s = s + x[i] * t
+    for t in range(2):
+        y[t] = s  # <- here:y[t] = s
+
+
+def threads_write_their_own_or_agreed_elements(x, y, loss):  # a kernel: no race
+    i = srcad.tid()
+    n = len(x)
+    y[n - 1 - i] = x[i] * x[i]  # each thread its own element, reversed
+    loss[1] = 2.0  # every thread writes one value
+    if i == 0:
+        loss[0] = x[0] * 3.0  # one thread writes

@@ -518,13 +518,25 @@ def test_more_bad_kernels_are_refused_at_their_line(kernel):
     _check_located(caught.value, kernel)
 
 
-@_bug("every thread writing y[0] (a write-write race) is accepted, with a wrong gradient: y[0] ends as "
-      "x[2], d sum(y**2)/dx comes back [6, 0, 0]")
-def test_a_kernel_whose_threads_all_write_one_element_is_refused():
-    kernel = programs.every_thread_writes_one_element
+@pytest.mark.parametrize("kernel", [programs.every_thread_writes_one_element,
+                                    programs.every_thread_writes_one_element_in_a_loop], ids=lambda k: k.__name__)
+def test_a_kernel_whose_threads_all_write_one_element_is_refused(kernel):
     with pytest.raises(srcad.DifferentiabilityError) as caught:
         srcad.kernel(kernel).launch(3, np.ones(3), np.ones(3))
     _check_located(caught.value, kernel)
+    assert "every thread writes the same element of 'y'" in str(caught.value)
+
+
+def test_threads_writing_distinct_elements_or_one_agreed_value_are_accepted():
+    kernel = srcad.kernel(programs.threads_write_their_own_or_agreed_elements)
+    x, y, loss = np.array([1.0, 2.0, 3.0]), np.zeros(3), np.zeros(2)
+    tape = srcad.Tape()
+    with tape:
+        kernel.launch(3, x, y, loss)
+    np.testing.assert_equal(y, [9.0, 4.0, 1.0])
+    np.testing.assert_equal(loss, [3.0, 2.0])
+    tape.backward(y)  # d sum(y) / dx = 2 x
+    np.testing.assert_equal(tape.gradient(x), 2.0 * x)
 
 
 def test_a_kernel_may_return_early_without_a_value():

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from srcad.transforms.statements import element_write_of, operation_of, walk
+from srcad.transforms.names import bound_names
+from srcad.transforms.statements import element_write_of, names_in, operation_of, walk
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.statements import assignment_of
 
@@ -130,6 +131,11 @@ def access_of(definition, parameters, threads):
             access.refusals.append((line, "a kernel's thread reads elements of its arrays, not whole arrays",
                                     "Index the array: a[i]."))
     access.reads_before_writes = {a for a in access.value_reads if first_access.get(a) == "read"}
+    for line, array in every_thread_writes(body, threads, arguments):
+        access.refusals.append((line, f"every thread writes the same element of '{array}': the value left would be "
+                                      f"whichever thread ran last",
+                                f"Write {array}[i] with i = srcad.tid(), guard the write (if i == 0: ...), or add "
+                                f"into it with srcad.atomic_add({array}, 0, value)."))
     for array in sorted(access.shared_reads & access.writes):
         access.refusals.append((shared_at[array], f"the kernel reads '{array}' at other threads' elements while threads write "
                                       f"'{array}': the result would depend on the order threads run in",
@@ -139,6 +145,73 @@ def access_of(definition, parameters, threads):
                                       f"or assigns '{array}': the result would depend on the order threads run in",
                                 f"Only add into '{array}' (srcad.atomic_add), or use two arrays."))
     return access
+
+
+def thread_varying_names(body, threads):
+    """The variables whose values may differ from one thread to another: computed from a thread
+    index, directly or through other such variables, or assigned under a condition or in a loop
+    that depends on one."""
+    varying = set(threads)
+
+    def visit(statements, under_varying):
+        grew = False
+        for statement in statements:
+            if isinstance(statement, cst.SimpleStatementLine):
+                small = statement.body[0]
+                if isinstance(small, (cst.Assign, cst.AugAssign)) and (
+                        under_varying or names_in(small.value) & varying):
+                    new = bound_names(statement) - varying
+                    varying.update(new)
+                    grew |= bool(new)
+            elif isinstance(statement, cst.If):
+                inner = under_varying or bool(names_in(statement.test) & varying)
+                grew |= visit(statement.body.body, inner)
+                if statement.orelse is not None:
+                    grew |= visit(statement.orelse.body.body, inner)
+            elif isinstance(statement, cst.For):
+                inner = under_varying or bool(names_in(statement.iter) & varying)
+                if inner and not names_in(statement.target) <= varying:
+                    varying.update(names_in(statement.target))
+                    grew = True
+                grew |= visit(statement.body.body, inner)
+            elif isinstance(statement, cst.While):
+                grew |= visit(statement.body.body, under_varying or bool(names_in(statement.test) & varying))
+        return grew
+
+    while visit(body, False):  # loops carry values around: repeat until nothing new varies
+        pass
+    return varying
+
+
+def every_thread_writes(body, threads, arguments):
+    """(the user's line, array) for each plain write ``a[c] = v`` to an argument array of a value
+    that differs between threads at an index that is the same in every thread, not under a
+    condition that depends on the thread: a write-write race (the value left is the last thread's,
+    and the adjoint would give its cotangent to whichever thread ran first). Threads writing one
+    value there all agree, and are let be."""
+    varying = thread_varying_names(body, threads)
+    found = []
+
+    def visit(statements, under_varying, line):
+        for statement in statements:
+            line = user_line(statement) or line
+            write = element_write_of(statement)
+            if write is not None:
+                if (write.kind == "=" and write.array in arguments and not under_varying
+                        and names_in(write.value) & varying
+                        and not any(names_in(atom) & varying for atom in write.index)):
+                    found.append((line, write.array))
+            elif isinstance(statement, cst.If):
+                inner = under_varying or bool(names_in(statement.test) & varying)
+                visit(statement.body.body, inner, line)
+                if statement.orelse is not None:
+                    visit(statement.orelse.body.body, inner, line)
+            elif isinstance(statement, (cst.For, cst.While)):
+                test = statement.iter if isinstance(statement, cst.For) else statement.test
+                visit(statement.body.body, under_varying or bool(names_in(test) & varying), line)
+
+    visit(body, False, None)
+    return found
 
 
 def user_line(statement):
