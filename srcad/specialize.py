@@ -279,12 +279,17 @@ class Specializer:
             for other, value in enumerate(args):
                 if other == written or not isinstance(value, numpy.ndarray):
                     continue
-                if numpy.may_share_memory(args[written], value):
+                if _overlap(args[written], value):
                     raise ValueError(
                         f"arguments {names[written]!r} and {names[other]!r} of {self.name} share memory, "
                         f"and {self.name} writes {names[written]!r} in place: the gradient would be wrong. "
                         f"Pass separate arrays (e.g. {names[other]}.copy())."
                     )
+
+    def check_aliasing_before_compiling(self, args):
+        """``check_aliasing`` with the parameters the normalized function writes, for callers that copy
+        the arguments before any compiled call would look (jacobian, hessian)."""
+        self.check_aliasing(args, self.normalized().written_parameters())
 
     def adjoint(self, wrt, signature, structures=None, seed_types=None, with_value=True):
         """The compiled adjoint ``f_adjoint(*args, *output seeds) -> (value, *adjoints)``, for arguments of
@@ -375,3 +380,14 @@ class Specializer:
         if structures is not None:
             text += "|" + ",".join("*" if s is None else s.describe() for s in structures)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _overlap(a, b):
+    """Whether two arrays have an element in common: exactly for strided views (a[::2] and a[1::2]
+    do not), conservatively (True) where NumPy finds the exact answer too costly."""
+    if not numpy.may_share_memory(a, b):
+        return False
+    try:
+        return bool(numpy.shares_memory(a, b, max_work=100_000))
+    except getattr(numpy, "exceptions", numpy).TooHardError:  # numpy.exceptions is new in NumPy 1.25
+        return True

@@ -164,8 +164,10 @@ def hessian(function, wrt=0):
 
     @functools.wraps(unwrap(function))
     def hessian_at(*args):
-        args = specializer_of(function).bind(args, None)
+        specializer = specializer_of(function)
+        args = specializer.bind(args, None)
         _refuse_tuple_arguments(args, "Hessians")
+        specializer.check_aliasing_before_compiling(args)
         x = args[wrt]
         if not isinstance(x, numpy.ndarray):
             return second_derivative(Gradient(function, wrt), wrt)(*args)
@@ -191,8 +193,10 @@ def jacobian(function, wrt=0):
 
     @functools.wraps(unwrap(function))
     def jacobian_at(*args):
-        args = specializer_of(function).bind(args, None)
+        specializer = specializer_of(function)
+        args = specializer.bind(args, None)
         _refuse_tuple_arguments(args, "Jacobians")
+        specializer.check_aliasing_before_compiling(args)  # the copies below would hide it
         x = args[wrt]
         value, pullback = vjp(function, *[_copied(a) for a in args])
         if isinstance(value, tuple):
