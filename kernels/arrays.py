@@ -71,10 +71,11 @@ def _unbroadcast_overload(gradient, like):
 def at_first(x, value, adjoint):
     """An array of x's shape, zero but for ``adjoint`` where x first equals ``value`` (C order):
     the adjoint of ``np.max(x)`` / ``np.min(x)``. A tie gives everything to the first of the tied
-    elements, as ``np.argmax`` picks it."""
+    elements, as ``np.argmax`` picks it; a NaN value goes to the first NaN (it is what made the
+    result NaN)."""
     result = np.zeros(x.shape, dtype=x.dtype)
     for index in np.ndindex(x.shape):
-        if x[index] == value:
+        if x[index] == value or (value != value and x[index] != x[index]):
             result[index] = adjoint
             break
     return result
@@ -145,7 +146,7 @@ def at_last_writes(adjoint, indices):
 # numba compiles np.sum(x, axis=k) but not keepdims=, nor np.mean/max/min/prod along an axis. srcad
 # writes those as the calls below (axis and keepdims are numbers in the code, so numba sees literals).
 _START = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "max": None, "min": None}
-_COMBINE = {"sum": "{a} + {v}", "mean": "{a} + {v}", "prod": "{a} * {v}", "max": "max({a}, {v})", "min": "min({a}, {v})"}
+_COMBINE = {"sum": "{a} + {v}", "mean": "{a} + {v}", "prod": "{a} * {v}", "max": "np.maximum({a}, {v})", "min": "np.minimum({a}, {v})"}  # NaN wins, as in np.max
 
 
 def _reduce_python(kind):
@@ -252,7 +253,7 @@ def at_first_along(x, y, adjoint, axis, keepdims):
     x = np.asarray(x)
     if not keepdims:
         y, adjoint = np.expand_dims(y, axis), np.expand_dims(adjoint, axis)
-    hits = x == y
+    hits = (x == y) | ((x != x) & (y != y))  # a NaN result came from the first NaN
     first = hits & (np.cumsum(hits, axis=axis) == 1)
     return np.where(first, adjoint, 0.0).astype(x.dtype)
 
@@ -280,7 +281,7 @@ def _at_first_source(ndim, axis, keepdims, scalar_y, scalar_adjoint):
     index = f"[{_result_index(ndim, axis, keepdims)}]"
     each = ", ".join(_indices(ndim, axis))
     body = [pad + f"target = y{'' if scalar_y else index}", pad + "found = False",
-            pad + f"for j in range(x.shape[{axis}]):", pad + f"    if not found and x[{each}] == target:",
+            pad + f"for j in range(x.shape[{axis}]):", pad + f"    if not found and (x[{each}] == target or (target != target and x[{each}] != x[{each}])):",
             pad + f"        result[{each}] = adjoint{'' if scalar_adjoint else index}", pad + "        found = True"]
     return "\n".join(["def impl(x, y, adjoint, axis, keepdims):", "    result = np.zeros(x.shape, dtype=x.dtype)"]
                      + loops + body + ["    return result"]) + "\n"

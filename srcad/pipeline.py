@@ -4,7 +4,12 @@ Each stage is Python source: ``normalized`` (AD-normal form, single exit) and
 ``adjoint`` (reverse mode, specialized to a call signature and ``wrt``).
 """
 
+import contextlib
+import functools
+import inspect
 import re
+import sys
+import threading
 
 from srcad.errors import DifferentiabilityError
 
@@ -13,9 +18,59 @@ from srcad.errors import DifferentiabilityError
 # which a warm process (everything in the on-disk cache) never imports.
 
 
+# libcst and the passes walk expression trees recursively: `a + b + ... ` with 500 terms is a tree
+# 500 deep, and every inlined helper nests one level more. Python runs such code; srcad raises the
+# recursion limit while its passes run (process-wide, so threads share one raise, undone by the last).
+DEEP_TREES_LIMIT = 30_000
+_deep_lock = threading.Lock()
+_deep_users = 0
+_limit_before = None
+
+
+@contextlib.contextmanager
+def _recursion_room():
+    global _deep_users, _limit_before
+    with _deep_lock:
+        if _deep_users == 0:
+            _limit_before = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(_limit_before, DEEP_TREES_LIMIT))
+        _deep_users += 1
+    try:
+        yield
+    finally:
+        with _deep_lock:
+            _deep_users -= 1
+            if _deep_users == 0:
+                sys.setrecursionlimit(_limit_before)
+
+
+def _deep_trees(method):
+    """Runs a pass with room for deep trees; past even that, a located error instead of a RecursionError."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            with _recursion_room():
+                return method(self, *args, **kwargs)
+        except RecursionError:
+            function = args[0] if method.__name__ == "__init__" else self.parsed.function
+            code = getattr(inspect.unwrap(function), "__code__", None)
+            filename = code.co_filename if code else "<unknown>"
+            lineno = code.co_firstlineno if code else 0
+            raise DifferentiabilityError(
+                "this function nests expressions or helper calls too deeply for srcad's passes",
+                filename=filename, lineno=lineno, col=1 if lineno else 0,
+                fix="Split the longest expressions into several statements (s = a + b, then s = s + c, ...), "
+                    "or turn a deep chain of helper calls into a loop.",
+            ) from None
+
+    return run
+
+
 class Normalized:
     """A parsed function in AD-normal form, with what later passes need."""
 
+    @_deep_trees
     def __init__(self, function, procedure=False, structures=None, kernel=False):
         from srcad.transforms import emit, names, normalize, parse, single_exit, versions
 
@@ -49,6 +104,7 @@ class Normalized:
         exec(compile(self.source, f"<srcad normalized {self.parsed.name}>", "exec"), namespace)
         return namespace[self.parsed.name]
 
+    @_deep_trees
     def adjoint_source(self, wrt, argument_types, with_value=True):
         """Source of the adjoint module and the name of its function (``with_value=False``: the
         gradient alone, 0.0 in the value's place)."""
@@ -61,6 +117,7 @@ class Normalized:
         )
         return source, adjoint.name.value
 
+    @_deep_trees
     def thread_adjoint_source(self, wrt, argument_types):
         """A kernel's thread adjoint: ``f_adjoint(tid, *args, output_adj, *adjoints of the arrays in wrt)``
         adds into the adjoint arrays it is given (the values the arrays hold after the launch count as
@@ -76,6 +133,7 @@ class Normalized:
         )
         return source, adjoint.name.value
 
+    @_deep_trees
     def tangent_source(self, wrt, argument_types, only_tangent=False):
         """Source of the tangent (forward-mode) module and the name of its function (returning
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""

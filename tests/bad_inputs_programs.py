@@ -414,6 +414,26 @@ def larger(x, y):
     return max(x, y)
 
 
+def smaller(x, y):
+    return min(x, y)
+
+
+def elementwise_larger(x, y):
+    return np.sum(np.maximum(x, y))
+
+
+def elementwise_smaller(x, y):
+    return np.sum(np.minimum(x, y))
+
+
+def scalar_larger(x, y):
+    return np.maximum(x, y)
+
+
+def sum_of_column_minima(a):
+    return np.sum(np.min(a, axis=0, keepdims=True))
+
+
 # --- kernels ---
 
 
@@ -497,10 +517,10 @@ def every_thread_writes_one_element_in_a_loop(x, y):  # a kernel
         y[t] = s  # <- here:y[t] = s
 
 
-def threads_write_their_own_or_agreed_elements(x, y, loss):  # a kernel: no race
+def threads_write_their_own_or_agreed_elements(x, y, flag, first):  # a kernel: no race
     i = srcad.tid()
     n = len(x)
     y[n - 1 - i] = x[i] * x[i]  # each thread its own element, reversed
-    loss[1] = 2.0  # every thread writes one value
+    flag[0] = 2.0  # every thread writes one value
     if i == 0:
-        loss[0] = x[0] * 3.0  # one thread writes
+        first[0] = x[0] * 3.0  # one thread writes

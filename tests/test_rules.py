@@ -28,6 +28,8 @@ OPERATIONS = {
     "abs": (abs, [(0.2, 3)]),
     "max": (max, [(-3, -0.1), (0.1, 3)]),
     "min": (min, [(-3, -0.1), (0.1, 3)]),
+    "np.maximum": (np.maximum, [(-3, -0.1), (0.1, 3)]),
+    "np.minimum": (np.minimum, [(-3, -0.1), (0.1, 3)]),
     "math.sin": (math.sin, [(-3, 3)]),
     "math.cos": (math.cos, [(-3, 3)]),
     "math.tan": (math.tan, [(-1.2, 1.2)]),

@@ -21,6 +21,8 @@ def assign_first_contributions(statements, scalars):
 class _Rewrite:
     def __init__(self, scalars):
         self.scalars = scalars
+        self.universe = frozenset(scalars)
+        self.summaries = {}  # id of a loop -> its body's summary (computed once: nesting stays linear)
 
     def block(self, statements, zero):
         """(rewritten statements, the adjoints certainly zero after them), from ``zero`` before."""
@@ -47,17 +49,67 @@ class _Rewrite:
                 orelse = orelse.with_changes(body=orelse.body.with_changes(body=else_body))
             return statement.with_changes(body=statement.body.with_changes(body=body), orelse=orelse), zero_body & zero_else
         if isinstance(statement, (cst.For, cst.While)):
-            # zero at the top of the body: zero before the loop and after every pass through it
+            # zero at the top of the body: zero before the loop and after every pass through it, the
+            # greatest fixed point of entry = zero & body(entry), which for body(Z) = (Z & keep) | made
+            # is zero & (keep | made), reached in one step
             entry = zero - _assigned(statement.target) if isinstance(statement, cst.For) else zero
-            while True:
-                _, after = self.block(statement.body.body, entry)
-                narrower = entry & after
-                if narrower == entry:
-                    break
-                entry = narrower
+            keep, made = self.loop_body_summary(statement)
+            entry = entry & (keep | made)
             body, _ = self.block(statement.body.body, entry)
             return statement.with_changes(body=statement.body.with_changes(body=body)), entry
         return statement, frozenset()  # anything else: assume nothing
+
+    # What a statement does to the set Z of zero adjoints, as ``Z -> (Z & keep) | made``: such
+    # functions compose, meet at branches and close over loops without iterating.
+
+    def loop_body_summary(self, loop):
+        if id(loop) not in self.summaries:
+            self.summaries[id(loop)] = self.block_summary(loop.body.body)
+        return self.summaries[id(loop)]
+
+    def block_summary(self, statements):
+        keep, made = self.universe, frozenset()
+        for statement in statements:
+            keep_next, made_next = self.statement_summary(statement)
+            keep, made = keep & keep_next, (made & keep_next) | made_next
+        return keep, made
+
+    def statement_summary(self, statement):
+        if isinstance(statement, cst.SimpleStatementLine):
+            keep, made = self.universe, frozenset()
+            for small in statement.body:
+                gone, zeroed = self.small_effect(small)
+                keep, made = keep - gone, (made - gone) | zeroed
+            return keep, made
+        if isinstance(statement, cst.If):
+            keep_body, made_body = self.block_summary(statement.body.body)
+            orelse = statement.orelse
+            if isinstance(orelse, cst.If):
+                keep_else, made_else = self.statement_summary(orelse)
+            elif orelse is not None:
+                keep_else, made_else = self.block_summary(orelse.body.body)
+            else:
+                keep_else, made_else = self.universe, frozenset()
+            keep = (keep_body & keep_else) | (keep_body & made_else) | (made_body & keep_else)
+            return keep, made_body & made_else
+        if isinstance(statement, (cst.For, cst.While)):
+            keep, made = self.loop_body_summary(statement)
+            keep = keep | made
+            if isinstance(statement, cst.For):
+                keep = keep - _assigned(statement.target)
+            return keep, frozenset()
+        return frozenset(), frozenset()
+
+    def small_effect(self, small):
+        """(names no longer known zero, names now zero) after one small statement."""
+        if isinstance(small, cst.Assign):
+            target = small.targets[0].target
+            if isinstance(target, cst.Name) and target.value in self.scalars and _is_zero(small.value):
+                return frozenset(), frozenset({target.value})
+            return frozenset().union(*(_assigned(t.target) for t in small.targets)), frozenset()
+        if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+            return frozenset({small.target.value}), frozenset()
+        return frozenset(), frozenset()
 
     def small(self, small, zero):
         if isinstance(small, cst.Assign):

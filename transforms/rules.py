@@ -58,8 +58,10 @@ SCALAR_RULES = {
     # Builtins.
     "float": unary("y_adj", "x_dot"),
     "abs": unary("y_adj * _sign(x)", "x_dot * _sign(x)"),
-    "max": binary("y_adj if a >= b else 0.0", "0.0 if a >= b else y_adj", "a_dot if a >= b else b_dot"),
-    "min": binary("y_adj if a <= b else 0.0", "0.0 if a <= b else y_adj", "a_dot if a <= b else b_dot"),
+    # Python's max(a, b) is b only if b > a (so max(nan, 1) is nan, max(1, nan) is 1): the adjoint
+    # follows the argument returned.
+    "max": binary("0.0 if b > a else y_adj", "y_adj if b > a else 0.0", "b_dot if b > a else a_dot"),
+    "min": binary("0.0 if b < a else y_adj", "y_adj if b < a else 0.0", "b_dot if b < a else a_dot"),
     "pow": _POWER,
     # The math module.
     "math.sin": unary("y_adj * math.cos(x)", "x_dot * math.cos(x)"),
@@ -192,7 +194,7 @@ NUMPY_TWINS = {
     "np.tanh": "math.tanh", "np.exp": "math.exp", "np.expm1": "math.expm1", "np.log": "math.log",
     "np.log1p": "math.log1p", "np.log2": "math.log2", "np.log10": "math.log10", "np.sqrt": "math.sqrt",
     "np.abs": "abs", "np.fabs": "math.fabs", "np.hypot": "math.hypot", "np.arctan2": "math.atan2",
-    "np.power": "**", "np.maximum": "max", "np.minimum": "min",
+    "np.power": "**",
 }  # fmt: skip
 _ELEMENTWISE_SPELLING = {
     "math.asin": "np.arcsin", "math.acos": "np.arccos", "math.atan": "np.arctan", "math.": "np.",
@@ -218,9 +220,15 @@ ELEMENTWISE_RULES["**"] = binary(
     "y_adj * b * a ** (b - 1)", "y_adj * y * np.log(a)", "b * a ** (b - 1) * a_dot + y * np.log(a) * b_dot"
 )
 ELEMENTWISE_RULES["abs"] = unary("y_adj * np.sign(x)", "x_dot * np.sign(x)")
-# Ties go to the first argument, as for the scalar max and min.
-ELEMENTWISE_RULES["max"] = binary("y_adj * (a >= b)", "y_adj * (a < b)", "np.where(a >= b, a_dot, b_dot)")
-ELEMENTWISE_RULES["min"] = binary("y_adj * (a <= b)", "y_adj * (a > b)", "np.where(a <= b, a_dot, b_dot)")
+# np.maximum and np.minimum return a NaN operand (the first of two); else ties go to the first.
+ELEMENTWISE_RULES["max"] = binary(
+    "y_adj * ((a >= b) | (a != a))", "y_adj * ((a < b) | ((b != b) & (a == a)))",
+    "np.where((a >= b) | (a != a), a_dot, b_dot)",
+)
+ELEMENTWISE_RULES["min"] = binary(
+    "y_adj * ((a <= b) | (a != a))", "y_adj * ((a > b) | ((b != b) & (a == a)))",
+    "np.where((a <= b) | (a != a), a_dot, b_dot)",
+)
 SCALAR_RULES["np.square"] = unary("y_adj * 2.0 * x", "x_dot * 2.0 * x")
 ELEMENTWISE_RULES["np.square"] = SCALAR_RULES["np.square"]
 # np.clip(x, low, high): x passes through inside [low, high], each bound where it is hit.
@@ -246,6 +254,14 @@ ELEMENTWISE_RULES["np.where"] = Rule(
 for _twin, _name in NUMPY_TWINS.items():
     ELEMENTWISE_RULES[_twin] = ELEMENTWISE_RULES[_name]
     SCALAR_RULES[_twin] = SCALAR_RULES[_name]  # np.sin of a float is math.sin
+# np.maximum is not max: np.maximum(1.0, nan) is nan where max(1.0, nan) is 1.0.
+ELEMENTWISE_RULES["np.maximum"], ELEMENTWISE_RULES["np.minimum"] = ELEMENTWISE_RULES["max"], ELEMENTWISE_RULES["min"]
+SCALAR_RULES["np.maximum"] = binary(
+    "y_adj if a >= b or a != a else 0.0", "0.0 if a >= b or a != a else y_adj", "a_dot if a >= b or a != a else b_dot"
+)
+SCALAR_RULES["np.minimum"] = binary(
+    "y_adj if a <= b or a != a else 0.0", "0.0 if a <= b or a != a else y_adj", "a_dot if a <= b or a != a else b_dot"
+)
 
 # Calls whose result carries no derivative: integer-valued, boolean, or explicitly cut.
 INACTIVE_FUNCTIONS = {
