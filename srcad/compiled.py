@@ -4,22 +4,30 @@ from srcad.errors import numba_message
 from srcad.kernels import cpu
 
 
-def _check_one_float(name, outputs):
+class NotOneFloat(TypeError):
+    """A function differentiated by ``grad`` (or a second derivative) does not return one float."""
+
+    def __init__(self, message, outputs):
+        super().__init__(message)
+        self.outputs = outputs
+
+
+def _check_one_float(name, outputs, what="srcad.grad"):
     """``grad`` needs one float output: else a TypeError saying what to use instead."""
     if len(outputs) == 1 and outputs[0][0] == "float":
         return
     if len(outputs) > 1:
-        raise TypeError(
-            f"srcad.grad needs {name} to return one float, but it returns a tuple "
-            f"({', '.join(text for _, text in outputs)}); use srcad.vjp for tuple outputs"
+        raise NotOneFloat(
+            f"{what} needs {name} to return one float, but it returns a tuple "
+            f"({', '.join(text for _, text in outputs)}); use srcad.vjp for tuple outputs", outputs
         )
     kind, text = outputs[0]
     if kind == "array":
-        raise TypeError(
-            f"srcad.grad needs {name} to return one float, but it returns an array ({text}); "
-            "reduce it to a scalar (e.g. sum it), or use srcad.vjp or srcad.jacobian"
+        raise NotOneFloat(
+            f"{what} needs {name} to return one float, but it returns an array ({text}); "
+            "reduce it to a scalar (e.g. sum it), or use srcad.vjp or srcad.jacobian", outputs
         )
-    raise TypeError(f"srcad.grad needs {name} to return a float, but it returns {text}")
+    raise NotOneFloat(f"{what} needs {name} to return a float, but it returns {text}", outputs)
 
 
 class Compiled:

@@ -57,5 +57,42 @@ class SourceLocator:
 
 
 def numba_message(error):
-    """The first line of a numba error, without its terminal colour codes."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("\n")[0].strip()
+    """What a numba error says went wrong, in one line without numba's own words: the operation and
+    the types it was given, where numba names them; else the first line that is not the pipeline's
+    heading."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    for pattern, say in _NUMBA_FAILURES:
+        match = pattern.search(text)
+        if match:
+            return say(*match.groups())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not _HEADING.match(line.strip())]
+    return lines[0] if lines else "numba refused it"
+
+
+_HEADING = re.compile(r"^Failed in .* pipeline|^During:|^File \"|^<source missing")
+_OPERATORS = {
+    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**", "matmul": "@",
+    "neg": "unary -", "pos": "unary +", "iadd": "+=", "isub": "-=", "imul": "*=", "itruediv": "/=",
+    "ifloordiv": "//=", "imod": "%=", "ipow": "**=", "imatmul": "@=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
+    "eq": "==", "ne": "!=", "getitem": "indexing []", "setitem": "element assignment [] =",
+}  # fmt: skip
+
+
+def _spelled(name):
+    return f"'{_OPERATORS[name]}'" if name in _OPERATORS else f"{name}()"
+
+
+def _types(text):
+    return text.replace("none", "None").replace("reflected ", "")
+
+
+_NUMBA_FAILURES = [
+    (re.compile(r"No implementation of function Function\(<(?:built-in )?function (\w+)>\) found for signature:\s*>>> \w+\((.*)\)"),
+     lambda name, types: f"{_spelled(name)} does not take ({_types(types)})"),
+    (re.compile(r"Invalid use of <built-in function (\w+)> with parameters \((.*)\)"),
+     lambda name, types: f"{_spelled(name)} does not take ({_types(types)})"),
+    (re.compile(r"Unknown attribute '(\w+)' of type ([^\n]+)"),
+     lambda attribute, kind: f"a value of type {_types(kind.strip())} has no attribute '{attribute}'"),
+    (re.compile(r"Cannot unify ([^\n]+?) and ([^\n]+?) for '([^'.$]+)[^']*'"),
+     lambda a, b, name: f"'{name}' holds values of two types ({_types(a)} and {_types(b)}); give it one type"),
+]

@@ -153,7 +153,7 @@ class Normalized:
             types, return_type = infer_types.infer_types(self.python_function(), argument_types)
         except infer_types.TypingFailure as failure:
             if not self._drop_result_placeholders(failure):
-                raise self.located_error(failure.line, f"numba cannot compile this: {failure.message}") from None
+                raise self.located_error(failure.line, f"this cannot be compiled: {failure.message}") from None
             return self._analysis(wrt, argument_types, also_useful)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)

@@ -51,11 +51,20 @@ def _check_argument(function, name, value):
             f"argument {name!r} of {function} is a list: srcad takes NumPy arrays "
             f"(pass numpy.asarray({name}, dtype=float); every row of a nested list must have the same length)"
         )
-    if isinstance(value, numpy.ndarray) and value.dtype.kind not in "fiub":
+    if isinstance(value, numpy.ndarray) and (value.dtype.kind not in "fiub" or value.dtype == numpy.float16):
         raise TypeError(
-            f"argument {name!r} of {function} is an array of {value.dtype}: srcad takes arrays of floats, "
-            "integers or booleans (complex and object arrays are not supported)"
+            f"argument {name!r} of {function} is an array of {value.dtype}: srcad takes arrays of floats "
+            "(float32, float64), integers or booleans (float16, complex and object arrays are not supported)"
         )
+    if not isinstance(value, _ARGUMENT_KINDS) or isinstance(value, numpy.float16):
+        what = "None" if value is None else f"a {type(value).__name__}"
+        raise TypeError(
+            f"argument {name!r} of {function} is {what}: srcad passes floats, ints, bools, NumPy arrays "
+            "and tuples (or NamedTuples) of them to compiled code. Pass the numbers it holds as such arguments."
+        )
+
+
+_ARGUMENT_KINDS = (int, float, bool, numpy.number, numpy.bool_, numpy.ndarray, tuple, str)
 
 
 def argument_type(value):
@@ -224,7 +233,7 @@ class Specializer:
             return args
         signature = inspect.signature(self.function)
         try:
-            bound = signature.bind(*args, **kwargs)
+            bound = signature.bind(*args, **(kwargs or {}))
         except TypeError as error:
             raise TypeError(f"{self.name}(): {error}") from None
         bound.apply_defaults()

@@ -12,6 +12,7 @@ import numpy
 from srcad import custom
 from srcad.api import Gradient, _copied, _differentiable_value, _run_adjoint, vjp
 from srcad.calls import FlatCall, checked_like, differentiable_value
+from srcad.compiled import NotOneFloat, _check_one_float
 from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
 from srcad.specialize import fast_type_key, specializer_of
@@ -33,12 +34,12 @@ def second_derivative(gradient, wrt):
                 f"it is {type(args[inner]).__name__}: use srcad.hessian or srcad.jvp(srcad.grad(f), ...) instead"
             )
         tangents = [0.0 if k != inner % len(args) else 1.0 for k in range(len(args))]
-        return _gradient_of_tangent(gradient.function, args, tangents, wrt)
+        return _gradient_of_tangent(gradient.function, args, tangents, wrt, what="grad(grad(f))")
 
     return second
 
 
-def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False):
+def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, what="srcad.hessian"):
     """The gradient, with respect to ``wrt``, of f's directional derivative along ``tangents``:
     the Hessian of f times the tangents (reverse mode over forward mode). ``with_gradient``: also
     f's own gradient, from the same reverse pass, as the derivative with respect to the tangents
@@ -54,7 +55,11 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False):
     every = (wrt,) if not isinstance(wrt, tuple) else wrt
     every = tuple(k % len(args) for k in every)
     along = tuple(len(args) + positions.index(k) for k in every) if with_gradient else ()
-    _, *results = _run_adjoint(tangent_function, every + along, list(args) + values, with_value=False, protect=True)
+    try:
+        _, *results = _run_adjoint(tangent_function, every + along, list(args) + values, with_value=False, protect=True)
+    except NotOneFloat as error:  # said of the generated tangent function: say it of the user's
+        _check_one_float(specializer.name, error.outputs, what)
+        raise
     hessian_times, gradients = results[: len(every)], results[len(every) :]
     if not isinstance(wrt, tuple):
         hessian_times, gradients = hessian_times[0], (gradients[0] if gradients else None)
@@ -80,6 +85,12 @@ def jvp(function, primals, tangents):
     if isinstance(function, Gradient):
         return _jvp_of_gradient(function, primals, tangents)
     specializer = specializer_of(function)
+    for what, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):
+            raise TypeError(
+                f"srcad.jvp takes the {what} as a tuple, one entry per argument: "
+                f"jvp(f, (x, y), (x_dot, y_dot)), not jvp(f, x, y)"
+            )
     primals, tangents = tuple(primals), tuple(tangents)
     given = tuple(t is not None for t in tangents)
     fast_key = ("tangent", given, fast_type_key(primals))
@@ -146,7 +157,7 @@ def _jvp_of_gradient(gradient, primals, tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
     args = specializer_of(gradient.function).bind(primals, None)
     tangents = tangents + (None,) * (len(args) - len(tangents))
-    return _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt, with_gradient=True)
+    return _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt, with_gradient=True, what="jvp(grad(f))")
 
 
 def hessian(function, wrt=0):
@@ -195,18 +206,19 @@ def jacobian(function, wrt=0):
     def jacobian_at(*args):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
+        (k,) = specializer.check_wrt((wrt,))
         _refuse_tuple_arguments(args, "Jacobians")
         specializer.check_aliasing_before_compiling(args)  # the copies below would hide it
-        x = args[wrt]
+        x = args[k]
         value, pullback = vjp(function, *[_copied(a) for a in args])
         if isinstance(value, tuple):
             raise TypeError("srcad.jacobian needs a float or float-array output; use srcad.vjp or srcad.jvp for tuples")
         outputs, inputs = numpy.size(value), numpy.size(x)
         if outputs < inputs:  # reverse mode: one row per output element
-            rows = [numpy.asarray(pullback(cotangent)[wrt]) for cotangent in _unit_vectors(value)]
+            rows = [numpy.asarray(pullback(cotangent)[k]) for cotangent in _unit_vectors(value)]
             matrix = numpy.stack(rows).reshape(numpy.shape(value) + numpy.shape(x))
         else:
-            columns = [numpy.asarray(jvp(function, [_copied(a) for a in args], d)[1]) for d in _basis(args, wrt)]
+            columns = [numpy.asarray(jvp(function, [_copied(a) for a in args], d)[1]) for d in _basis(args, k)]
             matrix = numpy.stack(columns, axis=-1).reshape(numpy.shape(value) + numpy.shape(x))
         return matrix if matrix.ndim else float(matrix)
 

@@ -174,6 +174,9 @@ class Normalizer(Flattener, KernelNormalizing):
                 return []
             return self.assignment(cst.Assign([cst.AssignTarget(node.target)], node.value))
         if isinstance(node, cst.AugAssign):
+            if isinstance(node.operator, cst.MatrixMultiplyAssign):  # numba has no in-place matrix product
+                raise self.error("srcad cannot differentiate an in-place matrix product (@=)", node,
+                                 "Write a new array: a = a @ b.")
             return self.augmented_assignment(node)
         if isinstance(node, cst.Return):
             if node.value is not None and self.kernel:
