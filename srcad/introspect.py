@@ -4,8 +4,14 @@ import types
 
 
 def unwrap(function):
-    """The plain Python function behind a srcad wrapper or a bound method."""
+    """The plain Python function behind a srcad wrapper (or a staticmethod object)."""
     function = getattr(function, "python_function", function)
+    if isinstance(function, types.MethodType):
+        raise TypeError(
+            f"srcad differentiates functions, not methods bound to an object ({function.__qualname__}): "
+            "compiled code cannot take 'self'. Write a function that takes the numbers the method reads "
+            "from self as arguments, e.g. def energy(k, x) instead of self.k."
+        )
     function = getattr(function, "__func__", function)
     if not isinstance(function, types.FunctionType):
         raise TypeError(
@@ -13,6 +19,16 @@ def unwrap(function):
             "which has no Python source. Wrap it in a def."
         )
     return function
+
+
+def helper_function(value):
+    """The Python function srcad can read and inline behind a called helper: the helper itself, a
+    srcad wrapper's function, or a numba dispatcher's ``py_func`` (an ``@numba.njit`` helper);
+    None for anything else."""
+    value = getattr(value, "python_function", value)
+    if not isinstance(value, types.FunctionType) and type(value).__module__.startswith("numba"):
+        value = getattr(value, "py_func", value)
+    return value if isinstance(value, types.FunctionType) else None
 
 
 def free_values(function):

@@ -172,6 +172,12 @@ class Kernel:
         checked = []
         for name, value in zip(self.parameters, args):
             checked.append(self._checked_argument(name, value, device))
+        for name, value in zip(self.parameters, checked):
+            if isinstance(value, (bool, int, float)) and name in self._indexed():
+                raise TypeError(
+                    f"argument {name!r} of kernel {self.__name__} is {type(value).__name__}, but the kernel "
+                    f"indexes it ({name}[...]): pass an array"
+                )
         from numba.core import types as numba_types
 
         types = [argument_type(a) if device == "cpu" or not hasattr(a, "shape") else numba.typeof(a) for a in checked]
@@ -227,6 +233,14 @@ class Kernel:
                     module.srcad_source = source
                     module.srcad_signature = signature  # keeps the types in the key alive, so their ids stay theirs
         return module
+
+    def _indexed(self):
+        """Names of the kernel's parameters it indexes as arrays."""
+        if getattr(self, "_indexed_names", None) is None:
+            access = self.access()
+            indexed = access.value_reads | access.writes | access.shared_reads | access.shared_adds
+            self._indexed_names = {self.parameters[self.arguments.index(a)] for a in indexed if a in self.arguments}
+        return self._indexed_names
 
     def access(self):
         """How the kernel uses its arrays (``transforms.kernel.Access``); refusals raised here."""

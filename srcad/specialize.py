@@ -18,7 +18,7 @@ from numba.core import types as numba_types
 
 from srcad import custom
 from srcad.compiled import Compiled, _check_one_float
-from srcad.introspect import free_values, unwrap
+from srcad.introspect import free_values, helper_function, unwrap
 from srcad.kernels import cpu
 from srcad.version import __version__
 
@@ -129,8 +129,8 @@ def _describe_free_value(value, seen=None):
     if isinstance(value, types.ModuleType):
         return f"module {value.__name__}"
     name = getattr(value, "__qualname__", None) or type(value).__qualname__
-    function = getattr(value, "python_function", value)
-    if inspect.isfunction(function):  # a helper srcad inlines: its source and its own globals count too
+    function = helper_function(value)
+    if function is not None:  # a helper srcad inlines: its source and its own globals count too
         seen = set() if seen is None else seen
         if function in seen:
             return f"function {name}"

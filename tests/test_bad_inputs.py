@@ -211,11 +211,8 @@ def test_more_unsupported_code_is_refused_at_its_line(function):
 
 
 @pytest.mark.parametrize("function, name, kind", [
-    pytest.param(programs.indexes_a_global_list, "'WEIGHTS'", "list", marks=_bug(
-        "x * WEIGHTS[1] says 'can only index arrays held in local variables... Assign the array to a "
-        "variable first', and that fix is refused in turn ('cannot use WEIGHTS (a list)')")),
-    pytest.param(programs.indexes_a_global_dict, "'PARAMS'", "dict", marks=_bug(
-        "PARAMS['k'] is called an array, with the same dead-end advice")),
+    (programs.indexes_a_global_list, "'WEIGHTS'", "list"),
+    (programs.indexes_a_global_dict, "'PARAMS'", "dict"),
 ])  # fmt: skip
 def test_indexing_a_global_container_names_it_and_says_pass_it_in(function, name, kind):
     with pytest.raises(srcad.DifferentiabilityError) as caught:
@@ -225,7 +222,6 @@ def test_indexing_a_global_container_names_it_and_says_pass_it_in(function, name
     assert name in message and kind in message and "argument" in message, message
 
 
-@_bug("operator.mul(x, x) is refused as \"the method '.mul()'\" with the advice 'Write it as a loop over the elements'")
 def test_a_call_of_a_c_function_without_a_rule_names_it():
     with pytest.raises(srcad.DifferentiabilityError) as caught:
         srcad.grad(programs.calls_operator_mul)
@@ -264,8 +260,6 @@ def test_code_numba_cannot_type_works_or_is_refused_without_numba_text(function,
         np.testing.assert_allclose(result, gradient)
 
 
-@_bug("a call to a @numba.njit function is refused with stale advice: 'calls between functions are "
-      "being added... Inline the helper's body here'")
 def test_a_numba_jitted_helper_is_inlined_or_refused_with_current_advice():
     try:
         gradient = srcad.grad(programs.calls_a_jitted_function)(3.0)
@@ -283,8 +277,7 @@ def test_compiled_functions_without_python_source(target):
 
 
 @pytest.mark.parametrize("call, words, gradient", [
-    pytest.param(lambda: srcad.grad(programs.Model(2.0).energy)(1.0), "method", 4.0,  # 2 k x
-                 marks=_bug("a bound method loses self: \"energy(): missing a required argument: 'x'\"")),
+    (lambda: srcad.grad(programs.Model(2.0).energy)(1.0), "method", 4.0),  # 2 k x
     (lambda: srcad.grad(programs.square_by_partial)(3.0), "partial", 6.0),  # d(x ** 2)/dx
 ], ids=["bound-method", "partial"])  # fmt: skip
 def test_methods_and_partials_work_or_are_refused_by_name(call, words, gradient):
@@ -569,9 +562,7 @@ def _tape_backward(loss_of):
     (lambda: programs.copies(np.ones(3), np.ones(3)), TypeError, "launch"),
     (lambda: _tape_backward(lambda loss: float(loss[0])), ValueError, "float"),
     (lambda: _tape_backward(lambda loss: np.zeros(3)), ValueError, "one-element"),
-    pytest.param(lambda: programs.copies.launch(3, 1.0, np.ones(3)), TypeError, "'x'",
-                 marks=_bug("a float where the kernel indexes an array gives numba's TypingError "
-                            "('No implementation of function getitem(float64, int64)')")),
+    (lambda: programs.copies.launch(3, 1.0, np.ones(3)), TypeError, "'x'"),
 ], ids=["2d-kernel-int-n", "1d-kernel-tuple-n", "complex-array", "called-directly", "backward-float",
         "backward-long-array", "float-for-array"])  # fmt: skip
 def test_more_mistakes_in_launches_name_the_problem(call, error, words):

@@ -8,6 +8,8 @@ canonically (``math.sin``, ``np.zeros``). Anything srcad cannot differentiate
 raises DifferentiabilityError at the user's expression.
 """
 
+import types
+
 import libcst as cst
 
 from srcad import custom
@@ -228,7 +230,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
                     "Write it as a loop: total = 0.0, then for k in range(n): total += ...",
                 )
         function = node.func
-        if isinstance(function, cst.Attribute) and self.parsed.resolve(function.value).kind != "module":
+        if isinstance(function, cst.Attribute) and not _is_module(self.parsed.resolve(function.value)):
             return self.method_call(node, statements, into)  # a.sum(), np.abs(x).dot(y)
         resolved = self.parsed.resolve(function)
         callee = resolved.name
@@ -316,10 +318,11 @@ class Flattener(ArrayFlattening, TupleFlattening):
             )
         if callable(value) and hasattr(value, "__code__"):
             return self.error(
-                f"srcad cannot differentiate through the call to {spelled!r} yet",
+                f"srcad cannot differentiate through the call to {spelled!r}: it reads and inlines plain "
+                "functions, not methods or other callables",
                 node,
-                "Inline the helper's body here for now (calls between functions are being added), "
-                "or wrap the call in srcad.no_grad(...) if it needs no derivative.",
+                "Call a plain function (for a method, one taking the numbers it reads from the object as "
+                "arguments), or wrap the call in srcad.no_grad(...) if it needs no derivative.",
             )
         if resolved.name.startswith(("math.", "np.")) or callable(value):
             return self.error(
@@ -356,3 +359,8 @@ def _missing_marker():
     from srcad.transforms.parse import _MISSING
 
     return _MISSING
+
+
+def _is_module(resolved):
+    """A module srcad knows (math, np) or any other module (operator): its attributes are functions."""
+    return resolved.kind == "module" or isinstance(resolved.value, types.ModuleType)

@@ -18,6 +18,15 @@ class ArrayFlattening:
         if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
             node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
         if not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
+            if isinstance(node.value, cst.Name):  # WEIGHTS[1] with WEIGHTS a global list, dict, array...
+                value = self.parsed.resolve(node.value).value
+                what = f"a {type(value).__name__}" if value is not None else "not a local variable"
+                raise self.error(
+                    f"srcad cannot index {node.value.value!r} ({what} from outside the function): a differentiated "
+                    "function reads arrays from its arguments",
+                    node.value,
+                    f"Pass it in as an argument (as a NumPy array: np.asarray(...)), or pass the numbers it holds.",
+                )
             if not isinstance(node.value, (cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation)):
                 raise self.error(
                     "srcad can only index arrays held in local variables or arguments",

@@ -16,7 +16,7 @@ import threading
 
 import libcst as cst
 
-from srcad.introspect import unwrap
+from srcad.introspect import helper_function
 from srcad.structure import UNKNOWN
 from srcad.transforms.flatten import assign
 from srcad.transforms.flatten_tuples import Packed, packed_like
@@ -27,8 +27,7 @@ _inlining = threading.local()  # the functions being inlined on this thread, out
 
 def is_user_function(value):
     """A Python function (or a srcad.differentiable one) srcad can read and inline."""
-    value = getattr(value, "python_function", value)
-    return inspect.isfunction(value)
+    return helper_function(value) is not None
 
 
 def inline_call(flattener, node, function, statements, into, procedure=False):
@@ -36,7 +35,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     holding its value. A ``procedure`` call is a statement: the callee may return nothing."""
     from srcad.pipeline import Normalized
 
-    callee = unwrap(function)
+    callee = helper_function(function)
     stack = getattr(_inlining, "stack", None)
     if stack is None:
         stack = _inlining.stack = []

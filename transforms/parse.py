@@ -52,6 +52,8 @@ class ParsedFunction:
             return _classify(self._lookup(node.value))
         if isinstance(node, cst.Attribute):
             base = self.resolve(node.value)
+            if base.kind == "unknown" and isinstance(base.value, types.ModuleType):  # operator.mul: named, no rule
+                return Resolved("unknown", f"{base.value.__name__}.{node.attr.value}", getattr(base.value, node.attr.value, None))
             if base.kind != "module":
                 return Resolved("unknown")
             try:
@@ -83,7 +85,7 @@ _MISSING = object()
 def _classify(value):
     if isinstance(value, types.ModuleType):
         name = KNOWN_MODULES.get(value.__name__)
-        return Resolved("module", name, value) if name else Resolved("unknown", value.__name__)
+        return Resolved("module", name, value) if name else Resolved("unknown", value.__name__, value)
     if isinstance(value, type) and issubclass(value, numpy.generic):
         return Resolved("dtype", f"np.{value.__name__}", value)
     canonical = rules.canonical_name_of(value)
