@@ -18,6 +18,16 @@ regions and of elements (also through another name of the same memory), time
 loops `for _ in range(n):` that rebind arrays or update them in place,
 element loops `for j in range(k):`, and `if`/`else` on float conditions.
 
+Indexing with arrays of integers, NumPy's way (on about 40% of the programs):
+int arrays built at the top of f (`i1 = np.array([0, 2, 2, -1])`, with
+repeated and negative entries, sometimes one that depends on n, `n % 2`;
+rarely, with SRCAD_ARRAY_FUZZ_EXOTIC, a module-level constant `I1 = ...`,
+which srcad refuses today), each valid for the first axis of x or y (and of
+any array as long); gathers `x[i1]`, rows `A[i1]`, `(e)[i1]` and elements
+`x[i1[0]]`; scatters into local arrays (sometimes into x, y)
+`b[i1] = v`, `b[i1] += v`, `b[i1] *= v` (NumPy keeps the last of repeated
+writes); and scatter-add loops `for k in range(len(i1)): b[i1[k]] += ...`.
+
 Shapes are tracked while generating, so programs are valid NumPy; the test
 still runs each one as plain Python first (warnings are errors) and skips the
 few that are not.
@@ -170,6 +180,11 @@ class _Builder:
     def __init__(self, draw: Callable, x_shape: Shape, y_shape: Shape):
         self.draw = draw
         self.lines: List[Tuple[str, str]] = []  # (plain, checked)
+        self.module_lines: List[str] = []  # module-level constants, before `def f`
+        # int arrays: name -> the least and greatest value each entry can take
+        self.index_arrays: Dict[str, List[Tuple[int, int]]] = {}
+        self.index_loops: List[Tuple[str, str]] = []  # (k, i1) of `for k in range(len(i1)):`
+        self.local_arrays = set()  # arrays f made (not views of its arguments)
         self.vars: Dict[str, Shape] = {"x": x_shape, "y": y_shape, "s": ()}
         self.loop_indices: List[Tuple[str, int, int]] = []  # (name, start, stop) of `for j in range(start, stop)`
         self.depth = 0
@@ -247,9 +262,101 @@ class _Builder:
                 out += [(f"{name}.T", (c, r)), (f"{name}.ravel()", (r * c,)), (f"{name}.reshape(-1)", (r * c,))]
                 if r != c and r > 1 and c > 1:
                     out.append((f"{name}.reshape({c}, {r})", (c, r)))
+        if not for_write and shape:
+            out += [(f"{name}[{index}]", (self.index_length(index),) + shape[1:]) for index in self.indices_for(shape[0])]
         if for_write and "rankdrop" in AVOID:
             out = [(text, sh) for text, sh in out if len(sh) == len(shape)]
         return [(text, sh) for text, sh in out if _ok(sh)]
+
+    # -- arrays of integers as indices ------------------------------------------------
+
+    def index_length(self, index: str) -> int:
+        return len(self.index_arrays[index])
+
+    def indices_for(self, length: int) -> List[str]:
+        """The int arrays whose every entry indexes an axis of `length` (negative ones too)."""
+        return [name for name, bounds in self.index_arrays.items()
+                if all(-length <= low and high < length for low, high in bounds)]
+
+    def index_array(self):
+        """`i1 = np.array([0, 2, 2, -1])` at the top of f: entries for the first axis of x or y."""
+        length = self.choice(sorted({self.vars["x"][0], self.vars["y"][0]}))
+        count = self.integer(2, 5)
+        entries = [self.integer(-length, length - 1) for _ in range(count)]
+        texts, bounds = [str(e) for e in entries], [(e, e) for e in entries]
+        if length >= 2 and self.boolean(0.2):  # an entry the caller's n decides
+            position = self.integer(0, count - 1)
+            texts[position], bounds[position] = "n % 2", (0, 1)
+        literal = f"np.array([{', '.join(texts)}]" + (", dtype=np.int64)" if self.boolean(0.25) else ")")
+        if EXOTIC and "n % 2" not in texts and self.boolean(0.1):
+            name = f"I{len(self.index_arrays) + 1}"
+            self.module_lines.append(f"{name} = {literal}")
+        else:
+            name = f"i{len(self.index_arrays) + 1}"
+            self.emit(1, f"{name} = {literal}")
+        self.index_arrays[name] = bounds
+
+    def scatter_target(self, index: str, indent: int) -> str:
+        """An array `index` indexes along its first axis: mostly one f made (made here if need be)."""
+        length_ok = lambda name: self.vars[name] and index in self.indices_for(self.vars[name][0])  # noqa: E731
+        local = [name for name in self.arrays() if name in self.local_arrays and length_ok(name)]
+        if local and self.boolean(0.8):
+            return self.choice(local)
+        arguments = [name for name in ("x", "y") if name in self.vars and length_ok(name)]
+        if arguments and self.boolean(0.2):
+            return self.choice(arguments)
+        source = self.choice([name for name in self.arrays() if length_ok(name)])
+        shape = self.vars[source]
+        name = self.fresh("B")
+        made = self.choice([f"np.zeros_like({source})", f"{source}.copy()", f"np.ones({_shape_literal(shape)})",
+                            f"0.5 * {source}"])
+        self.emit(indent, f"{name} = {made}")
+        self.vars[name] = shape
+        self.local_arrays.add(name)
+        self.statements += 1
+        return name
+
+    def scatter(self, indent):
+        """`b[i1] = v`, `b[i1] += v`, `b[i1] *= v`, ... (of repeated entries the last write counts)."""
+        index = self.choice(list(self.index_arrays))
+        target = self.scatter_target(index, indent)
+        shape = (self.index_length(index),) + self.vars[target][1:]
+        if self.boolean(0.35):
+            self.emit(indent, f"{target}[{index}] = {self.squashed(shape if self.boolean(0.8) else ())[0]}")
+        else:
+            self.emit(indent, self.update_line(f"{target}[{index}]", shape))
+        self.touch(target)
+        self.statements += 1
+
+    def scatter_loop(self, indent, budget):
+        """`for k in range(len(i1)): b[i1[k]] += ...`: repeated entries add up."""
+        index = self.choice(list(self.index_arrays))
+        if "k" in [k for k, _ in self.index_loops]:
+            return self.scatter(indent)
+        target = self.scatter_target(index, indent)
+        shape = self.vars[target]
+        count = self.index_length(index)
+        self.emit(indent, f"for k in range(len({index})):")
+        self.loop_indices.append(("k", 0, count))
+        self.index_loops.append(("k", index))
+        saved = dict(self.vars)
+        self.depth += 1
+        if len(shape) == 1:
+            self.emit(indent + 1, f"{target}[{index}[k]] += {self.choice(['0.5', '0.25'])} * {self.squashed((), 2)[0]}")
+        elif self.boolean(0.5):
+            self.emit(indent + 1, f"{target}[{index}[k]] += 0.1 * {self.squashed(shape[1:], 2)[0]}")
+        else:
+            column = self.integer(0, shape[1] - 1)
+            self.emit(indent + 1, f"{target}[{index}[k], {column}] += 0.5 * {self.squashed((), 2)[0]}")
+        self.touch(target)
+        if budget > 0 and self.boolean(0.4):
+            self.block(indent + 1, budget - 1)
+        self.depth -= 1
+        self.vars = {name: shape for name, shape in self.vars.items() if name in saved}
+        self.touched = [name for name in self.touched if name in saved]
+        self.index_loops.pop()
+        self.loop_indices.pop()
+        self.statements += 1
 
     def elements(self, name: str, shape: Shape) -> List[str]:
         """Scalar element reads of `name` (constant or loop indices)."""
@@ -259,6 +366,12 @@ class _Builder:
         else:
             r, c = shape
             out += [f"{name}[{i}, {j}]" for i in range(r) for j in range(c)]
+        for index in self.indices_for(shape[0]):
+            entry = f"{index}[{self.integer(0, self.index_length(index) - 1)}]"
+            out.append(f"{name}[{entry}]" if len(shape) == 1 else f"{name}[{entry}, {self.integer(0, shape[1] - 1)}]")
+        for k, index in self.index_loops:
+            if index in self.indices_for(shape[0]):
+                out.append(f"{name}[{index}[{k}]]" if len(shape) == 1 else f"{name}[{index}[{k}], 0]")
         for index, start, stop in self.loop_indices:
             if stop <= shape[0]:
                 out.append(f"{name}[{index}]" if len(shape) == 1 else f"{name}[{index}, {self.integer(0, shape[1] - 1)}]")
@@ -286,6 +399,11 @@ class _Builder:
     def atom(self, want: Optional[Shape]) -> Tuple[str, Shape]:
         if want == () or self.boolean(0.25):
             return self.scalar_atom()
+        if self.index_arrays and self.boolean(0.15):
+            gathers = [v for n in self.arrays() for v in self.views(n, self.vars[n])
+                       if "[i" in v[0] or "[I" in v[0] if _fits(v[1], want)]
+            if gathers:
+                return self.choice(gathers)
         names = [n for n in self.arrays() if _fits(self.vars[n], want)]
         if names and self.boolean(0.5):
             name = self.choice(names)
@@ -502,6 +620,7 @@ class _Builder:
                           else f"{name}.fill({self.scalar_expr(1)})" if EXOTIC and self.boolean(0.2)
                           else f"{name}[:] = {self.squashed(shape)[0]}")
                 self.vars[name] = shape
+                self.local_arrays.add(name)
                 self.touched.append(name)
                 self.statements += 1
                 return
@@ -520,6 +639,8 @@ class _Builder:
         else:
             self.emit(indent, f"{name} = {text}")
             self.vars[name] = shape
+            if not text.isidentifier():  # `v1 = x` would be x under another name
+                self.local_arrays.add(name)
         self.touched.append(name)
         self.statements += 1
 
@@ -753,8 +874,15 @@ class _Builder:
     def statement(self, indent, budget):
         if self.statements > 30:
             budget = 0
-        r = self.integer(0, 15)
-        if r <= 1:
+        r = self.integer(0, 19 if self.index_arrays else 15)
+        if r in (16, 17):
+            self.scatter(indent)
+        elif r >= 18:
+            if budget > 0 and self.depth < 3:
+                self.scatter_loop(indent, budget)
+            else:
+                self.scatter(indent)
+        elif r <= 1:
             self.new_array(indent)
         elif r == 2:
             self.new_scalar(indent)
@@ -811,13 +939,20 @@ def array_programs(draw, max_statements: int = 7) -> ArrayProgram:
     x_shape = draw(st.sampled_from(ARG_SHAPES))
     y_shape = draw(st.sampled_from(ARG_SHAPES))
     builder = _Builder(draw, x_shape, y_shape)
+    if draw(st.integers(0, 9)) < 4:
+        for _ in range(draw(st.integers(1, 2))):
+            builder.index_array()
     for _ in range(draw(st.integers(1, max_statements))):
         builder.statement(1, draw(st.integers(1, 3)))
+    used = "\n".join(line for line, _ in builder.lines)
+    if builder.index_arrays and not any(f"{name}[" in used for name in builder.index_arrays):
+        builder.scatter(1)  # every program with int arrays uses them
     builder.return_statement()
     plain = "\n".join(line for line, _ in builder.lines) + "\n"
     checked = "\n".join(line for _, line in builder.lines) + "\n"
-    source = HEADER + "def f(x, y, s, n):\n" + plain
-    checked_source = "def f(x, y, s, n):\n" + checked
+    constants = "".join(line + "\n" for line in builder.module_lines) + ("\n\n" if builder.module_lines else "")
+    source = HEADER + constants + "def f(x, y, s, n):\n" + plain
+    checked_source = constants + "def f(x, y, s, n):\n" + checked
     x = _array(draw, x_shape)
     y = _array(draw, y_shape)
     s = draw(st.integers(-150, 150)) / 100.0

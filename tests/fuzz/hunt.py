@@ -3,13 +3,17 @@
 Runs N random programs through the same check as the test, never stops at a
 failure, and appends every failing program (source, args, wrt, message) to
 LOGFILE (default /tmp/srcad-fuzz-failures.txt). Prints a summary: programs
-checked, skipped (oracle unreliable or plain function invalid), failures, rate.
+checked, skipped (oracle unreliable or plain function invalid), failures, how
+many of the checked also had jvp checked ("forward"), and programs checked per
+minute (also every 25 programs). Stopped by SIGTERM or Ctrl-C, it still prints
+the summary.
 Not collected by pytest (no test_ prefix).
 """
 
 import collections
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -28,16 +32,19 @@ def signature(text):
     """A short class for a failure message: the exception's last line, file names and numbers removed."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not text.startswith("srcad raised"):
+        if lines[0].startswith("jvp"):
+            return lines[0].split(":")[0].split(" along")[0] + ": jvp mismatch"
         return lines[0].split(":")[0] + ": gradient/value mismatch"
     last = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]+(Error|Exception)", line)), lines[-1])
     last = re.sub(r"/\S+\.py:\d+:\d+: ", "", last)
-    return re.sub(r"\d+", "N", last)[:160]
+    where = " (in jvp)" if lines[0].startswith("srcad raised on a valid program in jvp") else ""
+    return re.sub(r"\d+", "N", last)[:160] + where
 
 
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     log = sys.argv[2] if len(sys.argv) > 2 else "/tmp/srcad-fuzz-failures.txt"
-    stats = {"checked": 0, "skipped": 0, "failed": 0}
+    stats = {"checked": 0, "skipped": 0, "failed": 0, "forward": 0, "forward unreliable": 0}
     signatures = collections.Counter()
     start = time.time()
 
@@ -46,7 +53,7 @@ def main():
     @given(programs())
     def run(program):
         try:
-            check_program(program)
+            checked = check_program(program)
         except UnsatisfiedAssumption:
             stats["skipped"] += 1
             raise
@@ -59,17 +66,32 @@ def main():
             print(f"FAIL #{stats['failed']}: {signature(text)}", flush=True)
             return
         stats["checked"] += 1
+        stats["forward"] += checked["forward"] is True
+        stats["forward unreliable"] += checked["forward"] == "unreliable"
         done = stats["checked"] + stats["failed"]
         if done % 25 == 0:
             elapsed = time.time() - start
-            print(f"{done} programs, {stats['failed']} failed, {60 * done / elapsed:.1f}/min", flush=True)
+            print(f"{done} programs ({stats['skipped']} skipped), {stats['failed']} failed, "
+                  f"{60 * done / elapsed:.1f} checked/min", flush=True)
 
-    run()
-    elapsed = time.time() - start
-    done = stats["checked"] + stats["failed"]
-    print(f"done: {stats} in {elapsed:.0f}s, {60 * done / elapsed:.1f} programs/min")
-    for text, count in signatures.most_common():
-        print(f"{count:5d}  {text}")
+    def summary():
+        elapsed = time.time() - start
+        done = stats["checked"] + stats["failed"]
+        print(f"done: {stats} in {elapsed:.0f}s, {60 * done / max(elapsed, 1e-9):.1f} programs checked/min, "
+              f"{60 * (done + stats['skipped']) / max(elapsed, 1e-9):.1f} drawn/min", flush=True)
+        for text, n in signatures.most_common():
+            print(f"{n:5d}  {text}", flush=True)
+
+    def stop(*_):  # `timeout 1800 python -m tests.fuzz.hunt 5000` still prints the summary
+        summary()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+    summary()
 
 
 if __name__ == "__main__":

@@ -61,3 +61,28 @@ def gradient(f: Callable, args: Sequence, wrt: Sequence[int], max_relative_error
             raise Unreliable(f"finite differences for argument {index} do not settle: {estimate} +- {err}")
         out.append((estimate, err))
     return tuple(out)
+
+
+def directional(f: Callable, args: Sequence, direction: Sequence, max_relative_error: float = 1e-7):
+    """(estimate, error) of the derivative of f at args along direction, for checking jvp.
+
+    `direction` has one entry per argument: a float (or an array of the argument's shape), or
+    None for an argument held fixed. f is differentiated as the function of one variable
+    t -> f(args + t * direction) at t = 0 (Richardson, as above: the steps are STEPS times the
+    direction's entries). Unreliable if the estimates do not settle.
+    """
+
+    def along(t):
+        return f(*[a if d is None else a + t * d for a, d in zip(args, direction)])
+
+    estimate, err = richardson(along, (0.0,), 0)
+    if err > max_relative_error * max(1.0, abs(estimate)):
+        raise Unreliable(f"finite differences along the direction do not settle: {estimate} +- {err}")
+    return estimate, err
+
+
+def directional_tolerance(estimate: float, err: float, direction: Sequence) -> float:
+    """Allowed |tangent - estimate|: what `gradient`'s checks allow per argument (1e-6 max(1, |fd|)),
+    summed along the direction (scaled by its 1-norm), plus ten times the estimate's error."""
+    size = sum(0.0 if d is None else float(abs(d).sum() if hasattr(d, "sum") else abs(d)) for d in direction)
+    return 1e-6 * max(size, abs(estimate), 1e-3) + 10.0 * err

@@ -17,6 +17,13 @@ lists, restricted so that float central differences are a trustworthy oracle:
 - `abs`/`min`/`max` only where no kink or tie can be reached
   (`abs(2.0 + tanh(t))`, `max(t, t*t + 1.0)`, `min(tanh(t), 2.0 + cos(t))`).
 
+Helper functions: a program may define one or two module-level helpers
+before `f` (float arguments `v`, `w`, maybe an int `k`, often with a default;
+a body drawn like f's, small, with loops and branches; maybe
+`@srcad.differentiable`; the second may call the first), and f calls them
+(positional and keyword arguments, defaults left out). Helpers never use
+`srcad.no_grad` (the oracle freezes it in `f` only).
+
 Variables that are read are always bound: every float local is initialised at
 the top of the function, loop indices are read only inside their loop, and
 the counter of a `while` is incremented first thing in its body so that a
@@ -27,11 +34,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from hypothesis import strategies as st
 
-__all__ = ["Program", "programs", "FLOAT_NAMES", "INT_NAME"]
+__all__ = ["Program", "programs", "FLOAT_NAMES", "INT_NAME", "Helper"]
 
 FLOAT_NAMES = ("x", "y", "z")
 INT_NAME = "n"
@@ -45,6 +52,20 @@ MAX_LOOP_COUNT = 6
 # Literal `True`/`False` conditions (what `if DEBUG:` becomes); set
 # SRCAD_FUZZ_LITERAL_CONDITIONS=0 to leave them out while hunting other bugs.
 LITERAL_CONDITIONS = os.environ.get("SRCAD_FUZZ_LITERAL_CONDITIONS", "1") != "0"
+# Helper functions before f, called from f; SRCAD_FUZZ_HELPERS=0 leaves them out.
+HELPERS = os.environ.get("SRCAD_FUZZ_HELPERS", "1") != "0"
+HELPER_FLOAT_NAMES = ("v", "w")
+HELPER_INT_NAME = "k"
+
+
+@dataclasses.dataclass
+class Helper:
+    """A module-level helper function the program defines: its name and parameters."""
+
+    name: str
+    float_params: Tuple[str, ...]
+    int_param: Optional[str]  # at the end of the parameters
+    default: Optional[int]  # of the int parameter
 
 
 @dataclasses.dataclass
@@ -66,11 +87,15 @@ class Program:
 class _Builder:
     """Draws one function body. `draw` is hypothesis' `data.draw`/composite draw."""
 
-    def __init__(self, draw: Callable, float_args, has_int_arg: bool):
+    def __init__(self, draw: Callable, float_args, has_int_arg: bool, int_name: str = INT_NAME,
+                 helpers: Sequence[Helper] = (), no_grad: bool = NO_GRAD):
         self.draw = draw
         self.lines: List[str] = []
         self.float_vars = list(float_args)  # floats readable everywhere
-        self.int_vars: List[str] = [INT_NAME] if has_int_arg else []
+        self.int_vars: List[str] = [int_name] if has_int_arg else []
+        self.helpers = list(helpers)  # functions this body may call
+        self.helper_calls = 0
+        self.no_grad = no_grad
         self.loop_vars: List[str] = []  # int loop indices in scope
         self.depth = 0  # loop nesting
         self.statements = 0
@@ -174,7 +199,9 @@ class _Builder:
         if depth <= 0 or self.boolean(0.25):
             return self.float_atom()
         a = self.expr(depth - 1)
-        kind = self.integer(0, 37)
+        kind = self.integer(0, 40 if self.helpers else 37)
+        if kind >= 38:
+            return self.helper_call(depth)
         if kind == 0:
             return f"({a} + {self.expr(depth - 1)})"
         if kind == 1:
@@ -246,7 +273,7 @@ class _Builder:
             return self.choice([f"pow({a}, 2)", f"math.pow(1.5 + math.tanh({a}), {self.expr(depth - 1)} / (1.0 + {a} * {a}))"])
         if kind == 33:
             return f"{a} / ({self.int_atom()} ** 2 + 1)"
-        if kind == 34 and NO_GRAD:
+        if kind == 34 and self.no_grad:
             self.uses_no_grad = True
             return f"srcad.no_grad({a})"
         if kind == 35:
@@ -254,6 +281,27 @@ class _Builder:
         if kind == 36:
             return f"math.sqrt(2.0 + math.cos({a}))"
         return f"float({a})"
+
+    def helper_call(self, depth: int) -> str:
+        """A call of one of the helpers: floats positional (the last one sometimes by keyword), the int
+        positional, by keyword, or left to its default."""
+        helper = self.choice(self.helpers)
+        self.helper_calls += 1
+        arguments = [self.expr(depth - 1) for _ in helper.float_params]
+        if len(arguments) > 1 and self.boolean(0.25):
+            arguments[-1] = f"{helper.float_params[-1]}={arguments[-1]}"
+            keyword = True
+        else:
+            keyword = False
+        if helper.int_param is not None:
+            form = self.integer(0, 2)
+            if helper.default is not None and form == 0:
+                pass  # the default
+            elif form == 1 or keyword:
+                arguments.append(f"{helper.int_param}={self.int_atom()}")
+            else:
+                arguments.append(self.int_atom())
+        return f"{helper.name}({', '.join(arguments)})"
 
     def squashed(self, depth: int) -> str:
         """A float expression of magnitude at most ~3, whatever its inputs."""
@@ -423,6 +471,27 @@ class _Builder:
         self.statements += 1
 
 
+def _helper(draw, name: str, earlier: Sequence[Helper]) -> Tuple[Helper, str]:
+    """One helper function (float result), drawn like f but smaller; it may call the `earlier` ones."""
+    float_params = HELPER_FLOAT_NAMES[: draw(st.integers(1, 2))]
+    has_int = draw(st.booleans())
+    default = draw(st.sampled_from([None, 2, 3])) if has_int else None
+    helper = Helper(name, tuple(float_params), HELPER_INT_NAME if has_int else None, default)
+    builder = _Builder(draw, float_params, has_int, HELPER_INT_NAME, earlier, no_grad=False)
+    for local in LOCAL_FLOATS[: draw(st.integers(0, 2))]:
+        builder.emit(1, f"{local} = {builder.expr(2)}")
+        builder.float_vars.append(local)
+    for _ in range(draw(st.integers(1, 3))):
+        builder.statement(1, draw(st.integers(0, 2)))
+    builder.emit(1, f"return {builder.expr(2)}")
+    params = list(float_params)
+    if has_int:
+        params.append(HELPER_INT_NAME if default is None else f"{HELPER_INT_NAME}={default}")
+    decorator = "@srcad.differentiable\n" if draw(st.integers(0, 4)) == 0 else ""
+    source = decorator + f"def {name}({', '.join(params)}):\n" + "\n".join(builder.lines) + "\n\n\n"
+    return helper, source
+
+
 @st.composite
 def programs(draw, max_statements: int = 8) -> Program:
     n_float = draw(st.integers(1, 3))
@@ -433,7 +502,15 @@ def programs(draw, max_statements: int = 8) -> Program:
         names.insert(draw(st.integers(0, len(names))), INT_NAME)
     kinds = tuple("int" if name == INT_NAME else "float" for name in names)
 
-    builder = _Builder(draw, float_args, has_int)
+    helpers: List[Helper] = []
+    helper_sources = ""
+    if HELPERS:
+        for index in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2]))):
+            helper, text = _helper(draw, f"h{index + 1}", helpers)
+            helpers.append(helper)
+            helper_sources += text
+
+    builder = _Builder(draw, float_args, has_int, helpers=helpers)
     # float locals, initialised up front so every later read is bound
     for name in LOCAL_INTS[: draw(st.integers(0, 2))]:
         builder.emit(1, f"{name} = {builder.int_expr()}")
@@ -445,9 +522,12 @@ def programs(draw, max_statements: int = 8) -> Program:
     body_statements = draw(st.integers(1, max_statements))
     for _ in range(body_statements):
         builder.statement(1, draw(st.integers(1, 3)))
-    builder.emit(1, f"return {builder.expr(3)}")
+    result = builder.expr(3)
+    if helpers and builder.helper_calls == 0:  # f calls a helper at least once
+        result = f"{result} + 0.5 * {builder.helper_call(2)}"
+    builder.emit(1, f"return {result}")
 
-    source = HEADER + "def f(" + ", ".join(names) + "):\n" + "\n".join(builder.lines) + "\n"
+    source = HEADER + helper_sources + "def f(" + ", ".join(names) + "):\n" + "\n".join(builder.lines) + "\n"
 
     values = []
     for kind in kinds:

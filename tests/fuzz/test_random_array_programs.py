@@ -18,7 +18,11 @@ Checks per program (`srcad.value_and_grad(f, wrt=(0, 1, 2))` on copies):
   different order);
 - each gradient has its argument's shape and dtype, and every element agrees
   with finite differences (|g - fd| <= 1e-6 max(1, |fd|) + 10 err_fd);
-- the caller's x and y end as the plain function leaves them.
+- the caller's x and y end as the plain function leaves them;
+- forward mode, on a third of the programs (`checks_forward_mode`): `srcad.jvp(f, args,
+  tangents)` on copies, with random tangents for x, y and s (some None), gives the plain value
+  (rel 1e-9), the central difference of f along the tangents (`oracle.directional`, tolerance
+  `oracle.directional_tolerance`) and the plain function's side effects on x and y.
 
 Any exception from srcad fails the test with the program's source; a
 `DifferentiabilityError` says "srcad refused" (so hunts can count refusals
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import traceback
 import warnings
+import zlib
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
@@ -128,8 +133,30 @@ class Refused(AssertionError):
     gradient): hunts log these for triage; the CI test skips the example."""
 
 
+def checks_forward_mode(source: str) -> bool:
+    """jvp is checked on a third of the programs."""
+    return zlib.crc32(source.encode()) % 3 == 1
+
+
+def tangent_directions(program):
+    """Random tangents (fixed by the source and args) for x, y and s, a quarter of them None
+    (at least one given); None for n."""
+    seed = zlib.crc32((program.source + program.args_source()).encode())
+    rng = np.random.default_rng(seed)
+    tangents = []
+    for value in program.args[:3]:
+        shape = value.shape if isinstance(value, np.ndarray) else ()
+        tangent = np.round(rng.uniform(-1.0, 1.0, size=shape), 3)
+        tangents.append(tangent if shape else float(tangent))
+    kept = [k for k in range(3) if rng.uniform() >= 0.25] or [int(rng.integers(0, 3))]
+    return tuple(t if k in kept else None for k, t in enumerate(tangents)) + (None,)
+
+
 def check_program(program):
-    """The whole differential check for one ArrayProgram; raises AssertionError with the source."""
+    """The whole differential check for one ArrayProgram; raises AssertionError with the source.
+
+    Returns what was checked: {"forward": True} where jvp was checked too, "unreliable" where
+    finite differences along its tangents did not settle, False where it was not chosen."""
     f = load_function(program.source)
     namespace = checked_namespace()
     exec(compile(program.checked_source, "<checked>", "exec"), namespace)
@@ -147,6 +174,23 @@ def check_program(program):
         event("oracle unreliable")
         note(str(why))
         assume(False)
+    forward = checks_forward_mode(program.source)
+    if forward:
+        tangents = tangent_directions(program)
+
+        def plain_value(*moved):
+            try:
+                result, _ = run_plain(f, moved)
+            except _PLAIN_ERRORS as error:
+                raise oracle.Unreliable(f"plain function raised {error!r}") from error
+            return float(result)
+
+        try:
+            along = oracle.directional(plain_value, args, tangents)
+        except oracle.Unreliable as why:
+            event("oracle unreliable along the jvp tangents")
+            note(str(why))
+            forward = "unreliable"
 
     header = (f"\nargs: {program.args_source()}  wrt={program.wrt!r}\n"
               f"--- program ---\n{program.source}---------------\n")
@@ -186,6 +230,39 @@ def check_program(program):
         else:
             if not abs(g - fd) <= 1e-6 * max(1.0, abs(fd)) + 10.0 * err:
                 problems.append(f"d f/d {name}: srcad {g!r}, finite differences {fd!r} (+-{err:.2e})")
+    assert not problems, "\n".join(problems) + header
+    if forward is True:
+        check_forward_mode(f, program, value, after, tangents, along, header)
+    return {"forward": forward}
+
+
+def _tangents_source(tangents):
+    return ", ".join(repr(t.tolist()) if isinstance(t, np.ndarray) else repr(t) for t in tangents)
+
+
+def check_forward_mode(f, program, value, after, tangents, along, header):
+    """srcad.jvp along `tangents` (on copies) against the plain value, the finite difference
+    `along` and the plain function's side effects `after`."""
+    fd, err = along
+    header = f"\ntangents: ({_tangents_source(tangents)})" + header
+    mine = copies(program.args)
+    try:
+        jvp_value, tangent = srcad.jvp(f, mine, copies(tangents))
+    except srcad.DifferentiabilityError as error:
+        if "a bug in srcad" in str(error):
+            raise AssertionError("srcad raised on a valid program in jvp" + header + traceback.format_exc()) from None
+        raise Refused("srcad refused a valid program in jvp" + header + traceback.format_exc()) from None
+    except Exception:  # noqa: BLE001 - any srcad failure is a finding
+        raise AssertionError("srcad raised on a valid program in jvp" + header + traceback.format_exc()) from None
+    problems = []
+    if not abs(jvp_value - value) <= 1e-9 * max(1.0, abs(value)):
+        problems.append(f"jvp value: srcad {jvp_value!r} vs plain {value!r}")
+    if not abs(tangent - fd) <= oracle.directional_tolerance(fd, err, tangents):
+        problems.append(f"jvp tangent: srcad {tangent!r}, finite differences {fd!r} (+-{err:.2e})")
+    for name, before, plain_after, srcad_after in zip("xy", program.args, after, mine):
+        if not np.allclose(srcad_after, plain_after, rtol=1e-9, atol=1e-12):
+            problems.append(f"jvp side effect: caller's {name} after jvp {srcad_after.tolist()!r}, "
+                            f"after plain {plain_after.tolist()!r} (before {before.tolist()!r})")
     assert not problems, "\n".join(problems) + header
 
 

@@ -9,7 +9,14 @@ Checks per program:
 - `srcad.value_and_grad(f, wrt)(*args)` gives the plain value (rel 1e-12) and
   the finite-difference gradient (|g - fd| <= 1e-6 max(1, |fd|) + 10 err_fd);
 - `srcad.grad(f, wrt)(*args)` gives the same gradient as value_and_grad (on a third of the
-  programs: grad compiles an adjoint of its own, without the value).
+  programs: grad compiles an adjoint of its own, without the value);
+- forward mode, on another third (`checks_forward_mode`): `srcad.jvp(f, args, tangents)`, with a
+  random direction for the float arguments in wrt (None for the others and for ints), gives the
+  plain value (rel 1e-12) and the central difference of f along the direction
+  (`oracle.directional`, tolerance `oracle.directional_tolerance`).
+
+Programs may define helper functions before `f` (plain or `@srcad.differentiable`, some
+with an int argument and a default, some calling the other helper) that f calls.
 
 `srcad.no_grad(e)` in a program is frozen for the oracle by
 `oracles.freeze_no_grad` (tests/oracles.py), which replays the stopped values.
@@ -30,6 +37,7 @@ import importlib.util
 import itertools
 import math
 import os
+import random
 import sys
 import tempfile
 import traceback
@@ -76,8 +84,24 @@ def _as_tuple(g):
     return tuple(g) if isinstance(g, (tuple, list)) else (g,)
 
 
+def checks_forward_mode(source: str) -> bool:
+    """jvp is checked on a third of the programs (not the third that checks grad)."""
+    return zlib.crc32(source.encode()) % 3 == 1
+
+
+def tangent_direction(program):
+    """A random direction (fixed by the source and args): entries in [-1, 1] for the float arguments
+    in wrt, None for the others."""
+    rng = random.Random(zlib.crc32((program.source + repr(program.args)).encode()))
+    return tuple(round(rng.uniform(-1.0, 1.0), 3) if position in program.wrt else None
+                 for position in range(len(program.args)))
+
+
 def check_program(program):
-    """The whole differential check for one Program; raises AssertionError with the source."""
+    """The whole differential check for one Program; raises AssertionError with the source.
+
+    Returns what was checked: {"forward": True} where jvp was checked too, "unreliable" where
+    finite differences along its direction did not settle, False where it was not chosen."""
     f = load_function(program.source)
     args = program.args
     try:
@@ -92,6 +116,15 @@ def check_program(program):
         event("oracle unreliable")
         note(str(why))
         assume(False)
+    forward = checks_forward_mode(program.source)
+    if forward:
+        direction = tangent_direction(program)
+        try:
+            along = oracle.directional(frozen, args, direction)
+        except (oracle.Unreliable, oracles.OracleError) as why:
+            event("oracle unreliable along the jvp direction")
+            note(str(why))
+            forward = "unreliable"
 
     header = f"\nargs={args!r} wrt={program.wrt!r}\n--- program ---\n{program.source}---------------\n"
     try:
@@ -115,6 +148,25 @@ def check_program(program):
         if not (g2 == g or (math.isnan(g) and math.isnan(g2))):
             problems.append(f"d f/d {program.arg_names[position]}: grad {g2!r} != value_and_grad {g!r}")
     assert not problems, "\n".join(problems) + header
+    if forward is True:
+        check_forward_mode(f, program, value, direction, along, header)
+    return {"forward": forward}
+
+
+def check_forward_mode(f, program, value, direction, along, header):
+    """srcad.jvp along `direction` against the plain value and the finite difference `along`."""
+    fd, err = along
+    try:
+        jvp_value, tangent = srcad.jvp(f, program.args, direction)
+    except Exception:  # noqa: BLE001 - any srcad failure is a finding
+        raise AssertionError(f"srcad raised on a valid program in jvp (tangents {direction!r})" + header
+                             + traceback.format_exc()) from None
+    problems = []
+    if not abs(jvp_value - value) <= 1e-12 * max(1.0, abs(value)):
+        problems.append(f"jvp value: srcad {jvp_value!r} vs plain {value!r}")
+    if not abs(tangent - fd) <= oracle.directional_tolerance(fd, err, direction):
+        problems.append(f"jvp tangent along {direction!r}: srcad {tangent!r}, finite differences {fd!r} (+-{err:.2e})")
+    assert not problems, "\n".join(problems) + header
 
 
 @settings(
@@ -137,7 +189,9 @@ def test_generator_makes_valid_python():
     @given(programs())
     def run(program):
         namespace = {}
-        exec(compile(program.source, "<fuzz>", "exec"), namespace)
+        # srcad.differentiable reads a helper's source from its file: run the helpers undecorated here
+        source = program.source.replace("@srcad.differentiable\n", "")
+        exec(compile(source, "<fuzz>", "exec"), namespace)
         try:
             value = namespace["f"](*program.args)
         except (ArithmeticError, ValueError):
