@@ -13,6 +13,7 @@ import types
 import weakref
 
 import numba
+from numba._dispatcher import compute_fingerprint as _fingerprint
 import numpy
 from numba.core import types as numba_types
 
@@ -89,15 +90,20 @@ _ARRAY_TYPES = {}  # (dtype, ndim, contiguity, writeable, aligned) -> the numba 
 
 
 def fast_type_key(args):
-    """A cheap key for the types of ``args`` (numba types hash slowly): the ids of the types
-    ``argument_type`` keeps for good (floats, ints, booleans, arrays); None for other arguments."""
+    """A cheap key for the types of ``args`` (numba types hash slowly): the Python type of floats,
+    ints and booleans, and for arrays the fingerprint numba's dispatcher computes in C (dtype,
+    rank, layout, writeability; 0.1 us where building a numba type costs 0.4); None for other
+    arguments."""
     key = []
     for value in args:
         kind = type(value)
         if kind is float or kind is int or kind is bool:
             key.append(kind)
         elif kind is numpy.ndarray:
-            key.append(id(argument_type(value)))
+            try:
+                key.append(_fingerprint(value))
+            except NotImplementedError:  # float16, object arrays: left to the checks
+                return None
         else:
             return None
     return tuple(key)

@@ -75,20 +75,21 @@ class Tape:
     def record(self, kernel, shape, args, signature, module, device):
         """Called by ``kernel.launch`` before the launch runs: copies the arrays it will overwrite that
         this launch (before writing them) or an earlier one read."""
+        plan = _record_plan(kernel, module, signature, device)
         read = self._read[device]
-        addresses = [_address(a) if isinstance(a, numpy.ndarray) else None for a in args]
-        extents = {k: _extent(args[k], addresses[k]) for k in module.srcad_writes + module.srcad_value_reads}
+        addresses = [_address(a) if type(a) is numpy.ndarray else None for a in args]
+        extents = {k: _extent(args[k], addresses[k]) for k in plan.touched}
         saved = {}
-        for k in module.srcad_writes:
+        for k, others in plan.writes:
             start, end = extents[k]
-            if (
-                k in module.srcad_reads_before_writes
-                or read.overlaps(start, end)
-                or any(extents[j][0] < end and start < extents[j][1] for j in module.srcad_value_reads if j != k)
-            ):
+            if k in plan.reads_before_writes or read.overlaps(start, end):
                 saved[k] = _copy(args[k])
-        kernel.module("adjoint", signature, device)  # generated now: what cannot be differentiated fails here
-        for k in module.srcad_value_reads:
+                continue
+            for j in others:
+                if extents[j][0] < end and start < extents[j][1]:
+                    saved[k] = _copy(args[k])
+                    break
+        for k in plan.value_reads:
             read.add(*extents[k])
         self.launches.append(_Launch(kernel, shape, args, signature, device, saved, addresses))
 
@@ -234,6 +235,26 @@ class Tape:
                     )
             entry = self._device_adjoints[identity] = (array, device_memory.zeros_like(array))
         return entry[1]
+
+
+class _RecordPlan:
+    """What ``record`` needs of a forward module, worked out at its first launch: the arrays it
+    writes (each with the other arrays it reads: a write overlapping one of those needs a copy),
+    reads, and may read before writing."""
+
+    def __init__(self, module):
+        self.writes = [(k, [j for j in module.srcad_value_reads if j != k]) for k in module.srcad_writes]
+        self.value_reads = module.srcad_value_reads
+        self.reads_before_writes = set(module.srcad_reads_before_writes)
+        self.touched = sorted(set(module.srcad_writes) | set(module.srcad_value_reads))
+
+
+def _record_plan(kernel, module, signature, device):
+    plan = getattr(module, "srcad_record_plan", None)
+    if plan is None:
+        kernel.module("adjoint", signature, device)  # generated at the first launch: what cannot be differentiated fails here
+        plan = module.srcad_record_plan = _RecordPlan(module)
+    return plan
 
 
 class _Extents:
