@@ -70,6 +70,9 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         self.branch_names = []  # one per nesting depth: a decision is pushed after its branch ran
         self.took_branch = names.fresh("took_branch")
         self.branch_depth = 0
+        # decisions of ifs inside ifs: defined before the forward sweep, for numba, which prunes branches
+        # it can decide (`m = 0; if m > 2:`) and then cannot type a decision only assigned in them
+        self.nested_decisions = []
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
@@ -174,6 +177,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
         inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
+        inits += [assign(name, cst.Name("False")) for name in self.nested_decisions]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
         code = cst.Module([]).code_for_node(cst.IndentedBlock(forward + reverse))

@@ -47,6 +47,8 @@ class ControlFlowAdjoints:
             return [statement], []
         once = self.loop_depth == 0
         decision = self.names.fresh("took_branch") if once else self.branch_names[depth]
+        if once and depth > 0:
+            self.nested_decisions.append(decision)
         forward = [
             assign(decision, statement.test).with_changes(leading_lines=statement.leading_lines),
             _branches(decision, body_forward, else_forward),

@@ -142,6 +142,19 @@ def returns_a_module_constant(x):
     return SCALE
 
 
+# --- bug 12 (hunt, 2026-12): an if inside an if whose test numba decides (m = 0, so m >= 2 is
+# False), with a tuple assignment in it. The inner if's decision, kept for the reverse sweep,
+# was assigned only inside the outer branch; numba pruned that branch and refused the adjoint
+# ("Unsupported assignment encountered: ir.UndefinedType"). Nested decisions now start as False.
+def decided_outer_branch_with_inner_if(x, y):
+    m = 0
+    a = x
+    if m >= 2 and m != 0:
+        if y > -100.0:
+            a, y = y, a * 0.5 + math.cos(math.erf(a))
+    return math.pow(1.5 + math.tanh(float(y) ** 3), (y if m == 0 else x) / (1.0 + float(y) ** 3 * float(y) ** 3))
+
+
 CASES = [
     (literal_conditions_nested_return, (0.5,), (0,)),
     (int_local_from_module_constant, (0.5,), (0,)),
@@ -154,6 +167,7 @@ CASES = [
     (nested_loops_sharing_an_index, (0.7, 3), (0,)),
     (constant_return_in_a_loop_then_more, (1.965, -0.209, 0), (0, 1)),
     (returns_a_module_constant, (0.215,), (0,)),
+    (decided_outer_branch_with_inner_if, (1.808, 0.927), (0, 1)),
 ]
 
 
