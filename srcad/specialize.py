@@ -304,7 +304,10 @@ class Specializer:
     def check_aliasing_before_compiling(self, args):
         """``check_aliasing`` with the parameters the normalized function writes, for callers that copy
         the arguments before any compiled call would look (jacobian, hessian)."""
-        self.check_aliasing(args, self.normalized().written_parameters())
+        from srcad.calls import FlatCall
+
+        call = FlatCall(self, args)
+        self.check_aliasing(call.leaves, self.normalized(call.structures).written_parameters(), call.names)
 
     def adjoint(self, wrt, signature, structures=None, seed_types=None, with_value=True):
         """The compiled adjoint ``f_adjoint(*args, *output seeds) -> (value, *adjoints)``, for arguments of
@@ -376,16 +379,18 @@ class Specializer:
                     compiled.module = module
         return compiled
 
-    def tangent_function(self, wrt, signature):
-        """The tangent as a plain Python function ``f_tangent(*args, *tangents of wrt) -> value_dot``,
-        defined in a module file, so that srcad can read and differentiate it again (second order)."""
-        cache_key = ("tangent function", wrt, signature)
+    def tangent_function(self, wrt, signature, structures=None):
+        """The tangent as a plain Python function ``f_tangent(*args, *tangents of wrt) -> value_dot``
+        (tuple arguments as their leaves, given ``structures``), defined in a module file, so that
+        srcad can read and differentiate it again (second order)."""
+        cache_key = ("tangent function", wrt, signature, None if structures is None else tuple(
+            "*" if s is None else s.describe() for s in structures))
         if cache_key not in self.compiled:
             with _lock:
                 self.validate()
-                key = self._stage_key("tangent function", wrt, signature)
+                key = self._stage_key("tangent function", wrt, signature, structures)
                 if cpu.read_cached(key) is None:
-                    source, entry = self.normalized().tangent_source(wrt, signature, only_tangent=True)
+                    source, entry = self.normalized(structures).tangent_source(wrt, signature, only_tangent=True)
                     cpu.store(key, source + f"\n\nsrcad_entry = {entry}\n")
                 self.compiled[cache_key] = cpu.load_module(key).srcad_entry
         return self.compiled[cache_key]

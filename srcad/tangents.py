@@ -46,17 +46,25 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, wha
     (the directional derivative is the gradient times the tangents)."""
     specializer = specializer_of(function)
     specializer.validate()
-    _refuse_tuple_arguments(args, "second derivatives")
-    names = specializer.parameters
-    positions = tuple(k for k, a in enumerate(args) if _differentiable_value(a))
-    values = [_checked_tangent(names[k], args[k], tangents[k]) for k in positions]
-    signature, positions = specializer.check_call(args, positions)
-    tangent_function = specializer.tangent_function(positions, signature)
     every = (wrt,) if not isinstance(wrt, tuple) else wrt
     every = tuple(k % len(args) for k in every)
-    along = tuple(len(args) + positions.index(k) for k in every) if with_gradient else ()
+    # Tuple arguments (parameters held fixed) pass as their leaves; their tangents are zero.
+    call = FlatCall(specializer, args)
+    plain = [call.structures is None or call.structures[k] is None for k in range(len(args))]
+    if not all(plain[k] for k in every):
+        _refuse_tuple_arguments([args[k] for k in every], "second derivatives with respect to a tuple argument")
+    leaf_of = {k: call.leaf_positions(k)[0] for k in range(len(args)) if plain[k]}
+    positions = tuple(leaf_of[k] for k, a in enumerate(args) if plain[k] and _differentiable_value(a))
+    argument_of = {leaf: k for k, leaf in leaf_of.items()}
+    values = [_checked_tangent(call.names[j], call.leaves[j], tangents[argument_of[j]]) for j in positions]
+    signature, positions = specializer.check_call(call.leaves, positions, call.names)
+    tangent_function = specializer.tangent_function(positions, signature, call.structures)
+    every = tuple(leaf_of[k] for k in every)
+    along = tuple(len(call.leaves) + positions.index(j) for j in every) if with_gradient else ()
     try:
-        _, *results = _run_adjoint(tangent_function, every + along, list(args) + values, with_value=False, protect=True)
+        _, *results = _run_adjoint(
+            tangent_function, every + along, list(call.leaves) + values, with_value=False, protect=True
+        )
     except NotOneFloat as error:  # said of the generated tangent function: say it of the user's
         _check_one_float(specializer.name, error.outputs, what)
         raise
@@ -177,7 +185,8 @@ def hessian(function, wrt=0):
     def hessian_at(*args):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
-        _refuse_tuple_arguments(args, "Hessians")
+        (wrt_position,) = specializer.check_wrt((wrt,))
+        _refuse_tuple_arguments([args[wrt_position]], "Hessians with respect to a tuple argument")
         specializer.check_aliasing_before_compiling(args)
         x = args[wrt]
         if not isinstance(x, numpy.ndarray):
@@ -207,7 +216,7 @@ def jacobian(function, wrt=0):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
         (k,) = specializer.check_wrt((wrt,))
-        _refuse_tuple_arguments(args, "Jacobians")
+        _refuse_tuple_arguments([args[k]], "Jacobians with respect to a tuple argument")
         specializer.check_aliasing_before_compiling(args)  # the copies below would hide it
         x = args[k]
         value, pullback = vjp(function, *[_copied(a) for a in args])
@@ -238,7 +247,7 @@ def _unit_vectors(value):
 
 def _refuse_tuple_arguments(args, what):
     if any(isinstance(a, tuple) for a in args):
-        raise TypeError(f"srcad does not compute {what} of functions with tuple arguments yet; pass the parts as separate arguments")
+        raise TypeError(f"srcad does not compute {what} yet; pass the parts as separate arguments")
 
 
 def _basis(args, wrt):

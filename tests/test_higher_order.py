@@ -6,6 +6,7 @@ srcad's own first derivatives.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -152,3 +153,53 @@ def test_jacobians_of_few_outputs_match_central_differences_row_by_row():
 def test_grad_of_an_array_gradient_is_refused_with_what_to_use():
     with pytest.raises(TypeError, match="hessian"):
         srcad.grad(srcad.grad(rosenbrock))(np.ones(3))
+
+
+class Weights(NamedTuple):
+    scale: float
+    per_element: np.ndarray
+
+
+def weighted_energy(x, weights, offsets):
+    """Parameters in a NamedTuple and a plain tuple, held fixed while x varies."""
+    shift, power = offsets
+    return weights.scale * np.sum(weights.per_element * (x - shift) ** 2) + np.sum(np.sin(x)) * power
+
+
+def weighted_energy_hessian(x, weights, offsets):
+    return np.diag(2.0 * weights.scale * weights.per_element - np.sin(x) * offsets[1])
+
+
+def scalar_with_parameters(t, params):
+    a, b = params
+    return a * t**3 + math.exp(b * t)
+
+
+def test_second_derivatives_with_tuple_parameters_held_fixed_match_closed_forms():
+    x = np.array([0.3, -1.2, 0.8])
+    weights, offsets = Weights(1.5, np.array([2.0, 0.5, 1.0])), (0.25, 3.0)
+    expected = weighted_energy_hessian(x, weights, offsets)
+    np.testing.assert_allclose(srcad.hessian(weighted_energy)(x, weights, offsets), expected, rtol=1e-12, atol=1e-12)
+    v = np.array([1.0, -2.0, 0.5])
+    gradient, hv = srcad.jvp(srcad.grad(weighted_energy), (x, weights, offsets), (v, None, None))
+    closed_gradient = 2.0 * weights.scale * weights.per_element * (x - offsets[0]) + np.cos(x) * offsets[1]
+    np.testing.assert_allclose(gradient, closed_gradient, rtol=1e-12)
+    np.testing.assert_allclose(hv, expected @ v, rtol=1e-12)
+    t, params = 0.7, (2.0, 0.5)  # d2/dt2 (a t^3 + exp(b t)) = 6 a t + b^2 exp(b t)
+    second = srcad.grad(srcad.grad(scalar_with_parameters))(t, params)
+    assert second == pytest.approx(6.0 * 2.0 * t + 0.25 * math.exp(0.5 * t), rel=1e-12)
+    assert srcad.hessian(scalar_with_parameters)(t, params) == pytest.approx(second, rel=1e-12)
+
+
+def test_jacobians_with_tuple_parameters_held_fixed_match_the_closed_form():
+    def scaled(x, params):
+        a, b = params
+        return a * x**2 + b
+
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(srcad.jacobian(scaled)(x, (3.0, np.ones(2))), np.diag(6.0 * x), rtol=1e-12)
+
+
+def test_second_derivatives_with_respect_to_a_tuple_are_refused():
+    with pytest.raises(TypeError, match="tuple argument"):
+        srcad.hessian(scalar_with_parameters, wrt=1)(0.7, (2.0, 0.5))
