@@ -251,20 +251,66 @@ def without_replayed_writes(adjoint, arrays):
     return adjoint.visit(_DropWrites(set(arrays))) if arrays else adjoint
 
 
-def _thread_code(thread, dimensions, indent):
-    """The thread function's body, inlined: lines computing its indices (its first parameters) from
-    the thread's number ``srcad_tid`` (C order, from the sizes of the dimensions after the first),
-    then its statements without the final return. Pasted into the launch loop rather than called,
-    since numba passes every array argument of a call with reference counting around it (a small
-    kernel's launch measured 50x slower that way)."""
+def _thread_code(thread, dimensions, indent, body=None):
+    """The thread function's body (or ``body``, its statements as rewritten), inlined: lines
+    computing its indices (its first parameters) from the thread's number ``srcad_tid`` (C order,
+    from the sizes of the dimensions after the first), then its statements without the final
+    return. Pasted into the launch loop rather than called, since numba passes every array argument
+    of a call with reference counting around it (a small kernel's launch measured 50x slower that way)."""
     indices = [p.name.value for p in thread.params.params[:dimensions]]
     lines, rest = [], "srcad_tid"
     for k in range(dimensions - 1, 0, -1):
         lines += [f"{indices[k]} = {rest} % srcad_size_{k}", f"srcad_rest_{k} = {rest} // srcad_size_{k}"]
         rest = f"srcad_rest_{k}"
     lines.append(f"{indices[0]} = {rest}")
-    body = cst.Module(body=list(thread.body.body)[:-1]).code.rstrip("\n").split("\n")
+    body = list(thread.body.body)[:-1] if body is None else body
+    body = cst.Module(body=body).code.rstrip("\n").split("\n")
     return "\n".join(indent + line if line.strip() else line for line in lines + body)
+
+
+def accumulated_in_registers(thread):
+    """The thread's statements (without the final return) with every ``a[c] += v`` (``-=``) at a
+    constant index ``c`` turned into ``acc += v`` on a local accumulator, for arrays the thread
+    touches only that way (``k_adj[0] += ...`` for a parameter every thread reads, ``loss[0]`` of
+    ``srcad.atomic_add(loss, 0, ...)``); and ``(accumulator, "a[c]")`` for each. The launch loop
+    adds each accumulator into its element once per chunk: every thread adding into one element
+    through memory makes a chain of dependent loads and stores as long as the launch."""
+    statements = list(thread.body.body)[:-1]
+    constant_adds, other_uses = {}, set()
+
+    class Find(cst.CSTVisitor):
+        def visit_AugAssign(self, node):
+            target = node.target
+            if (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)
+                    and isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign))
+                    and all(isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Integer) for e in target.slice)):
+                constant_adds.setdefault(target.value.value, 0)
+                constant_adds[target.value.value] += 1
+                node.value.visit(self)
+                return False
+            return True
+
+        def visit_Name(self, node):
+            other_uses.add(node.value)
+
+    cst.Module(body=statements).visit(Find())
+    arrays = set(constant_adds) - other_uses
+    if not arrays:
+        return statements, []
+    accumulators = {}
+
+    class Rewrite(cst.CSTTransformer):
+        def leave_AugAssign(self, original, updated):
+            target = updated.target
+            if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value in arrays):
+                return updated
+            element = cst.Module([]).code_for_node(target)
+            if element not in accumulators:
+                accumulators[element] = f"srcad_sum_{len(accumulators)}"
+            return updated.with_changes(target=cst.Name(accumulators[element]))
+
+    statements = list(cst.Module(body=statements).visit(Rewrite()).body)
+    return statements, [(name, element) for element, name in accumulators.items()]
 
 
 def _sizes(dimensions):
@@ -274,8 +320,11 @@ def _sizes(dimensions):
 def serial_launcher(name, thread, arguments, dimensions=1):
     """Source of ``name(threads, chunks, *sizes after the first, *arguments)`` running the threads
     one after another: for small launches, where starting the worker threads costs more than the work."""
-    lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(arguments)}):",
-             "    for srcad_tid in range(srcad_threads):", _thread_code(thread, dimensions, "        ")]
+    body, sums = accumulated_in_registers(thread)
+    lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(arguments)}):"]
+    lines += [f"    {total} = 0.0" for total, _ in sums]
+    lines += ["    for srcad_tid in range(srcad_threads):", _thread_code(thread, dimensions, "        ", body)]
+    lines += [f"    {element} += {total}" for total, element in sums]
     return "\n".join(lines) + "\n"
 
 
@@ -300,9 +349,12 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1):
     for k, argument in enumerate(private):  # each chunk zeroes its own part, in parallel
         lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
         lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
+    body, sums = accumulated_in_registers(thread)
+    lines += [f"        {total} = 0.0" for total, _ in sums]
     lines.append("        for srcad_tid in range(srcad_chunk * srcad_per_chunk, "
                  "min(srcad_threads, (srcad_chunk + 1) * srcad_per_chunk)):")
-    lines.append(_thread_code(thread, dimensions, "            "))
+    lines.append(_thread_code(thread, dimensions, "            ", body))
+    lines += [f"        {element} += {total}" for total, element in sums]
     for k, argument in enumerate(private):
         lines.append(f"    for srcad_chunk in range(srcad_chunks - 1):\n        {whole[argument]} += srcad_parts_{k}[srcad_chunk]")
     return "\n".join(lines) + "\n"
