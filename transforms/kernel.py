@@ -269,23 +269,31 @@ def _thread_code(thread, dimensions, indent, body=None):
 
 
 def accumulated_in_registers(thread):
-    """The thread's statements (without the final return) with every ``a[c] += v`` (``-=``) at a
-    constant index ``c`` turned into ``acc += v`` on a local accumulator, for arrays the thread
-    touches only that way (``k_adj[0] += ...`` for a parameter every thread reads, ``loss[0]`` of
-    ``srcad.atomic_add(loss, 0, ...)``); and ``(accumulator, "a[c]")`` for each. The launch loop
-    adds each accumulator into its element once per chunk: every thread adding into one element
-    through memory makes a chain of dependent loads and stores as long as the launch."""
+    """The thread's statements (without the final return), with additions into arrays the thread
+    only ever adds into (``+=``, ``-=``: adjoints of the arrays it reads, ``srcad.atomic_add``
+    targets) kept in local accumulators where the element is fixed: ``a[c] += v`` at a constant
+    index becomes ``acc += v`` on an accumulator per launch chunk, and ``a[i] += v`` at an index
+    the thread computes once (its own ``i``) one per thread, added into ``a[i]`` at its end.
+    Returns ``(statements, chunk sums, thread sums)``, each sum ``(accumulator, "a[...]")``:
+    additions through memory into one element are a chain of dependent loads and stores, as long
+    as the launch for a constant element."""
     statements = list(thread.body.body)[:-1]
-    constant_adds, other_uses = {}, set()
+    once = {p.name.value for p in thread.params.params}  # names bound once, before anything else runs
+    bound = {}
+    for statement in statements:
+        for name in bound_names(statement):
+            bound[name] = bound.get(name, 0) + (1 if isinstance(statement, cst.SimpleStatementLine) else 2)
+    once |= {name for name, count in bound.items() if count == 1}
+    added, other_uses = set(), set()
 
     class Find(cst.CSTVisitor):
         def visit_AugAssign(self, node):
             target = node.target
             if (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)
-                    and isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign))
-                    and all(isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Integer) for e in target.slice)):
-                constant_adds.setdefault(target.value.value, 0)
-                constant_adds[target.value.value] += 1
+                    and isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign))):
+                added.add(target.value.value)
+                for element in target.slice:
+                    element.visit(self)
                 node.value.visit(self)
                 return False
             return True
@@ -294,23 +302,40 @@ def accumulated_in_registers(thread):
             other_uses.add(node.value)
 
     cst.Module(body=statements).visit(Find())
-    arrays = set(constant_adds) - other_uses
+    arrays = added - other_uses
     if not arrays:
-        return statements, []
-    accumulators = {}
+        return statements, [], []
+    chunk_sums, thread_sums = {}, {}
+
+    def fixed(subscript):
+        """'chunk' for a constant element, 'thread' for one at names bound once, else None."""
+        atoms = [e.slice.value if isinstance(e.slice, cst.Index) else None for e in subscript.slice]
+        if all(isinstance(a, cst.Integer) for a in atoms):
+            return "chunk"
+        if all(isinstance(a, cst.Integer) or (isinstance(a, cst.Name) and a.value in once) for a in atoms):
+            return "thread"
+        return None
 
     class Rewrite(cst.CSTTransformer):
         def leave_AugAssign(self, original, updated):
             target = updated.target
             if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value in arrays):
                 return updated
+            kind = fixed(target)
+            if kind is None:
+                return updated
+            sums = chunk_sums if kind == "chunk" else thread_sums
             element = cst.Module([]).code_for_node(target)
-            if element not in accumulators:
-                accumulators[element] = f"srcad_sum_{len(accumulators)}"
-            return updated.with_changes(target=cst.Name(accumulators[element]))
+            if element not in sums:
+                sums[element] = f"srcad_sum_{len(chunk_sums) + len(thread_sums)}"
+            return updated.with_changes(target=cst.Name(sums[element]))
 
     statements = list(cst.Module(body=statements).visit(Rewrite()).body)
-    return statements, [(name, element) for element, name in accumulators.items()]
+    if thread_sums:
+        statements = ([cst.parse_statement(f"{total} = 0.0") for total in thread_sums.values()] + statements
+                      + [cst.parse_statement(f"{element} += {total}") for element, total in thread_sums.items()])
+    pairs = lambda sums: [(total, element) for element, total in sums.items()]  # noqa: E731
+    return statements, pairs(chunk_sums), pairs(thread_sums)
 
 
 def _sizes(dimensions):
@@ -320,7 +345,7 @@ def _sizes(dimensions):
 def serial_launcher(name, thread, arguments, dimensions=1):
     """Source of ``name(threads, chunks, *sizes after the first, *arguments)`` running the threads
     one after another: for small launches, where starting the worker threads costs more than the work."""
-    body, sums = accumulated_in_registers(thread)
+    body, sums, _ = accumulated_in_registers(thread)
     lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(arguments)}):"]
     lines += [f"    {total} = 0.0" for total, _ in sums]
     lines += ["    for srcad_tid in range(srcad_threads):", _thread_code(thread, dimensions, "        ", body)]
@@ -349,7 +374,7 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1):
     for k, argument in enumerate(private):  # each chunk zeroes its own part, in parallel
         lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
         lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
-    body, sums = accumulated_in_registers(thread)
+    body, sums, _ = accumulated_in_registers(thread)
     lines += [f"        {total} = 0.0" for total, _ in sums]
     lines.append("        for srcad_tid in range(srcad_chunk * srcad_per_chunk, "
                  "min(srcad_threads, (srcad_chunk + 1) * srcad_per_chunk)):")
