@@ -45,6 +45,13 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, wha
     f's own gradient, from the same reverse pass, as the derivative with respect to the tangents
     (the directional derivative is the gradient times the tangents)."""
     specializer = specializer_of(function)
+    fast_key = ("gradient of tangent", wrt, with_gradient, fast_type_key(args))
+    known = specializer.fast_calls.get(fast_key) if fast_key[3] is not None else None
+    if known is not None:  # arguments of types seen before: checked then
+        tangent_function, positions, every, along, names = known
+        leaves = list(args) + [_checked_tangent(names[j], args[j], tangents[j]) for j in positions]
+        results = _run_adjoint(tangent_function, every + along, leaves, with_value=False, protect=True)[1:]
+        return _hessian_times_and_gradients(results, wrt, every, with_gradient)
     specializer.validate()
     every = (wrt,) if not isinstance(wrt, tuple) else wrt
     every = tuple(k % len(args) for k in every)
@@ -68,6 +75,12 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, wha
     except NotOneFloat as error:  # said of the generated tangent function: say it of the user's
         _check_one_float(specializer.name, error.outputs, what)
         raise
+    if call.structures is None and fast_key[3] is not None:
+        specializer.fast_calls[fast_key] = (tangent_function, positions, every, along, call.names)
+    return _hessian_times_and_gradients(results, wrt, every, with_gradient)
+
+
+def _hessian_times_and_gradients(results, wrt, every, with_gradient):
     hessian_times, gradients = results[: len(every)], results[len(every) :]
     if not isinstance(wrt, tuple):
         hessian_times, gradients = hessian_times[0], (gradients[0] if gradients else None)
