@@ -131,6 +131,18 @@ def _element_writes(statement, arrays):
     return names
 
 
+def _element_writes_within(statement, arrays):
+    """Arrays a statement changes in place, in the statements of its blocks too."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return _element_writes(statement, arrays)
+    names = set()
+    for block, _ in blocks([statement]):
+        for inner in block:
+            if isinstance(inner, cst.SimpleStatementLine):
+                names |= _element_writes(inner, arrays)
+    return names
+
+
 def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
                  written=frozenset()):
     """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
@@ -201,6 +213,9 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
             if not readers or not all(id(r) in position and position[id(r)] >= index for r in readers):
                 continue
             last = max(position[id(r)] for r in readers)
+            sharing = {name, *(group or {}).get(name, ())}
+            if any(sharing & _element_writes_within(s, arrays) for s in block[index + 1 : last]):
+                continue  # written in place before it is read: computing it again would give the old values
             operands = operation.operand_names()
             if all(holds_its_value(o, index, last, {name}) for o in operands):
                 chosen[name] = (statement, index)

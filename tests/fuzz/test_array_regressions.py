@@ -129,8 +129,19 @@ def writes_through_ravel(x, y, s):
     return np.sum(np.sin(x)) + np.sum(y * v[:3])
 
 
+# A wrong gradient (hunt, 2026-12): `w1 = np.tanh(x)` computed again in the reverse sweep for the
+# adjoint of `w1 * w1`, although `w1[0] = s` had changed w1 in place in between: the adjoint
+# saw tanh(x) in row 0 instead of s (d/ds 3.90 instead of 2.44).
+def recomputed_array_written_in_place_before_its_reader(x, s):
+    x += s
+    w1 = np.tanh(x)
+    w1[0] = s
+    return np.sum(w1 * w1) + np.sum(x * x)
+
+
 CASES = [
     (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
+    (recomputed_array_written_in_place_before_its_reader, (np.array([[0.96], [0.07], [0.0]]), 0.02)),
     (view_read_then_changed_in_place, (np.array([[0.45], [0.0], [0.59]]), np.array([[0.81], [0.19], [0.0]]))),
     (slice_read_then_changed_in_place, (np.array([0.45, 0.1, 0.59]), np.array([0.81, 0.19, -0.3]))),
     (save_in_branch_never_taken, (np.array([1.1, 0.71, 0.48]), 0.99)),
