@@ -290,7 +290,13 @@ class Kernel:
         header = dict(origin=normalized.origin, constants=normalized.constants, uses_tape=stage == "adjoint")
         if device == "cpu":
             source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
-            launcher = kernels.cpu_launcher(f"{thread_function}_launch", thread, arguments, atomic, dimensions)
+            ranks = {}  # the private arrays' numbers of dimensions (an adjoint's are its array's)
+            for position, parameter in enumerate(parameters):
+                kind = signature[dimensions + position]
+                for name_ in (parameter, f"{parameter}_adj"):
+                    if name_ in atomic and hasattr(kind, "ndim"):
+                        ranks[name_] = kind.ndim
+            launcher = kernels.cpu_launcher(f"{thread_function}_launch", thread, arguments, atomic, dimensions, ranks)
             serial = kernels.serial_launcher(f"{thread_function}_serial", thread, arguments, dimensions)
             source += (
                 "\n\nimport numba\nfrom numba import prange\n\n\n"

@@ -457,3 +457,33 @@ def test_kernels_may_call_helpers_defined_below():
     x, y = np.array([0.5, -1.0, 2.0]), np.zeros(3)
     squares_with_a_helper_defined_below.launch(3, x, y)
     np.testing.assert_allclose(y, x * x + 1.0, rtol=1e-15)
+
+
+@srcad.kernel
+def gather_and_neighbour(x, idx, w, y):
+    i = srcad.tid()
+    t = w[0] * x[idx[i]]
+    if i > 0:
+        t += x[i - 1] * x[i]
+    y[i] = t
+
+
+def test_large_launches_spill_additions_outside_their_chunk_and_add_them_up():
+    # parallel launches: each chunk adds directly into its own rows of x's adjoint and spills the rest
+    # (a neighbour's row at its edge, the rows a gather picks at random, w's one element)
+    n = 50000
+    rng = np.random.default_rng(0)
+    x, idx, w = rng.normal(size=n), rng.integers(0, n, size=n), np.array([0.7])
+    y, loss = np.zeros(n), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        gather_and_neighbour.launch(n, x, idx, w, y)
+        sum_of_squares.launch(n, y, loss)
+    tape.backward(loss)
+    y_adj = 2.0 * y  # the closed form, element by element
+    expected = np.zeros(n)
+    np.add.at(expected, idx, y_adj * w[0])
+    expected[:-1] += y_adj[1:] * x[1:]
+    expected[1:] += y_adj[1:] * x[:-1]
+    np.testing.assert_allclose(tape.gradient(x), expected, rtol=1e-12, atol=1e-12)
+    assert tape.gradient(w)[0] == pytest.approx(np.sum(y_adj * x[idx]), rel=1e-12)

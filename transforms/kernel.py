@@ -353,36 +353,147 @@ def serial_launcher(name, thread, arguments, dimensions=1):
     return "\n".join(lines) + "\n"
 
 
-def cpu_launcher(name, thread, arguments, private, dimensions=1):
+def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
     """Source of ``name(threads, chunks, *arguments)``, running ``thread``'s code for every thread
-    under ``prange``, in ``chunks`` chunks (numba's thread count). Arguments in ``private`` get zeroed
-    partial arrays for every chunk but the first (which adds into the argument itself), summed into
-    them after the loop."""
+    under ``prange``, in ``chunks`` chunks (numba's thread count), for arguments in ``private`` that
+    threads add into at other threads' elements (``ranks``: their numbers of dimensions).
+
+    A chunk adds directly into the elements whose first index lies in its own range of threads (no
+    other chunk writes those), and spills the additions anywhere else (a neighbour's ``x_adj[i + 1]``
+    at the chunk's edge) as (index, value) pairs, added after the loop: a stencil's adjoint spills
+    a few values per chunk. That needs every addition into the array to be a statement of the
+    thread outside its loops (so the spill space is known) with a whole index; other arrays get a
+    zeroed partial array per chunk but the first, summed into them after the loop."""
     private = sorted(private)
     whole = {a: f"srcad_whole_{k}" for k, a in enumerate(private)}  # the arrays passed in
     header = f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(whole.get(a, a) for a in arguments)}):"
     if not private:
         lines = [header, "    for srcad_tid in prange(srcad_threads):", _thread_code(thread, dimensions, "        ")]
         return "\n".join(lines) + "\n"
+    body, sums, _ = accumulated_in_registers(thread)
+    flushes = [cst.parse_statement(f"{element} += {total}") for total, element in sums]
+    # (in one dimension: a chunk's threads own the rows of their numbers; 2-D launches number (i, j))
+    spilled = _spillable(body, flushes, private, ranks or {}) if dimensions == 1 else {}
+    partial = [a for a in private if a not in spilled]
     lines = [header]
     lines += ["    srcad_chunks = max(1, min(srcad_threads, srcad_chunks))",
               "    srcad_per_chunk = (srcad_threads + srcad_chunks - 1) // srcad_chunks"]
-    for k, argument in enumerate(private):  # the first chunk adds into the array itself
-        lines.append(f"    srcad_parts_{k} = np.empty((srcad_chunks - 1,) + {whole[argument]}.shape, "
-                     f"dtype={whole[argument]}.dtype)")
-    lines.append("    for srcad_chunk in prange(srcad_chunks):")
-    for k, argument in enumerate(private):  # each chunk zeroes its own part, in parallel
-        lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
-        lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
-    body, sums, _ = accumulated_in_registers(thread)
-    lines += [f"        {total} = 0.0" for total, _ in sums]
-    lines.append("        for srcad_tid in range(srcad_chunk * srcad_per_chunk, "
-                 "min(srcad_threads, (srcad_chunk + 1) * srcad_per_chunk)):")
-    lines.append(_thread_code(thread, dimensions, "            ", body))
-    lines += [f"        {element} += {total}" for total, element in sums]
     for k, argument in enumerate(private):
-        lines.append(f"    for srcad_chunk in range(srcad_chunks - 1):\n        {whole[argument]} += srcad_parts_{k}[srcad_chunk]")
+        if argument in spilled:
+            room, rank = spilled[argument]
+            lines += [f"    srcad_spill_values_{k} = np.empty((srcad_chunks, srcad_per_chunk * {room[0]} + {room[1]}), "
+                      f"dtype={whole[argument]}.dtype)",
+                      f"    srcad_spill_indices_{k} = np.empty((srcad_chunks, srcad_per_chunk * {room[0]} + {room[1]}, "
+                      f"{rank}), dtype=np.int64)",
+                      f"    srcad_spill_counts_{k} = np.zeros(srcad_chunks, dtype=np.int64)"]
+        else:  # the first chunk adds into the array itself
+            lines.append(f"    srcad_parts_{k} = np.empty((srcad_chunks - 1,) + {whole[argument]}.shape, "
+                         f"dtype={whole[argument]}.dtype)")
+    lines.append("    for srcad_chunk in prange(srcad_chunks):")
+    lines.append("        srcad_low = srcad_chunk * srcad_per_chunk")
+    lines.append("        srcad_high = min(srcad_threads, srcad_low + srcad_per_chunk)")
+    for k, argument in enumerate(private):
+        if argument in spilled:
+            lines.append(f"        srcad_spilled_{k} = 0")
+        else:  # each chunk zeroes its own part, in parallel
+            lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
+            lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
+    numbers = {a: k for k, a in enumerate(private)}
+    rewrite = _Spill({a: (whole[a], numbers[a]) for a in spilled})
+    body = list(cst.Module(body=body).visit(rewrite).body)
+    flushes = list(cst.Module(body=flushes).visit(rewrite).body)
+    lines += [f"        {total} = 0.0" for total, _ in sums]
+    lines.append("        for srcad_tid in range(srcad_low, srcad_high):")
+    lines.append(_thread_code(thread, dimensions, "            ", body))
+    lines += ["        " + line for line in cst.Module(body=flushes).code.rstrip("\n").split("\n") if flushes]
+    for k, argument in enumerate(private):
+        if argument in spilled:
+            lines.append(f"        srcad_spill_counts_{k}[srcad_chunk] = srcad_spilled_{k}")
+    for k, argument in enumerate(private):
+        if argument in spilled:
+            rank = spilled[argument][1]
+            index = ", ".join(f"srcad_spill_indices_{k}[srcad_chunk, srcad_spill, {d}]" for d in range(rank))
+            lines += ["    for srcad_chunk in range(srcad_chunks):",
+                      f"        for srcad_spill in range(srcad_spill_counts_{k}[srcad_chunk]):",
+                      f"            {whole[argument]}[{index}] += srcad_spill_values_{k}[srcad_chunk, srcad_spill]"]
+        else:
+            lines.append(f"    for srcad_chunk in range(srcad_chunks - 1):\n        {whole[argument]} += srcad_parts_{k}[srcad_chunk]")
     return "\n".join(lines) + "\n"
+
+
+def _spillable(body, flushes, private, ranks):
+    """{array: ((additions per thread, additions per chunk), rank)} for the arrays in ``private`` whose
+    every use is an addition ``a[j, ...] += v`` with one index per dimension, outside the thread's
+    loops: the most a chunk can spill."""
+    counts, refused = {}, set()
+
+    class Find(cst.CSTVisitor):
+        def __init__(self):
+            self.loops = 0
+
+        def visit_For(self, node):
+            self.loops += 1
+
+        def leave_For(self, node):
+            self.loops -= 1
+
+        def visit_While(self, node):
+            self.loops += 1
+
+        def leave_While(self, node):
+            self.loops -= 1
+
+        def visit_AugAssign(self, node):
+            target = node.target
+            if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value in private:
+                array = target.value.value
+                whole_index = len(target.slice) == ranks.get(array) and all(
+                    isinstance(e.slice, cst.Index) and isinstance(e.slice.value, (cst.Name, cst.Integer)) for e in target.slice
+                )
+                if self.loops or not whole_index or not isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
+                    refused.add(array)
+                counts[array] = counts.get(array, 0) + 1
+                node.value.visit(self)
+                return False
+            return True
+
+        def visit_Name(self, node):
+            if node.value in private:
+                refused.add(node.value)  # read, or used whole
+
+    cst.Module(body=body).visit(Find())
+    per_thread = dict(counts)
+    counts.clear()
+    cst.Module(body=flushes).visit(Find())
+    return {a: ((per_thread.get(a, 0), counts.get(a, 0)), ranks[a]) for a in set(per_thread) | set(counts)
+            if a not in refused and a in ranks}
+
+
+class _Spill(cst.CSTTransformer):
+    """``a[j, k] += v`` (an array of ``arrays``: name -> (its whole array, its number)) as a direct
+    addition where the chunk owns row j, else a spilled (index, value) pair."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def leave_SimpleStatementLine(self, original, updated):
+        small = updated.body[0]
+        if not (isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript)
+                and isinstance(small.target.value, cst.Name) and small.target.value.value in self.arrays):
+            return updated
+        whole, k = self.arrays[small.target.value.value]
+        atoms = [cst.Module([]).code_for_node(e.slice.value) for e in small.target.slice]
+        value = cst.Module([]).code_for_node(small.value)
+        if isinstance(small.operator, cst.SubtractAssign):
+            value = f"-({value})"
+        operator = "+=" if isinstance(small.operator, cst.AddAssign) else "-="
+        direct = f"{whole}[{', '.join(atoms)}] {operator} {cst.Module([]).code_for_node(small.value)}"
+        spill = [f"srcad_spill_values_{k}[srcad_chunk, srcad_spilled_{k}] = {value}"]
+        spill += [f"srcad_spill_indices_{k}[srcad_chunk, srcad_spilled_{k}, {d}] = {atom}" for d, atom in enumerate(atoms)]
+        spill.append(f"srcad_spilled_{k} += 1")
+        text = (f"if srcad_low <= {atoms[0]} and {atoms[0]} < srcad_high:\n    {direct}\nelse:\n"
+                + "".join(f"    {line}\n" for line in spill))
+        return cst.parse_statement(text).with_changes(leading_lines=updated.leading_lines)
 
 
 def replay_launcher(name, launcher, is_array, float_arrays, dimensions=1):
