@@ -175,3 +175,37 @@ def test_a_helper_may_be_defined_below_its_caller():
     # decorating checks the caller before the helper exists; the check waits for the first call
     expected = 2.0 * (math.cos(0.4) * 0.4 + math.sin(0.4))
     assert srcad.grad(calls_a_helper_defined_below)(0.4) == pytest.approx(expected, rel=1e-13)
+
+
+def doubled_tanh(v):
+    return math.tanh(v) * 2.0
+
+
+def helpers_in_tests_and_inactive_calls(x):
+    y = x
+    if doubled_tanh(x) > 0.5:  # a helper in an if's test
+        y = y * 3.0 + math.sin(x)
+    z = math.copysign(1.0, doubled_tanh(y) - 10.0) * y  # ... in an argument of a function without derivative
+    return (y if doubled_tanh(z) < 0.0 else z * x) + z  # ... in a conditional expression's test
+
+
+def helper_in_a_while_test(x):
+    while doubled_tanh(x) < 1.9:  # <- here:doubled_tanh
+        x = x + 0.1
+    return x
+
+
+def test_helpers_called_in_tests_and_inactive_arguments():
+    for x in (0.4, 0.1, -0.3):  # both sides of each test
+        expected = oracles.central_difference(helpers_in_tests_and_inactive_calls, (x,), 0)
+        value, gradient = srcad.value_and_grad(helpers_in_tests_and_inactive_calls)(x)
+        assert value == pytest.approx(helpers_in_tests_and_inactive_calls(x), rel=1e-14)
+        assert gradient == pytest.approx(expected, rel=1e-8)
+        assert srcad.jvp(helpers_in_tests_and_inactive_calls, (x,), (1.0,))[1] == pytest.approx(expected, rel=1e-8)
+
+
+def test_a_helper_in_a_while_test_is_refused_with_what_to_write():
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(helper_in_a_while_test)(0.3)
+    assert caught.value.lineno == helper_in_a_while_test.__code__.co_firstlineno + 1
+    assert "into a variable first" in str(caught.value)

@@ -14,9 +14,13 @@ INACTIVE_METHODS = {"sum", "mean", "max", "min", "prod", "any", "all", "argmax",
 class Canonicalize(cst.CSTTransformer):
     """Checks an inactive expression and spells the functions it calls canonically."""
 
-    def __init__(self, normalizer, allow_tuples=False):
+    def __init__(self, normalizer, allow_tuples=False, statements=None):
         self.normalizer = normalizer
         self.allow_tuples = allow_tuples  # shapes of new arrays: np.zeros((n, m))
+        # where calls of the user's helpers go (`if energy(x) > 0:`): computed before the expression,
+        # their values read from the variables holding them; None where there is no such place
+        self.statements = statements
+        self.helper_values = {}  # id of a helper's call -> the atom holding its value
 
     def visit_Call(self, node):
         if self._is_array_method(node):
@@ -26,10 +30,24 @@ class Canonicalize(cst.CSTTransformer):
             return False
         resolved = self.normalizer.parsed.resolve(node.func)
         if resolved.kind != "function":
+            from srcad.transforms.inline import is_user_function
+
+            if resolved.kind != "local" and is_user_function(resolved.value):
+                if self.statements is None:
+                    raise self.normalizer.error(
+                        f"srcad cannot call the helper {cst.Module([]).code_for_node(node.func)!r} here (a loop's "
+                        "test, an index or a shape) yet", node,
+                        "Compute it into a variable first (for a while loop's test: before the loop and again at "
+                        "the end of its body).",
+                    )
+                self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
+                return False
             raise self.normalizer.unknown_callee(node, resolved)
         return True
 
     def leave_Call(self, original, updated):
+        if id(original) in self.helper_values:
+            return self.helper_values[id(original)]
         if self._is_array_method(original):
             return original.with_changes(
                 func=original.func.with_changes(value=original.func.value.visit(self)),

@@ -128,7 +128,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
             operator = type(node.operator)()  # the user's spacing may hold line breaks
             return self._result(cst.BinaryOperation(left, operator, right), statements, into)
         if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
-            return self._result(self.inactive(node), statements, into)
+            return self._result(self.inactive(node, statements=statements), statements, into)
         if isinstance(node, cst.IfExp):
             return self.conditional_expression(node, statements, into)
         if isinstance(node, cst.Call):
@@ -208,9 +208,10 @@ class Flattener(ArrayFlattening, TupleFlattening):
         name = into or self.names.fresh("choice")
         body, _ = self.expression(node.body, into=name)
         orelse, _ = self.expression(node.orelse, into=name)
+        test = self.inactive(node.test, statements=statements)
         statements.append(
             cst.If(
-                test=self.inactive(node.test),
+                test=test,
                 body=cst.IndentedBlock(body),
                 orelse=cst.Else(cst.IndentedBlock(orelse)),
             )
@@ -256,7 +257,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
         if callee == "srcad.atomic_add":
             raise self.error("srcad.atomic_add(a, i, v) is a statement: it returns nothing", node)
         if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":
-            return self._result(self.inactive(node), statements, into)
+            return self._result(self.inactive(node, statements=statements), statements, into)
         if callee in rules.ARRAY_CONSTRUCTORS:
             return self._result(self.inactive(node, allow_tuples=True), statements, into)
         if callee in rules.ARRAY_FILLS:
@@ -334,8 +335,14 @@ class Flattener(ArrayFlattening, TupleFlattening):
         return self.error(f"srcad cannot call {spelled!r}", node, "Only functions with derivative rules can be called.")
 
     # -- inactive expressions are copied, with function names spelled canonically ---------------------
-    def inactive(self, node, allow_tuples=False):
-        canonical = node.visit(Canonicalize(self, allow_tuples))
+    def expression_atom(self, node, statements):
+        """An atom holding the value of ``node``, the statements computing it appended to ``statements``."""
+        return self._operand(node, statements)
+
+    def inactive(self, node, allow_tuples=False, statements=None):
+        """``node`` checked and spelled canonically; with ``statements``, calls of the user's helpers in
+        it are computed there first."""
+        canonical = node.visit(Canonicalize(self, allow_tuples, statements))
         if "\n" in cst.Module([]).code_for_node(canonical) and not getattr(canonical, "lpar", True):
             canonical = canonical.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return canonical

@@ -328,7 +328,8 @@ class Normalizer(Flattener, KernelNormalizing):
 
     # -- compound statements ----------------------------------------------------------------------
     def compound_If(self, node):
-        test = self.inactive(node.test)
+        computed = []  # helpers the test calls, computed before it
+        test = self.inactive(node.test, statements=computed)
         body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
         orelse = None
         if isinstance(node.orelse, cst.If):
@@ -336,7 +337,7 @@ class Normalizer(Flattener, KernelNormalizing):
         elif isinstance(node.orelse, cst.Else):
             orelse_body = self.block(node.orelse.body.body)
             orelse = cst.Else(cst.IndentedBlock(orelse_body)) if orelse_body else None
-        return [cst.If(test=test, body=cst.IndentedBlock(body), orelse=orelse)]
+        return computed + [cst.If(test=test, body=cst.IndentedBlock(body), orelse=orelse)]
 
     def compound_For(self, node):
         if node.orelse is not None:
@@ -373,7 +374,7 @@ class Normalizer(Flattener, KernelNormalizing):
             raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
         body = self.block(node.body.body)
         if not (isinstance(node.test, cst.Name) and node.test.value == "True"):
-            test = self.inactive(node.test)
+            test = self.inactive(node.test)  # (a helper called here is refused: see Canonicalize)
             exit_check = cst.If(
                 test=cst.UnaryOperation(cst.Not(), test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
                 body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
