@@ -24,7 +24,6 @@ about 6 GB after 30 minutes). Not collected by pytest (no test_ prefix).
 import collections
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis.errors import UnsatisfiedAssumption  # noqa: E402
 
 from tests.fuzz.array_programs import array_programs  # noqa: E402
+from tests.fuzz.hunt import note_checked, run_and_summarize  # noqa: E402
 from tests.fuzz.test_random_array_programs import check_program  # noqa: E402
 
 
@@ -104,34 +104,9 @@ def main():
             signatures[signature(text)] += 1
             print(f"FAIL #{stats['failed']}: {signature(text)}", flush=True)
             return
-        stats["checked"] += 1
-        stats["forward"] += checked["forward"] is True
-        stats["forward unreliable"] += checked["forward"] == "unreliable"
-        done = stats["checked"] + stats["failed"]
-        if done % 25 == 0:
-            elapsed = time.time() - start
-            print(f"{done} programs ({stats['skipped']} skipped), {stats['failed']} failed, "
-                  f"{60 * done / elapsed:.1f} checked/min", flush=True)
+        note_checked(stats, checked, start)
 
-    def summary(*_):
-        elapsed = time.time() - start
-        done = stats["checked"] + stats["failed"]
-        print(f"done: {stats} in {elapsed:.0f}s, {60 * done / max(elapsed, 1e-9):.1f} programs checked/min, "
-              f"{60 * (done + stats['skipped']) / max(elapsed, 1e-9):.1f} drawn/min", flush=True)
-        for text, n in signatures.most_common():
-            print(f"{n:5d}  {text}", flush=True)
-
-    def stop(*_):  # `timeout 1800 python -m tests.fuzz.array_hunt 5000` still prints the summary
-        summary()
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        run()
-    except KeyboardInterrupt:
-        pass
-    summary()
-
+    run_and_summarize(run, stats, signatures, start)
 
 if __name__ == "__main__":
     main()

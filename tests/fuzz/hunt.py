@@ -65,14 +65,25 @@ def main():
             signatures[signature(text)] += 1
             print(f"FAIL #{stats['failed']}: {signature(text)}", flush=True)
             return
-        stats["checked"] += 1
-        stats["forward"] += checked["forward"] is True
-        stats["forward unreliable"] += checked["forward"] == "unreliable"
-        done = stats["checked"] + stats["failed"]
-        if done % 25 == 0:
-            elapsed = time.time() - start
-            print(f"{done} programs ({stats['skipped']} skipped), {stats['failed']} failed, "
-                  f"{60 * done / elapsed:.1f} checked/min", flush=True)
+        note_checked(stats, checked, start)
+
+    run_and_summarize(run, stats, signatures, start)
+
+
+def note_checked(stats, checked, start):
+    """Counts a checked program (and its forward-mode check); every 25 programs prints the rate."""
+    stats["checked"] += 1
+    stats["forward"] += checked["forward"] is True
+    stats["forward unreliable"] += checked["forward"] == "unreliable"
+    done = stats["checked"] + stats["failed"]
+    if done % 25 == 0:
+        elapsed = time.time() - start
+        print(f"{done} programs ({stats['skipped']} skipped), {stats['failed']} failed, "
+              f"{60 * done / elapsed:.1f} checked/min", flush=True)
+
+
+def run_and_summarize(run, stats, signatures, start):
+    """run(); then the summary, also when stopped by Ctrl-C or SIGTERM (`timeout 1800 python -m ...`)."""
 
     def summary():
         elapsed = time.time() - start
@@ -82,7 +93,7 @@ def main():
         for text, n in signatures.most_common():
             print(f"{n:5d}  {text}", flush=True)
 
-    def stop(*_):  # `timeout 1800 python -m tests.fuzz.hunt 5000` still prints the summary
+    def stop(*_):
         summary()
         os._exit(0)
 
@@ -92,7 +103,6 @@ def main():
     except KeyboardInterrupt:
         pass
     summary()
-
 
 if __name__ == "__main__":
     main()
