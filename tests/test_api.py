@@ -200,3 +200,26 @@ def sum_of_squares(x):
 def test_arguments_srcad_cannot_differentiate_are_refused_before_running(argument, message):
     with pytest.raises(TypeError, match=message):
         srcad.grad(sum_of_squares)(argument)
+
+
+def weighted_squares(x, w):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += w[i] * x[i] * x[i]
+    return total
+
+
+def test_repeated_calls_with_other_layouts_and_dtypes_get_their_own_compiled_code():
+    # calls after the first take a fast path keyed by the arguments' types: layouts (contiguous,
+    # strided, Fortran), dtypes and read-only arrays must each get code of their own
+    base = np.arange(1.0, 9.0)
+    weights = np.linspace(0.5, 2.0, 8)
+    readonly = base.copy()
+    readonly.setflags(write=False)
+    cases = [base, base[::2], readonly, base.astype(np.float32), np.asfortranarray(base)]
+    for x in cases:
+        w = weights[: x.shape[0]].astype(x.dtype)
+        for _ in range(2):  # the second call takes the fast path
+            gradient = srcad.grad(weighted_squares)(x, w)
+            assert gradient.dtype == x.dtype
+            np.testing.assert_allclose(gradient, 2.0 * w * x, rtol=1e-6 if x.dtype == np.float32 else 1e-14)
