@@ -487,3 +487,16 @@ def test_large_launches_spill_additions_outside_their_chunk_and_add_them_up():
     expected[1:] += y_adj[1:] * x[:-1]
     np.testing.assert_allclose(tape.gradient(x), expected, rtol=1e-12, atol=1e-12)
     assert tape.gradient(w)[0] == pytest.approx(np.sum(y_adj * x[idx]), rel=1e-12)
+
+
+def test_launches_alternating_contiguous_and_strided_arrays_are_each_right():
+    grid = np.arange(1.0, 13.0).reshape(4, 3)
+    for x in (grid[:, 0], grid[1], grid[:, 2], grid[2], grid.T[1].astype(np.float32)):  # strided, contiguous, ...
+        for _ in range(2):  # the second launch takes the fast path
+            loss = np.zeros(1, dtype=x.dtype)
+            tape = srcad.Tape()
+            with tape:
+                sum_of_squares.launch(x.shape[0], x, loss)
+            assert loss[0] == pytest.approx(np.sum(x.astype(np.float64) ** 2), rel=1e-6)
+            tape.backward(loss)
+            np.testing.assert_allclose(tape.gradient(x), 2.0 * x, rtol=1e-6)
