@@ -524,3 +524,21 @@ def threads_write_their_own_or_agreed_elements(x, y, flag, first):  # a kernel: 
     flag[0] = 2.0  # every thread writes one value
     if i == 0:
         first[0] = x[0] * 3.0  # one thread writes
+
+
+# --- more of what users write (refused at the line, with what to do) ---
+def sorts_in_place(x):
+    x.sort()  # <- here:x.sort()
+    return np.sum(x * np.arange(x.shape[0]))
+
+
+def draws_random_numbers(x):
+    return x * np.random.rand()  # <- here:np.random.rand()
+
+
+def takes_an_item(x):
+    return x[0].item() * 2.0  # <- here:x[0].item()
+
+
+def makes_an_array_of_arrays(x):
+    return np.sum(np.array([x, x * 2.0]))  # <- here:return

@@ -569,3 +569,17 @@ def test_more_mistakes_in_launches_name_the_problem(call, error, words):
     with pytest.raises(error) as caught:
         call()
     assert words in str(caught.value) and _clean(str(caught.value)), str(caught.value)
+
+
+@pytest.mark.parametrize("function, words", [
+    (programs.sorts_in_place, "changes 'x' in place"),
+    (programs.draws_random_numbers, "'numpy.random.rand' has no derivative rule"),
+    (programs.takes_an_item, "drop '.item()'"),
+    (programs.makes_an_array_of_arrays, "np.stack"),
+], ids=lambda value: getattr(value, "__name__", ""))  # fmt: skip
+def test_what_users_write_is_refused_at_its_line_with_what_to_do(function, words):
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(function)(np.array([0.5, -1.0, 2.0]))
+    _check_located(caught.value, function)
+    assert words in str(caught.value) and _clean(str(caught.value)), str(caught.value)
+

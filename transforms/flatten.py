@@ -317,7 +317,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
                 node,
                 "Rewrite the recursion as a loop.",
             )
-        if callable(value) and hasattr(value, "__code__"):
+        if callable(value) and hasattr(value, "__code__") and "." not in (resolved.name or ""):  # not a library's
             return self.error(
                 f"srcad cannot differentiate through the call to {spelled!r}: it reads and inlines plain "
                 "functions, not methods or other callables",

@@ -100,11 +100,12 @@ class ArrayFlattening:
             from srcad.structure import NeedsStructures
 
             raise NeedsStructures(method)  # state._replace(...): a NamedTuple argument, perhaps
-        raise self.error(
-            f"srcad cannot differentiate the method '.{method}()' yet",
-            node,
-            "Write it as a loop over the elements.",
-        )
+        advice = {
+            "item": "An element x[i] is already a number: drop '.item()'.",
+            "tolist": "Keep the array: srcad differentiates arrays, not lists.",
+            "astype": "Differentiated arrays stay float; for indices, compute them with int(...) or pass an int array.",
+        }.get(method, "Write it with NumPy functions, or as a loop over the elements.")
+        raise self.error(f"srcad cannot differentiate the method '.{method}()'", node, advice)
 
     def reduction(self, node, callee, array, arguments, statements, into):
         """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""

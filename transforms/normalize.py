@@ -225,6 +225,16 @@ class Normalizer(Flattener, KernelNormalizing):
                 # a.fill(v) is a[...] = v
                 whole = cst.Subscript(call.func.value, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))])
                 return self.small_statement(cst.Assign([cst.AssignTarget(whole)], call.args[0].value))
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and self.parsed.resolve(call.func.value).kind == "local"):  # x.sort(), x.resize(...)
+                method = call.func.attr.value
+                raise self.error(
+                    f"srcad cannot differentiate the method '.{method}()', which changes "
+                    f"'{cst.Module([]).code_for_node(call.func.value)}' in place",
+                    node,
+                    "Write the new values element by element (a[i] = ...), or compute them outside the "
+                    "differentiated function and pass them in.",
+                )
             raise self.error(
                 "srcad cannot differentiate a statement that only has side effects",
                 node,
