@@ -362,6 +362,19 @@ _register_scan(cumsum_along, backwards=False)
 _register_scan(cumsum_adjoint_along, backwards=True)
 
 
+def snapshot(value):
+    """A copy of an array, a number as it is: the right-hand side of ``y += y[0]`` read before the
+    write, as NumPy reads it (numba would read the row as the loop changes it)."""
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+@overload(snapshot)
+def _snapshot_overload(value):
+    if isinstance(value, types.Array):
+        return lambda value: value.copy()
+    return lambda value: value
+
+
 def keep_dims(value, x):
     """The float ``value`` as an array of x's rank, every axis of size 1: what ``keepdims=True``
     gives for a reduction of the whole array."""

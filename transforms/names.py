@@ -16,7 +16,7 @@ RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_
 ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along", "keep_dims",
-    "cumsum_along", "cumsum_adjoint_along", "scatter_add", "scattered", "at_last_writes",
+    "cumsum_along", "cumsum_adjoint_along", "scatter_add", "scattered", "at_last_writes", "snapshot",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS}

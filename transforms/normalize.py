@@ -288,12 +288,15 @@ class Normalizer(Flattener, KernelNormalizing):
         view = value.value if isinstance(value, (cst.Subscript, cst.Attribute)) else None
         if not (isinstance(written, cst.Name) and isinstance(view, cst.Name) and view.value == written.value):
             return atom
-        if isinstance(value, cst.Subscript) and not is_view_subscript(value):
-            return atom  # one element: a number
         if isinstance(value, cst.Attribute) and value.attr.value != "T":
             return atom
+        indexed = isinstance(value, cst.Subscript) and not is_view_subscript(value)
+        if indexed and isinstance(target, cst.Subscript) and not is_view_subscript(target):
+            return atom  # y[i] += y[j]: the same element at most, read before it is written
+        # y[0] is a number of a vector but a row of a matrix (y += y[0]): snapshot copies only arrays
+        copier = "np.copy" if isinstance(value, cst.Attribute) or is_view_subscript(value) else "snapshot"
         copy = self.names.fresh(f"{written.value}_before")
-        statements.append(assign(copy, cst.Call(cst.parse_expression("np.copy"), [cst.Arg(atom)])))
+        statements.append(assign(copy, cst.Call(cst.parse_expression(copier), [cst.Arg(atom)])))
         return cst.Name(copy)
 
     def target(self, target, statements):

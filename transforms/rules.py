@@ -111,6 +111,8 @@ ARRAY_FILLS = {"np.full": 1, "np.full_like": 1}  # position of the fill value
 # Whole-array operations (so far the ones that start a new array from an operand).
 ARRAY_RULES = {
     "np.copy": unary("y_adj", "x_dot"),  # x_adj += y_adj, element by element
+    # y = snapshot(x): np.copy for arrays, x itself for numbers (normalize.buffered)
+    "snapshot": unary("y_adj", "snapshot(x_dot)"),
     # y = x[1:, j], x[:, None], x.T, x.reshape(n, m): y shares x's memory, and y_adj is the same
     # view of x_adj (see reverse_arrays.py), so the adjoint needs no code of its own.
     "view": unary("y_adj", "x_dot"),

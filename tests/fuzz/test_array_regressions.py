@@ -139,8 +139,19 @@ def recomputed_array_written_in_place_before_its_reader(x, s):
     return np.sum(w1 * w1) + np.sum(x * x)
 
 
+# A wrong value (fuzzer, 2026-12): `y += y[0]` with y a matrix adds row 0 to every row. NumPy reads
+# the row before writing; numba's loop read it as it changed it (row 0 doubled first, then added).
+# `y[0]` is a row here, not a number: it is now copied first (copied only if it is an array).
+def row_added_to_its_own_matrix(x, y):
+    y += 0.25 * np.tanh(x[:, None] + y)
+    y += y[0]
+    y /= 2.0 + np.cos(x[:, None])
+    return np.mean(y**3) + np.sum(x)
+
+
 CASES = [
     (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
+    (row_added_to_its_own_matrix, (np.array([0.53, 0.39, -0.56]), np.array([[-1.09], [-0.46], [-0.81]]))),
     (recomputed_array_written_in_place_before_its_reader, (np.array([[0.96], [0.07], [0.0]]), 0.02)),
     (view_read_then_changed_in_place, (np.array([[0.45], [0.0], [0.59]]), np.array([[0.81], [0.19], [0.0]]))),
     (slice_read_then_changed_in_place, (np.array([0.45, 0.1, 0.59]), np.array([0.81, 0.19, -0.3]))),
