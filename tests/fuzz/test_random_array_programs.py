@@ -28,7 +28,7 @@ Any exception from srcad fails the test with the program's source; a
 `DifferentiabilityError` says "srcad refused" (so hunts can count refusals
 apart from crashes).
 
-Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 16, 400 with
+Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 32, 400 with
 `pytest --hypothesis-profile=long`; each example
 compiles one adjoint with numba, several seconds). Derandomized by the
 test-wide hypothesis profile (tests/conftest.py); HYPOTHESIS_PROFILE=explore
@@ -53,8 +53,8 @@ import srcad
 from . import oracle
 from .array_programs import TooClose, array_programs, checked_namespace
 
-# 16 programs per run; hundreds under `pytest --hypothesis-profile=long` (tests/conftest.py)
-EXAMPLES = int(os.environ.get("SRCAD_ARRAY_FUZZ_EXAMPLES", "400" if settings.default.max_examples >= 500 else "16"))
+# 32 programs per run; hundreds under `pytest --hypothesis-profile=long` (tests/conftest.py)
+EXAMPLES = int(os.environ.get("SRCAD_ARRAY_FUZZ_EXAMPLES", "400" if settings.default.max_examples >= 500 else "32"))
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
     [Phase.shrink] if os.environ.get("SRCAD_FUZZ_SHRINK", "0") == "1" else []
 )

@@ -26,7 +26,7 @@ Any exception from srcad fails the test with the program's source.
 The programs are a fixed (derandomized) draw unless HYPOTHESIS_PROFILE is
 "explore" or "long", so CI is reproducible; new programs are hunted there.
 
-Example count: env SRCAD_FUZZ_EXAMPLES (default 90, 2000 with
+Example count: env SRCAD_FUZZ_EXAMPLES (default 200, 2000 with
 `pytest --hypothesis-profile=long`); each example compiles
 one adjoint with numba (~0.5-1 s). SRCAD_FUZZ_SHRINK=1 turns on hypothesis'
 shrinking; SRCAD_FUZZ_LITERAL_CONDITIONS=0 / SRCAD_FUZZ_NO_GRAD=0 leave out
@@ -58,8 +58,8 @@ except ImportError:  # run from elsewhere (tests/fuzz/hunt.py)
     import oracles
 from .programs import programs
 
-# 90 programs per run; thousands under `pytest --hypothesis-profile=long` (tests/conftest.py)
-EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "2000" if settings.default.max_examples >= 500 else "90"))
+# 200 programs per run; thousands under `pytest --hypothesis-profile=long` (tests/conftest.py)
+EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "2000" if settings.default.max_examples >= 500 else "200"))
 # Shrinking recompiles every candidate (minutes); off unless SRCAD_FUZZ_SHRINK=1.
 # A failure prints the whole program either way.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
