@@ -263,7 +263,7 @@ class Kernel:
         return DifferentiabilityError(why, filename=filename, lineno=line, col=_first_column(filename, line), fix=fix)
 
     def _generated(self, stage, signature, device):
-        from srcad.transforms import emit, kernel as kernels, reverse, rules
+        from srcad.transforms import emit, kernel as kernels, launchers, reverse, rules
 
         normalized = self.normalized()
         dimensions = self.dimensions
@@ -296,8 +296,8 @@ class Kernel:
                 for name_ in (parameter, f"{parameter}_adj"):
                     if name_ in atomic and hasattr(kind, "ndim"):
                         ranks[name_] = kind.ndim
-            launcher = kernels.cpu_launcher(f"{thread_function}_launch", thread, arguments, atomic, dimensions, ranks)
-            serial = kernels.serial_launcher(f"{thread_function}_serial", thread, arguments, dimensions)
+            launcher = launchers.cpu_launcher(f"{thread_function}_launch", thread, arguments, atomic, dimensions, ranks)
+            serial = launchers.serial_launcher(f"{thread_function}_serial", thread, arguments, dimensions)
             source += (
                 "\n\nimport numba\nfrom numba import prange\n\n\n"
                 + "# The launchers: the thread's code above, inlined into a loop over the threads.\n"
@@ -309,7 +309,7 @@ class Kernel:
                 is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]
                 adjoint_arguments = [k - dimensions for k in float_arrays]
                 for replay, launcher in (("srcad_replay", "srcad_serial_launch"), ("srcad_parallel_replay", "srcad_launch")):
-                    source += "\n\n" + kernels.replay_launcher(f"{replay}_python", launcher, is_array, adjoint_arguments,
+                    source += "\n\n" + launchers.replay_launcher(f"{replay}_python", launcher, is_array, adjoint_arguments,
                                                                dimensions)
                     source += f"{replay} = numba.njit(cache=True)({replay}_python)\n"
         else:
