@@ -4,8 +4,8 @@ Code srcad cannot differentiate: a DifferentiabilityError at the file, line and 
 offending code (the functions in bad_inputs_programs.py mark it), with no numba or libcst text in
 the message. Mistakes in a call: TypeError or ValueError naming the argument. Awkward but valid
 input (NaN, infinities, very deep or very long functions): the right answer, never a crash.
-Gradients are checked against closed forms. A case marked xfail(strict=True) states the right
-answer where srcad gives a wrong one today; its reason says what srcad does instead.
+Gradients are checked against closed forms. (A bug found here is marked
+pytest.mark.xfail(strict=True, reason="srcad bug: ...") with the right answer until it is fixed.)
 """
 
 import importlib.util
@@ -183,10 +183,6 @@ def test_mistakes_in_launches_name_the_problem(call, error, words):
 # More of the catalogue (issue 7, second round).
 
 LEAKS = TRACEBACK_WORDS + ("Numba", "nopython", "pipeline", "RecursionError")
-
-
-def _bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"srcad bug: {reason}")
 
 
 def _clean(message):
