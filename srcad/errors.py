@@ -89,7 +89,8 @@ def _types(text):
 _NUMBA_FAILURES = [
     (re.compile(r"Function\(<(?:built-in )?function array>\) found for signature:\s*>>> \w+\((list\(array[^\n]*)\)"),
      lambda types: "np.array() of a list of arrays cannot be compiled: stack them with np.stack([...])"),
-    (re.compile(r"No implementation of function Function\(<(?:built-in )?function (\w+)>\) found for signature:\s*>>> \w+\((.*)\)"),
+    (re.compile(r"No implementation of function Function\(<(?:built-in )?function (\w+)(?: at 0x[0-9a-f]+)?>\) found for "
+                r"signature:\s*>>> \w+\((.*)\)"),
      lambda name, types: f"{_spelled(name)} does not take ({_types(types)})"),
     (re.compile(r"Invalid use of <built-in function (\w+)> with parameters \((.*)\)"),
      lambda name, types: f"{_spelled(name)} does not take ({_types(types)})"),

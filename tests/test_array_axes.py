@@ -78,3 +78,19 @@ def test_unsupported_axis_arguments_are_refused_at_the_line(function, args, word
         srcad.grad(function)(*args)
     assert words in str(caught.value)
     assert "test_array_axes.py" in str(caught.value)
+
+
+def branches_on_reductions_along_an_axis(x, y, s):
+    if 0.3 > np.min(y / 2.0, axis=0):  # numba cannot compile np.min(..., axis=0) as written
+        x = x * 2.0
+    z = np.sum(y) if np.max(x[:-1], axis=0) * x.sum() > 1.0 else s
+    return np.sum(x * x) + z * s
+
+
+@pytest.mark.parametrize("y", [np.array([0.5, -0.2, 0.9]), np.array([0.9, 0.7, 0.8])], ids=["taken", "not-taken"])
+def test_tests_on_reductions_along_an_axis(y):
+    x, s = np.array([0.3, 1.0, 0.7]), 0.4
+    value, (dx, ds) = srcad.value_and_grad(branches_on_reductions_along_an_axis, wrt=(0, 2))(x, y, s)
+    assert value == pytest.approx(branches_on_reductions_along_an_axis(x, y, s), rel=1e-14)
+    np.testing.assert_allclose(dx, _fd(branches_on_reductions_along_an_axis, [x, y, s], 0), rtol=1e-6)
+    np.testing.assert_allclose(ds, _fd(branches_on_reductions_along_an_axis, [x, y, s], 2), rtol=1e-6)

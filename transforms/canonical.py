@@ -23,6 +23,9 @@ class Canonicalize(cst.CSTTransformer):
         self.helper_values = {}  # id of a helper's call -> the atom holding its value
 
     def visit_Call(self, node):
+        if self.statements is not None and self._is_reduction_along_an_axis(node):  # `if np.min(y, axis=0) > 0:`
+            self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
+            return False
         if self._is_array_method(node):
             node.func.value.visit(self)  # a test such as `if x.sum() > 0:`: the array is checked
             for argument in node.args:
@@ -55,6 +58,17 @@ class Canonicalize(cst.CSTTransformer):
             )
         resolved = self.normalizer.parsed.resolve(original.func)
         return updated.with_changes(func=cst.parse_expression(resolved.name))
+
+    def _is_reduction_along_an_axis(self, node):
+        """np.sum(x, axis=0), x.max(axis=1), ...: numba cannot compile them as written; computed first,
+        the way differentiated code computes them."""
+        from srcad.transforms import rules
+
+        if not any(a.keyword is not None for a in node.args):
+            return False
+        if self._is_array_method(node):
+            return f"np.{node.func.attr.value}" in rules.REDUCTIONS
+        return self.normalizer.parsed.resolve(node.func).name in rules.REDUCTIONS
 
     def _is_array_method(self, node):
         return (
