@@ -154,6 +154,19 @@ def tangent_directions(program):
     return tuple(t if k in kept else None for k, t in enumerate(tangents)) + (None,)
 
 
+def _run_srcad(call, header, where=""):
+    """call() (srcad on a valid program); a failure raised as a finding with the program: Refused for a
+    DifferentiabilityError (srcad naming its own bug in one is a crash), AssertionError for anything else."""
+    try:
+        return call()
+    except srcad.DifferentiabilityError as error:
+        if "a bug in srcad" in str(error):
+            raise AssertionError(f"srcad raised on a valid program{where}" + header + traceback.format_exc()) from None
+        raise Refused(f"srcad refused a valid program{where}" + header + traceback.format_exc()) from None
+    except Exception:  # noqa: BLE001 - any srcad failure is a finding
+        raise AssertionError(f"srcad raised on a valid program{where}" + header + traceback.format_exc()) from None
+
+
 def check_program(program):
     """The whole differential check for one ArrayProgram; raises AssertionError with the source.
 
@@ -197,15 +210,7 @@ def check_program(program):
     header = (f"\nargs: {program.args_source()}  wrt={program.wrt!r}\n"
               f"--- program ---\n{program.source}---------------\n")
     mine = copies(args)
-    try:
-        got_value, got = srcad.value_and_grad(f, wrt=program.wrt)(*mine)
-    except srcad.DifferentiabilityError as error:
-        # srcad reports code numba could not compile as a DifferentiabilityError naming itself at fault
-        if "a bug in srcad" in str(error):
-            raise AssertionError("srcad raised on a valid program" + header + traceback.format_exc()) from None
-        raise Refused("srcad refused a valid program" + header + traceback.format_exc()) from None
-    except Exception:  # noqa: BLE001 - any srcad failure is a finding
-        raise AssertionError("srcad raised on a valid program" + header + traceback.format_exc()) from None
+    got_value, got = _run_srcad(lambda: srcad.value_and_grad(f, wrt=program.wrt)(*mine), header)
 
     got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
     assert len(got) == len(program.wrt), f"value_and_grad gave {got!r}" + header
@@ -248,14 +253,7 @@ def check_forward_mode(f, program, value, after, tangents, along, header):
     fd, err = along
     header = f"\ntangents: ({_tangents_source(tangents)})" + header
     mine = copies(program.args)
-    try:
-        jvp_value, tangent = srcad.jvp(f, mine, copies(tangents))
-    except srcad.DifferentiabilityError as error:
-        if "a bug in srcad" in str(error):
-            raise AssertionError("srcad raised on a valid program in jvp" + header + traceback.format_exc()) from None
-        raise Refused("srcad refused a valid program in jvp" + header + traceback.format_exc()) from None
-    except Exception:  # noqa: BLE001 - any srcad failure is a finding
-        raise AssertionError("srcad raised on a valid program in jvp" + header + traceback.format_exc()) from None
+    jvp_value, tangent = _run_srcad(lambda: srcad.jvp(f, mine, copies(tangents)), header, " in jvp")
     problems = []
     if not abs(jvp_value - value) <= 1e-9 * max(1.0, abs(value)):
         problems.append(f"jvp value: srcad {jvp_value!r} vs plain {value!r}")
