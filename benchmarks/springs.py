@@ -317,7 +317,7 @@ def main(argv=None):
             f"({floats:.0f} floats + {ints:.0f} ints; per step {floats_per_step:.0f} floats + "
             f"{ints_per_step:.0f} ints, counted in short runs and scaled to {steps} steps)"
         )
-        print("                        (tape arrays grow fourfold: up to four times this may be reserved, untouched)")
+        print("                        (reserved once, before the time loop: its trip counts are known there)")
 
     print()
     print(f"hand-written / primal   {best['hand-written adjoint'] / best['numba primal']:6.2f}x   (for reference)")

@@ -3,8 +3,11 @@
 Pushes never grow the tape themselves (growing reassigns the stack array, and
 numba would reference-count it on every push). Instead, before each straight
 run of code this pass reserves room for the pushes the run can make (the
-longer branch of an ``if``); a loop without inner loops reserves once for all
-its iterations, any other loop once per iteration.
+longer branch of an ``if``). A loop without inner loops reserves once for all
+its iterations. A loop with inner loops does too when it has no ``break`` and
+the trip counts of its inner loops can be computed before it starts (a time
+loop over a fixed number of masses: the tape is sized once, not regrown and
+copied as it fills); otherwise it reserves once per iteration.
 """
 
 from dataclasses import dataclass
@@ -65,10 +68,160 @@ def _reserve(tape, counts, factor=None):
         (counts[0], tape.floats, tape.floats_top, "reserve"),
         (counts[1], tape.ints, tape.ints_top, "reserve"),
     ):
-        if count:
-            needed = f"{count}" if factor is None else f"{count} * {factor}"
+        if count and count != "0":
+            needed = f"{count}" if factor is None else f"{_sum([str(count)])} * {factor}"
             lines.append(cst.parse_statement(f"{stack} = {function}({stack}, {top} + {needed})"))
     return lines
+
+
+class _Names(cst.CSTTransformer):
+    """Replaces (or collects) variable names; attribute names and keywords are not variables."""
+
+    def __init__(self, replace=None):
+        self.replace = replace
+        self.found = set()
+
+    def visit_Attribute(self, node):
+        return False
+
+    def leave_Attribute(self, original, updated):
+        return updated.with_changes(value=original.value.visit(self))
+
+    def visit_Arg(self, node):
+        return False
+
+    def leave_Arg(self, original, updated):
+        return updated.with_changes(value=original.value.visit(self))
+
+    def leave_Name(self, original, updated):
+        self.found.add(original.value)
+        return self.replace(original.value, updated) if self.replace is not None else updated
+
+
+def _names_in(expression):
+    collector = _Names()
+    expression.visit(collector)
+    return collector.found
+
+
+def _assignments(statements):
+    """name -> how many times the statements assign it (loop targets included), nested blocks too."""
+    counts = {}
+
+    class Count(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            for name in _names_in(node.target):
+                counts[name] = counts.get(name, 0) + 1
+
+        def visit_AugAssign(self, node):
+            for name in _names_in(node.target):
+                counts[name] = counts.get(name, 0) + 1
+
+        def visit_For(self, node):
+            for name in _names_in(node.target):
+                counts[name] = counts.get(name, 0) + 1
+
+    for statement in statements:
+        statement.visit(Count())
+    return counts
+
+
+_PURE = {"range", "len", "min", "max", "int", "abs"}  # calls a hoisted trip count may make
+
+
+def _subexpressions(expression):
+    """Every node under ``expression`` (or any other node), itself included."""
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node):
+            found.append(node)
+            return True
+
+    expression.visit(Collect())
+    return found
+
+
+class _Unknown(Exception):
+    """A trip count that cannot be computed before the loop being reserved for starts."""
+
+
+def _sum(parts):
+    """The sum of count expressions, each bracketed where it is a sum itself (to be multiplied)."""
+    return " + ".join(f"({p})" if " + " in p else p for p in parts) or "0"
+
+
+def _total(statements, tape, assigned, known, top_level=False):
+    """(float pushes, int pushes) of ``statements``, part of a loop's body, as expressions that
+    can be evaluated before that loop starts, or _Unknown. ``assigned`` counts the assignments
+    inside the loop; ``known`` maps names assigned once there, at the top level of the body, to
+    their expressions in names the loop does not change (their value in the iteration at hand)."""
+    known = dict(known)
+
+    def before_loop(expression):
+        def replace(name, node):
+            if assigned.get(name, 0) == 0:
+                return node  # the same value before the loop as in it
+            if name in known:
+                value = cst.parse_expression(known[name])
+                atomic = isinstance(value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer))
+                return value if atomic else cst.parse_expression(f"({known[name]})")
+            raise _Unknown
+
+        for node in _subexpressions(expression):
+            if isinstance(node, cst.Call) and _CODE.code_for_node(node.func) not in _PURE:
+                raise _Unknown
+            shape = isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute)
+            if isinstance(node, cst.Subscript) and not (shape and node.value.attr.value == "shape"):
+                raise _Unknown  # an element read: an element write through a view could change it
+        return _CODE.code_for_node(expression.visit(_Names(replace)))
+
+    floats, ints, run = [], [], []
+    for statement in statements:
+        if top_level and isinstance(statement, cst.SimpleStatementLine):
+            small = statement.body[0]
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target = small.targets[0].target
+                if isinstance(target, cst.Name) and assigned.get(target.value) == 1:
+                    try:
+                        known[target.value] = before_loop(small.value)
+                    except _Unknown:
+                        pass
+        if not _has_loop(statement):
+            run.append(statement)
+        elif isinstance(statement, cst.For):
+            trips = f"len({before_loop(statement.iter)})"
+            inner = _total(statement.body.body, tape, assigned, known)
+            floats.append(f"{_sum([inner[0]])} * {trips}" if inner[0] != "0" else "0")
+            ints.append(f"{_sum([inner[1]])} * {trips}" if inner[1] != "0" else "0")
+        elif isinstance(statement, cst.If):
+            branches = [_total(statement.body.body, tape, assigned, known)]
+            if statement.orelse is not None:
+                branches.append(_total(statement.orelse.body.body, tape, assigned, known))
+            for kind, sums in ((0, floats), (1, ints)):
+                parts = [b[kind] for b in branches if b[kind] != "0"]
+                if parts:
+                    sums.append(parts[0] if len(parts) == 1 else f"max({', '.join(parts)})")
+        else:
+            raise _Unknown  # a while loop: its trips are known only as it runs
+    loop_free = _count(run, tape)
+    floats += [str(loop_free[0])] if loop_free[0] else []
+    ints += [str(loop_free[1])] if loop_free[1] else []
+    return _sum([p for p in floats if p != "0"]), _sum([p for p in ints if p != "0"])
+
+
+def _whole_loop_counts(loop, tape):
+    """(float pushes, int pushes) of one iteration of a ``for`` loop, inner loops included, as
+    expressions evaluated just before it, or None where an inner trip count is known only inside."""
+    inner_loops = any(_has_loop(s) for s in loop.body.body)
+    if inner_loops and any(isinstance(node, cst.Break) for node in _subexpressions(loop.body)):
+        # It may stop early: reserving for all its iterations at once could claim far more than
+        # it uses (`for it in range(10**6): ... if converged: break`); it reserves as it goes.
+        return None
+    try:
+        return _total(loop.body.body, tape, _assignments([loop]), {}, top_level=True)
+    except _Unknown:
+        return None
 
 
 def with_reserves(statements, tape):
@@ -85,9 +238,10 @@ def with_reserves(statements, tape):
             run.append(statement)
             continue
         flush()
-        if isinstance(statement, cst.For) and not any(_has_loop(s) for s in statement.body.body):
+        whole = _whole_loop_counts(statement, tape) if isinstance(statement, cst.For) else None
+        if whole is not None:
             trips = f"len({_CODE.code_for_node(statement.iter)})"
-            result.extend(_reserve(tape, _count(statement.body.body, tape), factor=trips))
+            result.extend(_reserve(tape, whole, factor=trips))
             result.append(statement)
         else:
             result.append(_with_nested_reserves(statement, tape))
