@@ -18,6 +18,7 @@ from srcad.transforms.statements import assignment_of, element_write_of, is_arra
 from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
+from srcad.transforms.loop_order import loops_counting_up
 from srcad.transforms.reserve import Tape, with_reserves
 from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call
 from srcad.transforms.reverse_control import ControlFlowAdjoints
@@ -228,6 +229,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
             + _with_comment(before_return, "# the caller's arrays as the forward sweep left them")
             + [final]
         )
+        statements = loops_counting_up(statements, reverse, self.memory_groups(), self.tape_names())
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if external_adjoints:
             params += [cst.Param(cst.Name(self.adjoint(n))) for n in wrt_names]
@@ -243,6 +245,21 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
             params=self.definition.params.with_changes(params=params),
             body=cst.IndentedBlock(statements),
         )
+
+    def memory_groups(self):
+        """Every array name of the adjoint (primal arrays and their adjoints) -> the memory it may
+        share with others: names of one alias group, and their adjoints, share."""
+        groups = {}
+        for name in self.analysis.types:
+            if self.is_array(name):
+                shared = self.analysis.aliases.get(name, {name})
+                groups[name] = frozenset(shared)
+                if name in self.adjoint_names:
+                    groups[self.adjoint_names[name]] = frozenset(("adjoint", q) for q in shared)
+        return groups
+
+    def tape_names(self):
+        return {self.floats, self.floats_top, self.ints, self.ints_top}
 
     def returned_value(self, outputs):
         """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
