@@ -20,6 +20,7 @@ import threading
 import numba
 import numpy
 
+from srcad import tape as tapes
 from srcad.errors import DifferentiabilityError
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
@@ -79,12 +80,14 @@ class Kernel:
         launch on the active ``srcad.Tape``, if any. ``device="cpu"`` takes NumPy arrays;
         ``device="cuda"`` numba device arrays (``numba.cuda.to_device(x)``) or any object with
         ``__cuda_array_interface__`` (CuPy, PyTorch)."""
-        from srcad import tape as tapes
-
         fast_key = fast_type_key(args) if device == "cpu" and type(n) is int and n >= 0 else None
         known = self._fast_cpu.get(fast_key) if fast_key is not None else None
         if known is not None:  # arguments of types launched before, already checked then
             signature, module = known
+            recording = tapes.active_tape()
+            if recording is not None and n < _PARALLEL_FROM and recording.launch_recorded(self, n, args, signature, module):
+                self.last_signature = signature
+                return
             shape = (n,)
         else:
             shape = self.check_shape(n)
@@ -305,6 +308,18 @@ class Kernel:
                 + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True, error_model=\"numpy\")({thread_function}_launch)\n"
                 + f"srcad_serial_launch = numba.njit(cache=True, error_model=\"numpy\")({thread_function}_serial)\n"
             )
+            positions = {p: k for k, p in enumerate(parameters)}
+            if stage == "forward":  # a launch recorded on a tape, bookkeeping and threads in one call
+                is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]
+                recorded = launchers.recorded_launcher(
+                    f"{thread_function}_recorded", "srcad_serial_launch", arguments, is_array,
+                    sorted(positions[a] for a in access.value_reads), sorted(positions[a] for a in access.writes),
+                    sorted(positions[a] for a in access.reads_before_writes), dimensions,
+                )
+                source += (
+                    "\n\nfrom srcad.kernels.recording import extent_of, reads_overlap, add_read\n\n\n" + recorded
+                    + f"\n\nsrcad_recorded_launch = numba.njit(cache=True, error_model=\"numpy\")({thread_function}_recorded)\n"
+                )
             if stage == "adjoint":  # the tape's backward pass over many launches of this adjoint
                 is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]
                 adjoint_arguments = [k - dimensions for k in float_arrays]

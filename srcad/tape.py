@@ -31,6 +31,7 @@ import numpy
 from numba.np import numpy_support
 
 from srcad.kernels import cuda as device_memory
+from srcad.kernels import recording
 
 _active = threading.local()
 
@@ -41,10 +42,15 @@ def active_tape():
 
 
 class _Launch:
-    def __init__(self, kernel, shape, args, signature, device, saved, addresses):
+    __slots__ = ("kernel", "shape", "args", "signature", "device", "saved", "row")
+
+    def __init__(self, kernel, shape, args, signature, device, saved, row):
         self.kernel, self.shape, self.args, self.signature, self.device = kernel, shape, args, signature, device
         self.saved = saved  # argument position -> a copy of that array as it was before the launch
-        self.addresses = addresses  # per argument: a CPU array's first element's address, else None
+        self.row = row  # CPU: the row of the tape's log holding its array arguments' addresses
+
+
+_NOTHING_SAVED = {}  # shared by launches that saved nothing (never written to)
 
 
 class _Call:
@@ -55,13 +61,16 @@ class _Call:
 class Tape:
     def __init__(self):
         self.launches = []
-        self._read = {"cpu": _Extents(), "cuda": _Extents()}  # the memory recorded launches read, per device
+        self._read = {"cpu": _Ranges(), "cuda": _Extents()}  # the memory recorded launches read, per device
+        self._log = numpy.zeros((64, 8), dtype=numpy.int64)  # CPU launches' array addresses, a row each
         self._adjoints = {}  # CPU: id of an owning array -> (that array, its adjoint)
         self._device_adjoints = {}  # CUDA: a view's identity -> (the view, its adjoint)
 
     def __enter__(self):
         """Start recording (again): launches recorded before are forgotten; adjoint arrays are kept."""
-        self.launches, self._read = [], {"cpu": _Extents(), "cuda": _Extents()}
+        self.launches = []
+        self._read["cpu"].count = 0
+        self._read["cuda"] = _Extents()
         stack = getattr(_active, "stack", None)
         if stack is None:
             stack = _active.stack = []
@@ -72,6 +81,29 @@ class Tape:
         _active.stack.pop()
         return False
 
+    def launch_recorded(self, kernel, n, args, signature, module):
+        """A small CPU launch, recorded and run in one compiled call (``srcad_recorded_launch``);
+        False, having done nothing, where the launch needs a copy of an array first (or more room),
+        which ``record`` sees to."""
+        row = len(self.launches)
+        ranges = self._read["cpu"]
+        count = module.srcad_recorded_launch(n, 1, *args, self._log, row, ranges.array, ranges.count)
+        if count < 0:
+            if count == -2:
+                self._room_for(row, len(args))
+                ranges.make_room(len(args))
+            return False
+        ranges.count = count
+        self.launches.append(_Launch(kernel, (n,), args, signature, "cpu", _NOTHING_SAVED, row))
+        return True
+
+    def _room_for(self, row, width):
+        rows, columns = self._log.shape
+        if row >= rows or width > columns:
+            bigger = numpy.zeros((max(rows, 2 * row + 2), max(columns, width)), dtype=numpy.int64)
+            bigger[:rows, :columns] = self._log
+            self._log = bigger
+
     def record(self, kernel, shape, args, signature, module, device):
         """Called by ``kernel.launch`` before the launch runs: copies the arrays it will overwrite that
         this launch (before writing them) or an earlier one read."""
@@ -79,6 +111,11 @@ class Tape:
         read = self._read[device]
         addresses = [_address(a) if type(a) is numpy.ndarray else None for a in args]
         extents = {k: _extent(args[k], addresses[k]) for k in plan.touched}
+        row = None
+        if device == "cpu":
+            row = len(self.launches)
+            self._room_for(row, len(args))
+            self._log[row, : len(args)] = [0 if a is None else a for a in addresses]
         saved = {}
         for k, others in plan.writes:
             start, end = extents[k]
@@ -91,7 +128,7 @@ class Tape:
                     break
         for k in plan.value_reads:
             read.add(*extents[k])
-        self.launches.append(_Launch(kernel, shape, args, signature, device, saved, addresses))
+        self.launches.append(_Launch(kernel, shape, args, signature, device, saved, row))
 
     def record_call(self, function, args, output):
         """Called by a ``@srcad.differentiable`` function run on NumPy arrays inside the tape: its
@@ -160,6 +197,7 @@ class Tape:
         first = run[0]
         module = first.kernel.module("adjoint", first.signature, "cpu")
         arguments, owners = [], {}
+        rows = numpy.array([launch.row for launch in run], dtype=numpy.int64)
         for k, value in enumerate(first.args):
             if not isinstance(value, numpy.ndarray):
                 dtype = numpy_support.as_dtype(first.signature[len(first.signature) - len(first.args) + k])
@@ -167,7 +205,7 @@ class Tape:
                 continue
             owner = owners[k] = _owner(value)
             base, size = _address(owner), value.itemsize
-            offsets = numpy.array([(launch.addresses[k] - base) // size for launch in run], dtype=numpy.int64)
+            offsets = (self._log[rows, k] - base) // size
             arguments += [owner.reshape(-1), offsets, value.shape]
         arguments += [self.adjoint(owners[k]).reshape(-1) for k in module.srcad_float_arrays]
         threads = 1
@@ -273,6 +311,27 @@ class _Extents:
     def overlaps(self, start, end):
         index = bisect.bisect_right(self.ends, start)
         return index < len(self.starts) and self.starts[index] < end
+
+
+class _Ranges:
+    """The CPU memory recorded launches read, as ``kernels/recording.py`` keeps it (compiled
+    launchers add to it too): ``array[:count]``, sorted disjoint byte ranges."""
+
+    def __init__(self):
+        self.array, self.count = numpy.zeros((16, 2), dtype=numpy.int64), 0
+
+    def make_room(self, more):
+        if self.count + more > self.array.shape[0]:
+            bigger = numpy.zeros((2 * (self.count + more), 2), dtype=numpy.int64)
+            bigger[: self.count] = self.array[: self.count]
+            self.array = bigger
+
+    def add(self, start, end):
+        self.make_room(1)
+        self.count = recording.add_read(self.array, self.count, start, end)
+
+    def overlaps(self, start, end):
+        return recording.reads_overlap(self.array, self.count, start, end)
 
 
 def _first_of_run(entries, last):

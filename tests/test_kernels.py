@@ -500,3 +500,39 @@ def test_launches_alternating_contiguous_and_strided_arrays_are_each_right():
             assert loss[0] == pytest.approx(np.sum(x.astype(np.float64) ** 2), rel=1e-6)
             tape.backward(loss)
             np.testing.assert_allclose(tape.gradient(x), 2.0 * x, rtol=1e-6)
+
+
+def test_ping_pong_buffers_are_copied_before_they_are_overwritten():
+    # Two buffers used in turn: each launch after the first two writes memory an earlier launch read.
+    # Launches of known types are recorded in one compiled call, which must still ask for the copies.
+    x0, v0, k = _state(4)
+    xa, va, xb, vb, loss = x0.copy(), v0.copy(), np.zeros(N), np.zeros(N), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        for t in range(STEPS):
+            if t % 2 == 0:
+                spring_step.launch(N, xa, va, k, xb, vb, DT)
+            else:
+                spring_step.launch(N, xb, vb, k, xa, va, DT)
+        sum_of_squares.launch(N, xb if STEPS % 2 else xa, loss)
+    assert sum(1 for launch in tape.launches if launch.saved) >= STEPS - 2
+    value, _ = reference_springs(x0, v0, k)
+    assert loss[0] == pytest.approx(value, rel=1e-12)
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(xa), fd_gradient(lambda a: reference_springs(a, v0, k)[0], x0),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(tape.gradient(k), fd_gradient(lambda q: reference_springs(x0, v0, q)[0], k),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_launches_of_known_types_are_recorded_in_one_compiled_call():
+    # xs[t] -> xs[t + 1]: nothing to copy; the compiled bookkeeping keeps one range per array read.
+    x0, v0, k = _state(5)
+    tape = srcad.Tape()
+    xs, vs, loss = record_springs(x0, v0, k, tape)
+    ranges = tape._read["cpu"]
+    assert not any(launch.saved for launch in tape.launches)
+    assert ranges.count == 3  # xs's rows, vs's rows and k, each merged into one range
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(xs[0]), fd_gradient(lambda a: reference_springs(a, v0, k)[0], x0),
+                               rtol=1e-6, atol=1e-8)

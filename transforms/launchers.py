@@ -287,3 +287,39 @@ def replay_launcher(name, launcher, is_array, float_arrays, dimensions=1):
     passed += ["0.0"] + [f"g{k}" for k in float_arrays]
     lines.append(f"        {launcher}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(passed)})")
     return "\n".join(lines) + "\n"
+
+
+def recorded_launcher(name, launcher, arguments, is_array, value_reads, writes, reads_before_writes, dimensions=1):
+    """Source of ``name(threads, chunks, *sizes, *arguments, log, row, ranges, count)``: a launch
+    recorded on a tape in one compiled call (the Python bookkeeping cost more than a small launch).
+    It writes each array argument's address into ``log[row]`` and adds the memory the launch reads
+    to ``ranges[:count]`` (``kernels/recording.py``), then runs ``launcher``, and returns the new
+    count. It returns -1 without running anything when the launch writes memory that it or an
+    earlier launch reads (the tape copies that array first, in Python), -2 when ``ranges`` or
+    ``log`` has no room."""
+    sizes = _sizes(dimensions)
+    lines = [f"def {name}(srcad_threads, srcad_chunks, {sizes}{', '.join(arguments)}, srcad_log, srcad_row, "
+             "srcad_ranges, srcad_count):"]
+    if set(reads_before_writes) & set(writes):
+        lines.append("    return -1  # it reads what it writes: the old values are always kept")
+        return "\n".join(lines) + "\n"
+    lines.append(f"    if srcad_count + {len(value_reads)} > srcad_ranges.shape[0] or srcad_row >= srcad_log.shape[0] "
+                 f"or srcad_log.shape[1] < {len(arguments)}:")
+    lines.append("        return -2")
+    for k in sorted(set(value_reads) | set(writes)):
+        lines.append(f"    srcad_start_{k}, srcad_end_{k} = extent_of({arguments[k]})")
+    for k in writes:
+        lines.append(f"    if reads_overlap(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k}):")
+        lines.append("        return -1")
+        for j in value_reads:
+            if j != k:
+                lines.append(f"    if srcad_start_{j} < srcad_end_{k} and srcad_start_{k} < srcad_end_{j}:")
+                lines.append("        return -1")
+    for k, array in enumerate(is_array):
+        if array:
+            lines.append(f"    srcad_log[srcad_row, {k}] = {arguments[k]}.ctypes.data")
+    for k in value_reads:
+        lines.append(f"    srcad_count = add_read(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k})")
+    lines.append(f"    {launcher}(srcad_threads, srcad_chunks, {sizes}{', '.join(arguments)})")
+    lines.append("    return srcad_count")
+    return "\n".join(lines) + "\n"
