@@ -23,6 +23,9 @@ def checked_like(primal, given, what, of):
     C-contiguous array of the primal's shape and dtype (None: zeros). ``what`` names it and ``of``
     the primal in the ValueError for anything else."""
     if isinstance(primal, numpy.ndarray):
+        if type(given) is numpy.ndarray and given.dtype == primal.dtype and given.shape == primal.shape:
+            if given.flags.c_contiguous:  # the common case, as it is
+                return given
         if given is None:
             return numpy.zeros_like(primal, order="C")
         given = numpy.asarray(given)
