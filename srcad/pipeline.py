@@ -11,6 +11,9 @@ import re
 import sys
 import threading
 
+import numba
+import numpy
+
 from srcad.errors import DifferentiabilityError
 
 
@@ -155,6 +158,9 @@ class Normalized:
             if not self._drop_result_placeholders(failure):
                 raise self.located_error(failure.line, f"this cannot be compiled: {failure.message}") from None
             return self._analysis(wrt, argument_types, also_useful)
+        for name, value in self.constants.items():  # module-level arrays: frozen, as numba reads globals
+            if isinstance(value, numpy.ndarray) and name not in types:
+                types[name] = numba.typeof(value).copy(readonly=True)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)
         return analysis, names.NameFactory(set(self.names.taken))

@@ -97,8 +97,22 @@ def tape_overflow():
     raise AssertionError("a tape overflow went unnoticed")
 
 
+def module_level_table():
+    from test_global_arrays import WEIGHTS, scaled_squares
+
+    x = np.array([0.3, 0.7, -0.2])
+    xd, loss = cuda.to_device(x), cuda.to_device(np.zeros(1))
+    tape = srcad.Tape()
+    with tape:
+        scaled_squares.launch(3, xd, loss, device="cuda")
+    tape.backward(loss)
+    check("module-level table loss", loss.copy_to_host(), np.sum(WEIGHTS * x * x), rtol=1e-12)
+    check("module-level table gradient", tape.gradient(xd).copy_to_host(), 2.0 * WEIGHTS * x, rtol=1e-12)
+
+
 if __name__ == "__main__":
     springs()
+    module_level_table()
     in_place()
     two_dimensions()
     user_kernels()

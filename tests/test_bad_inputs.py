@@ -194,7 +194,7 @@ MORE_REFUSED_AT_GRAD = [
     programs.loop_with_else, programs.starred_assignment, programs.assigns_an_attribute,
     programs.loops_over_an_array, programs.calls_complex, programs.converts_to_string,
     programs.mutually_recursive, programs.calls_a_method_of_an_argument,
-    programs.reads_a_global_list_through_a_local, programs.sums_a_global_array, programs.unique,
+    programs.reads_a_global_list_through_a_local, programs.unique,
     programs.writes_through_a_mask,
 ]  # fmt: skip
 
@@ -216,6 +216,11 @@ def test_indexing_a_global_container_names_it_and_says_pass_it_in(function, name
     _check_located(caught.value, function)
     message = str(caught.value)
     assert name in message and kind in message and "argument" in message, message
+
+
+def test_a_module_level_array_is_read_as_a_constant():
+    # once refused; module-level NumPy arrays are now copied into the generated code
+    assert srcad.grad(programs.sums_a_global_array)(2.0) == 3.0  # d/dx x * (1 + 2)
 
 
 def test_a_call_of_a_c_function_without_a_rule_names_it():

@@ -14,6 +14,7 @@ import srcad
 cuda = pytest.importorskip("numba.cuda")
 from numba.core import types  # noqa: E402
 
+from test_global_arrays import scaled_squares  # noqa: E402
 from test_kernels import (  # noqa: E402
     diffuse, euler_in_place, gather, grid_sum_of_squares, grow_until, matvec, scale32, scatter, spring_step,
     sum_of_squares, weighted_square_sum,
@@ -32,6 +33,7 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "matvec": (matvec, (GRID, F64, F64), False, True),
     "gather": (gather, (F64, I64, F64), False, True),
     "grow_until": (grow_until, (F64, F64), False, False),
+    "scaled_squares": (scaled_squares, (F64, F64), True, False),  # reads a module-level array
 }
 
 
@@ -77,4 +79,4 @@ def test_simulations_on_the_cuda_simulator():
     environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok ") == 8 + 3 + 4  # three user kernels: a loss each, 4 gradients in all
+    assert result.stdout.count("ok ") == 8 + 3 + 4 + 2  # three user kernels: a loss each, 4 gradients; the table: 2

@@ -3,6 +3,7 @@
 import math
 
 import libcst as cst
+import numpy
 
 from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
 from srcad.version import __version__
@@ -30,7 +31,16 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         lines.append(f"from srcad.kernels.runtime import {', '.join(RUNTIME_FUNCTIONS)}")
     lines.append("")
     for name, value in sorted(constants.items()):
-        spelled = repr(value) if not isinstance(value, float) or math.isfinite(value) else f"float('{value}')"
-        lines.append(f"{name} = {spelled}  # constant from the user's code")
+        lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")
     lines += ["", ""]
     return "\n".join(lines) + cst.Module([definition]).code
+
+
+def spelled_constant(value):
+    """Source that evaluates to ``value``: a number, or a NumPy array with its exact values."""
+    if isinstance(value, numpy.ndarray):
+        items = ", ".join(spelled_constant(v) for v in value.ravel().tolist())
+        return f"np.array([{items}], dtype=np.{value.dtype.name}).reshape({value.shape!r})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float('{value}')"
+    return repr(value)

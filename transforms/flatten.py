@@ -51,6 +51,9 @@ def _literal(value):
 
 
 
+CONSTANT_ARRAY_LIMIT = 10_000  # elements of a module-level array copied into generated code
+
+
 class _Temporary(cst.Name):
     """A name this pass made for a value it flattened: an atom, not a user variable to look up."""
 
@@ -171,6 +174,8 @@ class Flattener(ArrayFlattening, TupleFlattening):
                 return node
             self.constants[node.value] = resolved.value
             return node
+        if resolved.kind == "constant array":
+            return self.constant_array(node, resolved.value)
         if resolved.kind == "function":
             raise self.error(
                 f"srcad cannot use the function {node.value!r} as a value", node, "Call it instead."
@@ -182,6 +187,19 @@ class Flattener(ArrayFlattening, TupleFlattening):
             node,
             "Only numbers, math functions and local variables can be used; pass other values in as arguments.",
         )
+
+    def constant_array(self, node, value):
+        """A module-level NumPy array the function reads (``WEIGHTS = np.array([...])``): generated
+        modules define it with its values, as numba freezes a global array when it compiles."""
+        if value.size > CONSTANT_ARRAY_LIMIT:
+            raise self.error(
+                f"srcad copies module-level arrays into the code it generates, up to {CONSTANT_ARRAY_LIMIT} "
+                f"elements; {node.value!r} has {value.size}",
+                node,
+                "Pass it in as an argument.",
+            )
+        self.constants[node.value] = value
+        return node
 
     def attribute_value(self, node):
         resolved = self.parsed.resolve(node)
@@ -200,6 +218,9 @@ class Flattener(ArrayFlattening, TupleFlattening):
         """``a.shape``, ``a.size``, ``a.ndim`` of a local array (or a tuple's part): integers, never active."""
         if node.attr.value not in ("shape", "size", "ndim"):
             return False
+        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "constant array":
+            self.name(node.value)
+            return True
         if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
             return node.value.value not in self.bundles
         return isinstance(node.value, (cst.Attribute, cst.Subscript)) and isinstance(self.tuple_part(node.value), cst.Name)

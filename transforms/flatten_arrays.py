@@ -17,7 +17,9 @@ class ArrayFlattening:
         """``a[i, j]`` with the array a local name and each index an atom (``a[i][j]`` reads as ``a[i, j]``)."""
         if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
             node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
-        if not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
+        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "constant array":
+            self.name(node.value)  # a module-level table, read only
+        elif not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
             if isinstance(node.value, cst.Name):  # WEIGHTS[1] with WEIGHTS a global list, dict, array...
                 value = self.parsed.resolve(node.value).value
                 what = f"a {type(value).__name__}" if value is not None else "not a local variable"

@@ -67,7 +67,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     local_names = {param.name.value for param in definition.params.params} | bound_names(definition.body)
     renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(local_names)}
     for name, value in normalized.constants.items():  # the callee's globals, as the caller's constants
-        if flattener.constants.get(name, value) != value or name in flattener.parsed.local_names:
+        if flattener.constants.get(name, value) is not value or name in flattener.parsed.local_names:
             renamed[name] = flattener.names.fresh(f"{prefix}_{name}")
         flattener.constants[renamed.get(name, name)] = value
     for group, value in zip(normalized.parameter_groups, arguments):  # a tuple argument binds part by part

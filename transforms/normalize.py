@@ -306,6 +306,14 @@ class Normalizer(Flattener, KernelNormalizing):
         return self.element(target, statements) if isinstance(target, cst.Subscript) else target
 
     def check_target(self, target):
+        written = target.value if isinstance(target, cst.Subscript) else None
+        if isinstance(written, cst.Name) and self.parsed.resolve(written).kind == "constant array":
+            raise self.error(
+                f"srcad reads module-level arrays like {written.value!r} as constants (their values when the "
+                "function is first compiled) and cannot write into them",
+                target,
+                f"Write into a copy ({written.value.lower()} = {written.value}.copy()), or pass the array in as an argument.",
+            )
         if isinstance(target, (cst.Name, cst.Subscript)):
             return
         if isinstance(target, (cst.Tuple, cst.List)):

@@ -93,6 +93,8 @@ def _classify(value):
         return Resolved("function", canonical, value)
     if isinstance(value, (bool, int, float)) and not isinstance(value, complex):
         return Resolved("constant", repr(value), value)
+    if type(value) is numpy.ndarray and value.dtype.kind in "biuf":
+        return Resolved("constant array", "", value)  # a module-level table: its values are copied in
     return Resolved("unknown", "", value)
 
 

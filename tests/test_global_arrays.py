@@ -1,0 +1,98 @@
+"""Module-level NumPy arrays read by differentiated code: constants, their values copied into the
+generated modules (numba freezes global arrays the same way); writes into them are refused."""
+
+import numpy as np
+import pytest
+
+import srcad
+from oracles_local import central_difference
+
+WEIGHTS = np.array([0.5, -1.25, 2.0])
+MIXING = np.arange(6.0).reshape(2, 3) / 7.0
+ORDER = np.array([2, 0, 1])
+HUGE = np.zeros(20_000)
+
+
+def _fd_gradient(function, x):
+    gradient = np.empty_like(x)
+    for k in range(x.size):
+
+        def along(t, k=k):
+            moved = x.copy()
+            moved[k] = t
+            return function(moved)
+
+        gradient[k] = central_difference(along, (float(x[k]),), 0)
+    return gradient
+
+
+def weighted(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += WEIGHTS[i] * x[i] ** 2 + MIXING[1, i] * x[ORDER[i]]
+    return total + np.sum(MIXING @ x) + np.dot(WEIGHTS, np.sin(x)) + WEIGHTS.shape[0] + len(WEIGHTS)
+
+
+def vectorized(x):
+    return np.sum(np.tanh(WEIGHTS * x) * MIXING)
+
+
+def helper(x):
+    return np.sum(WEIGHTS * x * x)
+
+
+def calls_a_helper_reading_a_table(x):
+    return helper(x) * WEIGHTS[0]
+
+
+@pytest.mark.parametrize("function", [weighted, vectorized, calls_a_helper_reading_a_table])
+def test_gradients_and_tangents_of_functions_reading_module_level_arrays(function):
+    x = np.array([0.3, 0.7, -0.2])
+    expected = _fd_gradient(function, x)
+    np.testing.assert_allclose(srcad.grad(function)(x), expected, rtol=1e-7, atol=1e-9)
+    direction = np.array([1.0, -0.5, 0.25])
+    value, tangent = srcad.jvp(function, (x,), (direction,))
+    assert value == pytest.approx(function(x), rel=1e-12)
+    assert tangent == pytest.approx(float(expected @ direction), rel=1e-7)
+
+
+def test_the_generated_source_holds_the_arrays_values():
+    source = srcad.source(weighted, "adjoint", args=(np.zeros(3),))
+    assert "WEIGHTS = np.array([0.5, -1.25, 2.0], dtype=np.float64).reshape((3,))" in source
+    assert "ORDER = np.array([2, 0, 1], dtype=np.int64).reshape((3,))" in source
+
+
+@srcad.kernel
+def scaled_squares(x, loss):
+    i = srcad.tid()
+    srcad.atomic_add(loss, 0, WEIGHTS[i] * x[i] * x[i])
+
+
+def test_kernels_read_module_level_arrays_too():
+    x, loss = np.array([0.3, 0.7, -0.2]), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        scaled_squares.launch(3, x, loss)
+    assert loss[0] == pytest.approx(float(np.sum(WEIGHTS * x * x)), rel=1e-12)
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(x), 2.0 * WEIGHTS * x, rtol=1e-12)
+
+
+def writes_into_a_table(x):
+    WEIGHTS[0] = x[0]  # <- the write
+    return np.sum(WEIGHTS * x)
+
+
+def reads_a_huge_table(x):
+    return np.sum(x) * HUGE[0]
+
+
+def test_writes_into_module_level_arrays_and_huge_ones_are_refused_at_their_line():
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(writes_into_a_table)(np.ones(3))
+    message = str(caught.value)
+    assert "WEIGHTS[0] = x[0]" in message and "cannot write" in message and "copy" in message
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(reads_a_huge_table)(np.ones(3))
+    message = str(caught.value)
+    assert "HUGE" in message and "20000" in message and "argument" in message
