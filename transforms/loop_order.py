@@ -19,26 +19,9 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 
 import libcst as cst
 
+from srcad.transforms.names import nodes_in, variables_in
+
 _CODE = cst.Module([])
-
-
-def _names(node):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, name):
-            found.append(name.value)
-
-        def visit_Attribute(self, attribute):
-            attribute.value.visit(self)  # `a.shape`: `shape` is no variable
-            return False
-
-        def visit_Arg(self, arg):
-            arg.value.visit(self)  # keywords are no variables
-            return False
-
-    node.visit(Collect())
-    return found
 
 
 def _targets(small):
@@ -53,12 +36,12 @@ def _targets(small):
 def _reads(small):
     """Names a small statement reads (an assignment's plain targets are not read)."""
     if isinstance(small, cst.Assign):
-        names = _names(small.value)
+        names = variables_in(small.value)
         for target in small.targets:
             if not isinstance(target.target, cst.Name):
-                names += _names(target.target)
+                names |= variables_in(target.target)
         return names
-    return _names(small)
+    return variables_in(small)
 
 
 def _carried(statements, defined):
@@ -74,12 +57,12 @@ def _carried(statements, defined):
                     found.update(n for n in _reads(small) if n not in defined)
                     defined.update(_targets(small))
             elif isinstance(statement, cst.If):
-                found.update(n for n in _names(statement.test) if n not in defined)
+                found.update(n for n in variables_in(statement.test) if n not in defined)
                 after_body = walk(statement.body.body, defined)
                 after_else = walk(statement.orelse.body.body, defined) if statement.orelse else defined
                 defined = after_body & after_else
             else:
-                found.update(n for n in _names(statement) if n not in defined)
+                found.update(n for n in variables_in(statement) if n not in defined)
         return defined
 
     walk(statements, defined)
@@ -100,13 +83,13 @@ def _read_after(function_body, loop, names):
                     read |= any(n in dirty for n in _reads(small))
                     dirty -= set(_targets(small))
             elif isinstance(statement, cst.If):
-                read |= any(n in dirty for n in _names(statement.test))
+                read |= any(n in dirty for n in variables_in(statement.test))
                 dirty = walk(statement.body.body, dirty) | (
                     walk(statement.orelse.body.body, dirty) if statement.orelse else dirty
                 )
             elif isinstance(statement, (cst.For, cst.While)):
                 head = statement.iter if isinstance(statement, cst.For) else statement.test
-                read |= any(n in dirty for n in _names(head))
+                read |= any(n in dirty for n in variables_in(head))
                 index = {statement.target.value} if isinstance(statement, cst.For) else set()
                 entering = set(dirty)
                 while True:  # dirty names reach the body's start from before the loop or the last iteration
@@ -118,7 +101,7 @@ def _read_after(function_body, loop, names):
                     entering |= leaving
                 dirty = entering | leaving
             else:
-                read |= any(n in dirty for n in _names(statement))
+                read |= any(n in dirty for n in variables_in(statement))
         return dirty
 
     walk(function_body, set())
@@ -128,24 +111,12 @@ def _read_after(function_body, loop, names):
 def _assigned(statements):
     names = set()
     for statement in statements:
-        for node in _walk(statement):
+        for node in nodes_in(statement):
             if isinstance(node, (cst.Assign, cst.AugAssign)):
                 names.update(_targets(node))
             elif isinstance(node, cst.For):
-                names.update(_names(node.target))
+                names.update(variables_in(node.target))
     return names
-
-
-def _walk(node):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, visited):
-            found.append(visited)
-            return True
-
-    node.visit(Collect())
-    return found
 
 
 def _counting_down(loop):
@@ -251,7 +222,7 @@ def loops_counting_up(function_body, reverse, groups, tape_names):
     name -> the memory groups it may share; ``tape_names``: the stacks and their tops."""
     chosen = set()
     for statement in reverse:
-        for node in _walk(statement):
+        for node in nodes_in(statement):
             if not isinstance(node, cst.For) or _counting_down(node) is None:
                 continue
             index = node.target.value

@@ -137,6 +137,40 @@ def renamed_in(node, renamed):
     return node.visit(Rename())
 
 
+def variables_in(node):
+    """The variables ``node`` mentions, also as the base of an attribute (``x`` of ``x.shape``), but
+    not attribute names (``np.sum``'s ``sum``) or keywords (``axis=1``)."""
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Attribute(self, attribute):
+            attribute.value.visit(self)
+            return False
+
+        def visit_Arg(self, arg):
+            arg.value.visit(self)
+            return False
+
+        def visit_Name(self, name):
+            found.add(name.value)
+
+    node.visit(Collect())
+    return found
+
+
+def nodes_in(node):
+    """Every node under ``node``, itself included, in the order a visitor meets them."""
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, visited):
+            found.append(visited)
+            return True
+
+    node.visit(Collect())
+    return found
+
+
 def bound_names(node):
     """Names a CST node binds: assignment and augmented-assignment targets, for-loop variables."""
     bound = set()

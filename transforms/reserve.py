@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from srcad.transforms.names import nodes_in, renamed_in, variables_in
+
 _CODE = cst.Module([])
 
 
@@ -74,51 +76,21 @@ def _reserve(tape, counts, factor=None):
     return lines
 
 
-class _Names(cst.CSTTransformer):
-    """Replaces (or collects) variable names; attribute names and keywords are not variables."""
-
-    def __init__(self, replace=None):
-        self.replace = replace
-        self.found = set()
-
-    def visit_Attribute(self, node):
-        return False
-
-    def leave_Attribute(self, original, updated):
-        return updated.with_changes(value=original.value.visit(self))
-
-    def visit_Arg(self, node):
-        return False
-
-    def leave_Arg(self, original, updated):
-        return updated.with_changes(value=original.value.visit(self))
-
-    def leave_Name(self, original, updated):
-        self.found.add(original.value)
-        return self.replace(original.value, updated) if self.replace is not None else updated
-
-
-def _names_in(expression):
-    collector = _Names()
-    expression.visit(collector)
-    return collector.found
-
-
 def _assignments(statements):
     """name -> how many times the statements assign it (loop targets included), nested blocks too."""
     counts = {}
 
     class Count(cst.CSTVisitor):
         def visit_AssignTarget(self, node):
-            for name in _names_in(node.target):
+            for name in variables_in(node.target):
                 counts[name] = counts.get(name, 0) + 1
 
         def visit_AugAssign(self, node):
-            for name in _names_in(node.target):
+            for name in variables_in(node.target):
                 counts[name] = counts.get(name, 0) + 1
 
         def visit_For(self, node):
-            for name in _names_in(node.target):
+            for name in variables_in(node.target):
                 counts[name] = counts.get(name, 0) + 1
 
     for statement in statements:
@@ -127,19 +99,6 @@ def _assignments(statements):
 
 
 _PURE = {"range", "len", "min", "max", "int", "abs"}  # calls a hoisted trip count may make
-
-
-def _subexpressions(expression):
-    """Every node under ``expression`` (or any other node), itself included."""
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node):
-            found.append(node)
-            return True
-
-    expression.visit(Collect())
-    return found
 
 
 class _Unknown(Exception):
@@ -159,22 +118,23 @@ def _total(statements, tape, assigned, known, top_level=False):
     known = dict(known)
 
     def before_loop(expression):
-        def replace(name, node):
+        replaced = {}
+        for name in variables_in(expression):
             if assigned.get(name, 0) == 0:
-                return node  # the same value before the loop as in it
-            if name in known:
-                value = cst.parse_expression(known[name])
-                atomic = isinstance(value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer))
-                return value if atomic else cst.parse_expression(f"({known[name]})")
-            raise _Unknown
+                continue  # the same value before the loop as in it
+            if name not in known:
+                raise _Unknown
+            value = cst.parse_expression(known[name])
+            atomic = isinstance(value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer))
+            replaced[name] = value if atomic else cst.parse_expression(f"({known[name]})")
 
-        for node in _subexpressions(expression):
+        for node in nodes_in(expression):
             if isinstance(node, cst.Call) and _CODE.code_for_node(node.func) not in _PURE:
                 raise _Unknown
             shape = isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute)
             if isinstance(node, cst.Subscript) and not (shape and node.value.attr.value == "shape"):
                 raise _Unknown  # an element read: an element write through a view could change it
-        return _CODE.code_for_node(expression.visit(_Names(replace)))
+        return _CODE.code_for_node(renamed_in(expression, replaced))
 
     floats, ints, run = [], [], []
     for statement in statements:
@@ -214,7 +174,7 @@ def _whole_loop_counts(loop, tape):
     """(float pushes, int pushes) of one iteration of a ``for`` loop, inner loops included, as
     expressions evaluated just before it, or None where an inner trip count is known only inside."""
     inner_loops = any(_has_loop(s) for s in loop.body.body)
-    if inner_loops and any(isinstance(node, cst.Break) for node in _subexpressions(loop.body)):
+    if inner_loops and any(isinstance(node, cst.Break) for node in nodes_in(loop.body)):
         # It may stop early: reserving for all its iterations at once could claim far more than
         # it uses (`for it in range(10**6): ... if converged: break`); it reserves as it goes.
         return None
