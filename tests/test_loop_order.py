@@ -44,6 +44,8 @@ def test_loops_whose_order_matters_count_down():
         "an array of unknown memory": "for i in range(n - 1, -1, -1):\n    a_adj[i] = q[i]\n",
         "a whole array passed on": "for i in range(n - 1, -1, -1):\n    a_adj[i] = f(b_adj)\n",
         "an index computed in the loop": "for i in range(n - 1, -1, -1):\n    j = i\n    a_adj[j] = 1.0\n",
+        "a region written": "for i in range(n - 1, -1, -1):\n    a_adj[1:] = b_adj[i]\n",
+        "a region read": "for i in range(n - 1, -1, -1):\n    a_adj[i] = b_adj[i:]\n",
         "an inner loop": "for i in range(n - 1, -1, -1):\n    for j in range(3):\n        a_adj[i] += 1.0\n",
         "a temporary read after the loop": "for i in range(n - 1, -1, -1):\n    t = b_adj[i]\n    a_adj[i] = t\ny = t\n",
         "the index read after the loop": "for i in range(n - 1, -1, -1):\n    a_adj[i] = 1.0\ny = i\n",

@@ -155,8 +155,8 @@ class _Independence(cst.CSTVisitor):
         if not isinstance(node.value, cst.Name):
             return True  # `a.shape[0]` and the like
         name = node.value.value
-        if name not in self.groups:
-            self.ok = False
+        if name not in self.groups or not all(isinstance(s.slice, cst.Index) for s in node.slice):
+            self.ok = False  # an array of unknown memory, or a region (`a[1:]`): more than one element
             return False
         self.accesses.setdefault(name, set()).add(_CODE.code_for_node(cst.Tuple([cst.Element(s.slice.value) for s in node.slice])))
         for element in node.slice:
@@ -187,9 +187,9 @@ class _Independence(cst.CSTVisitor):
                 self.ok = False
 
     def _own_element(self, subscript):
-        elements = [e.slice.value for e in subscript.slice]
         if not all(isinstance(e.slice, cst.Index) for e in subscript.slice):
             return False
+        elements = [e.slice.value for e in subscript.slice]
         has_index = False
         for element in elements:
             if isinstance(element, cst.Name) and element.value == self.index:

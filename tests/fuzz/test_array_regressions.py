@@ -149,7 +149,23 @@ def row_added_to_its_own_matrix(x, y):
     return np.mean(y**3) + np.sum(x)
 
 
+# A crash (fuzzer, 2026-12): a reverse loop whose body updates a region (`x[:, 0] -= ...` in a loop)
+# made the check for loops that may count up read a slice as an index. Regions now keep the loop
+# counting down.
+def region_updated_in_a_loop(x, y, s, n):
+    x = np.tanh(x) + 0.1 * np.sin(s)
+    for _ in range(2):
+        acc1 = -(1.0 + s * s) * y - 0.2 * x
+        x = x + 0.1 * acc1
+        y = y + 0.1 * x
+        for _ in range(2):
+            x[:, 0] -= 0.1 * np.arctan(0.3 * (n + 1))
+    return np.sum(np.sin(y)) + 0.7 * np.sum(x)
+
+
 CASES = [
+    (region_updated_in_a_loop, (np.array([[-0.61, 0.55, 1.08], [0.72, 1.13, -0.87]]),
+                                np.array([[1.47, -0.47, 1.37], [-1.38, 0.73, -0.42]]), 1.32, 1)),
     (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
     (row_added_to_its_own_matrix, (np.array([0.53, 0.39, -0.56]), np.array([[-1.09], [-0.46], [-0.81]]))),
     (recomputed_array_written_in_place_before_its_reader, (np.array([[0.96], [0.07], [0.0]]), 0.02)),
