@@ -315,6 +315,11 @@ def shape_of_a_float(x):
     return x * n
 
 
+def reshapes_a_column(y):
+    column = y[:, 0]
+    return np.sum(np.sin(column.reshape(2, 1)))  # <- here:return
+
+
 @numba.njit
 def jitted_square(x):
     return x * x

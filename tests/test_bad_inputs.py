@@ -240,6 +240,15 @@ def test_more_calls_without_a_rule_are_refused_at_their_line(function, args):
     _check_located(caught.value, function)
 
 
+def test_reshaping_a_strided_view_says_copy_it_first():
+    # numba reshapes contiguous arrays only; NumPy copies the others (fuzz find, 2026-12: numba's words leaked)
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(programs.reshapes_a_column)(np.ones((2, 2)))
+    _check_located(caught.value, programs.reshapes_a_column)
+    message = str(caught.value)
+    assert "not contiguous" in message and ".copy().reshape" in message and _clean(message), message
+
+
 def test_argsort_gives_integer_indices_so_the_gradient_flows_through_the_gather():
     x = np.array([3.0, 1.0, 2.0])  # sum of value times rank: the gradient is each element's rank
     np.testing.assert_array_equal(srcad.grad(programs.sorted_by_rank)(x), [2.0, 0.0, 1.0])
