@@ -88,7 +88,7 @@ def _types(text):
 
 _NUMBA_FAILURES = [
     (re.compile(r"reshape\(\) supports contiguous array only"),
-     lambda: "numba cannot reshape an array that is not contiguous in memory (a strided view like y[:, 0] or "
+     lambda: "compiled code cannot reshape an array that is not contiguous in memory (a strided view like y[:, 0] or "
              "x[::2]), which NumPy does by copying; copy it first: b.copy().reshape(...)"),
     (re.compile(r"Function\(<(?:built-in )?function array>\) found for signature:\s*>>> \w+\((list\(array[^\n]*)\)"),
      lambda types: "np.array() of a list of arrays cannot be compiled: stack them with np.stack([...])"),
