@@ -22,16 +22,14 @@ puts the copy back around the launch's adjoint, so every adjoint sees the values
 when it is done, the arrays hold what the launches left in them, as before ``backward``.
 """
 
-import bisect
-import ctypes
 import threading
 
 import numba
 import numpy
 from numba.np import numpy_support
 
+from srcad import memory
 from srcad.kernels import cuda as device_memory
-from srcad.kernels import recording
 
 _active = threading.local()
 
@@ -61,7 +59,7 @@ class _Call:
 class Tape:
     def __init__(self):
         self.launches = []
-        self._read = {"cpu": _Ranges(), "cuda": _Extents()}  # the memory recorded launches read, per device
+        self._read = {"cpu": memory.Ranges(), "cuda": memory.Extents()}  # the memory recorded launches read, per device
         self._log = numpy.zeros((64, 8), dtype=numpy.int64)  # CPU launches' array addresses, a row each
         self._adjoints = {}  # CPU: id of an owning array -> (that array, its adjoint)
         self._device_adjoints = {}  # CUDA: a view's identity -> (the view, its adjoint)
@@ -70,7 +68,7 @@ class Tape:
         """Start recording (again): launches recorded before are forgotten; adjoint arrays are kept."""
         self.launches = []
         self._read["cpu"].count = 0
-        self._read["cuda"] = _Extents()
+        self._read["cuda"] = memory.Extents()
         stack = getattr(_active, "stack", None)
         if stack is None:
             stack = _active.stack = []
@@ -109,8 +107,8 @@ class Tape:
         this launch (before writing them) or an earlier one read."""
         plan = _record_plan(kernel, module, signature, device)
         read = self._read[device]
-        addresses = [_address(a) if type(a) is numpy.ndarray else None for a in args]
-        extents = {k: _extent(args[k], addresses[k]) for k in plan.touched}
+        addresses = [memory.address(a) if type(a) is numpy.ndarray else None for a in args]
+        extents = {k: memory.extent(args[k], addresses[k]) for k in plan.touched}
         row = None
         if device == "cpu":
             row = len(self.launches)
@@ -120,11 +118,11 @@ class Tape:
         for k, others in plan.writes:
             start, end = extents[k]
             if k in plan.reads_before_writes or read.overlaps(start, end):
-                saved[k] = _copy(args[k])
+                saved[k] = memory.copy(args[k])
                 continue
             for j in others:
                 if extents[j][0] < end and start < extents[j][1]:
-                    saved[k] = _copy(args[k])
+                    saved[k] = memory.copy(args[k])
                     break
         for k in plan.value_reads:
             read.add(*extents[k])
@@ -162,10 +160,10 @@ class Tape:
             on_device = not isinstance(loss, numpy.ndarray) and device_memory.is_device_array(loss)
             if not (isinstance(loss, numpy.ndarray) or on_device) or loss.size != 1 or numpy.dtype(loss.dtype).kind != "f":
                 raise ValueError("tape.backward(loss) takes the loss as a one-element float array (written by a kernel)")
-            _fill(self.adjoint(loss), 1.0)
+            memory.fill(self.adjoint(loss), 1.0)
         launches = [entry for entry in self.launches if isinstance(entry, _Launch)]
         restored = {id(launch.args[k]): launch.args[k] for launch in launches for k in launch.saved}
-        final = [(array, _copy(array)) for array in restored.values()]  # put back when done
+        final = [(array, memory.copy(array)) for array in restored.values()]  # put back when done
         last = len(self.launches) - 1
         while last >= 0:
             launch = self.launches[last]
@@ -180,14 +178,14 @@ class Tape:
                 continue
             module = launch.kernel.module("adjoint", launch.signature, launch.device)
             for k, copy in launch.saved.items():  # the values the launch read
-                _copy_into(launch.args[k], copy)
+                memory.copy_into(launch.args[k], copy)
             adjoints = [self.adjoint(launch.args[k]) for k in module.srcad_float_arrays]
             launch.kernel.run(module, launch.shape, list(launch.args) + [0.0] + adjoints, launch.device)
             for k, copy in launch.saved.items():  # its replay wrote them again
-                _copy_into(launch.args[k], copy)
+                memory.copy_into(launch.args[k], copy)
             last -= 1
         for array, values in final:  # the arrays as the recorded launches left them
-            _copy_into(array, values)
+            memory.copy_into(array, values)
 
     def _replay(self, run):
         """The adjoints of ``run`` (launches with one layout, see ``_layout``), last first, in one call of
@@ -203,8 +201,8 @@ class Tape:
                 dtype = numpy_support.as_dtype(first.signature[len(first.signature) - len(first.args) + k])
                 arguments.append(numpy.array([launch.args[k] for launch in run], dtype=dtype))
                 continue
-            owner = owners[k] = _owner(value)
-            base, size = _address(owner), value.itemsize
+            owner = owners[k] = memory.owner(value)
+            base, size = memory.address(owner), value.itemsize
             offsets = (self._log[rows, k] - base) // size
             arguments += [owner.reshape(-1), offsets, value.shape]
         arguments += [self.adjoint(owners[k]).reshape(-1) for k in module.srcad_float_arrays]
@@ -238,7 +236,7 @@ class Tape:
     def gradient(self, array):
         """d loss / d ``array`` after ``backward``: an array of its shape on its device (zeros if the
         loss does not depend on it)."""
-        return _copy(self.adjoint(array))
+        return memory.copy(self.adjoint(array))
 
     def zero(self):
         """Set every adjoint to zero (they are kept, for the next backward)."""
@@ -251,14 +249,14 @@ class Tape:
         """The adjoint array of ``array`` (see the module's docs), made on first use."""
         if not isinstance(array, numpy.ndarray):
             return self._device_adjoint(array)
-        owner = _owner(array)
+        owner = memory.owner(array)
         entry = self._adjoints.get(id(owner))
         if entry is None or entry[0] is not owner:
             entry = self._adjoints[id(owner)] = (owner, numpy.zeros_like(owner, dtype=array.dtype))
         adjoint = entry[1]
         if owner is array:
             return adjoint
-        offset = _address(array) - _address(owner)
+        offset = memory.address(array) - memory.address(owner)
         return numpy.ndarray(array.shape, array.dtype, buffer=adjoint, offset=offset, strides=array.strides)
 
     def _device_adjoint(self, array):
@@ -293,45 +291,6 @@ def _record_plan(kernel, module, signature, device):
         kernel.module("adjoint", signature, device)  # generated at the first launch: what cannot be differentiated fails here
         plan = module.srcad_record_plan = _RecordPlan(module)
     return plan
-
-
-class _Extents:
-    """Byte ranges ``[start, end)`` of memory, merged, sorted: is a range touched? in O(log n)."""
-
-    def __init__(self):
-        self.starts, self.ends = [], []
-
-    def add(self, start, end):
-        first = bisect.bisect_left(self.ends, start)  # the ranges touching [start, end) are merged into it
-        last = bisect.bisect_right(self.starts, end)
-        if first < last:
-            start, end = min(start, self.starts[first]), max(end, self.ends[last - 1])
-        self.starts[first:last], self.ends[first:last] = [start], [end]
-
-    def overlaps(self, start, end):
-        index = bisect.bisect_right(self.ends, start)
-        return index < len(self.starts) and self.starts[index] < end
-
-
-class _Ranges:
-    """The CPU memory recorded launches read, as ``kernels/recording.py`` keeps it (compiled
-    launchers add to it too): ``array[:count]``, sorted disjoint byte ranges."""
-
-    def __init__(self):
-        self.array, self.count = numpy.zeros((16, 2), dtype=numpy.int64), 0
-
-    def make_room(self, more):
-        if self.count + more > self.array.shape[0]:
-            bigger = numpy.zeros((2 * (self.count + more), 2), dtype=numpy.int64)
-            bigger[: self.count] = self.array[: self.count]
-            self.array = bigger
-
-    def add(self, start, end):
-        self.make_room(1)
-        self.count = recording.add_read(self.array, self.count, start, end)
-
-    def overlaps(self, start, end):
-        return recording.reads_overlap(self.array, self.count, start, end)
 
 
 def _first_of_run(entries, last):
@@ -372,7 +331,7 @@ def _layout(entry, owners):
             continue
         owner = value.base if type(value.base) is numpy.ndarray else value
         if type(owner.base) is numpy.ndarray:
-            owner = _owner(owner)
+            owner = memory.owner(owner)
         usable = owners.get(id(owner))
         if usable is None:
             usable = owners[id(owner)] = owner.flags.c_contiguous and (owner.dtype, owner)
@@ -380,60 +339,3 @@ def _layout(entry, owners):
             return None
         arrays.append((id(owner), value.shape))
     return (entry.kernel, entry.signature, entry.shape, arrays)
-
-
-def _owner(array):
-    while isinstance(array.base, numpy.ndarray):
-        array = array.base
-    return array
-
-
-def _address_from_interface(array):
-    return array.__array_interface__["data"][0]
-
-
-def _address_from_struct(array):
-    return _read_pointer(id(array) + _DATA_OFFSET).value
-
-
-# An array's data pointer, read from NumPy's array struct (its ``data`` field follows the object
-# header): 0.3 us where ``__array_interface__`` takes 1.1 us, which every launch pays per array.
-# Used only if it agrees with ``__array_interface__`` here, on arrays and views alike.
-_DATA_OFFSET = object.__basicsize__
-_read_pointer = ctypes.c_void_p.from_address
-_samples = numpy.zeros((3, 4))
-_address = _address_from_interface
-if all(_address_from_struct(a) == _address_from_interface(a) for a in (_samples, _samples[1], _samples[2, 1:], _samples.T)):
-    _address = _address_from_struct
-del _samples
-
-
-def _extent(array, pointer=None):
-    if not isinstance(array, numpy.ndarray):
-        return device_memory.extent(array)
-    pointer = _address(array) if pointer is None else pointer
-    if array.flags.c_contiguous:
-        return pointer, pointer + array.nbytes
-    if array.size == 0:
-        return pointer, pointer
-    low = pointer + sum(min(0, (n - 1) * s) for n, s in zip(array.shape, array.strides))
-    high = pointer + sum(max(0, (n - 1) * s) for n, s in zip(array.shape, array.strides)) + array.itemsize
-    return low, high
-
-
-def _copy(array):
-    return array.copy() if isinstance(array, numpy.ndarray) else device_memory.copy(array)
-
-
-def _copy_into(target, source):
-    if isinstance(target, numpy.ndarray):
-        target[...] = source
-    else:
-        device_memory.copy_into(target, source)
-
-
-def _fill(array, value):
-    if isinstance(array, numpy.ndarray):
-        array[...] = value
-    else:
-        device_memory.fill(array, value)
