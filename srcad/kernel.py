@@ -82,9 +82,9 @@ class Kernel:
         ``__cuda_array_interface__`` (CuPy, PyTorch)."""
         fast_key = fast_type_key(args) if device == "cpu" and type(n) is int and n >= 0 else None
         known = self._fast_cpu.get(fast_key) if fast_key is not None else None
+        recording = tapes.active_tape()
         if known is not None:  # arguments of types launched before, already checked then
             signature, module = known
-            recording = tapes.active_tape()
             if recording is not None and n < _PARALLEL_FROM and recording.launch_recorded(self, n, args, signature, module):
                 self.last_signature = signature
                 return
@@ -96,7 +96,6 @@ class Kernel:
             if fast_key is not None and self.dimensions == 1:
                 self._fast_cpu[fast_key] = (signature, module)
         self.last_signature = signature
-        recording = tapes.active_tape()
         if recording is not None:
             recording.record(self, shape, args, signature, module, device)
         self.run(module, shape, args, device)

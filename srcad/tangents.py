@@ -48,12 +48,9 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, wha
     fast_key = ("gradient of tangent", wrt, with_gradient, fast_type_key(args))
     known = specializer.fast_calls.get(fast_key) if fast_key[3] is not None else None
     if known is not None:  # arguments of types seen before: checked then
-        tangent_function, positions, every, along, names, adjoint = known
+        tangent_function, positions, every, along, names = known
         leaves = list(args) + [_checked_tangent(names[j], args[j], tangents[j]) for j in positions]
-        if adjoint is not None:  # it writes no argument in place: nothing to copy or check
-            results = adjoint(*leaves, 1.0)[1:]
-        else:
-            results = _run_adjoint(tangent_function, every + along, leaves, with_value=False, protect=True)[1:]
+        results = _run_adjoint(tangent_function, every + along, leaves, with_value=False, protect=True)[1:]
         return _hessian_times_and_gradients(results, wrt, every, with_gradient)
     specializer.validate()
     every = (wrt,) if not isinstance(wrt, tuple) else wrt
@@ -79,12 +76,7 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, wha
         _check_one_float(specializer.name, error.outputs, what)
         raise
     if call.structures is None and fast_key[3] is not None:
-        leaves = list(call.leaves) + values
-        adjoint_key = (False, every + along, fast_type_key(leaves))
-        adjoint = specializer_of(tangent_function).fast_calls.get(adjoint_key) if adjoint_key[2] is not None else None
-        if adjoint is not None and adjoint.written_parameters:
-            adjoint = None
-        specializer.fast_calls[fast_key] = (tangent_function, positions, every, along, call.names, adjoint)
+        specializer.fast_calls[fast_key] = (tangent_function, positions, every, along, call.names)
     return _hessian_times_and_gradients(results, wrt, every, with_gradient)
 
 

@@ -66,13 +66,10 @@ def _count(statements, tape):
 
 def _reserve(tape, counts, factor=None):
     lines = []
-    for count, stack, top, function in (
-        (counts[0], tape.floats, tape.floats_top, "reserve"),
-        (counts[1], tape.ints, tape.ints_top, "reserve"),
-    ):
-        if count and count != "0":
+    for count, stack, top in ((counts[0], tape.floats, tape.floats_top), (counts[1], tape.ints, tape.ints_top)):
+        if count and count != "0":  # a number of pushes, or an expression counting them
             needed = f"{count}" if factor is None else f"{_sum([str(count)])} * {factor}"
-            lines.append(cst.parse_statement(f"{stack} = {function}({stack}, {top} + {needed})"))
+            lines.append(cst.parse_statement(f"{stack} = reserve({stack}, {top} + {needed})"))
     return lines
 
 
