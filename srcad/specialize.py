@@ -395,6 +395,17 @@ class Specializer:
                 self.compiled[cache_key] = cpu.load_module(key).srcad_entry
         return self.compiled[cache_key]
 
+    def gradient_function(self, wrt, signature, what="srcad.grad"):
+        """The gradient as a plain Python function ``f_adjoint(*args, output_adj) -> (0.0, *adjoints of
+        wrt)``, defined in a module file, so that forward mode can differentiate it again (Hessian-vector
+        products, forward over reverse). None where the gradient calls a custom rule (forward mode would
+        differentiate the rule's code, not use it)."""
+        module = self._stage_module("gradient", wrt, signature)
+        _check_one_float(self.name, module.srcad_outputs, what)
+        if "srcad.custom." in module.srcad_source:
+            return None
+        return module.srcad_entry
+
     def _stage_key(self, stage, wrt, signature, structures=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
         if structures is not None:

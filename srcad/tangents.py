@@ -1,26 +1,30 @@
 """Forward mode and second derivatives: jvp, hessian, jacobian, and the derivatives of ``grad(f)``.
 
 ``jvp`` runs the tangent function srcad generates (``transforms/forward.py``). Second derivatives
-are reverse mode over forward mode: the gradient of f's directional derivative along the tangents,
-which is the Hessian of f times the tangents.
+(Hessian-vector products, ``hessian``, ``grad(grad(f))``) are forward mode over reverse mode: the
+tangent of the gradient function srcad generates for f, which is itself Python source that forward
+mode reads like the user's. Where forward mode cannot read that gradient (it saves whole arrays in
+lists, calls a custom rule, or takes tuple arguments), they are reverse mode over forward mode
+instead: the gradient of f's directional derivative along the tangents.
 """
 
 import functools
 
 import numpy
+from numba.core import types as numba_types
 
 from srcad import custom
-from srcad.api import Gradient, _copied, _differentiable_value, _run_adjoint, vjp
+from srcad.api import Gradient, _copied, _differentiable_value, _protected, _run_adjoint, vjp
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.compiled import NotOneFloat, _check_one_float
+from srcad.errors import DifferentiabilityError
 from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
 from srcad.specialize import fast_type_key, specializer_of
 
 
 def second_derivative(gradient, wrt):
-    """``grad(grad(f, wrt=i), wrt=j)``: d/dx_j of df/dx_i, for a float x_i, by reverse mode over
-    forward mode (the gradient of f's tangent along x_i)."""
+    """``grad(grad(f, wrt=i), wrt=j)``: d/dx_j of df/dx_i, for a float x_i (see ``_second_order``)."""
     inner = gradient.wrt
     if isinstance(inner, tuple):
         raise TypeError(f"{gradient!r} returns a tuple of gradients; grad needs one float: use grad(f, wrt=i)")
@@ -34,9 +38,70 @@ def second_derivative(gradient, wrt):
                 f"it is {type(args[inner]).__name__}: use srcad.hessian or srcad.jvp(srcad.grad(f), ...) instead"
             )
         tangents = [0.0 if k != inner % len(args) else 1.0 for k in range(len(args))]
-        return _gradient_of_tangent(gradient.function, args, tangents, wrt, what="grad(grad(f))")
+        return _second_order(gradient.function, args, tangents, wrt, what="grad(grad(f))")
 
     return second
+
+
+def _second_order(function, args, tangents, wrt, with_gradient=False, what="srcad.hessian"):
+    """The Hessian of f times the tangents (the rows of the arguments ``wrt``), and with
+    ``with_gradient`` f's gradient too: forward mode over the generated gradient, where forward mode
+    can differentiate that gradient; else reverse mode over forward mode."""
+    results = _tangent_of_gradient(function, args, tangents, wrt, what)
+    if results is None:
+        return _gradient_of_tangent(function, args, tangents, wrt, with_gradient, what)
+    hessian_times, gradients = results
+    every = wrt if isinstance(wrt, tuple) else (wrt,)
+    return _hessian_times_and_gradients(hessian_times + gradients, wrt, every, with_gradient)
+
+
+_NOT_FORWARD = "reverse over forward"  # cached: forward mode cannot differentiate this gradient
+
+
+def _tangent_of_gradient(function, args, tangents, wrt, what):
+    """(Hessian times tangents, gradients), each a list over ``wrt``, from the tangent of f's generated
+    gradient function (forward over reverse: about twice a gradient's work, where reverse over forward
+    does the tangent's work in its forward sweep and again in its reverse sweep); None where it
+    cannot be used (see ``Specializer.gradient_function``)."""
+    specializer = specializer_of(function)
+    fast_key = ("tangent of gradient", wrt, tuple(t is not None for t in tangents), fast_type_key(args))
+    known = specializer.fast_calls.get(fast_key) if fast_key[3] is not None else None
+    if known is None:
+        known = _forward_over_reverse(specializer, args, tangents, wrt, what)
+        if fast_key[3] is not None:
+            specializer.fast_calls[fast_key] = _NOT_FORWARD if known is None else known
+    if known is None or known is _NOT_FORWARD:
+        return None
+    compiled, along, names = known
+    values = [_checked_tangent(names[k], args[k], tangents[k]) for k in along]
+    written = [k for k in compiled.written_parameters if k < len(args) and isinstance(args[k], numpy.ndarray)]
+    if written:  # f writes arrays in place: it does so on copies (and their tangents)
+        specializer.check_aliasing(args, written)
+        args = _protected(args, written)
+        values = [_copied(t) for t in values]
+    gradients, hessian_times = compiled(*args, 1.0, *values)  # each (0.0 for the value, then one per wrt)
+    return list(hessian_times[1:]), list(gradients[1:])
+
+
+def _forward_over_reverse(specializer, args, tangents, wrt, what):
+    """(the compiled tangent of f's gradient function, the arguments it takes tangents of, their names),
+    or None."""
+    call = FlatCall(specializer, args)
+    along = tuple(k for k, a in enumerate(args) if tangents[k] is not None and _differentiable_value(a))
+    if call.structures is not None or not along or custom.rules_for(specializer.function):
+        return None
+    every = tuple(k % len(args) for k in (wrt if isinstance(wrt, tuple) else (wrt,)))
+    signature, every = specializer.check_call(call.leaves, every, call.names)
+    for k in along:
+        _checked_tangent(call.names[k], args[k], tangents[k])  # bad tangents are the user's error, not a reason to fall back
+    gradient = specializer.gradient_function(every, signature, what)
+    if gradient is None:
+        return None
+    try:
+        compiled = specializer_of(gradient).tangent(along, signature + (numba_types.float64,))
+    except DifferentiabilityError:  # the gradient uses what forward mode does not differentiate yet
+        return None
+    return compiled, along, call.names
 
 
 def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, what="srcad.hessian"):
@@ -178,13 +243,13 @@ def _jvp_of_gradient(gradient, primals, tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
     args = specializer_of(gradient.function).bind(primals, None)
     tangents = tangents + (None,) * (len(args) - len(tangents))
-    return _gradient_of_tangent(gradient.function, args, tangents, gradient.wrt, with_gradient=True, what="jvp(grad(f))")
+    return _second_order(gradient.function, args, tangents, gradient.wrt, with_gradient=True, what="jvp(grad(f))")
 
 
 def hessian(function, wrt=0):
     """The matrix of second derivatives of a float-valued ``function`` with respect to argument
     ``wrt`` (a float, or an array: then the Hessian has shape ``x.shape + x.shape``), column by
-    column as Hessian-vector products (reverse mode over forward mode).
+    column as Hessian-vector products (see ``_second_order``).
 
     >>> def f(x):
     ...     return x[0] ** 2 * x[1]
@@ -204,7 +269,7 @@ def hessian(function, wrt=0):
         x = args[wrt]
         if not isinstance(x, numpy.ndarray):
             return second_derivative(Gradient(function, wrt), wrt)(*args)
-        columns = [_gradient_of_tangent(function, args, direction, wrt) for direction in _basis(args, wrt)]
+        columns = [_second_order(function, args, direction, wrt) for direction in _basis(args, wrt)]
         return numpy.stack(columns, axis=-1).reshape(x.shape + x.shape)
 
     return hessian_at

@@ -27,8 +27,9 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
     helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in cst.Module([definition]).code]
     if helpers:
         lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")
-    if uses_tape:
-        lines.append(f"from srcad.kernels.runtime import {', '.join(RUNTIME_FUNCTIONS)}")
+    runtime = RUNTIME_FUNCTIONS if uses_tape else [f for f in RUNTIME_FUNCTIONS if f in cst.Module([definition]).code]
+    if runtime:  # (a generated adjoint differentiated again calls them too)
+        lines.append(f"from srcad.kernels.runtime import {', '.join(runtime)}")
     lines.append("")
     for name, value in sorted(constants.items()):
         lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")

@@ -309,6 +309,8 @@ class _DropZeros(cst.CSTTransformer):
             return cst.Name(_SYMBOLIC_ZERO)
         if callee in ("np.sum", "sum_along", "mean_along", "np.mean") and zeros and zeros[0]:
             return cst.Name(_SYMBOLIC_ZERO)
+        if callee in rules.ADJOINT_HELPER_RULES and any(_is_symbolic_zero(a.value) for a in updated.args):
+            return cst.Name(_SYMBOLIC_ZERO)  # linear in the one operand whose tangent it takes
         return updated
 
     def leave_Subscript(self, original, updated):
@@ -318,11 +320,15 @@ class _DropZeros(cst.CSTTransformer):
         return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.value) else updated
 
 
+def _is_symbolic_zero(node):
+    return isinstance(node, cst.Name) and node.value == _SYMBOLIC_ZERO
+
+
 def _is_zero(node):
     """A symbolic zero, or a literal 0.0 of a template (``(... if a > 0 else 0.0)``)."""
     if isinstance(node, cst.Float):
         return float(node.value) == 0.0
-    return isinstance(node, cst.Name) and node.value == _SYMBOLIC_ZERO
+    return _is_symbolic_zero(node)
 
 
 def _keep_parentheses(child, parent):

@@ -227,7 +227,9 @@ class ArrayAdjoints:
             increment = rules.instantiate(template, **bindings)
             if not self.is_array(atom.value):  # a float spread over the array: its adjoint sums
                 increment = cst.Call(cst.parse_expression("np.sum"), [cst.Arg(increment)])
-            elif operation.rule not in rules.NOT_BROADCAST and self.may_broadcast(atom.value, operation.operands, target):
+            elif template != "0.0" and operation.rule not in rules.NOT_BROADCAST and self.may_broadcast(
+                atom.value, operation.operands, target
+            ):  # ("0.0": an operand giving a shape or a position only)
                 increment = _call("unbroadcast", increment, atom)
             reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
         return reverse

@@ -136,7 +136,7 @@ REDUCTION_RULES = {
 REDUCTION_RULES["np.amax"], REDUCTION_RULES["np.amin"] = REDUCTION_RULES["np.max"], REDUCTION_RULES["np.min"]
 # Reductions that take axis=: np.sum(x, axis=k) has an array result, whose adjoint spreads back along k.
 REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.prod", "np.amax", "np.amin"}
-AXIS_REDUCTION_RULES = {"np.sum": unary("np.expand_dims(y_adj, axis)", "np.sum(x_dot, axis=axis)")}
+AXIS_REDUCTION_RULES = {"np.sum": unary("spread_along(y_adj, x, axis, False)", "np.sum(x_dot, axis=axis)")}
 
 
 def _along(adjoint, tangent):
@@ -265,6 +265,35 @@ SCALAR_RULES["np.minimum"] = binary(
     "y_adj if a <= b or a != a else 0.0", "0.0 if a <= b or a != a else y_adj", "a_dot if a <= b or a != a else b_dot"
 )
 
+# The helpers generated adjoints call (srcad.kernels.arrays and .runtime), so that forward mode can
+# differentiate an adjoint (forward-over-reverse Hessian-vector products). Each is linear in the
+# adjoint it is given; the other operands only say where it goes (shapes, positions, the argmax).
+# Their adjoints are written out too, for a user who calls one.
+ADJOINT_HELPER_RULES = {
+    # reserve(stack, needed): the stack, or a longer copy of it
+    "reserve": Rule(("x", "n"), ("y_adj[: x.shape[0]]", "0.0"), "reserve(x_dot, n)"),
+    "unbroadcast": Rule(("g", "like"), ("np.broadcast_to(y_adj, g.shape).copy()", "0.0"), "unbroadcast(g_dot, like)"),
+    "spread_along": Rule(
+        ("a", "x", "axis", "keepdims"), ("sum_along(y_adj, axis, keepdims)", "0.0", "0.0", "0.0"),
+        "spread_along(a_dot, x, axis, keepdims)",
+    ),
+    "cumsum_adjoint": Rule(("a", "x"), ("np.cumsum(y_adj).reshape(a.shape)", "0.0"), "cumsum_adjoint(a_dot, x)"),
+    "cumsum_adjoint_along": Rule(("a", "axis"), ("cumsum_along(y_adj, axis)", "0.0"), "cumsum_adjoint_along(a_dot, axis)"),
+    "at_first": Rule(("x", "v", "a"), ("0.0", "0.0", "np.sum(at_first(x, v, 1.0) * y_adj)"), "at_first(x, v, a_dot)"),
+    "at_first_along": Rule(
+        ("x", "v", "a", "axis", "keepdims"),
+        ("0.0", "0.0", "sum_along(at_first_along(x, v, 1.0, axis, keepdims) * y_adj, axis, keepdims)", "0.0", "0.0"),
+        "at_first_along(x, v, a_dot, axis, keepdims)",
+    ),
+    "scattered": Rule(("x", "k", "g"), ("0.0", "0.0", "y_adj[k]"), "scattered(x, k, g_dot)"),
+    "at_last_writes": Rule(
+        ("a", "k"), ("scattered(a, k, y_adj * at_last_writes(np.ones_like(a), k))", "0.0"), "at_last_writes(a_dot, k)"
+    ),
+}
+ARRAY_RULES.update(ADJOINT_HELPER_RULES)
+# Fresh tapes: they start empty, like np.empty.
+ARRAY_CONSTRUCTORS |= {"new_float_stack", "new_int_stack"}
+
 # Calls whose result carries no derivative: integer-valued, boolean, or explicitly cut.
 INACTIVE_FUNCTIONS = {
     "int", "bool", "round", "len", "range", "np.shape", "np.size", "np.ndim",
@@ -295,6 +324,10 @@ def _object_of(name):
 
         return getattr(runtime, name[len("srcad."):], None)
     module, _, attribute = name.rpartition(".")
+    if not module and not hasattr(builtins, name):  # a helper of generated code
+        from srcad.kernels import arrays, runtime
+
+        return getattr(arrays, name, None) or getattr(runtime, name, None)
     owner = {"math": math, "np": numpy, "np.linalg": numpy.linalg, "": builtins}.get(module)
     return getattr(owner, attribute, None)
 

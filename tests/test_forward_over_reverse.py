@@ -1,0 +1,125 @@
+"""Hessian-vector products by forward mode over the generated gradient (forward over reverse).
+
+``jvp(grad(f))`` differentiates the gradient srcad generates for f, a Python function like any
+other, in forward mode. What that gradient calls (tapes, ``reserve``, the array helpers of
+``srcad.kernels.arrays``) has a tangent rule in the rule table; these tests check that the path is
+taken where it should be, that its answers match closed forms and second differences of the plain
+function, and that the helpers' own rules (called by hand) match finite differences.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+from srcad.kernels.arrays import (
+    at_first, at_first_along, at_last_writes, cumsum_adjoint, cumsum_adjoint_along, scattered, spread_along, unbroadcast,
+)
+from srcad.kernels.runtime import reserve
+from srcad.tangents import _tangent_of_gradient
+
+if __package__:
+    from . import oracles
+    from .test_hessian_corpus import check
+else:
+    import oracles
+    from test_hessian_corpus import check
+
+
+def rosenbrock(x):
+    total = 0.0
+    for i in range(x.shape[0] - 1):
+        total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return total
+
+
+def centered_scores(X, w):
+    """Axis sums, broadcasting, a max and a cumulative sum: their adjoints call the array helpers."""
+    Z = np.tanh(X * w)
+    centered = Z - np.sum(Z, axis=0) / Z.shape[0]
+    peak = np.max(centered)
+    running = np.cumsum(centered)
+    return np.sum(running * running) / running.size + peak * peak + np.sum(np.mean(Z, axis=1) ** 2)
+
+
+def time_loop(x, k):
+    """Element loops in a time loop, overwriting x: the gradient pushes and pops float stacks."""
+    v = np.zeros_like(x)
+    for step in range(20):
+        for i in range(x.shape[0]):
+            v[i] += -0.05 * k * math.sin(x[i])
+            x[i] = x[i] + 0.05 * v[i] * v[i]
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize(
+    "function, make",
+    [
+        (rosenbrock, lambda rng: (rng.uniform(-1.0, 1.0, 12),)),
+        (centered_scores, lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=3))),
+        (time_loop, lambda rng: (rng.uniform(-1.0, 1.0, 4), 1.3)),
+    ],
+    ids=["rosenbrock", "centered_scores", "time_loop"],
+)
+def test_hessian_vector_products_take_forward_over_reverse_and_match_second_differences(function, make):
+    rng = np.random.default_rng(8)
+    args = make(rng)
+    wrt = tuple(range(len(args)))
+    u = [rng.uniform(-1.0, 1.0, np.shape(a)) if np.ndim(a) else float(rng.uniform(-1.0, 1.0)) for a in args]
+    v = [rng.uniform(-1.0, 1.0, np.shape(a)) if np.ndim(a) else float(rng.uniform(-1.0, 1.0)) for a in args]
+    assert _tangent_of_gradient(function, list(args), v, wrt, "test") is not None  # not the fallback
+    check(function, args, wrt, u, v, max(1.0, abs(function(*args))), function.__name__)
+
+
+def test_the_rosenbrock_hessian_vector_product_is_the_closed_form_at_every_element():
+    rng = np.random.default_rng(2)
+    x, v = rng.uniform(-1.5, 1.5, 30), rng.normal(size=30)
+    gradient, hv = srcad.jvp(srcad.grad(rosenbrock), (x,), (v,))
+    n = x.shape[0]
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
+        H[i + 1, i + 1] += 200.0
+        H[i, i + 1] = H[i + 1, i] = -400.0 * x[i]
+    np.testing.assert_allclose(hv, H @ v, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(srcad.hessian(rosenbrock)(x), H, rtol=1e-12, atol=1e-9)
+
+
+def through_helpers(X, w, k):
+    """Each helper of generated gradients, called by hand (k: int indices into w)."""
+    a = unbroadcast(X * X, w)  # (3,) from (4, 3)
+    b = spread_along(a * w, X, 0, False)  # (4, 3)
+    c = cumsum_adjoint((b * X).ravel(), X)  # the adjoint of np.cumsum(X), flat, in X's shape
+    d = at_first(X, np.max(X), np.sum(c))
+    e = cumsum_adjoint_along(d + c, 1)
+    f = at_first_along(X, np.max(X, axis=0), w * w, 0, False)
+    g = scattered(w, k, a[:2] * w[1])
+    h = at_last_writes(w * a, k)
+    stack = reserve(w * 2.0, 10)
+    return np.sum(e * X) + np.sum(f * X) + np.sum(g * w) + np.sum(h * h) + np.sum(stack[:3] * w)
+
+
+def test_the_helpers_rules_match_finite_differences_in_both_modes():
+    rng = np.random.default_rng(4)
+    X, w, k = rng.normal(size=(4, 3)), rng.normal(size=3), np.array([2, 0])
+    value, (gX, gw) = srcad.value_and_grad(through_helpers, wrt=(0, 1))(X, w, k)
+    assert value == pytest.approx(through_helpers(X, w, k), rel=1e-12)
+    for position, got in ((0, gX), (1, gw)):
+        args = [X.copy(), w.copy(), k]
+        expected = np.zeros_like(args[position])
+        for element in np.ndindex(expected.shape):
+
+            def along(t, element=element):
+                moved = [a.copy() for a in args]
+                moved[position][element] = t
+                return through_helpers(*moved)
+
+            expected[element] = oracles.central_difference(along, (args[position][element],), 0)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    dX, dw = rng.normal(size=X.shape), rng.normal(size=w.shape)
+    _, tangent = srcad.jvp(through_helpers, (X, w, k), (dX, dw, None))
+    along = oracles.central_difference(lambda t: through_helpers(X + t * dX, w + t * dw, k), (0.0,), 0)
+    assert tangent == pytest.approx(along, rel=1e-6, abs=1e-7)
+    u = [rng.normal(size=X.shape), rng.normal(size=w.shape), None]
+    check(through_helpers, (X, w, k), (0, 1), u, [dX, dw, None], max(1.0, abs(value)), "through_helpers")
