@@ -81,6 +81,23 @@ def directional(f: Callable, args: Sequence, direction: Sequence, max_relative_e
     return estimate, err
 
 
+def second_directional(f: Callable, args: Sequence, direction: Sequence, max_relative_error: float = 1e-5):
+    """(estimate, error) of d^2/dt^2 f(args + t * direction) at t = 0: v . H v, for checking
+    Hessian-vector products. Second differences (g(h) - 2 g(0) + g(-h)) / h^2 at three steps, two
+    Richardson estimates; Unreliable where they disagree (a kink or a branch within the steps)."""
+
+    def along(t):
+        return f(*[a if d is None else a + t * d for a, d in zip(args, direction)])
+
+    middle = along(0.0)
+    seconds = [(along(h) - 2.0 * middle + along(-h)) / (h * h) for h in (1e-2, 5e-3, 2.5e-3)]
+    coarse, fine = (4.0 * seconds[1] - seconds[0]) / 3.0, (4.0 * seconds[2] - seconds[1]) / 3.0
+    err = abs(fine - coarse)
+    if not err <= max_relative_error * max(1.0, abs(fine), abs(middle)):
+        raise Unreliable(f"second differences along the direction do not settle: {fine} +- {err}")
+    return fine, err
+
+
 def directional_tolerance(estimate: float, err: float, direction: Sequence) -> float:
     """Allowed |tangent - estimate|: what `gradient`'s checks allow per argument (1e-6 max(1, |fd|)),
     summed along the direction (scaled by its 1-norm), plus ten times the estimate's error."""

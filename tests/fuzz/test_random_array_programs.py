@@ -52,6 +52,7 @@ import srcad
 
 from . import oracle
 from .array_programs import TooClose, array_programs, checked_namespace
+from .test_random_scalar_programs import check_hessian_vector_product, checks_second_order
 
 # 32 programs per run; hundreds under `pytest --hypothesis-profile=long` (tests/conftest.py)
 EXAMPLES = int(os.environ.get("SRCAD_ARRAY_FUZZ_EXAMPLES", "400" if settings.default.max_examples >= 500 else "32"))
@@ -264,6 +265,15 @@ def check_forward_mode(f, program, value, after, tangents, along, header):
             problems.append(f"jvp side effect: caller's {name} after jvp {srcad_after.tolist()!r}, "
                             f"after plain {plain_after.tolist()!r} (before {before.tolist()!r})")
     assert not problems, "\n".join(problems) + header
+    if checks_second_order(program.source):
+
+        def plain_value(*moved):
+            try:
+                return float(run_plain(f, moved)[0])
+            except _PLAIN_ERRORS as error:
+                raise oracle.Unreliable(f"plain function raised {error!r}") from error
+
+        check_hessian_vector_product(f, plain_value, program.args, tangents, header)
 
 
 @settings(
