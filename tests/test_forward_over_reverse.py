@@ -22,16 +22,11 @@ from srcad.tangents import _tangent_of_gradient
 if __package__:
     from . import oracles
     from .test_hessian_corpus import check
+    from .test_higher_order import rosenbrock, rosenbrock_hessian
 else:
     import oracles
     from test_hessian_corpus import check
-
-
-def rosenbrock(x):
-    total = 0.0
-    for i in range(x.shape[0] - 1):
-        total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return total
+    from test_higher_order import rosenbrock, rosenbrock_hessian
 
 
 def centered_scores(X, w):
@@ -76,12 +71,7 @@ def test_the_rosenbrock_hessian_vector_product_is_the_closed_form_at_every_eleme
     rng = np.random.default_rng(2)
     x, v = rng.uniform(-1.5, 1.5, 30), rng.normal(size=30)
     gradient, hv = srcad.jvp(srcad.grad(rosenbrock), (x,), (v,))
-    n = x.shape[0]
-    H = np.zeros((n, n))
-    for i in range(n - 1):
-        H[i, i] += 1200.0 * x[i] ** 2 - 400.0 * x[i + 1] + 2.0
-        H[i + 1, i + 1] += 200.0
-        H[i, i + 1] = H[i + 1, i] = -400.0 * x[i]
+    H = rosenbrock_hessian(x)
     np.testing.assert_allclose(hv, H @ v, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(srcad.hessian(rosenbrock)(x), H, rtol=1e-12, atol=1e-9)
 
