@@ -311,9 +311,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
             log_x = self._result(_call("math.log", arguments[:1]), statements, None)
             log_base = self._result(_call("math.log", arguments[1:]), statements, None)
             return self._result(cst.BinaryOperation(log_x, cst.Divide(), log_base), statements, into)
-        rule = rules.RULES.get(callee)
-        if rule is None:  # a helper of generated code without a rule (generated code read again)
-            raise self.error(f"{callee!r} has no derivative rule in srcad", node)
+        rule = rules.RULES[callee]
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self._result(_call(callee, arguments), statements, into)
