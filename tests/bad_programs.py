@@ -131,3 +131,10 @@ def uses_assert(x):
 
 async def asynchronous(x):  # <- here:async
     return x * 2.0
+
+
+def view_in_a_while_test(x):
+    s = 0.0
+    while np.max(x.ravel()) > s:  # <- here:x.ravel()
+        s = s + 1.0
+    return s * x[0]

@@ -51,6 +51,15 @@ def hinge_and_relu(x, w):
     return np.sum(clipped + chosen) + np.sum(bounded * x)
 
 
+def views_in_tests_and_indices(x, w):
+    y = x.reshape(2, 2)
+    k = int(np.argmax(y.ravel()))  # an index read from a view
+    s = x[k] * w
+    if np.min(y.T.flatten()) > -5.0 and y.transpose().sum() > 0.0:  # views inside a branch's test
+        s = s + np.sum(y * y) * w
+    return s
+
+
 RNG = np.random.default_rng(7)
 CASES = [
     (mean_squared_error, (0.7, -0.2, RNG.normal(size=6), RNG.normal(size=6)), (0, 1, 2, 3)),
@@ -58,6 +67,7 @@ CASES = [
     (softplus, (RNG.normal(size=5) + 0.5, RNG.normal(size=5)), (0, 1)),
     (power_and_sqrt, (RNG.normal(size=4), RNG.uniform(0.5, 1.5, size=4)), (0, 1)),
     (hinge_and_relu, (np.array([-1.3, -0.4, 0.3, 0.8, 1.9]), 1.7), (0, 1)),
+    (views_in_tests_and_indices, (np.array([1.0, 3.0, 2.0, 0.5]), 0.7), (0, 1)),
 ]
 
 

@@ -26,6 +26,16 @@ class Canonicalize(cst.CSTTransformer):
         if self.statements is not None and self._is_reduction_along_an_axis(node):  # `if np.min(y, axis=0) > 0:`
             self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
             return False
+        if self._is_other_array_method(node):  # `if np.min(y.reshape(4, 1)) > 0:`: differentiated code's spelling
+            if self.statements is None:
+                raise self.normalizer.error(
+                    f"srcad cannot call the method '.{node.func.attr.value}()' here (a loop's test, an index or a "
+                    "shape) yet", node,
+                    "Compute it into a variable first (for a while loop's test: before the loop and again at the "
+                    "end of its body).",
+                )
+            self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
+            return False
         if self._is_array_method(node):
             node.func.value.visit(self)  # a test such as `if x.sum() > 0:`: the array is checked
             for argument in node.args:
@@ -71,11 +81,20 @@ class Canonicalize(cst.CSTTransformer):
         return self.normalizer.parsed.resolve(node.func).name in rules.REDUCTIONS
 
     def _is_array_method(self, node):
-        return (
-            isinstance(node.func, cst.Attribute)
-            and node.func.attr.value in INACTIVE_METHODS
-            and not (isinstance(node.func.value, cst.Name) and self.normalizer.parsed.resolve(node.func.value).kind == "module")
-        )
+        return self._is_method(node) and node.func.attr.value in INACTIVE_METHODS
+
+    def _is_other_array_method(self, node):
+        """x.reshape(...), x.ravel(), x.T.flatten(): methods whose value an inactive expression cannot copy as
+        written (views numba reshapes only when contiguous); a tuple's or NamedTuple's method is none of these."""
+        return self._is_method(node) and node.func.attr.value not in INACTIVE_METHODS and self._tuple_part(node.func.value) is None
+
+    def _is_method(self, node):
+        if not isinstance(node.func, cst.Attribute):
+            return False
+        root = node.func.value
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        return not (isinstance(root, cst.Name) and self.normalizer.parsed.resolve(root).kind in ("module", "function"))
 
     def visit_Attribute(self, node):
         return False
