@@ -7,6 +7,7 @@ import weakref
 import numpy
 
 from srcad import custom
+from srcad import tape as tapes
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import unwrap
@@ -29,47 +30,51 @@ class Differentiable:
         self.options = options
         functools.update_wrapper(self, self.python_function)
         specializer_of(self.python_function).validate()
-        self._primal = None
+        self._primal = None  # numba's dispatcher of the function as written, made at the first call
+        self._compiled = {}  # argument types -> what runs for them (see _compiled_for)
 
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != self.python_function.__code__.co_argcount:
             args = specializer_of(self.python_function).bind(args, kwargs)
-        if self._primal is None:
-            self._primal = cpu.jit(self.python_function)
-            self._signatures = set()
-        signature = tuple(argument_type(a) for a in args)
-        if signature not in self._signatures:
-            from numba.core.errors import NumbaError
-
-            try:
-                cpu.compile_for(self._primal, signature)
-            except NumbaError:
-                return self._recorded(args, self._run_normalized(signature, args))
-            self._signatures.add(signature)
-        return self._recorded(args, self._primal(*args))
-
-    def _recorded(self, args, output):
-        """``output``, after recording the call on the active ``srcad.Tape`` if it takes arrays."""
-        from srcad.tape import active_tape
-
-        tape = active_tape()
+        key = fast_type_key(args)
+        if key is None:  # tuples, other objects: numba's types are the key (slower to hash)
+            key = tuple(argument_type(a) for a in args)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compiled_for(args)
+        output = compiled(*args)
+        tape = tapes.active_tape()
         if tape is not None and any(isinstance(a, numpy.ndarray) for a in args):
             tape.record_call(self, args, output)
         return output
 
-    def _run_normalized(self, signature, args):
+    def _compiled_for(self, args):
+        """What runs for arguments like ``args``: numba's compilation of the function as written, or
+        of srcad's normal form where numba cannot compile it as written, or the Python function."""
+        from numba.core.errors import NumbaError
+
+        if self._primal is None:
+            self._primal = cpu.jit(self.python_function)
+        signature = tuple(argument_type(a) for a in args)
+        try:
+            cpu.compile_for(self._primal, signature)
+        except NumbaError:
+            return self._normalized_for(signature, args)
+        return self._primal
+
+    def _normalized_for(self, signature, args):
         """Calls numba cannot compile as written (np.mean(x, axis=1), keepdims=...) run srcad's
         normalized form compiled instead; anything numba cannot compile at all runs as Python."""
         from numba.core.errors import NumbaError
 
         if any(isinstance(a, tuple) for a in args):  # the normal form takes tuples apart: run it as written
-            return self.python_function(*args)
+            return self.python_function
         normalized = specializer_of(self.python_function).normalized_primal()
         try:
             cpu.compile_for(normalized, signature)
         except NumbaError:
-            return self.python_function(*args)
-        return normalized(*args)
+            return self.python_function
+        return normalized
 
     def __repr__(self):
         return f"<srcad.differentiable {self.python_function.__qualname__}>"

@@ -22,10 +22,18 @@ def checked_like(primal, given, what, of):
     """``given`` (a tangent or cotangent of ``primal``) as generated code takes it: a float, or a
     C-contiguous array of the primal's shape and dtype (None: zeros). ``what`` names it and ``of``
     the primal in the ValueError for anything else."""
+    if type(given) is numpy.ndarray and type(primal) is numpy.ndarray and given.shape == primal.shape:
+        if given.dtype is primal.dtype and given.flags.c_contiguous:  # the common case, as it is
+            return given
+    elif type(given) is float and type(primal) is not numpy.ndarray:
+        return given
+    return _converted_like(primal, given, what, of)
+
+
+def _converted_like(primal, given, what, of):
+    if callable(what):  # messages are made only when needed
+        what, of = what(), of()
     if isinstance(primal, numpy.ndarray):
-        if type(given) is numpy.ndarray and given.dtype == primal.dtype and given.shape == primal.shape:
-            if given.flags.c_contiguous:  # the common case, as it is
-                return given
         if given is None:
             return numpy.zeros_like(primal, order="C")
         given = numpy.asarray(given)

@@ -28,14 +28,19 @@ _specializers = weakref.WeakKeyDictionary()
 
 
 def specializer_of(function):
-    function = unwrap(function)
-    specializer = _specializers.get(function)  # the common case, without taking the lock
+    specializer = _specializers.get(function)  # the common case, without taking the lock or unwrapping
     if specializer is not None:
         return specializer
+    wrapper, function = function, unwrap(function)
     with _lock:
         specializer = _specializers.get(function)
         if specializer is None:
             specializer = _specializers[function] = Specializer(function)
+        if wrapper is not function:  # a @srcad.differentiable object: found directly next time
+            try:
+                _specializers[wrapper] = specializer
+            except TypeError:  # not weakly referable
+                pass
         return specializer
 
 

@@ -171,15 +171,15 @@ def jvp(function, primals, tangents):
     if isinstance(function, Gradient):
         return _jvp_of_gradient(function, primals, tangents)
     specializer = specializer_of(function)
-    for what, given in (("primals", primals), ("tangents", tangents)):
-        if not isinstance(given, (tuple, list)):
-            raise TypeError(
-                f"srcad.jvp takes the {what} as a tuple, one entry per argument: "
-                f"jvp(f, (x, y), (x_dot, y_dot)), not jvp(f, x, y)"
-            )
-    primals, tangents = tuple(primals), tuple(tangents)
-    given = tuple(t is not None for t in tangents)
-    fast_key = ("tangent", given, fast_type_key(primals))
+    if type(primals) is not tuple or type(tangents) is not tuple:
+        for what, given in (("primals", primals), ("tangents", tangents)):
+            if not isinstance(given, (tuple, list)):
+                raise TypeError(
+                    f"srcad.jvp takes the {what} as a tuple, one entry per argument: "
+                    f"jvp(f, (x, y), (x_dot, y_dot)), not jvp(f, x, y)"
+                )
+        primals, tangents = tuple(primals), tuple(tangents)
+    fast_key = ("tangent", tuple([t is not None for t in tangents]), fast_type_key(primals))
     fast = specializer.fast_calls.get(fast_key) if fast_key[2] is not None else None
     if fast is not None and len(tangents) == len(primals):  # calls after the first skip most checks
         compiled, wrt, names = fast
@@ -343,4 +343,4 @@ def _basis(args, wrt):
 
 def _checked_tangent(name, primal, tangent):
     """The tangent as the generated code takes it: a float, or an array of the primal's shape and dtype."""
-    return checked_like(primal, tangent, f"the tangent of {name!r}", repr(name))
+    return checked_like(primal, tangent, lambda: f"the tangent of {name!r}", lambda: repr(name))

@@ -31,11 +31,16 @@ from numba.np import numpy_support
 from srcad import memory
 from srcad.kernels import cuda as device_memory
 
-_active = threading.local()
+class _Recording(threading.local):
+    def __init__(self):
+        self.stack = []  # each thread's tapes being recorded, innermost last
+
+
+_active = _Recording()  # (an attribute that is always there: a missing one costs a caught exception per call)
 
 
 def active_tape():
-    stack = getattr(_active, "stack", None)
+    stack = _active.stack
     return stack[-1] if stack else None
 
 
@@ -69,10 +74,7 @@ class Tape:
         self.launches = []
         self._read["cpu"].count = 0
         self._read["cuda"] = memory.Extents()
-        stack = getattr(_active, "stack", None)
-        if stack is None:
-            stack = _active.stack = []
-        stack.append(self)
+        _active.stack.append(self)
         return self
 
     def __exit__(self, *exc):
