@@ -28,7 +28,10 @@ _specializers = weakref.WeakKeyDictionary()
 
 
 def specializer_of(function):
-    specializer = _specializers.get(function)  # the common case, without taking the lock or unwrapping
+    try:
+        specializer = _specializers.get(function)  # the common case, without taking the lock or unwrapping
+    except TypeError:  # np.sin and other objects without weak references: unwrap says what they are
+        specializer = None
     if specializer is not None:
         return specializer
     wrapper, function = function, unwrap(function)

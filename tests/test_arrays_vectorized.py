@@ -57,6 +57,8 @@ def views_in_tests_and_indices(x, w):
     s = x[k] * w
     if np.min(y.T.flatten()) > -5.0 and y.transpose().sum() > 0.0:  # views inside a branch's test
         s = s + np.sum(y * y) * w
+    if y.T.shape[0] == 2:  # shapes of views
+        s = s + np.sum(np.ones(x[1:].shape) * x[1:] ** 3)
     return s
 
 

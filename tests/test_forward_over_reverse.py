@@ -16,7 +16,7 @@ import srcad
 from srcad.kernels.arrays import (
     at_first, at_first_along, at_last_writes, cumsum_adjoint, cumsum_adjoint_along, scattered, spread_along, unbroadcast,
 )
-from srcad.kernels.runtime import reserve
+from srcad.kernels.runtime import empty_list_like, reserve
 from srcad.tangents import _tangent_of_gradient
 
 if __package__:
@@ -48,14 +48,25 @@ def time_loop(x, k):
     return np.sum(x * x)
 
 
+def vectorized_time_loop(x, v, k):
+    """Whole arrays bound again at every step: the gradient keeps each step's arrays in typed lists
+    (append in the forward sweep, pop in the reverse sweep), which forward mode reads alongside."""
+    for step in range(6):
+        force = -k * np.sin(x) - 0.1 * v
+        v = v + 0.1 * force
+        x = x + 0.1 * v * v
+    return np.sum(x * x) + k * np.sum(v)
+
+
 @pytest.mark.parametrize(
     "function, make",
     [
         (rosenbrock, lambda rng: (rng.uniform(-1.0, 1.0, 12),)),
         (centered_scores, lambda rng: (rng.normal(size=(5, 3)), rng.normal(size=3))),
         (time_loop, lambda rng: (rng.uniform(-1.0, 1.0, 4), 1.3)),
+        (vectorized_time_loop, lambda rng: (rng.uniform(-1.0, 1.0, 5), rng.uniform(-1.0, 1.0, 5), 1.3)),
     ],
-    ids=["rosenbrock", "centered_scores", "time_loop"],
+    ids=["rosenbrock", "centered_scores", "time_loop", "vectorized_time_loop"],
 )
 def test_hessian_vector_products_take_forward_over_reverse_and_match_second_differences(function, make):
     rng = np.random.default_rng(8)
@@ -113,3 +124,20 @@ def test_the_helpers_rules_match_finite_differences_in_both_modes():
     assert tangent == pytest.approx(along, rel=1e-6, abs=1e-7)
     u = [rng.normal(size=X.shape), rng.normal(size=w.shape), None]
     check(through_helpers, (X, w, k), (0, 1), u, [dX, dw, None], max(1.0, abs(value)), "through_helpers")
+
+
+def keeps_arrays_in_a_typed_list(x):
+    saved = empty_list_like(x)
+    saved.append(x * 2.0)
+    y = saved.pop()
+    return np.sum(y * y)
+
+
+def test_reverse_mode_refuses_typed_lists_at_the_line():
+    # forward mode reads them (for gradients of gradients); reverse mode would drop what flows through them
+    with pytest.raises(srcad.DifferentiabilityError, match="typed lists") as caught:
+        srcad.grad(keeps_arrays_in_a_typed_list)(np.ones(3))
+    first = keeps_arrays_in_a_typed_list.__code__.co_firstlineno
+    assert caught.value.lineno in (first + 2, first + 3)  # the append or the pop
+    value, tangent = srcad.jvp(keeps_arrays_in_a_typed_list, (np.arange(3.0),), (np.ones(3),))
+    assert (value, tangent) == (20.0, 24.0)  # sum(4 x^2) and its derivative along ones: 8 * sum(x)

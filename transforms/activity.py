@@ -34,6 +34,7 @@ from srcad.transforms.statements import (
     element_write_of,
     is_array_type,
     is_float_type,
+    list_append_of,
     names_in,
     operation_of,
     returned_atoms,
@@ -93,6 +94,11 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
             assignments[write.array] = assignments.get(write.array, 0) + 2  # an array written is never invariant
             if isinstance(write.value, cst.Name):
                 dependencies.append((write.array, [write.value.value]))
+        elif list_append_of(statement) is not None:  # a typed list varies with what is appended to it
+            items, item = list_append_of(statement)
+            assignments[items] = assignments.get(items, 0) + 2
+            if isinstance(item, cst.Name):
+                dependencies.append((items, [item.value]))
         elif isinstance(statement, cst.For):
             name = statement.target.value
             assignments[name] = assignments.get(name, 0) + 1
@@ -135,7 +141,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
             continue
         target, value = target_value
         operation = operation_of(value)
-        if operation.rule is None:
+        if operation.rule not in rules.RULES:  # inactive, or a typed list's pop (no reverse mode)
             continue
         rule = rules.RULES[operation.rule]
         if operation.rule in ("index", "view") and operation.operands[0].value in active:

@@ -102,12 +102,23 @@ class Canonicalize(cst.CSTTransformer):
     def leave_Attribute(self, original, updated):
         if self.normalizer.is_array_attribute(original):
             return updated
+        if self._of_an_array_expression(original):  # v[:-1].shape, x.T.shape, x.T[0]: read as written
+            return updated.with_changes(value=original.value.visit(self))
         resolved = self.normalizer.parsed.resolve(original)
         if resolved.kind == "function":
             return updated  # rewritten by leave_Call
         if resolved.kind == "dtype":
             return cst.parse_expression(resolved.name)
         return self.normalizer.attribute_value(original)
+
+    def _of_an_array_expression(self, node):
+        """``.shape``, ``.size``, ``.ndim`` or ``.T`` of a view, a slice or an array method's result."""
+        if node.attr.value not in ("shape", "size", "ndim", "T"):
+            return False
+        value = node.value
+        if isinstance(value, cst.Name):
+            return node.attr.value == "T" and self.normalizer.parsed.resolve(value).kind == "local"
+        return isinstance(value, (cst.Subscript, cst.Attribute, cst.Call)) and self._tuple_part(value) is None
 
     def visit_Arg(self, node):
         return False  # the keyword of `dtype=...` is no variable: only the value is checked, in leave_Arg

@@ -85,6 +85,8 @@ class ArrayFlattening:
 
     def method_call(self, node, statements, into):
         method = node.func.attr.value
+        if method == "pop" and not node.args and self.is_typed_list(node.func.value):
+            return self._result(cst.Call(cst.Attribute(self.name(node.func.value), cst.Name("pop"))), statements, into)
         if method in VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
             array = self._operand(node.func.value, statements)
             shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
@@ -108,6 +110,25 @@ class ArrayFlattening:
             "astype": "Differentiated arrays stay float; for indices, compute them with int(...) or pass an int array.",
         }.get(method, "Write it with NumPy functions, or as a loop over the elements.")
         raise self.error(f"srcad cannot differentiate the method '.{method}()'", node, advice)
+
+    def is_typed_list(self, node):
+        """Whether ``node`` names a typed list made in this function by ``empty_list_like`` (generated
+        gradients keep arrays in them; forward mode reads them, reverse mode refuses them)."""
+        if self._typed_lists is None:
+            resolve, found = self.parsed.resolve, set()
+
+            class Find(cst.CSTVisitor):
+                def visit_Assign(self, assign):
+                    value, target = assign.value, assign.targets[0].target
+                    if isinstance(value, cst.Call) and isinstance(target, cst.Name):
+                        if resolve(value.func).name == "empty_list_like":
+                            found.add(target.value)
+
+            self.parsed.definition.visit(Find())
+            self._typed_lists = found
+        return isinstance(node, cst.Name) and node.value in self._typed_lists
+
+    _typed_lists = None
 
     def reduction(self, node, callee, array, arguments, statements, into):
         """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
@@ -242,3 +263,4 @@ def _call_with(callee, arguments):
 
 def _call(callee, arguments):
     return cst.Call(cst.parse_expression(callee), [cst.Arg(a) for a in arguments])
+

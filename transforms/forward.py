@@ -18,7 +18,15 @@ alongside the primal.
 import libcst as cst
 
 from srcad.transforms import rules
-from srcad.transforms.statements import assembled_pieces, assignment_of, element_write_of, is_array_type, operation_of
+from srcad.transforms.statements import (
+    LIST_POP,
+    assembled_pieces,
+    assignment_of,
+    element_write_of,
+    is_array_type,
+    list_append_of,
+    operation_of,
+)
 from srcad.transforms.flatten import assign
 from srcad.transforms.names import renamed_in
 from srcad.transforms.recompute import in_place_update_of
@@ -26,6 +34,7 @@ from srcad.transforms.reverse import _marker
 from srcad.transforms.reverse_arrays import UnsupportedHere
 
 _ZERO = cst.Float("0.0")
+_CODE = cst.Module([])
 _SYMBOLIC_ZERO = "_zero_tangent"  # stands for an inactive operand's tangent while a template is simplified
 
 # Operations linear in their (array) operands: the tangent is the same operation of the tangents.
@@ -123,6 +132,9 @@ class ForwardMode:
         write = element_write_of(statement)
         if write is not None:
             return self.element_write(statement, write)
+        appended = list_append_of(statement)
+        if appended is not None:
+            return self.list_append(statement, *appended)
         if isinstance(statement, cst.If):
             orelse = statement.orelse
             if orelse is not None:
@@ -141,6 +153,10 @@ class ForwardMode:
             return [statement]
         operation = operation_of(value)
         tangent = cst.Name(self.tangent(target))
+        if operation.rule == LIST_POP:  # the tangents were appended to a list alongside: pop them alike
+            return [statement, assign(tangent, self.list_pop(operation.operands[0], target))]
+        if isinstance(value, cst.Call) and _CODE.code_for_node(value.func) == "empty_list_like":
+            return [statement, assign(tangent, value)]  # a list for the tangents, of the same item type
         reads_itself = target in operation.operand_names()
         rule = None if operation.rule is None or self.is_linear(operation) else self.rule(operation, target)
         uses_result = rule is not None and rule.tangent is not None and rules.template_uses(rule.tangent, "y")
@@ -192,6 +208,18 @@ class ForwardMode:
         operator = cst.AddAssign() if write.kind == "+=" else cst.SubtractAssign()
         update = cst.SimpleStatementLine([cst.AugAssign(tangent_target, operator, self.tangent_of(write.value))])
         return [statement, update]
+
+    def list_append(self, statement, items, item):
+        """``L.append(a)`` (a typed list of arrays in a generated gradient) appends ``a_dot`` to ``L_dot``."""
+        if not self.is_active(cst.Name(items)):
+            return [statement]
+        appended = cst.Call(cst.Attribute(cst.Name(self.tangent(items)), cst.Name("append")), [cst.Arg(self.tangent_of(item))])
+        return [statement, cst.SimpleStatementLine([cst.Expr(appended)])]
+
+    def list_pop(self, items, target):
+        if not self.is_active(items):
+            return self.zero_like(cst.Name(target))
+        return cst.Call(cst.Attribute(cst.Name(self.tangent(items.value)), cst.Name("pop")))
 
     # -- tangents of operations ---------------------------------------------------------------------
     def is_linear(self, operation):

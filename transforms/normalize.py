@@ -225,6 +225,11 @@ class Normalizer(Flattener, KernelNormalizing):
                 # a.fill(v) is a[...] = v
                 whole = cst.Subscript(call.func.value, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))])
                 return self.small_statement(cst.Assign([cst.AssignTarget(whole)], call.args[0].value))
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+                    and self.is_typed_list(call.func.value) and len(call.args) == 1 and not call.args[0].keyword):
+                statements, item = self.expression(call.args[0].value)  # saved.append(x.copy().reshape(-1))
+                appended = call.with_changes(func=call.func.with_changes(value=self.name(call.func.value)), args=[cst.Arg(item)])
+                return statements + [cst.SimpleStatementLine([cst.Expr(appended)])]
             if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
                     and self.parsed.resolve(call.func.value).kind == "local"):  # x.sort(), x.resize(...)
                 method = call.func.attr.value

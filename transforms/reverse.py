@@ -14,7 +14,15 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from srcad.transforms import rules
-from srcad.transforms.statements import assignment_of, element_write_of, is_array_type, operation_of, walk
+from srcad.transforms.statements import (
+    LIST_POP,
+    assignment_of,
+    element_write_of,
+    is_array_type,
+    list_append_of,
+    operation_of,
+    walk,
+)
 from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
@@ -307,6 +315,12 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
 
     def statement(self, statement):
         target_value = assignment_of(statement)
+        if list_append_of(statement) is not None or (
+            target_value is not None and operation_of(target_value[1]).rule == LIST_POP
+        ):
+            raise self.unsupported(
+                "srcad cannot differentiate typed lists in reverse mode", "Keep the arrays in a 2-D array instead."
+            )
         if target_value is not None:
             return self.assignment(statement, *target_value)
         write = element_write_of(statement)

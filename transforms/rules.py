@@ -291,8 +291,9 @@ ADJOINT_HELPER_RULES = {
     ),
 }
 ARRAY_RULES.update(ADJOINT_HELPER_RULES)
-# Fresh tapes: they start empty, like np.empty.
-ARRAY_CONSTRUCTORS |= {"new_float_stack", "new_int_stack"}
+# Fresh tapes: they start empty, like np.empty. Typed lists (generated gradients keep arrays bound
+# again in a loop in them) take their item type from a sample; forward mode reads their append and pop.
+ARRAY_CONSTRUCTORS |= {"new_float_stack", "new_int_stack", "empty_list_like"}
 
 # Calls whose result carries no derivative: integer-valued, boolean, or explicitly cut.
 INACTIVE_FUNCTIONS = {

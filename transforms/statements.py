@@ -53,6 +53,9 @@ def operation_of(value):
         if isinstance(value.func.value, cst.Name) and value.func.value.value not in ("np", "math"):
             kind = "view" if value.func.attr.value in ("reshape", "transpose") else "ravel"
             return Operation(kind, [value.func.value])
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "pop":
+        if isinstance(value.func.value, cst.Name) and not value.args:
+            return Operation(LIST_POP, [value.func.value])
     if isinstance(value, cst.Call):
         callee = _CODE.code_for_node(value.func)
         if callee in rules.ARRAY_FILLS:
@@ -63,6 +66,20 @@ def operation_of(value):
         if callee in rules.RULES:
             return Operation(callee, [a.value for a in value.args])
     return Operation(None)
+
+
+LIST_POP = "list pop"  # the Operation of ``y = L.pop()``, L a typed list of arrays
+
+
+def list_append_of(statement):
+    """(list name, appended atom) of ``L.append(a)`` in normal form, else None."""
+    if not isinstance(statement, cst.SimpleStatementLine) or not isinstance(statement.body[0], cst.Expr):
+        return None
+    call = statement.body[0].value
+    if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+            and isinstance(call.func.value, cst.Name) and len(call.args) == 1):
+        return call.func.value.value, call.args[0].value
+    return None
 
 
 def assembled_pieces(call):
@@ -154,7 +171,9 @@ def walk(statements, loop_depth=0):
 
 
 def is_float_type(numba_type):
-    """Whether values of this type can carry derivatives: floats and float arrays."""
+    """Whether values of this type can carry derivatives: floats, float arrays and typed lists of them."""
+    if isinstance(numba_type, numba_types.ListType):
+        return is_float_type(numba_type.item_type)
     if isinstance(numba_type, numba_types.Array):
         return isinstance(numba_type.dtype, numba_types.Float)
     return isinstance(numba_type, numba_types.Float) or numba_type is None
