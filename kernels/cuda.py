@@ -64,6 +64,28 @@ def copy(array):
     return duplicate
 
 
+def to_host(array):
+    """A NumPy copy of a device array (numba's, the simulator's, or any ``__cuda_array_interface__`` object)."""
+    from numba import cuda
+
+    if hasattr(array, "copy_to_host"):
+        return array.copy_to_host()
+    return cuda.as_cuda_array(array).copy_to_host()
+
+
+def to_device(array):
+    from numba import cuda
+
+    return cuda.to_device(array)
+
+
+def add_into(target, values):
+    """``target += values`` for a device array and NumPy values (through the host: for calls, not kernels)."""
+    total = to_host(target)
+    total += values
+    target.copy_to_device(total)
+
+
 def copy_into(target, source):
     target.copy_to_device(source)
 

@@ -12,6 +12,7 @@ from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
+from srcad.kernels import cuda as device_memory
 from srcad.specialize import argument_type, fast_type_key, specializer_of
 
 
@@ -38,14 +39,39 @@ class Differentiable:
             args = specializer_of(self.python_function).bind(args, kwargs)
         key = fast_type_key(args)
         if key is None:  # tuples, other objects: numba's types are the key (slower to hash)
+            if any(device_memory.is_device_array(a) for a in args):
+                return self._on_device_arrays(args)
             key = tuple(argument_type(a) for a in args)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self._compiled_for(args)
-        output = compiled(*args)
+        output = self._run(key, args)
         tape = tapes.active_tape()
         if tape is not None and any(isinstance(a, numpy.ndarray) for a in args):
             tape.record_call(self, args, output)
+        return output
+
+    def _run(self, key, args):
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compiled_for(args)
+        return compiled(*args)
+
+    def _on_device_arrays(self, args):
+        """A call on CUDA arrays runs on the host, on copies, and gives its array outputs back as
+        device arrays (recorded on the active tape with the device arrays, so that its adjoint adds
+        into their adjoints): it is compiled code for the CPU, not a CUDA kernel."""
+        specializer = specializer_of(self.python_function)
+        for position in specializer.normalized().written_parameters():
+            if device_memory.is_device_array(args[position]):
+                raise ValueError(
+                    f"{self.__name__} writes its argument {specializer.parameters[position]!r} in place, and a call on "
+                    "CUDA arrays runs on host copies, so the GPU array would not change; return the new values "
+                    "instead, or write it as a @srcad.kernel"
+                )
+        on_host = tuple(device_memory.to_host(a) if device_memory.is_device_array(a) else a for a in args)
+        key = fast_type_key(on_host) or tuple(argument_type(a) for a in on_host)
+        output = _on_device(self._run(key, on_host))
+        tape = tapes.active_tape()
+        if tape is not None:
+            tape.record_call(self, args, output, on_host)
         return output
 
     def _compiled_for(self, args):
@@ -78,6 +104,16 @@ class Differentiable:
 
     def __repr__(self):
         return f"<srcad.differentiable {self.python_function.__qualname__}>"
+
+
+def _on_device(output):
+    """``output`` with its arrays copied to the GPU (a tuple or NamedTuple keeps its type)."""
+    if isinstance(output, numpy.ndarray):
+        return device_memory.to_device(output)
+    if isinstance(output, tuple):
+        parts = [_on_device(part) for part in output]
+        return type(output)(*parts) if hasattr(output, "_fields") else tuple(parts)
+    return output
 
 
 def differentiable(function=None, **options):

@@ -130,9 +130,10 @@ class Tape:
             read.add(*extents[k])
         self.launches.append(_Launch(kernel, shape, args, signature, device, saved, row))
 
-    def record_call(self, function, args, output):
-        """Called by a ``@srcad.differentiable`` function run on NumPy arrays inside the tape: its
-        arguments are copied (the backward pass differentiates it from them) and its output kept."""
+    def record_call(self, function, args, output, on_host=None):
+        """Called by a ``@srcad.differentiable`` function run on arrays inside the tape: its arguments
+        are copied (the backward pass differentiates it from them) and its output kept. ``on_host``:
+        the NumPy copies of a call on CUDA arrays."""
         from srcad.specialize import specializer_of
 
         written = specializer_of(function.python_function).normalized().written_parameters()
@@ -142,7 +143,7 @@ class Tape:
                 f"{function.__name__} writes its argument {name!r} in place, which a tape cannot record; "
                 "return the new values instead, or write it as a kernel"
             )
-        copies = [a.copy() if isinstance(a, numpy.ndarray) else a for a in args]
+        copies = on_host if on_host is not None else [a.copy() if isinstance(a, numpy.ndarray) else a for a in args]
         self.launches.append(_Call(function, copies, args, output))
 
     def backward(self, loss):
@@ -224,16 +225,20 @@ class Tape:
         output = call.output
         if seed is not None:
             cotangent = seed
-        elif isinstance(output, numpy.ndarray) and output.dtype.kind == "f":
-            cotangent = self.adjoint(output).copy()
+        elif _is_array(output) and numpy.dtype(output.dtype).kind == "f":
+            cotangent = _on_host(self.adjoint(output))
         elif isinstance(output, tuple):
-            cotangent = tuple(self.adjoint(o).copy() if isinstance(o, numpy.ndarray) else None for o in output)
+            cotangent = tuple(_on_host(self.adjoint(o)) if _is_array(o) else None for o in output)
         else:
             return  # a float output that is not the loss: nothing flows back through it
         _, pullback = vjp(call.function, *[a.copy() if isinstance(a, numpy.ndarray) else a for a in call.copies])
         for argument, gradient in zip(call.args, pullback(cotangent)):
-            if isinstance(argument, numpy.ndarray) and gradient is not None:
+            if gradient is None or not _is_array(argument):
+                continue
+            if isinstance(argument, numpy.ndarray):
                 self.adjoint(argument)[...] += gradient
+            else:  # a call on CUDA arrays: its adjoint, like its primal, runs on the host
+                device_memory.add_into(self.adjoint(argument), gradient)
 
     def gradient(self, array):
         """d loss / d ``array`` after ``backward``: an array of its shape on its device (zeros if the
@@ -341,3 +346,12 @@ def _layout(entry, owners):
             return None
         arrays.append((id(owner), value.shape))
     return (entry.kernel, entry.signature, entry.shape, arrays)
+
+
+def _is_array(value):
+    return isinstance(value, numpy.ndarray) or device_memory.is_device_array(value)
+
+
+def _on_host(array):
+    """A NumPy copy of a host or device array."""
+    return array.copy() if isinstance(array, numpy.ndarray) else device_memory.to_host(array)

@@ -15,8 +15,8 @@ import srcad  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_kernels import (  # noqa: E402
-    DT, N, STEPS, USER_KERNELS, _state, euler_in_place, fd_gradient, record_diffusion, reference_diffusion,
-    reference_in_place, reference_springs, run_user_kernel, spring_step, sum_of_squares,
+    DT, N, STEPS, USER_KERNELS, _state, energy, euler_in_place, fd_gradient, record_diffusion, reference_diffusion,
+    reference_in_place, reference_springs, run_user_kernel, smoothed, spring_step, sum_of_squares,
 )
 
 
@@ -81,6 +81,29 @@ def user_kernels():
             check(f"{name} gradient", g, e, rtol=1e-6, atol=1e-7)
 
 
+def differentiable_calls_on_device_arrays():
+    """@srcad.differentiable calls between CUDA launches: run on host copies, recorded with the device arrays."""
+    x0, v0, k = _state(4)
+
+    def reference(x0):
+        x = reference_springs(x0, v0, k)[1]
+        return energy.python_function(smoothed.python_function(x, 0.3), 1.5)
+
+    xs_host, vs_host = np.zeros((STEPS + 1, N)), np.zeros((STEPS + 1, N))
+    xs_host[0], vs_host[0] = x0, v0
+    xs, vs, kd = cuda.to_device(xs_host), cuda.to_device(vs_host), cuda.to_device(k)
+    tape = srcad.Tape()
+    with tape:
+        for t in range(STEPS):
+            spring_step.launch(N, xs[t], vs[t], kd, xs[t + 1], vs[t + 1], DT, device="cuda")
+        y = smoothed(xs[STEPS], 0.3)  # an array output: a device array
+        e = energy(y, 1.5)
+    assert type(y).__name__ == "FakeCUDAArray" or cuda.is_cuda_array(y), type(y)
+    tape.backward(e)
+    check("device call value", e, reference(x0), rtol=1e-12)
+    check("device call d/dx0", tape.gradient(xs[0]).copy_to_host(), fd_gradient(reference, x0))
+
+
 def tape_overflow():
     x, out = cuda.to_device(np.full(3, 0.5)), cuda.to_device(np.zeros(3))
     loss = cuda.to_device(np.zeros(1))
@@ -116,4 +139,5 @@ if __name__ == "__main__":
     in_place()
     two_dimensions()
     user_kernels()
+    differentiable_calls_on_device_arrays()
     tape_overflow()

@@ -79,4 +79,23 @@ def test_simulations_on_the_cuda_simulator():
     environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ok ") == 8 + 3 + 4 + 2  # three user kernels: a loss each, 4 gradients; the table: 2
+    # three user kernels: a loss each, 4 gradients; the table: 2; differentiable calls on device arrays: 2
+    assert result.stdout.count("ok ") == 8 + 3 + 4 + 2 + 2
+
+
+@srcad.differentiable
+def doubles_in_place(x):
+    x *= 2.0
+    return np.sum(x)
+
+
+class _DeviceArrayStandIn:
+    """Any object with __cuda_array_interface__ (CuPy, PyTorch) counts as a CUDA array."""
+
+    __cuda_array_interface__ = {"shape": (3,), "typestr": "<f8", "data": (0, False), "version": 3}
+
+
+def test_a_call_on_cuda_arrays_that_writes_them_in_place_is_refused():
+    # such calls run on host copies (see cuda_simulated.py): an in-place write would not reach the GPU
+    with pytest.raises(ValueError, match="'x' in place.*host copies"):
+        doubles_in_place(_DeviceArrayStandIn())
