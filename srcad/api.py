@@ -13,7 +13,8 @@ from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
 from srcad.kernels import cuda as device_memory
-from srcad.specialize import argument_type, fast_type_key, specializer_of
+from srcad.argument_types import argument_type, fast_type_key
+from srcad.specialize import specializer_of
 
 
 class Differentiable:

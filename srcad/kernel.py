@@ -24,7 +24,8 @@ from srcad import tape as tapes
 from srcad.errors import DifferentiabilityError
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
-from srcad.specialize import argument_type, fast_type_key, specializer_of
+from srcad.argument_types import argument_type, fast_type_key
+from srcad.specialize import specializer_of
 
 _lock = threading.RLock()
 _PARALLEL_FROM = 4096  # CPU launches of fewer threads run on one: waking the others costs more
@@ -274,7 +275,6 @@ class Kernel:
         float_arrays = [  # positions in the thread function's parameters
             k + dimensions for k, t in enumerate(signature[dimensions:]) if hasattr(t, "dtype") and "float" in str(t.dtype)
         ]
-        name = normalized.parsed.name
         if stage == "forward":
             thread = normalized.definition
             atomic = set(access.shared_adds)

@@ -241,6 +241,27 @@ def error_at_generated_line(source, line, why, filename):
     return DifferentiabilityError(why, filename=filename, lineno=lineno, col=_first_column(filename, lineno))
 
 
+def at_users_line(error):
+    """``error``, raised in a module srcad generated (a derivative it differentiates again), moved to
+    the user's line that module's code came from; other errors as they are."""
+    try:
+        with open(error.filename) as module:
+            source = module.read()
+    except OSError:
+        return error
+    origin = _ORIGIN.search(source, 0, 2000)
+    if origin is None:
+        return error
+    filename = origin.group(1)
+    lineno = error_at_generated_line(source, error.lineno, error.why, filename).lineno or int(origin.group(2))
+    return DifferentiabilityError(
+        error.why, filename=filename, lineno=lineno, col=_first_column(filename, lineno), fix=error.fix
+    )
+
+
+_ORIGIN = re.compile(r"^# srcad [^:\n]+: [^\n]* of \S+ in (.+):(\d+)\.$", re.MULTILINE)  # a module's header
+
+
 def _first_column(filename, lineno):
     import linecache
 

@@ -18,9 +18,11 @@ from srcad.api import Gradient, _copied, _differentiable_value, _protected, _run
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.compiled import NotOneFloat, _check_one_float
 from srcad.errors import DifferentiabilityError
+from srcad.pipeline import at_users_line
 from srcad.structure import cotangent_leaves, rebuilt
 from srcad.introspect import unwrap
-from srcad.specialize import fast_type_key, specializer_of
+from srcad.argument_types import fast_type_key
+from srcad.specialize import specializer_of
 
 
 def second_derivative(gradient, wrt):
@@ -49,7 +51,10 @@ def _second_order(function, args, tangents, wrt, with_gradient=False, what="srca
     can differentiate that gradient; else reverse mode over forward mode."""
     results = _tangent_of_gradient(function, args, tangents, wrt, what)
     if results is None:
-        return _gradient_of_tangent(function, args, tangents, wrt, with_gradient, what)
+        try:
+            return _gradient_of_tangent(function, args, tangents, wrt, with_gradient, what)
+        except DifferentiabilityError as error:  # raised in the generated tangent: shown at the user's line
+            raise at_users_line(error) from None
     hessian_times, gradients = results
     every = wrt if isinstance(wrt, tuple) else (wrt,)
     return _hessian_times_and_gradients(hessian_times + gradients, wrt, every, with_gradient)

@@ -141,3 +141,17 @@ def test_reverse_mode_refuses_typed_lists_at_the_line():
     assert caught.value.lineno in (first + 2, first + 3)  # the append or the pop
     value, tangent = srcad.jvp(keeps_arrays_in_a_typed_list, (np.arange(3.0),), (np.ones(3),))
     assert (value, tangent) == (20.0, 24.0)  # sum(4 x^2) and its derivative along ones: 8 * sum(x)
+
+
+def product_along_rows(x):
+    return np.sum(np.prod(x, axis=0) ** 2)
+
+
+def test_a_second_derivative_srcad_cannot_take_is_refused_at_the_users_line():
+    # neither order of the modes differentiates np.prod's derivative helpers yet; the error is raised in
+    # generated code, and shown at the user's line it came from
+    x = np.random.default_rng(5).normal(size=(3, 2))
+    with pytest.raises(srcad.DifferentiabilityError, match="np.prod along an axis") as caught:
+        srcad.hessian(product_along_rows)(x)
+    assert caught.value.filename == __file__
+    assert caught.value.lineno == product_along_rows.__code__.co_firstlineno + 1

@@ -42,7 +42,6 @@ ARRAY_SAMPLE = ARRAY_PROGRAMS[::SAMPLE]
 REFUSED = {
     "products_and_extremes": "np.prod / np.max along an axis",
     "method_reductions": "x.prod(axis=...)",
-    "heat_stencil_inplace_float32": "tangents of float32 arrays (.astype) in reverse mode",
 }
 
 

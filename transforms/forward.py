@@ -19,13 +19,7 @@ import libcst as cst
 
 from srcad.transforms import rules
 from srcad.transforms.statements import (
-    LIST_POP,
-    assembled_pieces,
-    assignment_of,
-    element_write_of,
-    is_array_type,
-    list_append_of,
-    operation_of,
+    LIST_POP, assembled_pieces, assignment_of, element_write_of, is_array_type, list_append_of, operation_of,
 )
 from srcad.transforms.flatten import assign
 from srcad.transforms.names import renamed_in

@@ -15,13 +15,7 @@ from numba.core import types as numba_types
 
 from srcad.transforms import rules
 from srcad.transforms.statements import (
-    LIST_POP,
-    assignment_of,
-    element_write_of,
-    is_array_type,
-    list_append_of,
-    operation_of,
-    walk,
+    LIST_POP, assignment_of, element_write_of, is_array_type, list_append_of, operation_of, walk,
 )
 from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
