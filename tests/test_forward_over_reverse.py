@@ -155,3 +155,17 @@ def test_a_second_derivative_srcad_cannot_take_is_refused_at_the_users_line():
         srcad.hessian(product_along_rows)(x)
     assert caught.value.filename == __file__
     assert caught.value.lineno == product_along_rows.__code__.co_firstlineno + 1
+
+
+def product_of_a_row(x, y):
+    y *= 0.75 + 0.25 * np.tanh(np.prod(x[0]))
+    return np.sum(np.sin(y)) + np.prod(x[1]) ** 2
+
+
+def test_second_derivatives_of_a_whole_product_still_work():
+    # (fuzz find: refusing to read np.prod's derivative helper broke these; its NumPy code is read)
+    rng = np.random.default_rng(6)
+    args = (rng.uniform(-1.2, 1.2, (2, 3)), rng.uniform(-1.5, 1.5, (3, 1)))
+    u = [rng.uniform(-1.0, 1.0, a.shape) for a in args]
+    v = [rng.uniform(-1.0, 1.0, a.shape) for a in args]
+    check(product_of_a_row, args, (0, 1), u, v, 1.0, "product_of_a_row")

@@ -27,15 +27,7 @@ class Canonicalize(cst.CSTTransformer):
             self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
             return False
         if self._is_other_array_method(node):  # `if np.min(y.reshape(4, 1)) > 0:`: differentiated code's spelling
-            if self.statements is None:
-                raise self.normalizer.error(
-                    f"srcad cannot call the method '.{node.func.attr.value}()' here (a loop's test, an index or a "
-                    "shape) yet", node,
-                    "Compute it into a variable first (for a while loop's test: before the loop and again at the "
-                    "end of its body).",
-                )
-            self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
-            return False
+            return self._computed_first(node, f"the method '.{node.func.attr.value}()'")
         if self._is_array_method(node):
             node.func.value.visit(self)  # a test such as `if x.sum() > 0:`: the array is checked
             for argument in node.args:
@@ -46,17 +38,20 @@ class Canonicalize(cst.CSTTransformer):
             from srcad.transforms.inline import is_user_function
 
             if resolved.kind != "local" and is_user_function(resolved.value):
-                if self.statements is None:
-                    raise self.normalizer.error(
-                        f"srcad cannot call the helper {cst.Module([]).code_for_node(node.func)!r} here (a loop's "
-                        "test, an index or a shape) yet", node,
-                        "Compute it into a variable first (for a while loop's test: before the loop and again at "
-                        "the end of its body).",
-                    )
-                self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
-                return False
+                return self._computed_first(node, f"the helper {cst.Module([]).code_for_node(node.func)!r}")
             raise self.normalizer.unknown_callee(node, resolved)
         return True
+
+    def _computed_first(self, node, what):
+        """``node``'s value computed before the expression, into the variable that takes its place."""
+        if self.statements is None:
+            raise self.normalizer.error(
+                f"srcad cannot call {what} here (a loop's test, an index or a shape) yet", node,
+                "Compute it into a variable first (for a while loop's test: before the loop and again at the end "
+                "of its body).",
+            )
+        self.helper_values[id(node)] = self.normalizer.expression_atom(node, self.statements)
+        return False
 
     def leave_Call(self, original, updated):
         if id(original) in self.helper_values:
