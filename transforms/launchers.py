@@ -161,7 +161,8 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
             lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
             lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
     numbers = {a: k for k, a in enumerate(private)}
-    rewrite = _Spill({a: (whole[a], numbers[a]) for a in spilled})
+    own = _thread_number_names(body, thread.params.params[0].name.value) if dimensions == 1 else set()
+    rewrite = _Spill({a: (whole[a], numbers[a]) for a in spilled}, own)
     body = list(cst.Module(body=body).visit(rewrite).body)
     flushes = list(cst.Module(body=flushes).visit(rewrite).body)
     lines += [f"        {total} = 0.0" for total, _ in sums]
@@ -231,12 +232,43 @@ def _spillable(body, flushes, private, ranks):
             if a not in refused and a in ranks}
 
 
+def _thread_number_names(body, number):
+    """``number`` (a 1-D thread's index parameter) and the variables holding it throughout (``i = tid``):
+    a thread always owns the row of its own number, so additions there need no check."""
+    bindings = {}
+
+    class Count(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            if isinstance(node.target, cst.Name):
+                bindings.setdefault(node.target.value, []).append(None)
+
+        def visit_AugAssign(self, node):
+            if isinstance(node.target, cst.Name):
+                bindings.setdefault(node.target.value, []).append(None)
+
+        def visit_For(self, node):
+            if isinstance(node.target, cst.Name):
+                bindings.setdefault(node.target.value, []).append(None)
+
+    cst.Module(body=body).visit(Count())
+    names = {number} if number not in bindings else set()
+    for statement in body:  # top-level copies, each the only binding of its name
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+        if (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+                and isinstance(small.value, cst.Name) and small.value.value in names
+                and len(bindings[small.targets[0].target.value]) == 1):
+            names.add(small.targets[0].target.value)
+    return names
+
+
 class _Spill(cst.CSTTransformer):
     """``a[j, k] += v`` (an array of ``arrays``: name -> (its whole array, its number)) as a direct
-    addition where the chunk owns row j, else a spilled (index, value) pair."""
+    addition where the chunk owns row j (always, for j the thread's own number: ``own``), else a
+    spilled (index, value) pair."""
 
-    def __init__(self, arrays):
+    def __init__(self, arrays, own=frozenset()):
         self.arrays = arrays
+        self.own = own
 
     def leave_SimpleStatementLine(self, original, updated):
         small = updated.body[0]
@@ -250,6 +282,8 @@ class _Spill(cst.CSTTransformer):
             value = f"-({value})"
         operator = "+=" if isinstance(small.operator, cst.AddAssign) else "-="
         direct = f"{whole}[{', '.join(atoms)}] {operator} {cst.Module([]).code_for_node(small.value)}"
+        if atoms[0] in self.own:
+            return cst.parse_statement(direct).with_changes(leading_lines=updated.leading_lines)
         spill = [f"srcad_spill_values_{k}[srcad_chunk, srcad_spilled_{k}] = {value}"]
         spill += [f"srcad_spill_indices_{k}[srcad_chunk, srcad_spilled_{k}, {d}] = {atom}" for d, atom in enumerate(atoms)]
         spill.append(f"srcad_spilled_{k} += 1")
