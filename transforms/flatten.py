@@ -14,8 +14,6 @@ import libcst as cst
 
 from srcad import custom
 from srcad.structure import NeedsStructures
-from srcad.errors import DifferentiabilityError
-from srcad.introspect import helper_function
 from srcad.transforms import rules
 from srcad.transforms.flatten_arrays import ArrayFlattening, _call, is_view_subscript
 from srcad.transforms.flatten_tuples import Packed, TupleFlattening, is_named_tuple_class
@@ -259,21 +257,12 @@ class Flattener(ArrayFlattening, TupleFlattening):
         resolved = self.parsed.resolve(function)
         callee = resolved.name
         if resolved.kind != "function":
-            from srcad.transforms.inline import inline_call, is_user_function
+            from srcad.transforms.inline import inline_call, inline_srcad_helper, is_srcad_helper, is_user_function
 
             if custom.rules_for(resolved.value) and "reverse" in custom.rules_for(resolved.value):
                 return self.custom_call(node, resolved.value, statements, into)
-            if _is_srcad_helper(resolved.value):  # products_of_others: derivatives of np.prod call it; no rule
-                try:
-                    return inline_call(self, node, resolved.value, statements, into)
-                except DifferentiabilityError:  # its NumPy code, not the user's: say what it stands for
-                    helper = helper_function(resolved.value).__name__
-                    raise self.error(
-                        f"srcad cannot differentiate {helper!r}, which derivatives of "
-                        f"{_HELPER_ORIGINS.get(helper, 'such operations')} call, a second time yet",
-                        node,
-                        "Take first derivatives only here, or write the operation as a loop over the elements.",
-                    ) from None
+            if is_srcad_helper(resolved.value):  # products_of_others: derivatives of np.prod call it; no rule
+                return inline_srcad_helper(self, node, resolved.value, statements, into)
             if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
                 return inline_call(self, node, resolved.value, statements, into)
             if is_named_tuple_class(resolved.value):
@@ -405,13 +394,3 @@ def _missing_marker():
 def _is_module(resolved):
     """A module srcad knows (math, np) or any other module (operator): its attributes are functions."""
     return resolved.kind == "module" or isinstance(resolved.value, types.ModuleType)
-
-
-# What srcad's helpers without a derivative rule are the derivatives of.
-_HELPER_ORIGINS = {"products_of_others": "np.prod", "products_of_others_along": "np.prod along an axis"}
-
-
-def _is_srcad_helper(value):
-    """A function of srcad's own runtime (``srcad.kernels``)."""
-    function = helper_function(value)
-    return function is not None and (function.__module__ or "").startswith("srcad.kernels")

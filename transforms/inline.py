@@ -16,6 +16,7 @@ import threading
 
 import libcst as cst
 
+from srcad.errors import DifferentiabilityError
 from srcad.introspect import helper_function
 from srcad.structure import UNKNOWN
 from srcad.transforms.flatten import assign
@@ -28,6 +29,31 @@ _inlining = threading.local()  # the functions being inlined on this thread, out
 def is_user_function(value):
     """A Python function (or a srcad.differentiable one) srcad can read and inline."""
     return helper_function(value) is not None
+
+
+def is_srcad_helper(value):
+    """A function of srcad's own runtime (``srcad.kernels``) that generated derivatives call."""
+    function = helper_function(value)
+    return function is not None and (function.__module__ or "").startswith("srcad.kernels")
+
+
+# What srcad's helpers without a derivative rule are the derivatives of.
+_HELPER_ORIGINS = {"products_of_others": "np.prod", "products_of_others_along": "np.prod along an axis"}
+
+
+def inline_srcad_helper(flattener, node, function, statements, into):
+    """Like ``inline_call``, for a helper of srcad's (differentiating a derivative again): where its
+    NumPy code cannot be differentiated, the error names what it stands for, not its own line."""
+    try:
+        return inline_call(flattener, node, function, statements, into)
+    except DifferentiabilityError:
+        helper = helper_function(function).__name__
+        raise flattener.error(
+            f"srcad cannot differentiate {helper!r}, which derivatives of "
+            f"{_HELPER_ORIGINS.get(helper, 'such operations')} call, a second time yet",
+            node,
+            "Take first derivatives only here, or write the operation as a loop over the elements.",
+        ) from None
 
 
 def inline_call(flattener, node, function, statements, into, procedure=False):
