@@ -94,8 +94,8 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
             assignments[write.array] = assignments.get(write.array, 0) + 2  # an array written is never invariant
             if isinstance(write.value, cst.Name):
                 dependencies.append((write.array, [write.value.value]))
-        elif list_append_of(statement) is not None:  # a typed list varies with what is appended to it
-            items, item = list_append_of(statement)
+        elif (appended := list_append_of(statement)) is not None:  # a typed list varies with what it holds
+            items, item = appended
             assignments[items] = assignments.get(items, 0) + 2
             if isinstance(item, cst.Name):
                 dependencies.append((items, [item.value]))

@@ -22,14 +22,11 @@ from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.loop_order import loops_counting_up
 from srcad.transforms.reserve import Tape, with_reserves
-from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call
+from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call, _line
 from srcad.transforms.reverse_control import ControlFlowAdjoints
+from srcad.transforms.reverse_tapes import TapeOperations
 
 _ZERO = cst.Float("0.0")
-
-
-def _line(code):
-    return cst.parse_statement(code)
 
 
 def _comment(text):
@@ -55,7 +52,7 @@ def _groups(statements):
     return groups
 
 
-class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
+class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
     def __init__(self, definition, parameters, wrt, analysis, names):
         self.definition = definition
         self.parameters = parameters
@@ -105,70 +102,6 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints):
 
     def is_float(self, name):
         return isinstance(self.analysis.types.get(name), numba_types.Float) or name not in self.analysis.types
-
-    # -- tape operations --------------------------------------------------------------------------
-    def push(self, code, as_float=False):
-        """Save the value of ``code`` (a variable, or an integer expression) on the tape."""
-        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
-        return _line(f"{stack}[{top}] = {code}; {top} += 1")
-
-    def final_argument_values(self):
-        """The reverse sweep puts back the old values of arrays it saved; for argument arrays, the
-        caller must still see what the function did to them: a copy of their contents after the
-        forward sweep is written back at the end. (The argument is held under its own name here,
-        since the function may bind the parameter's name to other arrays.)"""
-        entry, after_forward, before_return = [], [], []
-        for name in self.parameters:
-            shared = self.analysis.aliases.get(name, {name})
-            if not self.is_array(name) or not shared & set(self.saved_arrays):
-                continue
-            argument, final = self.names.fresh(f"{name}_argument"), self.names.fresh(f"{name}_final")
-            entry.append(assign(argument, cst.Name(name)))
-            after_forward.append(_line(f"{final} = {argument}.copy()"))
-            before_return.append(_line(f"{argument}[...] = {final}"))
-        return entry, after_forward, before_return
-
-    def placeholder_value(self, name):
-        """A value for a variable before its first assignment: 0.0, 0, or an empty array of its type."""
-        numba_type = self.analysis.types.get(name)
-        if self.is_array(name) and numba_type.layout == "C":
-            return cst.parse_expression(f"np.empty({(0,) * numba_type.ndim}, dtype=np.{numba_type.dtype})")
-        if self.is_array(name):  # the variable will hold views (numba's layout "A")
-            return self.strided_placeholder(name)
-        return cst.Float("0.0") if self.is_float(name) else cst.Integer("0")
-
-    def strided_placeholder(self, name):
-        """An empty array of the rank and dtype of ``name``, of numba's layout "A" (any strides)."""
-        numba_type = self.analysis.types[name]
-        shape = (0,) * numba_type.ndim + (1,)
-        return cst.parse_expression(f"np.empty({shape}, dtype=np.{numba_type.dtype})[..., 0]")
-
-    def array_tape(self, name, statement=None, sample=None):
-        """The list saving the bindings of the array variable ``name`` (items like ``sample``, by
-        default like ``name``), or with ``statement``, the values that statement overwrites (a list
-        per write: regions differ in rank)."""
-        key = name if statement is None else (name, id(statement))
-        if key not in self.array_tapes:
-            # bindings keep the variable's type; saved values are flat copies (one item type per list)
-            saved = self.names.fresh(f"{name}_saved" if statement is None else f"{name}_values")
-            if statement is not None:
-                sample = cst.parse_expression(f"np.empty(0, dtype=np.{self.analysis.types[name].dtype})")
-            self.array_tapes[key] = (saved, sample if sample is not None else self.placeholder_value(name))
-        return self.array_tapes[key][0]
-
-    def save(self, name):
-        if self.is_array(name):
-            raise self.unsupported(
-                f"srcad cannot differentiate this yet: the array '{name}' is changed after a use whose "
-                "derivative needs its values",
-                "Work on a copy (b = a.copy()) for the later changes, or write the use as a loop.",
-            )
-        return self.push(name, as_float=self.is_float(name))
-
-    def pop(self, name, as_float=None):
-        as_float = self.is_float(name) if as_float is None else as_float
-        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
-        return _line(f"{top} -= 1; {name} = {stack}[{top}]")
 
     # -- the whole function ---------------------------------------------------------------------
     def function(self, seed_names, with_value=True, external_adjoints=False):

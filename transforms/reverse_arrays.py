@@ -17,7 +17,7 @@ from srcad.transforms import rules
 from srcad.transforms.aliases import shares_memory
 from srcad.transforms.statements import assembled_pieces, is_gather, operation_of
 from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.flatten import assign, is_view_subscript
+from srcad.transforms.flatten import assign
 
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
@@ -371,21 +371,6 @@ class ArrayAdjoints:
         if write.kind == "=":
             reverse.append(assign(element, _ZERO))
         return forward, reverse
-
-    def save_values(self, array, written, statement, one_element=False):
-        """Forward and reverse code around ``statement``, which overwrites ``written`` (an element of
-        ``array``, a region, or all of it) while the reverse sweep still needs the old values."""
-        self.saved_arrays.add(array)
-        if one_element:  # a float
-            code = _CODE.code_for_node(written)
-            return [self.push(code, as_float=True), statement], [self.pop(code, as_float=True)]
-        saved = self.array_tape(array, statement)
-        code = _CODE.code_for_node(written)
-        whole = code if isinstance(written, cst.Subscript) else f"{code}[...]"
-        return (
-            [_line(f"{saved}.append({code}.copy().reshape(-1))"), statement],
-            [_line(f"{whole} = {saved}.pop().reshape({code}.shape)")],
-        )
 
     def read_target(self, operation, name):
         """Where an operand's adjoint accumulates: ``a_adj``, or ``a_adj[i]`` for a read of ``a[i]``."""
