@@ -10,7 +10,7 @@ show that source. ``srcad.hessian``, ``srcad.jacobian`` and
 
 from srcad.api import differentiable, grad, source, value_and_grad, vjp
 from srcad.checks import check_grad
-from srcad import custom
+from srcad import callees, custom  # noqa: F401 - generated code calls srcad.callees and srcad.custom
 from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError
 from srcad.tangents import hessian, jacobian, jvp

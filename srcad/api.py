@@ -29,6 +29,11 @@ class Differentiable:
 
     def __init__(self, function, **options):
         self.python_function = unwrap(function)
+        for name, value in options.items():
+            if name != "inline" or value not in (True, False, None):
+                raise TypeError(
+                    f"@srcad.differentiable takes one option, inline=True or inline=False; got {name}={value!r}"
+                )
         self.options = options
         functools.update_wrapper(self, self.python_function)
         specializer_of(self.python_function).validate()
@@ -122,6 +127,12 @@ def differentiable(function=None, **options):
 
     Code srcad cannot differentiate is rejected here, with a
     ``DifferentiabilityError`` pointing at the line.
+
+    Where another differentiated function calls this one, srcad inlines a small function into the
+    caller and calls a large one (40 statements or more in normal form) through its own adjoint and
+    tangent, compiled once and shared by every caller. ``inline=True`` always inlines it;
+    ``inline=False`` always calls it through its derivatives (where the call allows: plain arguments,
+    one value returned, no argument written in place; otherwise it is inlined).
     """
     if function is None:
         return lambda f: Differentiable(f, **options)

@@ -84,20 +84,30 @@ def call_rule(function, names, arity):
     plain = unwrap(function)
     key = key_of(plain)
     registered = _rules[plain]
-    alias = names.fresh(f"{plain.__name__}_custom")
+    alias, vjp, jvp = derived_names(names, f"{plain.__name__}_custom{arity}", ("", "_vjp", "_jvp"))
     definitions = {alias: Spelled(f"srcad.custom.compiled({key!r}, 'primal')")}
     operands = tuple(f"a{k}" for k in range(arity))
-    vjp = names.fresh(f"{plain.__name__}_vjp")
     definitions[vjp] = Spelled(f"srcad.custom.compiled({key!r}, 'reverse')")
-    adjoints = tuple(
-        f"srcad.custom.cotangent({vjp}({', '.join(operands + ('y_adj',))}), {k}, {arity})" for k in range(arity)
-    )
+    shared = f"{vjp}({', '.join(operands + ('y_adj',))})"  # the rule runs once for all the cotangents
+    adjoints = tuple(f"srcad.custom.cotangent(shared, {k}, {arity})" for k in range(arity))
     tangent = None
     if "forward" in registered:
-        jvp = names.fresh(f"{plain.__name__}_jvp")
         definitions[jvp] = Spelled(f"srcad.custom.compiled({key!r}, 'forward')")
         tangent = f"{jvp}({', '.join(operands + tuple(o + '_dot' for o in operands))})"
-    return alias, definitions, Rule(operands, adjoints, tangent)
+    return alias, definitions, Rule(operands, adjoints, tangent, shared)
+
+
+def derived_names(names, hint, suffixes):
+    """Fresh names ``stem + suffix``, one per suffix, of one stem. The rule table is keyed by the first
+    (the name generated code calls), and its templates name the others: equal stems, equal templates."""
+    while True:
+        stem = names.fresh(hint)
+        spelled = [stem + suffix for suffix in suffixes]
+        if not any(name in names.taken for name in spelled[1:]):
+            for name in spelled:
+                names.reserve(name)
+            return spelled
+        hint = stem
 
 
 def compiled(key, what):

@@ -74,11 +74,15 @@ class Normalized:
     """A parsed function in AD-normal form, with what later passes need."""
 
     @_deep_trees
-    def __init__(self, function, procedure=False, structures=None, kernel=False):
+    def __init__(self, function, procedure=False, structures=None, kernel=False, inline_everything=False):
+        """``inline_everything``: no call through a callee's own derivatives (``srcad.callees``), as kernels
+        and derivatives differentiated again need."""
         from srcad.transforms import emit, names, normalize, parse, single_exit, versions
+        from srcad.transforms.inline import inlining_everything
 
         self.parsed = parse.parse_function(function)
-        definition, normalizer = normalize.normalize(self.parsed, procedure, structures, kernel)
+        with inlining_everything() if kernel or inline_everything else contextlib.nullcontext():
+            definition, normalizer = normalize.normalize(self.parsed, procedure, structures, kernel)
         self.constants = normalizer.constants
         self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
         definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))

@@ -14,6 +14,7 @@ import weakref
 
 import numpy
 from numba.core import types as numba_types
+from numba.core.compiler_lock import global_compiler_lock
 
 from srcad import custom
 from srcad.argument_types import argument_type, check_argument
@@ -22,7 +23,26 @@ from srcad.introspect import free_values, helper_function, unwrap
 from srcad.kernels import cpu
 from srcad.version import __version__
 
-_lock = threading.RLock()
+
+
+class _GenerationLock:
+    """srcad's lock on generating and compiling, taken after numba's compiler lock: numba, compiling a
+    call through a helper's derivatives (``srcad.callees``), asks srcad for code while holding its own
+    lock, so every thread takes the two in that order."""
+
+    def __init__(self):
+        self._own = threading.RLock()
+
+    def __enter__(self):
+        global_compiler_lock.acquire()
+        self._own.acquire()
+
+    def __exit__(self, *exception):
+        self._own.release()
+        global_compiler_lock.release()
+
+
+_lock = _GenerationLock()
 _specializers = weakref.WeakKeyDictionary()
 
 
@@ -125,13 +145,17 @@ class Specializer:
             self._source_key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
         return self._source_key
 
-    def normalized(self, structures=None):
-        """The normal form, for arguments of ``structures`` (which are tuples; None: none are)."""
-        normalized = self._normalized.get(structures)
+    def normalized(self, structures=None, inline_everything=False):
+        """The normal form, for arguments of ``structures`` (which are tuples; None: none are);
+        ``inline_everything`` for derivatives srcad differentiates again (see ``srcad.callees``)."""
+        key = structures if not inline_everything else ("inline everything", structures)
+        normalized = self._normalized.get(key)
         if normalized is None:
             from srcad.pipeline import Normalized
 
-            normalized = self._normalized[structures] = Normalized(self.function, structures=structures)
+            normalized = self._normalized[key] = Normalized(
+                self.function, structures=structures, inline_everything=inline_everything
+            )
         return normalized
 
     def normalized_primal(self):
@@ -288,7 +312,7 @@ class Specializer:
                 key = self._stage_key(stage, wrt, signature, structures)
                 source = cpu.read_cached(key)
                 if source is None:
-                    normalized = self.normalized(structures)
+                    normalized = self.normalized(structures, inline_everything=stage.endswith("inlined"))
                     if stage == "tangent":
                         source, entry = normalized.tangent_source(wrt, signature)
                     else:
@@ -333,7 +357,8 @@ class Specializer:
                 self.validate()
                 key = self._stage_key("tangent function", wrt, signature, structures)
                 if cpu.read_cached(key) is None:
-                    source, entry = self.normalized(structures).tangent_source(wrt, signature, only_tangent=True)
+                    normalized = self.normalized(structures, inline_everything=True)
+                    source, entry = normalized.tangent_source(wrt, signature, only_tangent=True)
                     cpu.store(key, source + f"\n\nsrcad_entry = {entry}\n")
                 self.compiled[cache_key] = cpu.load_module(key).srcad_entry
         return self.compiled[cache_key]
@@ -343,7 +368,7 @@ class Specializer:
         wrt)``, defined in a module file, so that forward mode can differentiate it again (Hessian-vector
         products, forward over reverse). None where the gradient calls a custom rule (forward mode would
         differentiate the rule's code, not use it)."""
-        module = self._stage_module("gradient", wrt, signature)
+        module = self._stage_module("gradient, inlined", wrt, signature)
         _check_one_float(self.name, module.srcad_outputs, what)
         if "srcad.custom." in module.srcad_source:
             return None

@@ -149,11 +149,11 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
                 if isinstance(atom, cst.Name):
                     needed.add(atom.value)
                     reads.setdefault(atom.value, []).append(statement)
-        for atom, template in zip(operation.operands, rule.adjoints):
+        for position, (atom, template) in enumerate(zip(operation.operands, rule.adjoints)):
             if not (isinstance(atom, cst.Name) and atom.value in active):
                 continue
             for placeholder, other in zip(rule.operands, operation.operands):
-                if isinstance(other, cst.Name) and rules.template_uses(template, placeholder):
+                if isinstance(other, cst.Name) and rule.adjoint_reads(position, placeholder):
                     needed.add(other.value)
                     reads.setdefault(other.value, []).append(statement)
             if rules.template_uses(template, "y"):

@@ -329,6 +329,15 @@ class Flattener(ArrayFlattening, TupleFlattening):
         rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
         return self._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
+    def call_through_derivatives(self, function, arguments, statements, into):
+        """A call of a large helper as one operation, whose rule calls the helper's own derivatives."""
+        from srcad import callees
+
+        alias, definitions, rule = callees.call_rule(function, self.names, len(arguments))
+        self.constants.update(definitions)
+        rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
+        return self._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
+
     def unknown_callee(self, node, resolved):
         spelled = cst.Module([]).code_for_node(node.func)
         value = resolved.value

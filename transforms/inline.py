@@ -11,6 +11,7 @@ the adjoint, the tangent — sees one function, so values flow across the call
 with no tape of their own.
 """
 
+import contextlib
 import inspect
 import threading
 
@@ -22,8 +23,20 @@ from srcad.structure import UNKNOWN
 from srcad.transforms.flatten import assign
 from srcad.transforms.flatten_tuples import Packed, packed_like
 from srcad.transforms.names import bound_names, renamed_in
+from srcad.transforms.statements import walk
 
-_inlining = threading.local()  # the functions being inlined on this thread, outermost first
+_inlining = threading.local()  # .stack: the functions being inlined on this thread, outermost first
+
+
+@contextlib.contextmanager
+def inlining_everything():
+    """Every call inlined, none through the callee's derivatives (``srcad.callees``): for kernels (whose
+    CUDA form cannot call CPU code) and for derivatives srcad will differentiate again."""
+    _inlining.everything = getattr(_inlining, "everything", 0) + 1
+    try:
+        yield
+    finally:
+        _inlining.everything -= 1
 
 
 def is_user_function(value):
@@ -86,6 +99,8 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         normalized = Normalized(callee, procedure, structures)
     finally:
         stack.pop()
+    if _through_derivatives(function, callee, normalized, arguments, procedure):
+        return flattener.call_through_derivatives(function, arguments, statements, into)
     definition = normalized.definition
     body = list(definition.body.body)
     returned = body[-1].body[0].value
@@ -107,6 +122,23 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         statements.append(assign(into, result))
         return cst.Name(into)
     return result
+
+
+def _through_derivatives(function, callee, normalized, arguments, procedure):
+    """Whether to call ``callee`` through its own adjoint and tangent (``srcad.callees``) rather than
+    inline it: when it is large or asks for it (``@srcad.differentiable(inline=False)``), and the call
+    is one srcad can make that way (plain arguments, one value returned, no argument written)."""
+    from srcad import callees
+
+    wanted = getattr(function, "options", {}).get("inline")
+    if wanted is True or getattr(_inlining, "everything", 0):
+        return False
+    if procedure or normalized.output_structure is not None or any(isinstance(a, Packed) for a in arguments):
+        return False
+    if not callees.can_be_found(callee) or normalized.written_parameters():
+        return False
+    size = sum(1 for _ in walk(normalized.definition.body.body))
+    return wanted is False or size >= callees.LARGE_HELPER_STATEMENTS
 
 
 def bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=False):

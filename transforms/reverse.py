@@ -312,12 +312,14 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
         if recorded:
             reverse.append(self.pop(target))
         bindings = dict(zip(rule.operands, operation.operands), y=result, y_adj=incoming)
+        templates = [template for _, template in contributions] + [rule.shared or "0.0"]
         for placeholder, bound in bindings.items():
-            if isinstance(bound, cst.Name) and any(rules.template_uses(t, placeholder) for _, t in contributions):
+            if isinstance(bound, cst.Name) and any(rules.template_uses(t, placeholder) for t in templates):
                 reverse += self.recompute(bound.value)
         for atom in operation.index:
             if isinstance(atom, cst.Name):
                 reverse += self.recompute(atom.value)
+        reverse += self.shared_value(target, rule, bindings)
         for name, template in contributions:
             increment = rules.instantiate(template, **bindings)
             accumulator = self.read_target(operation, name)

@@ -81,6 +81,15 @@ class ArrayAdjoints:
             return assign(accumulator, cst.UnaryOperation(cst.Minus(), increment) if subtract else increment)
         return _accumulate(accumulator, increment, subtract)
 
+    def shared_value(self, target, rule, bindings):
+        """A rule whose adjoints share one computation (a callee's adjoint, giving every argument's
+        cotangent at once): the statement computing it, bound as ``shared`` for the adjoints."""
+        if rule.shared is None:
+            return []
+        shared = cst.Name(self.scratch_name(target, "cotangents"))
+        bindings["shared"] = shared
+        return [assign(shared, rules.instantiate(rule.shared, **bindings))]
+
     def unsupported(self, why, fix):
         lineno = int(self.current_marker.split(":")[0]) if self.current_marker else 0
         return UnsupportedHere(why, fix, lineno)
@@ -218,12 +227,14 @@ class ArrayAdjoints:
             )
         bindings = dict(zip(rule.operands, operation.operands), y=result, y_adj=result_adjoint, **extra)
         reverse = []
-        for atom, template in zip(operation.operands, rule.adjoints):
+        for position, (atom, template) in enumerate(zip(operation.operands, rule.adjoints)):
             if not self.analysis.is_active(atom):
                 continue
             for placeholder, bound in bindings.items():
-                if isinstance(bound, cst.Name) and rules.template_uses(template, placeholder):
+                if isinstance(bound, cst.Name) and rule.adjoint_reads(position, placeholder):
                     reverse += self.recompute(bound.value)
+            if rule.shared is not None and "shared" not in bindings:
+                reverse += self.shared_value(target, rule, bindings)
             increment = rules.instantiate(template, **bindings)
             if not self.is_array(atom.value):  # a float spread over the array: its adjoint sums
                 increment = cst.Call(cst.parse_expression("np.sum"), [cst.Arg(increment)])

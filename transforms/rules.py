@@ -27,6 +27,16 @@ class Rule:
     operands: tuple  # placeholder names of the operands, in call order
     adjoints: tuple  # per operand: template of its adjoint contribution
     tangent: str  # template of the result's tangent
+    # computed once before the adjoints, which read it as ``shared`` (a callee's adjoint, called once
+    # for all its arguments' cotangents)
+    shared: str = None
+
+    def adjoint_reads(self, position, placeholder):
+        """Whether operand ``position``'s adjoint contribution reads ``placeholder``."""
+        template = self.adjoints[position]
+        if self.shared is not None and template_uses(template, "shared"):
+            return template_uses(template, placeholder) or template_uses(self.shared, placeholder)
+        return template_uses(template, placeholder)
 
 
 def unary(adjoint, tangent):

@@ -487,7 +487,7 @@ def _helper(draw, name: str, earlier: Sequence[Helper]) -> Tuple[Helper, str]:
     params = list(float_params)
     if has_int:
         params.append(HELPER_INT_NAME if default is None else f"{HELPER_INT_NAME}={default}")
-    decorator = "@srcad.differentiable\n" if draw(st.integers(0, 4)) == 0 else ""
+    decorator = {0: "@srcad.differentiable\n", 1: "@srcad.differentiable(inline=False)\n"}.get(draw(st.integers(0, 5)), "")
     source = decorator + f"def {name}({', '.join(params)}):\n" + "\n".join(builder.lines) + "\n\n\n"
     return helper, source
 
