@@ -329,6 +329,46 @@ def _products_of_others_along_overload(x, axis):
     return _compiled(_others_source(x.ndim, axis.literal_value % x.ndim))
 
 
+def products_of_others_along_tangent(x, x_dot, axis):
+    """The tangent of ``products_of_others_along(x, axis)`` along ``x_dot``: for each element i, the
+    sum over the others k of ``x_dot[k]`` times the product of the elements other than i and k (along
+    ``axis``). That is symmetric in i and k, so the same function gives the adjoint. Prefix and suffix
+    products and their tangents: no division, zeros allowed."""
+    x, x_dot = np.asarray(x), np.asarray(x_dot)
+    moved, moved_dot = np.moveaxis(x, axis, -1), np.moveaxis(x_dot, axis, -1)
+    result, lefts = np.empty(moved.shape), np.empty(moved.shape)
+    running, running_dot = np.ones(moved.shape[:-1]), np.zeros(moved.shape[:-1])
+    for j in range(moved.shape[-1]):
+        result[..., j], lefts[..., j] = running_dot, running
+        running, running_dot = running * moved[..., j], running_dot * moved[..., j] + running * moved_dot[..., j]
+    running, running_dot = np.ones(moved.shape[:-1]), np.zeros(moved.shape[:-1])
+    for k in range(moved.shape[-1] - 1, -1, -1):
+        result[..., k] = result[..., k] * running + lefts[..., k] * running_dot
+        running, running_dot = running * moved[..., k], running_dot * moved[..., k] + running * moved_dot[..., k]
+    return np.moveaxis(result, -1, axis).astype(x.dtype)
+
+
+def _others_tangent_source(ndim, axis):
+    loops, pad = _loops(ndim, axis)
+    each = ", ".join(_indices(ndim, axis))
+    back = ", ".join(_indices(ndim, axis, "k"))
+    body = [pad + "running = 1.0", pad + "running_dot = 0.0", pad + f"for j in range(x.shape[{axis}]):",
+            pad + f"    result[{each}] = running_dot", pad + f"    lefts[{each}] = running",
+            pad + f"    running_dot = running_dot * x[{each}] + running * x_dot[{each}]", pad + f"    running *= x[{each}]",
+            pad + "running = 1.0", pad + "running_dot = 0.0", pad + f"for k in range(x.shape[{axis}] - 1, -1, -1):",
+            pad + f"    result[{back}] = result[{back}] * running + lefts[{back}] * running_dot",
+            pad + f"    running_dot = running_dot * x[{back}] + running * x_dot[{back}]", pad + f"    running *= x[{back}]"]
+    return "\n".join(["def impl(x, x_dot, axis):", "    result = np.empty(x.shape, dtype=x.dtype)",
+                      "    lefts = np.empty(x.shape, dtype=x.dtype)"] + loops + body + ["    return result"]) + "\n"
+
+
+@overload(products_of_others_along_tangent, prefer_literal=True)
+def _products_of_others_along_tangent_overload(x, x_dot, axis):
+    if not (isinstance(x, types.Array) and isinstance(axis, types.IntegerLiteral)):
+        return None
+    return _compiled(_others_tangent_source(x.ndim, axis.literal_value % x.ndim))
+
+
 def cumsum_along(x, axis):
     """``np.cumsum(x, axis=axis)``, compiled by numba too (numba's np.cumsum has no axis)."""
     return np.cumsum(x, axis=axis)

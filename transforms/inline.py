@@ -51,7 +51,7 @@ def is_srcad_helper(value):
 
 
 # What srcad's helpers without a derivative rule are the derivatives of.
-_HELPER_ORIGINS = {"products_of_others": "np.prod", "products_of_others_along": "np.prod along an axis"}
+_HELPER_ORIGINS = {"products_of_others": "np.prod"}
 
 
 def inline_srcad_helper(flattener, node, function, statements, into):

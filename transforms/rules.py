@@ -296,6 +296,11 @@ ADJOINT_HELPER_RULES = {
         "at_first_along(x, v, a_dot, axis, keepdims)",
     ),
     "scattered": Rule(("x", "k", "g"), ("0.0", "0.0", "y_adj[k]"), "scattered(x, k, g_dot)"),
+    # d(others)_i/dx_k is the product of the elements but i and k: symmetric, so one helper does both
+    "products_of_others_along": Rule(
+        ("x", "axis"), ("products_of_others_along_tangent(x, y_adj, axis)", "0.0"),
+        "products_of_others_along_tangent(x, x_dot, axis)",
+    ),
     "at_last_writes": Rule(
         ("a", "k"), ("scattered(a, k, y_adj * at_last_writes(np.ones_like(a), k))", "0.0"), "at_last_writes(a_dot, k)"
     ),
