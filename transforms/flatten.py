@@ -257,10 +257,12 @@ class Flattener(ArrayFlattening, TupleFlattening):
         resolved = self.parsed.resolve(function)
         callee = resolved.name
         if resolved.kind != "function":
-            from srcad.transforms.inline import inline_call, inline_srcad_helper, is_srcad_helper, is_user_function
+            from srcad.transforms.inline import (
+                custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function,
+            )
 
             if custom.rules_for(resolved.value) and "reverse" in custom.rules_for(resolved.value):
-                return self.custom_call(node, resolved.value, statements, into)
+                return custom_call(self, node, resolved.value, statements, into)
             if is_srcad_helper(resolved.value):  # products_of_others: derivatives of np.prod call it; no rule
                 return inline_srcad_helper(self, node, resolved.value, statements, into)
             if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
@@ -317,26 +319,6 @@ class Flattener(ArrayFlattening, TupleFlattening):
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self._result(_call(callee, arguments), statements, into)
-
-    def custom_call(self, node, function, statements, into):
-        """A call of a function with a ``@srcad.derivative`` rule: one operation, whose rule calls the user's."""
-        from srcad.transforms.inline import bound_arguments
-
-        spelled = cst.Module([]).code_for_node(node.func)
-        arguments = bound_arguments(self, node, custom.unwrap(function), spelled, statements)
-        alias, definitions, rule = custom.call_rule(function, self.names, len(arguments))
-        self.constants.update(definitions)
-        rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
-        return self._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
-
-    def call_through_derivatives(self, function, arguments, statements, into):
-        """A call of a large helper as one operation, whose rule calls the helper's own derivatives."""
-        from srcad import callees
-
-        alias, definitions, rule = callees.call_rule(function, self.names, len(arguments))
-        self.constants.update(definitions)
-        rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
-        return self._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
     def unknown_callee(self, node, resolved):
         spelled = cst.Module([]).code_for_node(node.func)

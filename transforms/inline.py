@@ -100,7 +100,10 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     finally:
         stack.pop()
     if _through_derivatives(function, callee, normalized, arguments, procedure):
-        return flattener.call_through_derivatives(function, arguments, statements, into)
+        from srcad import callees
+
+        return _call_with_rule(flattener, callees.call_rule(function, flattener.names, len(arguments)), arguments,
+                               statements, into)
     definition = normalized.definition
     body = list(definition.body.body)
     returned = body[-1].body[0].value
@@ -122,6 +125,27 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         statements.append(assign(into, result))
         return cst.Name(into)
     return result
+
+
+def custom_call(flattener, node, function, statements, into):
+    """A call of a function with a ``@srcad.derivative`` rule: one operation, whose rule calls the user's."""
+    from srcad import custom
+
+    spelled = cst.Module([]).code_for_node(node.func)
+    arguments = bound_arguments(flattener, node, custom.unwrap(function), spelled, statements)
+    return _call_with_rule(flattener, custom.call_rule(function, flattener.names, len(arguments)), arguments,
+                           statements, into)
+
+
+def _call_with_rule(flattener, made, arguments, statements, into):
+    """The call as one operation of the caller, under the name ``made`` gives it (with the module-level
+    definitions it needs, and its rule in the table: see ``srcad.custom.call_rule``)."""
+    from srcad.transforms import rules
+
+    alias, definitions, rule = made
+    flattener.constants.update(definitions)
+    rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
+    return flattener._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
 
 def _through_derivatives(function, callee, normalized, arguments, procedure):
