@@ -86,21 +86,50 @@ def _make_stub(key, what, arity):
     extra = {"primal": [], "reverse": ["y_adj"], "forward": [f"t{k}" for k in range(arity)]}[what]
     parameters = ", ".join(arguments + extra)
     name = f"{key.split(':')[1].replace('.', '_')}_{what}"
-    namespace = {"_implement": _implement, "key": key, "what": what}
+    namespace = {"_in_python": _in_python, "_typed": _typed, "key": key, "what": what}
     exec(
-        f"def {name}({parameters}):\n"
-        f"    raise NotImplementedError('srcad calls {name} only from compiled code')\n"
+        f"def {name}({parameters}):\n"  # run as Python (NUMBA_DISABLE_JIT=1): the same code, uncompiled
+        f"    return _in_python(key, what, ({parameters},))\n"
         f"def typer({parameters}):\n"
-        f"    return _implement(key, what, ({parameters},))\n",
+        f"    return _typed(key, what, ({parameters},))\n",
         namespace,
     )
     overload(namespace[name])(namespace["typer"])
     return namespace[name]
 
 
-def _implement(key, what, argument_types):
-    """The Python function numba compiles for a call of the stub with ``argument_types``."""
+def _in_python(key, what, values):
+    from numba import typeof
+
+    argument_types = tuple(typeof(v) for v in values)
+    implementation = _in_python_cache.get((key, what, argument_types))
+    if implementation is None:
+        implementation = _in_python_cache[key, what, argument_types] = _implementation(key, what, argument_types)
+    return implementation(*values)
+
+
+_in_python_cache = {}
+
+
+def _typed(key, what, argument_types):
+    """numba's typing of a call of the stub: the Python function to compile for these types, or None
+    (with the reason kept for ``take_error``)."""
     from srcad.errors import DifferentiabilityError
+
+    try:
+        return _implementation(key, what, argument_types)
+    except (DifferentiabilityError, _Recursive) as error:
+        _local.error = error if isinstance(error, DifferentiabilityError) else None
+        return None
+
+
+class _Recursive(Exception):
+    """A helper reaching a call of itself through its own derivatives."""
+
+
+def _implementation(key, what, argument_types):
+    """A Python function running the stub's work for arguments of ``argument_types``: it calls the
+    helper's compiled normal form, adjoint or tangent (plain Python where numba's JIT is disabled)."""
     from srcad.specialize import specializer_of
 
     argument_types = tuple(types.unliteral(t) for t in argument_types)
@@ -111,7 +140,7 @@ def _implement(key, what, argument_types):
     if building is None:
         building = _local.building = set()
     if (key, what, signature) in building:
-        return None  # a helper reaching itself again: numba reports the failed call
+        raise _Recursive(key)  # numba reports the failed call
     building.add((key, what, signature))
     try:
         specializer = specializer_of(function_of(key))
@@ -126,9 +155,6 @@ def _implement(key, what, argument_types):
         module = specializer._stage_module("tangent", wrt, signature)
         tangents = ", ".join(f"t{k}" for k in wrt)
         return _forwarding(module.srcad_dispatcher, arity, ", ".join(f"t{k}" for k in range(arity)), "r[1]", tangents)
-    except DifferentiabilityError as error:
-        _local.error = error
-        return None
     finally:
         building.discard((key, what, signature))
 

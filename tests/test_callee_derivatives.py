@@ -260,3 +260,76 @@ def test_a_second_process_finds_the_helper_by_name(tmp_path):
     expected_k = math.sin(2 * x) ** 2 + 2 * k * math.sin(x) ** 2
     assert runs[0]["gradient"] == pytest.approx([expected_x, expected_k], rel=1e-12)
     assert runs[1]["gradient"] == runs[0]["gradient"] and not runs[1]["libcst"]
+
+
+@srcad.differentiable(inline=False)
+def inner_energy(x, w):
+    return np.sum(np.tanh(x * w) ** 2) + w * w
+
+
+@srcad.differentiable(inline=False)
+def middle_energy(x, w):
+    y = x * 0.5 + 1.0
+    return inner_energy(y, w) * inner_energy(x, 2.0 * w) + np.sum(y)
+
+
+def outer_energy(x, w):
+    return middle_energy(x[1:], w) + middle_energy(x[:-1] * x[1:], w * w)
+
+
+def test_helpers_calling_helpers_through_their_derivatives_with_views():
+    x, w = np.array([0.3, -0.8, 1.1, 0.45]), 0.7
+    adjoint = srcad.source(outer_energy, "adjoint", args=(x, w))
+    assert "middle_energy_call2_adjoint(" in adjoint and "inner_energy" not in adjoint
+    gradient_x, gradient_w = srcad.grad(outer_energy, wrt=(0, 1))(x, w)
+    _close(gradient_x, _gradient_by_differences(lambda v: outer_energy(v, w), x))
+    _close(gradient_w, _along(lambda t: outer_energy(x, w + t)))
+    direction = np.array([0.5, 1.0, -1.0, 2.0])
+    _, along = srcad.jvp(outer_energy, (x, w), (direction, -0.25))
+    _close(along, _along(lambda t: outer_energy(x + t * direction, w - 0.25 * t)))
+
+
+@srcad.kernel
+def bump_kernel(x, w, out):
+    i = srcad.tid()
+    out[i] = bump(x[i], w[0]) + layered(x[i], w[0])
+
+
+def test_kernels_inline_every_call():
+    x, w = np.array([0.2, 0.9, -0.4]), np.array([0.6])
+    assert "srcad.callees" not in srcad.source(bump_kernel, "adjoint", args=(x, w, np.zeros(3)))
+    loss = np.zeros(1)
+    out = np.zeros(3)
+    with srcad.Tape() as tape:
+        bump_kernel.launch(3, x, w, out)
+        total_kernel.launch(3, out, loss)
+    tape.backward(loss)
+    expected = [_along(lambda t, k=k: sum(bump(x[j] + t * (j == k), w[0]) + layered(x[j] + t * (j == k), w[0])
+                                          for j in range(3))) for k in range(3)]
+    _close(tape.gradient(x), expected)
+
+
+@srcad.kernel
+def total_kernel(out, loss):
+    i = srcad.tid()
+    srcad.atomic_add(loss, 0, out[i])
+
+
+JIT_DISABLED = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import numpy as np, srcad, test_callee_derivatives as t
+    x = np.array([0.3, -0.8, 1.1, 0.45])
+    print([float(g) for g in srcad.grad(t.outer_energy)(x, 0.7)], ",", float(srcad.grad(t.caller)(0.3, 0.7, 2)))
+''')
+
+
+def test_calls_through_derivatives_run_without_numba_jit(tmp_path):
+    environment = dict(os.environ, NUMBA_DISABLE_JIT="1", SRCAD_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", JIT_DISABLED, os.path.dirname(__file__)], capture_output=True,
+                            text=True, env=environment, timeout=600)
+    assert result.returncode == 0, result.stderr
+    gradient_x, gradient_scalar = eval(result.stdout.strip().splitlines()[-1])
+    x = np.array([0.3, -0.8, 1.1, 0.45])
+    _close(gradient_x, _gradient_by_differences(lambda v: outer_energy(v, 0.7), x))
+    _close(gradient_scalar, _along(lambda t: caller(0.3 + t, 0.7, 2)))
