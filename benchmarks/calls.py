@@ -61,24 +61,23 @@ bond_inlined = srcad.differentiable(inline=True)(bond_energy)
 bond_called = srcad.differentiable(inline=False)(bond_energy)
 
 
-def chain_inlined(xs, ys, k, rest):
-    total = 0.0
-    n = xs.shape[0]
-    for i in range(n - 2):
-        total += bond_inlined(xs[i], ys[i], xs[i + 1], ys[i + 1], xs[i + 2], ys[i + 2], k, rest)
-    total += bond_inlined(xs[n - 3], ys[n - 3], xs[n - 2], ys[n - 2], xs[n - 1], ys[n - 1], 3.0 * k, rest)
-    total += bond_inlined(xs[0], ys[0], xs[n // 2], ys[n // 2], xs[n - 1], ys[n - 1], 0.1 * k, rest * n / 2)
-    return total
+def chain_with(bond):
+    """The caller, summing ``bond`` over a chain from three call sites."""
+
+    def chain(xs, ys, k, rest):
+        total = 0.0
+        n = xs.shape[0]
+        for i in range(n - 2):
+            total += bond(xs[i], ys[i], xs[i + 1], ys[i + 1], xs[i + 2], ys[i + 2], k, rest)
+        total += bond(xs[n - 3], ys[n - 3], xs[n - 2], ys[n - 2], xs[n - 1], ys[n - 1], 3.0 * k, rest)
+        total += bond(xs[0], ys[0], xs[n // 2], ys[n // 2], xs[n - 1], ys[n - 1], 0.1 * k, rest * n / 2)
+        return total
+
+    return chain
 
 
-def chain_called(xs, ys, k, rest):
-    total = 0.0
-    n = xs.shape[0]
-    for i in range(n - 2):
-        total += bond_called(xs[i], ys[i], xs[i + 1], ys[i + 1], xs[i + 2], ys[i + 2], k, rest)
-    total += bond_called(xs[n - 3], ys[n - 3], xs[n - 2], ys[n - 2], xs[n - 1], ys[n - 1], 3.0 * k, rest)
-    total += bond_called(xs[0], ys[0], xs[n // 2], ys[n // 2], xs[n - 1], ys[n - 1], 0.1 * k, rest * n / 2)
-    return total
+chain_inlined = chain_with(bond_inlined)
+chain_called = chain_with(bond_called)
 
 
 def main():

@@ -26,7 +26,7 @@ from srcad.introspect import unwrap
 # statements (or when it says so: @srcad.differentiable(inline=False)).
 LARGE_HELPER_STATEMENTS = 40
 
-_functions = {}  # "module:qualname" -> the plain function
+_functions = {}  # key (see key_of) -> the plain function
 _stubs = {}
 _lock = threading.RLock()
 _local = threading.local()  # .building: the (key, what, types) being generated; .error: for Compiled

@@ -110,6 +110,7 @@ def _describe_free_value(value, seen=None):
             text = repr(function.__code__.co_code)
         inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
         inner.append(custom.describe(function))  # its @srcad.derivative rules
+        inner.append(repr(sorted(getattr(value, "options", {}).items())))  # inline=...: how calls are made
         return f"function {name}:" + hashlib.sha256("\n".join([text] + inner).encode()).hexdigest()
     return f"{type(value).__module__}.{name}"
 

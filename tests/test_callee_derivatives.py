@@ -333,3 +333,23 @@ def test_calls_through_derivatives_run_without_numba_jit(tmp_path):
     x = np.array([0.3, -0.8, 1.1, 0.45])
     _close(gradient_x, _gradient_by_differences(lambda v: outer_energy(v, 0.7), x))
     _close(gradient_scalar, _along(lambda t: caller(0.3 + t, 0.7, 2)))
+
+
+def _caller_of(helper):
+    def call_it(x, w):
+        return helper(x, w) * 2.0
+
+    return call_it
+
+
+def test_the_inline_option_is_part_of_the_cache_key():
+    """Two callers alike but for their helper's option (found by benchmarks/calls.py: the second
+    caller was given the first one's cached adjoint)."""
+    from srcad.specialize import specializer_of
+
+    inlined, called = _caller_of(layered_inlined), _caller_of(layered)
+    for caller_ in (inlined, called):  # the first stores its adjoint in the cache; the second must not find it
+        _close(srcad.grad(caller_)(0.3, 0.7), _along(lambda t: caller_(0.3 + t, 0.7)))
+    compiled = {c: [m.srcad_source for m in specializer_of(c).compiled.values()] for c in (inlined, called)}
+    assert compiled[inlined] and not any("srcad.callees" in source for source in compiled[inlined])
+    assert compiled[called] and all("srcad.callees" in source for source in compiled[called])
