@@ -85,13 +85,14 @@ def _make_stub(key, what, arity):
     arguments = [f"a{k}" for k in range(arity)]
     extra = {"primal": [], "reverse": ["y_adj"], "forward": [f"t{k}" for k in range(arity)]}[what]
     parameters = ", ".join(arguments + extra)
+    values = f"({parameters},)" if parameters else "()"
     name = f"{key.split(':')[1].replace('.', '_')}_{what}"
     namespace = {"_in_python": _in_python, "_typed": _typed, "key": key, "what": what}
     exec(
         f"def {name}({parameters}):\n"  # run as Python (NUMBA_DISABLE_JIT=1): the same code, uncompiled
-        f"    return _in_python(key, what, ({parameters},))\n"
+        f"    return _in_python(key, what, {values})\n"
         f"def typer({parameters}):\n"
-        f"    return _typed(key, what, ({parameters},))\n",
+        f"    return _typed(key, what, {values})\n",
         namespace,
     )
     overload(namespace[name])(namespace["typer"])
@@ -118,13 +119,9 @@ def _typed(key, what, argument_types):
 
     try:
         return _implementation(key, what, argument_types)
-    except (DifferentiabilityError, _Recursive) as error:
-        _local.error = error if isinstance(error, DifferentiabilityError) else None
+    except DifferentiabilityError as error:
+        _local.error = error
         return None
-
-
-class _Recursive(Exception):
-    """A helper reaching a call of itself through its own derivatives."""
 
 
 def _implementation(key, what, argument_types):
@@ -139,11 +136,12 @@ def _implementation(key, what, argument_types):
     building = getattr(_local, "building", None)
     if building is None:
         building = _local.building = set()
+    function = function_of(key)
     if (key, what, signature) in building:
-        raise _Recursive(key)  # numba reports the failed call
+        raise _recursion(function)
     building.add((key, what, signature))
     try:
-        specializer = specializer_of(function_of(key))
+        specializer = specializer_of(function)
         wrt = tuple(k for k, t in enumerate(signature) if _is_float(t))
         if what == "primal":
             return _forwarding(specializer.normalized_primal(), arity, "")
@@ -157,6 +155,16 @@ def _implementation(key, what, argument_types):
         return _forwarding(module.srcad_dispatcher, arity, ", ".join(f"t{k}" for k in range(arity)), "r[1]", tangents)
     finally:
         building.discard((key, what, signature))
+
+
+def _recursion(function):
+    from srcad.errors import DifferentiabilityError
+
+    code = function.__code__
+    return DifferentiabilityError(
+        f"srcad cannot differentiate {function.__qualname__!r}: through the helpers it calls, it calls itself",
+        filename=code.co_filename, lineno=code.co_firstlineno, col=1, fix="Rewrite the recursion as a loop.",
+    )
 
 
 def _forwarding(compiled, arity, extra, result="r", passed_extra=None):
