@@ -12,6 +12,7 @@ spilled for after the loop elsewhere (see ``cpu_launcher``).
 import libcst as cst
 
 from srcad.transforms.names import bound_names
+from srcad.transforms.unsigned_indices import non_negative_names, with_unsigned_indices
 
 
 def _thread_code(thread, dimensions, indent, body=None):
@@ -27,6 +28,7 @@ def _thread_code(thread, dimensions, indent, body=None):
         rest = f"srcad_rest_{k}"
     lines.append(f"{indices[0]} = {rest}")
     body = list(thread.body.body)[:-1] if body is None else body
+    body = with_unsigned_indices(body, non_negative_names(body, indices))
     body = cst.Module(body=body).code.rstrip("\n").split("\n")
     return "\n".join(indent + line if line.strip() else line for line in lines + body)
 
