@@ -12,7 +12,7 @@ spilled for after the loop elsewhere (see ``cpu_launcher``).
 import libcst as cst
 
 from srcad.transforms.names import bound_names
-from srcad.transforms.unsigned_indices import non_negative_names, with_unsigned_indices
+from srcad.transforms.unsigned_indices import bindings_of, non_negative_names, with_unsigned_indices
 
 
 def _thread_code(thread, dimensions, indent, body=None):
@@ -237,22 +237,7 @@ def _spillable(body, flushes, private, ranks):
 def _thread_number_names(body, number):
     """``number`` (a 1-D thread's index parameter) and the variables holding it throughout (``i = tid``):
     a thread always owns the row of its own number, so additions there need no check."""
-    bindings = {}
-
-    class Count(cst.CSTVisitor):
-        def visit_AssignTarget(self, node):
-            if isinstance(node.target, cst.Name):
-                bindings.setdefault(node.target.value, []).append(None)
-
-        def visit_AugAssign(self, node):
-            if isinstance(node.target, cst.Name):
-                bindings.setdefault(node.target.value, []).append(None)
-
-        def visit_For(self, node):
-            if isinstance(node.target, cst.Name):
-                bindings.setdefault(node.target.value, []).append(None)
-
-    cst.Module(body=body).visit(Count())
+    bindings = bindings_of(body)
     names = {number} if number not in bindings else set()
     for statement in body:  # top-level copies, each the only binding of its name
         small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None

@@ -13,9 +13,9 @@ its meaning).
 import libcst as cst
 
 
-def non_negative_names(statements, roots):
-    """The names of ``statements`` that are never negative, given that ``roots`` (the thread's
-    indices) are not."""
+def bindings_of(statements):
+    """Every name bound in ``statements`` -> the value of each of its bindings (None for one that is
+    not a plain ``name = value``: ``+=``, a loop's target, ...)."""
     bindings = {}
 
     class Bindings(cst.CSTVisitor):
@@ -40,6 +40,13 @@ def non_negative_names(statements, roots):
             bindings.setdefault(node.target.value, []).append(None)
 
     cst.Module(body=list(statements)).visit(Bindings())
+    return bindings
+
+
+def non_negative_names(statements, roots):
+    """The names of ``statements`` that are never negative, given that ``roots`` (the thread's
+    indices) are not."""
+    bindings = bindings_of(statements)
     known = {root for root in roots if root not in bindings}
     changed = True
     while changed:  # a name joins once every binding of it is known to be non-negative
