@@ -5,7 +5,9 @@ default ``~/.cache/srcad``), named by a hash of everything they depend on, so
 numba's own ``cache=True`` finds its machine code again in a second process.
 """
 
+import glob
 import hashlib
+import importlib.abc
 import importlib.util
 import os
 import sys
@@ -93,29 +95,64 @@ def store(key, source):
     return path
 
 
+_GENERATED = "srcad_generated_"
+
+
 def load_module(key):
     """The module stored under ``key``, run from the source ``read_cached`` checks, never from
     bytecode in ``__pycache__`` (which Python's import system would run unchecked)."""
-    name = f"srcad_generated_{key[:24]}"
+    name = _GENERATED + key[:24]
     if name in sys.modules:
         return sys.modules[name]
-    source = read_cached(key)
-    if source is None:
-        raise RuntimeError(f"srcad's cache entry {module_path(key)} was damaged or replaced while in use")
-    path = module_path(key)
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, module_path(key))
     module = importlib.util.module_from_spec(spec)
-    code = compile("\n" + source, path, "exec")  # the checksum's line left blank: line numbers as in the file
     sys.modules[name] = module
     try:
-        exec(code, module.__dict__)
+        _run_module(module, key)
     except BaseException:
         del sys.modules[name]
         raise
+    return module
+
+
+def _run_module(module, key):
+    source = read_cached(key)
+    if source is None:
+        raise ImportError(f"srcad's cache entry {module_path(key)} was damaged or replaced while in use")
+    module.__file__ = path = module_path(key)
+    code = compile("\n" + source, path, "exec")  # the checksum's line left blank: line numbers as in the file
+    exec(code, module.__dict__)
     for value in list(vars(module).values()):  # the launchers of kernels, numba-compiled at their first call
         if isinstance(value, Dispatcher):
             _tolerate_damaged_cache(value)
-    return module
+
+
+class _GeneratedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Generated modules found by name, as numba asks for them: loading a function from its cache, numba
+    rebuilds the environment of every function compiled into it by importing that function's module, and
+    a helper's derivatives (``srcad.callees``) are compiled into their callers while a new process has not
+    loaded the helper's module yet."""
+
+    def find_spec(self, name, path=None, target=None):
+        if not name.startswith(_GENERATED):
+            return None
+        prefix = name[len(_GENERATED):]
+        keys = {os.path.basename(p)[len("srcad_"):-len(".py")]
+                for p in glob.glob(os.path.join(cache_directory(), f"srcad_{prefix}*.py"))}
+        keys = [k for k in keys if len(k) == 64]  # a stage's key, not a marker's (key + "_valid")
+        if len(keys) != 1:
+            return None
+        return importlib.util.spec_from_loader(name, self, origin=module_path(keys[0]))
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        _run_module(module, os.path.basename(module.__spec__.origin)[len("srcad_"):-len(".py")])
+
+
+if not any(isinstance(finder, _GeneratedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_GeneratedModules())
 
 
 def _tolerate_damaged_cache(dispatcher):

@@ -24,7 +24,6 @@ from srcad.kernels import cpu
 from srcad.version import __version__
 
 
-
 class _GenerationLock:
     """srcad's lock on generating and compiling, taken after numba's compiler lock: numba, compiling a
     call through a helper's derivatives (``srcad.callees``), asks srcad for code while holding its own
@@ -148,8 +147,11 @@ class Specializer:
 
     def normalized(self, structures=None, inline_everything=False):
         """The normal form, for arguments of ``structures`` (which are tuples; None: none are);
-        ``inline_everything`` for derivatives srcad differentiates again (see ``srcad.callees``)."""
-        key = structures if not inline_everything else ("inline everything", structures)
+        ``inline_everything`` for derivatives srcad differentiates again (see ``srcad.callees``): the
+        same normal form where it calls no helper through its derivatives."""
+        key = structures
+        if inline_everything and self.calls_through_derivatives(structures):
+            key = ("inline everything", structures)
         normalized = self._normalized.get(key)
         if normalized is None:
             from srcad.pipeline import Normalized
@@ -158,6 +160,11 @@ class Specializer:
                 self.function, structures=structures, inline_everything=inline_everything
             )
         return normalized
+
+    def calls_through_derivatives(self, structures=None):
+        """Whether the normal form calls a helper through the helper's own derivatives."""
+        constants = self.normalized(structures).constants.values()
+        return any(isinstance(value, custom.Spelled) and value.startswith("srcad.callees.") for value in constants)
 
     def normalized_primal(self):
         """The normalized function compiled by numba: the primal where numba cannot compile the
@@ -369,7 +376,8 @@ class Specializer:
         wrt)``, defined in a module file, so that forward mode can differentiate it again (Hessian-vector
         products, forward over reverse). None where the gradient calls a custom rule (forward mode would
         differentiate the rule's code, not use it)."""
-        module = self._stage_module("gradient, inlined", wrt, signature)
+        stage = "gradient, inlined" if self.calls_through_derivatives() else "gradient"  # else grad's own module
+        module = self._stage_module(stage, wrt, signature)
         _check_one_float(self.name, module.srcad_outputs, what)
         if "srcad.custom." in module.srcad_source:
             return None

@@ -230,8 +230,12 @@ HELPER_MODULE = textwrap.dedent('''
     import srcad
 
     @srcad.differentiable(inline=False)
+    def inner(x, k):
+        return k * math.sin(x)
+
+    @srcad.differentiable(inline=False)
     def helper(x, k):
-        return k * math.sin(x) ** 2
+        return inner(x, k) * math.sin(x)  # a helper calling a helper: its compiled code holds the other's
 
     def user(x, k):
         return helper(x * 2.0, k) + helper(x, k * k)
