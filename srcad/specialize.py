@@ -9,7 +9,6 @@ hashing everything they depend on, so a second process skips the transforms
 import hashlib
 import inspect
 import threading
-import types
 import weakref
 
 import numpy
@@ -18,10 +17,10 @@ from numba.core.compiler_lock import global_compiler_lock
 
 from srcad import custom
 from srcad.argument_types import argument_type, check_argument
+from srcad.cache_keys import source_key_of
 from srcad.compiled import Compiled, _check_one_float
-from srcad.introspect import free_values, helper_function, unwrap
+from srcad.introspect import unwrap
 from srcad.kernels import cpu
-from srcad.version import __version__
 
 
 class _GenerationLock:
@@ -71,49 +70,6 @@ def forget_fast_calls(function):
         specializer.fast_calls.clear()
 
 
-_build = None
-
-
-def srcad_build():
-    """srcad's version and a hash of its own code: generated code from another build is not reused."""
-    global _build
-    if _build is None:
-        import os
-
-        digest = hashlib.sha256(__version__.encode())
-        for package in ("srcad", "srcad.transforms", "srcad.kernels"):
-            folder = os.path.dirname(__import__(package, fromlist=["_"]).__file__)
-            for name in sorted(os.listdir(folder)):
-                if name.endswith(".py"):
-                    with open(os.path.join(folder, name), "rb") as file:
-                        digest.update(file.read())
-        _build = f"{__version__}-{digest.hexdigest()[:16]}"
-    return _build
-
-
-def _describe_free_value(value, seen=None):
-    if isinstance(value, (bool, int, float, complex, str)):
-        return repr(value)
-    if isinstance(value, types.ModuleType):
-        return f"module {value.__name__}"
-    name = getattr(value, "__qualname__", None) or type(value).__qualname__
-    function = helper_function(value)
-    if function is not None:  # a helper srcad inlines: its source and its own globals count too
-        seen = set() if seen is None else seen
-        if function in seen:
-            return f"function {name}"
-        seen.add(function)
-        try:
-            text = inspect.getsource(function)
-        except (OSError, TypeError):
-            text = repr(function.__code__.co_code)
-        inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
-        inner.append(custom.describe(function))  # its @srcad.derivative rules
-        inner.append(repr(sorted(getattr(value, "options", {}).items())))  # inline=...: how calls are made
-        return f"function {name}:" + hashlib.sha256("\n".join([text] + inner).encode()).hexdigest()
-    return f"{type(value).__module__}.{name}"
-
-
 class Specializer:
     def __init__(self, function):
         self.function = function
@@ -132,17 +88,9 @@ class Specializer:
         return self.function.__name__
 
     def source_key(self):
-        """Hash of the user's source and of the globals it refers to."""
+        """Hash of the user's source and of the globals it refers to (see ``srcad.cache_keys``)."""
         if self._source_key is None:
-            try:
-                text = inspect.getsource(self.function)
-            except (OSError, TypeError):
-                text = repr(self.function.__code__.co_code)
-            parts = [srcad_build(), str(self.function.__module__), self.function.__qualname__,
-                     self.function.__code__.co_filename, text]  # fmt: skip
-            for name, value in sorted(free_values(self.function).items()):
-                parts.append(f"{name}={_describe_free_value(value)}")
-            self._source_key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+            self._source_key = source_key_of(self.function)
         return self._source_key
 
     def normalized(self, structures=None, inline_everything=False):

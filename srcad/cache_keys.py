@@ -1,0 +1,66 @@
+"""What a generated module's cache key is made of: srcad's own build, and the user's function with
+everything it reads (the source and globals of the helpers it calls, their rules and options), so
+that a change to any of them is another key and nothing stale is reused."""
+
+import hashlib
+import inspect
+import types
+
+from srcad import custom
+from srcad.introspect import free_values, helper_function
+from srcad.version import __version__
+
+
+_build = None
+
+
+def srcad_build():
+    """srcad's version and a hash of its own code: generated code from another build is not reused."""
+    global _build
+    if _build is None:
+        import os
+
+        digest = hashlib.sha256(__version__.encode())
+        for package in ("srcad", "srcad.transforms", "srcad.kernels"):
+            folder = os.path.dirname(__import__(package, fromlist=["_"]).__file__)
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".py"):
+                    with open(os.path.join(folder, name), "rb") as file:
+                        digest.update(file.read())
+        _build = f"{__version__}-{digest.hexdigest()[:16]}"
+    return _build
+
+
+def _describe_free_value(value, seen=None):
+    if isinstance(value, (bool, int, float, complex, str)):
+        return repr(value)
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    function = helper_function(value)
+    if function is not None:  # a helper srcad inlines: its source and its own globals count too
+        seen = set() if seen is None else seen
+        if function in seen:
+            return f"function {name}"
+        seen.add(function)
+        try:
+            text = inspect.getsource(function)
+        except (OSError, TypeError):
+            text = repr(function.__code__.co_code)
+        inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
+        inner.append(custom.describe(function))  # its @srcad.derivative rules
+        inner.append(repr(sorted(getattr(value, "options", {}).items())))  # inline=...: how calls are made
+        return f"function {name}:" + hashlib.sha256("\n".join([text] + inner).encode()).hexdigest()
+    return f"{type(value).__module__}.{name}"
+
+
+def source_key_of(function):
+    """Hash of ``function``'s source and of the globals it refers to, with srcad's build."""
+    try:
+        text = inspect.getsource(function)
+    except (OSError, TypeError):
+        text = repr(function.__code__.co_code)
+    parts = [srcad_build(), str(function.__module__), function.__qualname__, function.__code__.co_filename, text]
+    for name, value in sorted(free_values(function).items()):
+        parts.append(f"{name}={_describe_free_value(value)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
