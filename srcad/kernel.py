@@ -14,6 +14,7 @@ kernels in reverse. The thread's code is srcad's normal form of the kernel (``sr
 are compiled per argument types, and launched by a small generated loop (``transforms/kernel.py``).
 """
 
+import functools
 import hashlib
 import threading
 
@@ -154,6 +155,10 @@ class Kernel:
             from numba import cuda
 
             block = int(self.options.get("block_size", 256))
+            if not module.srcad_may_overflow:  # no flag to read back: the launch stays asynchronous
+                flag = _never_set_flag(getattr(cuda.get_current_device(), "id", 0))  # the simulator has no id
+                module.srcad_kernel[(n + block - 1) // block, block](n, flag, *inner, *args)
+                return
             overflow = cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
             module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *inner, *args)
             if overflow.copy_to_host()[0]:
@@ -330,7 +335,7 @@ class Kernel:
             from srcad.transforms import cuda_kernel as device_code
 
             try:
-                text = device_code.kernel_source(thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS,
+                text, may_overflow = device_code.kernel_source(thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS,
                                                  self.options.get("tape_capacity", 64), dimensions)
             except device_code.NotOnCuda as refused:
                 line = kernels.user_line(refused.statement)
@@ -340,6 +345,7 @@ class Kernel:
                 "\n\nimport numba\nfrom numba import cuda\n\n"
                 + f"srcad_kernel_function = {thread_function}_kernel\n"
                 + f"srcad_kernel = cuda.jit({thread_function}_kernel)\n"
+                + f"srcad_may_overflow = {may_overflow!r}\n"
             )
         positions = {p: k for k, p in enumerate(parameters)}
         return source + (
@@ -348,6 +354,14 @@ class Kernel:
             + f"srcad_writes = {tuple(sorted(positions[a] for a in access.writes))!r}\n"
             + f"srcad_float_arrays = {tuple(k - dimensions for k in float_arrays)!r}\n"
         )
+
+
+@functools.lru_cache(maxsize=None)
+def _never_set_flag(device_id):
+    """The overflow flag passed to CUDA kernels without stacks (which never write it): one per GPU."""
+    from numba import cuda
+
+    return cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
 
 
 def cst_definition(text):

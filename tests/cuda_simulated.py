@@ -1,15 +1,16 @@
 """Run with NUMBA_ENABLE_CUDASIM=1 (tests/test_kernels_cuda.py starts it in a subprocess): the kernel
 tests' simulations on device="cuda", in numba's CUDA simulator, checked against the same NumPy
-references and central differences as on the CPU. Exits non-zero on any mismatch."""
+references and central differences as on the CPU. Exits non-zero on any mismatch. Where a GPU is
+there, the same test also runs it without the simulator, on the GPU."""
 
 import os
 import sys
 
 import numpy as np
 
-assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run me with NUMBA_ENABLE_CUDASIM=1"
-
 from numba import cuda  # noqa: E402
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or cuda.is_available(), "no GPU: run me with NUMBA_ENABLE_CUDASIM=1"
 
 import srcad  # noqa: E402
 

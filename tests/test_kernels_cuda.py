@@ -74,13 +74,24 @@ def test_numpy_arrays_are_refused_on_cuda():
         sum_of_squares.launch(3, np.ones(3), np.zeros(1), device="cuda")
 
 
-def test_simulations_on_the_cuda_simulator():
+def _run_simulations(simulated):
     script = os.path.join(os.path.dirname(__file__), "cuda_simulated.py")
-    environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    environment = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    if simulated:
+        environment["NUMBA_ENABLE_CUDASIM"] = "1"
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     # three user kernels: a loss each, 4 gradients; the table: 2; differentiable calls on device arrays: 2
     assert result.stdout.count("ok ") == 8 + 3 + 4 + 2 + 2
+
+
+def test_simulations_on_the_cuda_simulator():
+    _run_simulations(simulated=True)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or not cuda.is_available(), reason="needs a CUDA GPU")
+def test_simulations_on_a_gpu():
+    _run_simulations(simulated=False)
 
 
 @srcad.differentiable
@@ -99,3 +110,16 @@ def test_a_call_on_cuda_arrays_that_writes_them_in_place_is_refused():
     # such calls run on host copies (see cuda_simulated.py): an in-place write would not reach the GPU
     with pytest.raises(ValueError, match="'x' in place.*host copies"):
         doubles_in_place(_DeviceArrayStandIn())
+
+
+def test_only_kernels_with_stacks_read_the_overflow_flag_back():
+    # reading the flag back waits for the kernel: launches without stacks must not, or every launch synchronizes
+    def modules(name):
+        kernel, argument_types, _, _ = KERNELS[name]
+        signature = (types.int64,) * kernel.dimensions + argument_types
+        return [kernel.module(stage, signature, "cuda") for stage in ("forward", "adjoint")]
+
+    assert [m.srcad_may_overflow for m in modules("spring_step")] == [False, False]
+    forward, adjoint = modules("grow_until")  # its adjoint keeps each iteration's z on a stack
+    assert (forward.srcad_may_overflow, adjoint.srcad_may_overflow) == (False, True)
+    assert "overflow[0] = 1" in adjoint.srcad_source and "overflow[0] = 1" not in forward.srcad_source

@@ -26,7 +26,8 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
     ``thread``'s body (a normal-form FunctionDef whose first parameter is the thread index, ending in
     a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
     ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
-    arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops."""
+    arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops.
+    Returns the source and whether it has such stacks (the launch reads the flag back only then)."""
     params = [p.name.value for p in thread.params.params]
     threads, arguments = params[:dimensions], params[dimensions:]
     body = list(thread.body.body)[:-1]  # the final return: a kernel returns nothing
@@ -48,7 +49,7 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
         params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads", "overflow"] + sizes + arguments]),
         body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), guarded]),
     )
-    return _CODE.code_for_node(definition)
+    return _CODE.code_for_node(definition), rewrite.has_stacks
 
 
 _STACKS = {"new_float_stack": "numba.float64", "new_int_stack": "numba.int64"}
@@ -60,6 +61,7 @@ class _DeviceCode(cst.CSTTransformer):
         self.math_names = math_names
         self.capacity = capacity
         self.statement = None
+        self.has_stacks = False
 
     def visit_SimpleStatementLine(self, node):
         self.statement = node
@@ -72,6 +74,7 @@ class _DeviceCode(cst.CSTTransformer):
             local = cst.parse_expression(f"cuda.local.array({self.capacity}, {_STACKS[function]})")
             return original.with_changes(body=[small.with_changes(value=local)])
         if function == "reserve":  # room for the pushes that follow, or stop with the overflow flag set
+            self.has_stacks = True
             needed = _CODE.code_for_node(call.args[1].value)
             check = cst.parse_statement(f"if {needed} > {self.capacity}:\n    overflow[0] = 1\n    return\n")
             return check.with_changes(leading_lines=original.leading_lines)
