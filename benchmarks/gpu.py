@@ -93,7 +93,9 @@ def throughput(n, repeats):
         return [cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(2))]
 
     ours, theirs = adjoint_buffers(), adjoint_buffers()
-    out_adjoints = [x_out_adj.copy_to_host(), v_out_adj.copy_to_host()]
+    out_adjoints = [cuda.device_array(n), cuda.device_array(n)]  # kept on the GPU: restored by device copies
+    out_adjoints[0].copy_to_device(x_out_adj)
+    out_adjoints[1].copy_to_device(v_out_adj)
 
     def srcad_adjoint():  # the generated adjoint clears the output adjoints it reads: give them back each time
         x_out_adj.copy_to_device(out_adjoints[0])

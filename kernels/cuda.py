@@ -93,4 +93,10 @@ def copy_into(target, source):
 def fill(array, value):
     import numpy
 
+    wrapped = getattr(array, "_ary", None)  # numba's simulator
+    if value == 0.0 and wrapped is None and hasattr(array, "device_ctypes_pointer") and array.is_c_contiguous():
+        from numba.cuda.cudadrv import driver
+
+        driver.device_memset(array, 0, array.nbytes)  # on the GPU: no host array, no copy
+        return
     array.copy_to_device(numpy.full(array.shape, value, dtype=array.dtype))

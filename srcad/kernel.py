@@ -335,8 +335,10 @@ class Kernel:
             from srcad.transforms import cuda_kernel as device_code
 
             try:
-                text, may_overflow = device_code.kernel_source(thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS,
-                                                 self.options.get("tape_capacity", 64), dimensions)
+                text, may_overflow = device_code.kernel_source(
+                    thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS, self.options.get("tape_capacity", 64),
+                    dimensions, int(self.options.get("block_size", 256)),
+                )
             except device_code.NotOnCuda as refused:
                 line = kernels.user_line(refused.statement)
                 raise self._error(refused.why, line, "Run this kernel with device='cpu'.") from None

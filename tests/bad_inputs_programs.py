@@ -447,6 +447,14 @@ def reads_the_first_element_it_writes(x):  # a kernel
     x[i] = x[0] * 2.0  # <- here:x[i] = x[0] * 2.0
 
 
+def reads_a_neighbour_through_a_rebound_copy_of_its_index(x):  # a kernel
+    i = srcad.tid()
+    j = i
+    if i > 0:
+        j = i - 1  # j is not the thread's own index after all
+    x[i] = 2.0 * x[j]  # <- here:x[i] = 2.0 * x[j]
+
+
 def calls_gamma_in_a_kernel(x, y):  # a kernel
     i = srcad.tid()
     y[i] = math.gamma(x[i])  # <- here:math.gamma

@@ -134,7 +134,35 @@ def module_level_table():
     check("module-level table gradient", tape.gradient(xd).copy_to_host(), 2.0 * WEIGHTS * x, rtol=1e-12)
 
 
+def block_sums():
+    """Parameters every thread reads: their adjoints summed per block (the last block part empty)."""
+    from test_atomic_partials import pulled, pulled_in_odd_blocks
+
+    n = 1000
+    x = np.linspace(-1.0, 1.5, n)
+    k = np.array([0.7, -1.3])
+    for kernel, expected_k, expected_x in (
+        (pulled, [np.sum(x * x), np.sum(x)], 2.0 * k[0] * x + k[1]),
+        (pulled_in_odd_blocks, [np.sum(x), 0.0], np.full(n, k[0])),
+    ):
+        xd, kd, y, loss = cuda.to_device(x), cuda.to_device(k), cuda.to_device(np.zeros(n)), cuda.to_device(np.zeros(1))
+        tape = srcad.Tape()
+        with tape:
+            kernel.launch(n, xd, kd, y, device="cuda")
+            sum_of_y.launch(n, y, loss, device="cuda")
+        tape.backward(loss)
+        check(f"{kernel.__name__} d/dk", tape.gradient(kd).copy_to_host(), expected_k, rtol=1e-12)
+        check(f"{kernel.__name__} d/dx", tape.gradient(xd).copy_to_host(), expected_x, rtol=1e-12)
+
+
+@srcad.kernel
+def sum_of_y(y, loss):
+    i = srcad.tid()
+    srcad.atomic_add(loss, 0, y[i])
+
+
 if __name__ == "__main__":
+    block_sums()
     springs()
     module_level_table()
     in_place()

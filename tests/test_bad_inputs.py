@@ -512,7 +512,8 @@ def test_20_nested_loops_differentiate_in_seconds(tmp_path):
     assert float(result.stdout) == pytest.approx(1.01 + math.cos(0.5), rel=1e-12)
 
 
-@pytest.mark.parametrize("kernel", [programs.reads_the_first_element_it_writes, programs.calls_gamma_in_a_kernel],
+@pytest.mark.parametrize("kernel", [programs.reads_the_first_element_it_writes, programs.calls_gamma_in_a_kernel,
+                                    programs.reads_a_neighbour_through_a_rebound_copy_of_its_index],
                          ids=lambda k: k.__name__)
 def test_more_bad_kernels_are_refused_at_their_line(kernel):
     with pytest.raises(srcad.DifferentiabilityError) as caught:

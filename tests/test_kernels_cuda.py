@@ -81,8 +81,9 @@ def _run_simulations(simulated):
         environment["NUMBA_ENABLE_CUDASIM"] = "1"
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
-    # three user kernels: a loss each, 4 gradients; the table: 2; differentiable calls on device arrays: 2
-    assert result.stdout.count("ok ") == 8 + 3 + 4 + 2 + 2
+    # three user kernels: a loss each, 4 gradients; the table: 2; differentiable calls on device arrays: 2;
+    # block sums: 4
+    assert result.stdout.count("ok ") == 8 + 3 + 4 + 2 + 2 + 4
 
 
 def test_simulations_on_the_cuda_simulator():

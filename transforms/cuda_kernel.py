@@ -10,6 +10,8 @@ refused, at the statement doing it.
 
 import libcst as cst
 
+from srcad.transforms import atomic_partials
+
 _CODE = cst.Module([])
 
 
@@ -21,18 +23,22 @@ class NotOnCuda(Exception):
         self.why, self.statement = why, statement
 
 
-def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=1):
+def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=1, block_size=256):
     """Source of ``def name(threads, overflow, *the thread's parameters but its index):`` running
     ``thread``'s body (a normal-form FunctionDef whose first parameter is the thread index, ending in
     a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
     ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
     arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops.
+    Atomic additions are summed per thread first (``atomic_partials``), for blocks of ``block_size``.
     Returns the source and whether it has such stacks (the launch reads the flag back only then)."""
     params = [p.name.value for p in thread.params.params]
     threads, arguments = params[:dimensions], params[dimensions:]
     body = list(thread.body.body)[:-1]  # the final return: a kernel returns nothing
     rewrite = _DeviceCode(set(atomic_arrays), math_names, int(capacity))
     statements = [statement.visit(rewrite) for statement in body]
+    start, statements, end, after = atomic_partials.with_partial_sums(
+        statements, atomic_arrays, threads, block_size, rewrite.has_stacks, taken=params + ["threads", "overflow"] + [f"size_{k}" for k in range(1, dimensions)]
+    )
     number = threads[0] if dimensions == 1 else "thread_number"
     indices, rest = [], number  # the thread's indices from its number, in C order
     for k in range(dimensions - 1, 0, -1):
@@ -41,13 +47,13 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
         rest = f"rest_{k}"
     if dimensions > 1:
         indices.append(cst.parse_statement(f"{threads[0]} = {rest}"))
-    inner = cst.IndentedBlock(indices + statements or [cst.SimpleStatementLine([cst.Pass()])])
+    inner = cst.IndentedBlock(indices + statements + end or [cst.SimpleStatementLine([cst.Pass()])])
     guarded = cst.If(test=cst.parse_expression(f"{number} < threads"), body=inner)
     sizes = [f"size_{k}" for k in range(1, dimensions)]
     definition = cst.FunctionDef(
         name=cst.Name(name),
         params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads", "overflow"] + sizes + arguments]),
-        body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), guarded]),
+        body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), *start, guarded, *after]),
     )
     return _CODE.code_for_node(definition), rewrite.has_stacks
 

@@ -73,14 +73,34 @@ class Access:
 
 
 def thread_names(body, thread):
-    """A thread index and the variables that are plain copies of it (``i = tid``)."""
+    """A thread index and the variables that are plain copies of it (``i = tid``), bound nowhere else
+    (``j = i`` then ``j = i - 1`` under a branch is not the thread's own index)."""
+    bindings = {}
+    for statement, _ in walk(body):
+        if isinstance(statement, cst.For):
+            bound = {n.value for n in _names_under(statement.target)}
+        elif isinstance(statement, cst.SimpleStatementLine):
+            bound = {n.value for small in statement.body for target in getattr(small, "targets", ())
+                     for n in _names_under(target.target)} | bound_names(statement)
+        else:
+            continue
+        for name in bound:
+            bindings[name] = bindings.get(name, 0) + 1
     names = {thread}
     for statement, depth in walk(body):
         target_value = assignment_of(statement)
         if target_value is not None and depth == 0 and isinstance(target_value[1], cst.Name):
-            if target_value[1].value in names:
+            if target_value[1].value in names and bindings.get(target_value[0]) == 1:
                 names.add(target_value[0])
     return names
+
+
+def _names_under(target):
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for element in target.elements for n in _names_under(element.value)]
+    return []
 
 
 def access_of(definition, parameters, threads):
