@@ -9,8 +9,12 @@ loop over n = 10**4 coordinates.
 Run:  python benchmarks/forward.py [--repeats 10]
 
 Each contender is called once to compile; then all are timed in turn, round after round, and
-the best round of each is kept. Times are of the public calls (argument checks and copies
-included). The script prints times and ratios; it asserts nothing about time. It exits
+the best round of each is kept. A round of a contender is --inner calls in a row on the same
+arrays (the mean per call): the steady cost of a call repeated, caches warm (for Rosenbrock;
+the spring chain's calls are long enough to time one by one); --inner 1 times each call right
+after the other contenders', its data pushed out of the caches by theirs, which costs forward
+mode more (it reads a tangent beside each value). Times are of the public calls (argument
+checks and copies included). The script prints times and ratios; it asserts nothing about time. It exits
 non-zero only when srcad fails or disagrees with the closed form / the primal.
 """
 
@@ -106,6 +110,7 @@ def report(title, times, pairs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--inner", type=int, default=50, help="calls in a row per round (Rosenbrock)")
     parser.add_argument("--n", type=int, default=10_000, help="Rosenbrock's dimension")
     options = parser.parse_args(argv)
     import srcad
@@ -134,8 +139,8 @@ def main(argv=None):
     failed |= not (abs(value - primal(x)) <= 1e-9 * abs(value) and hv_error < 1e-10)
     for fn in contenders.values():
         fn(x, v)
-    times = timed_rounds(contenders, (x, v), options.repeats)
-    report(f"Rosenbrock, n = {options.n}, best of {options.repeats}", times, [
+    times = timed_rounds(contenders, (x, v), options.repeats, options.inner)
+    report(f"Rosenbrock, n = {options.n}, best of {options.repeats} rounds of {options.inner} calls", times, [
         ("jvp / primal", "srcad.jvp", "numba primal", JVP_TARGET),
         ("jvp(grad) / grad", "srcad.jvp(srcad.grad)", "srcad.grad", HVP_TARGET),
         ("JAX jvp / srcad jvp", "JAX jit(jvp)", "srcad.jvp", None),

@@ -16,8 +16,9 @@ alongside the primal.
 """
 
 import libcst as cst
+from numba.core import types as numba_types
 
-from srcad.transforms import rules
+from srcad.transforms import fold_tangents, rules
 from srcad.transforms.statements import (
     LIST_POP, assembled_pieces, assignment_of, element_write_of, is_array_type, list_append_of, operation_of,
 )
@@ -368,4 +369,7 @@ def _parenthesized(node):
 def forward_mode(definition, parameters, wrt, analysis, names, only_tangent=False):
     """The tangent function of a normal-form, single-exit ``definition``: returning ``(value,
     value_dot)``, or with ``only_tangent`` just ``value_dot``."""
-    return ForwardMode(definition, parameters, wrt, analysis, names, only_tangent).function()
+    mode = ForwardMode(definition, parameters, wrt, analysis, names, only_tangent)
+    tangent = mode.function()
+    floats = {t for name, t in mode.tangent_names.items() if isinstance(analysis.types.get(name), numba_types.Float)}
+    return fold_tangents.folded(tangent, floats)

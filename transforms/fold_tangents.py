@@ -1,0 +1,269 @@
+"""Constants folded through the tangent code forward mode writes, one statement into the next.
+
+Each rule's tangent is written for one operation, so a chain of operations leaves chains of
+constant factors and signs that the compiler may not merge (floating-point multiplication is not
+associative, so LLVM keeps ``100.0 * ((2 * d) * d_dot)`` as three multiplications):
+
+    d2_dot = (2 * d) * d_dot            product_dot = 200.0 * (d * d_dot)
+    product_dot = 100.0 * d2_dot   ->
+    e_dot = -x_dot                      e2_dot = (-2.0 * e) * x_dot
+    e2_dot = (2 * e) * e_dot
+
+A scalar tangent ``t = c * R`` (a literal factor c: ``c * R``, ``R * c``, ``(c * a) * b``,
+``-R``) used once, later in the same block, with nothing in between rebinding a name of R, is
+merged into that use where that saves an operation: ``k * t``, ``(k * a) * t``, ``-t``, and with
+c = -1, ``a + t``, ``a - t``, ``u += t``. Its own statement goes. The tangents change by rounding
+only (the constants are multiplied first); primal statements are never touched.
+"""
+
+import libcst as cst
+
+_CODE = cst.Module([])
+
+
+def folded(definition, scalar_tangents):
+    """``definition`` (a tangent function) with constants folded through the scalar tangents named
+    in ``scalar_tangents``."""
+    uses, bindings = _counts(definition)
+    foldable = {t for t in scalar_tangents if bindings.get(t) == 1 and uses.get(t) == 1}
+    if not foldable:
+        return definition
+    return definition.with_changes(body=definition.body.with_changes(body=_block(definition.body.body, foldable)))
+
+
+def _counts(node):
+    uses, bindings = {}, {}
+
+    class Count(cst.CSTVisitor):
+        def visit_Name(self, name):
+            uses[name.value] = uses.get(name.value, 0) + 1
+
+    node.visit(Count())
+    for statement in _statements(node):
+        for name in _bound(statement):
+            bindings[name] = bindings.get(name, 0) + 1
+            uses[name] -= 1  # the binding is not a use
+    for loop in _loops(node):
+        for name in _names_in(loop.target):
+            bindings[name] = bindings.get(name, 0) + 2  # never folded
+    return uses, bindings
+
+
+def _loops(node):
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_For(self, loop):
+            found.append(loop)
+
+    node.visit(Collect())
+    return found
+
+
+def _statements(node):
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_SimpleStatementLine(self, statement):
+            found.append(statement)
+
+    node.visit(Collect())
+    return found
+
+
+def _literal(node):
+    """The value of a number literal (or its negation), else None."""
+    if isinstance(node, (cst.Integer, cst.Float)) and not node.lpar:
+        return float(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _literal(node.expression)
+        return None if inner is None else -inner
+    return None
+
+
+def _is_simple(node):
+    """Names, numbers and arithmetic on them: safe to compute a few statements later."""
+    if isinstance(node, cst.Name) or _literal(node) is not None:
+        return True
+    if isinstance(node, cst.BinaryOperation):
+        return _is_simple(node.left) and _is_simple(node.right)
+    if isinstance(node, cst.UnaryOperation):
+        return _is_simple(node.expression)
+    return False
+
+
+def _product(left, right):
+    return cst.BinaryOperation(_grouped(left), cst.Multiply(), _grouped(right))
+
+
+def _grouped(node):
+    if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)) and not node.lpar and _literal(node) is None:
+        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return node
+
+
+def _number(value):
+    return cst.parse_expression(repr(float(value)))
+
+
+def _scaled(value):
+    """(c, R) with value = c * R for a literal c, else None."""
+    value = value.with_changes(lpar=[], rpar=[])
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+        return -1.0, value.expression
+    if not (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply)):
+        return None
+    left, right = value.left.with_changes(lpar=[], rpar=[]), value.right
+    if _literal(left) is not None:
+        return _literal(left), right
+    if _literal(right) is not None:
+        return _literal(right), left
+    if isinstance(left, cst.BinaryOperation) and isinstance(left.operator, cst.Multiply) and _literal(left.left) is not None:
+        return _literal(left.left), _product(left.right, right)
+    return None
+
+
+def _names_in(node):
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, name):
+            found.add(name.value)
+
+    node.visit(Collect())
+    return found
+
+
+def _merged(value, pending):
+    """``value`` with one pending tangent merged into it, and that tangent's name; else None."""
+    value = value.with_changes(lpar=[], rpar=[])
+
+    def pending_name(node):
+        return node.value if isinstance(node, cst.Name) and node.value in pending else None
+
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+        t = pending_name(value.expression)
+        if t is not None:
+            c, rest = pending[t]
+            return (rest if c == -1.0 else _product(_number(-c), rest)), t
+        return None
+    if not isinstance(value, cst.BinaryOperation):
+        return None
+    left, right = value.left, value.right
+    if isinstance(value.operator, cst.Multiply):
+        for factor, other in ((left, right), (right, left)):
+            t = pending_name(other)
+            if t is None:
+                continue
+            c, rest = pending[t]
+            k = _literal(factor)
+            if k is not None:  # k * t
+                return _product(_number(k * c), rest), t
+            inner = factor.with_changes(lpar=[], rpar=[])
+            if isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Multiply):
+                k = _literal(inner.left)
+                if k is not None:  # (k * a) * t
+                    return _product(_product(_number(k * c), inner.right), rest), t
+        return None
+    if isinstance(value.operator, (cst.Add, cst.Subtract)):
+        t = pending_name(right)
+        if t is not None and pending[t][0] == -1.0:  # a + (-R) = a - R; a - (-R) = a + R
+            flipped = cst.Subtract() if isinstance(value.operator, cst.Add) else cst.Add()
+            return cst.BinaryOperation(left, flipped, _grouped(pending[t][1])), t
+        t = pending_name(left)
+        if t is not None and pending[t][0] == -1.0 and isinstance(value.operator, cst.Add):  # -R + a = a - R
+            return cst.BinaryOperation(right, cst.Subtract(), _grouped(pending[t][1])), t
+    return None
+
+
+def _block(statements, foldable):
+    kept = []  # statements, None where a folded tangent's statement was
+    pending = {}  # tangent -> (its factor, the rest); where it sits in kept; the names the rest reads
+    where, reads = {}, {}
+
+    def drop(used, bound):
+        for t in [t for t in pending if t in used or t in bound or reads[t] & bound]:
+            del pending[t]
+
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            inner = _folded_inside(statement, foldable)
+            bound = set().union(*(_bound(s) for s in _statements(statement)), *(_names_in(loop.target) for loop in _loops(statement)))
+            drop(_names_in(statement), bound)  # used inside, or a name it reads rebound inside: kept as it is
+            kept.append(inner)
+            continue
+        small = statement.body[0]
+        if len(statement.body) == 1 and isinstance(small, (cst.Assign, cst.AugAssign)):
+            merged = _merged_statement(small, pending)
+            if merged is not None:
+                small, t = merged
+                kept[where[t]] = _Removed(kept[where[t]])
+                statement = statement.with_changes(body=[small])
+                del pending[t]
+        drop(_names_in(statement), _bound(statement))
+        kept.append(statement)
+        target = small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
+        if isinstance(target, cst.Name) and target.value in foldable:
+            scaled = _scaled(small.value)
+            if scaled is not None and _is_simple(scaled[1]) and target.value not in _names_in(scaled[1]):
+                pending[target.value] = scaled
+                where[target.value], reads[target.value] = len(kept) - 1, _names_in(scaled[1])
+    return _without_gaps(kept)
+
+
+def _merged_statement(small, pending):
+    if isinstance(small, cst.Assign):
+        merged = _merged(small.value, pending)
+        return None if merged is None else (small.with_changes(value=merged[0]), merged[1])
+    name = small.value.value if isinstance(small.value, cst.Name) else None
+    if name in pending and pending[name][0] == -1.0 and isinstance(small.operator, (cst.AddAssign, cst.SubtractAssign)):
+        flipped = cst.SubtractAssign() if isinstance(small.operator, cst.AddAssign) else cst.AddAssign()
+        return small.with_changes(operator=flipped, value=pending[name][1]), name
+    merged = _merged(small.value, pending)  # u += k * t
+    return None if merged is None else (small.with_changes(value=merged[0]), merged[1])
+
+
+class _Removed:
+    """Where a folded tangent's statement was: its comments move to the next statement kept."""
+
+    def __init__(self, statement):
+        self.leading_lines = list(statement.leading_lines)
+
+
+def _without_gaps(kept):
+    result, carried = [], []
+    for statement in kept:
+        if isinstance(statement, _Removed):
+            carried += statement.leading_lines
+            continue
+        if carried:
+            statement = statement.with_changes(leading_lines=carried + list(statement.leading_lines))
+            carried = []
+        result.append(statement)
+    return result
+
+
+def _folded_inside(statement, foldable):
+    """A compound statement with each of its own blocks folded (blocks inside them by ``_block``)."""
+
+    class Blocks(cst.CSTTransformer):
+        def visit_IndentedBlock(self, node):
+            return False
+
+        def leave_IndentedBlock(self, original, updated):
+            return updated.with_changes(body=_block(updated.body, foldable))
+
+    return statement.visit(Blocks())
+
+
+def _bound(statement):
+    """Every name a simple statement binds, tuple targets' names included."""
+    names = set()
+    for small in statement.body:
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else []
+        if isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            targets.append(small.target)
+        for target in targets:
+            if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
+                names |= _names_in(target)
+    return names
