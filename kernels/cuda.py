@@ -9,6 +9,9 @@ def is_device_array(value):
 
 def _interface(array):
     """(data pointer, shape, strides in bytes, dtype string) of a device array (or the simulator's)."""
+    pointer = getattr(array, "device_ctypes_pointer", None)  # numba's device arrays: no dict built
+    if pointer is not None:
+        return pointer.value or 0, array.shape, array.strides, array.dtype.str
     wrapped = getattr(array, "_ary", None)  # numba's simulator keeps a NumPy array inside
     if wrapped is not None:
         info = wrapped.__array_interface__

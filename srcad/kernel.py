@@ -14,7 +14,6 @@ kernels in reverse. The thread's code is srcad's normal form of the kernel (``sr
 are compiled per argument types, and launched by a small generated loop (``transforms/kernel.py``).
 """
 
-import functools
 import hashlib
 import threading
 
@@ -41,7 +40,7 @@ class Kernel:
         self.specializer = specializer_of(self.python_function)
         self._normalized = None
         self._modules = {}  # (stage, signature, device) -> generated module
-        self._fast_cpu = {}  # fast_type_key of a CPU launch's arguments -> (signature, forward module)
+        self._fast_launches = {}  # (device, a cheap key of the arguments' types) -> (signature, forward module)
         self.last_signature = None
         from srcad.pipeline import Normalized
         from srcad.structure import UNKNOWN, NeedsStructures
@@ -82,12 +81,16 @@ class Kernel:
         launch on the active ``srcad.Tape``, if any. ``device="cpu"`` takes NumPy arrays;
         ``device="cuda"`` numba device arrays (``numba.cuda.to_device(x)``) or any object with
         ``__cuda_array_interface__`` (CuPy, PyTorch)."""
-        fast_key = fast_type_key(args) if device == "cpu" and type(n) is int and n >= 0 else None
-        known = self._fast_cpu.get(fast_key) if fast_key is not None else None
+        fast_key = None
+        if type(n) is int and n >= 0:
+            types_key = fast_type_key(args) if device == "cpu" else _device_type_key(args) if device == "cuda" else None
+            fast_key = (device, types_key) if types_key is not None else None
+        known = self._fast_launches.get(fast_key) if fast_key is not None else None
         recording = tapes.active_tape()
         if known is not None:  # arguments of types launched before, already checked then
             signature, module = known
-            if recording is not None and n < _PARALLEL_FROM and recording.launch_recorded(self, n, args, signature, module):
+            if (recording is not None and device == "cpu" and n < _PARALLEL_FROM
+                    and recording.launch_recorded(self, n, args, signature, module)):
                 self.last_signature = signature
                 return
             shape = (n,)
@@ -96,7 +99,7 @@ class Kernel:
             args, signature = self.check_launch(args, device)
             module = self.module("forward", signature, device)
             if fast_key is not None and self.dimensions == 1:
-                self._fast_cpu[fast_key] = (signature, module)
+                self._fast_launches[fast_key] = (signature, module)
         self.last_signature = signature
         if recording is not None:
             recording.record(self, shape, args, signature, module, device)
@@ -156,8 +159,7 @@ class Kernel:
 
             block = int(self.options.get("block_size", 256))
             if not module.srcad_may_overflow:  # no flag to read back: the launch stays asynchronous
-                flag = _never_set_flag(getattr(cuda.get_current_device(), "id", 0))  # the simulator has no id
-                module.srcad_kernel[(n + block - 1) // block, block](n, flag, *inner, *args)
+                module.srcad_kernel[(n + block - 1) // block, block](n, *inner, *args)
                 return
             overflow = cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
             module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *inner, *args)
@@ -358,12 +360,22 @@ class Kernel:
         )
 
 
-@functools.lru_cache(maxsize=None)
-def _never_set_flag(device_id):
-    """The overflow flag passed to CUDA kernels without stacks (which never write it): one per GPU."""
-    from numba import cuda
-
-    return cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
+def _device_type_key(args):
+    """A cheap key for the types of a CUDA launch's arguments: floats, ints and numba's device arrays
+    (what numba types them by: dtype, rank, layout; its simulator's too); None for anything else
+    (left to the checks)."""
+    key = []
+    for value in args:
+        kind = type(value)
+        if kind is float or kind is int or kind is bool:
+            key.append(kind)
+        elif hasattr(value, "flags") and (hasattr(value, "device_ctypes_pointer") or kind.__name__ == "FakeCUDAArray"):
+            flags = value.flags
+            broadcast = 0 in value.strides and value.size != 0
+            key.append((kind, value.dtype, value.ndim, flags["C_CONTIGUOUS"], flags["F_CONTIGUOUS"], broadcast))
+        else:
+            return None
+    return tuple(key)
 
 
 def cst_definition(text):

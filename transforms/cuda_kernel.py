@@ -24,12 +24,12 @@ class NotOnCuda(Exception):
 
 
 def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=1, block_size=256):
-    """Source of ``def name(threads, overflow, *the thread's parameters but its index):`` running
+    """Source of ``def name(threads, [overflow,] *the thread's parameters but its index):`` running
     ``thread``'s body (a normal-form FunctionDef whose first parameter is the thread index, ending in
     a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
     ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
-    arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops.
-    Atomic additions are summed per thread first (``atomic_partials``), for blocks of ``block_size``.
+    arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops
+    (only such kernels take the ``overflow`` flag). Atomic additions are summed per thread first (``atomic_partials``), for blocks of ``block_size``.
     Returns the source and whether it has such stacks (the launch reads the flag back only then)."""
     params = [p.name.value for p in thread.params.params]
     threads, arguments = params[:dimensions], params[dimensions:]
@@ -50,9 +50,10 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
     inner = cst.IndentedBlock(indices + statements + end or [cst.SimpleStatementLine([cst.Pass()])])
     guarded = cst.If(test=cst.parse_expression(f"{number} < threads"), body=inner)
     sizes = [f"size_{k}" for k in range(1, dimensions)]
+    flag = ["overflow"] if rewrite.has_stacks else []  # kernels without stacks take no flag
     definition = cst.FunctionDef(
         name=cst.Name(name),
-        params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads", "overflow"] + sizes + arguments]),
+        params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads"] + flag + sizes + arguments]),
         body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), *start, guarded, *after]),
     )
     return _CODE.code_for_node(definition), rewrite.has_stacks
