@@ -10,10 +10,12 @@ associative, so LLVM keeps ``100.0 * ((2 * d) * d_dot)`` as three multiplication
     e2_dot = (2 * e) * e_dot
 
 A scalar tangent ``t = c * R`` (a literal factor c: ``c * R``, ``R * c``, ``(c * a) * b``,
-``-R``) used once, later in the same block, with nothing in between rebinding a name of R, is
-merged into that use where that saves an operation: ``k * t``, ``(k * a) * t``, ``-t``, and with
-c = -1, ``a + t``, ``a - t``, ``u += t``. Its own statement goes. The tangents change by rounding
-only (the constants are multiplied first); primal statements are never touched.
+``-R``) is merged into its uses later in the same block, with nothing in between rebinding t or a
+name of R, where that saves an operation: ``k * t``, ``(k * a) * t``, ``-t``, and with c = -1,
+``a + t``, ``a - t``, ``u += t``. Its own statement goes where it was bound and used once; else it
+stays for its other uses (the compiler drops it where none is left: reverse mode's sweeps bind
+the same names twice). The tangents change by rounding only (the constants are multiplied
+first); primal statements are never touched.
 """
 
 import libcst as cst
@@ -25,10 +27,21 @@ def folded(definition, scalar_tangents):
     """``definition`` (a tangent function) with constants folded through the scalar tangents named
     in ``scalar_tangents``."""
     uses, bindings = _counts(definition)
-    foldable = {t for t in scalar_tangents if bindings.get(t) == 1 and uses.get(t) == 1}
-    if not foldable:
-        return definition
-    return definition.with_changes(body=definition.body.with_changes(body=_block(definition.body.body, foldable)))
+    removable = {t for t in scalar_tangents if bindings.get(t) == 1 and uses.get(t) == 1}
+    folding = _Folding(set(scalar_tangents), removable)
+    return definition.with_changes(body=definition.body.with_changes(body=folding.block(definition.body.body)))
+
+
+class _Folding:
+    """``tangents``: the scalar tangents; ``removable``: those bound once and used once, whose own
+    statement goes once they are folded into their use (the others' stay, for their other uses:
+    the compiler drops them where they turn out dead)."""
+
+    def __init__(self, tangents, removable):
+        self.tangents, self.removable = tangents, removable
+
+    def block(self, statements):
+        return _block(statements, self)
 
 
 def _counts(node):
@@ -176,20 +189,20 @@ def _merged(value, pending):
     return None
 
 
-def _block(statements, foldable):
-    kept = []  # statements, None where a folded tangent's statement was
+def _block(statements, folding):
+    kept = []  # statements, _Removed where a folded tangent's statement was
     pending = {}  # tangent -> (its factor, the rest); where it sits in kept; the names the rest reads
     where, reads = {}, {}
 
     def drop(used, bound):
-        for t in [t for t in pending if t in used or t in bound or reads[t] & bound]:
+        for t in [t for t in pending if t in bound or reads[t] & bound or (t in used and t in folding.removable)]:
             del pending[t]
 
     for statement in statements:
         if not isinstance(statement, cst.SimpleStatementLine):
-            inner = _folded_inside(statement, foldable)
+            inner = _folded_inside(statement, folding)
             bound = set().union(*(_bound(s) for s in _statements(statement)), *(_names_in(loop.target) for loop in _loops(statement)))
-            drop(_names_in(statement), bound)  # used inside, or a name it reads rebound inside: kept as it is
+            drop(_names_in(statement), bound | (_names_in(statement) & set(pending)))  # not folded into blocks inside
             kept.append(inner)
             continue
         small = statement.body[0]
@@ -197,13 +210,14 @@ def _block(statements, foldable):
             merged = _merged_statement(small, pending)
             if merged is not None:
                 small, t = merged
-                kept[where[t]] = _Removed(kept[where[t]])
                 statement = statement.with_changes(body=[small])
-                del pending[t]
+                if t in folding.removable:
+                    kept[where[t]] = _Removed(kept[where[t]])
+                    del pending[t]
         drop(_names_in(statement), _bound(statement))
         kept.append(statement)
         target = small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
-        if isinstance(target, cst.Name) and target.value in foldable:
+        if isinstance(target, cst.Name) and target.value in folding.tangents:
             scaled = _scaled(small.value)
             if scaled is not None and _is_simple(scaled[1]) and target.value not in _names_in(scaled[1]):
                 pending[target.value] = scaled
@@ -243,7 +257,7 @@ def _without_gaps(kept):
     return result
 
 
-def _folded_inside(statement, foldable):
+def _folded_inside(statement, folding):
     """A compound statement with each of its own blocks folded (blocks inside them by ``_block``)."""
 
     class Blocks(cst.CSTTransformer):
@@ -251,7 +265,7 @@ def _folded_inside(statement, foldable):
             return False
 
         def leave_IndentedBlock(self, original, updated):
-            return updated.with_changes(body=_block(updated.body, foldable))
+            return updated.with_changes(body=_block(updated.body, folding))
 
     return statement.visit(Blocks())
 
