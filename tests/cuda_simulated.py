@@ -153,6 +153,12 @@ def block_sums():
         tape.backward(loss)
         check(f"{kernel.__name__} d/dk", tape.gradient(kd).copy_to_host(), expected_k, rtol=1e-12)
         check(f"{kernel.__name__} d/dx", tape.gradient(xd).copy_to_host(), expected_x, rtol=1e-12)
+    try:  # launches of argument types seen before skip the checks: new types still get them
+        sum_of_y.launch(n, np.zeros(n), loss, device="cuda")
+    except TypeError as refused:
+        check("a NumPy array refused after launches of device arrays", "to_device" in str(refused), True)
+    else:
+        raise AssertionError("a NumPy array was launched on device='cuda'")
 
 
 @srcad.kernel

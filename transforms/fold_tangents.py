@@ -20,7 +20,8 @@ first); primal statements are never touched.
 
 import libcst as cst
 
-_CODE = cst.Module([])
+from srcad.transforms.names import all_names as _names_in
+
 
 
 def folded(definition, scalar_tangents):
@@ -134,17 +135,6 @@ def _scaled(value):
     if isinstance(left, cst.BinaryOperation) and isinstance(left.operator, cst.Multiply) and _literal(left.left) is not None:
         return _literal(left.left), _product(left.right, right)
     return None
-
-
-def _names_in(node):
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, name):
-            found.add(name.value)
-
-    node.visit(Collect())
-    return found
 
 
 def _merged(value, pending):
