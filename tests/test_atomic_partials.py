@@ -76,3 +76,17 @@ def test_float32_arrays_are_summed_in_float64_and_compile():
 def test_the_cpu_kernels_are_untouched():
     cpu = pulled.module("adjoint", (types.int64, F64, F64, F64), "cpu").srcad_source
     assert "shared" not in cpu and "x_adj_sum_i" not in cpu
+
+
+@srcad.kernel
+def rebinds_its_index(x, k, j, y):
+    i = srcad.tid()
+    y[i] = k[j] * x[i]
+    j = 0
+    y[i] += k[j] * x[i]
+
+
+def test_a_parameter_index_is_added_where_it_is_read():
+    source = _adjoint(rebinds_its_index, (F64, F64, types.int64, F64)).srcad_source
+    assert "cuda.atomic.add(k_adj, j, k_j_adj)" in source  # the argument j: its value at the read
+    assert "cuda.atomic.add(k_adj, j_2, k_adj_sum_j_2)" in source  # j = 0 (renamed j_2): summed, added once

@@ -111,16 +111,19 @@ class _Partials(cst.CSTTransformer):
         return updated.with_changes(body=[add])
 
 
-def with_partial_sums(statements, atomic_arrays, thread_indices, block_size, may_stop_early, taken=()):
+def with_partial_sums(statements, atomic_arrays, thread_indices, block_size, may_stop_early, parameters=()):
     """(sums set to 0.0 before the thread's code, the thread's code, what ends it, what follows it
     for the whole block); see the module's docs. ``statements``: the thread's code, atomic additions
-    spelled ``cuda.atomic.add``; ``taken``: the kernel's other names (its parameters)."""
+    spelled ``cuda.atomic.add``; ``parameters``: the kernel's other names."""
     uses = _Uses()
     for statement in statements:
         statement.visit(uses)
     arrays = set(atomic_arrays) - uses.other_uses
-    fixed = {name for name in uses.top_level if uses.bindings[name] == 1} | (set(thread_indices) - set(uses.bindings))
-    names = NameFactory(set(taken).union(thread_indices, *(all_names(s) for s in statements)))
+    # an index whose one value is known all along: bound once, at the top, and not a parameter (which
+    # holds another value before that binding); or a thread index never bound again
+    fixed = {name for name in uses.top_level if uses.bindings[name] == 1} - set(parameters)
+    fixed |= set(thread_indices) - set(uses.bindings)
+    names = NameFactory(set(parameters).union(thread_indices, *(all_names(s) for s in statements)))
     power_of_two = block_size > 0 and block_size & (block_size - 1) == 0
     rewrite = _Partials(arrays, fixed, names, power_of_two and not may_stop_early)
     body = [statement.visit(rewrite) for statement in statements]

@@ -37,7 +37,8 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
     rewrite = _DeviceCode(set(atomic_arrays), math_names, int(capacity))
     statements = [statement.visit(rewrite) for statement in body]
     start, statements, end, after = atomic_partials.with_partial_sums(
-        statements, atomic_arrays, threads, block_size, rewrite.has_stacks, taken=params + ["threads", "overflow"] + [f"size_{k}" for k in range(1, dimensions)]
+        statements, atomic_arrays, threads, block_size, rewrite.has_stacks,
+        parameters=params + ["threads", "overflow"] + [f"size_{k}" for k in range(1, dimensions)],
     )
     number = threads[0] if dimensions == 1 else "thread_number"
     indices, rest = [], number  # the thread's indices from its number, in C order
