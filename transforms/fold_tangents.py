@@ -29,7 +29,7 @@ def folded(definition, scalar_tangents):
     in ``scalar_tangents``."""
     uses, bindings = _counts(definition)
     removable = {t for t in scalar_tangents if bindings.get(t) == 1 and uses.get(t) == 1}
-    folding = _Folding(set(scalar_tangents), removable)
+    folding = _Folding(set(scalar_tangents), removable, _summaries(definition))
     return definition.with_changes(body=definition.body.with_changes(body=folding.block(definition.body.body)))
 
 
@@ -38,8 +38,9 @@ class _Folding:
     statement goes once they are folded into their use (the others' stay, for their other uses:
     the compiler drops them where they turn out dead)."""
 
-    def __init__(self, tangents, removable):
+    def __init__(self, tangents, removable, summaries):
         self.tangents, self.removable = tangents, removable
+        self.summaries = summaries  # id of a compound statement -> (names it reads or binds, names it binds)
 
     def block(self, statements):
         return _block(statements, self)
@@ -61,6 +62,37 @@ def _counts(node):
         for name in _names_in(loop.target):
             bindings[name] = bindings.get(name, 0) + 2  # never folded
     return uses, bindings
+
+
+def _summaries(definition):
+    """For every compound statement (by id): the names used and the names bound anywhere inside it, in
+    one walk (each block asks of its compound statements; walking each again would cost depth x size)."""
+    summaries, frames = {}, [(set(), set())]
+    compound = (cst.If, cst.For, cst.While, cst.Else)
+
+    class Walk(cst.CSTVisitor):
+        def visit_Name(self, name):
+            frames[-1][0].add(name.value)
+
+        def on_visit(self, node):
+            if isinstance(node, compound):
+                frames.append((set(), set()))
+            return super().on_visit(node)
+
+        def on_leave(self, node):
+            super().on_leave(node)
+            if isinstance(node, cst.SimpleStatementLine):
+                frames[-1][1].update(_bound(node))
+            elif isinstance(node, cst.For):
+                frames[-1][1].update(_names_in(node.target))
+            if isinstance(node, compound):
+                used, bound = frames.pop()
+                summaries[id(node)] = (used, bound)
+                frames[-1][0].update(used)
+                frames[-1][1].update(bound)
+
+    definition.visit(Walk())
+    return summaries
 
 
 def _loops(node):
@@ -191,8 +223,8 @@ def _block(statements, folding):
     for statement in statements:
         if not isinstance(statement, cst.SimpleStatementLine):
             inner = _folded_inside(statement, folding)
-            bound = set().union(*(_bound(s) for s in _statements(statement)), *(_names_in(loop.target) for loop in _loops(statement)))
-            drop(_names_in(statement), bound | (_names_in(statement) & set(pending)))  # not folded into blocks inside
+            used, bound = folding.summaries.get(id(statement)) or _summaries(statement)[id(statement)]
+            drop(used, bound | (used & set(pending)))  # not folded into blocks inside
             kept.append(inner)
             continue
         small = statement.body[0]
