@@ -18,7 +18,7 @@ early (the tape's overflow check) and block sizes that are not a power of two ke
 
 import libcst as cst
 
-from srcad.transforms.names import NameFactory, all_names
+from srcad.transforms.names import NameFactory, all_names, target_names
 
 _ADD = "cuda.atomic.add"
 _MOST_BLOCK_SUMS = 16  # shared memory: 16 sums x 1024 threads x 8 bytes = 128 KiB at most
@@ -79,10 +79,10 @@ class _Uses(cst.CSTVisitor):
         self._bound(node.target)
 
     def _bound(self, target):
-        if isinstance(target, cst.Name):
-            self.bindings[target.value] = self.bindings.get(target.value, 0) + 1
+        for name in target_names(target):  # a tuple's names too: each binding counts
+            self.bindings[name] = self.bindings.get(name, 0) + 1
             if self.depth == 0:
-                self.top_level.add(target.value)
+                self.top_level.add(name)
 
 
 class _Partials(cst.CSTTransformer):

@@ -29,8 +29,8 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
     a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
     ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
     arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops
-    (only such kernels take the ``overflow`` flag). Atomic additions are summed per thread first (``atomic_partials``), for blocks of ``block_size``.
-    Returns the source and whether it has such stacks (the launch reads the flag back only then)."""
+    (only such kernels take the ``overflow`` flag). Atomic additions are summed per thread first
+    (``atomic_partials``), for blocks of ``block_size``. Returns the source and whether it has such stacks (the launch reads the flag back only then)."""
     params = [p.name.value for p in thread.params.params]
     threads, arguments = params[:dimensions], params[dimensions:]
     body = list(thread.body.body)[:-1]  # the final return: a kernel returns nothing

@@ -20,16 +20,15 @@ first); primal statements are never touched.
 
 import libcst as cst
 
-from srcad.transforms.names import all_names as _names_in
-
+from srcad.transforms.names import all_names as _names_in, target_names
 
 
 def folded(definition, scalar_tangents):
     """``definition`` (a tangent function) with constants folded through the scalar tangents named
     in ``scalar_tangents``."""
-    uses, bindings = _counts(definition)
+    summaries, uses, bindings = _walked(definition)
     removable = {t for t in scalar_tangents if bindings.get(t) == 1 and uses.get(t) == 1}
-    folding = _Folding(set(scalar_tangents), removable, _summaries(definition))
+    folding = _Folding(set(scalar_tangents), removable, summaries)
     return definition.with_changes(body=definition.body.with_changes(body=folding.block(definition.body.body)))
 
 
@@ -46,33 +45,24 @@ class _Folding:
         return _block(statements, self)
 
 
-def _counts(node):
-    uses, bindings = {}, {}
-
-    class Count(cst.CSTVisitor):
-        def visit_Name(self, name):
-            uses[name.value] = uses.get(name.value, 0) + 1
-
-    node.visit(Count())
-    for statement in _statements(node):
-        for name in _bound(statement):
-            bindings[name] = bindings.get(name, 0) + 1
-            uses[name] -= 1  # the binding is not a use
-    for loop in _loops(node):
-        for name in _names_in(loop.target):
-            bindings[name] = bindings.get(name, 0) + 2  # never folded
-    return uses, bindings
-
-
-def _summaries(definition):
-    """For every compound statement (by id): the names used and the names bound anywhere inside it, in
-    one walk (each block asks of its compound statements; walking each again would cost depth x size)."""
-    summaries, frames = {}, [(set(), set())]
+def _walked(node):
+    """In one walk: for every compound statement (by id) the names used and the names bound anywhere
+    inside it (each block asks of its compound statements; walking each again would cost depth x
+    size), and each name's uses and bindings in the whole function (a loop variable counts as bound
+    twice: never folded)."""
+    summaries, frames, uses, bindings = {}, [(set(), set())], {}, {}
     compound = (cst.If, cst.For, cst.While, cst.Else)
+
+    def bound(names, times=1):
+        frames[-1][1].update(names)
+        for name in names:
+            bindings[name] = bindings.get(name, 0) + times
+            uses[name] = uses.get(name, 0) - (times == 1)  # the binding is not a use
 
     class Walk(cst.CSTVisitor):
         def visit_Name(self, name):
             frames[-1][0].add(name.value)
+            uses[name.value] = uses.get(name.value, 0) + 1
 
         def on_visit(self, node):
             if isinstance(node, compound):
@@ -82,39 +72,17 @@ def _summaries(definition):
         def on_leave(self, node):
             super().on_leave(node)
             if isinstance(node, cst.SimpleStatementLine):
-                frames[-1][1].update(_bound(node))
+                bound(_bound(node))
             elif isinstance(node, cst.For):
-                frames[-1][1].update(_names_in(node.target))
+                bound(set(target_names(node.target)), times=2)
             if isinstance(node, compound):
-                used, bound = frames.pop()
-                summaries[id(node)] = (used, bound)
+                used, bound_inside = frames.pop()
+                summaries[id(node)] = (used, bound_inside)
                 frames[-1][0].update(used)
-                frames[-1][1].update(bound)
+                frames[-1][1].update(bound_inside)
 
-    definition.visit(Walk())
-    return summaries
-
-
-def _loops(node):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_For(self, loop):
-            found.append(loop)
-
-    node.visit(Collect())
-    return found
-
-
-def _statements(node):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_SimpleStatementLine(self, statement):
-            found.append(statement)
-
-    node.visit(Collect())
-    return found
+    node.visit(Walk())
+    return summaries, uses, bindings
 
 
 def _literal(node):
@@ -223,7 +191,7 @@ def _block(statements, folding):
     for statement in statements:
         if not isinstance(statement, cst.SimpleStatementLine):
             inner = _folded_inside(statement, folding)
-            used, bound = folding.summaries.get(id(statement)) or _summaries(statement)[id(statement)]
+            used, bound = folding.summaries.get(id(statement)) or _walked(statement)[0][id(statement)]
             drop(used, bound | (used & set(pending)))  # not folded into blocks inside
             kept.append(inner)
             continue
@@ -300,6 +268,5 @@ def _bound(statement):
         if isinstance(small, (cst.AugAssign, cst.AnnAssign)):
             targets.append(small.target)
         for target in targets:
-            if isinstance(target, (cst.Name, cst.Tuple, cst.List)):
-                names |= _names_in(target)
+            names.update(target_names(target))
     return names

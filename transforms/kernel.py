@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from srcad.transforms.names import bound_names
+from srcad.transforms.names import bound_names, target_names
 from srcad.transforms.statements import element_write_of, names_in, operation_of, walk
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.statements import assignment_of
@@ -78,10 +78,10 @@ def thread_names(body, thread):
     bindings = {}
     for statement, _ in walk(body):
         if isinstance(statement, cst.For):
-            bound = {n.value for n in _names_under(statement.target)}
+            bound = set(target_names(statement.target))
         elif isinstance(statement, cst.SimpleStatementLine):
-            bound = {n.value for small in statement.body for target in getattr(small, "targets", ())
-                     for n in _names_under(target.target)} | bound_names(statement)
+            bound = {name for small in statement.body for target in getattr(small, "targets", ())
+                     for name in target_names(target.target)} | bound_names(statement)
         else:
             continue
         for name in bound:
@@ -93,14 +93,6 @@ def thread_names(body, thread):
             if target_value[1].value in names and bindings.get(target_value[0]) == 1:
                 names.add(target_value[0])
     return names
-
-
-def _names_under(target):
-    if isinstance(target, cst.Name):
-        return [target]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for element in target.elements for n in _names_under(element.value)]
-    return []
 
 
 def access_of(definition, parameters, threads):

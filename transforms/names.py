@@ -193,6 +193,17 @@ def bound_names(node):
     return bound
 
 
+def target_names(target):
+    """The names an assignment or loop target binds: ``x``, and each name of ``a, (b, c)``."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in target_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return target_names(target.value)
+    return []
+
+
 def all_names(node):
     """Every name a CST node mentions."""
     found = set()
