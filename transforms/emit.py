@@ -24,17 +24,18 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         "",
         "import srcad",
     ]
-    helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in cst.Module([definition]).code]
+    code = cst.Module([definition]).code  # printed once: printing a large function takes a while
+    helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in code]
     if helpers:
         lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")
-    runtime = RUNTIME_FUNCTIONS if uses_tape else [f for f in RUNTIME_FUNCTIONS if f in cst.Module([definition]).code]
+    runtime = RUNTIME_FUNCTIONS if uses_tape else [f for f in RUNTIME_FUNCTIONS if f in code]
     if runtime:  # (a generated adjoint differentiated again calls them too)
         lines.append(f"from srcad.kernels.runtime import {', '.join(runtime)}")
     lines.append("")
     for name, value in sorted(constants.items()):
         lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")
     lines += ["", ""]
-    return "\n".join(lines) + cst.Module([definition]).code
+    return "\n".join(lines) + code
 
 
 def spelled_constant(value):

@@ -17,6 +17,8 @@ variables, including ones the reverse sweep never reads otherwise, like
 ``x_i = x[i]`` in ``d = x_i_plus_1 - x_i`` (recomputed first).
 """
 
+import functools
+
 import libcst as cst
 
 from srcad.transforms.single_exit import is_exit_check
@@ -38,6 +40,7 @@ def blocks(statements, loop_indices=frozenset()):
             yield from blocks(statement.body.body, loop_indices)
 
 
+@functools.lru_cache(maxsize=8192)  # asked of each statement once per operand read after it; nodes hash by identity
 def _assigned_in(statement):
     """Names a statement assigns, including inside nested blocks."""
     names = set()
@@ -59,7 +62,7 @@ def _assigned_in(statement):
             names.add(node.target.value)
 
     statement.visit(Collect())
-    return names
+    return frozenset(names)
 
 
 def _definition(statement):
