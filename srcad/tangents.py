@@ -77,6 +77,12 @@ def _tangent_of_gradient(function, args, tangents, wrt, what):
             specializer.fast_calls[fast_key] = _NOT_FORWARD if known is None else known
     if known is None or known is _NOT_FORWARD:
         return None
+    return _run_tangent_of_gradient(specializer, known, args, tangents)
+
+
+def _run_tangent_of_gradient(specializer, known, args, tangents):
+    """(Hessian times tangents, gradients) from ``known``, the tangent of the gradient compiled for
+    these argument types (see ``_forward_over_reverse``)."""
     compiled, along, names = known
     values = [_checked_tangent(names[k], args[k], tangents[k]) for k in along]
     written = [k for k in compiled.written_parameters if k < len(args) and isinstance(args[k], numpy.ndarray)]
@@ -244,9 +250,20 @@ def _tangent_leaves(call, tangents):
 def _jvp_of_gradient(gradient, primals, tangents):
     """``jvp(grad(f), primals, tangents)``: the gradient and the Hessian of f times the tangents."""
     primals, tangents = tuple(primals), tuple(tangents)
+    specializer = specializer_of(gradient.function)
+    if len(primals) == len(tangents) == specializer.function.__code__.co_argcount:
+        # calls with argument types seen before go straight to the compiled code (an HVP of a small
+        # problem costs about what its Python layers do)
+        types = fast_type_key(primals)
+        fast_key = ("tangent of gradient", gradient.wrt, tuple([t is not None for t in tangents]), types)
+        known = specializer.fast_calls.get(fast_key) if types is not None else None
+        if known is not None and known is not _NOT_FORWARD:
+            hessian_times, gradients = _run_tangent_of_gradient(specializer, known, primals, tangents)
+            every = gradient.wrt if isinstance(gradient.wrt, tuple) else (gradient.wrt,)
+            return _hessian_times_and_gradients(hessian_times + gradients, gradient.wrt, every, True)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
-    args = specializer_of(gradient.function).bind(primals, None)
+    args = specializer.bind(primals, None)
     tangents = tangents + (None,) * (len(args) - len(tangents))
     return _second_order(gradient.function, args, tangents, gradient.wrt, with_gradient=True, what="jvp(grad(f))")
 

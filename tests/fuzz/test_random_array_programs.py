@@ -32,7 +32,8 @@ Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 32, 400 with
 `pytest --hypothesis-profile=long`; each example
 compiles one adjoint with numba, several seconds). Derandomized by the
 test-wide hypothesis profile (tests/conftest.py); HYPOTHESIS_PROFILE=explore
-draws fresh programs. For long bug hunts: `python -m tests.fuzz.array_hunt N`.
+draws fresh programs. They run as SHARDS pytest items (`shards.py`), spread over the cores.
+For long bug hunts: `python -m tests.fuzz.array_hunt N`.
 """
 
 import importlib.util
@@ -46,12 +47,14 @@ import warnings
 import zlib
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
 
 import srcad
 
 from . import oracle
 from .array_programs import TooClose, array_programs, checked_namespace
+from .shards import SHARDS, sharded
 from .test_random_scalar_programs import check_hessian_vector_product, checks_second_order
 
 # 32 programs per run; hundreds under `pytest --hypothesis-profile=long` (tests/conftest.py)
@@ -276,14 +279,13 @@ def check_forward_mode(f, program, value, after, tangents, along, header):
         check_hessian_vector_product(f, plain_value, program.args, tangents, header)
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    phases=PHASES,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-)
-@given(array_programs())
-def test_random_array_program_gradient(program):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_random_array_program_gradient(shard):
+    """Shard ``shard`` of the EXAMPLES programs (tests/fuzz/shards.py: the shards run on all cores)."""
+    sharded(shard, array_programs(), EXAMPLES, PHASES, check_refusing_quietly)
+
+
+def check_refusing_quietly(program):
     try:
         check_program(program)
     except Refused as refusal:  # an unsupported construct, refused at its line: not what this test hunts

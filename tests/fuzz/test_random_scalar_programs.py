@@ -24,9 +24,10 @@ with an int argument and a default, some calling the other helper) that f calls.
 Any exception from srcad fails the test with the program's source.
 
 The programs are a fixed (derandomized) draw unless HYPOTHESIS_PROFILE is
-"explore" or "long", so CI is reproducible; new programs are hunted there.
+"explore" or "long", so CI is reproducible; new programs are hunted there. They run as SHARDS
+pytest items (`shards.py`), spread over the cores by pytest-xdist.
 
-Example count: env SRCAD_FUZZ_EXAMPLES (default 200, 2000 with
+Example count: env SRCAD_FUZZ_EXAMPLES (default 120, 2000 with
 `pytest --hypothesis-profile=long`); each example compiles
 one adjoint with numba (~0.5-1 s). SRCAD_FUZZ_SHRINK=1 turns on hypothesis'
 shrinking; SRCAD_FUZZ_LITERAL_CONDITIONS=0 / SRCAD_FUZZ_NO_GRAD=0 leave out
@@ -48,6 +49,7 @@ from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 import numpy as np
+import pytest
 
 import srcad
 
@@ -59,9 +61,11 @@ except ImportError:  # run from elsewhere (tests/fuzz/hunt.py)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import oracles
 from .programs import programs
+from .shards import SHARDS, sharded
 
-# 200 programs per run; thousands under `pytest --hypothesis-profile=long` (tests/conftest.py)
-EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "2000" if settings.default.max_examples >= 500 else "200"))
+# 120 programs per run (2.6 s each on one core: the suite's longest part); thousands under
+# `pytest --hypothesis-profile=long` (tests/conftest.py) and in hunts (`python -m tests.fuzz.hunt N`)
+EXAMPLES = int(os.environ.get("SRCAD_FUZZ_EXAMPLES", "2000" if settings.default.max_examples >= 500 else "120"))
 # Shrinking recompiles every candidate (minutes); off unless SRCAD_FUZZ_SHRINK=1.
 # A failure prints the whole program either way.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
@@ -214,15 +218,10 @@ def copies_of(args):
     return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    phases=PHASES,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-)
-@given(programs())
-def test_random_scalar_program_gradient(program):
-    check_program(program)
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_random_scalar_program_gradient(shard):
+    """Shard ``shard`` of the EXAMPLES programs (tests/fuzz/shards.py: the shards run on all cores)."""
+    sharded(shard, programs(), EXAMPLES, PHASES, check_program)
 
 
 def test_generator_makes_valid_python():
