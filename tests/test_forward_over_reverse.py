@@ -87,6 +87,43 @@ def test_the_rosenbrock_hessian_vector_product_is_the_closed_form_at_every_eleme
     np.testing.assert_allclose(srcad.hessian(rosenbrock)(x), H, rtol=1e-12, atol=1e-9)
 
 
+def scaled_quadratic(x, a, b):
+    """x . A x * a + b * sum(x): its Hessian in x is 2 a A, in (x, a) it has the cross term 2 A x."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            total += a * QUADRATIC[i, j] * x[i] * x[j]
+    return total + b * np.sum(x)
+
+
+QUADRATIC = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 3.0]])
+
+
+def test_repeated_hessian_vector_products_match_the_closed_form_each_call():
+    """Calls after the first take a shorter path (argument types seen before): each call's answer is
+    still its own, for new points, new directions, another wrt and tangents given None."""
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x, v = rng.uniform(-1.5, 1.5, 30), rng.normal(size=30)
+        gradient, hv = srcad.jvp(srcad.grad(rosenbrock), (x,), (v,))
+        np.testing.assert_allclose(hv, rosenbrock_hessian(x) @ v, rtol=1e-12, atol=1e-9)
+    A = QUADRATIC
+    for _ in range(3):
+        x, a, b = rng.normal(size=3), float(rng.uniform(0.5, 2.0)), float(rng.normal())
+        v, a_dot = rng.normal(size=3), float(rng.normal())
+        (g_x, g_a), (hv_x, hv_a) = srcad.jvp(srcad.grad(scaled_quadratic, wrt=(0, 1)), (x, a, b), (v, a_dot, None))
+        np.testing.assert_allclose(g_x, 2 * a * A @ x + b, rtol=1e-12)
+        np.testing.assert_allclose(g_a, x @ A @ x, rtol=1e-12)
+        np.testing.assert_allclose(hv_x, 2 * a * A @ v + 2 * a_dot * A @ x, rtol=1e-12)
+        np.testing.assert_allclose(hv_a, 2 * x @ A @ v, rtol=1e-12)
+        # the same types with a tangent only for a: the terms of v are gone
+        _, (hv_x, hv_a) = srcad.jvp(srcad.grad(scaled_quadratic, wrt=(0, 1)), (x, a, b), (None, a_dot, None))
+        np.testing.assert_allclose(hv_x, 2 * a_dot * A @ x, rtol=1e-12)
+        assert hv_a == 0.0
+    with pytest.raises(ValueError, match="'x'"):  # a wrong tangent is still refused on the short path
+        srcad.jvp(srcad.grad(scaled_quadratic, wrt=(0, 1)), (x, a, b), (np.ones(4), a_dot, None))
+
+
 def through_helpers(X, w, k):
     """Each helper of generated gradients, called by hand (k: int indices into w)."""
     a = unbroadcast(X * X, w)  # (3,) from (4, 3)
