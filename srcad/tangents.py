@@ -69,7 +69,7 @@ def _tangent_of_gradient(function, args, tangents, wrt, what):
     does the tangent's work in its forward sweep and again in its reverse sweep); None where it
     cannot be used (see ``Specializer.gradient_function``)."""
     specializer = specializer_of(function)
-    fast_key = ("tangent of gradient", wrt, tuple(t is not None for t in tangents), fast_type_key(args))
+    fast_key = _tangent_of_gradient_key(wrt, tangents, fast_type_key(args))
     known = specializer.fast_calls.get(fast_key) if fast_key[3] is not None else None
     if known is None:
         known = _forward_over_reverse(specializer, args, tangents, wrt, what)
@@ -78,6 +78,11 @@ def _tangent_of_gradient(function, args, tangents, wrt, what):
     if known is None or known is _NOT_FORWARD:
         return None
     return _run_tangent_of_gradient(specializer, known, args, tangents)
+
+
+def _tangent_of_gradient_key(wrt, tangents, types):
+    """The key of ``fast_calls`` under which the tangent of the gradient for these types is kept."""
+    return ("tangent of gradient", wrt, tuple([t is not None for t in tangents]), types)
 
 
 def _run_tangent_of_gradient(specializer, known, args, tangents):
@@ -255,8 +260,8 @@ def _jvp_of_gradient(gradient, primals, tangents):
         # calls with argument types seen before go straight to the compiled code (an HVP of a small
         # problem costs about what its Python layers do)
         types = fast_type_key(primals)
-        fast_key = ("tangent of gradient", gradient.wrt, tuple([t is not None for t in tangents]), types)
-        known = specializer.fast_calls.get(fast_key) if types is not None else None
+        key = _tangent_of_gradient_key(gradient.wrt, tangents, types)
+        known = specializer.fast_calls.get(key) if types is not None else None
         if known is not None and known is not _NOT_FORWARD:
             hessian_times, gradients = _run_tangent_of_gradient(specializer, known, primals, tangents)
             every = gradient.wrt if isinstance(gradient.wrt, tuple) else (gradient.wrt,)

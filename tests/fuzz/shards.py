@@ -1,7 +1,7 @@
 """Random-program tests split into several pytest items, so pytest-xdist runs them on all cores.
 
-One hypothesis test of 200 programs is one item: one core compiles them all (nine minutes on
-CI's two cores) while the rest of the suite finishes on the other. `sharded` runs a share of
+One hypothesis test of all the programs is one item: one core compiles them all (200 programs
+took nine minutes on CI's two cores) while the rest of the suite finishes on the other. `sharded` runs a share of
 the examples per item instead. In the fixed draw CI gates on (the test-wide profile is
 derandomized, tests/conftest.py), every shard takes its own seed; hypothesis' derandomized
 seed comes from the test function, the same for every shard, so all would draw the same
