@@ -105,7 +105,7 @@ def test_repeated_hessian_vector_products_match_the_closed_form_each_call():
     rng = np.random.default_rng(5)
     for _ in range(3):
         x, v = rng.uniform(-1.5, 1.5, 30), rng.normal(size=30)
-        gradient, hv = srcad.jvp(srcad.grad(rosenbrock), (x,), (v,))
+        _, hv = srcad.jvp(srcad.grad(rosenbrock), (x,), (v,))
         np.testing.assert_allclose(hv, rosenbrock_hessian(x) @ v, rtol=1e-12, atol=1e-9)
     A = QUADRATIC
     for _ in range(3):
