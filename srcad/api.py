@@ -85,9 +85,11 @@ class Differentiable:
         of srcad's normal form where numba cannot compile it as written, or the Python function."""
         from numba.core.errors import NumbaError
 
+        signature = tuple(argument_type(a) for a in args)
+        if specializer_of(self.python_function).reads_before_writing:  # y += y[0]: numba would read y[0] as it writes y
+            return self._normalized_for(signature, args)
         if self._primal is None:
             self._primal = cpu.jit(self.python_function)
-        signature = tuple(argument_type(a) for a in args)
         try:
             cpu.compile_for(self._primal, signature)
         except NumbaError:

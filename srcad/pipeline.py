@@ -84,6 +84,7 @@ class Normalized:
         with inlining_everything() if kernel or inline_everything else contextlib.nullcontext():
             definition, normalizer = normalize.normalize(self.parsed, procedure, structures, kernel)
         self.constants = normalizer.constants
+        self.reads_before_writing = normalizer.reads_before_writing  # see transforms/overlaps.py
         self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
         definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
         # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument

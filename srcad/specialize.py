@@ -70,6 +70,9 @@ def forget_fast_calls(function):
         specializer.fast_calls.clear()
 
 
+_READS_BEFORE_WRITING = "# an in-place write reads memory it writes: the primal runs the normal form\n"
+
+
 class Specializer:
     def __init__(self, function):
         self.function = function
@@ -79,6 +82,9 @@ class Specializer:
         self._normalized = {}  # argument structures (None: no tuple arguments) -> Normalized
         self._source_key = None
         self._valid = False
+        # whether an in-place write reads memory it writes (y += y[0]): numba's compilation of the
+        # function as written reads it as it writes, srcad's normal form first, as NumPy does
+        self.reads_before_writing = False
         self._parameters = None
         # (what, wrt, argument types) -> Compiled, for calls with plain arguments seen (and checked) before
         self.fast_calls = {}
@@ -138,16 +144,21 @@ class Specializer:
             if self._valid:
                 return
             key = self.source_key()
-            if cpu.read_cached(key + "_valid") is None:
+            marker = cpu.read_cached(key + "_valid")
+            if marker is None:
                 from srcad.pipeline import Normalized
                 from srcad.structure import UNKNOWN, NeedsStructures
 
                 try:
-                    self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
+                    normalized = self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
                 except NeedsStructures:  # it takes tuples: checked at the first call, which shows them
                     self._valid = True
                     return
-                cpu.store(key + "_valid", "# parsed and normalized without errors\n")
+                marker = "# parsed and normalized without errors\n"
+                if normalized.reads_before_writing:
+                    marker += _READS_BEFORE_WRITING
+                cpu.store(key + "_valid", marker)
+            self.reads_before_writing = _READS_BEFORE_WRITING in marker
             self._valid = True
 
     @property

@@ -155,8 +155,6 @@ def add_first_row_through_another_name(y):
     return np.sum(y * y)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: normalize.buffered copies a view of the written array only "
-                   "when both have the same name; through an alias (b = y) numba reads y[0] as it writes it")
 def test_an_in_place_update_through_an_alias_reads_the_view_before_writing():
     y = np.array([[1.0, 2.0], [3.0, 4.0]])
     plain = y.copy()

@@ -27,6 +27,7 @@ from srcad.transforms.flatten_tuples import Packed
 from srcad.transforms.kernel import KernelNormalizing
 from srcad.transforms.normalize_control import ControlFlowNormalizing
 from srcad.transforms.names import GENERATED_MODULE_NAMES, NameFactory
+from srcad.transforms.overlaps import read_before_writing
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
 
@@ -277,33 +278,12 @@ class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
         for target in targets:
             self.check_target(target)
         statements, atom = self.expression(node.value)
-        if len(targets) == 1:
-            atom = self.buffered(targets[0], node.value, atom, statements)
         return statements + [assign(self.target(target, statements), atom) for target in targets]
 
     def single_value(self, name, node):
         if name in self.bundles:
             raise self.error(f"{name!r} holds a single value here and a tuple elsewhere", node, "Use two names.")
         self.scalar_variables.add(name)
-
-    def buffered(self, target, value, atom, statements):
-        """``atom``, or a copy of it when it is a view of the array the statement writes
-        (``y[1:] += y[:-1]``, ``x[1:] = x[:-1]``): NumPy reads such a view before writing, numba
-        element by element as it writes, so a copy keeps NumPy's result."""
-        written = target.value if isinstance(target, cst.Subscript) else target
-        view = value.value if isinstance(value, (cst.Subscript, cst.Attribute)) else None
-        if not (isinstance(written, cst.Name) and isinstance(view, cst.Name) and view.value == written.value):
-            return atom
-        if isinstance(value, cst.Attribute) and value.attr.value != "T":
-            return atom
-        indexed = isinstance(value, cst.Subscript) and not is_view_subscript(value)
-        if indexed and isinstance(target, cst.Subscript) and not is_view_subscript(target):
-            return atom  # y[i] += y[j]: the same element at most, read before it is written
-        # y[0] is a number of a vector but a row of a matrix (y += y[0]): snapshot copies only arrays
-        copier = "np.copy" if isinstance(value, cst.Attribute) or is_view_subscript(value) else "snapshot"
-        copy = self.names.fresh(f"{written.value}_before")
-        statements.append(assign(copy, cst.Call(cst.parse_expression(copier), [cst.Arg(atom)])))
-        return cst.Name(copy)
 
     def target(self, target, statements):
         """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
@@ -337,7 +317,6 @@ class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
         if operator is None or rules.operator_symbol(operator()) is None:
             raise self.error("srcad cannot differentiate this augmented assignment", node)
         statements, atom = self.expression(node.value)
-        atom = self.buffered(target, node.value, atom, statements)
         if isinstance(target, cst.Subscript):
             view = is_view_subscript(target)
             element = self.view(target, statements) if view else self.element(target, statements)
@@ -374,6 +353,7 @@ def normalize(parsed, procedure=False, structures=None, kernel=False):
     tuples (see ``srcad.structure``)."""
     normalizer = Normalizer(parsed, procedure, structures, kernel)
     definition = normalizer.function()
+    definition, normalizer.reads_before_writing = read_before_writing(definition, normalizer.names)
     if normalizer.output_structure == _SINGLE:
         normalizer.output_structure = None
     return definition, normalizer

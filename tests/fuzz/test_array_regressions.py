@@ -163,7 +163,16 @@ def region_updated_in_a_loop(x, y, s, n):
     return np.sum(np.sin(y)) + 0.7 * np.sum(x)
 
 
+# A wrong value, side effect and gradient (fuzzer, 2026-12): an in-place update through another name
+# of the array it reads. NumPy reads the row y[0] before writing; numba read it as it wrote it.
+def update_through_an_alias_reading_its_row(y, s):
+    b2 = y
+    b2 += y[0]
+    return np.sum(np.sin(y) * s)
+
+
 CASES = [
+    (update_through_an_alias_reading_its_row, (np.array([[0.4, -1.1, 0.2], [0.9, 0.3, -0.7]]), 1.3)),
     (region_updated_in_a_loop, (np.array([[-0.61, 0.55, 1.08], [0.72, 1.13, -0.87]]),
                                 np.array([[1.47, -0.47, 1.37], [-1.38, 0.73, -0.42]]), 1.32, 1)),
     (row_read_in_loop, (np.array([[1.49], [1.08], [-0.75]]),)),
