@@ -35,12 +35,15 @@ def read_before_writing(definition, names):
 
 
 def _bindings(body):
-    """name -> the Operation of every plain assignment to it (not ``x += t``)."""
+    """name -> (Operation, names whose memory the value may be) of every plain assignment to it
+    (not ``x += t``, which keeps the memory)."""
     bindings = {}
     for statement, _ in walk(body):
         small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
         if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
-            bindings.setdefault(small.targets[0].target.value, []).append(operation_of(small.value))
+            operation = operation_of(small.value)
+            value_names = [n.value for n in _names(small.value)] if isinstance(small.value, cst.Call) else []
+            bindings.setdefault(small.targets[0].target.value, []).append((operation, _sources(operation, value_names)))
     return bindings
 
 
@@ -66,13 +69,10 @@ def _groups(body, bindings):
         appended = list_append_of(statement)
         if appended is not None and isinstance(appended[1], cst.Name):
             join(appended[0], appended[1].value)
-            continue
-        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-        if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
-            operation = operation_of(small.value)
-            value_names = [n.value for n in _names(small.value)] if isinstance(small.value, cst.Call) else []
-            for source in _sources(operation, value_names):
-                join(small.targets[0].target.value, source)
+    for name, operations in bindings.items():
+        for _, sources in operations:
+            for source in sources:
+                join(name, source)
     return group
 
 
@@ -115,17 +115,17 @@ def _may_overlap(written, read, one_element, bindings, group):
     if one_element:  # y[i] += y[j]: one element (or row) of the same array, read before it is written
         return read_from != {written}
     # s = y[0]; s += y[i]: numbers of a vector (never written), or rows of a matrix (the same or apart)
-    return _elements_of(written, bindings) != read_from or len(read_from) != 1
+    once = all(len(bindings.get(base, ())) <= 1 for base in read_from)
+    return not once or len(read_from) != 1 or _elements_of(written, bindings) != read_from
 
 
 def _elements_of(name, bindings):
-    """The arrays ``name`` is an element or a row of (``name = y[i]``, every binding so), each bound
-    at most once (rows of one array are the same or apart; of a name bound twice, maybe not); else None."""
-    operations = bindings.get(name)
-    if not operations or any(o.rule != "index" or not isinstance(o.operands[0], cst.Name) for o in operations):
+    """The arrays ``name`` is an element or a row of (``name = y[i]``), where every binding of it
+    that may share memory is one; else None."""
+    sharing = [operation for operation, sources in bindings.get(name, ()) if sources]
+    if not sharing or any(o.rule != "index" for o in sharing):
         return None
-    bases = {o.operands[0].value for o in operations}
-    return bases if all(len(bindings.get(base, ())) <= 1 for base in bases) else None
+    return {o.operands[0].value for o in sharing}
 
 
 def _block(statements, bindings, group, names, copied):
