@@ -12,7 +12,7 @@ from srcad.api import differentiable, grad, source, value_and_grad, vjp
 from srcad.checks import check_grad
 from srcad import callees, custom  # noqa: F401 - generated code calls srcad.callees and srcad.custom
 from srcad.custom import derivative
-from srcad.errors import DifferentiabilityError
+from srcad.errors import DifferentiabilityError, PerformanceWarning
 from srcad.tangents import hessian, jacobian, jvp
 from srcad.kernel import kernel
 from srcad.kernels.runtime import atomic_add, no_grad, tid
@@ -21,6 +21,7 @@ from srcad.version import __version__
 
 __all__ = [
     "DifferentiabilityError",
+    "PerformanceWarning",
     "Tape",
     "atomic_add",
     "kernel",

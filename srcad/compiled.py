@@ -1,6 +1,10 @@
 """A compiled derivative for one signature, and the check ``grad`` makes of its outputs."""
 
-from srcad.errors import numba_message
+import contextlib
+import re
+import warnings
+
+from srcad.errors import PerformanceWarning, caught_warnings, numba_message
 from srcad.kernels import cpu
 
 
@@ -43,7 +47,8 @@ class Compiled:
 
         callees.take_error()  # none left from an earlier compile
         try:
-            cpu.compile_for(dispatcher, signature)
+            with _users_lines_for_warnings(source, filename):
+                cpu.compile_for(dispatcher, signature)
         except NumbaError as error:
             from srcad.pipeline import error_at_generated_line
 
@@ -75,3 +80,31 @@ class Compiled:
                 "A[:, 1:].reshape(-1)), which NumPy does by copying; copy it in C order first: a.ravel().reshape(...)"
             ) from None
 
+
+
+@contextlib.contextmanager
+def _users_lines_for_warnings(source, filename):
+    """numba's performance warnings about generated code, said again at the user's line they come
+    from, in srcad's words; other warnings pass through as they are."""
+    from numba.core.errors import NumbaPerformanceWarning
+
+    from srcad.pipeline import error_at_generated_line
+
+    try:
+        with caught_warnings() as caught:
+            yield
+    finally:
+        for warning in caught:
+            if not issubclass(warning.category, NumbaPerformanceWarning):
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+                continue
+            where = error_at_generated_line(source, warning.lineno, "", filename)
+            message = _performance_message(str(warning.message))
+            warnings.warn_explicit(message, PerformanceWarning, where.filename, where.lineno or 1)
+
+
+def _performance_message(text):
+    if re.search(r"'@' is faster on contiguous arrays", text):
+        return ("a matrix product (@, np.dot) here runs on an array not contiguous in memory (a transpose or "
+                "a strided slice), which is slower; np.ascontiguousarray(...) makes a contiguous copy")
+    return "this line compiles to slower code than it could: " + text.splitlines()[0]

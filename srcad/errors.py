@@ -1,7 +1,11 @@
-"""The one error srcad raises for code it cannot differentiate, and its formatter."""
+"""The one error srcad raises for code it cannot differentiate, its formatter, and the warning it
+gives for code that runs slower than it could."""
 
+import contextlib
 import linecache
 import re
+import threading
+import warnings
 
 
 class DifferentiabilityError(Exception):
@@ -34,6 +38,22 @@ class DifferentiabilityError(Exception):
         if self.fix:
             parts.append(self.fix)
         return "\n".join(parts)
+
+
+class PerformanceWarning(UserWarning):
+    """Code srcad differentiates that runs slower than it could (a matrix product of arrays not
+    contiguous in memory), reported at the user's line."""
+
+
+_warnings_lock = threading.Lock()  # catch_warnings swaps process-wide state; numba compiles one at a time anyway
+
+
+@contextlib.contextmanager
+def caught_warnings():
+    """The warnings raised inside, as a list, instead of shown (one thread at a time)."""
+    with _warnings_lock, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
 
 
 class SourceLocator:

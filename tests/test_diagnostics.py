@@ -6,7 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
+import numpy as np
 import pytest
 
 import bad_programs
@@ -139,3 +141,24 @@ def test_no_traceback_reaches_the_user_in_a_script(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{script}:3:12:" in result.stdout
     assert "return math.gamma(x)" in result.stdout
+
+
+def product_of_a_strided_view(x, y):
+    return np.sum(np.sin(x[:, ::2].T @ y))  # <- here: return
+
+
+@pytest.mark.parametrize("derivative", ["grad", "jvp"])
+def test_a_slow_matrix_product_is_reported_at_the_users_line_in_srcads_words(derivative):
+    x, y = np.linspace(0.1, 1.2, 12).reshape(3, 4), np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if derivative == "grad":
+            srcad.grad(product_of_a_strided_view)(x, y)
+        else:
+            srcad.jvp(product_of_a_strided_view, (x, y), (x, y))
+    said = [w for w in caught if issubclass(w.category, srcad.PerformanceWarning)]
+    assert said, [str(w.message) for w in caught]
+    line, _ = _expected_position(product_of_a_strided_view)
+    assert {(w.filename, w.lineno) for w in said} == {(__file__, line)}
+    assert "ascontiguousarray" in str(said[0].message)
+    assert not [w for w in caught if any(word in str(w.message) for word in TRACEBACK_WORDS)]

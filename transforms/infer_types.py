@@ -5,12 +5,14 @@ propagation) run first, exactly as when numba compiles, then type inference;
 lowering to machine code is skipped.
 """
 
+import warnings
+
 from numba.core import config as numba_config, errors as numba_errors, registry, types as numba_types
 from numba.core.compiler import CompilerBase, DefaultPassBuilder, Flags, _EarlyPipelineCompletion
 from numba.core.compiler_machinery import FunctionPass, PassManager, register_pass
 from numba.core.typed_passes import NopythonTypeInference
 
-from srcad.errors import numba_message
+from srcad.errors import caught_warnings, numba_message
 
 
 class TypingFailure(Exception):
@@ -56,13 +58,17 @@ def infer_types(function, argument_types):
     # numba cannot type, so typing runs with the jit on. Nothing compiled here is ever run.
     disabled, numba_config.DISABLE_JIT = numba_config.DISABLE_JIT, 0
     try:
-        pipeline = _TypesOnly(target.typing_context, target.target_context, None, argument_types, None, flags, {})
-        typemap, return_type = pipeline.compile_extra(function)
+        with caught_warnings() as caught:  # typing is not the compile that runs: srcad.compiled says them
+            pipeline = _TypesOnly(target.typing_context, target.target_context, None, argument_types, None, flags, {})
+            typemap, return_type = pipeline.compile_extra(function)
     except numba_errors.NumbaError as error:
         loc = getattr(error, "loc", None)
         raise TypingFailure(numba_message(error), getattr(loc, "line", None), str(error)) from None
     finally:
         numba_config.DISABLE_JIT = disabled
+    for warning in caught:
+        if not issubclass(warning.category, numba_errors.NumbaPerformanceWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     types = {}
     for name, numba_type in typemap.items():
         if name.startswith("$") or name.startswith("arg."):
