@@ -4,7 +4,6 @@ gives for code that runs slower than it could."""
 import contextlib
 import linecache
 import re
-import threading
 import warnings
 
 
@@ -45,13 +44,14 @@ class PerformanceWarning(UserWarning):
     contiguous in memory), reported at the user's line."""
 
 
-_warnings_lock = threading.Lock()  # catch_warnings swaps process-wide state; numba compiles one at a time anyway
-
-
 @contextlib.contextmanager
 def caught_warnings():
-    """The warnings raised inside, as a list, instead of shown (one thread at a time)."""
-    with _warnings_lock, warnings.catch_warnings(record=True) as caught:
+    """The warnings raised inside, as a list, instead of shown. catch_warnings swaps process-wide
+    state, so one thread at a time: under numba's own compiler lock (reentrant), which every compile
+    takes anyway and which srcad's compiles nested in numba's (helpers typed on demand) already hold."""
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield caught
 

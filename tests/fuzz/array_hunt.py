@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis.errors import UnsatisfiedAssumption  # noqa: E402
 
 from tests.fuzz.array_programs import array_programs  # noqa: E402
-from tests.fuzz.hunt import note_checked, run_and_summarize  # noqa: E402
+from tests.fuzz.hunt import note_checked, run_and_summarize, timed  # noqa: E402
 from tests.fuzz.test_random_array_programs import check_program  # noqa: E402
 
 
@@ -92,7 +92,8 @@ def main():
     @given(array_programs())
     def run(program):
         try:
-            checked = check_program(program)
+            with timed(program, log):
+                checked = check_program(program)
         except UnsatisfiedAssumption:
             stats["skipped"] += 1
             raise

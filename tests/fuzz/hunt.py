@@ -11,6 +11,7 @@ Not collected by pytest (no test_ prefix).
 """
 
 import collections
+import contextlib
 import os
 import re
 import signal
@@ -53,7 +54,8 @@ def main():
     @given(programs())
     def run(program):
         try:
-            checked = check_program(program)
+            with timed(program, log):
+                checked = check_program(program)
         except UnsatisfiedAssumption:
             stats["skipped"] += 1
             raise
@@ -68,6 +70,32 @@ def main():
         note_checked(stats, checked, start)
 
     run_and_summarize(run, stats, signatures, start)
+
+
+SLOW_SECONDS = 60
+_running = {}  # the program being checked: its text, its start, the log
+
+
+@contextlib.contextmanager
+def timed(program, log):
+    """Checks a program; one that takes more than SLOW_SECONDS (or is still running when the hunt
+    is stopped) goes to the log as SLOW, with its source and arguments."""
+    _running.update(text=f"{program.source}\nargs = {program.args!r}\n", start=time.time(), log=log)
+    try:
+        yield
+    finally:
+        _log_if_slow("")
+        _running.clear()
+
+
+def _log_if_slow(when):
+    if not _running:
+        return
+    seconds = time.time() - _running["start"]
+    if seconds > SLOW_SECONDS:
+        with open(_running["log"], "a") as handle:
+            handle.write("=" * 78 + f"\nSLOW: {seconds:.0f} s{when}\n{_running['text']}")
+        print(f"SLOW: {seconds:.0f} s{when}", flush=True)
 
 
 def note_checked(stats, checked, start):
@@ -94,6 +122,7 @@ def run_and_summarize(run, stats, signatures, start):
             print(f"{n:5d}  {text}", flush=True)
 
     def stop(*_):
+        _log_if_slow(", still running when stopped")
         summary()
         os._exit(0)
 
