@@ -21,6 +21,7 @@ from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.loop_order import loops_counting_up
+from srcad.transforms.carried_adjoints import carried_accumulations
 from srcad.transforms.reserve import Tape, with_reserves
 from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call, _line
 from srcad.transforms.reverse_control import ControlFlowAdjoints
@@ -97,6 +98,10 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
             self.scratch[key] = self.names.fresh(f"{name}_{suffix}")
         return self.scratch[key]
 
+    def is_float_vector(self, name):
+        numba_type = self.analysis.types.get(name)
+        return isinstance(numba_type, numba_types.Array) and numba_type.ndim == 1 and numba_type.dtype == numba_types.float64
+
     def is_array(self, name):
         return is_array_type(self.analysis.types.get(name))
 
@@ -165,6 +170,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
             + [final]
         )
         statements = loops_counting_up(statements, reverse, self.memory_groups(), self.tape_names())
+        statements = carried_accumulations(statements, self.is_float_vector, self.names)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if external_adjoints:
             params += [cst.Param(cst.Name(self.adjoint(n))) for n in wrt_names]
