@@ -96,7 +96,8 @@ def _loops(draw):
         lines.append(f"        {array}[{index[offset]}] {operator} {0.3 + n} * x[i] * y[{index[offset]}]")
         if draw(st.booleans()):
             lines.append(f"        t{n} = x[i] + {n}.0")
-    lines.append("    return (0.0, a, b)")
+    lines.append("    c = a * 2.0 - b[0] + np.sum(b)")  # uses after the loop that make no other name for a or b
+    lines.append("    return (0.0, a, b, c)")
     return "\n".join(lines) + "\n"
 
 
@@ -127,22 +128,61 @@ def central_stencil(x, v):
     return e
 
 
-@pytest.mark.parametrize("function, args", [
+def springs_with_a_force_array(x0, v0, k, steps):
+    x = x0.copy()
+    v = v0.copy()
+    force = np.zeros(x.shape[0])
+    for _ in range(steps):
+        for i in range(x.shape[0]):
+            force[i] = -0.1 * v[i]
+        for i in range(x.shape[0] - 1):
+            d = x[i + 1] - x[i] - 0.5
+            s = k * (d + 0.1 * d ** 3)
+            force[i] += s
+            force[i + 1] -= s
+        for i in range(x.shape[0]):
+            v[i] += 0.05 * force[i]
+            x[i] += 0.05 * v[i]
+    return np.sum(x * x) + np.sum(force)
+
+
+STENCILS = [
     (chain_with_velocities, (np.linspace(0.0, 1.5, 9) ** 2, np.cos(np.arange(9.0)), 1.7)),
     (central_stencil, (np.linspace(-1.0, 1.5, 8) ** 3, np.sin(np.arange(8.0)))),
-])
+    (springs_with_a_force_array, (np.linspace(0.0, 3.0, 7) + 0.1 * np.sin(np.arange(7.0)), np.zeros(7), 2.0, 4)),
+]
+
+
+def _fd(function, args, position, element=None, direction=None):
+    def along(t):
+        moved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        if direction is not None:
+            moved[position] = args[position] + t * direction
+        else:
+            moved[position][element] = t
+        return function(*moved)
+
+    start = 0.0 if direction is not None else float(args[position][element])
+    return central_difference(along, (start,), 0)
+
+
+@pytest.mark.parametrize("function, args", STENCILS[:2], ids=lambda a: getattr(a, "__name__", ""))
 def test_gradients_of_stencils_over_two_arrays_match_central_differences(function, args):
     source = srcad.source(function, "adjoint", args=args, wrt=(0, 1))
     assert "_adj_at_i" in source  # carried: the gradient would be right without, but slower
     gradients = srcad.grad(function, wrt=(0, 1))(*args)
     for position, gradient in zip((0, 1), gradients):
-        expected = np.zeros_like(args[position])
-        for element in range(args[position].shape[0]):
-
-            def along(t, element=element):
-                moved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-                moved[position][element] = t
-                return function(*moved)
-
-            expected[element] = central_difference(along, (float(args[position][element]),), 0)
+        expected = [_fd(function, args, position, element) for element in range(args[position].shape[0])]
         np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("function, args", STENCILS, ids=lambda a: getattr(a, "__name__", ""))
+def test_tangents_of_stencils_match_central_differences(function, args):
+    """Forward mode carries additions too: a tangent array beside each array added to at i and i + 1
+    (the force array of the springs; the other two add into numbers only)."""
+    tangents = (np.cos(np.arange(args[0].shape[0]) + 0.3),) + (None,) * (len(args) - 1)
+    if function is springs_with_a_force_array:
+        assert "force_dot_at_i" in srcad.source(function, "tangent", args=args, wrt=(0,))
+    value, tangent = srcad.jvp(function, args, tangents)
+    assert value == pytest.approx(function(*[a.copy() if isinstance(a, np.ndarray) else a for a in args]), rel=1e-13)
+    assert tangent == pytest.approx(_fd(function, args, 0, direction=tangents[0]), rel=1e-6, abs=1e-8)

@@ -22,7 +22,8 @@ appears nowhere else than in ``+=`` / ``-=`` of one element and in the final ``r
 qualifies when it runs over ``range`` by steps of 1 or -1 from a known lowest index (so no index
 is negative: NumPy's wrap-around would bring two offsets to one element), has no ``break``,
 ``continue`` or ``return``, and adds to the array only in statements directly in its body, at
-``i + c`` for constants c.
+``i + c`` for constants c, more than once (one addition per iteration reads and writes each
+element once anyway).
 """
 
 import libcst as cst
@@ -35,44 +36,80 @@ _CODE = cst.Module([])
 def carried_accumulations(body, is_float_vector, names):
     """``body`` (a function's statements) with the qualifying loops rewritten; ``is_float_vector(name)``
     says whether a variable is a 1-D float64 array; ``names`` hands out fresh names."""
-    arrays = _private_arrays(body, is_float_vector)
+    arrays = _unshared_arrays(body, is_float_vector)
     if not arrays:
         return body
     return _Rewrite(arrays, names).block(body)
 
 
-def _private_arrays(body, is_float_vector):
-    allocated, allowed, seen = {}, {}, {}
+_FRESH = {"np.zeros_like", "np.zeros"}  # allocations whose memory no other name holds
+_READ_WHOLE = {"np.zeros_like", "np.empty_like", "np.sum", "len"}  # calls that keep no reference to an argument
+_SIZES = {"shape", "size", "ndim", "dtype"}
 
-    class Count(cst.CSTVisitor):
+
+def _unshared_arrays(body, is_float_vector):
+    """1-D float64 arrays made once by ``np.zeros_like`` / ``np.zeros`` whose name is only ever used
+    in ways that cannot make another name for their memory: elements read or written, operands of
+    arithmetic and comparisons, ``+=`` on the whole, sizes, the final ``return``."""
+    allocated, seen, allowed = {}, {}, {}
+
+    def allow(node):
+        if isinstance(node, cst.Name):
+            allowed[id(node)] = True
+
+    class Uses(cst.CSTVisitor):
         def visit_Name(self, node):
-            seen[node.value] = seen.get(node.value, 0) + 1
+            seen.setdefault(node.value, []).append(node)
+
+        def visit_Assign(self, node):
+            value, target = node.value, node.targets[0].target
+            if (len(node.targets) == 1 and isinstance(target, cst.Name) and isinstance(value, cst.Call)
+                    and _CODE.code_for_node(value.func) in _FRESH and value.args):
+                sample = value.args[0].value
+                is_like = _CODE.code_for_node(value.func) == "np.zeros_like"
+                if is_float_vector(sample.value if is_like and isinstance(sample, cst.Name) else target.value):
+                    allocated[target.value] = allocated.get(target.value, 0) + 1
+                    allow(target)
+
+        def visit_Subscript(self, node):
+            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                allow(node.value)  # an element (a number: the array is 1-D), or a gather (a copy)
+
+        def visit_BinaryOperation(self, node):
+            allow(node.left)
+            allow(node.right)
+
+        def visit_UnaryOperation(self, node):
+            allow(node.expression)
+
+        def visit_Comparison(self, node):
+            allow(node.left)
+            for target in node.comparisons:
+                allow(target.comparator)
+
+        def visit_AugAssign(self, node):
+            allow(node.target)
+            allow(node.value)
+
+        def visit_Call(self, node):
+            if _CODE.code_for_node(node.func) in _READ_WHOLE:
+                for argument in node.args:
+                    allow(argument.value)
 
         def visit_Attribute(self, node):
+            if node.attr.value in _SIZES:
+                allow(node.value)
             node.value.visit(self)
             return False
 
     for statement in body:
-        statement.visit(Count())
-    for statement in _every_statement(body):
-        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-        if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
-            value = small.value
-            if (isinstance(value, cst.Call) and _CODE.code_for_node(value.func) == "np.zeros_like"
-                    and len(value.args) == 1 and isinstance(value.args[0].value, cst.Name)
-                    and is_float_vector(value.args[0].value.value)):
-                name = small.targets[0].target.value
-                allocated[name] = allocated.get(name, 0) + 1
-        target = _element_added_to(statement)
-        if target is not None:
-            allowed[target.value.value] = allowed.get(target.value.value, 0) + 1
+        statement.visit(Uses())
     final = body[-1].body[0] if isinstance(body[-1], cst.SimpleStatementLine) else None
-    if isinstance(final, cst.Return) and isinstance(final.value, cst.Tuple):
-        for element in final.value.elements:
-            if isinstance(element.value, cst.Name):
-                allowed[element.value.value] = allowed.get(element.value.value, 0) + 1
+    if isinstance(final, cst.Return) and final.value is not None:  # handed to the caller as the function ends
+        for element in final.value.elements if isinstance(final.value, cst.Tuple) else [cst.Element(final.value)]:
+            allow(element.value)
     return {name for name, count in allocated.items()
-            if count == 1 and seen.get(name, 0) == 1 + allowed.get(name, 0)}
+            if count == 1 and all(id(node) in allowed for node in seen.get(name, ()))}
 
 
 def _every_statement(statements):
