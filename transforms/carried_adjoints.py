@@ -1,12 +1,14 @@
-"""Adjoint additions of a loop carried in local variables, not in memory.
+"""Additions into neighbouring elements of an array, carried in local variables across a loop's
+iterations instead of read back from memory.
 
 The reverse sweep of a stencil adds into neighbouring elements: ``x_adj[i] += a`` and
-``x_adj[i_plus_1] += b`` with ``i_plus_1 = i + 1``. Each element gets additions from two
-iterations, read back from memory in between. LLVM turns that into a value carried from one
+``x_adj[i_plus_1] += b`` with ``i_plus_1 = i + 1``; so does a simulation's force loop,
+``force[i] += s; force[i + 1] -= s``, and its tangent beside it. Each element gets additions from
+two iterations, read back from memory in between. LLVM turns that into a value carried from one
 iteration to the next, and then vectorizes the loop, but only where it can tell that no other
-store touches the array: with two adjoint arrays (a gradient of two arrays, or the tangent of a
-gradient, x_adj and x_adj_dot) it cannot, and the loop runs 3-5x slower. This pass writes the
-carried form itself, for arrays that nothing else can see:
+store touches the array: with two such arrays (a gradient of two arrays, a tangent beside its
+primal, the tangent of a gradient) it cannot, and the loop runs 3-5x slower. This pass writes the
+carried form itself:
 
     x_adj_at_i = x_adj[i]                 # the element first added to in this iteration
     x_adj_at_i += a                       # (was x_adj[i] += a)
@@ -17,18 +19,19 @@ carried form itself, for arrays that nothing else can see:
 with the elements in flight loaded before the loop and stored after it. Each element gets the same
 additions in the same order, so the result is the same to the last bit.
 
-An array qualifies when it is made by ``np.zeros_like`` of a 1-D float64 array, and its name
-appears nowhere else than in ``+=`` / ``-=`` of one element and in the final ``return``; a loop
-qualifies when it runs over ``range`` by steps of 1 or -1 from a known lowest index (so no index
-is negative: NumPy's wrap-around would bring two offsets to one element), has no ``break``,
-``continue`` or ``return``, and adds to the array only in statements directly in its body, at
-``i + c`` for constants c, more than once (one addition per iteration reads and writes each
-element once anyway).
+An array qualifies when it is a 1-D float64 array made once by ``np.zeros_like`` or ``np.zeros``
+whose name is used nowhere in a way that could give its memory another name (see
+``_unshared_arrays``); a loop qualifies when it runs over ``range`` by steps of 1 or -1 from a
+known lowest index (so no index is negative: NumPy's wrap-around would bring two offsets to one
+element), has no ``break``, ``continue`` or ``return``, and uses the array only to add to it, in
+statements directly in its body, at ``i + c`` for constants c, more than once (one addition per
+iteration reads and writes each element once anyway).
 """
 
 import libcst as cst
 
 from srcad.transforms.flatten import assign
+from srcad.transforms.names import target_names
 
 _CODE = cst.Module([])
 
@@ -177,10 +180,10 @@ def _offsets(loop_body, index):
             if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
                 targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
                 for target in targets:
-                    for name in _names_bound(target):
+                    for name in target_names(target):
                         bound[name] = bound.get(name, 0) + 1
         if isinstance(statement, cst.For):
-            for name in _names_bound(statement.target):
+            for name in target_names(statement.target):
                 bound[name] = bound.get(name, 0) + 2
     for position, statement in enumerate(loop_body):
         small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
@@ -213,14 +216,6 @@ def _shift(value, offsets):
         sign = 1 if isinstance(value.operator, cst.Add) else -1
         return None if inner is None else inner + sign * _integer(right)
     return None
-
-
-def _names_bound(target):
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for element in target.elements for n in _names_bound(element.value)]
-    return []
 
 
 def _leaves_early(loop_body):

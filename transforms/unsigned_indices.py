@@ -12,6 +12,8 @@ its meaning).
 
 import libcst as cst
 
+from srcad.transforms.names import target_names
+
 
 def bindings_of(statements):
     """Every name bound in ``statements`` -> the value of each of its bindings (None for one that is
@@ -33,7 +35,7 @@ def bindings_of(statements):
                 bindings.setdefault(node.target.value, []).append(None)
 
         def visit_For(self, node):
-            for name in _names_in(node.target):
+            for name in target_names(node.target):
                 bindings.setdefault(name, []).append(None)
 
         def visit_NamedExpr(self, node):
@@ -66,14 +68,6 @@ def _non_negative(node, known):
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Multiply)):
         return _non_negative(node.left, known) and _non_negative(node.right, known)
     return False
-
-
-def _names_in(target):
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [name for element in target.elements for name in _names_in(element.value)]
-    return []
 
 
 def with_unsigned_indices(statements, names):
