@@ -65,6 +65,10 @@ def test_two_arrays_added_to_at_i_and_i_plus_1_are_carried():
     ("        i_plus_1 = i + 1|        i_plus_1 = i + 1\n        i_plus_1 = i_plus_1 + 0", (False, False)),
     ("    b = np.zeros_like(x)|    b = np.zeros((x.shape[0],))", (True, False)),  # not np.zeros_like
     ("for i in range(x.shape[0] - 2, -1, -1):|for i in range(x.shape[0] - 2, -1, -2):", (False, False)),
+    ("    return (0.0, a, b)|    c = a[...]\n    return (0.0, c, b)", (False, True)),  # a[...] is a view
+    ("    return (0.0, a, b)|    c = a[None]\n    return (0.0, c, b)", (False, True)),
+    ("for i in range(x.shape[0] - 2, -1, -1):|m = x.shape[0] - 2\n    for i in range(m, -1, -1):\n        m = 0",
+     (False, False)),  # the bound rebound in the body: the stores after the loop would read the new value
 ])
 def test_what_is_not_carried(change, carried):
     old, new = change.split("|")

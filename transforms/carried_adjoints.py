@@ -75,7 +75,8 @@ def _unshared_arrays(body, is_float_vector):
                     allow(target)
 
         def visit_Subscript(self, node):
-            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            index = node.slice[0].slice if len(node.slice) == 1 else None
+            if isinstance(index, cst.Index) and not _views_whole(index.value):
                 allow(node.value)  # an element (a number: the array is 1-D), or a gather (a copy)
 
         def visit_BinaryOperation(self, node):
@@ -113,6 +114,11 @@ def _unshared_arrays(body, is_float_vector):
             allow(element.value)
     return {name for name, count in allocated.items()
             if count == 1 and all(id(node) in allowed for node in seen.get(name, ()))}
+
+
+def _views_whole(index):
+    """``a[...]`` and ``a[None]``: views of the whole array, not elements."""
+    return isinstance(index, cst.Ellipsis) or (isinstance(index, cst.Name) and index.value == "None")
 
 
 def _every_statement(statements):
@@ -218,6 +224,29 @@ def _shift(value, offsets):
     return None
 
 
+def _bound_in(statements):
+    bound = set()
+    for statement in _every_statement(statements):
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            for target in [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                    [small.target] if isinstance(small, (cst.AugAssign, cst.AnnAssign)) else []):
+                bound.update(target_names(target))
+        if isinstance(statement, cst.For):
+            bound.update(target_names(statement.target))
+    return bound
+
+
+def _names_read(expression):
+    found = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, node):
+            found.add(node.value)
+
+    expression.visit(Collect())
+    return found
+
+
 def _leaves_early(loop_body):
     found = []
 
@@ -270,8 +299,8 @@ class _Rewrite:
             return [loop]
         index = loop.target.value
         offsets = _offsets(body, index)
-        if offsets is None:
-            return [loop]
+        if offsets is None or _bound_in(body) & (_names_read(shape[0]) | _names_read(shape[1])):
+            return [loop]  # range's bounds are read once; the stores after the loop read them again
         before, after = [], []
         for array in sorted(self.arrays):
             found = self.additions(body, array, offsets)
