@@ -32,6 +32,7 @@ import libcst as cst
 
 from srcad.transforms.flatten import assign
 from srcad.transforms.names import target_names
+from srcad.transforms.statements import names_in
 
 _CODE = cst.Module([])
 
@@ -236,17 +237,6 @@ def _bound_in(statements):
     return bound
 
 
-def _names_read(expression):
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, node):
-            found.add(node.value)
-
-    expression.visit(Collect())
-    return found
-
-
 def _leaves_early(loop_body):
     found = []
 
@@ -299,7 +289,7 @@ class _Rewrite:
             return [loop]
         index = loop.target.value
         offsets = _offsets(body, index)
-        if offsets is None or _bound_in(body) & (_names_read(shape[0]) | _names_read(shape[1])):
+        if offsets is None or _bound_in(body) & (names_in(shape[0]) | names_in(shape[1])):
             return [loop]  # range's bounds are read once; the stores after the loop read them again
         before, after = [], []
         for array in sorted(self.arrays):
