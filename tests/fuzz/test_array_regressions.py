@@ -220,3 +220,28 @@ def writes_through_ravel_of_a_strided_view(x):
 def test_writes_through_a_ravel_are_refused_with_what_to_write(function, args):
     with pytest.raises(srcad.DifferentiabilityError, match=r"flatten\(\) for a copy"):
         srcad.grad(function, wrt=0)(*args)
+
+
+I2 = np.array([-1, 1])
+
+
+# A crash (array hunt, 2026-12-04): numba compares IR statements holding the module-level array I2
+# with ==, which raises for arrays ("truth value of an array ... is ambiguous"), while compiling
+# the adjoint. Not fixed yet: numba's traceback reaches the user.
+def global_index_array_in_a_loop(x, y, s, n):
+    i1 = np.array([-2, 0, 3, 2])
+    B1 = 0.5 * x
+    for k in range(len(i1)):
+        B1[i1[k]] += 0.25 * np.cos(y[I2[0]])
+    for j in range(1, 4):
+        x[j] = x[j] + 0.1 * np.tanh(x[j - 1] * 0.9)
+        B2 = np.ones((4,))
+        B1[I2] *= 0.75 + 0.25 * np.tanh((B1[1:3] - (n / 4 * x[I2])))
+        B2[1:] /= 2.0 + np.cos(y)
+    return 1.0 * np.sum(B1) + 0.7 * np.sum(x * x) + -0.6 * s * s
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason="known bug: numba's IR comparison of a global array")
+def test_a_global_index_array_in_a_loop():
+    test_array_regression(global_index_array_in_a_loop,
+                          (np.array([0.76, -0.75, 1.5, -0.15]), np.array([1.06, -0.78, 1.42]), -0.88, 0))
