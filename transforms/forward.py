@@ -21,7 +21,8 @@ from numba.core import types as numba_types
 from srcad.transforms import fold_tangents, rules
 from srcad.transforms.carried_adjoints import carried_accumulations
 from srcad.transforms.statements import (
-    LIST_POP, assembled_pieces, assignment_of, element_write_of, is_array_type, list_append_of, operation_of,
+    LIST_POP, assembled_pieces, assignment_of, element_write_of, is_array_type, is_float64_vector_type,
+    list_append_of, operation_of,
 )
 from srcad.transforms.flatten import assign
 from srcad.transforms.names import renamed_in
@@ -377,8 +378,7 @@ def forward_mode(definition, parameters, wrt, analysis, names, only_tangent=Fals
     primal_of = {t: name for name, t in mode.tangent_names.items()}
 
     def is_float_vector(name):  # a primal array, or the tangent of one
-        numba_type = analysis.types.get(primal_of.get(name, name))
-        return isinstance(numba_type, numba_types.Array) and numba_type.ndim == 1 and numba_type.dtype == numba_types.float64
+        return is_float64_vector_type(analysis.types.get(primal_of.get(name, name)))
 
     body = carried_accumulations(list(tangent.body.body), is_float_vector, names)
     return tangent.with_changes(body=tangent.body.with_changes(body=body))

@@ -15,7 +15,8 @@ from numba.core import types as numba_types
 
 from srcad.transforms import rules
 from srcad.transforms.statements import (
-    LIST_POP, assignment_of, element_write_of, is_array_type, list_append_of, operation_of, walk,
+    LIST_POP, assignment_of, element_write_of, is_array_type, is_float64_vector_type, list_append_of, operation_of,
+    walk,
 )
 from srcad.transforms.first_contributions import assign_first_contributions
 from srcad.transforms.flatten import assign
@@ -99,8 +100,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
         return self.scratch[key]
 
     def is_float_vector(self, name):
-        numba_type = self.analysis.types.get(name)
-        return isinstance(numba_type, numba_types.Array) and numba_type.ndim == 1 and numba_type.dtype == numba_types.float64
+        return is_float64_vector_type(self.analysis.types.get(name))
 
     def is_array(self, name):
         return is_array_type(self.analysis.types.get(name))

@@ -179,6 +179,10 @@ def is_float_type(numba_type):
     return isinstance(numba_type, numba_types.Float) or numba_type is None
 
 
+def is_float64_vector_type(numba_type):
+    return isinstance(numba_type, numba_types.Array) and numba_type.ndim == 1 and numba_type.dtype == numba_types.float64
+
+
 def is_array_type(numba_type):
     return isinstance(numba_type, numba_types.Array)
 
