@@ -31,7 +31,7 @@ iteration reads and writes each element once anyway).
 import libcst as cst
 
 from srcad.transforms.flatten import assign
-from srcad.transforms.names import target_names
+from srcad.transforms.names import nodes_in, target_names
 from srcad.transforms.statements import names_in
 
 _CODE = cst.Module([])
@@ -181,17 +181,7 @@ def _offsets(loop_body, index):
     """name -> (c, position of its binding) for the names bound once directly in the loop body as
     the loop index plus a constant c (the index itself: 0); None where the body binds the index."""
     offsets = {index: (0, -1)}
-    bound = {}
-    for statement in _every_statement(loop_body):
-        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
-            if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                for target in targets:
-                    for name in target_names(target):
-                        bound[name] = bound.get(name, 0) + 1
-        if isinstance(statement, cst.For):
-            for name in target_names(statement.target):
-                bound[name] = bound.get(name, 0) + 2
+    bound = _bindings(loop_body)
     for position, statement in enumerate(loop_body):
         small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
         if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
@@ -225,34 +215,25 @@ def _shift(value, offsets):
     return None
 
 
-def _bound_in(statements):
-    bound = set()
+def _bindings(statements):
+    """name -> how many times ``statements`` bind it (a loop target counts twice: it is bound again
+    and again)."""
+    bound = {}
     for statement in _every_statement(statements):
         for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
-            for target in [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
-                    [small.target] if isinstance(small, (cst.AugAssign, cst.AnnAssign)) else []):
-                bound.update(target_names(target))
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                [small.target] if isinstance(small, (cst.AugAssign, cst.AnnAssign)) else [])
+            for target in targets:
+                for name in target_names(target):
+                    bound[name] = bound.get(name, 0) + 1
         if isinstance(statement, cst.For):
-            bound.update(target_names(statement.target))
+            for name in target_names(statement.target):
+                bound[name] = bound.get(name, 0) + 2
     return bound
 
 
 def _leaves_early(loop_body):
-    found = []
-
-    class Find(cst.CSTVisitor):
-        def visit_Break(self, node):
-            found.append(node)
-
-        def visit_Continue(self, node):
-            found.append(node)
-
-        def visit_Return(self, node):
-            found.append(node)
-
-    for statement in loop_body:
-        statement.visit(Find())
-    return bool(found)
+    return any(isinstance(node, (cst.Break, cst.Continue, cst.Return)) for s in loop_body for node in nodes_in(s))
 
 
 class _Rewrite:
@@ -289,7 +270,7 @@ class _Rewrite:
             return [loop]
         index = loop.target.value
         offsets = _offsets(body, index)
-        if offsets is None or _bound_in(body) & (names_in(shape[0]) | names_in(shape[1])):
+        if offsets is None or set(_bindings(body)) & (names_in(shape[0]) | names_in(shape[1])):
             return [loop]  # range's bounds are read once; the stores after the loop read them again
         before, after = [], []
         for array in sorted(self.arrays):
@@ -317,9 +298,7 @@ class _Rewrite:
                 found[position] = (offset[0], name)
         if not found:
             return None
-        uses = 0
-        for statement in body:
-            uses += _count(statement, array)
+        uses = sum(isinstance(node, cst.Name) and node.value == array for s in body for node in nodes_in(s))
         return found if uses == len(found) else None
 
     def carried(self, body, array, found, index, shape):
@@ -345,18 +324,6 @@ class _Rewrite:
             loads.append(_if(runs, [assign(register[c], _element(array, start, c)) for c in others]))
         stores = [_if(runs, [_store(array, stop, c, register[c]) for c in others])] if others else []
         return first + rewritten + last, loads, stores
-
-
-def _count(statement, array):
-    count = [0]
-
-    class Count(cst.CSTVisitor):
-        def visit_Name(self, node):
-            if node.value == array:
-                count[0] += 1
-
-    statement.visit(Count())
-    return count[0]
 
 
 def _spelled(index, offset):
