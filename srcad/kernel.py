@@ -379,6 +379,7 @@ def _device_type_key(args):
 
 
 def cst_definition(text):
+    import srcad.transforms  # noqa: F401 - imports libcst without its deprecation warnings
     import libcst as cst
 
     return cst.parse_statement(text)

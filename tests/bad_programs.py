@@ -138,3 +138,11 @@ def view_in_a_while_test(x):
     while np.max(x.ravel()) > s:  # <- here:x.ravel()
         s = s + 1.0
     return s * x[0]
+
+
+def gamma_in_a_one_line_body(x): return math.gamma(x)  # <- here:math.gamma
+
+
+def global_in_a_one_line_branch(x):
+    if x > 0.0: global GLOBAL_STATE  # <- here:global
+    return x

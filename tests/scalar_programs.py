@@ -574,6 +574,21 @@ def driven_oscillator_time_loop(amplitude, frequency):
     return position + math.e * velocity
 
 
+def one_line_square(v): return v * v
+
+
+def one_line_bodies(x, y, n):
+    """Bodies written on their header's line, with semicolons; a helper defined on one line."""
+    total = 0.0; scale = one_line_square(y)
+    for i in range(n): total += math.sin(x * i) * scale
+    k = n
+    while k > 0: total *= 0.9; k -= 1
+    if n % 2 == 0: total -= x * y
+    elif n == 3: total += math.cos(y)
+    else: total *= x
+    return total + x
+
+
 # --- the table -------------------------------------------------------------
 
 
@@ -657,4 +672,5 @@ PROGRAMS = [
     program(early_return_from_nested_loop, (-1.5, 1.5), "int:0:20"),
     program(boolean_flags_and_chained_assignment, (0.3, 1.5), (-1.0, 1.0), "int:0:3"),
     program(driven_oscillator_time_loop, (0.5, 2.0), (0.5, 3.0)),
+    program(one_line_bodies, (-1.5, 1.5), (0.5, 1.5), "int:0:6"),
 ]

@@ -536,3 +536,22 @@ def test_launches_of_known_types_are_recorded_in_one_compiled_call():
     tape.backward(loss)
     np.testing.assert_allclose(tape.gradient(xs[0]), fd_gradient(lambda a: reference_springs(a, v0, k)[0], x0),
                                rtol=1e-6, atol=1e-8)
+
+
+@srcad.kernel
+def clipped_cubes(x, y):
+    i = srcad.tid()
+    if x[i] > 0.0: y[i] = x[i] ** 3
+    else: y[i] = -x[i]
+
+
+def test_kernels_with_one_line_branches():
+    x = np.linspace(-1.0, 1.0, 10) + 0.05
+    y, loss = np.zeros(10), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        clipped_cubes.launch(10, x, y)
+        sum_of_squares.launch(10, y, loss)
+    np.testing.assert_allclose(y, np.where(x > 0.0, x**3, -x), rtol=1e-14)
+    tape.backward(loss)
+    np.testing.assert_allclose(tape.gradient(x), np.where(x > 0.0, 6.0 * x**5, 2.0 * x), rtol=1e-12)

@@ -129,11 +129,13 @@ def parse_function(function):
             lineno=first_line + error.raw_line - 1,
             col=error.raw_column + indent + 1,
         ) from None
-    positions = wrapper.resolve(PositionProvider)
+    positions = dict(wrapper.resolve(PositionProvider))
     definition = next(
         (s for s in wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value == function.__name__),
         None,
     )
+    if definition is not None:
+        definition = definition.visit(_BlocksForOneLineBodies(positions))
     if definition is None:
         raise locator.error(
             f"srcad could not find 'def {function.__name__}' in its source",
@@ -154,6 +156,26 @@ def parse_function(function):
     parsed.local_names = set(parsed.parameters) | _assigned_names(definition.body)
     parsed.free_values = free_values(function)
     return parsed
+
+
+class _BlocksForOneLineBodies(cst.CSTTransformer):
+    """Rewrite one-line bodies (``def f(x): return x * x``, ``if c: y = 0``) as indented blocks, the
+    only form the passes read. Each node rebuilt keeps the user's position of the node it replaces."""
+
+    def __init__(self, positions):
+        super().__init__()
+        self.positions = positions
+
+    def leave_SimpleStatementSuite(self, original_node, updated_node):
+        line = cst.SimpleStatementLine(body=updated_node.body)
+        self.positions[line] = self.positions[original_node]
+        return cst.IndentedBlock(body=[line])
+
+    def on_leave(self, original_node, updated_node):
+        rebuilt = super().on_leave(original_node, updated_node)
+        if isinstance(rebuilt, cst.CSTNode) and rebuilt is not original_node and original_node in self.positions:
+            self.positions.setdefault(rebuilt, self.positions[original_node])
+        return rebuilt
 
 
 def _parameters(parsed):
