@@ -296,7 +296,8 @@ class Kernel:
             atomic = {f"{normalized.parameters[k]}_adj" for k in wrt if normalized.parameters[k] in access.shared_reads}
             arguments = parameters + ["output_adj"] + [f"{normalized.parameters[k]}_adj" for k in wrt]
         thread_function = thread.name.value
-        header = dict(origin=normalized.origin, constants=normalized.constants, uses_tape=stage == "adjoint")
+        header = dict(origin=normalized.origin, constants=normalized.constants, uses_tape=stage == "adjoint",
+                      index_arrays_as_views=False)
         if device == "cpu":
             source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
             ranks = {}  # the private arrays' numbers of dimensions (an adjoint's are its array's)
@@ -379,7 +380,6 @@ def _device_type_key(args):
 
 
 def cst_definition(text):
-    import srcad.transforms  # noqa: F401 - imports libcst without its deprecation warnings
     import libcst as cst
 
     return cst.parse_statement(text)

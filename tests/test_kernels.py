@@ -341,6 +341,15 @@ def gather(x, idx, y):
     y[i] = x[idx[i]] ** 2 + max(x[i], 0.5)
 
 
+NEIGHBOURS = np.array([[1, 2], [0, 3], [3, 5], [4, 1], [5, 0], [2, 4]])  # a module-level index table
+
+
+@srcad.kernel
+def gather_neighbours(x, y):
+    i = srcad.tid()
+    y[i] = x[NEIGHBOURS[i, 0]] * x[i] + np.sin(x[NEIGHBOURS[i, 1]])
+
+
 @srcad.kernel
 def grow_until(x, y):
     i = srcad.tid()
@@ -370,6 +379,8 @@ USER_KERNELS = {  # kernel, threads, arguments (the output last), NumPy referenc
     "gather": (gather, 6, [_RNG.uniform(0.1, 2.0, size=6), _IDX, np.zeros(6)],
                lambda x, idx: x[idx] ** 2 + np.maximum(x, 0.5)),
     "grow_until": (grow_until, 5, [_RNG.uniform(0.5, 3.0, size=5), np.zeros(5)], _grown),
+    "gather_neighbours": (gather_neighbours, 6, [_RNG.normal(size=6), np.zeros(6)],
+                          lambda x: x[NEIGHBOURS[:, 0]] * x + np.sin(x[NEIGHBOURS[:, 1]])),
 }
 
 

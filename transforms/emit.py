@@ -5,15 +5,16 @@ import math
 import libcst as cst
 import numpy
 
-from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
+from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS, all_names
 from srcad.version import __version__
 
 
-def module_source(definition, *, stage, origin, constants, uses_tape=False):
+def module_source(definition, *, stage, origin, constants, uses_tape=False, index_arrays_as_views=True):
     """The source of a module holding ``definition``.
 
     ``origin`` names the user's function and file; ``constants`` are the user's
-    global or closure numbers the code refers to, defined at the top.
+    global or closure numbers the code refers to, defined at the top. Kernels, whose
+    launchers copy the thread's body into other functions, keep index arrays global.
     """
     lines = [
         f"# srcad {__version__}: {stage} of {origin}.",
@@ -24,6 +25,8 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         "",
         "import srcad",
     ]
+    if index_arrays_as_views:
+        definition, constants = _index_arrays_bound_in_the_function(definition, constants)
     code = cst.Module([definition]).code  # printed once: printing a large function takes a while
     helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in code]
     if helpers:
@@ -36,6 +39,30 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False):
         lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")
     lines += ["", ""]
     return "\n".join(lines) + code
+
+
+def _index_arrays_bound_in_the_function(definition, constants):
+    """Read the user's global integer (and boolean) arrays through a local view bound at entry.
+
+    numba turns ``x[G]``, G a global array, into a getitem with the array as its constant index, and
+    its IR then compares such getitems with ``==`` (an array of booleans: numba crashes). A view is
+    not a constant to numba, and costs no copy."""
+    used = all_names(definition)
+    taken = used | set(constants)
+    bindings, renamed = [], dict(constants)
+    for name, value in sorted(constants.items()):
+        if not (isinstance(value, numpy.ndarray) and value.dtype.kind in "biu" and name in used):
+            continue
+        frozen = f"{name}_frozen"
+        while frozen in taken:
+            frozen += "_"
+        taken.add(frozen)
+        renamed[frozen] = renamed.pop(name)
+        bindings.append(cst.parse_statement(f"{name} = {frozen}[:]  # a view: numba cannot index with a global array\n"))
+    if not bindings:
+        return definition, constants
+    body = definition.body.with_changes(body=[*bindings, *definition.body.body])
+    return definition.with_changes(body=body), renamed
 
 
 def spelled_constant(value):

@@ -241,7 +241,6 @@ def global_index_array_in_a_loop(x, y, s, n):
     return 1.0 * np.sum(B1) + 0.7 * np.sum(x * x) + -0.6 * s * s
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="known bug: numba's IR comparison of a global array")
 def test_a_global_index_array_in_a_loop():
     test_array_regression(global_index_array_in_a_loop,
                           (np.array([0.76, -0.75, 1.5, -0.15]), np.array([1.06, -0.78, 1.42]), -0.88, 0))
