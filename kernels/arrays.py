@@ -117,6 +117,16 @@ def cumsum_adjoint(adjoint, x):
 
 
 @njit(cache=True)
+def diff_adjoint(adjoint):
+    """The adjoint of ``y = np.diff(x)`` for x (differences along the last axis): each element of x
+    gets the adjoint of the difference it starts and minus that of the one it ends."""
+    result = np.zeros(adjoint.shape[:-1] + (adjoint.shape[-1] + 1,), dtype=adjoint.dtype)
+    result[..., 1:] += adjoint
+    result[..., :-1] -= adjoint
+    return result
+
+
+@njit(cache=True)
 def scatter_add(adjoint, indices, increment):
     """The adjoint of ``y = x[indices]`` (an array of indices, along x's first axis) added into x's:
     ``adjoint[indices[k]] += increment[k]``, once per k, so repeated indices add up (the gather

@@ -92,7 +92,7 @@ class Differentiable:
             self._primal = cpu.jit(self.python_function)
         try:
             cpu.compile_for(self._primal, signature)
-        except NumbaError:
+        except (NumbaError, AssertionError):  # numba asserts on some calls it does not take: enumerate(x, start=2)
             return self._normalized_for(signature, args)
         return self._primal
 

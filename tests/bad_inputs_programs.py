@@ -220,10 +220,10 @@ def assigns_an_attribute(x, m):
     return x
 
 
-def loops_over_an_array(values):
+def loops_over_a_string(values):
     s = 0.0
-    for v in values:  # <- here:values
-        s += v * v
+    for v in "abc":  # <- here:"abc"
+        s += values[0] * len(v)
     return s
 
 

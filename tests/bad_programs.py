@@ -85,7 +85,7 @@ def boolean_mask(x, a):
 
 
 def array_method(x, a):
-    return x * a.cumsum()[0]  # <- here:a.cumsum()
+    return x * a.cumprod()[0]  # <- here:a.cumprod()
 
 
 def star_args(*xs):  # <- here:*xs

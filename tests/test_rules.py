@@ -52,6 +52,15 @@ OPERATIONS = {
     "math.fabs": (math.fabs, [(-3, -0.2)]),
     "math.erf": (math.erf, [(-2, 2)]),
     "math.erfc": (math.erfc, [(-2, 2)]),
+    "math.asinh": (math.asinh, [(-3, 3)]),
+    "math.acosh": (math.acosh, [(1.1, 4)]),
+    "math.atanh": (math.atanh, [(-0.9, 0.9)]),
+    "math.exp2": (lambda x: 2.0**x, [(-3, 3)]),
+    "math.radians": (lambda x: x * math.pi / 180.0, [(-360, 360)]),
+    "math.degrees": (lambda x: x * 180.0 / math.pi, [(-3, 3)]),
+    "np.cbrt": (lambda x: math.copysign(abs(x) ** (1.0 / 3.0), x), [(0.2, 3)]),
+    "np.reciprocal": (lambda x: 1.0 / x, [(0.3, 3)]),
+    "np.logaddexp": (lambda a, b: math.log(math.exp(a) + math.exp(b)), [(-3, 3), (-3, 3)]),
     "np.square": (lambda x: x * x, [(-3, 3)]),
     "np.clip": (lambda x, low, high: min(max(x, low), high), [(-3, 3), (-3.5, -3.1), (3.1, 3.5)]),
     "np.where": (lambda c, a, b: a if c > 0.5 else b, [(0.9, 1.0), (-3, 3), (-3, 3)]),
@@ -142,6 +151,11 @@ def test_elementwise_rule_matches_central_differences_per_element(key, data):
         ("np.mean", np.mean, lambda rng: [rng.normal(size=4)]),
         ("np.dot", np.dot, lambda rng: [rng.normal(size=4), rng.normal(size=4)]),
         ("np.linalg.norm", np.linalg.norm, lambda rng: [rng.normal(size=4)]),
+        ("np.var", np.var, lambda rng: [rng.normal(size=4)]),
+        ("np.var", np.var, lambda rng: [rng.normal(size=(2, 3))]),
+        ("np.std", np.std, lambda rng: [rng.normal(size=(3, 2))]),
+        ("np.trace", np.trace, lambda rng: [rng.normal(size=(3, 3))]),
+        ("np.trace", np.trace, lambda rng: [rng.normal(size=(2, 4))]),
     ],
 )
 def test_reduction_rules_match_central_differences(key, function, make):
@@ -149,11 +163,41 @@ def test_reduction_rules_match_central_differences(key, function, make):
     operands = make(np.random.default_rng(1))
     bindings = dict(zip(rule.operands, operands), y=function(*operands), y_adj=1.0)
     for index, template in enumerate(rule.adjoints):
-        expected = np.zeros(4)
-        for element in range(4):
+        expected = np.zeros(operands[index].shape)
+        for element in np.ndindex(expected.shape):
             def along(t, element=element):
                 moved = [o.copy() for o in operands]
                 moved[index][element] = t
                 return function(*moved)
             expected[element] = _central_difference(along, [operands[index][element]], 0)
-        np.testing.assert_allclose(_evaluate(template, bindings) * np.ones(4), expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(_evaluate(template, bindings) * np.ones(expected.shape), expected,
+                                   rtol=1e-6, atol=1e-7)
+        tangent = {f"{name}_dot": np.zeros_like(o) for name, o in zip(rule.operands, operands)}
+        direction = np.random.default_rng(2).normal(size=expected.shape)
+        tangent[f"{rule.operands[index]}_dot"] = direction
+        assert _evaluate(rule.tangent, {**bindings, **tangent}) == pytest.approx(np.sum(expected * direction), rel=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4)])
+def test_the_rule_of_np_diff_is_the_transposed_difference(shape):
+    """The adjoint of y = np.diff(x) is J^T y_adj, J the Jacobian (by central differences); its
+    helper's own rule (forward mode through a gradient) is the transpose again."""
+    from srcad.kernels import arrays
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=shape)
+    y_adj = rng.normal(size=np.diff(x).shape)
+    jacobian_transposed = np.zeros(shape + y_adj.shape)
+    for element in np.ndindex(shape):
+        step = np.zeros(shape)
+        step[element] = 1e-6
+        jacobian_transposed[element] = (np.diff(x + step) - np.diff(x - step)) / 2e-6
+    expected = np.tensordot(jacobian_transposed, y_adj, axes=y_adj.ndim)
+    namespace = {"math": math, "np": np, "diff_adjoint": arrays.diff_adjoint}
+    rule = rules.ARRAY_RULES["np.diff"]
+    code = cst.Module([]).code_for_node(rules.instantiate(rule.adjoints[0], x=cst.Name("x"), y_adj=cst.Name("y_adj")))
+    np.testing.assert_allclose(eval(code, namespace, {"x": x, "y_adj": y_adj}), expected, rtol=1e-6, atol=1e-8)
+    helper = rules.ARRAY_RULES["diff_adjoint"]
+    g = rng.normal(size=shape)
+    code = cst.Module([]).code_for_node(rules.instantiate(helper.adjoints[0], y_adj=cst.Name("g")))
+    np.testing.assert_allclose(np.sum(eval(code, namespace, {"g": g}) * y_adj), np.sum(g * arrays.diff_adjoint(y_adj)))

@@ -618,6 +618,35 @@ def _heat_f32(rng):
     return (rng.normal(size=_size(rng, 3, 6)).astype(np.float32), float(rng.uniform(0.05, 0.2)), _size(rng, 1, 5))
 
 
+def signal_statistics(x, A):
+    """Differences, spread and trace, and NumPy's elementwise functions without a math twin."""
+    steps = np.diff(x)
+    rows = np.diff(A)
+    score = np.var(x) * A.trace() + x.std() + np.sum(steps * steps * np.arcsinh(steps))
+    score += np.sum(np.sin(rows)) + np.trace(A @ A.T) * 0.1 + np.sum(x.cumsum() ** 2) * 0.05
+    return score + np.sum(np.cbrt(x * x + 1.0) + np.logaddexp(x, 0.5 * x) + np.exp2(np.deg2rad(x)))
+
+
+def weighted_rows_in_loops_over_items(A, w):
+    """Rows of a matrix, enumerate, zip and reversed, nested."""
+    total = 0.0
+    for i, (row, weight) in enumerate(zip(A, reversed(w))):
+        total += weight * np.sum(np.tanh(row)) * (i + 1)
+    for row in A:
+        for k, value in enumerate(row, 1):
+            total += k * value * value * w[0]
+    return total
+
+
+def _statistics(rng):
+    n = _size(rng, 3, 7)
+    return (rng.normal(size=n), rng.normal(size=(n, n)))
+
+
+def _rows_and_weights(rng):
+    return (rng.normal(size=(_size(rng, 1, 5), _size(rng, 1, 5))), rng.normal(size=_size(rng, 1, 6)))
+
+
 def _entry(function, make, wrt, float32=False, writes_arguments=False, name=None):
     return ArrayProgram(name or function.__name__, function, make, tuple(wrt), float32, writes_arguments)
 
@@ -681,4 +710,7 @@ PROGRAMS = [
     _entry(column_assignment_inplace, _column, (0, 1), writes_arguments=True),
     _entry(heat_stencil_inplace, _heat_f32, (0, 1), float32=True, writes_arguments=True,
            name="heat_stencil_inplace_float32"),
+    # np.diff, np.var, np.std, np.trace, and loops over items
+    _entry(signal_statistics, _statistics, (0, 1)),
+    _entry(weighted_rows_in_loops_over_items, _rows_and_weights, (0, 1)),
 ]

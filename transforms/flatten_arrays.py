@@ -94,7 +94,8 @@ class ArrayFlattening:
             return self._result(call, statements, into)
         if f"np.{method}" in rules.REDUCTIONS:  # x.sum(axis=0) is np.sum(x, axis=0)
             return self.reduction(node, f"np.{method}", node.func.value, list(node.args), statements, into)
-        function = {"copy": "np.copy", "dot": "np.dot"}.get(method)
+        function = {"copy": "np.copy", "dot": "np.dot", "trace": "np.trace", "var": "np.var", "std": "np.std",
+                    "cumsum": "np.cumsum"}.get(method)
         if function is not None and not any(a.keyword or a.star for a in node.args):
             array = self._operand(node.func.value, statements)
             arguments = [array] + [self._operand(a.value, statements) for a in node.args]

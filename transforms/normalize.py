@@ -143,8 +143,6 @@ class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
         return result
 
     def statement(self, statement):
-        if isinstance(statement, cst.BaseSmallStatement):  # the body of a one-line `def f(x): return x`
-            return self.marked(self.small_statement(statement), statement)
         if isinstance(statement, cst.SimpleStatementLine):
             produced = []
             for small in statement.body:

@@ -1,10 +1,13 @@
 """Normalization of control flow (mixed into ``Normalizer``): ``if`` with its test computed
-inactive, ``for`` over ``range`` with its bounds computed once before the loop, and ``while``
+inactive, ``for`` over ``range`` with its bounds computed once before the loop (loops over items
+are first written as such, see ``iteration``), and ``while``
 as ``while True`` with an exit check first, the form the later passes take."""
 
 import libcst as cst
 
+from srcad.transforms import iteration
 from srcad.transforms.flatten import assign
+from srcad.transforms.parse import assigned_names
 
 
 class ControlFlowNormalizing:
@@ -27,15 +30,10 @@ class ControlFlowNormalizing:
             raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
         if node.asynchronous is not None:
             raise self.error("srcad cannot differentiate 'async for'", node)
-        if not isinstance(node.target, cst.Name):
-            raise self.error("a loop variable must be a single name", node.target)
+        if not (isinstance(node.target, cst.Name) and iteration.is_range(self, node.iter)):
+            before, loop = iteration.range_loop(self, node, assigned_names(node.body))
+            return [made for statement in before for made in self.statement(statement)] + self.compound_For(loop)
         iterator = node.iter
-        if not (isinstance(iterator, cst.Call) and self.parsed.resolve(iterator.func).name == "range"):
-            raise self.error(
-                "srcad can only differentiate 'for' loops over range(...)",
-                iterator,
-                "Loop over indices: 'for i in range(len(a)):'.",
-            )
         if not 1 <= len(iterator.args) <= 3 or any(a.keyword or a.star for a in iterator.args):
             raise self.error("range() takes one to three positional arguments here", iterator)
         statements, bounds = [], []

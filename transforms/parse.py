@@ -153,7 +153,7 @@ def parse_function(function):
         local_names=set(),
     )
     parsed.parameters = _parameters(parsed)
-    parsed.local_names = set(parsed.parameters) | _assigned_names(definition.body)
+    parsed.local_names = set(parsed.parameters) | assigned_names(definition.body)
     parsed.free_values = free_values(function)
     return parsed
 
@@ -223,7 +223,7 @@ class _AssignedNames(cst.CSTVisitor):
                 self._collect(element.value)
 
 
-def _assigned_names(body):
+def assigned_names(body):
     visitor = _AssignedNames()
     body.visit(visitor)
     return visitor.names

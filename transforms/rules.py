@@ -102,6 +102,12 @@ SCALAR_RULES = {
     "math.erfc": unary(
         "-y_adj * 1.1283791670955126 * math.exp(-x * x)", "-x_dot * 1.1283791670955126 * math.exp(-x * x)"
     ),
+    "math.asinh": unary("y_adj / math.sqrt(x * x + 1.0)", "x_dot / math.sqrt(x * x + 1.0)"),
+    "math.acosh": unary("y_adj / math.sqrt(x * x - 1.0)", "x_dot / math.sqrt(x * x - 1.0)"),
+    "math.atanh": unary("y_adj / (1.0 - x * x)", "x_dot / (1.0 - x * x)"),
+    "math.exp2": unary("y_adj * y * 0.6931471805599453", "x_dot * y * 0.6931471805599453"),
+    "math.radians": unary("y_adj * 0.017453292519943295", "x_dot * 0.017453292519943295"),
+    "math.degrees": unary("y_adj * 57.29577951308232", "x_dot * 57.29577951308232"),
 }
 
 # Array elements. `y = x[i, j]` ("index"): the adjoint accumulates into the same element of
@@ -144,6 +150,12 @@ REDUCTION_RULES = {
     "np.prod": unary("y_adj * products_of_others(x)", "np.sum(products_of_others(x) * x_dot)"),
 }
 REDUCTION_RULES["np.amax"], REDUCTION_RULES["np.amin"] = REDUCTION_RULES["np.max"], REDUCTION_RULES["np.min"]
+REDUCTION_RULES.update({
+    "np.trace": unary("y_adj * np.eye(x.shape[0], x.shape[1])", "np.trace(x_dot)"),  # of a matrix
+    # of all the elements (ddof 0): d var / dx_i = 2 (x_i - mean) / n, and std = sqrt(var)
+    "np.var": unary("y_adj * 2.0 * (x - np.mean(x)) / x.size", "2.0 * np.mean((x - np.mean(x)) * x_dot)"),
+    "np.std": unary("y_adj * (x - np.mean(x)) / (x.size * y)", "np.mean((x - np.mean(x)) * x_dot) / y"),
+})
 # Reductions that take axis=: np.sum(x, axis=k) has an array result, whose adjoint spreads back along k.
 REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.prod", "np.amax", "np.amin"}
 AXIS_REDUCTION_RULES = {"np.sum": unary("spread_along(y_adj, x, axis, False)", "np.sum(x_dot, axis=axis)")}
@@ -174,6 +186,8 @@ ARRAY_RULES.update(REDUCTIONS_ALONG)
 ARRAY_RULES["keep_dims"] = Rule(("v", "x"), ("np.sum(y_adj)", "0.0"), "keep_dims(v_dot, x)")
 REDUCTION_RULES.update(REDUCTIONS_ALONG)  # of a vector without keepdims: a float
 
+# np.diff(x) along the last axis: y[..., k] = x[..., k + 1] - x[..., k].
+ARRAY_RULES["np.diff"] = unary("diff_adjoint(y_adj)", "np.diff(x_dot)")
 # np.cumsum(x) (of x flattened): each element's adjoint sums the adjoints of the elements after it.
 ARRAY_RULES["np.cumsum"] = unary("cumsum_adjoint(y_adj, x)", "np.cumsum(x_dot)")
 # np.cumsum(x, axis=k), as srcad writes it (numba's np.cumsum has no axis): along each line.
@@ -206,7 +220,9 @@ NUMPY_TWINS = {
     "np.tanh": "math.tanh", "np.exp": "math.exp", "np.expm1": "math.expm1", "np.log": "math.log",
     "np.log1p": "math.log1p", "np.log2": "math.log2", "np.log10": "math.log10", "np.sqrt": "math.sqrt",
     "np.abs": "abs", "np.fabs": "math.fabs", "np.hypot": "math.hypot", "np.arctan2": "math.atan2",
-    "np.power": "**",
+    "np.power": "**", "np.arcsinh": "math.asinh", "np.arccosh": "math.acosh", "np.arctanh": "math.atanh",
+    "np.exp2": "math.exp2", "np.deg2rad": "math.radians", "np.radians": "math.radians",
+    "np.rad2deg": "math.degrees", "np.degrees": "math.degrees",
 }  # fmt: skip
 _ELEMENTWISE_SPELLING = {
     "math.asin": "np.arcsin", "math.acos": "np.arccos", "math.atan": "np.arctan", "math.": "np.",
@@ -243,6 +259,16 @@ ELEMENTWISE_RULES["min"] = binary(
 )
 SCALAR_RULES["np.square"] = unary("y_adj * 2.0 * x", "x_dot * 2.0 * x")
 ELEMENTWISE_RULES["np.square"] = SCALAR_RULES["np.square"]
+# NumPy's elementwise functions without a math module twin (numba has no math.cbrt).
+ELEMENTWISE_RULES["np.cbrt"] = SCALAR_RULES["np.cbrt"] = unary("y_adj / (3.0 * y * y)", "x_dot / (3.0 * y * y)")
+ELEMENTWISE_RULES["np.reciprocal"] = SCALAR_RULES["np.reciprocal"] = unary("-y_adj * y * y", "-x_dot * y * y")
+SCALAR_RULES["np.logaddexp"] = binary(
+    "y_adj * math.exp(a - y)", "y_adj * math.exp(b - y)", "a_dot * math.exp(a - y) + b_dot * math.exp(b - y)"
+)
+ELEMENTWISE_RULES["np.logaddexp"] = Rule(
+    SCALAR_RULES["np.logaddexp"].operands, tuple(_elementwise(t) for t in SCALAR_RULES["np.logaddexp"].adjoints),
+    _elementwise(SCALAR_RULES["np.logaddexp"].tangent),
+)
 # np.clip(x, low, high): x passes through inside [low, high], each bound where it is hit.
 SCALAR_RULES["np.clip"] = Rule(
     ("x", "low", "high"),
@@ -287,6 +313,7 @@ ADJOINT_HELPER_RULES = {
         ("a", "x", "axis", "keepdims"), ("sum_along(y_adj, axis, keepdims)", "0.0", "0.0", "0.0"),
         "spread_along(a_dot, x, axis, keepdims)",
     ),
+    "diff_adjoint": unary("np.diff(y_adj)", "diff_adjoint(x_dot)"),
     "cumsum_adjoint": Rule(("a", "x"), ("np.cumsum(y_adj).reshape(a.shape)", "0.0"), "cumsum_adjoint(a_dot, x)"),
     "cumsum_adjoint_along": Rule(("a", "axis"), ("cumsum_along(y_adj, axis)", "0.0"), "cumsum_adjoint_along(a_dot, axis)"),
     "at_first": Rule(("x", "v", "a"), ("0.0", "0.0", "np.sum(at_first(x, v, 1.0) * y_adj)"), "at_first(x, v, a_dot)"),
