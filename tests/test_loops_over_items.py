@@ -1,5 +1,5 @@
 """Loops over items (``for v in x``, ``enumerate``, ``zip``, ``reversed``, rows of a matrix,
-nested in each other): values, side effects, gradients and tangents against the plain Python
+nested in each other) and sums of generators (``sum(e for v in x if c)``): values, side effects, gradients and tangents against the plain Python
 function and central differences of it; bad loops refused at the user's line."""
 
 import math
@@ -89,6 +89,15 @@ def ranges_inside_zip(x, n):
     return total
 
 
+def sums_of_generators(x, w, n):
+    i = 7  # a comprehension's variables are its own: i is still 7 after the first sum
+    total = sum(w[i] * math.sin(x[0] * i) for i in range(n))
+    total += sum([v * v for v in x if v > 0.0], 1.5)
+    total += sum(p * q * p for p, q in zip(x, reversed(w)))
+    total += sum(x[j] * w[k] for j in range(n) for k in range(j) if (j + k) % 2 == 0)
+    return total * i
+
+
 VECTOR = np.array([0.3, -1.2, 0.7, 2.1, -0.4])
 WEIGHTS = np.array([1.5, -0.5, 0.25, 0.8])
 MATRIX = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, -2.0], [-0.3, 1.1, 0.6]])
@@ -101,6 +110,7 @@ CASES = [
     (items_of_an_expression_rebound_in_the_body, (VECTOR,)),
     (writes_into_later_items, (VECTOR, WEIGHTS)),
     (ranges_inside_zip, (VECTOR, 4)),
+    (sums_of_generators, (VECTOR, WEIGHTS, 4)),
 ]
 IDS = [case[0].__name__ for case in CASES]
 
@@ -196,7 +206,18 @@ def loops_over_a_stepped_range_inside_zip(x):
     return total
 
 
+def no_rule_inside_a_generator(x):
+    i = 1.0
+    return sum(math.gamma(x[0] * i) for i in range(3)) * i  # <- the call
+
+
+def a_list_comprehension_as_an_array(x):
+    return np.sum(np.array([v * v for v in x]))  # <- the comprehension
+
+
 @pytest.mark.parametrize("function, column_of, why", [
+    (no_rule_inside_a_generator, "math.gamma", "'math.gamma' has no derivative rule"),
+    (a_list_comprehension_as_an_array, "[v * v", "cannot differentiate a generator expression or a comprehension"),
     (unpacks_too_many, "a, b, c", "unpacks 2 values per item into 3 names"),
     (unpacks_an_item_of_an_array, "p, q", "cannot unpack an array's item"),
     (loops_over_a_tuple, "x, y)", "not over the parts of a tuple"),

@@ -244,7 +244,13 @@ class Flattener(ArrayFlattening, TupleFlattening):
         length = self.tuple_length(node)
         if length is not None:
             return length
-        for argument in node.args:  # sum(x * k for k in ...): the comprehension is what cannot be done
+        from srcad.transforms import iteration
+
+        if iteration.is_sum_of_a_generator(self, node):
+            loops, total = iteration.sum_of_generator(self, node)
+            statements += [made for statement in loops for made in self.statement(statement)]
+            return self._operand(cst.Name(total), statements) if into is None else self._result(cst.Name(total), statements, into)
+        for argument in node.args:  # any(x > k for k in ...), [f(v) for v in x]: comprehensions cannot be done
             if isinstance(argument.value, (cst.GeneratorExp, cst.ListComp, cst.SetComp, cst.DictComp)):
                 raise self.error(
                     "srcad cannot differentiate a generator expression or a comprehension",

@@ -17,6 +17,7 @@ from typing import Callable
 import libcst as cst
 
 from srcad.transforms.flatten import assign, is_atom
+from srcad.transforms.names import target_names
 
 _HINT = "Loop over positions instead: 'for i in range(len(a)):' and read a[i]."
 
@@ -201,3 +202,70 @@ def _positioned(normalizer, statement, original):
     if position is not None:
         normalizer.parsed.positions[statement.body[0]] = position
     return statement
+
+
+def is_sum_of_a_generator(normalizer, call):
+    """``sum(e for v in x)`` or ``sum([e for v in x], start)``, the builtin sum."""
+    return (normalizer.parsed.resolve(call.func).value is sum and 1 <= len(call.args) <= 2
+            and not any(a.keyword or a.star for a in call.args)
+            and isinstance(call.args[0].value, (cst.GeneratorExp, cst.ListComp)))
+
+
+def sum_of_generator(normalizer, call):
+    """``sum(e for v in x if c)`` (or of a list comprehension, with an optional start) as statements
+    before the expression: ``total = 0``, then the loops (nested as the ``for`` clauses are) add
+    ``e`` into ``total``. The comprehension's variables get names of their own where the function
+    uses the same names elsewhere (they are local to the comprehension in Python).
+    Returns (user-level statements, the name of the total)."""
+    comprehension = call.args[0].value
+    start = call.args[1].value if len(call.args) == 2 else cst.Integer("0")
+    renamed = {}
+    clause = comprehension.for_in
+    while clause is not None:
+        for name in target_names(clause.target):
+            if name in normalizer.parsed.local_names or name in normalizer.parsed.free_values:
+                renamed[name] = _fresh_local(normalizer, name)
+            else:
+                normalizer.parsed.local_names.add(name)
+        clause = clause.inner_for_in
+    total = _fresh_local(normalizer, "total")
+    element, clause = comprehension.elt, comprehension.for_in
+    if renamed:  # (the first iterable is read outside the comprehension's scope: not renamed)
+        rename = _Renaming(renamed, normalizer.parsed.positions)
+        element = element.visit(rename)
+        clause = clause.with_changes(target=clause.target.visit(rename), ifs=[i.visit(rename) for i in clause.ifs],
+                                     inner_for_in=clause.inner_for_in and clause.inner_for_in.visit(rename))
+    addition = cst.SimpleStatementLine([cst.AugAssign(cst.Name(total), cst.AddAssign(), element)])
+    return [assign(total, start), _loops(clause, addition)], total
+
+
+def _loops(clause, innermost):
+    body = innermost if clause.inner_for_in is None else _loops(clause.inner_for_in, innermost)
+    for condition in reversed(clause.ifs):
+        body = cst.If(test=condition.test, body=cst.IndentedBlock([body]))
+    return cst.For(target=clause.target, iter=clause.iter, body=cst.IndentedBlock([body]))
+
+
+class _Renaming(cst.CSTTransformer):
+    """Rename names, keeping the user's positions on every node rebuilt (for errors)."""
+
+    def __init__(self, renamed, positions):
+        super().__init__()
+        self.renamed, self.positions = renamed, positions
+
+    def leave_Name(self, original_node, updated_node):
+        if original_node.value in self.renamed:
+            return updated_node.with_changes(value=self.renamed[original_node.value])
+        return updated_node
+
+    def leave_Attribute(self, original_node, updated_node):
+        return updated_node.with_changes(attr=original_node.attr)  # `.x` of `state.x` is no variable
+
+    def leave_Arg(self, original_node, updated_node):
+        return updated_node.with_changes(keyword=original_node.keyword)  # nor is `k` of `f(k=v)`
+
+    def on_leave(self, original_node, updated_node):
+        rebuilt = super().on_leave(original_node, updated_node)
+        if isinstance(rebuilt, cst.CSTNode) and rebuilt is not original_node and original_node in self.positions:
+            self.positions.setdefault(rebuilt, self.positions[original_node])
+        return rebuilt

@@ -16,7 +16,8 @@ reductions with and without `axis=`/`keepdims=True`, matrix products,
 (`.copy()`, `np.zeros_like`, ...), in-place updates of whole arrays, of
 regions and of elements (also through another name of the same memory), time
 loops `for _ in range(n):` that rebind arrays or update them in place,
-element loops `for j in range(k):`, and `if`/`else` on float conditions.
+element loops `for j in range(k):` (also as `reversed(range(k))`, `enumerate(x)` and
+`zip(range(k), x)`), and `if`/`else` on float conditions.
 
 Indexing with arrays of integers, NumPy's way (on about 40% of the programs):
 int arrays built at the top of f (`i1 = np.array([0, 2, 2, -1])`, with
@@ -836,7 +837,7 @@ class _Builder:
             return self.element(indent, target)
         index = self.choice(names)
         start = self.integer(0, 1)
-        self.emit(indent, f"for {index} in range({start}, {length}):" if start else f"for {index} in range({length}):")
+        self.emit(indent, self.loop_header(index, start, length, target))
         self.loop_indices.append((index, start, length))
         saved = dict(self.vars)
         self.depth += 1
@@ -848,6 +849,19 @@ class _Builder:
         self.touched = [name for name in self.touched if name in saved]
         self.loop_indices.pop()
         self.statements += 1
+
+    def loop_header(self, index, start, length, target):
+        """A loop of ``index`` over ``start..length - 1``, as range, reversed, enumerate or zip
+        (the last two over a vector's items, which the body does not use)."""
+        bounds = f"{start}, {length}" if start else f"{length}"
+        form = self.integer(0, 5)
+        if form == 1:
+            return f"for {index} in reversed(range({bounds})):"
+        if form == 2 and start == 0 and len(self.vars[target]) == 1:
+            return f"for {index}, _ in enumerate({target}):"
+        if form == 3 and len(self.vars[target]) == 1:
+            return f"for {index}, _ in zip(range({bounds}), {target}):"
+        return f"for {index} in range({bounds}):"
 
     def if_statement(self, indent, budget):
         if self.boolean(0.25):
