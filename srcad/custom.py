@@ -94,7 +94,7 @@ def call_rule(function, names, arity):
     if "forward" in registered:
         definitions[jvp] = Spelled(f"srcad.custom.compiled({key!r}, 'forward')")
         tangent = f"{jvp}({', '.join(operands + tuple(o + '_dot' for o in operands))})"
-    return alias, definitions, Rule(operands, adjoints, tangent, shared)
+    return alias, definitions, Rule(operands, adjoints, tangent, shared, origin=plain.__name__)
 
 
 def derived_names(names, hint, suffixes):

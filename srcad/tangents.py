@@ -303,40 +303,78 @@ def hessian(function, wrt=0):
 
 
 def jacobian(function, wrt=0):
-    """The Jacobian of ``function`` (float or float-array valued) with respect to argument ``wrt``,
-    of shape ``output.shape + x.shape``: row by row in reverse mode (one vjp per output element)
-    when the output has fewer elements than x, else column by column in forward mode (one jvp
-    per element of x).
+    """The Jacobian of ``function`` with respect to argument ``wrt``, of shape ``output.shape +
+    x.shape``: row by row in reverse mode (one vjp per output element) when the outputs have fewer
+    elements than the arguments differentiated, else column by column in forward mode (one jvp per
+    element of those arguments). With ``wrt`` a tuple of positions, a tuple of Jacobians, one per
+    position; with a tuple (or NamedTuple) output, the same structure holding each part's Jacobian.
 
     >>> def f(x):
     ...     return x * x[0]
     >>> jacobian(f)(numpy.array([2.0, 3.0])).tolist()
     [[4.0, 0.0], [3.0, 2.0]]
     """
-    if isinstance(wrt, tuple):
-        raise TypeError("srcad.jacobian takes one argument position (wrt=k)")
 
     @functools.wraps(unwrap(function))
     def jacobian_at(*args):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
-        (k,) = specializer.check_wrt((wrt,))
-        _refuse_tuple_arguments([args[k]], "Jacobians with respect to a tuple argument")
+        positions = specializer.check_wrt(wrt if isinstance(wrt, tuple) else (wrt,))
+        _refuse_tuple_arguments([args[k] for k in positions], "Jacobians with respect to a tuple argument")
         specializer.check_aliasing_before_compiling(args)  # the copies below would hide it
-        x = args[k]
         value, pullback = vjp(function, *[_copied(a) for a in args])
-        if isinstance(value, tuple):
-            raise TypeError("srcad.jacobian needs a float or float-array output; use srcad.vjp or srcad.jvp for tuples")
-        outputs, inputs = numpy.size(value), numpy.size(x)
-        if outputs < inputs:  # reverse mode: one row per output element
-            rows = [numpy.asarray(pullback(cotangent)[k]) for cotangent in _unit_vectors(value)]
-            matrix = numpy.stack(rows).reshape(numpy.shape(value) + numpy.shape(x))
+        outputs, rebuilt = _leaves(value)
+        if not all(isinstance(o, (float, numpy.ndarray)) for o in outputs):
+            raise TypeError("srcad.jacobian needs float or float-array outputs (or tuples of them)")
+        inputs = [args[k] for k in positions]
+        blocks = [[None] * len(positions) for _ in outputs]  # output part -> argument -> Jacobian
+        if sum(numpy.size(o) for o in outputs) < sum(numpy.size(x) for x in inputs):
+            for i, output in enumerate(outputs):  # reverse mode: one row per output element
+                rows = [[] for _ in positions]
+                for unit in _unit_vectors(output):
+                    cotangent = [numpy.zeros_like(o) if isinstance(o, numpy.ndarray) else 0.0 for o in outputs]
+                    cotangent[i] = unit
+                    cotangents = pullback(rebuilt(cotangent))
+                    for j, k in enumerate(positions):
+                        rows[j].append(numpy.asarray(cotangents[k]))
+                for j, x in enumerate(inputs):
+                    blocks[i][j] = numpy.stack(rows[j]).reshape(numpy.shape(output) + numpy.shape(x))
         else:
-            columns = [numpy.asarray(jvp(function, [_copied(a) for a in args], d)[1]) for d in _basis(args, k)]
-            matrix = numpy.stack(columns, axis=-1).reshape(numpy.shape(value) + numpy.shape(x))
-        return matrix if matrix.ndim else float(matrix)
+            for j, k in enumerate(positions):  # forward mode: one column per element of the argument
+                columns = [[] for _ in outputs]
+                for direction in _basis(args, k):
+                    tangents, _ = _leaves(jvp(function, [_copied(a) for a in args], direction)[1])
+                    for i, tangent in enumerate(tangents):
+                        columns[i].append(numpy.asarray(tangent))
+                for i, output in enumerate(outputs):
+                    blocks[i][j] = numpy.stack(columns[i], axis=-1).reshape(numpy.shape(output) + numpy.shape(args[k]))
+        blocks = [[b if b.ndim else float(b) for b in row] for row in blocks]
+        parts = [tuple(row) if isinstance(wrt, tuple) else row[0] for row in blocks]
+        return rebuilt(parts)
 
     return jacobian_at
+
+
+def _leaves(value):
+    """(the floats and arrays of a possibly nested tuple or NamedTuple, a function putting a list of
+    as many values back in that structure)."""
+    if not isinstance(value, tuple):
+        return [value], lambda parts: parts[0]
+    leaves, builders, counts = [], [], []
+    for part in value:
+        part_leaves, builder = _leaves(part)
+        leaves += part_leaves
+        builders.append(builder)
+        counts.append(len(part_leaves))
+
+    def rebuilt(parts):
+        made, start = [], 0
+        for builder, count in zip(builders, counts):
+            made.append(builder(parts[start:start + count]))
+            start += count
+        return type(value)(*made) if hasattr(value, "_fields") else tuple(made)
+
+    return leaves, rebuilt
 
 
 def _unit_vectors(value):

@@ -150,6 +150,50 @@ def test_jacobians_of_few_outputs_match_central_differences_row_by_row():
             np.testing.assert_allclose(J[:, k], column, rtol=1e-6, atol=1e-8)
 
 
+class Summary(NamedTuple):
+    energy: float
+    forces: np.ndarray
+
+
+def summarized(x, k):
+    return Summary(k * np.sum(x**2), -2.0 * k * np.sin(x))
+
+
+def polar(r, theta):
+    return r * math.cos(theta), r * math.sin(theta)
+
+
+def _columns_by_differences(function, args, position, part):
+    """d part(function(args)) / d args[position], as output.shape + argument.shape."""
+    x = np.asarray(args[position], dtype=float)
+    columns = []
+    for k in range(x.size):
+        step = np.zeros(x.size)
+        step[k] = 1e-6
+        up, down = list(args), list(args)
+        up[position] = (x.ravel() + step).reshape(x.shape) if x.ndim else float(x + step[0])
+        down[position] = (x.ravel() - step).reshape(x.shape) if x.ndim else float(x - step[0])
+        columns.append((np.asarray(part(function(*up))) - np.asarray(part(function(*down)))) / 2e-6)
+    return np.stack(columns, axis=-1).reshape(np.shape(part(function(*args))) + x.shape)
+
+
+@pytest.mark.parametrize("size", [2, 6])  # forward mode (more outputs), reverse mode (fewer)
+def test_jacobians_of_tuple_outputs_and_several_arguments_keep_their_structure(size):
+    x, k = RNG.normal(size=size), 1.3
+    J = srcad.jacobian(summarized, wrt=(0, 1))(x, k)
+    assert isinstance(J, Summary) and all(isinstance(part, tuple) and len(part) == 2 for part in J)
+    for name in Summary._fields:
+        for position in (0, 1):
+            expected = _columns_by_differences(summarized, (x, k), position, lambda out: getattr(out, name))
+            np.testing.assert_allclose(J._asdict()[name][position], expected, rtol=1e-6, atol=1e-8)
+    only_x = srcad.jacobian(summarized)(x, k)
+    np.testing.assert_allclose(only_x.forces, np.diag(-2.0 * k * np.cos(x)), rtol=1e-12)
+    r, theta = 2.0, 0.3
+    J = srcad.jacobian(polar, wrt=(0, 1))(r, theta)
+    np.testing.assert_allclose(np.array(J), [[math.cos(theta), -r * math.sin(theta)],
+                                             [math.sin(theta), r * math.cos(theta)]], rtol=1e-12)
+
+
 def test_grad_of_an_array_gradient_is_refused_with_what_to_use():
     with pytest.raises(TypeError, match="hessian"):
         srcad.grad(srcad.grad(rosenbrock))(np.ones(3))

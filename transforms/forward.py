@@ -242,6 +242,13 @@ class ForwardMode:
         if self.is_linear(operation):
             return [assign(tangent, self.linear_tangent(value, operation))]
         rule = self.rule(operation, target)
+        if rule is not None and rule.tangent is None and rule.origin is not None:
+            raise UnsupportedHere(
+                f"{rule.origin!r} has a reverse-mode rule (@srcad.derivative) but no forward-mode rule",
+                f"Register one too: @srcad.derivative(of={rule.origin}, mode='forward') on a function taking "
+                "the arguments and their tangents and returning the tangent; or use srcad.grad.",
+                self.current_line,
+            )
         if rule is None or rule.tangent is None:
             raise UnsupportedHere(
                 f"srcad has no forward-mode rule for {operation.rule} yet",

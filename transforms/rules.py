@@ -30,6 +30,7 @@ class Rule:
     # computed once before the adjoints, which read it as ``shared`` (a callee's adjoint, called once
     # for all its arguments' cotangents)
     shared: str = None
+    origin: str = None  # for a rule registered with @srcad.derivative: the name of the function it is of
 
     def adjoint_reads(self, position, placeholder):
         """Whether operand ``position``'s adjoint contribution reads ``placeholder``."""
