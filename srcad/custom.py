@@ -89,7 +89,7 @@ def call_rule(function, names, arity):
     operands = tuple(f"a{k}" for k in range(arity))
     definitions[vjp] = Spelled(f"srcad.custom.compiled({key!r}, 'reverse')")
     shared = f"{vjp}({', '.join(operands + ('y_adj',))})"  # the rule runs once for all the cotangents
-    adjoints = tuple(f"srcad.custom.cotangent(shared, {k}, {arity})" for k in range(arity))
+    adjoints = tuple(f"srcad.custom.cotangent(shared, {k}, {arity}, {key!r})" for k in range(arity))
     tangent = None
     if "forward" in registered:
         definitions[jvp] = Spelled(f"srcad.custom.compiled({key!r}, 'forward')")
@@ -132,23 +132,30 @@ def describe(function):
     return "\n".join(parts)
 
 
-def cotangent(result, position, count):
+def cotangent(result, position, count, key):
     """``result[position]``, the cotangent a reverse rule returned for one argument, after checking
-    the rule returned ``count`` of them (in compiled code the check happens when numba types it)."""
+    the rule (of the function registered as ``key``) returned ``count`` of them (in compiled code the
+    check happens when numba types it)."""
     if not isinstance(result, tuple) or len(result) != count:
-        raise TypeError(f"a srcad.derivative reverse rule must return a tuple of {count} cotangents, got {result!r}")
+        raise TypeError(_wrong_count(key, count, repr(result)))
     return result[position]
 
 
+def _wrong_count(key, count, returned):
+    function = _by_key.get(key)
+    rule = _rules.get(function, {}).get("reverse")
+    if rule is None:
+        return f"a srcad.derivative reverse rule must return a tuple of {count} cotangents, but it returns {returned}"
+    return (f"the reverse rule {rule.__qualname__!r} for {function.__qualname__!r} must return a tuple of {count} "
+            f"cotangents (one per argument of {function.__qualname__!r}), but it returns {returned}")
+
+
 @overload(cotangent)
-def _cotangent_overload(result, position, count):
-    if not isinstance(count, types.IntegerLiteral) or not isinstance(position, types.IntegerLiteral):
+def _cotangent_overload(result, position, count, key):
+    if not all(isinstance(t, types.Literal) for t in (position, count, key)):
         return None
     length = len(result) if isinstance(result, types.BaseTuple) else None
     if length != count.literal_value:
-        raise errors.TypingError(
-            f"srcad custom rule: a reverse rule must return a tuple of {count.literal_value} cotangents "
-            f"(one per argument of the function), but it returns {result}"
-        )
+        raise errors.TypingError("srcad custom rule: " + _wrong_count(key.literal_value, count.literal_value, str(result)))
     index = position.literal_value
-    return lambda result, position, count: result[index]
+    return lambda result, position, count, key: result[index]
