@@ -276,28 +276,36 @@ def _jvp_of_gradient(gradient, primals, tangents):
 def hessian(function, wrt=0):
     """The matrix of second derivatives of a float-valued ``function`` with respect to argument
     ``wrt`` (a float, or an array: then the Hessian has shape ``x.shape + x.shape``), column by
-    column as Hessian-vector products (see ``_second_order``).
+    column as Hessian-vector products (see ``_second_order``). With ``wrt`` a tuple of positions,
+    the blocks ``H[i][j]`` of shape ``x_i.shape + x_j.shape``, as a tuple of tuples.
 
     >>> def f(x):
     ...     return x[0] ** 2 * x[1]
     >>> hessian(f)(numpy.array([1.0, 3.0])).tolist()
     [[6.0, 2.0], [2.0, 0.0]]
     """
-    if isinstance(wrt, tuple):
-        raise TypeError("srcad.hessian takes one argument position (wrt=k)")
 
     @functools.wraps(unwrap(function))
     def hessian_at(*args):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
-        (wrt_position,) = specializer.check_wrt((wrt,))
-        _refuse_tuple_arguments([args[wrt_position]], "Hessians with respect to a tuple argument")
+        positions = specializer.check_wrt(wrt if isinstance(wrt, tuple) else (wrt,))
+        _refuse_tuple_arguments([args[k] for k in positions], "Hessians with respect to a tuple argument")
         specializer.check_aliasing_before_compiling(args)
-        x = args[wrt]
-        if not isinstance(x, numpy.ndarray):
-            return second_derivative(Gradient(function, wrt), wrt)(*args)
-        columns = [_second_order(function, args, direction, wrt) for direction in _basis(args, wrt)]
-        return numpy.stack(columns, axis=-1).reshape(x.shape + x.shape)
+        if not isinstance(wrt, tuple):
+            x = args[positions[0]]
+            if not isinstance(x, numpy.ndarray):
+                return second_derivative(Gradient(function, wrt), wrt)(*args)
+            columns = [_second_order(function, args, direction, wrt) for direction in _basis(args, positions[0])]
+            return numpy.stack(columns, axis=-1).reshape(x.shape + x.shape)
+        blocks = [[None] * len(positions) for _ in positions]
+        for j, k in enumerate(positions):  # column by column of argument k: H[i][k] for every i at once
+            columns = [_second_order(function, args, direction, tuple(positions)) for direction in _basis(args, k)]
+            for i, row in enumerate(positions):
+                block = numpy.stack([numpy.asarray(c[i]) for c in columns], axis=-1)
+                block = block.reshape(numpy.shape(args[row]) + numpy.shape(args[k]))
+                blocks[i][j] = block if block.ndim else float(block)
+        return tuple(tuple(row) for row in blocks)
 
     return hessian_at
 

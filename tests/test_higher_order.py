@@ -194,6 +194,27 @@ def test_jacobians_of_tuple_outputs_and_several_arguments_keep_their_structure(s
                                              [math.sin(theta), r * math.cos(theta)]], rtol=1e-12)
 
 
+def sine_field(x, s, n):
+    return np.sum(np.sin(x) * s * s) + s * x[0] * x[1] * n
+
+
+def test_hessian_blocks_for_several_arguments_match_closed_forms():
+    x, s, n = np.array([0.3, -0.7, 1.1]), 1.5, 2
+    (xx, xs), (sx, ss) = srcad.hessian(sine_field, wrt=(0, 1))(x, s, n)
+    expected_xx = np.diag(-np.sin(x) * s * s)
+    expected_xx[0, 1] = expected_xx[1, 0] = n * s
+    expected_xs = 2.0 * s * np.cos(x) + n * np.array([x[1], x[0], 0.0])
+    np.testing.assert_allclose(xx, expected_xx, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xs, expected_xs, rtol=1e-12)
+    np.testing.assert_allclose(sx, expected_xs, rtol=1e-12)
+    assert ss == pytest.approx(2.0 * np.sum(np.sin(x)), rel=1e-12)
+    assert srcad.hessian(lambda_free_quadratic, wrt=(0, 1))(0.5, 2.0) == ((4.0, 1.0), (1.0, 12.0))
+
+
+def lambda_free_quadratic(x, y):
+    return x * x * y + y**3
+
+
 def test_grad_of_an_array_gradient_is_refused_with_what_to_use():
     with pytest.raises(TypeError, match="hessian"):
         srcad.grad(srcad.grad(rosenbrock))(np.ones(3))
