@@ -163,3 +163,43 @@ def test_arguments_given_no_tangent_that_come_to_vary_start_from_zero():
     value, tangent = srcad.jvp(_pushed, (x.copy(), y, k), (None, None, 1.0))
     assert value == pytest.approx(np.sum((x + k * y) ** 2), rel=1e-14)
     assert tangent == pytest.approx(2 * np.dot(x + k * y, y), rel=1e-14)
+
+
+def overwrite_an_element_of_a_new_array(x):
+    z = x + 1.0  # z is new memory; so must its tangent be, or the write below goes into x's
+    z[0] = 5.0
+    return np.sum(z * z) + np.sum(x * x * x)
+
+
+def add_a_new_arrays_reverse_into_it(x):
+    z = x + 1.0
+    z += z[::-1]
+    return np.sum(z * z) + np.sum(x * x * x)
+
+
+def scale_the_operand_after_shifting_it(x):
+    z = x - 2.0
+    x *= 3.0  # x's tangent changes in place; z's must not
+    return np.sum(z * z * x)
+
+
+def add_the_first_element_of_a_new_column(x, y):
+    """Found by an array hunt (a silent wrong tangent): `(y[:, None] + 0.25)[0]` is new memory."""
+    y += 0.5 * np.cos((0.25 * x) + x)
+    y += (y[:, None] + 0.25)[0]
+    return np.sum(np.sin(y))
+
+
+@pytest.mark.parametrize("function", [
+    overwrite_an_element_of_a_new_array, add_a_new_arrays_reverse_into_it, scale_the_operand_after_shifting_it,
+    add_the_first_element_of_a_new_column,
+], ids=lambda f: f.__name__)
+def test_tangents_of_new_arrays_are_new_memory_where_arrays_are_written_in_place(function):
+    rng = np.random.default_rng(8)
+    count = function.__code__.co_argcount
+    args = [rng.normal(size=4) for _ in range(count)]
+    direction = [rng.normal(size=4) for _ in range(count)]
+    value, tangent = srcad.jvp(function, tuple(copies(args)), tuple(copies(direction)))
+    assert value == pytest.approx(function(*copies(args)), rel=1e-13)
+    expected = directional_derivative(function, args, direction)
+    oracles.assert_close_to_fd(tangent, expected, scale=max(1.0, abs(value)), what=function.__name__)
