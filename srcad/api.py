@@ -10,7 +10,7 @@ from srcad import custom
 from srcad import tape as tapes
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.structure import cotangent_leaves, leaves_of, structure_of
-from srcad.introspect import unwrap
+from srcad.introspect import named_after, unwrap
 from srcad.kernels import cpu
 from srcad.kernels import cuda as device_memory
 from srcad.argument_types import argument_type, fast_type_key
@@ -205,7 +205,7 @@ def value_and_grad(function, wrt=0):
     wrt_tuple = _normalize_wrt(wrt)
     specializer_of(function).validate()
 
-    @functools.wraps(unwrap(function))
+    @named_after(unwrap(function), "value_and_grad")
     def value_and_gradient(*args, **kwargs):
         value, *gradients = _run_adjoint(function, wrt_tuple, args, kwargs)
         return value, (tuple(gradients) if isinstance(wrt, tuple) else gradients[0])
@@ -246,7 +246,7 @@ class Gradient:
         self.wrt = wrt
         self._wrt = _normalize_wrt(wrt)
         specializer_of(function).validate()
-        self.__name__ = f"grad({getattr(unwrap(function), '__name__', 'f')})"
+        self.__name__ = self.srcad_derived = f"grad({getattr(unwrap(function), '__name__', 'f')})"
         self.__doc__ = f"The gradient of {unwrap(function).__qualname__} with respect to argument(s) {wrt}."
 
     def __call__(self, *args, **kwargs):

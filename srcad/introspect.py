@@ -13,6 +13,12 @@ def unwrap(function):
             "from self as arguments, e.g. def energy(k, x) instead of self.k."
         )
     function = getattr(function, "__func__", function)
+    if hasattr(function, "srcad_derived"):
+        raise TypeError(
+            f"{function.srcad_derived} is made by srcad, not written with 'def': srcad does not differentiate "
+            "it again (third derivatives are not supported yet). For second derivatives use srcad.hessian(f), "
+            "srcad.jacobian(srcad.grad(f)) or srcad.jvp(srcad.grad(f), primals, tangents)."
+        )
     if not isinstance(function, types.FunctionType):
         raise TypeError(
             f"srcad differentiates Python functions written with 'def'; got {function!r}, "
@@ -48,3 +54,18 @@ def free_values(function):
         except ValueError:
             pass
     return values
+
+
+def named_after(function, what):
+    """A decorator naming a wrapper srcad makes of ``function`` (as functools.wraps would, but with no
+    ``__wrapped__``: inspect would read ``function``'s source for the wrapper, and differentiating
+    the wrapper would silently differentiate ``function``). ``what`` says what the wrapper gives:
+    "hessian" or "grad(grad({}))", ``{}`` standing for the function's name."""
+
+    def name(wrapper):
+        for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(wrapper, attribute, getattr(function, attribute, None))
+        wrapper.srcad_derived = what.format(function.__name__) if "{}" in what else f"{what}({function.__name__})"
+        return wrapper
+
+    return name

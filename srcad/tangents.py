@@ -8,7 +8,6 @@ lists, calls a custom rule, or takes tuple arguments), they are reverse mode ove
 instead: the gradient of f's directional derivative along the tangents.
 """
 
-import functools
 
 import numpy
 from numba.core import types as numba_types
@@ -20,7 +19,7 @@ from srcad.compiled import NotOneFloat, _check_one_float
 from srcad.errors import DifferentiabilityError
 from srcad.pipeline import at_users_line
 from srcad.structure import cotangent_leaves, rebuilt
-from srcad.introspect import unwrap
+from srcad.introspect import named_after, unwrap
 from srcad.argument_types import fast_type_key
 from srcad.specialize import specializer_of
 
@@ -31,7 +30,7 @@ def second_derivative(gradient, wrt):
     if isinstance(inner, tuple):
         raise TypeError(f"{gradient!r} returns a tuple of gradients; grad needs one float: use grad(f, wrt=i)")
 
-    @functools.wraps(unwrap(gradient.function))
+    @named_after(unwrap(gradient.function), "grad(grad({}))")
     def second(*args):
         args = specializer_of(gradient.function).bind(args, None)
         if not isinstance(args[inner], (float, numpy.floating)):
@@ -285,7 +284,7 @@ def hessian(function, wrt=0):
     [[6.0, 2.0], [2.0, 0.0]]
     """
 
-    @functools.wraps(unwrap(function))
+    @named_after(unwrap(function), "hessian")
     def hessian_at(*args):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
@@ -321,9 +320,13 @@ def jacobian(function, wrt=0):
     ...     return x * x[0]
     >>> jacobian(f)(numpy.array([2.0, 3.0])).tolist()
     [[4.0, 0.0], [3.0, 2.0]]
-    """
 
-    @functools.wraps(unwrap(function))
+    ``jacobian(grad(f))`` is f's Hessian (JAX's ``jacfwd(grad(f))``), computed as ``hessian`` does.
+    """
+    if isinstance(function, Gradient):
+        return _jacobian_of_gradient(function, wrt)
+
+    @named_after(unwrap(function), "jacobian")
     def jacobian_at(*args):
         specializer = specializer_of(function)
         args = specializer.bind(args, None)
@@ -361,6 +364,25 @@ def jacobian(function, wrt=0):
         return rebuilt(parts)
 
     return jacobian_at
+
+
+def _jacobian_of_gradient(gradient, wrt):
+    """d/dx_j of df/dx_i for the i of the gradient and the j of ``wrt``: blocks of f's Hessian."""
+    inner = gradient.wrt if isinstance(gradient.wrt, tuple) else (gradient.wrt,)
+    outer = wrt if isinstance(wrt, tuple) else (wrt,)
+
+    @named_after(unwrap(gradient.function), "jacobian(grad({}))")
+    def jacobian_of_gradient_at(*args):
+        specializer = specializer_of(gradient.function)
+        args = specializer.bind(args, None)
+        rows, columns = specializer.check_wrt(inner), specializer.check_wrt(outer)
+        positions = tuple(dict.fromkeys(rows + columns))
+        blocks = hessian(gradient.function, wrt=positions)(*args)
+        picked = [tuple(blocks[positions.index(i)][positions.index(j)] for j in columns) for i in rows]
+        picked = [row if isinstance(wrt, tuple) else row[0] for row in picked]
+        return tuple(picked) if isinstance(gradient.wrt, tuple) else picked[0]
+
+    return jacobian_of_gradient_at
 
 
 def _leaves(value):

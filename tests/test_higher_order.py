@@ -268,3 +268,35 @@ def test_jacobians_with_tuple_parameters_held_fixed_match_the_closed_form():
 def test_second_derivatives_with_respect_to_a_tuple_are_refused():
     with pytest.raises(TypeError, match="tuple argument"):
         srcad.hessian(scalar_with_parameters, wrt=1)(0.7, (2.0, 0.5))
+
+
+def cubic(x):
+    return x**3 + 0.5 * x * x
+
+
+@pytest.mark.parametrize("derived, again", [
+    (lambda: srcad.grad(srcad.grad(cubic)), lambda d: srcad.grad(d)(0.5)),
+    (lambda: srcad.grad(srcad.grad(cubic)), lambda d: srcad.jvp(d, (0.5,), (1.0,))),
+    (lambda: srcad.grad(cubic), lambda d: srcad.hessian(d)(0.5)),
+    (lambda: srcad.hessian(cubic), lambda d: srcad.grad(d)(0.5)),
+    (lambda: srcad.jacobian(cubic), lambda d: srcad.jvp(d, (0.5,), (1.0,))),
+    (lambda: srcad.value_and_grad(cubic), lambda d: srcad.grad(d)(0.5)),
+], ids=["grad-grad-grad", "jvp-grad-grad", "hessian-grad", "grad-hessian", "jvp-jacobian", "grad-value_and_grad"])
+def test_derivatives_of_what_srcad_made_are_refused_never_silently_of_the_function(derived, again):
+    """These wrappers once carried the function's __wrapped__: srcad read cubic's source for them and
+    gave its first derivative as the third (0.75 at 0.5, not 6.0)."""
+    with pytest.raises(TypeError, match="is made by srcad, not written with 'def'"):
+        again(derived())
+
+
+def test_the_jacobian_of_a_gradient_is_the_hessian():
+    x = np.array([0.3, -0.7, 1.1])
+    expected = np.diag(-np.sin(x) * 1.5 * 1.5)
+    expected[0, 1] = expected[1, 0] = 2 * 1.5
+    np.testing.assert_allclose(srcad.jacobian(srcad.grad(sine_field))(x, 1.5, 2), expected, rtol=1e-12, atol=1e-14)
+    d_of_dx_by_ds = srcad.jacobian(srcad.grad(sine_field), wrt=1)(x, 1.5, 2)
+    np.testing.assert_allclose(d_of_dx_by_ds, 2.0 * 1.5 * np.cos(x) + 2 * np.array([x[1], x[0], 0.0]), rtol=1e-12)
+    blocks = srcad.jacobian(srcad.grad(sine_field, wrt=(0, 1)), wrt=(0, 1))(x, 1.5, 2)
+    assert blocks[1][1] == pytest.approx(2.0 * np.sum(np.sin(x)), rel=1e-12)
+    np.testing.assert_allclose(blocks[0][1], d_of_dx_by_ds, rtol=1e-12)
+    assert srcad.jacobian(srcad.grad(cubic))(0.5) == pytest.approx(6.0 * 0.5 + 1.0, rel=1e-12)
