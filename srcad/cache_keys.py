@@ -3,11 +3,10 @@ everything it reads (the source and globals of the helpers it calls, their rules
 that a change to any of them is another key and nothing stale is reused."""
 
 import hashlib
-import inspect
 import types
 
 from srcad import custom
-from srcad.introspect import free_values, helper_function
+from srcad.introspect import free_values, helper_function, source_text
 from srcad.version import __version__
 
 
@@ -44,7 +43,7 @@ def _describe_free_value(value, seen=None):
             return f"function {name}"
         seen.add(function)
         try:
-            text = inspect.getsource(function)
+            text = source_text(function)
         except (OSError, TypeError):
             text = repr(function.__code__.co_code)
         inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
@@ -57,7 +56,7 @@ def _describe_free_value(value, seen=None):
 def source_key_of(function):
     """Hash of ``function``'s source and of the globals it refers to, with srcad's build."""
     try:
-        text = inspect.getsource(function)
+        text = source_text(function)
     except (OSError, TypeError):
         text = repr(function.__code__.co_code)
     parts = [srcad_build(), str(function.__module__), function.__qualname__, function.__code__.co_filename, text]

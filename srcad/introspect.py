@@ -1,5 +1,6 @@
 """Facts about user functions that need no parsing (kept free of libcst for fast warm starts)."""
 
+import inspect
 import types
 
 
@@ -69,3 +70,14 @@ def named_after(function, what):
         return wrapper
 
     return name
+
+
+def source_lines(function):
+    """``inspect.getsourcelines`` of the function's own code: not of what ``__wrapped__`` points to
+    (a decorator's wrapper made with functools.wraps would read as the function it wraps, and its
+    derivative would silently be that function's)."""
+    return inspect.getsourcelines(function.__code__)
+
+
+def source_text(function):
+    return "".join(source_lines(function)[0])

@@ -4,6 +4,7 @@ Gradients and tangents against central differences of the plain functions; calls
 keyword arguments and defaults, helpers that write into arrays, helpers' own globals; recursion
 and helpers without source refused at the call."""
 
+import functools
 import math
 
 import numpy as np
@@ -209,3 +210,28 @@ def test_a_helper_in_a_while_test_is_refused_with_what_to_write():
         srcad.grad(helper_in_a_while_test)(0.3)
     assert caught.value.lineno == helper_in_a_while_test.__code__.co_firstlineno + 1
     assert "into a variable first" in str(caught.value)
+
+
+def doubled(function):
+    """A user's decorator: its wrapper, made with functools.wraps, computes something else."""
+    @functools.wraps(function)
+    def wrapper(x, k):
+        return 2.0 * function(x, k) + k
+    return wrapper
+
+
+@doubled
+def decorated_square(x, k):
+    return k * x * x
+
+
+def calls_the_decorated_square(x):
+    return decorated_square(x, 3.0) + x
+
+
+def test_a_function_wrapped_by_a_users_decorator_is_differentiated_as_the_wrapper_computes():
+    """functools.wraps gives the wrapper the function's __wrapped__; srcad once read the wrapped
+    function's source for it (d/dx of k x^2 instead of 2 k x^2 + k), silently."""
+    assert srcad.grad(decorated_square, wrt=(0, 1))(1.5, 3.0) == pytest.approx((4.0 * 3.0 * 1.5, 2.0 * 1.5**2 + 1.0))
+    assert srcad.grad(calls_the_decorated_square)(1.5) == pytest.approx(4.0 * 3.0 * 1.5 + 1.0)
+    assert srcad.jvp(decorated_square, (1.5, 3.0), (1.0, 0.0))[1] == pytest.approx(4.0 * 3.0 * 1.5)

@@ -18,7 +18,7 @@ import threading
 import libcst as cst
 
 from srcad.errors import DifferentiabilityError
-from srcad.introspect import helper_function
+from srcad.introspect import helper_function, source_lines
 from srcad.structure import UNKNOWN
 from srcad.transforms.flatten import assign
 from srcad.transforms.flatten_tuples import Packed, packed_like
@@ -83,7 +83,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         raise flattener.error(f"srcad cannot differentiate the recursive call to {spelled!r}", node,
                               "Rewrite the recursion as a loop.")
     try:
-        inspect.getsourcelines(callee)
+        source_lines(callee)
     except (OSError, TypeError):
         raise flattener.error(
             f"srcad cannot read the source of {spelled!r}, so it cannot differentiate through this call",

@@ -2,7 +2,6 @@
 and resolve the names it uses (math, builtins, constants) once."""
 
 import builtins
-import inspect
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ import numpy
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from srcad.errors import DifferentiabilityError, SourceLocator
-from srcad.introspect import free_values, unwrap
+from srcad.introspect import free_values, source_lines, unwrap
 from srcad.transforms import rules
 
 # Modules whose attributes generated code may call, under their canonical names.
@@ -103,7 +102,7 @@ def parse_function(function):
     function = unwrap(function)
     code = function.__code__
     try:
-        lines, first_line = inspect.getsourcelines(function)
+        lines, first_line = source_lines(function)
     except (OSError, TypeError):
         raise DifferentiabilityError(
             f"srcad cannot read the source code of {function.__qualname__!r}",
@@ -115,7 +114,7 @@ def parse_function(function):
     source = textwrap.dedent(raw)
     indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
     locator = SourceLocator(code.co_filename, first_line, indent)
-    if function.__name__ == "<lambda>":
+    if code.co_name == "<lambda>":
         raise locator.error(
             "srcad cannot differentiate a lambda",
             fix="Write the function with 'def' instead of 'lambda'.",
@@ -131,19 +130,19 @@ def parse_function(function):
         ) from None
     positions = dict(wrapper.resolve(PositionProvider))
     definition = next(
-        (s for s in wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value == function.__name__),
+        (s for s in wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value == code.co_name),
         None,
     )
     if definition is not None:
         definition = definition.visit(_BlocksForOneLineBodies(positions))
     if definition is None:
         raise locator.error(
-            f"srcad could not find 'def {function.__name__}' in its source",
+            f"srcad could not find 'def {code.co_name}' in its source",
             fix="Was the file edited after it was imported? Reload the module (or restart) and try again.",
         )
     parsed = ParsedFunction(
         function=function,
-        name=function.__name__,
+        name=code.co_name,
         filename=code.co_filename,
         source=source,
         definition=definition,
