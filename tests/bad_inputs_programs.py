@@ -227,6 +227,17 @@ def loops_over_a_string(values):
     return s
 
 
+def spring_energy_of(x):
+    return np.sum((x[1:] - x[:-1]) ** 2)
+
+
+def forces_from_srcad_grad_in_a_simulation(x0):
+    x = x0.copy()
+    for _ in range(3):
+        x = x - 0.1 * srcad.grad(spring_energy_of)(x)  # <- here:srcad.grad(spring_energy_of)(x)
+    return np.sum(x * x)
+
+
 def calls_complex(x):
     z = complex(x, 1.0)  # <- here:complex
     return z.real

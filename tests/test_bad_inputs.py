@@ -192,7 +192,7 @@ def _clean(message):
 MORE_REFUSED_AT_GRAD = [
     programs.keyword_only, programs.dict_comprehension, programs.set_comprehension,
     programs.loop_with_else, programs.starred_assignment, programs.assigns_an_attribute,
-    programs.loops_over_a_string, programs.calls_complex, programs.converts_to_string,
+    programs.loops_over_a_string, programs.forces_from_srcad_grad_in_a_simulation, programs.calls_complex, programs.converts_to_string,
     programs.mutually_recursive, programs.calls_a_method_of_an_argument,
     programs.reads_a_global_list_through_a_local, programs.unique,
     programs.writes_through_a_mask,

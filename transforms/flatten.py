@@ -352,6 +352,14 @@ class Flattener(ArrayFlattening, TupleFlattening):
                 "Wrap the call in srcad.no_grad(...) if no derivative is needed through it, "
                 "or write it with supported functions.",
             )
+        if isinstance(node.func, cst.Call) and _makes_derivatives(self.parsed.resolve(node.func.func).value):
+            return self.error(  # forces from an energy inside a simulation: a derivative of a derivative
+                f"srcad cannot differentiate through {spelled}(...) inside a differentiated function yet",
+                node,
+                "Write that derivative as a helper function (a force from an energy, by hand), or give "
+                "the helper its rule with @srcad.derivative; second derivatives of f itself come from "
+                "srcad.hessian(f) or srcad.jvp(srcad.grad(f), ...).",
+            )
         return self.error(f"srcad cannot call {spelled!r}", node, "Only functions with derivative rules can be called.")
 
     # -- inactive expressions are copied, with function names spelled canonically ---------------------
@@ -380,6 +388,14 @@ def _assigns_to(statement, name):
         and isinstance(small.targets[0].target, cst.Name)
         and small.targets[0].target.value == name
     )
+
+
+def _makes_derivatives(value):
+    """Whether ``value`` is srcad.grad, srcad.jvp, ... (a call of what they return cannot be read)."""
+    import srcad
+
+    return any(value is maker for maker in (srcad.grad, srcad.value_and_grad, srcad.jvp, srcad.vjp,
+                                            srcad.hessian, srcad.jacobian))
 
 
 def _missing_marker():
