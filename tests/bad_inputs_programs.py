@@ -38,7 +38,7 @@ def deletes(x):
 
 
 def generator_expression(x):
-    return sum(x * k for k in range(3))  # <- here:x * k for k in range(3)
+    return max(x * k for k in range(3))  # <- here:x * k for k in range(3)
 
 
 def list_comprehension(x):

@@ -259,7 +259,7 @@ class ForwardMode:
                 self.current_line,
             )
         expression, dropped = self.template_tangent(rule, operation, target, result)
-        if isinstance(expression, cst.Name) and self.writes_arrays and self.is_array(target):
+        if self.writes_arrays and self.is_array(target) and self.is_array_tangent(expression, operation):
             expression = cst.parse_expression(f"{expression.value}.copy()")  # `z = x + 1.0`: z is new memory
         dtype = getattr(self.analysis.types.get(target), "dtype", None)
         if self.is_array(target) and str(dtype) != "float64":  # numba computes `1.0 - y * y` in float64
@@ -269,6 +269,13 @@ class ForwardMode:
             zeros = assign(tangent, cst.parse_expression(f"np.zeros_like({result.value})"))
             return [zeros, cst.SimpleStatementLine([cst.AugAssign(tangent, cst.AddAssign(), expression)])]
         return [assign(tangent, expression)]
+
+    def is_array_tangent(self, expression, operation):
+        """Whether ``expression`` is the tangent of an array operand itself (a name, not a new value)."""
+        return isinstance(expression, cst.Name) and any(
+            isinstance(a, cst.Name) and self.is_active(a) and self.is_array(a.value) and self.tangent(a.value) == expression.value
+            for a in operation.operands
+        )
 
     def linear_tangent(self, value, operation):
         """The same operation of the tangents (zeros for inactive array pieces)."""
