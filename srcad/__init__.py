@@ -13,7 +13,8 @@ from srcad.checks import check_grad
 from srcad import callees, custom  # noqa: F401 - generated code calls srcad.callees and srcad.custom
 from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError, PerformanceWarning
-from srcad.tangents import hessian, jacobian, jvp
+from srcad.jacobians import jacobian
+from srcad.tangents import hessian, jvp
 from srcad.kernel import kernel
 from srcad.kernels.runtime import atomic_add, no_grad, tid
 from srcad.tape import Tape

@@ -29,10 +29,10 @@ from srcad.transforms.names import nodes_in, renamed_in
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reverse import _marker
 from srcad.transforms.reverse_arrays import UnsupportedHere
+from srcad.transforms.tangent_zeros import SYMBOLIC_ZERO, DropZeros, NumbersToZero
 
 _ZERO = cst.Float("0.0")
 _CODE = cst.Module([])
-_SYMBOLIC_ZERO = "_zero_tangent"  # stands for an inactive operand's tangent while a template is simplified
 
 # Operations linear in their (array) operands: the tangent is the same operation of the tangents.
 _LINEAR = {
@@ -281,7 +281,7 @@ class ForwardMode:
         """The same operation of the tangents (zeros for inactive array pieces)."""
         if operation.rule in rules.ASSEMBLED_RULES:
             pieces = {atom.value: self.tangent_of(atom) for atom, _ in assembled_pieces(value) if isinstance(atom, cst.Name)}
-            numbers = _NumbersToZero()
+            numbers = NumbersToZero()
             return renamed_in(value.with_changes(args=[value.args[0].with_changes(value=value.args[0].value.visit(numbers))] + list(value.args[1:])), pieces)
         operands = operation.operands[:1] if operation.rule == "keep_dims" else operation.operands
         replacements = {a.value: self.tangent_of(a) for a in operands if isinstance(a, cst.Name) and self.is_active(a)}
@@ -293,16 +293,16 @@ class ForwardMode:
         """(the rule's tangent with this operation's atoms, whether an inactive operand's term was dropped)."""
         bindings = dict(zip(rule.operands, operation.operands), y=result)
         for placeholder, atom in zip(rule.operands, operation.operands):
-            bindings[f"{placeholder}_dot"] = self.tangent_of(atom) if self.is_active(atom) else cst.Name(_SYMBOLIC_ZERO)
-        expression = rules.instantiate(rule.tangent, **bindings).visit(_DropZeros())
+            bindings[f"{placeholder}_dot"] = self.tangent_of(atom) if self.is_active(atom) else cst.Name(SYMBOLIC_ZERO)
+        expression = rules.instantiate(rule.tangent, **bindings).visit(DropZeros())
         dropped = any(  # a zero array term may have set the result's shape; a float's cannot
             not self.is_active(atom) and isinstance(atom, cst.Name) and self.is_array(atom.value)
             and rules.template_uses(rule.tangent, f"{placeholder}_dot")
             for placeholder, atom in zip(rule.operands, operation.operands)
         )
-        if isinstance(expression, cst.Name) and expression.value == _SYMBOLIC_ZERO:
+        if isinstance(expression, cst.Name) and expression.value == SYMBOLIC_ZERO:
             return self.zero_like(cst.Name(target)), dropped
-        return renamed_in(expression, {_SYMBOLIC_ZERO: _ZERO}), dropped
+        return renamed_in(expression, {SYMBOLIC_ZERO: _ZERO}), dropped
 
     def may_broadcast(self, operation, target):
         arrays = [a.value for a in operation.operands if isinstance(a, cst.Name) and self.is_array(a.value)]
@@ -323,81 +323,6 @@ def _written_in_place(definition):
             if isinstance(target, cst.Name):
                 written.add(target.value)
     return written
-
-
-class _NumbersToZero(cst.CSTTransformer):
-    """Number pieces of np.array([...]) have zero tangents."""
-
-    def leave_Float(self, original, updated):
-        return _ZERO
-
-    def leave_Integer(self, original, updated):
-        return _ZERO
-
-
-class _DropZeros(cst.CSTTransformer):
-    """Symbolic zeros: ``z * e``, ``e @ z``, ``z / e`` are zero; ``e + z`` is e; ``z - e`` is ``-e``."""
-
-    def leave_BinaryOperation(self, original, updated):
-        left, right = _is_zero(updated.left), _is_zero(updated.right)
-        symbol = rules.operator_symbol(updated.operator)
-        if symbol in ("*", "@") and (left or right) or symbol == "/" and left:
-            return cst.Name(_SYMBOLIC_ZERO)
-        if symbol in ("+", "-") and right:
-            return _keep_parentheses(updated.left, updated)
-        if symbol == "+" and left:
-            return _keep_parentheses(updated.right, updated)
-        if symbol == "-" and left:
-            return cst.UnaryOperation(cst.Minus(), _parenthesized(updated.right), lpar=updated.lpar, rpar=updated.rpar)
-        return updated
-
-    def leave_UnaryOperation(self, original, updated):
-        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.expression) else updated
-
-    def leave_IfExp(self, original, updated):
-        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.body) and _is_zero(updated.orelse) else updated
-
-    def leave_Call(self, original, updated):
-        callee = cst.Module([]).code_for_node(updated.func)
-        zeros = [_is_zero(a.value) for a in updated.args]
-        if callee in ("np.outer", "np.dot") and any(zeros):
-            return cst.Name(_SYMBOLIC_ZERO)
-        if callee == "np.where" and len(zeros) == 3 and zeros[1] and zeros[2]:
-            return cst.Name(_SYMBOLIC_ZERO)
-        if callee in ("np.sum", "sum_along", "mean_along", "np.mean") and zeros and zeros[0]:
-            return cst.Name(_SYMBOLIC_ZERO)
-        if callee in rules.ADJOINT_HELPER_RULES and any(_is_symbolic_zero(a.value) for a in updated.args):
-            return cst.Name(_SYMBOLIC_ZERO)  # linear in the one operand whose tangent it takes
-        return updated
-
-    def leave_Subscript(self, original, updated):
-        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.value) else updated
-
-    def leave_Attribute(self, original, updated):
-        return cst.Name(_SYMBOLIC_ZERO) if _is_zero(updated.value) else updated
-
-
-def _is_symbolic_zero(node):
-    return isinstance(node, cst.Name) and node.value == _SYMBOLIC_ZERO
-
-
-def _is_zero(node):
-    """A symbolic zero, or a literal 0.0 of a template (``(... if a > 0 else 0.0)``)."""
-    if isinstance(node, cst.Float):
-        return float(node.value) == 0.0
-    return _is_symbolic_zero(node)
-
-
-def _keep_parentheses(child, parent):
-    if parent.lpar and not getattr(child, "lpar", None):
-        return child.with_changes(lpar=parent.lpar, rpar=parent.rpar)
-    return child
-
-
-def _parenthesized(node):
-    if isinstance(node, (cst.BinaryOperation, cst.IfExp, cst.UnaryOperation)) and not node.lpar:
-        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-    return node
 
 
 def forward_mode(definition, parameters, wrt, analysis, names, only_tangent=False):
