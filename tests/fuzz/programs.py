@@ -24,6 +24,8 @@ a body drawn like f's, small, with loops and branches; maybe
 (positional and keyword arguments, defaults left out). Helpers never use
 `srcad.no_grad` (the oracle freezes it in `f` only).
 
+Loops run over `range(...)`, also as `reversed(range(...))` and `enumerate(range(...))`.
+
 Variables that are read are always bound: every float local is initialised at
 the top of the function, loop indices are read only inside their loop, and
 the counter of a `while` is incremented first thing in its body so that a
@@ -398,7 +400,14 @@ class _Builder:
 
     def for_loop(self, indent: int, budget: int):
         index = self.choice([name for name in ("i", "j", "p", "q") if name not in self.loop_vars])
-        self.emit(indent, f"for {index} in range({self.range_args()}):")
+        arguments = self.range_args()
+        form = self.integer(0, 5) if arguments.count(",") < 2 else 0  # (no step inside reversed or enumerate)
+        if form == 1:
+            self.emit(indent, f"for {index} in reversed(range({arguments})):")
+        elif form == 2:
+            self.emit(indent, f"for _, {index} in enumerate(range({arguments})):")
+        else:
+            self.emit(indent, f"for {index} in range({arguments}):")
         self.loop_vars.append(index)
         self.depth += 1
         self.block(indent + 1, budget)
