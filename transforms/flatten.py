@@ -180,7 +180,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
             raise self.error(
                 f"srcad cannot use the function {node.value!r} as a value", node, "Call it instead."
             )
-        if resolved.value is _missing_marker():
+        if resolved.value is missing_marker():
             raise self.error(f"name {node.value!r} is not defined", node)
         raise self.error(
             f"srcad cannot use {node.value!r} (a {type(resolved.value).__name__}) in a differentiated function",
@@ -327,40 +327,9 @@ class Flattener(ArrayFlattening, TupleFlattening):
         return self._result(_call(callee, arguments), statements, into)
 
     def unknown_callee(self, node, resolved):
-        spelled = cst.Module([]).code_for_node(node.func)
-        value = resolved.value
-        if self.lenient and value is _missing_marker():
-            raise NeedsStructures(spelled)  # a helper defined further down the module: checked at the first call
-        if value is self.parsed.function or getattr(value, "python_function", None) is self.parsed.function:
-            return self.error(
-                f"srcad cannot differentiate the recursive call to {spelled!r} yet",
-                node,
-                "Rewrite the recursion as a loop.",
-            )
-        if callable(value) and hasattr(value, "__code__") and "." not in (resolved.name or ""):  # not a library's
-            return self.error(
-                f"srcad cannot differentiate through the call to {spelled!r}: it reads and inlines plain "
-                "functions, not methods or other callables",
-                node,
-                "Call a plain function (for a method, one taking the numbers it reads from the object as "
-                "arguments), or wrap the call in srcad.no_grad(...) if it needs no derivative.",
-            )
-        if resolved.name.startswith(("math.", "np.")) or callable(value):
-            return self.error(
-                f"{resolved.name or spelled!r} has no derivative rule in srcad",
-                node,
-                "Wrap the call in srcad.no_grad(...) if no derivative is needed through it, "
-                "or write it with supported functions.",
-            )
-        if isinstance(node.func, cst.Call) and _makes_derivatives(self.parsed.resolve(node.func.func).value):
-            return self.error(  # forces from an energy inside a simulation: a derivative of a derivative
-                f"srcad cannot differentiate through {spelled}(...) inside a differentiated function yet",
-                node,
-                "Write that derivative as a helper function (a force from an energy, by hand), or give "
-                "the helper its rule with @srcad.derivative; second derivatives of f itself come from "
-                "srcad.hessian(f) or srcad.jvp(srcad.grad(f), ...).",
-            )
-        return self.error(f"srcad cannot call {spelled!r}", node, "Only functions with derivative rules can be called.")
+        from srcad.transforms.inline import refusal_of_call
+
+        return refusal_of_call(self, node, resolved)
 
     # -- inactive expressions are copied, with function names spelled canonically ---------------------
     def expression_atom(self, node, statements):
@@ -390,15 +359,7 @@ def _assigns_to(statement, name):
     )
 
 
-def _makes_derivatives(value):
-    """Whether ``value`` is srcad.grad, srcad.jvp, ... (a call of what they return cannot be read)."""
-    import srcad
-
-    return any(value is maker for maker in (srcad.grad, srcad.value_and_grad, srcad.jvp, srcad.vjp,
-                                            srcad.hessian, srcad.jacobian))
-
-
-def _missing_marker():
+def missing_marker():
     from srcad.transforms.parse import _MISSING
 
     return _MISSING

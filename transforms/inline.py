@@ -19,8 +19,8 @@ import libcst as cst
 
 from srcad.errors import DifferentiabilityError
 from srcad.introspect import helper_function, source_lines
-from srcad.structure import UNKNOWN
-from srcad.transforms.flatten import assign
+from srcad.structure import UNKNOWN, NeedsStructures
+from srcad.transforms.flatten import missing_marker, assign
 from srcad.transforms.flatten_tuples import Packed, packed_like
 from srcad.transforms.names import bound_names, renamed_in
 from srcad.transforms.statements import walk
@@ -212,3 +212,49 @@ class _WithoutLineComments(cst.CSTTransformer):
 
     def leave_While(self, original, updated):
         return updated.with_changes(leading_lines=[])
+
+
+def refusal_of_call(flattener, node, resolved):
+    """The DifferentiabilityError for a call srcad cannot read, differentiate or inline, saying why."""
+    spelled = cst.Module([]).code_for_node(node.func)
+    value = resolved.value
+    if flattener.lenient and value is missing_marker():
+        raise NeedsStructures(spelled)  # a helper defined further down the module: checked at the first call
+    if value is flattener.parsed.function or getattr(value, "python_function", None) is flattener.parsed.function:
+        return flattener.error(
+            f"srcad cannot differentiate the recursive call to {spelled!r} yet",
+            node,
+            "Rewrite the recursion as a loop.",
+        )
+    if callable(value) and hasattr(value, "__code__") and "." not in (resolved.name or ""):  # not a library's
+        return flattener.error(
+            f"srcad cannot differentiate through the call to {spelled!r}: it reads and inlines plain "
+            "functions, not methods or other callables",
+            node,
+            "Call a plain function (for a method, one taking the numbers it reads from the object as "
+            "arguments), or wrap the call in srcad.no_grad(...) if it needs no derivative.",
+        )
+    if resolved.name.startswith(("math.", "np.")) or callable(value):
+        return flattener.error(
+            f"{resolved.name or spelled!r} has no derivative rule in srcad",
+            node,
+            "Wrap the call in srcad.no_grad(...) if no derivative is needed through it, "
+            "or write it with supported functions.",
+        )
+    if isinstance(node.func, cst.Call) and _makes_derivatives(flattener.parsed.resolve(node.func.func).value):
+        return flattener.error(  # forces from an energy inside a simulation: a derivative of a derivative
+            f"srcad cannot differentiate through {spelled}(...) inside a differentiated function yet",
+            node,
+            "Write that derivative as a helper function (a force from an energy, by hand), or give "
+            "the helper its rule with @srcad.derivative; second derivatives of f itself come from "
+            "srcad.hessian(f) or srcad.jvp(srcad.grad(f), ...).",
+        )
+    return flattener.error(f"srcad cannot call {spelled!r}", node, "Only functions with derivative rules can be called.")
+
+
+def _makes_derivatives(value):
+    """Whether ``value`` is srcad.grad, srcad.jvp, ... (a call of what they return cannot be read)."""
+    import srcad
+
+    return any(value is maker for maker in (srcad.grad, srcad.value_and_grad, srcad.jvp, srcad.vjp,
+                                            srcad.hessian, srcad.jacobian))
