@@ -7,7 +7,7 @@ from srcad.api import Gradient, _copied, vjp
 from srcad.introspect import named_after, unwrap
 from srcad.specialize import specializer_of
 from srcad.structure import leaves_of, rebuilt, structure_of
-from srcad.tangents import _basis, _refuse_tuple_arguments, hessian, jvp
+from srcad.tangents import _basis, checked_arguments, hessian, jvp
 
 
 def jacobian(function, wrt=0):
@@ -29,11 +29,7 @@ def jacobian(function, wrt=0):
 
     @named_after(unwrap(function), "jacobian")
     def jacobian_at(*args):
-        specializer = specializer_of(function)
-        args = specializer.bind(args, None)
-        positions = specializer.check_wrt(wrt if isinstance(wrt, tuple) else (wrt,))
-        _refuse_tuple_arguments([args[k] for k in positions], "Jacobians with respect to a tuple argument")
-        specializer.check_aliasing_before_compiling(args)  # the copies below would hide it
+        args, positions = checked_arguments(function, args, wrt, "Jacobians")
         value, pullback = vjp(function, *[_copied(a) for a in args])
         structure, outputs = structure_of(value), leaves_of(value)
         if not all(isinstance(o, (float, numpy.ndarray)) for o in outputs):

@@ -286,11 +286,7 @@ def hessian(function, wrt=0):
 
     @named_after(unwrap(function), "hessian")
     def hessian_at(*args):
-        specializer = specializer_of(function)
-        args = specializer.bind(args, None)
-        positions = specializer.check_wrt(wrt if isinstance(wrt, tuple) else (wrt,))
-        _refuse_tuple_arguments([args[k] for k in positions], "Hessians with respect to a tuple argument")
-        specializer.check_aliasing_before_compiling(args)
+        args, positions = checked_arguments(function, args, wrt, "Hessians")
         if not isinstance(wrt, tuple):
             x = args[positions[0]]
             if not isinstance(x, numpy.ndarray):
@@ -307,6 +303,18 @@ def hessian(function, wrt=0):
         return tuple(tuple(row) for row in blocks)
 
     return hessian_at
+
+
+def checked_arguments(function, args, wrt, what):
+    """(the arguments bound to ``function``'s parameters, the positions of ``wrt``) for a dense second
+    derivative or Jacobian, after refusing tuples at those positions and arguments sharing memory
+    (the copies made for each column would hide it)."""
+    specializer = specializer_of(function)
+    args = specializer.bind(args, None)
+    positions = specializer.check_wrt(wrt if isinstance(wrt, tuple) else (wrt,))
+    _refuse_tuple_arguments([args[k] for k in positions], f"{what} with respect to a tuple argument")
+    specializer.check_aliasing_before_compiling(args)
+    return args, positions
 
 
 def _refuse_tuple_arguments(args, what):

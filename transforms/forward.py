@@ -25,7 +25,8 @@ from srcad.transforms.statements import (
     list_append_of, operation_of,
 )
 from srcad.transforms.flatten import assign
-from srcad.transforms.names import nodes_in, renamed_in
+from srcad.transforms.aliases import written_arrays
+from srcad.transforms.names import renamed_in
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reverse import _marker
 from srcad.transforms.reverse_arrays import UnsupportedHere
@@ -61,7 +62,7 @@ class ForwardMode:
         self.current_line = 0  # the user line being transformed, for errors
         # where arrays are written in place, a new array's tangent must be new memory too (not the
         # tangent of the operand, as `z = x + 1.0` alone would have it): writes into z would go into x's
-        self.writes_arrays = any(self.is_array(name) for name in _written_in_place(definition))
+        self.writes_arrays = bool(written_arrays(definition.body.body, analysis.types))
 
     # -- names and zeros -----------------------------------------------------------------------------
     def tangent(self, name):
@@ -310,19 +311,6 @@ class ForwardMode:
         return len(set(arrays)) > 1 or any(self.analysis.types[a].ndim < ndim for a in arrays) or len(arrays) < len(
             operation.operands
         )
-
-
-def _written_in_place(definition):
-    """The names written in place, ``b[...] = v`` and ``b += v`` (floats too: the caller asks which are arrays)."""
-    written = set()
-    for node in nodes_in(definition):
-        if isinstance(node, cst.AugAssign) or isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Subscript):
-            target = node.target
-            while isinstance(target, cst.Subscript):
-                target = target.value
-            if isinstance(target, cst.Name):
-                written.add(target.value)
-    return written
 
 
 def forward_mode(definition, parameters, wrt, analysis, names, only_tangent=False):

@@ -18,6 +18,7 @@ import libcst as cst
 
 from srcad.transforms.flatten import assign, is_atom
 from srcad.transforms.names import target_names
+from srcad.transforms.parse import PositionKeeping
 
 _HINT = "Loop over positions instead: 'for i in range(len(a)):' and read a[i]."
 
@@ -246,12 +247,12 @@ def _loops(clause, innermost):
     return cst.For(target=clause.target, iter=clause.iter, body=cst.IndentedBlock([body]))
 
 
-class _Renaming(cst.CSTTransformer):
+class _Renaming(PositionKeeping):
     """Rename names, keeping the user's positions on every node rebuilt (for errors)."""
 
     def __init__(self, renamed, positions):
-        super().__init__()
-        self.renamed, self.positions = renamed, positions
+        super().__init__(positions)
+        self.renamed = renamed
 
     def leave_Name(self, original_node, updated_node):
         if original_node.value in self.renamed:
@@ -263,9 +264,3 @@ class _Renaming(cst.CSTTransformer):
 
     def leave_Arg(self, original_node, updated_node):
         return updated_node.with_changes(keyword=original_node.keyword)  # nor is `k` of `f(k=v)`
-
-    def on_leave(self, original_node, updated_node):
-        rebuilt = super().on_leave(original_node, updated_node)
-        if isinstance(rebuilt, cst.CSTNode) and rebuilt is not original_node and original_node in self.positions:
-            self.positions.setdefault(rebuilt, self.positions[original_node])
-        return rebuilt

@@ -133,13 +133,12 @@ def parse_function(function):
         (s for s in wrapper.module.body if isinstance(s, cst.FunctionDef) and s.name.value == code.co_name),
         None,
     )
-    if definition is not None:
-        definition = definition.visit(_BlocksForOneLineBodies(positions))
     if definition is None:
         raise locator.error(
             f"srcad could not find 'def {code.co_name}' in its source",
             fix="Was the file edited after it was imported? Reload the module (or restart) and try again.",
         )
+    definition = definition.visit(_BlocksForOneLineBodies(positions))
     parsed = ParsedFunction(
         function=function,
         name=code.co_name,
@@ -157,24 +156,29 @@ def parse_function(function):
     return parsed
 
 
-class _BlocksForOneLineBodies(cst.CSTTransformer):
-    """Rewrite one-line bodies (``def f(x): return x * x``, ``if c: y = 0``) as indented blocks, the
-    only form the passes read. Each node rebuilt keeps the user's position of the node it replaces."""
+class PositionKeeping(cst.CSTTransformer):
+    """A transformer of the user's code whose every rebuilt node keeps the user's position of the
+    node it replaces (in ``positions``, for errors)."""
 
     def __init__(self, positions):
         super().__init__()
         self.positions = positions
-
-    def leave_SimpleStatementSuite(self, original_node, updated_node):
-        line = cst.SimpleStatementLine(body=updated_node.body)
-        self.positions[line] = self.positions[original_node]
-        return cst.IndentedBlock(body=[line])
 
     def on_leave(self, original_node, updated_node):
         rebuilt = super().on_leave(original_node, updated_node)
         if isinstance(rebuilt, cst.CSTNode) and rebuilt is not original_node and original_node in self.positions:
             self.positions.setdefault(rebuilt, self.positions[original_node])
         return rebuilt
+
+
+class _BlocksForOneLineBodies(PositionKeeping):
+    """Rewrite one-line bodies (``def f(x): return x * x``, ``if c: y = 0``) as indented blocks, the
+    only form the passes read."""
+
+    def leave_SimpleStatementSuite(self, original_node, updated_node):
+        line = cst.SimpleStatementLine(body=updated_node.body)
+        self.positions[line] = self.positions[original_node]
+        return cst.IndentedBlock(body=[line])
 
 
 def _parameters(parsed):
