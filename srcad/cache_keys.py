@@ -30,11 +30,15 @@ def srcad_build():
     return _build
 
 
-def _describe_free_value(value, seen=None):
+def _describe_free_value(value, attributes, seen=None):
+    """``attributes``: the names the reading function's code mentions (its globals and attribute
+    names): the numbers it may read from a module of the user's (``C.G``) are part of its key."""
     if isinstance(value, (bool, int, float, complex, str)):
         return repr(value)
     if isinstance(value, types.ModuleType):
-        return f"module {value.__name__}"
+        numbers = [f"{a}={getattr(value, a)!r}" for a in sorted(attributes)
+                   if isinstance(getattr(value, a, None), (bool, int, float))]
+        return f"module {value.__name__} " + " ".join(numbers)
     name = getattr(value, "__qualname__", None) or type(value).__qualname__
     function = helper_function(value)
     if function is not None:  # a helper srcad inlines: its source and its own globals count too
@@ -46,7 +50,8 @@ def _describe_free_value(value, seen=None):
             text = source_text(function)
         except (OSError, TypeError):
             text = repr(function.__code__.co_code)
-        inner = [f"{n}={_describe_free_value(v, seen)}" for n, v in sorted(free_values(function).items())]
+        inner = [f"{n}={_describe_free_value(v, function.__code__.co_names, seen)}"
+                 for n, v in sorted(free_values(function).items())]
         inner.append(custom.describe(function))  # its @srcad.derivative rules
         inner.append(repr(sorted(getattr(value, "options", {}).items())))  # inline=...: how calls are made
         return f"function {name}:" + hashlib.sha256("\n".join([text] + inner).encode()).hexdigest()
@@ -61,5 +66,5 @@ def source_key_of(function):
         text = repr(function.__code__.co_code)
     parts = [srcad_build(), str(function.__module__), function.__qualname__, function.__code__.co_filename, text]
     for name, value in sorted(free_values(function).items()):
-        parts.append(f"{name}={_describe_free_value(value)}")
+        parts.append(f"{name}={_describe_free_value(value, function.__code__.co_names)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

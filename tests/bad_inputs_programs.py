@@ -566,3 +566,7 @@ def takes_an_item(x):
 
 def makes_an_array_of_arrays(x):
     return np.sum(np.array([x, x * 2.0]))  # <- here:return
+
+
+def reads_a_dict_argument(x, params):
+    return x * params["k"]  # <- here:params["k"]

@@ -134,6 +134,14 @@ def module_level_table():
     check("module-level table gradient", tape.gradient(xd).copy_to_host(), 2.0 * WEIGHTS * x, rtol=1e-12)
 
 
+def module_constants():
+    from test_module_constants import drift
+
+    x, v = cuda.to_device(np.array([0.0, 1.0, 2.0])), cuda.to_device(np.array([1.0, 2.0, 3.0]))
+    drift.launch(3, x, v, device="cuda")
+    check("constants of a module", x.copy_to_host(), [0.005, 1.01, 2.015], rtol=1e-14)
+
+
 def block_sums():
     """Parameters every thread reads: their adjoints summed per block (the last block part empty)."""
     from test_atomic_partials import pulled, pulled_in_odd_blocks
@@ -171,6 +179,7 @@ if __name__ == "__main__":
     block_sums()
     springs()
     module_level_table()
+    module_constants()
     in_place()
     two_dimensions()
     user_kernels()

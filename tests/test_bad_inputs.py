@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import bad_inputs_programs as programs
+import bad_programs
 import srcad
 from test_diagnostics import TRACEBACK_WORDS, _expected_position
 
@@ -594,3 +595,13 @@ def test_what_users_write_is_refused_at_its_line_with_what_to_do(function, words
     _check_located(caught.value, function)
     assert words in str(caught.value) and _clean(str(caught.value)), str(caught.value)
 
+
+
+def test_dicts_are_refused_saying_so_and_suggesting_a_named_tuple():
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(programs.reads_a_dict_argument)(1.5, {"k": 2.0})
+    _check_located(caught.value, programs.reads_a_dict_argument)
+    with pytest.raises(srcad.DifferentiabilityError) as built:
+        srcad.grad(bad_programs.dict_value)
+    for message in (str(caught.value), str(built.value)):
+        assert "dict" in message and "NamedTuple" in message, message

@@ -15,6 +15,7 @@ cuda = pytest.importorskip("numba.cuda")
 from numba.core import types  # noqa: E402
 
 from test_global_arrays import scaled_squares  # noqa: E402
+from test_module_constants import drift  # noqa: E402
 from test_kernels import (  # noqa: E402
     diffuse, euler_in_place, gather, gather_neighbours, grid_sum_of_squares, grow_until, matvec, scale32, scatter, spring_step,
     sum_of_squares, weighted_square_sum,
@@ -35,6 +36,7 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "gather_neighbours": (gather_neighbours, (F64, F64), False, True),  # reads a module-level index table
     "grow_until": (grow_until, (F64, F64), False, False),
     "scaled_squares": (scaled_squares, (F64, F64), True, False),  # reads a module-level array
+    "drift": (drift, (F64, F64), False, False),  # reads a module's numbers (cfg.DT)
 }
 
 
@@ -84,8 +86,8 @@ def _run_simulations(simulated):
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     # four user kernels: a loss each, 5 gradients; the table: 2; differentiable calls on device arrays: 2;
-    # block sums: 4, and a NumPy array refused after fast launches: 1
-    assert result.stdout.count("ok ") == 8 + 4 + 5 + 2 + 2 + 4 + 1
+    # block sums: 4, a NumPy array refused after fast launches: 1, a module's numbers: 1
+    assert result.stdout.count("ok ") == 8 + 4 + 5 + 2 + 2 + 4 + 1 + 1
 
 
 def test_simulations_on_the_cuda_simulator():

@@ -22,6 +22,7 @@ from numba.core import types as numba_types
 from srcad.transforms import rules
 from srcad.transforms.aliases import (
     array_aliases,
+    privately_written,
     read_only_views,
     rebound_arrays,
     rebound_views,
@@ -61,6 +62,8 @@ class Analysis:
     # their adjoint is the same view of that array's adjoint, saved and restored with the binding
     rebound_views: set = field(default_factory=set)
     written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
+    # written arrays written only while no other name holds their memory (see aliases.privately_written)
+    privately_written: set = field(default_factory=set)
     aliases: dict = field(default_factory=dict)  # array -> the names sharing its memory
     # views (b = a[1:], b = a.T, b = a) read only while neither b nor a changes: their adjoint can be
     # added back into a's where the view is taken, as for a copy (ids of the defining statements)
@@ -173,6 +176,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
     rebound = rebound_arrays(body, parameters, types)
     overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
     written = written_arrays(body, types)
+    private = privately_written(body, types)
     recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written)
     recorded = overwritten - set(recomputed)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
@@ -181,8 +185,9 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
         rebound=rebound,
         rebound_views=rebound_views(body, parameters, types, rebound),
         written_arrays=written,
+        privately_written=private,
         aliases=group,
-        read_only_views=read_only_views(body, types, group),
+        read_only_views=read_only_views(body, types, group, private),
         single_use=single_use,
         types=types,
         active=active,

@@ -4,17 +4,21 @@
 write through one is a write to all. An array variable bound again (or in a loop) is *rebound*:
 the reverse sweep restores each binding. Views of arrays bound once may be rebound freely
 (*rebound views*); views read only while nothing writes their memory (*read-only views*) can have
-their adjoint added back like a copy's.
+their adjoint added back like a copy's. Writes into new memory before any other name holds it
+(*private writes*: ``u_next = np.zeros(n); u_next[1:-1] = ...; u = u_next``, the rotation of a
+time-stepping scheme) change nothing another name sees.
 """
 
 import libcst as cst
 
+from srcad.transforms.precedence import spelled
 from srcad.transforms.recompute import blocks, in_place_update_of
 from srcad.transforms.statements import (
     assignment_of,
     element_write_of,
     is_array_type,
     is_gather,
+    list_append_of,
     names_in,
     operation_of,
     walk,
@@ -42,11 +46,11 @@ def rebound_views(body, parameters, types, rebound):
     return {name for name, views in sources.items() if views and name not in parameters}
 
 
-def read_only_views(body, types, group):
+def read_only_views(body, types, group, private):
     """Views of memory no name ever writes, and views whose every reader follows them in the same
     block, with no write to the shared memory from the view to its last reader (and none through
-    the view itself, anywhere)."""
-    written = written_arrays(body, types)
+    the view itself, anywhere). Writes into ``private`` arrays (``privately_written``) change no view."""
+    written = written_arrays(body, types) - private
     safe = set()
     for block, _ in blocks(body):
         for index, statement in enumerate(block):
@@ -69,7 +73,7 @@ def read_only_views(body, types, group):
             last = max(readers, default=index)
             # the last reader may itself write the memory (x[1:3] += view): it reads before it writes
             end = last if isinstance(block[last], cst.SimpleStatementLine) else last + 1  # a loop reads again
-            changed = any(written_arrays([s], types) & members for s in block[index + 1 : end])
+            changed = any(written_arrays([s], types) & written & members for s in block[index + 1 : end])
             if not elsewhere and not changed:
                 safe.add(id(statement))
     return safe
@@ -97,6 +101,74 @@ def written_arrays(body, types):
         elif update is not None and is_array_type(types.get(update[0])):
             written.add(update[0])
     return written
+
+
+# Calls whose array result is new memory that no other name holds.
+_ALLOCATIONS = {
+    "np.zeros", "np.empty", "np.ones", "np.full", "np.zeros_like", "np.empty_like", "np.ones_like", "np.full_like",
+    "np.copy",
+}  # fmt: skip
+
+
+def _is_new_memory(value):
+    if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):  # array arithmetic makes a new array
+        return True
+    return isinstance(value, cst.Call) and spelled(value.func) in _ALLOCATIONS
+
+
+def privately_written(body, types):
+    """Arrays written only while no other name holds their memory: every write follows a binding
+    to new memory (``nxt = np.empty(n)``) in the same block or one around it, with no other name
+    bound to that memory (``cur = nxt``, ``v = nxt[1:]``, ``L.append(nxt)``) in between, in this
+    pass through a loop or an earlier one. Such writes change no value another name reads."""
+    return written_arrays(body, types) - _written_while_shared(body, types, frozenset())
+
+
+def _written_while_shared(statements, types, unshared):
+    """Arrays ``statements`` write while their memory may have another name; ``unshared``: the
+    arrays whose memory has none on entry."""
+    unshared = set(unshared)
+    shared_writes = set()
+    for statement in statements:
+        if isinstance(statement, (cst.If, cst.For, cst.While)):
+            touched = _shared_or_bound_in(statement, types)
+            # a loop's body runs again after its own aliases were taken
+            entry = unshared - touched if isinstance(statement, (cst.For, cst.While)) else unshared
+            inner = [statement.body.body]
+            if isinstance(statement, cst.If) and statement.orelse is not None:
+                inner.append(statement.orelse.body.body)
+            for block in inner:
+                shared_writes |= _written_while_shared(block, types, entry)
+            unshared -= touched
+            continue
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        if write is not None and write.array not in unshared:
+            shared_writes.add(write.array)
+        elif update is not None and update[0] not in unshared:
+            shared_writes.add(update[0])
+        unshared -= _shared_or_bound_in(statement, types)
+        target_value = assignment_of(statement)
+        if target_value is not None and update is None and _is_new_memory(target_value[1]):
+            unshared.add(target_value[0])
+    return shared_writes
+
+
+def _shared_or_bound_in(statement, types):
+    """Names that ``statement`` (nested statements included) binds, or binds another name to the
+    memory of: both sides of ``b = a``, ``b = a[1:]``; the appended array of ``L.append(a)``."""
+    touched = set()
+    for inner, _ in walk([statement]):
+        target_value = assignment_of(inner)
+        if target_value is not None and in_place_update_of(inner) is None:
+            touched.add(target_value[0])
+            operation = operation_of(target_value[1])
+            if shares_memory(operation, types):
+                touched.add(operation.operands[0].value)
+        appended = list_append_of(inner)
+        if appended is not None and isinstance(appended[1], cst.Name):
+            touched.add(appended[1].value)
+    return touched
 
 
 def array_aliases(body, types):

@@ -19,13 +19,14 @@ early (the tape's overflow check) and block sizes that are not a power of two ke
 import libcst as cst
 
 from srcad.transforms.names import NameFactory, all_names, target_names
+from srcad.transforms.precedence import spelled
 
 _ADD = "cuda.atomic.add"
 _MOST_BLOCK_SUMS = 16  # shared memory: 16 sums x 1024 threads x 8 bytes = 128 KiB at most
 
 
 def _spelled(node):
-    return cst.Module([]).code_for_node(node)
+    return spelled(node)
 
 
 def _atomic_add(statement):

@@ -6,6 +6,7 @@ holding them, and anything srcad cannot use raises DifferentiabilityError at the
 """
 
 import libcst as cst
+from srcad.transforms.precedence import spelled
 
 # Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.
 INACTIVE_METHODS = {"sum", "mean", "max", "min", "prod", "any", "all", "argmax", "argmin", "dot", "copy"}
@@ -38,7 +39,7 @@ class Canonicalize(cst.CSTTransformer):
             from srcad.transforms.inline import is_user_function
 
             if resolved.kind != "local" and is_user_function(resolved.value):
-                return self._computed_first(node, f"the helper {cst.Module([]).code_for_node(node.func)!r}")
+                return self._computed_first(node, f"the helper {spelled(node.func)!r}")
             raise self.normalizer.unknown_callee(node, resolved)
         return True
 

@@ -33,8 +33,8 @@ import libcst as cst
 from srcad.transforms.flatten import assign
 from srcad.transforms.names import nodes_in, target_names
 from srcad.transforms.statements import names_in
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 def carried_accumulations(body, is_float_vector, names):
@@ -68,9 +68,9 @@ def _unshared_arrays(body, is_float_vector):
         def visit_Assign(self, node):
             value, target = node.value, node.targets[0].target
             if (len(node.targets) == 1 and isinstance(target, cst.Name) and isinstance(value, cst.Call)
-                    and _CODE.code_for_node(value.func) in _FRESH and value.args):
+                    and spelled(value.func) in _FRESH and value.args):
                 sample = value.args[0].value
-                is_like = _CODE.code_for_node(value.func) == "np.zeros_like"
+                is_like = spelled(value.func) == "np.zeros_like"
                 if is_float_vector(sample.value if is_like and isinstance(sample, cst.Name) else target.value):
                     allocated[target.value] = allocated.get(target.value, 0) + 1
                     allow(target)
@@ -97,7 +97,7 @@ def _unshared_arrays(body, is_float_vector):
             allow(node.value)
 
         def visit_Call(self, node):
-            if _CODE.code_for_node(node.func) in _READ_WHOLE:
+            if spelled(node.func) in _READ_WHOLE:
                 for argument in node.args:
                     allow(argument.value)
 

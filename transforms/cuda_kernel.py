@@ -11,8 +11,8 @@ refused, at the statement doing it.
 import libcst as cst
 
 from srcad.transforms import atomic_partials
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 class NotOnCuda(Exception):
@@ -57,7 +57,7 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
         params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads"] + flag + sizes + arguments]),
         body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), *start, guarded, *after]),
     )
-    return _CODE.code_for_node(definition), rewrite.has_stacks
+    return spelled(definition), rewrite.has_stacks
 
 
 _STACKS = {"new_float_stack": "numba.float64", "new_int_stack": "numba.int64"}
@@ -77,13 +77,13 @@ class _DeviceCode(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original, updated):
         small = original.body[0]
         call = small.value if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) else None
-        function = _CODE.code_for_node(call.func) if call is not None else None
+        function = spelled(call.func) if call is not None else None
         if function in _STACKS:  # tape = new_float_stack(): a stack in the thread's local memory
             local = cst.parse_expression(f"cuda.local.array({self.capacity}, {_STACKS[function]})")
             return original.with_changes(body=[small.with_changes(value=local)])
         if function == "reserve":  # room for the pushes that follow, or stop with the overflow flag set
             self.has_stacks = True
-            needed = _CODE.code_for_node(call.args[1].value)
+            needed = spelled(call.args[1].value)
             check = cst.parse_statement(f"if {needed} > {self.capacity}:\n    overflow[0] = 1\n    return\n")
             return check.with_changes(leading_lines=original.leading_lines)
         small = updated.body[0]
@@ -107,17 +107,17 @@ class _DeviceCode(cst.CSTTransformer):
         return updated
 
     def leave_Call(self, original, updated):
-        spelled = _CODE.code_for_node(updated.func)
-        twin = self.math_names.get(spelled)
+        called = spelled(updated.func)
+        twin = self.math_names.get(called)
         if twin is not None and twin not in ("**", "abs", "max", "min"):
             return updated.with_changes(func=cst.parse_expression(twin))
         if twin in ("abs", "max", "min"):
             return updated.with_changes(func=cst.Name(twin))
-        if spelled in _STACKS or spelled == "reserve":  # rewritten with their statement
+        if called in _STACKS or called == "reserve":  # rewritten with their statement
             return updated
-        if spelled.startswith(("np.", "empty_list_like")) or spelled.endswith((".append", ".pop", ".copy")):
+        if called.startswith(("np.", "empty_list_like")) or called.endswith((".append", ".pop", ".copy")):
             raise NotOnCuda(
-                f"a CUDA kernel cannot call {spelled} (device code cannot allocate arrays or grow a tape)",
+                f"a CUDA kernel cannot call {called} (device code cannot allocate arrays or grow a tape)",
                 self.statement,
             )
         return updated

@@ -7,6 +7,7 @@ import numpy
 
 from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS, all_names
 from srcad.version import __version__
+from srcad.transforms.precedence import module_code
 
 
 def module_source(definition, *, stage, origin, constants, uses_tape=False, index_arrays_as_views=True):
@@ -27,7 +28,7 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False, inde
     ]
     if index_arrays_as_views:
         definition, constants = _index_arrays_bound_in_the_function(definition, constants)
-    code = cst.Module([definition]).code  # printed once: printing a large function takes a while
+    code = module_code([definition])  # printed once: printing a large function takes a while
     helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in code]
     if helpers:
         lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")

@@ -19,6 +19,7 @@ from srcad.transforms.flatten_arrays import ArrayFlattening, _call, is_view_subs
 from srcad.transforms.flatten_tuples import Packed, TupleFlattening, is_named_tuple_class
 from srcad.transforms.canonical import Canonicalize
 from srcad.transforms.names import describe
+from srcad.transforms.precedence import spelled
 
 
 def line_marker(lineno, text):
@@ -152,9 +153,10 @@ class Flattener(ArrayFlattening, TupleFlattening):
             )
         if isinstance(node, (cst.Dict, cst.Set, cst.DictComp, cst.SetComp)):
             return self.error(
-                "srcad cannot differentiate dict or set values",
+                "srcad cannot differentiate dicts or sets: their items cannot carry derivatives",
                 node,
-                "Use separate float variables (or, soon, NumPy arrays).",
+                "Use a NamedTuple for named parts (class Params(NamedTuple): k: float, then params.k), "
+                "separate float variables, or a NumPy array.",
             )
         if isinstance(node, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp)):
             return self.error(
@@ -208,7 +210,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
         if self.lenient and isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
             raise NeedsStructures(node.value.value)  # state.x: a NamedTuple argument, perhaps
         raise self.error(
-            f"srcad cannot use {cst.Module([]).code_for_node(node)!r} here",
+            f"srcad cannot use {spelled(node)!r} here",
             node,
             "Only numeric constants such as math.pi and calls of supported functions can be used.",
         )
@@ -340,7 +342,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
         """``node`` checked and spelled canonically; with ``statements``, calls of the user's helpers in
         it are computed there first."""
         canonical = node.visit(Canonicalize(self, allow_tuples, statements))
-        if "\n" in cst.Module([]).code_for_node(canonical) and not getattr(canonical, "lpar", True):
+        if "\n" in spelled(canonical) and not getattr(canonical, "lpar", True):
             canonical = canonical.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return canonical
 

@@ -4,6 +4,7 @@ methods, reductions with ``axis=``/``keepdims=``, arrays assembled from pieces, 
 import libcst as cst
 
 from srcad.transforms import rules
+from srcad.transforms.precedence import spelled
 
 # Methods whose result shares memory with the array (numba's reshape needs a contiguous array, so it
 # never copies), and those whose result is a new array: both get the adjoint of a view or copy.
@@ -45,6 +46,13 @@ class ArrayFlattening:
                     "Index single elements in a loop: 'for i in range(n): ... a[i] ...'.",
                 )
             index = element.slice.value
+            if isinstance(index, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+                raise self.error(
+                    f"srcad cannot differentiate through a dict ({spelled(node)}): its items cannot carry derivatives",
+                    node,
+                    "Use a NamedTuple for named parts (class Params(NamedTuple): k: float, then params.k), "
+                    "or pass the numbers as separate arguments.",
+                )
             if isinstance(index, (cst.Comparison, cst.BooleanOperation)) or (
                 isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Not)
             ):

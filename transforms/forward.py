@@ -31,9 +31,9 @@ from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.reverse import _marker
 from srcad.transforms.reverse_arrays import UnsupportedHere
 from srcad.transforms.tangent_zeros import SYMBOLIC_ZERO, DropZeros, NumbersToZero
+from srcad.transforms.precedence import spelled
 
 _ZERO = cst.Float("0.0")
-_CODE = cst.Module([])
 
 # Operations linear in their (array) operands: the tangent is the same operation of the tangents.
 _LINEAR = {
@@ -156,7 +156,7 @@ class ForwardMode:
         tangent = cst.Name(self.tangent(target))
         if operation.rule == LIST_POP:  # the tangents were appended to a list alongside: pop them alike
             return [statement, assign(tangent, self.list_pop(operation.operands[0], target))]
-        if isinstance(value, cst.Call) and _CODE.code_for_node(value.func) == "empty_list_like":
+        if isinstance(value, cst.Call) and spelled(value.func) == "empty_list_like":
             return [statement, assign(tangent, value)]  # a list for the tangents, of the same item type
         reads_itself = target in operation.operand_names()
         rule = None if operation.rule is None or self.is_linear(operation) else self.rule(operation, target)
@@ -264,7 +264,7 @@ class ForwardMode:
             expression = cst.parse_expression(f"{expression.value}.copy()")  # `z = x + 1.0`: z is new memory
         dtype = getattr(self.analysis.types.get(target), "dtype", None)
         if self.is_array(target) and str(dtype) != "float64":  # numba computes `1.0 - y * y` in float64
-            expression = cst.parse_expression(f"({cst.Module([]).code_for_node(expression)}).astype(np.{dtype})")
+            expression = cst.parse_expression(f"({spelled(expression)}).astype(np.{dtype})")
         if dropped and self.is_array(target) and self.may_broadcast(operation, target):
             # a dropped term may have set the shape: start from zeros of the result's shape
             zeros = assign(tangent, cst.parse_expression(f"np.zeros_like({result.value})"))

@@ -24,6 +24,7 @@ from srcad.transforms.flatten import missing_marker, assign
 from srcad.transforms.flatten_tuples import Packed, packed_like
 from srcad.transforms.names import bound_names, renamed_in
 from srcad.transforms.statements import walk
+from srcad.transforms.precedence import spelled
 
 _inlining = threading.local()  # .stack: the functions being inlined on this thread, outermost first
 
@@ -78,19 +79,19 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     stack = getattr(_inlining, "stack", None)
     if stack is None:
         stack = _inlining.stack = []
-    spelled = cst.Module([]).code_for_node(node.func)
+    called = spelled(node.func)
     if callee in stack or callee is flattener.parsed.function:
-        raise flattener.error(f"srcad cannot differentiate the recursive call to {spelled!r}", node,
+        raise flattener.error(f"srcad cannot differentiate the recursive call to {called!r}", node,
                               "Rewrite the recursion as a loop.")
     try:
         source_lines(callee)
     except (OSError, TypeError):
         raise flattener.error(
-            f"srcad cannot read the source of {spelled!r}, so it cannot differentiate through this call",
+            f"srcad cannot read the source of {called!r}, so it cannot differentiate through this call",
             node,
             "Define it with 'def' in a file, or wrap the call in srcad.no_grad(...) if it needs no derivative.",
         ) from None
-    arguments = bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=True)
+    arguments = bound_arguments(flattener, node, callee, called, statements, allow_tuples=True)
     structures = tuple(a.structure() if isinstance(a, Packed) else None for a in arguments)
     stack.append(callee)
     try:
@@ -131,8 +132,8 @@ def custom_call(flattener, node, function, statements, into):
     """A call of a function with a ``@srcad.derivative`` rule: one operation, whose rule calls the user's."""
     from srcad import custom
 
-    spelled = cst.Module([]).code_for_node(node.func)
-    arguments = bound_arguments(flattener, node, custom.unwrap(function), spelled, statements)
+    called = spelled(node.func)
+    arguments = bound_arguments(flattener, node, custom.unwrap(function), called, statements)
     return _call_with_rule(flattener, custom.call_rule(function, flattener.names, len(arguments)), arguments,
                            statements, into)
 
@@ -165,13 +166,13 @@ def _through_derivatives(function, callee, normalized, arguments, procedure):
     return wanted is False or size >= callees.LARGE_HELPER_STATEMENTS
 
 
-def bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=False):
+def bound_arguments(flattener, node, callee, called, statements, allow_tuples=False):
     """The callee's parameters in order, each as an atom of the caller (defaults as numbers), or
     with ``allow_tuples`` a Packed for a tuple."""
     positional, keywords = [], {}
     for argument in node.args:
         if argument.star:
-            raise flattener.error(f"srcad cannot inline a call to {spelled!r} with *args or **kwargs", argument)
+            raise flattener.error(f"srcad cannot inline a call to {called!r} with *args or **kwargs", argument)
         if argument.keyword is None:
             positional.append(argument.value)
         else:
@@ -180,11 +181,11 @@ def bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=F
     try:
         bound = signature.bind(*positional, **keywords)
     except TypeError as error:
-        raise flattener.error(f"this call does not match {spelled}{signature}: {error}", node) from None
+        raise flattener.error(f"this call does not match {called}{signature}: {error}", node) from None
     atoms = []
     for name, parameter in signature.parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            raise flattener.error(f"srcad cannot inline {spelled!r}: it takes *args or **kwargs", node)
+            raise flattener.error(f"srcad cannot inline {called!r}: it takes *args or **kwargs", node)
         if name in bound.arguments:
             value = bound.arguments[name]
             atoms.append(flattener.value_of(value, statements) if allow_tuples else flattener._operand(value, statements))
@@ -192,7 +193,7 @@ def bound_arguments(flattener, node, callee, spelled, statements, allow_tuples=F
         default = parameter.default
         if isinstance(default, bool) or not isinstance(default, (int, float)):
             raise flattener.error(
-                f"srcad can inline {spelled!r} only with number defaults; pass {name}= here", node
+                f"srcad can inline {called!r} only with number defaults; pass {name}= here", node
             )
         atoms.append(cst.parse_expression(repr(default)) if default >= 0 else cst.parse_expression(f"({default!r})"))
     return atoms
@@ -216,19 +217,19 @@ class _WithoutLineComments(cst.CSTTransformer):
 
 def refusal_of_call(flattener, node, resolved):
     """The DifferentiabilityError for a call srcad cannot read, differentiate or inline, saying why."""
-    spelled = cst.Module([]).code_for_node(node.func)
+    called = spelled(node.func)
     value = resolved.value
     if flattener.lenient and value is missing_marker():
-        raise NeedsStructures(spelled)  # a helper defined further down the module: checked at the first call
+        raise NeedsStructures(called)  # a helper defined further down the module: checked at the first call
     if value is flattener.parsed.function or getattr(value, "python_function", None) is flattener.parsed.function:
         return flattener.error(
-            f"srcad cannot differentiate the recursive call to {spelled!r} yet",
+            f"srcad cannot differentiate the recursive call to {called!r} yet",
             node,
             "Rewrite the recursion as a loop.",
         )
     if callable(value) and hasattr(value, "__code__") and "." not in (resolved.name or ""):  # not a library's
         return flattener.error(
-            f"srcad cannot differentiate through the call to {spelled!r}: it reads and inlines plain "
+            f"srcad cannot differentiate through the call to {called!r}: it reads and inlines plain "
             "functions, not methods or other callables",
             node,
             "Call a plain function (for a method, one taking the numbers it reads from the object as "
@@ -236,20 +237,20 @@ def refusal_of_call(flattener, node, resolved):
         )
     if resolved.name.startswith(("math.", "np.")) or callable(value):
         return flattener.error(
-            f"{resolved.name or spelled!r} has no derivative rule in srcad",
+            f"{resolved.name or called!r} has no derivative rule in srcad",
             node,
             "Wrap the call in srcad.no_grad(...) if no derivative is needed through it, "
             "or write it with supported functions.",
         )
     if isinstance(node.func, cst.Call) and _makes_derivatives(flattener.parsed.resolve(node.func.func).value):
         return flattener.error(  # forces from an energy inside a simulation: a derivative of a derivative
-            f"srcad cannot differentiate through {spelled}(...) inside a differentiated function yet",
+            f"srcad cannot differentiate through {called}(...) inside a differentiated function yet",
             node,
             "Write that derivative as a helper function (a force from an energy, by hand), or give "
             "the helper its rule with @srcad.derivative; second derivatives of f itself come from "
             "srcad.hessian(f) or srcad.jvp(srcad.grad(f), ...).",
         )
-    return flattener.error(f"srcad cannot call {spelled!r}", node, "Only functions with derivative rules can be called.")
+    return flattener.error(f"srcad cannot call {called!r}", node, "Only functions with derivative rules can be called.")
 
 
 def _makes_derivatives(value):

@@ -23,6 +23,7 @@ from srcad.transforms.names import bound_names, target_names
 from srcad.transforms.statements import element_write_of, names_in, operation_of, walk
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.statements import assignment_of
+from srcad.transforms.precedence import spelled
 
 
 class KernelNormalizing:
@@ -270,7 +271,7 @@ def forwarded_stores(definition):
     adjoint then need not replay the store, nor the tape copy the array for it."""
     from srcad.transforms.flatten import assign
 
-    code = cst.Module([]).code_for_node
+    code = spelled
     known = {}  # (array, index spelled) -> the atom stored there
     body = []
     for statement in definition.body.body:

@@ -13,6 +13,7 @@ import libcst as cst
 
 from srcad.transforms.names import bound_names
 from srcad.transforms.unsigned_indices import bindings_of, non_negative_names, with_unsigned_indices
+from srcad.transforms.precedence import spelled, module_code
 
 
 def _thread_code(thread, dimensions, indent, body=None):
@@ -29,7 +30,7 @@ def _thread_code(thread, dimensions, indent, body=None):
     lines.append(f"{indices[0]} = {rest}")
     body = list(thread.body.body)[:-1] if body is None else body
     body = with_unsigned_indices(body, non_negative_names(body, indices))
-    body = cst.Module(body=body).code.rstrip("\n").split("\n")
+    body = module_code(body).rstrip("\n").split("\n")
     return "\n".join(indent + line if line.strip() else line for line in lines + body)
 
 
@@ -90,7 +91,7 @@ def accumulated_in_registers(thread):
             if kind is None:
                 return updated
             sums = chunk_sums if kind == "chunk" else thread_sums
-            element = cst.Module([]).code_for_node(target)
+            element = spelled(target)
             if element not in sums:
                 sums[element] = f"srcad_sum_{len(chunk_sums) + len(thread_sums)}"
             return updated.with_changes(target=cst.Name(sums[element]))
@@ -170,7 +171,7 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
     lines += [f"        {total} = 0.0" for total, _ in sums]
     lines.append("        for srcad_tid in range(srcad_low, srcad_high):")
     lines.append(_thread_code(thread, dimensions, "            ", body))
-    lines += ["        " + line for line in cst.Module(body=flushes).code.rstrip("\n").split("\n") if flushes]
+    lines += ["        " + line for line in module_code(flushes).rstrip("\n").split("\n") if flushes]
     for k, argument in enumerate(private):
         if argument in spilled:
             lines.append(f"        srcad_spill_counts_{k}[srcad_chunk] = srcad_spilled_{k}")
@@ -263,12 +264,12 @@ class _Spill(cst.CSTTransformer):
                 and isinstance(small.target.value, cst.Name) and small.target.value.value in self.arrays):
             return updated
         whole, k = self.arrays[small.target.value.value]
-        atoms = [cst.Module([]).code_for_node(e.slice.value) for e in small.target.slice]
-        value = cst.Module([]).code_for_node(small.value)
+        atoms = [spelled(e.slice.value) for e in small.target.slice]
+        value = spelled(small.value)
         if isinstance(small.operator, cst.SubtractAssign):
             value = f"-({value})"
         operator = "+=" if isinstance(small.operator, cst.AddAssign) else "-="
-        direct = f"{whole}[{', '.join(atoms)}] {operator} {cst.Module([]).code_for_node(small.value)}"
+        direct = f"{whole}[{', '.join(atoms)}] {operator} {spelled(small.value)}"
         if atoms[0] in self.own:
             return cst.parse_statement(direct).with_changes(leading_lines=updated.leading_lines)
         spill = [f"srcad_spill_values_{k}[srcad_chunk, srcad_spilled_{k}] = {value}"]

@@ -20,8 +20,8 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 import libcst as cst
 
 from srcad.transforms.names import nodes_in, variables_in
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 def _targets(small):
@@ -122,10 +122,10 @@ def _assigned(statements):
 def _counting_down(loop):
     """N for ``for i in range(N - 1, -1, -1)``, else None."""
     call = loop.iter
-    if not (isinstance(loop.target, cst.Name) and isinstance(call, cst.Call) and _CODE.code_for_node(call.func) == "range"):
+    if not (isinstance(loop.target, cst.Name) and isinstance(call, cst.Call) and spelled(call.func) == "range"):
         return None
-    spelled = [_CODE.code_for_node(a.value) for a in call.args]
-    if len(spelled) != 3 or spelled[1:] != ["-1", "-1"]:
+    arguments = [spelled(a.value) for a in call.args]
+    if len(arguments) != 3 or arguments[1:] != ["-1", "-1"]:
         return None
     first = call.args[0].value
     if isinstance(first, cst.BinaryOperation) and isinstance(first.operator, cst.Subtract):
@@ -158,7 +158,7 @@ class _Independence(cst.CSTVisitor):
         if name not in self.groups or not all(isinstance(s.slice, cst.Index) for s in node.slice):
             self.ok = False  # an array of unknown memory, or a region (`a[1:]`): more than one element
             return False
-        self.accesses.setdefault(name, set()).add(_CODE.code_for_node(cst.Tuple([cst.Element(s.slice.value) for s in node.slice])))
+        self.accesses.setdefault(name, set()).add(spelled(cst.Tuple([cst.Element(s.slice.value) for s in node.slice])))
         for element in node.slice:
             element.visit(self)
         return False

@@ -28,6 +28,7 @@ from srcad.transforms.kernel import KernelNormalizing
 from srcad.transforms.normalize_control import ControlFlowNormalizing
 from srcad.transforms.names import GENERATED_MODULE_NAMES, NameFactory
 from srcad.transforms.overlaps import read_before_writing
+from srcad.transforms.precedence import spelled
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
 
@@ -235,7 +236,7 @@ class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
                 method = call.func.attr.value
                 raise self.error(
                     f"srcad cannot differentiate the method '.{method}()', which changes "
-                    f"'{cst.Module([]).code_for_node(call.func.value)}' in place",
+                    f"'{spelled(call.func.value)}' in place",
                     node,
                     "Write the new values element by element (a[i] = ...), or compute them outside the "
                     "differentiated function and pass them in.",

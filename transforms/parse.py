@@ -51,8 +51,11 @@ class ParsedFunction:
             return _classify(self._lookup(node.value))
         if isinstance(node, cst.Attribute):
             base = self.resolve(node.value)
-            if base.kind == "unknown" and isinstance(base.value, types.ModuleType):  # operator.mul: named, no rule
-                return Resolved("unknown", f"{base.value.__name__}.{node.attr.value}", getattr(base.value, node.attr.value, None))
+            if base.kind == "unknown" and isinstance(base.value, types.ModuleType):
+                value = getattr(base.value, node.attr.value, None)
+                if _classify(value).kind == "constant":  # C.G, cfg.DT: a number of the user's module, as math.pi
+                    return _classify(value)
+                return Resolved("unknown", f"{base.value.__name__}.{node.attr.value}", value)  # operator.mul: no rule
             if base.kind != "module":
                 return Resolved("unknown")
             try:

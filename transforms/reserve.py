@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from srcad.transforms.names import nodes_in, renamed_in, variables_in
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 @dataclass(frozen=True)
@@ -126,12 +126,12 @@ def _total(statements, tape, assigned, known, top_level=False):
             replaced[name] = value if atomic else cst.parse_expression(f"({known[name]})")
 
         for node in nodes_in(expression):
-            if isinstance(node, cst.Call) and _CODE.code_for_node(node.func) not in _PURE:
+            if isinstance(node, cst.Call) and spelled(node.func) not in _PURE:
                 raise _Unknown
             shape = isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute)
             if isinstance(node, cst.Subscript) and not (shape and node.value.attr.value == "shape"):
                 raise _Unknown  # an element read: an element write through a view could change it
-        return _CODE.code_for_node(renamed_in(expression, replaced))
+        return spelled(renamed_in(expression, replaced))
 
     floats, ints, run = [], [], []
     for statement in statements:
@@ -197,7 +197,7 @@ def with_reserves(statements, tape):
         flush()
         whole = _whole_loop_counts(statement, tape) if isinstance(statement, cst.For) else None
         if whole is not None:
-            trips = f"len({_CODE.code_for_node(statement.iter)})"
+            trips = f"len({spelled(statement.iter)})"
             result.extend(_reserve(tape, whole, factor=trips))
             result.append(statement)
         else:

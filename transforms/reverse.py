@@ -27,6 +27,7 @@ from srcad.transforms.reserve import Tape, with_reserves
 from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call, _line
 from srcad.transforms.reverse_control import ControlFlowAdjoints
 from srcad.transforms.reverse_tapes import TapeOperations
+from srcad.transforms.precedence import spelled
 
 _ZERO = cst.Float("0.0")
 
@@ -121,7 +122,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
         inits += [assign(name, cst.Name("False")) for name in self.nested_decisions]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
-        code = cst.Module([]).code_for_node(cst.IndentedBlock(forward + reverse))
+        code = spelled(cst.IndentedBlock(forward + reverse))
         tape = []  # the stacks this adjoint uses (a kernel's thread should allocate nothing it needs not)
         if self.floats in code:
             tape += [_line(f"{self.floats} = new_float_stack()"), _line(f"{self.floats_top} = 0")]

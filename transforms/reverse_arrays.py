@@ -18,9 +18,9 @@ from srcad.transforms.aliases import shares_memory
 from srcad.transforms.statements import assembled_pieces, is_gather, operation_of
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.flatten import assign
+from srcad.transforms.precedence import spelled
 
 _ZERO = cst.Float("0.0")
-_CODE = cst.Module([])
 
 
 class UnsupportedHere(Exception):
@@ -250,11 +250,7 @@ class ArrayAdjoints:
         is added into the part of a's it came from. Only correct while nobody writes through b."""
         source = operation.operands[0].value
         if id(self.current_statement) not in self.analysis.read_only_views:
-            raise self.unsupported(
-                f"srcad cannot differentiate '{target}', a view of '{source}' that is bound again (or in a "
-                f"loop), where one of them changes while the view is still read, yet",
-                f"Write into '{source}' directly ({source}[1:] += ...), or take a copy ({source}[1:].copy()).",
-            )
+            raise self.unsupported(*self.view_refusal(target, value, source))
         if not self.analysis.is_active(cst.Name(source)):
             return []
         source_adjoint = cst.Name(self.adjoint(source))
@@ -266,6 +262,20 @@ class ArrayAdjoints:
         if isinstance(value, cst.Attribute) or value.func.attr.value == "transpose":  # a.T
             return [_accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
         return [_accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source}.shape)"))]
+
+    def view_refusal(self, target, value, source):
+        """Why ``target = value`` (one memory, two names, one of them bound again or in a loop) is
+        refused, and the fix that fits how it was written."""
+        members = self.analysis.aliases.get(target, {target, source})
+        written = sorted(members & (self.analysis.written_arrays - self.analysis.privately_written)) or [source]
+        why = (f"srcad cannot differentiate '{target}' = {spelled(value)} yet: {target!r} shares its memory with "
+               f"{source!r}, which is bound again (or in a loop), and {' and '.join(map(repr, written))} "
+               f"{'is' if len(written) == 1 else 'are'} written while that memory is still read")
+        if isinstance(value, cst.Name):  # cur = nxt: the rotation of a time-stepping scheme
+            return why, (f"Take a copy ({target} = {source}.copy()), or bind {source!r} to new memory in each step "
+                         f"({source} = np.empty_like(...)) before writing into it, and write no array another name "
+                         f"still reads.")
+        return why, f"Take a copy ({target} = {spelled(value)}.copy()), or write into {source!r} directly."
 
     def in_place_update(self, statement, target, value):
         """``x += t`` on an array: x's adjoint flows through and t's collects it; ``x *= t``,
@@ -315,7 +325,7 @@ class ArrayAdjoints:
     def assembled(self, value, adjoint):
         """Each active piece of np.array([...]), np.stack or np.concatenate collects its part of the adjoint."""
         reverse = []
-        callee = _CODE.code_for_node(value.func)
+        callee = spelled(value.func)
         template = rules.ASSEMBLED_RULES[callee]
         axis = next((_number_of(a.value) for a in value.args[1:] if a.keyword is None or a.keyword.value == "axis"), 0)
         pieces = assembled_pieces(value)

@@ -9,8 +9,8 @@ import libcst as cst
 
 from srcad.transforms.flatten import assign
 from srcad.transforms.single_exit import is_exit_check
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 def _line(code):
@@ -87,7 +87,7 @@ class ControlFlowAdjoints:
             assign(counter, cst.Integer("0")),
             statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
         ]
-        forward += [self.push(_CODE.code_for_node(b)) for b, _ in saved] + [self.push(counter)]
+        forward += [self.push(spelled(b)) for b, _ in saved] + [self.push(counter)]
         forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
         reverse = [self.pop(counter, as_float=False)]
         reverse += [self.pop(name, as_float=False) for _, name in reversed(saved)]
@@ -100,7 +100,7 @@ class ControlFlowAdjoints:
         else:
             iteration = self.scratch_name(index, "iteration")
             position = cst.parse_expression(
-                f"{_CODE.code_for_node(start)} + {iteration} * {_CODE.code_for_node(step)}"
+                f"{spelled(start)} + {iteration} * {spelled(step)}"
             )
             loop = _line(f"for {iteration} in range({counter} - 1, -1, -1):\n    pass").with_changes(
                 body=cst.IndentedBlock([assign(index, position)] + body_reverse)

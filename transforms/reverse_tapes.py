@@ -6,8 +6,8 @@ import libcst as cst
 
 from srcad.transforms.flatten import assign
 from srcad.transforms.reverse_arrays import _line
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 class TapeOperations:
@@ -81,10 +81,10 @@ class TapeOperations:
         ``array``, a region, or all of it) while the reverse sweep still needs the old values."""
         self.saved_arrays.add(array)
         if one_element:  # a float
-            code = _CODE.code_for_node(written)
+            code = spelled(written)
             return [self.push(code, as_float=True), statement], [self.pop(code, as_float=True)]
         saved = self.array_tape(array, statement)
-        code = _CODE.code_for_node(written)
+        code = spelled(written)
         whole = code if isinstance(written, cst.Subscript) else f"{code}[...]"
         return (
             [_line(f"{saved}.append({code}.copy().reshape(-1))"), statement],

@@ -11,8 +11,8 @@ from srcad.transforms import rules
 from srcad.transforms.flatten_arrays import VIEW_METHODS, is_view_subscript
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.single_exit import is_exit_check
+from srcad.transforms.precedence import spelled
 
-_CODE = cst.Module([])
 
 
 @dataclass
@@ -57,7 +57,7 @@ def operation_of(value):
         if isinstance(value.func.value, cst.Name) and not value.args:
             return Operation(LIST_POP, [value.func.value])
     if isinstance(value, cst.Call):
-        callee = _CODE.code_for_node(value.func)
+        callee = spelled(value.func)
         if callee in rules.ARRAY_FILLS:
             fill = [a for a in value.args if a.keyword is None][rules.ARRAY_FILLS[callee]]
             return Operation(callee, [fill.value])
@@ -92,7 +92,7 @@ def assembled_pieces(call):
             pieces += [(inner.value, [k, j]) for j, inner in enumerate(element.value.elements)]
         else:
             pieces.append((element.value, [k]))
-    if _CODE.code_for_node(call.func) == "np.concatenate":
+    if spelled(call.func) == "np.concatenate":
         pieces = [(atom, [a for a, _ in pieces[:k]]) for k, (atom, _) in enumerate(pieces)]
     return pieces
 

@@ -5,6 +5,7 @@ inactive is ``a_dot * b``)."""
 import libcst as cst
 
 from srcad.transforms import rules
+from srcad.transforms.precedence import spelled
 
 _ZERO = cst.Float("0.0")
 SYMBOLIC_ZERO = "_zero_tangent"  # stands for an inactive operand's tangent while a template is simplified
@@ -43,7 +44,7 @@ class DropZeros(cst.CSTTransformer):
         return cst.Name(SYMBOLIC_ZERO) if _is_zero(updated.body) and _is_zero(updated.orelse) else updated
 
     def leave_Call(self, original, updated):
-        callee = cst.Module([]).code_for_node(updated.func)
+        callee = spelled(updated.func)
         zeros = [_is_zero(a.value) for a in updated.args]
         if callee in ("np.outer", "np.dot") and any(zeros):
             return cst.Name(SYMBOLIC_ZERO)

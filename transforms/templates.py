@@ -51,7 +51,8 @@ _SIGN = "(1.0 if x > 0 else (-1.0 if x < 0 else 0.0))"
 def instantiate(template, **bindings):
     """The expression ``template`` with placeholders replaced by CST nodes or names.
 
-    >>> cst.Module([]).code_for_node(instantiate("y_adj * math.cos(x)", y_adj="s_adj", x="t"))
+    >>> from srcad.transforms.precedence import spelled
+    >>> spelled(instantiate("y_adj * math.cos(x)", y_adj="s_adj", x="t"))
     's_adj * math.cos(t)'
     """
     nodes = {key: cst.Name(value) if isinstance(value, str) else value for key, value in bindings.items()}

@@ -6,10 +6,11 @@ differentiate at. The language is the one README.md's "What you can write"
 lists, restricted so that float central differences are a trustworthy oracle:
 
 - every branch (`if`, `while`, `break`, `continue`, early `return`,
-  conditional expressions) is decided by int values only, or by float
-  comparisons with margins far larger than any value the program can reach
-  (`s < 100.0` where |s| stays below ~30), so a finite-difference step never
-  crosses a branch switch;
+  conditional expressions) is decided by int values, by float comparisons
+  with margins far larger than any value the program can reach (`s < 100.0`
+  where |s| stays below ~30), or by float comparisons whose outcome changes
+  from one input to another (`x > 0.3`, `-0.5 < s <= 1.0`): the oracle's
+  estimates do not settle where a step crosses one, and that point is skipped;
 - every float value stays bounded: inside loops, assigned values are squashed
   (tanh, scaled by 0.5, ...), denominators are kept away from zero
   (`1.0 + t*t`), `exp` only of bounded values, `log` of `2.0 + sin(t)`,
@@ -25,6 +26,9 @@ a body drawn like f's, small, with loops and branches; maybe
 `srcad.no_grad` (the oracle freezes it in `f` only).
 
 Loops run over `range(...)`, also as `reversed(range(...))` and `enumerate(range(...))`.
+
+Negative literals appear where precedence matters: `(-1) ** i * t`, `(-2.0) ** 3 * t`,
+`-t ** 2`, `t - -0.5`, `(1.5 + tanh(t)) ** -2`.
 
 Variables that are read are always bound: every float local is initialised at
 the top of the function, loop indices are read only inside their loop, and
@@ -177,9 +181,26 @@ class _Builder:
         v = self.choice(self.float_vars)
         return self.choice([f"{v} < 100.0", f"{v} > -100.0", f"{v} * {v} < 1000.0", f"abs({v}) < 200.0"])
 
+    def varying_float_condition(self):
+        """A float comparison whose outcome changes from one input to another (the oracle skips
+        points where a finite-difference step would cross it)."""
+        v = self.choice(self.float_vars)
+        w = self.choice(self.float_vars)
+        c = self.choice(["0.3", "-0.2", "0.0", "1.1", "-0.75"])
+        return self.choice([
+            f"{v} > {c}",
+            f"{v} < {w}" if v != w else f"{v} <= {c}",
+            f"-0.5 < {v} <= {self.choice(['0.5', '1.0'])}",  # chained
+            f"math.sin({v}) > 0.0",
+            f"not {v} > {c}",
+            f"{v} * {w} > {c} or {v} < -1.0",
+        ])
+
     def condition(self):
-        if self.boolean(0.8):
+        if self.boolean(0.7):
             return self.int_condition()
+        if self.boolean(0.5):
+            return self.varying_float_condition()
         if self.boolean(0.5):
             return f"{self.int_condition()} and {self.safe_float_condition()}"
         return self.safe_float_condition()
@@ -201,9 +222,22 @@ class _Builder:
         if depth <= 0 or self.boolean(0.25):
             return self.float_atom()
         a = self.expr(depth - 1)
-        kind = self.integer(0, 40 if self.helpers else 37)
-        if kind >= 38:
+        kind = self.integer(0, 42 if self.helpers else 39)
+        if kind >= 40:
             return self.helper_call(depth)
+        if kind == 38:  # negative literal bases, powers and factors: (-2.0) ** 3, (-1) ** i, x * -0.5
+            pool = self.int_vars + self.loop_vars
+            exponent = f"({self.choice(pool)} % 3)" if pool and self.boolean() else str(self.integer(0, 3))
+            return self.choice([
+                f"(-{self.const()}) ** {self.integer(0, 3)} * {a}",
+                f"(-1) ** {exponent} * {a}",
+                f"{a} * -{self.const()}",
+                f"{a} - -{self.const()}",
+                f"-{a} ** 2",
+                f"-{self.const()} * {a}",
+            ])
+        if kind == 39:
+            return f"(1.5 + math.tanh({a})) ** -{self.integer(1, 2)}"
         if kind == 0:
             return f"({a} + {self.expr(depth - 1)})"
         if kind == 1:
