@@ -269,3 +269,25 @@ def _register_scan(function, backwards):
 
 _register_scan(cumsum_along, backwards=False)
 _register_scan(cumsum_adjoint_along, backwards=True)
+
+
+def roll_along(x, shift, axis):
+    """``np.roll(x, shift, axis=axis)``, compiled by numba too (numba's np.roll has no axis)."""
+    return np.roll(x, shift, axis=axis)
+
+
+def _roll_source(ndim, axis):
+    loops, pad = _loops(ndim, axis)
+    source, target = ", ".join(_indices(ndim, axis)), ", ".join(_indices(ndim, axis, inner="k"))
+    body = [pad + f"for j in range(n):", pad + "    k = j + s", pad + "    if k >= n:", pad + "        k -= n",
+            pad + f"    result[{target}] = x[{source}]"]
+    return "\n".join(["def impl(x, shift, axis):", "    result = np.empty(x.shape, dtype=x.dtype)",
+                      f"    n = x.shape[{axis}]", "    if n == 0:", "        return result", "    s = shift % n"]
+                     + loops + body + ["    return result"]) + "\n"
+
+
+@overload(roll_along, prefer_literal=True)
+def _roll_along_overload(x, shift, axis):
+    if not (isinstance(x, types.Array) and isinstance(axis, types.IntegerLiteral)):
+        return None
+    return _compiled(_roll_source(x.ndim, axis.literal_value % x.ndim))

@@ -301,6 +301,8 @@ class Flattener(ArrayFlattening, TupleFlattening):
             return self.reduction(node, callee, node.args[0].value, list(node.args[1:]), statements, into)
         if callee in ("np.cumsum", "np.linalg.norm") and len(node.args) > 1:
             return self.with_axis(node, callee, statements, into)
+        if callee == "np.roll":
+            return self.roll(node, statements, into)
         for argument in node.args:
             if argument.keyword is not None or argument.star:
                 raise self.error(f"srcad supports only positional arguments in calls to {callee}", argument)

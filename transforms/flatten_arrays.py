@@ -199,6 +199,30 @@ class ArrayFlattening:
         summed = self.reduction(node, "np.sum", squares, reduce, statements, None)
         return self._result(_call("np.sqrt", [summed]), statements, into)
 
+    def roll(self, node, statements, into):
+        """``np.roll(x, shift)`` (of x flattened, as numba has it) and ``np.roll(x, shift, axis=k)`` as
+        ``roll_along(x, shift, k)``; the shift is any integer expression, the axis a number."""
+        named = {}
+        for position, argument in enumerate(node.args):
+            keyword = argument.keyword.value if argument.keyword is not None else ("a", "shift", "axis")[min(position, 2)]
+            if argument.star or keyword not in ("a", "shift", "axis") or keyword in named or position > 2:
+                raise self.error("srcad supports np.roll(x, shift) and np.roll(x, shift, axis=k)", argument)
+            named[keyword] = argument.value
+        if "a" not in named or "shift" not in named:
+            raise self.error("np.roll takes an array and a shift", node)
+        if isinstance(named["shift"], (cst.Tuple, cst.List)):
+            raise self.error("srcad rolls along one axis at a time", named["shift"],
+                             "Roll twice: np.roll(np.roll(x, s0, axis=0), s1, axis=1).")
+        array = self._operand(named["a"], statements)
+        shift = self._result(self.inactive(named["shift"], statements=statements), statements, None)
+        axis = named.get("axis", cst.Name("None"))
+        if isinstance(axis, cst.Name) and axis.value == "None":
+            return self._result(_call("np.roll", [array, shift]), statements, into)
+        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+        if not isinstance(literal, cst.Integer):
+            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+        return self._result(_call("roll_along", [array, shift, axis.with_changes(lpar=[], rpar=[])]), statements, into)
+
     def assembled(self, node, callee, statements, into):
         """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
         each piece flattened to an atom; other arguments (dtype, axis=0) copied."""

@@ -17,7 +17,7 @@ ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
     "products_of_others_along_tangent", "keep_dims",
-    "cumsum_along", "cumsum_adjoint_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
+    "cumsum_along", "cumsum_adjoint_along", "roll_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS}

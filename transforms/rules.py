@@ -189,6 +189,12 @@ REDUCTION_RULES.update(REDUCTIONS_ALONG)  # of a vector without keepdims: a floa
 
 # np.diff(x) along the last axis: y[..., k] = x[..., k + 1] - x[..., k].
 ARRAY_RULES["np.diff"] = unary("diff_adjoint(y_adj)", "np.diff(x_dot)")
+# np.roll(x, shift) (of x flattened) and np.roll(x, shift, axis=k) as roll_along(x, shift, k): the
+# adjoint rolls back.
+ARRAY_RULES["np.roll"] = Rule(("x", "shift"), ("np.roll(y_adj, -shift)", "0.0"), "np.roll(x_dot, shift)")
+ARRAY_RULES["roll_along"] = Rule(
+    ("x", "shift", "axis"), ("roll_along(y_adj, -shift, axis)", "0.0", "0.0"), "roll_along(x_dot, shift, axis)"
+)
 # np.cumsum(x) (of x flattened): each element's adjoint sums the adjoints of the elements after it.
 ARRAY_RULES["np.cumsum"] = unary("cumsum_adjoint(y_adj, x)", "np.cumsum(x_dot)")
 # np.cumsum(x, axis=k), as srcad writes it (numba's np.cumsum has no axis): along each line.
