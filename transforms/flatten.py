@@ -40,7 +40,7 @@ def is_atom(node):
 
 
 def _literal(value):
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return cst.Name(repr(value))
     text = repr(float(value)) if isinstance(value, float) else repr(int(value))
     if text in ("inf", "-inf", "nan"):
@@ -251,6 +251,8 @@ class Flattener(ArrayFlattening, TupleFlattening):
         if iteration.is_sum_of_a_generator(self, node):
             loops, total = iteration.sum_of_generator(self, node)
             statements += [made for statement in loops for made in self.statement(statement)]
+            if self.parsed.resolve(node.func).name == "np.sum":  # np.sum([...]) adds every element of the e's
+                return self._result(_call("np.sum", [cst.Name(total)]), statements, into)
             return self._operand(cst.Name(total), statements) if into is None else self._result(cst.Name(total), statements, into)
         for argument in node.args:  # any(x > k for k in ...), [f(v) for v in x]: comprehensions cannot be done
             if isinstance(argument.value, (cst.GeneratorExp, cst.ListComp, cst.SetComp, cst.DictComp)):
@@ -295,6 +297,10 @@ class Flattener(ArrayFlattening, TupleFlattening):
             return self._result(self.inactive(node, allow_tuples=True), statements, into)
         if callee in rules.ARRAY_FILLS:
             return self.array_fill(node, callee, statements, into)
+        if callee in rules.OPERATOR_FUNCTIONS:
+            return self._flatten(self.operator_of(node, callee), statements, into)
+        if callee in rules.ARRAY_CONVERSIONS and node.args and not isinstance(node.args[0].value, (cst.List, cst.Tuple)):
+            return self.converted(node, callee, statements, into)
         if callee in rules.ASSEMBLED_RULES and node.args:
             return self.assembled(node, callee, statements, into)
         if callee in rules.REDUCTIONS and node.args:
@@ -329,6 +335,35 @@ class Flattener(ArrayFlattening, TupleFlattening):
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self._result(_call(callee, arguments), statements, into)
+
+    def operator_of(self, node, callee):
+        """``np.add(a, b)`` as ``a + b``, ``np.negative(a)`` as ``-a`` (what NumPy computes for them)."""
+        symbol = rules.OPERATOR_FUNCTIONS[callee]
+        arity = 1 if symbol in ("neg", "copy") else 2
+        if len(node.args) != arity or any(a.keyword or a.star for a in node.args):
+            raise self.error(f"srcad supports {callee} with {arity} positional argument(s) only", node)
+        operands = [a.value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) for a in node.args]
+        if symbol == "neg":
+            return cst.UnaryOperation(cst.Minus(), operands[0])
+        if symbol == "copy":
+            return cst.UnaryOperation(cst.Plus(), operands[0])
+        operator = {"+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide}[symbol]()
+        return cst.BinaryOperation(operands[0], operator, operands[1])
+
+    def converted(self, node, callee, statements, into):
+        """``np.array(x)`` of an array as a copy of it; ``np.asarray(x)`` as x itself (one memory, two
+        names, as NumPy has it); a float dtype may be named, no other."""
+        array, *others = node.args
+        for other in others:
+            keyword = other.keyword.value if other.keyword is not None else "dtype"
+            dtype = spelled(other.value)
+            if other.star or keyword != "dtype" or dtype not in ("float", "np.float64", "numpy.float64"):
+                raise self.error(f"srcad supports {callee}(x) and {callee}(x, dtype=float) only", other,
+                                 "Differentiated arrays are float64; convert other data before the call.")
+        operand = self._operand(array.value, statements)
+        if rules.ARRAY_CONVERSIONS[callee] == "copy":
+            return self._result(operand, statements, into) if into is not None else operand
+        return self._result(_call("np.copy", [operand]), statements, into)
 
     def unknown_callee(self, node, resolved):
         from srcad.transforms.inline import refusal_of_call

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import libcst as cst
+import numpy
 
 from srcad.transforms.flatten import assign, is_atom
-from srcad.transforms.names import target_names
+from srcad.transforms.names import nodes_in, target_names
 from srcad.transforms.parse import PositionKeeping
 
 _HINT = "Loop over positions instead: 'for i in range(len(a)):' and read a[i]."
@@ -100,15 +101,31 @@ def _items(normalizer, iterable, before, rebound):
     ):
         raise normalizer.error("srcad loops over arrays, range, enumerate, zip and reversed, not over the "
                                "parts of a tuple, list or string", iterable, _HINT)
-    sequence = _evaluated_once(normalizer, iterable, "items", before, rebound)
-    return _Items(cst.Call(cst.Name("len"), [cst.Arg(sequence)]),
-                  lambda k: cst.Subscript(sequence, [cst.SubscriptElement(cst.Index(k))]))
+    if not isinstance(iterable, cst.Name):
+        sequence = _evaluated_once(normalizer, iterable, "items", before, rebound)
+        return _Items(cst.Call(cst.Name("len"), [cst.Arg(sequence)]),
+                      lambda k: cst.Subscript(sequence, [cst.SubscriptElement(cst.Index(k))]))
+    bound = []  # the sequence, bound before the loop only if an item is read (range() reads len once)
+
+    def item(k):
+        def read():
+            if not bound:
+                bound.append(_evaluated_once(normalizer, iterable, "items", before, rebound))
+            return cst.Subscript(bound[0], [cst.SubscriptElement(cst.Index(k))])
+
+        return read
+
+    return _Items(cst.Call(cst.Name("len"), [cst.Arg(iterable)]), item)
 
 
 def _bindings(normalizer, target, item, iterable, skip):
-    """Statements binding a loop's target to one item (``skip``: the loop's own variable)."""
+    """Statements binding a loop's target to one item (``skip``: the loop's own variable). An item
+    may be a function giving it, called only for a name the function reads (``for j, _ in ...``)."""
     if isinstance(target, cst.Name):
-        return [] if target.value == skip else [_positioned(normalizer, assign(target.value, item), iterable)]
+        if target.value == skip or (callable(item) and _never_read(normalizer, target.value)):
+            return []
+        item = item() if callable(item) else item
+        return [_positioned(normalizer, assign(target.value, item), iterable)]
     if isinstance(target, (cst.Tuple, cst.List)) and isinstance(item, tuple):
         if len(target.elements) != len(item) or any(isinstance(e, cst.StarredElement) for e in target.elements):
             raise normalizer.error(f"this loop unpacks {len(item)} values per item into "
@@ -117,6 +134,13 @@ def _bindings(normalizer, target, item, iterable, skip):
                 for b in _bindings(normalizer, element.value, part, iterable, skip)]
     raise normalizer.error("srcad cannot unpack an array's item into several loop variables", target,
                            "Loop over positions and read each value: 'for i in range(len(a)): p, q = a[i, 0], a[i, 1]'.")
+
+
+def _never_read(normalizer, name):
+    """Whether the user's function mentions ``name`` only where a loop binds it."""
+    mentions = sum(1 for node in nodes_in(normalizer.parsed.definition.body)
+                   if isinstance(node, cst.Name) and node.value == name)
+    return mentions == 1
 
 
 def _evaluated_once(normalizer, expression, hint, before, rebound):
@@ -206,8 +230,11 @@ def _positioned(normalizer, statement, original):
 
 
 def is_sum_of_a_generator(normalizer, call):
-    """``sum(e for v in x)`` or ``sum([e for v in x], start)``, the builtin sum."""
-    return (normalizer.parsed.resolve(call.func).value is sum and 1 <= len(call.args) <= 2
+    """``sum(e for v in x)`` or ``sum([e for v in x], start)``, the builtin sum; or
+    ``np.sum([e for v in x])`` (the total of every element of the e's)."""
+    function = normalizer.parsed.resolve(call.func).value
+    arguments = 2 if function is sum else 1
+    return ((function is sum or function is numpy.sum) and 1 <= len(call.args) <= arguments
             and not any(a.keyword or a.star for a in call.args)
             and isinstance(call.args[0].value, (cst.GeneratorExp, cst.ListComp)))
 

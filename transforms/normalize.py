@@ -26,6 +26,7 @@ from srcad.structure import UNKNOWN
 from srcad.transforms.flatten_tuples import Packed
 from srcad.transforms.kernel import KernelNormalizing
 from srcad.transforms.normalize_control import ControlFlowNormalizing
+from srcad.transforms.number_lists import number_lists
 from srcad.transforms.names import GENERATED_MODULE_NAMES, NameFactory
 from srcad.transforms.overlaps import read_before_writing
 from srcad.transforms.precedence import spelled
@@ -51,6 +52,7 @@ class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
         self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
         self.source_lines = parsed.source.splitlines()
+        self.number_lists = number_lists(parsed.definition, self.error)  # v = [a, b]: read as arrays
 
     # -- helpers --------------------------------------------------------------------------
     def error(self, why, node, fix=None):
@@ -267,6 +269,11 @@ class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
         targets = [t.target for t in node.targets]
         if len(targets) == 1 and isinstance(targets[0], cst.Name):
             name = targets[0].value
+            if name in self.number_lists and isinstance(node.value, cst.List):
+                statements = []
+                self.assembled(cst.Call(cst.Name("list"), [cst.Arg(node.value)]), "np.array", statements, name)
+                self.single_value(name, node)
+                return statements
             statements, value = self.expression(node.value, into=name, allow_tuple=True)
             if isinstance(value, Packed):
                 return statements + self.bind_tuple(name, value, node)

@@ -93,6 +93,8 @@ def _classify(value):
     canonical = rules.canonical_name_of(value)
     if canonical is not None:
         return Resolved("function", canonical, value)
+    if value is None:  # np.newaxis, or a global None
+        return Resolved("constant", "None", None)
     if isinstance(value, (bool, int, float)) and not isinstance(value, complex):
         return Resolved("constant", repr(value), value)
     if type(value) is numpy.ndarray and value.dtype.kind in "biuf":

@@ -55,6 +55,8 @@ def _with_base(value, base):
     """The view expression ``value`` (``a[1:]``, ``a.T``, ``a.reshape(n)``, ``a``) taken of ``base`` instead."""
     if isinstance(value, cst.Name):
         return base
+    if isinstance(value, cst.Call) and spelled(value.func) in rules.VIEW_FUNCTIONS:  # np.atleast_2d(a)
+        return value.with_changes(args=[value.args[0].with_changes(value=base)])
     if isinstance(value, cst.Call):
         return value.with_changes(func=value.func.with_changes(value=base))
     return value.with_changes(value=base)

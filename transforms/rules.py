@@ -356,6 +356,19 @@ INACTIVE_FUNCTIONS = {
 # Binary operators whose result is piecewise constant.
 INACTIVE_OPERATORS = {"//"}
 
+# NumPy's functions for the operators: np.add(a, b) is a + b (for arrays and floats alike).
+OPERATOR_FUNCTIONS = {
+    "np.add": "+", "np.subtract": "-", "np.multiply": "*", "np.divide": "/", "np.true_divide": "/",
+    "np.negative": "neg", "np.positive": "copy",
+}  # fmt: skip
+# Conversions to an array: np.array(x) copies an array, np.asarray(x) (and np.atleast_1d(x) of an
+# array) is x itself; a list of pieces is assembled (ASSEMBLED_RULES).
+ARRAY_CONVERSIONS = {"np.array": "np.copy", "np.asarray": "copy", "np.ascontiguousarray": "copy"}
+
+# Functions whose result is a view of their array argument: np.atleast_2d(x) of a vector is x[None, :].
+VIEW_FUNCTIONS = {"np.atleast_1d", "np.atleast_2d", "np.atleast_3d"}
+ARRAY_RULES.update({name: ARRAY_RULES["view"] for name in VIEW_FUNCTIONS})
+
 # Every rule, by operation (a matrix product's rule depends on its ranks: see MATRIX_PRODUCT_RULES).
 RULES = {**SCALAR_RULES, **ELEMENT_RULES, **ARRAY_RULES, **REDUCTION_RULES}
 RULES["@"] = RULES["np.matmul"] = REDUCTION_RULES["np.dot"]
@@ -390,7 +403,8 @@ def register_object(value, name):
     _CANONICAL[id(value)] = (value, name)
 
 
-for _name in list(RULES) + sorted(INACTIVE_FUNCTIONS | ARRAY_CONSTRUCTORS | KERNEL_FUNCTIONS):
+for _name in list(RULES) + sorted(INACTIVE_FUNCTIONS | ARRAY_CONSTRUCTORS | KERNEL_FUNCTIONS | set(OPERATOR_FUNCTIONS)
+                                  | set(ARRAY_CONVERSIONS)):
     _value = _object_of(_name)
     if _value is not None and callable(_value):
         register_object(_value, _name)

@@ -58,6 +58,8 @@ def operation_of(value):
             return Operation(LIST_POP, [value.func.value])
     if isinstance(value, cst.Call):
         callee = spelled(value.func)
+        if callee in rules.VIEW_FUNCTIONS and len(value.args) == 1 and isinstance(value.args[0].value, cst.Name):
+            return Operation("view", [value.args[0].value])
         if callee in rules.ARRAY_FILLS:
             fill = [a for a in value.args if a.keyword is None][rules.ARRAY_FILLS[callee]]
             return Operation(callee, [fill.value])

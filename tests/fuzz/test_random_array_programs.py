@@ -26,7 +26,9 @@ Checks per program (`srcad.value_and_grad(f, wrt=(0, 1, 2))` on copies):
 
 Any exception from srcad fails the test with the program's source; a
 `DifferentiabilityError` says "srcad refused" (so hunts can count refusals
-apart from crashes).
+apart from crashes). In CI a refused program is replaced by another draw, and
+counted: a shard fails where srcad refuses more than a tenth of the valid
+programs it saw (and more than one).
 
 Example count: env SRCAD_ARRAY_FUZZ_EXAMPLES (default 32, 400 with
 `pytest --hypothesis-profile=long`; each example
@@ -288,7 +290,7 @@ MAX_REFUSED_SHARE = 0.1
 def test_random_array_program_gradient(shard):
     """Shard ``shard`` of the EXAMPLES programs (tests/fuzz/shards.py: the shards run on all cores).
     A refused program is not checked (another is drawn in its place), but counted: more than
-    MAX_REFUSED_SHARE of the programs srcad saw fails the shard, with the refusals."""
+    MAX_REFUSED_SHARE of the programs srcad saw (and more than one) fails the shard, with the refusals."""
     refusals, checked = [], []
 
     def check_counting_refusals(program):
@@ -303,7 +305,7 @@ def test_random_array_program_gradient(shard):
 
     sharded(shard, array_programs(), EXAMPLES, PHASES, check_counting_refusals)
     seen = len(refusals) + len(checked)
-    assert len(refusals) <= MAX_REFUSED_SHARE * seen, (
+    assert len(refusals) <= max(1, int(MAX_REFUSED_SHARE * seen)), (
         f"srcad refused {len(refusals)} of {seen} valid programs:\n\n" + "\n\n".join(refusals)
     )
 
