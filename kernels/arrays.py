@@ -183,3 +183,17 @@ def _keep_dims_overload(value, x):
     if not isinstance(x, types.Array):
         return None
     return _compiled(f"def impl(value, x):\n    return np.full({(1,) * x.ndim}, value, dtype=x.dtype)\n")
+
+
+def times_transpose(g, x):
+    """``g x^T``: the outer product of two vectors, or ``g @ x.T`` of two matrices."""
+    return np.outer(g, x) if np.ndim(g) == 1 else g @ x.T
+
+
+@overload(times_transpose)
+def _times_transpose_overload(g, x):
+    if isinstance(g, types.Array) and g.ndim == 1:
+        return lambda g, x: np.outer(g, x)
+    if isinstance(g, types.Array) and g.ndim == 2:
+        return lambda g, x: g @ x.T
+    return None

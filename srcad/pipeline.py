@@ -166,6 +166,8 @@ class Normalized:
         for name, value in self.constants.items():  # module-level arrays: frozen, as numba reads globals
             if isinstance(value, numpy.ndarray) and name not in types:
                 types[name] = numba.typeof(value).copy(readonly=True)
+        if self._masks_as_positions(types):
+            return self._analysis(wrt, argument_types, also_useful)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)
         return analysis, names.NameFactory(set(self.names.taken))
@@ -184,6 +186,18 @@ class Normalized:
                 col=_first_column(self.parsed.filename, unsupported.lineno),
                 fix=unsupported.fix,
             ) from None
+
+    def _masks_as_positions(self, types):
+        """``x[mask]`` with a boolean array as ``x[np.flatnonzero(mask)]`` (transforms/masks.py), once the
+        types say which indices are masks; whether it rewrote anything (then the code is typed again)."""
+        from srcad.transforms import emit, masks
+
+        definition = masks.positions_for_masks(self.definition, types, self.names)
+        if definition is None:
+            return False
+        self.definition = definition
+        self.source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
+        return True
 
     def _drop_result_placeholders(self, failure):
         """Results that are arrays cannot start as single_exit's ``0.0``: when numba says so, drop the

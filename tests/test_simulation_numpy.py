@@ -119,3 +119,100 @@ def test_np_clip_with_array_bounds():
 
 def test_np_sign_guarded_terms():
     check_both_modes(sign_guarded, (POINTS,), (0,))
+
+
+# -- norms along an axis, small dense linear algebra, sorting ----------------------------------------
+
+
+def spring_lengths(p, rest):
+    d = p[1:] - p[:-1]
+    length = np.linalg.norm(d, ord=2, axis=1)
+    return np.sum((length - rest) ** 2) + np.sum(np.linalg.norm(d, 2, 1, True) * d)
+
+
+def determinant_inverse_and_solve(a, b):
+    return np.linalg.det(a) + np.sum(np.linalg.inv(a) @ b) + np.sum(np.linalg.solve(a, b) ** 2)
+
+
+def solve_for_several_right_hand_sides(a, b):
+    x = np.linalg.solve(a, b)
+    return np.sum(x * x) + np.linalg.det(a @ a.T)
+
+
+def sorted_weights(x, w):
+    s = np.sort(x * w)
+    return np.sum(s[1:3] ** 2) + s[0] * 3.0 + np.sum(np.sort(x)[::-1] * w)
+
+
+MATRIX = np.array([[2.0, 0.3, -0.1], [0.4, 1.5, 0.2], [0.1, -0.3, 1.8]])
+PATH = np.array([[0.0, 0.1], [1.0, 0.3], [2.1, -0.2], [2.9, 0.4]])
+
+
+@pytest.mark.parametrize("function, args", [
+    (spring_lengths, (PATH, np.array([1.0, 0.9, 1.1]))),
+    (determinant_inverse_and_solve, (MATRIX, np.array([0.5, -1.0, 2.0]))),
+    (solve_for_several_right_hand_sides, (MATRIX, np.arange(6.0).reshape(3, 2))),
+    (sorted_weights, (np.array([0.3, -1.2, 2.2, 0.9]), np.array([1.0, 0.5, -0.7, 2.0]))),
+], ids=lambda v: getattr(v, "__name__", ""))  # fmt: skip
+def test_norms_linear_algebra_and_sorting(function, args):
+    check_both_modes(function, args, (0, 1))
+
+
+def test_the_hessian_of_a_determinant_matches_its_closed_form():
+    # det of a 2x2 matrix is a d - b c: its Hessian in (a, b, c, d) is constant
+    hessian = srcad.hessian(lambda_free_determinant)(np.array([[1.5, 0.2], [-0.4, 2.0]]))
+    expected = np.zeros((2, 2, 2, 2))
+    expected[0, 0, 1, 1] = expected[1, 1, 0, 0] = 1.0
+    expected[0, 1, 1, 0] = expected[1, 0, 0, 1] = -1.0
+    np.testing.assert_allclose(hessian, expected, atol=1e-10)
+
+
+def lambda_free_determinant(a):
+    return np.linalg.det(a)
+
+
+def test_ord_2_without_an_axis_is_refused_saying_why():
+    def two_norm(v):
+        return np.linalg.norm(v, 2)
+
+    with pytest.raises(srcad.DifferentiabilityError, match="singular value"):
+        srcad.grad(two_norm)
+
+
+# -- boolean masks ---------------------------------------------------------------------------------
+
+
+def masked_reads_and_writes(x, w):
+    inside = (x > 0.0) & (x < 2.0)
+    s = np.sum(x[inside] ** 2 * w[inside])
+    y = x.copy()
+    y[x < 0.0] = 0.5 * w[x < 0.0]
+    y[~inside] += 1.0
+    return s + np.sum(y * y * w)
+
+
+def rows_selected_by_a_mask(p, w):
+    keep = p[:, 0] > 0.2
+    q = p[keep]
+    return np.sum(q ** 2) + np.sum(w[keep])
+
+
+@pytest.mark.parametrize("function, args", [
+    (masked_reads_and_writes, (np.array([0.3, -1.2, 2.2, 0.9, 1.5]), np.array([1.0, 0.5, -0.7, 2.0, 0.3]))),
+    (rows_selected_by_a_mask, (np.array([[0.5, 1.0], [0.1, 2.0], [0.9, -0.3]]), np.array([1.0, 2.0, 3.0]))),
+], ids=lambda v: getattr(v, "__name__", ""))  # fmt: skip
+def test_boolean_masks_select_read_and_write_elements(function, args):
+    check_both_modes(function, args, (0, 1))
+
+
+def test_a_mask_of_two_dimensions_and_python_s_and_are_refused_with_the_fix():
+    def two_dimensional_mask(g):
+        return np.sum(g[g > 0.0])
+
+    def python_and(x):
+        return np.sum(x[x > 0.0 and x < 1.0])
+
+    with pytest.raises(srcad.DifferentiabilityError, match="first axis only"):
+        srcad.grad(two_dimensional_mask)(GRID)
+    with pytest.raises(srcad.DifferentiabilityError, match="&"):
+        srcad.grad(python_and)

@@ -53,14 +53,19 @@ class ArrayFlattening:
                     "Use a NamedTuple for named parts (class Params(NamedTuple): k: float, then params.k), "
                     "or pass the numbers as separate arguments.",
                 )
-            if isinstance(index, (cst.Comparison, cst.BooleanOperation)) or (
-                isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.Not)
+            if isinstance(index, (cst.BooleanOperation, cst.UnaryOperation)) and not isinstance(
+                getattr(index, "operator", None), (cst.Minus, cst.Plus, cst.BitInvert)
             ):
                 raise self.error(
-                    "srcad cannot differentiate indexing with a boolean mask yet",
+                    "'and', 'or' and 'not' do not combine arrays of booleans elementwise",
                     index,
-                    "Use np.where(mask, a, 0.0) instead of a[mask], or write a loop.",
+                    "Combine masks with &, | and ~: x[(x > 0) & (x < 1)].",
                 )
+            if isinstance(index, cst.Comparison) or (
+                isinstance(index, cst.BinaryOperation) and isinstance(index.operator, (cst.BitAnd, cst.BitOr, cst.BitXor))
+            ) or (isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.BitInvert)):
+                indices.append(self._result(self.inactive(index, statements=statements), statements, None))  # a mask
+                continue
             if isinstance(index, (cst.Tuple, cst.List)) or (
                 isinstance(index, cst.Name) and index.value == "None"
             ):
@@ -178,12 +183,19 @@ class ArrayFlattening:
         for position, argument in enumerate(others):
             keyword = argument.keyword.value if argument.keyword is not None else (["axis"] if callee == "np.cumsum" else ["ord", "axis", "keepdims"])[position]
             if argument.star or keyword not in ("ord", "axis", "keepdims") or (keyword != "axis" and callee == "np.cumsum"):
-                raise self.error(f"srcad supports only the axis= argument of np.cumsum and ord=None, axis= and keepdims= of np.linalg.norm", argument)
+                raise self.error(f"srcad supports only the axis= argument of np.cumsum and ord=, axis= and keepdims= of np.linalg.norm", argument)
             named[keyword] = argument.value
-        if "ord" in named and not (isinstance(named["ord"], cst.Name) and named["ord"].value == "None"):
-            raise self.error("srcad differentiates np.linalg.norm only with its default ord (the 2-norm)", named["ord"],
-                             "Write the norm out, e.g. np.sum(np.abs(x)) for ord=1.")
         axis = named.get("axis", cst.Name("None"))
+        no_axis = isinstance(axis, cst.Name) and axis.value == "None"
+        order = spelled(named["ord"]) if "ord" in named else "None"
+        if order in ("2", "2.0") and no_axis:  # a vector's 2-norm, or a matrix's spectral norm: rank unknown here
+            raise self.error("srcad differentiates np.linalg.norm(x, 2) along an axis only: without one, ord=2 of "
+                             "a matrix is its largest singular value", named["ord"],
+                             "For a vector, leave ord out (np.linalg.norm(v)) or give the axis "
+                             "(np.linalg.norm(v, 2, axis=0)).")
+        if order not in ("None", "2", "2.0"):
+            raise self.error("srcad differentiates np.linalg.norm only as the 2-norm (ord=None, or ord=2 along an axis)",
+                             named["ord"], "Write the norm out, e.g. np.sum(np.abs(x), axis=1) for ord=1.")
         if callee == "np.cumsum":
             operand = self._operand(array.value, statements)
             if isinstance(axis, cst.Name) and axis.value == "None":

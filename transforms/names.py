@@ -18,6 +18,7 @@ ARRAY_HELPERS = (
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
     "products_of_others_along_tangent", "keep_dims",
     "cumsum_along", "cumsum_adjoint_along", "roll_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
+    "times_transpose",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS}
@@ -79,7 +80,7 @@ def _spell(node):
         indices = [_spell(e.slice.value) for e in node.slice if isinstance(e.slice, cst.Index)]
         return "_".join([_spell(node.value)] + indices)
     if isinstance(node, cst.UnaryOperation):
-        return "neg_" + _spell(node.expression)
+        return ("not_" if isinstance(node.operator, (cst.BitInvert, cst.Not)) else "neg_") + _spell(node.expression)
     if isinstance(node, cst.BinaryOperation):
         from srcad.transforms.rules import operator_symbol
 

@@ -184,8 +184,9 @@ class ArrayAdjoints:
             return
         if isinstance(getattr(index_type, "dtype", None), numba_types.Boolean):
             raise self.unsupported(
-                "srcad cannot differentiate indexing with a boolean mask yet",
-                "Use np.where(mask, x, 0.0) (and count with np.sum(mask)), or write a loop over the elements.",
+                "srcad differentiates indexing with a boolean mask along the first axis only (a mask of one "
+                "dimension), not with a mask of several",
+                "Flatten both first (x.ravel()[mask.ravel()]), or use np.where(mask, x, 0.0).",
             )
         raise self.unsupported(
             "srcad differentiates indexing with one 1-D array of integers (x[idx]), not this mix of indices, yet",

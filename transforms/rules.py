@@ -220,6 +220,20 @@ ARRAY_RULES["np.outer"] = binary("y_adj @ b", "a @ y_adj", "np.outer(a_dot, b) +
 # Results NumPy does not broadcast from their operands' shapes.
 NOT_BROADCAST = MATRIX_PRODUCTS | {"np.outer"}
 
+# Small dense linear algebra (numba calls LAPACK through SciPy for these, as for `@`), from the
+# textbook identities: d det(A) = det(A) tr(A^-1 dA); d A^-1 = -A^-1 dA A^-1; for x = A^-1 b,
+# b_adj = A^-T x_adj (computed once, `shared`) and A_adj = -b_adj x^T.
+REDUCTION_RULES["np.linalg.det"] = unary("y_adj * y * np.linalg.inv(x).T", "y * np.trace(np.linalg.solve(x, x_dot))")
+ARRAY_RULES["np.linalg.inv"] = unary("-(y.T @ y_adj @ y.T)", "-(y @ x_dot @ y)")
+ARRAY_RULES["np.linalg.solve"] = Rule(
+    ("a", "b"), ("-times_transpose(shared, y)", "shared"), "np.linalg.solve(a, b_dot - a_dot @ y)",
+    shared="np.linalg.solve(a.T, y_adj)",
+)
+NOT_BROADCAST |= {"np.linalg.inv", "np.linalg.solve"}
+# np.sort(x) of a vector is x[p], p = np.argsort(x): the adjoint goes back through the permutation.
+ARRAY_RULES["np.sort"] = Rule(("x",), ("scattered(x, shared, y_adj)",), "x_dot[np.argsort(x)]", shared="np.argsort(x)")
+NOT_BROADCAST.add("np.sort")
+
 # NumPy's elementwise functions, named after their math module twins.
 NUMPY_TWINS = {
     "np.sin": "math.sin", "np.cos": "math.cos", "np.tan": "math.tan", "np.arcsin": "math.asin",
@@ -330,6 +344,8 @@ ADJOINT_HELPER_RULES = {
         "at_first_along(x, v, a_dot, axis, keepdims)",
     ),
     "scattered": Rule(("x", "k", "g"), ("0.0", "0.0", "y_adj[k]"), "scattered(x, k, g_dot)"),
+    # times_transpose(g, x): g x^T, an outer product for vectors (the solve rule's A adjoint)
+    "times_transpose": binary("y_adj @ b", "y_adj.T @ a", "times_transpose(a_dot, b) + times_transpose(a, b_dot)"),
     # d(others)_i/dx_k is the product of the elements but i and k: symmetric, so one helper does both
     "products_of_others_along": Rule(
         ("x", "axis"), ("products_of_others_along_tangent(x, y_adj, axis)", "0.0"),
