@@ -106,7 +106,7 @@ class Differentiable:
         normalized = specializer_of(self.python_function).normalized_primal()
         try:
             cpu.compile_for(normalized, signature)
-        except NumbaError:
+        except (NumbaError, AssertionError):
             return self.python_function
         return normalized
 

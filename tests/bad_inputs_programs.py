@@ -75,12 +75,12 @@ def fourier(x):
     return np.sum(np.abs(np.fft.fft(x)))  # <- here:np.fft.fft
 
 
-def inverse(a):
-    return np.sum(np.linalg.inv(a))  # <- here:np.linalg.inv
+def eigenvalues(a):
+    return np.sum(np.linalg.eigvalsh(a))  # <- here:np.linalg.eigvalsh
 
 
-def sorts(x):
-    return np.sum(np.sort(x) * np.arange(x.shape[0]))  # <- here:np.sort
+def partitions(x):
+    return np.sum(np.partition(x, 1) * np.arange(x.shape[0]))  # <- here:np.partition
 
 
 def median(x):
@@ -283,9 +283,9 @@ def unique(x):
     return np.sum(np.unique(x))  # <- here:np.unique
 
 
-def writes_through_a_mask(x):
+def writes_through_a_mask_made_with_and(x):
     y = x.copy()
-    y[y < 0.0] = 0.0  # <- here:y < 0.0
+    y[y < 0.0 and y > -1.0] = 0.0  # <- here:y < 0.0 and y > -1.0
     return np.sum(y * y)
 
 
@@ -304,12 +304,8 @@ def calls_operator_mul(x):
 # --- refused (or not) once the argument types are known ---
 
 
-def determinant(a):
-    return np.linalg.det(a)  # <- here:np.linalg.det
-
-
-def masks_an_active_array(x):
-    return np.sum(x[x > 0.0])  # <- here:x > 0.0
+def pseudo_inverse(a):
+    return np.sum(np.linalg.pinv(a))  # <- here:np.linalg.pinv
 
 
 def sorted_by_rank(x):

@@ -80,8 +80,8 @@ def prints(x):
     return x
 
 
-def boolean_mask(x, a):
-    return x * np.sum(a[a > 0.0])  # <- here:a > 0.0
+def boolean_mask_made_with_and(x, a):
+    return x * np.sum(a[a > 0.0 and a < 1.0])  # <- here:a > 0.0 and a < 1.0
 
 
 def array_method(x, a):

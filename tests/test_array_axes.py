@@ -70,7 +70,7 @@ def stack_with_a_variable_axis(x, k):
 
 
 @pytest.mark.parametrize("function, args, words", [
-    (norm_with_ord, (np.ones(3),), "default ord"),
+    (norm_with_ord, (np.ones(3),), "2-norm"),
     (stack_with_a_variable_axis, (np.ones(3), 0), "axis of np.stack written as a number"),
 ])
 def test_unsupported_axis_arguments_are_refused_at_the_line(function, args, words):

@@ -135,7 +135,7 @@ def mixed_index(A, idx):
 
 
 @pytest.mark.parametrize("function, args, words", [
-    (masked_sum, (np.ones(3), np.array([True, False, True])), "boolean mask"),
+    (masked_sum, (np.ones((2, 2)), np.array([[True, False], [False, True]])), "boolean mask along the first axis only"),
     (mixed_index, (np.ones((3, 2)), np.array([0, 2])), "one 1-D array of integers"),
 ])  # fmt: skip
 def test_unsupported_index_arrays_are_refused_at_their_line(function, args, words):

@@ -98,6 +98,14 @@ def sums_of_generators(x, w, n):
     return total * i
 
 
+def positions_of_an_array_rebound_in_the_body(x, s):
+    # found by the array fuzz: the items (never read) of an array the body writes and rebinds
+    for j, _ in enumerate(x):
+        x[j] = np.tanh(s) * x[j]
+        x = x - 0.1 * (x - 0.3 * np.tanh(x))
+    return np.sum(np.cos(x) * x)
+
+
 VECTOR = np.array([0.3, -1.2, 0.7, 2.1, -0.4])
 WEIGHTS = np.array([1.5, -0.5, 0.25, 0.8])
 MATRIX = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, -2.0], [-0.3, 1.1, 0.6]])
@@ -111,6 +119,7 @@ CASES = [
     (writes_into_later_items, (VECTOR, WEIGHTS)),
     (ranges_inside_zip, (VECTOR, 4)),
     (sums_of_generators, (VECTOR, WEIGHTS, 4)),
+    (positions_of_an_array_rebound_in_the_body, (VECTOR, 0.6)),
 ]
 IDS = [case[0].__name__ for case in CASES]
 

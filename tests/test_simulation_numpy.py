@@ -214,5 +214,51 @@ def test_a_mask_of_two_dimensions_and_python_s_and_are_refused_with_the_fix():
 
     with pytest.raises(srcad.DifferentiabilityError, match="first axis only"):
         srcad.grad(two_dimensional_mask)(GRID)
+    # numba cannot compile it either (it asserts): the decorated function still runs, as Python
+    assert srcad.differentiable(two_dimensional_mask)(GRID) == pytest.approx(np.sum(GRID[GRID > 0.0]), rel=1e-14)
     with pytest.raises(srcad.DifferentiabilityError, match="&"):
         srcad.grad(python_and)
+
+
+# -- np.einsum of one or two operands ---------------------------------------------------------------
+
+_A = np.sin(np.arange(6.0)).reshape(2, 3)
+_B = np.cos(np.arange(6.0)).reshape(3, 2)
+_C = np.cos(np.arange(6.0) + 1.0).reshape(2, 3)
+_D = np.sin(np.arange(8.0)).reshape(2, 4)
+_V = np.array([0.5, -1.0, 2.0])
+_U = np.array([1.5, -0.5])
+CONTRACTIONS = [
+    ("ij,j->i", _A, _V), ("ij,ij->i", _A, _C), ("ij,jk->ik", _A, _B), ("ij,kj->ik", _A, _C),
+    ("ji,jk->ki", _C, _D), ("i,i->", _V, 2.0 * _V), ("i,j->ij", _U, _V), ("ij,ij->", _A, _C),
+    ("ij,j->ij", _A, _V), ("ij,ij->j", _A, _C), ("ij,jk", _A, _B), ("ij,jk->ki", _A, _B),
+]
+
+
+def einsum_of(subscripts):
+    def contracted(x, y):
+        r = np.einsum(subscripts, x, y)
+        return np.sum(r * r) + np.sum(r)
+
+    return contracted
+
+
+@pytest.mark.parametrize("subscripts, x, y", CONTRACTIONS, ids=[c[0] for c in CONTRACTIONS])
+def test_np_einsum_of_two_operands(subscripts, x, y):
+    check_both_modes(einsum_of(subscripts), (x, y), (0, 1))
+
+
+def einsum_of_one_operand(a):
+    return np.sum(np.einsum("ij->ji", a) * _C.T) + np.sum(np.einsum("ij->i", a) ** 3) + np.einsum("ij->", a * a)
+
+
+def test_np_einsum_of_one_operand():
+    check_both_modes(einsum_of_one_operand, (_A,), (0,))
+
+
+def test_np_einsum_beyond_rank_two_or_with_a_diagonal_is_refused_with_the_fix():
+    def diagonal(a):
+        return np.sum(np.einsum("ii->i", a))
+
+    with pytest.raises(srcad.DifferentiabilityError, match="no diagonals"):
+        srcad.grad(diagonal)

@@ -6,6 +6,7 @@ holding them, and anything srcad cannot use raises DifferentiabilityError at the
 """
 
 import libcst as cst
+
 from srcad.transforms.precedence import spelled
 
 # Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.

@@ -309,6 +309,10 @@ class Flattener(ArrayFlattening, TupleFlattening):
             return self.with_axis(node, callee, statements, into)
         if callee == "np.roll":
             return self.roll(node, statements, into)
+        if callee == "np.einsum":
+            from srcad.transforms.einsum import einsum
+
+            return einsum(self, node, statements, into)
         for argument in node.args:
             if argument.keyword is not None or argument.star:
                 raise self.error(f"srcad supports only positional arguments in calls to {callee}", argument)

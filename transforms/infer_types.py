@@ -64,6 +64,9 @@ def infer_types(function, argument_types):
     except numba_errors.NumbaError as error:
         loc = getattr(error, "loc", None)
         raise TypingFailure(numba_message(error), getattr(loc, "line", None), str(error)) from None
+    except AssertionError:  # numba asserts where it does not take a call (x[mask] of a 2-D mask, in a helper)
+        raise TypingFailure("numba cannot compile a call made here as written (it stopped on an internal "
+                            "assertion)", None, "AssertionError") from None
     finally:
         numba_config.DISABLE_JIT = disabled
     for warning in caught:

@@ -385,6 +385,9 @@ ARRAY_CONVERSIONS = {"np.array": "np.copy", "np.asarray": "copy", "np.ascontiguo
 VIEW_FUNCTIONS = {"np.atleast_1d", "np.atleast_2d", "np.atleast_3d"}
 ARRAY_RULES.update({name: ARRAY_RULES["view"] for name in VIEW_FUNCTIONS})
 
+# Functions the normal form writes as other operations (transforms/einsum.py).
+LOWERED_FUNCTIONS = {"np.einsum"}
+
 # Every rule, by operation (a matrix product's rule depends on its ranks: see MATRIX_PRODUCT_RULES).
 RULES = {**SCALAR_RULES, **ELEMENT_RULES, **ARRAY_RULES, **REDUCTION_RULES}
 RULES["@"] = RULES["np.matmul"] = REDUCTION_RULES["np.dot"]
@@ -420,7 +423,7 @@ def register_object(value, name):
 
 
 for _name in list(RULES) + sorted(INACTIVE_FUNCTIONS | ARRAY_CONSTRUCTORS | KERNEL_FUNCTIONS | set(OPERATOR_FUNCTIONS)
-                                  | set(ARRAY_CONVERSIONS)):
+                                  | set(ARRAY_CONVERSIONS) | LOWERED_FUNCTIONS):
     _value = _object_of(_name)
     if _value is not None and callable(_value):
         register_object(_value, _name)

@@ -451,6 +451,8 @@ class _Builder:
         elif kind == 17:
             a, sh = self.expr(depth - 1, want)
             scale, _ = self.scalar_atom() if self.boolean(0.5) else (self.const(), ())
+            if self.boolean(0.25):  # negative literals where precedence matters
+                scale = self.choice(["(-1) ** n", "-0.5", "(-2.0) ** 2 / 8.0", "-0.5 ** 2", "(-1.0) ** (n + 1)"])
             result = (f"({scale} * {a})" if self.boolean() else f"({a} * {scale})"), sh
         elif kind == 18:
             result = self.view_of_expr(depth)
