@@ -30,9 +30,10 @@ class Differentiable:
     def __init__(self, function, **options):
         self.python_function = unwrap(function)
         for name, value in options.items():
-            if name != "inline" or value not in (True, False, None):
+            if not (name == "inline" and value in (True, False, None) or name == "wrt" and _is_positions(value)):
                 raise TypeError(
-                    f"@srcad.differentiable takes one option, inline=True or inline=False; got {name}={value!r}"
+                    "@srcad.differentiable takes the options inline=True or inline=False, and wrt= (a position or "
+                    f"a tuple of positions); got {name}={value!r}"
                 )
         self.options = options
         functools.update_wrapper(self, self.python_function)
@@ -86,6 +87,8 @@ class Differentiable:
         from numba.core.errors import NumbaError
 
         signature = tuple(argument_type(a) for a in args)
+        if not any(isinstance(a, tuple) for a in args):
+            self._check_differentiable(signature)
         if specializer_of(self.python_function).reads_before_writing:  # y += y[0]: numba would read y[0] as it writes y
             return self._normalized_for(signature, args)
         if self._primal is None:
@@ -95,6 +98,26 @@ class Differentiable:
         except (NumbaError, AssertionError):  # numba asserts on some calls it does not take: enumerate(x, start=2)
             return self._normalized_for(signature, args)
         return self._primal
+
+    def _check_differentiable(self, signature):
+        """Refuse, before the first call with these argument types runs, what srcad could not
+        differentiate with respect to the float arguments (or the ``wrt=`` option's): a simulation
+        should not run for an hour before its gradient is refused. The gradient's source is made
+        (not compiled) and kept in srcad's cache, so a second process reads it back."""
+        from srcad.errors import DifferentiabilityError
+
+        wrt = self.options.get("wrt")
+        if wrt is None:
+            wrt = tuple(k for k, t in enumerate(signature) if _carries_derivatives(t))
+        wrt = _normalize_wrt(wrt)
+        if not wrt or max(wrt) >= len(signature):
+            return
+        try:
+            specializer_of(self.python_function)._stage_module("gradient", wrt, signature)
+        except DifferentiabilityError:
+            raise
+        except Exception:  # noqa: BLE001 - the check must not stop the function itself; grad will say it
+            pass
 
     def _normalized_for(self, signature, args):
         """Calls numba cannot compile as written (np.mean(x, axis=1), keepdims=...) run srcad's
@@ -128,7 +151,9 @@ def differentiable(function=None, **options):
     """Mark ``function`` as differentiable. Bare (``@differentiable``) or with options.
 
     Code srcad cannot differentiate is rejected here, with a
-    ``DifferentiabilityError`` pointing at the line.
+    ``DifferentiabilityError`` pointing at the line; what depends on the argument types (arrays
+    or floats) is checked at the first call with new types, before the function runs, with
+    respect to its float arguments (``wrt=0`` or ``wrt=(0, 2)``: only those).
 
     Where another differentiated function calls this one, srcad inlines a small function into the
     caller and calls a large one (40 statements or more in normal form) through its own adjoint and
@@ -139,6 +164,18 @@ def differentiable(function=None, **options):
     if function is None:
         return lambda f: Differentiable(f, **options)
     return Differentiable(function, **options)
+
+
+def _is_positions(value):
+    return isinstance(value, int) or isinstance(value, tuple) and value and all(isinstance(v, int) for v in value)
+
+
+def _carries_derivatives(numba_type):
+    from numba.core import types as numba_types
+
+    if isinstance(numba_type, numba_types.Array):
+        return isinstance(numba_type.dtype, numba_types.Float)
+    return isinstance(numba_type, numba_types.Float)
 
 
 def _normalize_wrt(wrt):

@@ -68,6 +68,13 @@ class Compiled:
                 + numba_message(error),
                 filename,
             ) from None
+        except AssertionError:  # numba asserts on some indexing it does not take (a mask of 2 dimensions, written)
+            from srcad.pipeline import error_at_generated_line
+
+            raise error_at_generated_line(
+                source, None, "numba cannot compile this function as srcad wrote it (it stopped on an internal "
+                "assertion): indexing with a boolean mask of several dimensions, perhaps", filename
+            ) from None
 
     def __call__(self, *args):
         try:

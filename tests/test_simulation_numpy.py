@@ -205,17 +205,37 @@ def test_boolean_masks_select_read_and_write_elements(function, args):
     check_both_modes(function, args, (0, 1))
 
 
-def test_a_mask_of_two_dimensions_and_python_s_and_are_refused_with_the_fix():
-    def two_dimensional_mask(g):
-        return np.sum(g[g > 0.0])
+def masked_elements_of_a_matrix(g, w):
+    positive = g[g > 0.0]
+    return np.sum(positive ** 3) + np.sum(w[g < 0.5] * g[g < 0.5])
+
+
+def test_a_mask_of_a_matrix_selects_its_elements_in_c_order():
+    check_both_modes(masked_elements_of_a_matrix, (GRID, WEIGHTS), (0, 1))
+    table = np.array([[1, -2], [3, 4]])
+    assert srcad.differentiable(lambda_free_count)(1.5, table) == 12.0
+    assert srcad.grad(lambda_free_count)(1.5, table) == 8.0
+
+
+def lambda_free_count(x, table):
+    return x * np.sum(table[table > 0])
+
+
+def test_writing_through_a_mask_of_a_matrix_and_python_s_and_are_refused_with_the_fix():
+    def writes_through_a_matrix_mask(g):
+        h = g.copy()
+        h[h > 0.0] = 0.0
+        return np.sum(h * g)
 
     def python_and(x):
         return np.sum(x[x > 0.0 and x < 1.0])
 
     with pytest.raises(srcad.DifferentiabilityError, match="first axis only"):
-        srcad.grad(two_dimensional_mask)(GRID)
-    # numba cannot compile it either (it asserts): the decorated function still runs, as Python
-    assert srcad.differentiable(two_dimensional_mask)(GRID) == pytest.approx(np.sum(GRID[GRID > 0.0]), rel=1e-14)
+        srcad.grad(writes_through_a_matrix_mask)(GRID)
+    with pytest.raises(srcad.DifferentiabilityError, match="first axis only"):  # before it runs
+        srcad.differentiable(writes_through_a_matrix_mask)(GRID)
+    with pytest.raises(srcad.DifferentiabilityError, match="&"):
+        srcad.grad(python_and)
     with pytest.raises(srcad.DifferentiabilityError, match="&"):
         srcad.grad(python_and)
 

@@ -167,3 +167,35 @@ def test_a_rotation_whose_memory_changes_while_read_is_refused_with_advice_that_
     assert line in message and written in message
     assert ".copy()" in message and "np.empty_like" in message
     assert caught.value.filename.endswith("test_time_stepping_idioms.py")
+
+
+def logged_simulation(x, log, steps):
+    log[0] = 1.0  # the simulation has started
+    cur = x.copy()
+    for t in range(steps):
+        nxt = np.zeros(x.shape[0])
+        following = nxt
+        nxt[0] = 2.0 * cur[1]
+        nxt[1:] = cur[:-1] * 0.5
+        cur = following * 1.0 + nxt
+    return np.sum(cur * cur) + log[0]
+
+
+def test_a_decorated_simulation_srcad_cannot_differentiate_is_refused_before_it_runs():
+    log = np.zeros(1)
+    simulate = srcad.differentiable(logged_simulation)
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        simulate(np.linspace(0.1, 1.0, 6), log, 4)
+    assert "following = nxt" in str(caught.value)
+    assert log[0] == 0.0  # nothing ran
+
+
+def test_the_check_before_the_first_call_follows_the_wrt_option():
+    log = np.zeros(1)
+    # with respect to log alone, x's rotation carries no derivative: nothing to refuse
+    simulate = srcad.differentiable(logged_simulation, wrt=1)
+    x = np.linspace(0.1, 1.0, 6)
+    assert simulate(x, log, 4) == pytest.approx(logged_simulation(x, np.zeros(1), 4), rel=1e-14)
+    assert log[0] == 1.0
+    with pytest.raises(TypeError, match="wrt="):
+        srcad.differentiable(logged_simulation, wrt="x")

@@ -4,9 +4,12 @@ types say which index atoms are boolean arrays. NumPy selects the same elements 
 axis, in order), and the reverse and forward passes differentiate integer-array indexing already:
 each selected element's adjoint goes back to its place.
 
-Runs on the typed normal form (``srcad.pipeline`` types it again afterwards). A mask of more than
-one dimension selects elements of a flattened array; it stays as written, and the reverse pass
-refuses it at its line.
+A mask with as many dimensions as the array it selects from (``g[g > 0]`` of a matrix) selects
+elements in C order: read, it becomes ``x.ravel()[mask_positions]``. Written through, or of fewer
+dimensions than the array but more than one, it stays as written, and the reverse pass refuses it
+at its line (numba cannot compile it either).
+
+Runs on the typed normal form (``srcad.pipeline`` types it again afterwards).
 """
 
 import libcst as cst
@@ -19,12 +22,31 @@ def positions_for_masks(definition, types, names):
     """``definition`` with every one-dimensional boolean mask index replaced by its positions, or
     None where it has none. ``names``: the NameFactory of the function's names."""
     masks = {name for name, numba_type in types.items()
-             if isinstance(numba_type, numba_types.Array) and isinstance(numba_type.dtype, numba_types.Boolean)
-             and numba_type.ndim == 1}
-    if not masks or not _indexes_with(definition, masks):
+             if isinstance(numba_type, numba_types.Array) and isinstance(numba_type.dtype, numba_types.Boolean)}
+    flat_reads = _flat_reads(definition, masks, types)
+    masks = {name for name in masks if types[name].ndim == 1}
+    if not flat_reads and (not masks or not _indexes_with(definition, masks)):
         return None
-    rewrite = _Positions(masks, names)
-    return definition.visit(rewrite)
+    return definition.visit(_Positions(masks, flat_reads, names))
+
+
+def _flat_reads(definition, masks, types):
+    """Ids of the assignments ``t = x[m]`` with a mask m of x's own rank (above one)."""
+    found = set()
+
+    class Find(cst.CSTVisitor):
+        def visit_Assign(self, node):
+            value = node.value
+            if not (isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name) and len(value.slice) == 1):
+                return
+            index = value.slice[0].slice.value if isinstance(value.slice[0].slice, cst.Index) else None
+            array = types.get(value.value.value)
+            if (isinstance(index, cst.Name) and index.value in masks and isinstance(array, numba_types.Array)
+                    and array.ndim == types[index.value].ndim > 1):
+                found.add(id(node))
+
+    definition.visit(Find())
+    return found
 
 
 def _indexes_with(node, masks):
@@ -43,14 +65,18 @@ def _indexes_with(node, masks):
 class _Positions(cst.CSTTransformer):
     """Before each statement line indexing with a mask, the mask's positions; the index replaced."""
 
-    def __init__(self, masks, names):
+    def __init__(self, masks, flat_reads, names):
         super().__init__()
         self.masks = masks
+        self.flat_reads = flat_reads
         self.names = names
 
     def leave_IndentedBlock(self, original, updated):
         body = []
-        for statement in updated.body:
+        for statement, before in zip(updated.body, original.body):
+            if isinstance(before, cst.SimpleStatementLine) and id(before.body[0]) in self.flat_reads:
+                body += self._flat_read(statement)
+                continue
             used = sorted(self._masks_indexed_in(statement)) if isinstance(statement, cst.SimpleStatementLine) else []
             if not used:
                 body.append(statement)
@@ -60,6 +86,18 @@ class _Positions(cst.CSTTransformer):
             lines[0] = lines[0].with_changes(leading_lines=statement.leading_lines)
             body += lines + [statement.with_changes(leading_lines=[]).visit(_Renamed(positions))]
         return updated.with_changes(body=body)
+
+    def _flat_read(self, statement):
+        """``t = x[m]``, m of x's rank: ``t = x_flat[m_positions]`` of ``x_flat = x.ravel()``."""
+        assignment = statement.body[0]
+        array, mask = assignment.value.value.value, assignment.value.slice[0].slice.value.value
+        positions, flat = self.names.fresh(f"{mask}_positions"), self.names.fresh(f"{array}_flat")
+        value = cst.parse_expression(f"{flat}[{positions}]")
+        return [
+            assign(positions, cst.parse_expression(f"np.flatnonzero({mask})")).with_changes(leading_lines=statement.leading_lines),
+            assign(flat, cst.parse_expression(f"{array}.ravel()")),
+            statement.with_changes(leading_lines=[], body=[assignment.with_changes(value=value)]),
+        ]
 
     def _masks_indexed_in(self, statement):
         found = set()
