@@ -10,6 +10,7 @@ an array; any other use is refused at its line, before anything runs.
 
 import libcst as cst
 
+from srcad.transforms.names import nodes_in
 from srcad.transforms.precedence import spelled
 
 # Calls that treat a list of numbers as an array would be treated.
@@ -20,7 +21,7 @@ def number_lists(definition, error):
     """The names of ``definition`` bound only to list literals and used only as arrays would be;
     ``error(why, node, fix)`` makes the DifferentiabilityError for a use that is not."""
     bound_to_lists, bound_otherwise = set(), set()
-    for node in _walk(definition.body):
+    for node in nodes_in(definition.body):
         if isinstance(node, cst.Assign):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
@@ -36,18 +37,6 @@ def number_lists(definition, error):
 
 def _holds_comprehension(node):
     return any(isinstance(e.value, (cst.ListComp, cst.GeneratorExp)) for e in node.elements)
-
-
-def _walk(node):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, visited):
-            found.append(visited)
-            return True
-
-    node.visit(Collect())
-    return found
 
 
 class _Uses(cst.CSTVisitor):
