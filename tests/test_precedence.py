@@ -163,7 +163,8 @@ def _integer_expressions():
         divisions = st.tuples(integers, st.sampled_from([ast.FloorDiv, ast.Mod]), st.sampled_from([2, 3]), st.booleans()).map(
             lambda t: ast.BinOp(t[0], t[1](), _negative(ast.Constant(t[2])) if t[3] else ast.Constant(t[2]))
         )
-        return arithmetic | divisions | integers.map(_negative)
+        powers = st.tuples(integers, st.integers(0, 3)).map(lambda t: ast.BinOp(t[0], ast.Pow(), ast.Constant(t[1])))
+        return arithmetic | divisions | powers | integers.map(_negative)
 
     return st.recursive(leaves, compound, max_leaves=4)
 
@@ -254,3 +255,30 @@ def test_the_issues_programs_give_python_s_values_and_closed_form_derivatives(so
     assert value == pytest.approx(expected_value, rel=1e-14)
     assert derivative == pytest.approx(expected_derivative, rel=1e-12)
     assert srcad.jvp(f, (x,), (1.0,))[1] == pytest.approx(expected_derivative, rel=1e-12)
+
+
+def _integer_function(expression):
+    function = ast.FunctionDef("g", ast.arguments([], [ast.arg("n")], None, [], [], None, []),
+                               [ast.Return(expression)], [], lineno=0)
+    return ast.unparse(ast.fix_missing_locations(ast.Module([function], []))) + "\n"
+
+
+@settings(max_examples=200)
+@given(_INTEGERS, st.integers(-3, 3))
+def test_integer_expressions_through_the_normal_form_give_the_same_ints(expression, n):
+    source = _integer_function(expression)
+    note(source)
+    g = load_function(source, "g")
+    try:
+        expected = g(n)
+    except ArithmeticError:
+        assume(False)
+    got = Normalized(g).python_function()(n)
+    assert got == expected and type(got) is type(expected)
+
+
+def test_the_slope_of_a_zeroth_power_is_zero_at_a_subnormal_base():
+    # found by the random expressions: y ** 0 at y = 5e-324 had the derivative 0 * inf = nan
+    f = load_function("def f(x, y, n):\n    return x + -(-(y ** 0)) + y ** n\n")
+    assert srcad.grad(f, wrt=(0, 1))(0.0, 5e-324, 0) == (1.0, 0.0)
+    assert srcad.jvp(f, (0.0, 5e-324, 0), (0.0, 1.0, None))[1] == 0.0

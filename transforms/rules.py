@@ -48,8 +48,9 @@ def binary(adjoint_a, adjoint_b, tangent):
     return Rule(("a", "b"), (adjoint_a, adjoint_b), tangent)
 
 
-# d(a ** b)/da = b * a ** (b - 1), spelled so that a == 0 gives the limit instead of 0.0 ** -1.
-_POWER_SLOPE = "(b * a ** (b - 1) if a != 0.0 or b >= 1 else (0.0 if b == 0 else math.inf))"
+# d(a ** b)/da = b * a ** (b - 1), spelled so that a == 0 gives the limit instead of 0.0 ** -1, and
+# b == 0 gives 0 where a ** -1 overflows (a subnormal a: 0 * inf would be nan).
+_POWER_SLOPE = "(0.0 if b == 0 else (b * a ** (b - 1) if a != 0.0 or b >= 1 else math.inf))"
 _POWER = binary(
     f"y_adj * {_POWER_SLOPE}",
     "y_adj * y * math.log(a) if a > 0 else 0.0",

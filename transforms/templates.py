@@ -79,8 +79,9 @@ class _FoldConstants(cst.CSTTransformer):
         return updated
 
     def leave_IfExp(self, original, updated):
-        if _is_true(updated.test):
-            return updated.body.with_changes(lpar=updated.lpar, rpar=updated.rpar) if updated.lpar else updated.body
+        if _is_true(updated.test) or _is_false(updated.test):
+            chosen = updated.body if _is_true(updated.test) else updated.orelse
+            return chosen.with_changes(lpar=updated.lpar, rpar=updated.rpar) if updated.lpar else chosen
         return updated
 
     def leave_BinaryOperation(self, original, updated):
@@ -103,6 +104,10 @@ def _number(node):
 
 def _is_true(node):
     return isinstance(node, cst.Name) and node.value == "True"
+
+
+def _is_false(node):
+    return isinstance(node, cst.Name) and node.value == "False"
 
 
 _COMPARISONS = {
