@@ -197,3 +197,14 @@ def _times_transpose_overload(g, x):
     if isinstance(g, types.Array) and g.ndim == 2:
         return lambda g, x: g @ x.T
     return None
+
+
+@njit(cache=True)
+def integer_power(base, exponent, where):
+    """``base ** exponent`` of two integers, where Python's value is an integer too: numba computes
+    ``(-2) ** -1`` as 0, Python as -0.5, so a negative exponent raises instead, naming ``where``
+    (the user's file and line)."""
+    if exponent < 0:
+        raise ValueError(where + ": an integer to a negative integer power is a fraction in Python, but srcad's "
+                         "compiled code (as numba's) computes it in integers; write float(base) ** exponent there")
+    return base ** exponent

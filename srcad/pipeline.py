@@ -166,7 +166,7 @@ class Normalized:
         for name, value in self.constants.items():  # module-level arrays: frozen, as numba reads globals
             if isinstance(value, numpy.ndarray) and name not in types:
                 types[name] = numba.typeof(value).copy(readonly=True)
-        if self._masks_as_positions(types):
+        if self._rewritten_with_types(types):  # then typed again
             return self._analysis(wrt, argument_types, also_useful)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
         analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)
@@ -187,12 +187,14 @@ class Normalized:
                 fix=unsupported.fix,
             ) from None
 
-    def _masks_as_positions(self, types):
-        """``x[mask]`` with a boolean array as ``x[np.flatnonzero(mask)]`` (transforms/masks.py), once the
-        types say which indices are masks; whether it rewrote anything (then the code is typed again)."""
-        from srcad.transforms import emit, masks
+    def _rewritten_with_types(self, types):
+        """The rewrites that need the types, once they are known: ``x[mask]`` with a boolean array as
+        ``x[np.flatnonzero(mask)]`` (transforms/masks.py), and integer powers checked
+        (transforms/integer_powers.py). Whether anything was rewritten (then the code is typed again)."""
+        from srcad.transforms import emit, integer_powers, masks
 
         definition = masks.positions_for_masks(self.definition, types, self.names)
+        definition = integer_powers.checked_integer_powers(definition or self.definition, types, self.parsed.filename) or definition
         if definition is None:
             return False
         self.definition = definition

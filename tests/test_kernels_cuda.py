@@ -16,6 +16,7 @@ from numba.core import types  # noqa: E402
 
 from test_global_arrays import scaled_squares  # noqa: E402
 from test_module_constants import drift  # noqa: E402
+from test_precedence import alternate  # noqa: E402
 from test_kernels import (  # noqa: E402
     diffuse, euler_in_place, gather, gather_neighbours, grid_sum_of_squares, grow_until, matvec, scale32, scatter, spring_step,
     sum_of_squares, weighted_square_sum,
@@ -37,6 +38,7 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "grow_until": (grow_until, (F64, F64), False, False),
     "scaled_squares": (scaled_squares, (F64, F64), True, False),  # reads a module-level array
     "drift": (drift, (F64, F64), False, False),  # reads a module's numbers (cfg.DT)
+    "alternate": (alternate, (F64, F64), False, False),  # integer powers: a ** b as written on the device
 }
 
 

@@ -10,6 +10,7 @@ import ast
 import math
 
 import libcst as cst
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
@@ -222,7 +223,12 @@ def test_the_normal_form_and_the_derivatives_of_random_expressions_are_the_users
     normalized = Normalized(f).python_function()(x, y, n)
     assert normalized == value or (math.isnan(value) and math.isnan(normalized))
 
-    got_value, (dx, dy) = srcad.value_and_grad(f, wrt=(0, 1))(x, y, n)
+    try:
+        got_value, (dx, dy) = srcad.value_and_grad(f, wrt=(0, 1))(x, y, n)
+    except ValueError as error:  # (-2) ** -1 of integers: numba's 0, Python's -0.5; srcad says so
+        assert "negative integer power" in str(error)
+        event("an integer to a negative integer power, refused")
+        return
     assert got_value == value
     try:
         reference = oracle.gradient(f, (x, y, n), (0, 1))
@@ -232,7 +238,7 @@ def test_the_normal_form_and_the_derivatives_of_random_expressions_are_the_users
     event("gradient checked")
     for got, (fd, error) in zip((dx, dy), reference):
         assert abs(got - fd) <= 1e-6 * max(1.0, abs(fd)) + 10.0 * error
-    tangent_value, tangent = srcad.jvp(f, (x, y, n), (1.0, -0.5, None))
+    tangent_value, tangent = srcad.jvp(f, (x, y, n), (1.0, -0.5, None))  # (its powers were refused above)
     assert tangent_value == value
     assert abs(tangent - (dx - 0.5 * dy)) <= 1e-9 * max(1.0, abs(dx) + abs(dy))
 
@@ -282,3 +288,40 @@ def test_the_slope_of_a_zeroth_power_is_zero_at_a_subnormal_base():
     f = load_function("def f(x, y, n):\n    return x + -(-(y ** 0)) + y ** n\n")
     assert srcad.grad(f, wrt=(0, 1))(0.0, 5e-324, 0) == (1.0, 0.0)
     assert srcad.jvp(f, (0.0, 5e-324, 0), (0.0, 1.0, None))[1] == 0.0
+
+
+def signed_terms(x, n):
+    s = 0.0
+    for i in range(n):
+        s += (-1) ** i * x ** i + 2 ** (i + 1) * x - 3 ** (n - i - 1)
+    return s
+
+
+def halves(x, n):
+    s = 0.0
+    for i in range(n):
+        s += 2 ** (i - 1) * x  # 2 ** -1 is 0.5 in Python, 0 in numba's integers
+    return s
+
+
+def test_integer_powers_are_python_s_or_refused_at_run_time_naming_the_line():
+    value, derivative = srcad.value_and_grad(signed_terms)(0.5, 4)
+    assert value == signed_terms(0.5, 4)
+    assert derivative == pytest.approx(sum((-1) ** i * i * 0.5 ** (i - 1) + 2 ** (i + 1) for i in range(1, 4)) + 2.0)
+    with pytest.raises(ValueError, match="test_precedence.py:[0-9]+: an integer to a negative integer power") as caught:
+        srcad.grad(halves)(0.5, 3)
+    assert f":{halves.__code__.co_firstlineno + 3}:" in str(caught.value)
+
+
+@srcad.kernel
+def alternate(x, y):
+    i = srcad.tid()
+    y[i] = (-1) ** i * x[i] * 2 ** i
+
+
+def test_integer_powers_in_a_kernel():
+    x, y = np.array([1.0, 2.0, 3.0]), np.zeros(3)
+    tape = srcad.Tape()
+    with tape:
+        alternate.launch(3, x, y)
+    np.testing.assert_array_equal(y, [1.0, -4.0, 12.0])

@@ -115,6 +115,8 @@ class _DeviceCode(cst.CSTTransformer):
             return updated.with_changes(func=cst.Name(twin))
         if called in _STACKS or called == "reserve":  # rewritten with their statement
             return updated
+        if called == "integer_power":  # device code cannot raise: numba's integer power, as the user wrote it
+            return cst.BinaryOperation(updated.args[0].value, cst.Power(), updated.args[1].value)
         if called.startswith(("np.", "empty_list_like")) or called.endswith((".append", ".pop", ".copy")):
             raise NotOnCuda(
                 f"a CUDA kernel cannot call {called} (device code cannot allocate arrays or grow a tape)",

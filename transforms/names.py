@@ -18,7 +18,7 @@ ARRAY_HELPERS = (
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
     "products_of_others_along_tangent", "keep_dims",
     "cumsum_along", "cumsum_adjoint_along", "roll_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
-    "times_transpose",
+    "times_transpose", "integer_power",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS}

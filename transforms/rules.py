@@ -368,6 +368,7 @@ INACTIVE_FUNCTIONS = {
     "srcad.no_grad",
     "np.sign", "np.floor", "np.ceil", "np.trunc", "np.rint", "np.round", "np.argmax", "np.argmin",
     "np.argsort", "np.isnan", "np.isinf", "np.isfinite",
+    "integer_power",  # a ** b of two integers (transforms/integer_powers.py)
 }  # fmt: skip
 
 # Binary operators whose result is piecewise constant.
