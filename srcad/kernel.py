@@ -288,9 +288,11 @@ class Kernel:
             arguments = parameters
         else:
             wrt = tuple(float_arrays)
-            analysis, names = normalized._analysis(wrt, signature, also_useful=[normalized.parameters[k] for k in wrt])
+            analysis, names, definition = normalized._analysis(
+                wrt, signature, also_useful=[normalized.parameters[k] for k in wrt]
+            )
             thread = normalized._generated(
-                reverse.reverse_mode, normalized.definition, normalized.parameters, wrt, analysis, names, False, True
+                reverse.reverse_mode, definition, normalized.parameters, wrt, analysis, names, False, True
             )
             thread = kernels.without_replayed_writes(thread, [p for p in parameters if p not in access.value_reads])
             atomic = {f"{normalized.parameters[k]}_adj" for k in wrt if normalized.parameters[k] in access.shared_reads}

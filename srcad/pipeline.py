@@ -108,9 +108,7 @@ class Normalized:
 
     def python_function(self):
         """The normalized function itself, executed from its source."""
-        namespace = {}
-        exec(compile(self.source, f"<srcad normalized {self.parsed.name}>", "exec"), namespace)
-        return namespace[self.parsed.name]
+        return _function_from(self.source, self.parsed.name)
 
     @_deep_trees
     def adjoint_source(self, wrt, argument_types, with_value=True):
@@ -118,8 +116,8 @@ class Normalized:
         gradient alone, 0.0 in the value's place)."""
         from srcad.transforms import emit, reverse
 
-        analysis, names = self._analysis(wrt, argument_types)
-        adjoint = self._generated(reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names, with_value)
+        analysis, names, definition = self._analysis(wrt, argument_types)
+        adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, with_value)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants, uses_tape=True
         )
@@ -132,10 +130,8 @@ class Normalized:
         the kernel's outputs). Source of its module, and its name."""
         from srcad.transforms import emit, reverse
 
-        analysis, names = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
-        adjoint = self._generated(
-            reverse.reverse_mode, self.definition, self.parameters, wrt, analysis, names, False, True
-        )
+        analysis, names, definition = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
+        adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
         source = emit.module_source(
             adjoint, stage="reverse mode (kernel thread)", origin=self.origin, constants=self.constants, uses_tape=True
         )
@@ -147,30 +143,42 @@ class Normalized:
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
         from srcad.transforms import emit, forward
 
-        analysis, names = self._analysis(wrt, argument_types)
-        tangent = self._generated(forward.forward_mode, self.definition, self.parameters, wrt, analysis, names, only_tangent)
+        analysis, names, definition = self._analysis(wrt, argument_types)
+        tangent = self._generated(forward.forward_mode, definition, self.parameters, wrt, analysis, names, only_tangent)
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
     def _analysis(self, wrt, argument_types, also_useful=()):
-        """Types (numba's inference on the normalized function), activity, and a name factory.
+        """Types (numba's inference on the normalized function), activity, a name factory, and the
+        definition they are of: the normal form with the rewrites these argument types call for
+        (``_with_types``; kept out of ``self.definition``, which serves every signature).
         Sets ``self.output_kinds`` (see ``output_kinds``)."""
-        from srcad.transforms import activity, infer_types, names
+        from srcad.transforms import activity, emit, names
+
+        types, return_type = self._types(self.definition, self.source, argument_types)
+        definition = self._with_types(types)
+        if definition is not self.definition:
+            source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
+            types, return_type = self._types(definition, source, argument_types)
+        self.output_kinds = output_kinds(self.parsed.name, return_type)
+        analysis = activity.analyze(definition, self.parameters, wrt, types, also_useful)
+        return analysis, names.NameFactory(set(self.names.taken)), definition
+
+    def _types(self, definition, source, argument_types):
+        """numba's types of the variables of ``definition`` (whose module is ``source``) and its return type."""
+        from srcad.transforms import infer_types
 
         try:
-            types, return_type = infer_types.infer_types(self.python_function(), argument_types)
+            types, return_type = infer_types.infer_types(_function_from(source, self.parsed.name), argument_types)
         except infer_types.TypingFailure as failure:
-            if not self._drop_result_placeholders(failure):
-                raise self.located_error(failure.line, f"this cannot be compiled: {failure.message}") from None
-            return self._analysis(wrt, argument_types, also_useful)
+            if definition is self.definition and self._drop_result_placeholders(failure):
+                return self._types(self.definition, self.source, argument_types)
+            why = f"this cannot be compiled: {failure.message}"
+            raise error_at_generated_line(source, failure.line, why, self.parsed.filename) from None
         for name, value in self.constants.items():  # module-level arrays: frozen, as numba reads globals
             if isinstance(value, numpy.ndarray) and name not in types:
                 types[name] = numba.typeof(value).copy(readonly=True)
-        if self._rewritten_with_types(types):  # then typed again
-            return self._analysis(wrt, argument_types, also_useful)
-        self.output_kinds = output_kinds(self.parsed.name, return_type)
-        analysis = activity.analyze(self.definition, self.parameters, wrt, types, also_useful)
-        return analysis, names.NameFactory(set(self.names.taken))
+        return types, return_type
 
     def _generated(self, transform, *arguments):
         """``transform(*arguments)``, with what it cannot do yet as a DifferentiabilityError at the user's line."""
@@ -187,19 +195,14 @@ class Normalized:
                 fix=unsupported.fix,
             ) from None
 
-    def _rewritten_with_types(self, types):
-        """The rewrites that need the types, once they are known: ``x[mask]`` with a boolean array as
+    def _with_types(self, types):
+        """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as
         ``x[np.flatnonzero(mask)]`` (transforms/masks.py), and integer powers checked
-        (transforms/integer_powers.py). Whether anything was rewritten (then the code is typed again)."""
-        from srcad.transforms import emit, integer_powers, masks
+        (transforms/integer_powers.py); ``self.definition`` itself where none applies."""
+        from srcad.transforms import integer_powers, masks
 
-        definition = masks.positions_for_masks(self.definition, types, self.names)
-        definition = integer_powers.checked_integer_powers(definition or self.definition, types, self.parsed.filename) or definition
-        if definition is None:
-            return False
-        self.definition = definition
-        self.source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
-        return True
+        definition = masks.positions_for_masks(self.definition, types, self.names) or self.definition
+        return integer_powers.checked_integer_powers(definition, types, self.parsed.filename) or definition
 
     def _drop_result_placeholders(self, failure):
         """Results that are arrays cannot start as single_exit's ``0.0``: when numba says so, drop the
@@ -244,6 +247,13 @@ class Normalized:
     def located_error(self, line, why):
         """A DifferentiabilityError at the user line a line of ``self.source`` came from."""
         return error_at_generated_line(self.source, line, why, self.parsed.filename)
+
+
+def _function_from(source, name):
+    """The function ``name`` of a generated module's ``source``, executed."""
+    namespace = {}
+    exec(compile(source, f"<srcad normalized {name}>", "exec"), namespace)
+    return namespace[name]
 
 
 _MARKER = re.compile(r"#(?: adjoint of)? line (\d+): ")

@@ -282,3 +282,18 @@ def test_np_einsum_beyond_rank_two_or_with_a_diagonal_is_refused_with_the_fix():
 
     with pytest.raises(srcad.DifferentiabilityError, match="no diagonals"):
         srcad.grad(diagonal)
+
+
+def test_rewrites_made_for_one_signature_do_not_leak_into_another():
+    # a boolean mask in one call, an index array in the next; an integer exponent, then a float one
+    def picked(x, m, w):
+        return np.sum(x[m] * w)
+
+    def powered(x, n):
+        return np.sum(x ** n)
+
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(srcad.grad(picked)(x, np.array([True, False, True]), 2.0), [2.0, 0.0, 2.0])
+    np.testing.assert_array_equal(srcad.grad(picked)(x, np.array([2, 0]), 2.0), [2.0, 0.0, 2.0])
+    np.testing.assert_allclose(srcad.grad(powered)(x, 2), 2.0 * x)
+    np.testing.assert_allclose(srcad.grad(powered)(x, -1.0), -1.0 / x ** 2)
