@@ -298,7 +298,7 @@ class Kernel:
             atomic = {f"{normalized.parameters[k]}_adj" for k in wrt if normalized.parameters[k] in access.shared_reads}
             arguments = parameters + ["output_adj"] + [f"{normalized.parameters[k]}_adj" for k in wrt]
         thread_function = thread.name.value
-        header = dict(origin=normalized.origin, constants=normalized.constants, uses_tape=stage == "adjoint",
+        header = dict(origin=normalized.origin, constants=normalized.constants,
                       index_arrays_as_views=False)
         if device == "cpu":
             source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)

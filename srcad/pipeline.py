@@ -119,7 +119,7 @@ class Normalized:
         analysis, names, definition = self._analysis(wrt, argument_types)
         adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, with_value)
         source = emit.module_source(
-            adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants, uses_tape=True
+            adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
         )
         return source, adjoint.name.value
 
@@ -133,7 +133,7 @@ class Normalized:
         analysis, names, definition = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
         adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
         source = emit.module_source(
-            adjoint, stage="reverse mode (kernel thread)", origin=self.origin, constants=self.constants, uses_tape=True
+            adjoint, stage="reverse mode (kernel thread)", origin=self.origin, constants=self.constants
         )
         return source, adjoint.name.value
 

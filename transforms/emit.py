@@ -10,7 +10,7 @@ from srcad.version import __version__
 from srcad.transforms.precedence import module_code
 
 
-def module_source(definition, *, stage, origin, constants, uses_tape=False, index_arrays_as_views=True):
+def module_source(definition, *, stage, origin, constants, index_arrays_as_views=True):
     """The source of a module holding ``definition``.
 
     ``origin`` names the user's function and file; ``constants`` are the user's
@@ -29,11 +29,12 @@ def module_source(definition, *, stage, origin, constants, uses_tape=False, inde
     if index_arrays_as_views:
         definition, constants = _index_arrays_bound_in_the_function(definition, constants)
     code = module_code([definition])  # printed once: printing a large function takes a while
-    helpers = ARRAY_HELPERS if uses_tape else [h for h in ARRAY_HELPERS if h in code]
+    called = all_names(definition)
+    helpers = [h for h in ARRAY_HELPERS if h in called]  # only what the code calls
     if helpers:
         lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")
-    runtime = RUNTIME_FUNCTIONS if uses_tape else [f for f in RUNTIME_FUNCTIONS if f in code]
-    if runtime:  # (a generated adjoint differentiated again calls them too)
+    runtime = [f for f in RUNTIME_FUNCTIONS if f in called]
+    if runtime:
         lines.append(f"from srcad.kernels.runtime import {', '.join(runtime)}")
     lines.append("")
     for name, value in sorted(constants.items()):
