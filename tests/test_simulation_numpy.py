@@ -236,8 +236,6 @@ def test_writing_through_a_mask_of_a_matrix_and_python_s_and_are_refused_with_th
         srcad.differentiable(writes_through_a_matrix_mask)(GRID)
     with pytest.raises(srcad.DifferentiabilityError, match="&"):
         srcad.grad(python_and)
-    with pytest.raises(srcad.DifferentiabilityError, match="&"):
-        srcad.grad(python_and)
 
 
 # -- np.einsum of one or two operands ---------------------------------------------------------------

@@ -11,6 +11,7 @@ time-stepping scheme) change nothing another name sees.
 
 import libcst as cst
 
+from srcad.transforms import rules
 from srcad.transforms.precedence import spelled
 from srcad.transforms.recompute import blocks, in_place_update_of
 from srcad.transforms.statements import (
@@ -103,17 +104,14 @@ def written_arrays(body, types):
     return written
 
 
-# Calls whose array result is new memory that no other name holds.
-_ALLOCATIONS = {
-    "np.zeros", "np.empty", "np.ones", "np.full", "np.zeros_like", "np.empty_like", "np.ones_like", "np.full_like",
-    "np.copy",
-}  # fmt: skip
+# Calls whose array result is new memory no other name holds: the constructors (np.zeros, np.full, ...), np.copy.
+_NEW_MEMORY = rules.ARRAY_CONSTRUCTORS | set(rules.ARRAY_FILLS) | {"np.copy"}
 
 
 def _is_new_memory(value):
     if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):  # array arithmetic makes a new array
         return True
-    return isinstance(value, cst.Call) and spelled(value.func) in _ALLOCATIONS
+    return isinstance(value, cst.Call) and spelled(value.func) in _NEW_MEMORY
 
 
 def privately_written(body, types):

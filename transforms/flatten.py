@@ -26,6 +26,14 @@ def line_marker(lineno, text):
     return cst.EmptyLine(comment=cst.Comment(f"# line {lineno}: {text.strip()}"))
 
 
+def marker_of(node):
+    """``"N: text"`` of the ``# line N: text`` comment (``line_marker``) above a statement, if any."""
+    for line in getattr(node, "leading_lines", ()):
+        if line.comment is not None and line.comment.value.startswith("# line "):
+            return line.comment.value[len("# line ") :]
+    return None
+
+
 def assign(target, value):
     target = cst.Name(target) if isinstance(target, str) else target
     return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])

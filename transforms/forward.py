@@ -24,11 +24,10 @@ from srcad.transforms.statements import (
     LIST_POP, assembled_pieces, assignment_of, element_write_of, is_array_type, is_float64_vector_type,
     list_append_of, operation_of,
 )
-from srcad.transforms.flatten import assign
+from srcad.transforms.flatten import assign, marker_of
 from srcad.transforms.aliases import written_arrays
 from srcad.transforms.names import renamed_in
 from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.reverse import _marker
 from srcad.transforms.reverse_arrays import UnsupportedHere
 from srcad.transforms.tangent_zeros import SYMBOLIC_ZERO, DropZeros, NumbersToZero
 from srcad.transforms.precedence import spelled
@@ -113,7 +112,7 @@ class ForwardMode:
     def block(self, statements):
         result = []
         for statement in statements:
-            marker = _marker(statement)
+            marker = marker_of(statement)
             self.current_line = int(marker.split(":")[0]) if marker else self.current_line
             produced = self.statement(statement)
             if produced and produced[0] is not statement and statement.leading_lines:

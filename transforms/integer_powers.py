@@ -7,12 +7,10 @@ instead of a silently wrong value.
 (CUDA kernels keep ``a ** b``: device code cannot raise.)
 """
 
-import re
-
 import libcst as cst
 from numba.core import types as numba_types
 
-_MARKER = re.compile(r"# line (\d+): ")  # normalize's comment naming the user's line
+from srcad.transforms.flatten import marker_of
 
 _INTEGER_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo, cst.Power)
 
@@ -33,10 +31,9 @@ class _IntegerPowers(cst.CSTTransformer):
         self.changed = False
 
     def on_visit(self, node):
-        for line in getattr(node, "leading_lines", ()):
-            found = _MARKER.match(line.comment.value) if line.comment is not None else None
-            if found:
-                self.line = int(found.group(1))
+        marker = marker_of(node)  # normalize's comment naming the user's line
+        if marker is not None:
+            self.line = int(marker.split(":")[0])
         return super().on_visit(node)
 
     def leave_BinaryOperation(self, original, updated):

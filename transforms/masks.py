@@ -25,7 +25,7 @@ def positions_for_masks(definition, types, names):
              if isinstance(numba_type, numba_types.Array) and isinstance(numba_type.dtype, numba_types.Boolean)}
     flat_reads = _flat_reads(definition, masks, types)
     masks = {name for name in masks if types[name].ndim == 1}
-    if not flat_reads and (not masks or not _indexes_with(definition, masks)):
+    if not flat_reads and not _masks_indexed_in(definition, masks):
         return None
     return definition.visit(_Positions(masks, flat_reads, names))
 
@@ -49,17 +49,18 @@ def _flat_reads(definition, masks, types):
     return found
 
 
-def _indexes_with(node, masks):
-    found = []
+def _masks_indexed_in(node, masks):
+    """The names in ``masks`` that ``node`` indexes with (``x[m]``)."""
+    found = set()
 
     class Find(cst.CSTVisitor):
         def visit_SubscriptElement(self, element):
             value = element.slice.value if isinstance(element.slice, cst.Index) else None
             if isinstance(value, cst.Name) and value.value in masks:
-                found.append(value)
+                found.add(value.value)
 
     node.visit(Find())
-    return bool(found)
+    return found
 
 
 class _Positions(cst.CSTTransformer):
@@ -77,7 +78,7 @@ class _Positions(cst.CSTTransformer):
             if isinstance(before, cst.SimpleStatementLine) and id(before.body[0]) in self.flat_reads:
                 body += self._flat_read(statement)
                 continue
-            used = sorted(self._masks_indexed_in(statement)) if isinstance(statement, cst.SimpleStatementLine) else []
+            used = sorted(_masks_indexed_in(statement, self.masks)) if isinstance(statement, cst.SimpleStatementLine) else []
             if not used:
                 body.append(statement)
                 continue
@@ -98,19 +99,6 @@ class _Positions(cst.CSTTransformer):
             assign(flat, cst.parse_expression(f"{array}.ravel()")),
             statement.with_changes(leading_lines=[], body=[assignment.with_changes(value=value)]),
         ]
-
-    def _masks_indexed_in(self, statement):
-        found = set()
-        masks = self.masks
-
-        class Find(cst.CSTVisitor):
-            def visit_SubscriptElement(self, element):
-                value = element.slice.value if isinstance(element.slice, cst.Index) else None
-                if isinstance(value, cst.Name) and value.value in masks:
-                    found.add(value.value)
-
-        statement.visit(Find())
-        return found
 
 
 class _Renamed(cst.CSTTransformer):

@@ -19,7 +19,7 @@ from srcad.transforms.statements import (
     walk,
 )
 from srcad.transforms.first_contributions import assign_first_contributions
-from srcad.transforms.flatten import assign
+from srcad.transforms.flatten import assign, marker_of
 from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.loop_order import loops_counting_up
 from srcad.transforms.carried_adjoints import carried_accumulations
@@ -36,20 +36,12 @@ def _comment(text):
     return [cst.EmptyLine(comment=cst.Comment(text))]
 
 
-def _marker(statement):
-    """The ``# line N: ...`` comment normalize put above a statement, if any."""
-    for line in getattr(statement, "leading_lines", ()):
-        if line.comment is not None and line.comment.value.startswith("# line "):
-            return line.comment.value[len("# line ") :]
-    return None
-
-
 def _groups(statements):
     """Split a block at user-line markers: each group came from one user statement."""
     groups = []
     for statement in statements:
         compound = not isinstance(statement, cst.SimpleStatementLine)
-        if _marker(statement) is not None or not groups or compound:
+        if marker_of(statement) is not None or not groups or compound:
             groups.append([])
         groups[-1].append(statement)
     return groups
@@ -218,7 +210,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
         forward, reverse = [], []
         outer_fresh, self.fresh = self.fresh, set()
         groups = _groups(statements)
-        markers = [_marker(group[0]) for group in groups]
+        markers = [marker_of(group[0]) for group in groups]
         for k in range(1, len(groups)):  # a loop after its setup (``i_stop = n - 1``) is from the same line
             if markers[k] is None and not isinstance(groups[k][0], cst.SimpleStatementLine):
                 markers[k] = markers[k - 1]

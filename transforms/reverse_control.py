@@ -99,9 +99,7 @@ class ControlFlowAdjoints:
             )
         else:
             iteration = self.scratch_name(index, "iteration")
-            position = cst.parse_expression(
-                f"{spelled(start)} + {iteration} * {spelled(step)}"
-            )
+            position = cst.BinaryOperation(start, cst.Add(), cst.BinaryOperation(cst.Name(iteration), cst.Multiply(), step))
             loop = _line(f"for {iteration} in range({counter} - 1, -1, -1):\n    pass").with_changes(
                 body=cst.IndentedBlock([assign(index, position)] + body_reverse)
             )

@@ -379,9 +379,9 @@ OPERATOR_FUNCTIONS = {
     "np.add": "+", "np.subtract": "-", "np.multiply": "*", "np.divide": "/", "np.true_divide": "/",
     "np.negative": "neg", "np.positive": "copy",
 }  # fmt: skip
-# Conversions to an array: np.array(x) copies an array, np.asarray(x) (and np.atleast_1d(x) of an
-# array) is x itself; a list of pieces is assembled (ASSEMBLED_RULES).
-ARRAY_CONVERSIONS = {"np.array": "np.copy", "np.asarray": "copy", "np.ascontiguousarray": "copy"}
+# Conversions to an array: np.array(x) copies an array, np.asarray(x) is x itself; a list of pieces
+# is assembled (ASSEMBLED_RULES).
+ARRAY_CONVERSIONS = {"np.array": "np.copy", "np.asarray": "copy"}
 
 # Functions whose result is a view of their array argument: np.atleast_2d(x) of a vector is x[None, :].
 VIEW_FUNCTIONS = {"np.atleast_1d", "np.atleast_2d", "np.atleast_3d"}
