@@ -17,6 +17,7 @@ import numba
 from numba.core.dispatcher import Dispatcher
 
 _CHECKSUM_PREFIX = "# srcad-checksum: "
+PARALLEL_FROM = 4096  # CPU launches of fewer threads run on one thread: waking the others costs more
 
 
 def _unique_array_expression_names():

@@ -70,3 +70,10 @@ def fast_type_key(args):
         else:
             return None
     return tuple(key)
+
+
+def carries_derivatives(numba_type):
+    """Whether arguments of ``numba_type`` have derivatives: floats and arrays of floats."""
+    if isinstance(numba_type, numba_types.Array):
+        return isinstance(numba_type.dtype, numba_types.Float)
+    return isinstance(numba_type, numba_types.Float)

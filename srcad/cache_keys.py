@@ -3,10 +3,11 @@ everything it reads (the source and globals of the helpers it calls, their rules
 that a change to any of them is another key and nothing stale is reused."""
 
 import hashlib
+import importlib
 import types
 
 from srcad import custom
-from srcad.introspect import free_values, helper_function, source_text
+from srcad.introspect import free_values, helper_function, source_text, unwrap
 from srcad.version import __version__
 
 
@@ -68,3 +69,34 @@ def source_key_of(function):
     for name, value in sorted(free_values(function).items()):
         parts.append(f"{name}={_describe_free_value(value, function.__code__.co_names)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+_callees = {}  # callee key -> the function
+
+
+def callee_key(function):
+    """The name generated modules find ``function`` by, in this process or the next: its module, its
+    name, and a hash of its source and globals (a function defined again is another function)."""
+    key = f"{function.__module__}:{function.__qualname__}:{source_key_of(function)[:16]}"
+    _callees[key] = function
+    return key
+
+
+def findable_by_name(function):
+    """Whether a later process can find ``function`` by its name (not a function defined inside another)."""
+    return "<locals>" not in function.__qualname__ and function.__module__ is not None
+
+
+def callee_of(key):
+    """The function ``callee_key`` gave ``key``: imported by its name in a process that has not seen it."""
+    function = _callees.get(key)
+    if function is None:
+        module, qualname, source_key = key.split(":")
+        value = importlib.import_module(module)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+        function = unwrap(value)
+        if not source_key_of(function).startswith(source_key):
+            raise LookupError(f"{module}.{qualname} is not the function srcad generated code for: it changed since")
+        _callees[key] = function
+    return function

@@ -14,53 +14,21 @@ new argument types, the overload asks srcad for the helper's normalized primal, 
 tangent specialized to those types.
 """
 
-import importlib
 import threading
 
+from numba import typeof
 from numba.core import types
 from numba.extending import overload
 
-from srcad.introspect import unwrap
+from srcad.argument_types import carries_derivatives
+from srcad.cache_keys import callee_of
+from srcad.compiled import keep_typing_error
+from srcad.errors import DifferentiabilityError
+from srcad.specialize import specializer_of
 
-# A helper is called through its derivatives when its normal form has at least this many
-# statements (or when it says so: @srcad.differentiable(inline=False)).
-LARGE_HELPER_STATEMENTS = 40
-
-_functions = {}  # key (see key_of) -> the plain function
 _stubs = {}
 _lock = threading.RLock()
-_local = threading.local()  # .building: the (key, what, types) being generated; .error: for Compiled
-
-
-def key_of(function):
-    """The name generated modules find ``function`` by, in this process or the next: its module, its
-    name, and a hash of its source and globals (a function defined again is another function)."""
-    from srcad.specialize import specializer_of
-
-    key = f"{function.__module__}:{function.__qualname__}:{specializer_of(function).source_key()[:16]}"
-    _functions[key] = function
-    return key
-
-
-def can_be_found(function):
-    """Whether a later process can find ``function`` by its name (not a function defined inside another)."""
-    return "<locals>" not in function.__qualname__ and function.__module__ is not None
-
-
-def function_of(key):
-    function = _functions.get(key)
-    if function is None:
-        from srcad.specialize import specializer_of
-
-        module, qualname, source_key = key.split(":")
-        value = importlib.import_module(module)
-        for part in qualname.split("."):
-            value = getattr(value, part)
-        function = unwrap(value)
-        if not specializer_of(function).source_key().startswith(source_key):
-            raise LookupError(f"{module}.{qualname} is not the function srcad generated code for: it changed since")
-        _functions[key] = function
-    return function
+_local = threading.local()  # .building: the (key, what, types) being generated
 
 
 def stub(key, what, arity):
@@ -71,14 +39,6 @@ def stub(key, what, arity):
         if (key, what, arity) not in _stubs:
             _stubs[key, what, arity] = _make_stub(key, what, arity)
         return _stubs[key, what, arity]
-
-
-def take_error():
-    """The DifferentiabilityError met while numba compiled a stub on this thread (numba reports
-    only that typing failed), once."""
-    error = getattr(_local, "error", None)
-    _local.error = None
-    return error
 
 
 def _make_stub(key, what, arity):
@@ -100,8 +60,6 @@ def _make_stub(key, what, arity):
 
 
 def _in_python(key, what, values):
-    from numba import typeof
-
     argument_types = tuple(typeof(v) for v in values)
     implementation = _in_python_cache.get((key, what, argument_types))
     if implementation is None:
@@ -114,21 +72,17 @@ _in_python_cache = {}
 
 def _typed(key, what, argument_types):
     """numba's typing of a call of the stub: the Python function to compile for these types, or None
-    (with the reason kept for ``take_error``)."""
-    from srcad.errors import DifferentiabilityError
-
+    (with the reason kept for ``srcad.compiled.take_typing_error``)."""
     try:
         return _implementation(key, what, argument_types)
     except DifferentiabilityError as error:
-        _local.error = error
+        keep_typing_error(error)
         return None
 
 
 def _implementation(key, what, argument_types):
     """A Python function running the stub's work for arguments of ``argument_types``: it calls the
     helper's compiled normal form, adjoint or tangent (plain Python where numba's JIT is disabled)."""
-    from srcad.specialize import specializer_of
-
     argument_types = tuple(types.unliteral(t) for t in argument_types)
     arity = len(argument_types) if what == "primal" else (
         len(argument_types) - 1 if what == "reverse" else len(argument_types) // 2)
@@ -136,13 +90,13 @@ def _implementation(key, what, argument_types):
     building = getattr(_local, "building", None)
     if building is None:
         building = _local.building = set()
-    function = function_of(key)
+    function = callee_of(key)
     if (key, what, signature) in building:
         raise _recursion(function)
     building.add((key, what, signature))
     try:
         specializer = specializer_of(function)
-        wrt = tuple(k for k, t in enumerate(signature) if _is_float(t))
+        wrt = tuple(k for k, t in enumerate(signature) if carries_derivatives(t))
         if what == "primal":
             return _forwarding(specializer.normalized_primal(), arity, "")
         if what == "reverse":
@@ -158,8 +112,6 @@ def _implementation(key, what, argument_types):
 
 
 def _recursion(function):
-    from srcad.errors import DifferentiabilityError
-
     code = function.__code__
     return DifferentiabilityError(
         f"srcad cannot differentiate {function.__qualname__!r}: through the helpers it calls, it calls itself",
@@ -175,30 +127,3 @@ def _forwarding(compiled, arity, extra, result="r", passed_extra=None):
     namespace = {"compiled": compiled}
     exec(f"def forwarded({parameters}):\n    r = compiled({passed})\n    return {result}\n", namespace)
     return namespace["forwarded"]
-
-
-def _is_float(numba_type):
-    if isinstance(numba_type, types.Array):
-        return isinstance(numba_type.dtype, types.Float)
-    return isinstance(numba_type, types.Float)
-
-
-def call_rule(function, names, arity):
-    """Like ``srcad.custom.call_rule``, for a helper called through its generated derivatives."""
-    from srcad.custom import Spelled, derived_names
-    from srcad.transforms.rules import Rule
-
-    key = key_of(unwrap(function))
-    base = key.split(":")[1].replace(".", "_")
-    spelled = derived_names(names, f"{base}_call{arity}", ("", "_adjoint", "_tangent"))
-    definitions = {
-        name: Spelled(f"srcad.callees.stub({key!r}, {what!r}, {arity})")
-        for name, what in zip(spelled, ("primal", "reverse", "forward"))
-    }
-    primal, vjp, jvp = spelled
-    operands = tuple(f"a{k}" for k in range(arity))
-    shared = f"{vjp}({', '.join(operands + ('y_adj',))})"
-    adjoints = tuple(f"shared[{k}]" for k in range(arity))
-    tangent = f"{jvp}({', '.join(operands + tuple(o + '_dot' for o in operands))})"
-    return primal, definitions, Rule(operands, adjoints, tangent, shared)
-

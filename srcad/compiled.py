@@ -2,10 +2,27 @@
 
 import contextlib
 import re
+import threading
 import warnings
 
-from srcad.errors import PerformanceWarning, caught_warnings, numba_message
+from srcad.errors import PerformanceWarning, caught_warnings, error_at_generated_line, numba_message
 from srcad.kernels import cpu
+
+
+_typing = threading.local()  # .error: a DifferentiabilityError met while numba typed a call
+
+
+def keep_typing_error(error):
+    """Keep ``error``, met while numba typed a call of a helper through its derivatives (numba itself
+    reports only that typing failed), for the compilation that asked: it is the user's error."""
+    _typing.error = error
+
+
+def take_typing_error():
+    """The error ``keep_typing_error`` kept on this thread, once."""
+    error = getattr(_typing, "error", None)
+    _typing.error = None
+    return error
 
 
 class NotOneFloat(TypeError):
@@ -43,16 +60,12 @@ class Compiled:
         self.written_parameters = written_parameters  # array arguments written in place
         from numba.core.errors import NumbaError
 
-        from srcad import callees
-
-        callees.take_error()  # none left from an earlier compile
+        take_typing_error()  # none left from an earlier compile
         try:
             with _users_lines_for_warnings(source, filename):
                 cpu.compile_for(dispatcher, signature)
         except NumbaError as error:
-            from srcad.pipeline import error_at_generated_line
-
-            found = callees.take_error()  # in a helper called through its own derivatives: its line
+            found = take_typing_error()  # in a helper called through its own derivatives: its line
             if found is not None:
                 raise found from None
 
@@ -69,8 +82,6 @@ class Compiled:
                 filename,
             ) from None
         except AssertionError:  # numba asserts on some indexing it does not take (a mask of 2 dimensions, written)
-            from srcad.pipeline import error_at_generated_line
-
             raise error_at_generated_line(
                 source, None, "numba cannot compile this function as srcad wrote it (it stopped on an internal "
                 "assertion): indexing with a boolean mask of several dimensions, perhaps", filename
@@ -94,8 +105,6 @@ def _users_lines_for_warnings(source, filename):
     """numba's performance warnings about generated code, said again at the user's line they come
     from, in srcad's words; other warnings pass through as they are."""
     from numba.core.errors import NumbaPerformanceWarning
-
-    from srcad.pipeline import error_at_generated_line
 
     try:
         with caught_warnings() as caught:

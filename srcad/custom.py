@@ -15,11 +15,17 @@ import numba
 from numba.core import errors, types
 from numba.extending import overload
 
-from srcad.introspect import unwrap  # noqa: F401 - also used by transforms.flatten through this module
+from srcad.introspect import unwrap
 
 _rules = {}  # the plain function -> {"reverse": rule, "forward": rule}
 _by_key = {}  # "module.qualname" -> the plain function, for generated modules
 _compiled = {}
+_listeners = []  # called with f when a rule of f is registered (see on_registration)
+
+
+def on_registration(listener):
+    """Call ``listener(f)`` whenever a rule of ``f`` is registered from now on."""
+    _listeners.append(listener)
 
 
 def derivative(of, mode="reverse"):
@@ -50,9 +56,8 @@ def derivative(of, mode="reverse"):
         _rules.setdefault(function, {})[mode] = rule
         _by_key[key_of(function)] = function
         _compiled.clear()
-        from srcad.specialize import forget_fast_calls
-
-        forget_fast_calls(function)  # calls of f itself now go to the rule
+        for listener in _listeners:  # srcad.specialize forgets the fast calls of f: they now go to the rule
+            listener(function)
         return rule
 
     return register
@@ -66,48 +71,6 @@ def rules_for(value):
 
 def key_of(function):
     return f"{function.__module__}.{function.__qualname__}"
-
-
-class Spelled(str):
-    """A module-level value of generated code written as source (``srcad.custom.compiled(...)``)."""
-
-    def __repr__(self):
-        return str(self)
-
-
-def call_rule(function, names, arity):
-    """(the name generated code calls ``function`` by, the module-level definitions it needs, the rule
-    table entry for that name). The entry's adjoints call the reverse rule; its tangent, the forward
-    rule if there is one."""
-    from srcad.transforms.rules import Rule
-
-    plain = unwrap(function)
-    key = key_of(plain)
-    registered = _rules[plain]
-    alias, vjp, jvp = derived_names(names, f"{plain.__name__}_custom{arity}", ("", "_vjp", "_jvp"))
-    definitions = {alias: Spelled(f"srcad.custom.compiled({key!r}, 'primal')")}
-    operands = tuple(f"a{k}" for k in range(arity))
-    definitions[vjp] = Spelled(f"srcad.custom.compiled({key!r}, 'reverse')")
-    shared = f"{vjp}({', '.join(operands + ('y_adj',))})"  # the rule runs once for all the cotangents
-    adjoints = tuple(f"srcad.custom.cotangent(shared, {k}, {arity}, {key!r})" for k in range(arity))
-    tangent = None
-    if "forward" in registered:
-        definitions[jvp] = Spelled(f"srcad.custom.compiled({key!r}, 'forward')")
-        tangent = f"{jvp}({', '.join(operands + tuple(o + '_dot' for o in operands))})"
-    return alias, definitions, Rule(operands, adjoints, tangent, shared, origin=plain.__name__)
-
-
-def derived_names(names, hint, suffixes):
-    """Fresh names ``stem + suffix``, one per suffix, of one stem. The rule table is keyed by the first
-    (the name generated code calls), and its templates name the others: equal stems, equal templates."""
-    while True:
-        stem = names.fresh(hint)
-        spelled = [stem + suffix for suffix in suffixes]
-        if not any(name in names.taken for name in spelled[1:]):
-            for name in spelled:
-                names.reserve(name)
-            return spelled
-        hint = stem
 
 
 def compiled(key, what):

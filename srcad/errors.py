@@ -122,3 +122,48 @@ _NUMBA_FAILURES = [
     (re.compile(r"Cannot unify ([^\n]+?) and ([^\n]+?) for '([^'.$]+)[^']*'"),
      lambda a, b, name: f"'{name}' holds values of two types ({_types(a)} and {_types(b)}); give it one type"),
 ]
+
+
+_MARKER = re.compile(r"#(?: adjoint of)? line (\d+): ")
+
+
+def error_at_generated_line(source, line, why, filename):
+    """A DifferentiabilityError at the user's line that line ``line`` of generated ``source`` came from
+    (the ``# line N:`` marker above it), or in ``filename`` without a line where none is known."""
+    lineno = 0
+    if line:
+        for text in reversed(source.splitlines()[:line]):
+            match = _MARKER.search(text)
+            if match:
+                lineno = int(match.group(1))
+                break
+    if not lineno:
+        return DifferentiabilityError(why, filename=filename)
+    return DifferentiabilityError(why, filename=filename, lineno=lineno, col=first_column(filename, lineno))
+
+
+def at_users_line(error):
+    """``error``, raised in a module srcad generated (a derivative it differentiates again), moved to
+    the user's line that module's code came from; other errors as they are."""
+    try:
+        with open(error.filename) as module:
+            source = module.read()
+    except OSError:
+        return error
+    origin = _ORIGIN.search(source, 0, 2000)
+    if origin is None:
+        return error
+    filename = origin.group(1)
+    lineno = error_at_generated_line(source, error.lineno, error.why, filename).lineno or int(origin.group(2))
+    return DifferentiabilityError(
+        error.why, filename=filename, lineno=lineno, col=first_column(filename, lineno), fix=error.fix
+    )
+
+
+_ORIGIN = re.compile(r"^# srcad [^:\n]+: [^\n]* of \S+ in (.+):(\d+)\.$", re.MULTILINE)  # a module's header
+
+
+def first_column(filename, lineno):
+    """The column of the first character of a line of the user's file (1 for an empty one)."""
+    text = linecache.getline(filename, lineno)
+    return len(text) - len(text.lstrip()) + 1

@@ -81,3 +81,15 @@ def source_lines(function):
 
 def source_text(function):
     return "".join(source_lines(function)[0])
+
+
+def derivative_maker(function):
+    """Mark one of srcad's functions that make derivatives (``srcad.grad``, ``srcad.jvp``, ...): a
+    call of what they return inside differentiated code is refused with its own message."""
+    function.srcad_makes_derivatives = True
+    return function
+
+
+def makes_derivatives(value):
+    """Whether ``value`` is srcad.grad, srcad.jvp, ... (see ``derivative_maker``)."""
+    return getattr(value, "srcad_makes_derivatives", False) is True

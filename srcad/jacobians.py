@@ -3,13 +3,14 @@ mode, whichever takes fewer passes; ``jacobian(grad(f))`` is f's Hessian."""
 
 import numpy
 
-from srcad.api import Gradient, _copied, vjp
-from srcad.introspect import named_after, unwrap
+from srcad.gradients import Gradient, _copied, vjp
+from srcad.introspect import derivative_maker, named_after, unwrap
 from srcad.specialize import specializer_of
 from srcad.structure import leaves_of, rebuilt, structure_of
 from srcad.tangents import _basis, checked_arguments, hessian, jvp
 
 
+@derivative_maker
 def jacobian(function, wrt=0):
     """The Jacobian of ``function`` with respect to argument ``wrt``, of shape ``output.shape +
     x.shape``: row by row in reverse mode (one vjp per output element) when the outputs have fewer

@@ -20,15 +20,14 @@ import threading
 import numba
 import numpy
 
-from srcad import tape as tapes
-from srcad.errors import DifferentiabilityError
+from srcad import recording
+from srcad.errors import DifferentiabilityError, first_column
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
 from srcad.argument_types import argument_type, fast_type_key
 from srcad.specialize import specializer_of
 
 _lock = threading.RLock()
-_PARALLEL_FROM = 4096  # CPU launches of fewer threads run on one: waking the others costs more
 
 
 class Kernel:
@@ -86,11 +85,11 @@ class Kernel:
             types_key = fast_type_key(args) if device == "cpu" else _device_type_key(args) if device == "cuda" else None
             fast_key = (device, types_key) if types_key is not None else None
         known = self._fast_launches.get(fast_key) if fast_key is not None else None
-        recording = tapes.active_tape()
+        tape = recording.active_tape()
         if known is not None:  # arguments of types launched before, already checked then
             signature, module = known
-            if (recording is not None and device == "cpu" and n < _PARALLEL_FROM
-                    and recording.launch_recorded(self, n, args, signature, module)):
+            if (tape is not None and device == "cpu" and n < cpu.PARALLEL_FROM
+                    and tape.launch_recorded(self, n, args, signature, module)):
                 self.last_signature = signature
                 return
             shape = (n,)
@@ -101,8 +100,8 @@ class Kernel:
             if fast_key is not None and self.dimensions == 1:
                 self._fast_launches[fast_key] = (signature, module)
         self.last_signature = signature
-        if recording is not None:
-            recording.record(self, shape, args, signature, module, device)
+        if tape is not None:
+            tape.record(self, shape, args, signature, module, device)
         self.run(module, shape, args, device)
 
     def check_shape(self, n):
@@ -150,7 +149,7 @@ class Kernel:
             n *= size
         inner = shape[1:]
         if device == "cpu":
-            if n < _PARALLEL_FROM:
+            if n < cpu.PARALLEL_FROM:
                 module.srcad_serial_launch(n, 1, *inner, *args)
             else:
                 module.srcad_launch(n, numba.get_num_threads(), *inner, *args)
@@ -265,12 +264,10 @@ class Kernel:
 
     def _error(self, why, line, fix=None):
         """A DifferentiabilityError at the user's ``line`` of the kernel."""
-        from srcad.pipeline import _first_column
-
         filename = self.normalized().parsed.filename
         if not line:
             return DifferentiabilityError(why, filename=filename, fix=fix)
-        return DifferentiabilityError(why, filename=filename, lineno=line, col=_first_column(filename, line), fix=fix)
+        return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
 
     def _generated(self, stage, signature, device):
         from srcad.transforms import emit, kernel as kernels, launchers, reverse, rules

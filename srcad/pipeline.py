@@ -7,18 +7,20 @@ Each stage is Python source: ``normalized`` (AD-normal form, single exit) and
 import contextlib
 import functools
 import inspect
-import re
 import sys
 import threading
 
 import numba
 import numpy
 
-from srcad.errors import DifferentiabilityError
+from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
+from srcad.transforms import activity, emit, forward, infer_types, integer_powers, masks, names, reverse, single_exit
+from srcad.transforms.ir import UnsupportedHere
+from srcad.transforms.normal_form import NormalForm
 
 
-# The passes are imported inside the methods, not at `import srcad`: they need libcst,
-# which a warm process (everything in the on-disk cache) never imports.
+# srcad imports this module (and with it the passes and libcst) only when it generates code: a warm
+# process, with everything in the on-disk cache, never does.
 
 
 # libcst and the passes walk expression trees recursively: `a + b + ... ` with 500 terms is a tree
@@ -70,37 +72,13 @@ def _deep_trees(method):
     return run
 
 
-class Normalized:
-    """A parsed function in AD-normal form, with what later passes need."""
+class Normalized(NormalForm):
+    """A user function in AD-normal form (``transforms/normal_form.py``) with its source, and the
+    stages that follow from it: adjoint and tangent sources for a signature."""
 
     @_deep_trees
     def __init__(self, function, procedure=False, structures=None, kernel=False, inline_everything=False):
-        """``inline_everything``: no call through a callee's own derivatives (``srcad.callees``), as kernels
-        and derivatives differentiated again need."""
-        from srcad.transforms import emit, names, normalize, parse, single_exit, versions
-        from srcad.transforms.inline import inlining_everything
-
-        self.parsed = parse.parse_function(function)
-        with inlining_everything() if kernel or inline_everything else contextlib.nullcontext():
-            definition, normalizer = normalize.normalize(self.parsed, procedure, structures, kernel)
-        self.constants = normalizer.constants
-        self.reads_before_writing = normalizer.reads_before_writing  # see transforms/overlaps.py
-        self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
-        definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
-        # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument
-        self.parameter_groups = [[renamed.get(p, p) for p in group] for group in normalizer.parameter_groups]
-        self.parameters = [p for group in self.parameter_groups for p in group]
-        self.threads = normalizer.threads  # a kernel's thread index, one per dimension: its first parameters
-        self.parameters[:0] = self.threads
-        self.names = names.NameFactory(set())
-        self.names.taken |= names.all_names(definition) | set(self.constants) | {"math", "srcad"}
-        definition = versions.separate_rebindings(definition, self.parameters, self.names)
-        if kernel:
-            from srcad.transforms.kernel import forwarded_stores
-
-            definition = forwarded_stores(definition)
-        self.definition = single_exit.single_exit(definition, self.names)
-        self._written_parameters = None
+        super().__init__(function, procedure, structures, kernel, inline_everything)
         self.origin = f"{self.parsed.name} in {self.parsed.filename}:{self.parsed.locator.first_line}"
         self.source = emit.module_source(
             self.definition, stage="normalized form", origin=self.origin, constants=self.constants
@@ -114,8 +92,6 @@ class Normalized:
     def adjoint_source(self, wrt, argument_types, with_value=True):
         """Source of the adjoint module and the name of its function (``with_value=False``: the
         gradient alone, 0.0 in the value's place)."""
-        from srcad.transforms import emit, reverse
-
         analysis, names, definition = self._analysis(wrt, argument_types)
         adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, with_value)
         source = emit.module_source(
@@ -128,8 +104,6 @@ class Normalized:
         """A kernel's thread adjoint: ``f_adjoint(tid, *args, output_adj, *adjoints of the arrays in wrt)``
         adds into the adjoint arrays it is given (the values the arrays hold after the launch count as
         the kernel's outputs). Source of its module, and its name."""
-        from srcad.transforms import emit, reverse
-
         analysis, names, definition = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
         adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
         source = emit.module_source(
@@ -141,8 +115,6 @@ class Normalized:
     def tangent_source(self, wrt, argument_types, only_tangent=False):
         """Source of the tangent (forward-mode) module and the name of its function (returning
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
-        from srcad.transforms import emit, forward
-
         analysis, names, definition = self._analysis(wrt, argument_types)
         tangent = self._generated(forward.forward_mode, definition, self.parameters, wrt, analysis, names, only_tangent)
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
@@ -153,8 +125,6 @@ class Normalized:
         definition they are of: the normal form with the rewrites these argument types call for
         (``_with_types``; kept out of ``self.definition``, which serves every signature).
         Sets ``self.output_kinds`` (see ``output_kinds``)."""
-        from srcad.transforms import activity, emit, names
-
         types, return_type = self._types(self.definition, self.source, argument_types)
         definition = self._with_types(types)
         if definition is not self.definition:
@@ -166,8 +136,6 @@ class Normalized:
 
     def _types(self, definition, source, argument_types):
         """numba's types of the variables of ``definition`` (whose module is ``source``) and its return type."""
-        from srcad.transforms import infer_types
-
         try:
             types, return_type = infer_types.infer_types(_function_from(source, self.parsed.name), argument_types)
         except infer_types.TypingFailure as failure:
@@ -182,8 +150,6 @@ class Normalized:
 
     def _generated(self, transform, *arguments):
         """``transform(*arguments)``, with what it cannot do yet as a DifferentiabilityError at the user's line."""
-        from srcad.transforms.reverse_arrays import UnsupportedHere
-
         try:
             return transform(*arguments)
         except UnsupportedHere as unsupported:
@@ -191,7 +157,7 @@ class Normalized:
                 unsupported.why,
                 filename=self.parsed.filename,
                 lineno=unsupported.lineno,
-                col=_first_column(self.parsed.filename, unsupported.lineno),
+                col=first_column(self.parsed.filename, unsupported.lineno),
                 fix=unsupported.fix,
             ) from None
 
@@ -199,16 +165,12 @@ class Normalized:
         """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as
         ``x[np.flatnonzero(mask)]`` (transforms/masks.py), and integer powers checked
         (transforms/integer_powers.py); ``self.definition`` itself where none applies."""
-        from srcad.transforms import integer_powers, masks
-
         definition = masks.positions_for_masks(self.definition, types, self.names) or self.definition
         return integer_powers.checked_integer_powers(definition, types, self.parsed.filename) or definition
 
     def _drop_result_placeholders(self, failure):
         """Results that are arrays cannot start as single_exit's ``0.0``: when numba says so, drop the
         placeholders (once) and say whether it did."""
-        from srcad.transforms import emit, single_exit
-
         if "Cannot unify" not in failure.detail:
             return False
         definition = single_exit.without_placeholders(self.definition)
@@ -217,32 +179,6 @@ class Normalized:
         self.definition = definition
         self.source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
         return True
-
-    def written_parameters(self):
-        """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
-        if self._written_parameters is None:  # the tape asks at every recorded call
-            self._written_parameters = self._find_written_parameters()
-        return self._written_parameters
-
-    def _find_written_parameters(self):
-        from srcad.transforms.statements import assignment_of, element_write_of, operation_of, walk
-        from srcad.transforms.recompute import in_place_update_of
-
-        parameters = self.parameters
-        names_of = {p: p for p in parameters}  # local name -> the argument it is bound to
-        written = set()
-        for statement, _ in walk(self.definition.body.body):
-            target_value = assignment_of(statement)
-            if target_value is not None and in_place_update_of(statement) is None:
-                operation = operation_of(target_value[1])  # b = a, b = a[1:], b = a.T: the same memory
-                if operation.rule in ("copy", "view") and operation.operands[0].value in names_of:
-                    names_of[target_value[0]] = names_of[operation.operands[0].value]
-            write = element_write_of(statement)
-            update = in_place_update_of(statement)  # x += t: in place when x is an array
-            written_name = write.array if write is not None else (update[0] if update is not None else None)
-            if written_name in names_of:
-                written.add(names_of[written_name])
-        return tuple(sorted(parameters.index(p) for p in written))
 
     def located_error(self, line, why):
         """A DifferentiabilityError at the user line a line of ``self.source`` came from."""
@@ -254,50 +190,6 @@ def _function_from(source, name):
     namespace = {}
     exec(compile(source, f"<srcad normalized {name}>", "exec"), namespace)
     return namespace[name]
-
-
-_MARKER = re.compile(r"#(?: adjoint of)? line (\d+): ")
-
-
-def error_at_generated_line(source, line, why, filename):
-    lineno = 0
-    if line:
-        for text in reversed(source.splitlines()[:line]):
-            match = _MARKER.search(text)
-            if match:
-                lineno = int(match.group(1))
-                break
-    if not lineno:
-        return DifferentiabilityError(why, filename=filename)
-    return DifferentiabilityError(why, filename=filename, lineno=lineno, col=_first_column(filename, lineno))
-
-
-def at_users_line(error):
-    """``error``, raised in a module srcad generated (a derivative it differentiates again), moved to
-    the user's line that module's code came from; other errors as they are."""
-    try:
-        with open(error.filename) as module:
-            source = module.read()
-    except OSError:
-        return error
-    origin = _ORIGIN.search(source, 0, 2000)
-    if origin is None:
-        return error
-    filename = origin.group(1)
-    lineno = error_at_generated_line(source, error.lineno, error.why, filename).lineno or int(origin.group(2))
-    return DifferentiabilityError(
-        error.why, filename=filename, lineno=lineno, col=_first_column(filename, lineno), fix=error.fix
-    )
-
-
-_ORIGIN = re.compile(r"^# srcad [^:\n]+: [^\n]* of \S+ in (.+):(\d+)\.$", re.MULTILINE)  # a module's header
-
-
-def _first_column(filename, lineno):
-    import linecache
-
-    text = linecache.getline(filename, lineno)
-    return len(text) - len(text.lstrip()) + 1
 
 
 def output_kinds(name, return_type):

@@ -70,6 +70,9 @@ def forget_fast_calls(function):
         specializer.fast_calls.clear()
 
 
+custom.on_registration(forget_fast_calls)
+
+
 _READS_BEFORE_WRITING = "# an in-place write reads memory it writes: the primal runs the normal form\n"
 
 
@@ -117,8 +120,9 @@ class Specializer:
 
     def calls_through_derivatives(self, structures=None):
         """Whether the normal form calls a helper through the helper's own derivatives."""
-        constants = self.normalized(structures).constants.values()
-        return any(isinstance(value, custom.Spelled) and value.startswith("srcad.callees.") for value in constants)
+        from srcad.transforms.call_rules import calls_through_derivatives
+
+        return calls_through_derivatives(self.normalized(structures).constants)
 
     def normalized_primal(self):
         """The normalized function compiled by numba: the primal where numba cannot compile the

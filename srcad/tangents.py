@@ -13,13 +13,13 @@ import numpy
 from numba.core import types as numba_types
 
 from srcad import custom
-from srcad.api import Gradient, _copied, _differentiable_value, _protected, _run_adjoint
+from srcad.gradients import Gradient, _copied, _protected, _run_adjoint
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.compiled import NotOneFloat, _check_one_float
 from srcad.errors import DifferentiabilityError
-from srcad.pipeline import at_users_line
+from srcad.errors import at_users_line
 from srcad.structure import cotangent_leaves, rebuilt
-from srcad.introspect import named_after, unwrap
+from srcad.introspect import derivative_maker, named_after, unwrap
 from srcad.argument_types import fast_type_key
 from srcad.specialize import specializer_of
 
@@ -102,7 +102,7 @@ def _forward_over_reverse(specializer, args, tangents, wrt, what):
     """(the compiled tangent of f's gradient function, the arguments it takes tangents of, their names),
     or None."""
     call = FlatCall(specializer, args)
-    along = tuple(k for k, a in enumerate(args) if tangents[k] is not None and _differentiable_value(a))
+    along = tuple(k for k, a in enumerate(args) if tangents[k] is not None and differentiable_value(a))
     if call.structures is not None or not along or custom.rules_for(specializer.function):
         return None
     every = tuple(k % len(args) for k in (wrt if isinstance(wrt, tuple) else (wrt,)))
@@ -141,7 +141,7 @@ def _gradient_of_tangent(function, args, tangents, wrt, with_gradient=False, wha
     if not all(plain[k] for k in every):
         _refuse_tuple_arguments([args[k] for k in every], "second derivatives with respect to a tuple argument")
     leaf_of = {k: call.leaf_positions(k)[0] for k in range(len(args)) if plain[k]}
-    positions = tuple(leaf_of[k] for k, a in enumerate(args) if plain[k] and _differentiable_value(a))
+    positions = tuple(leaf_of[k] for k, a in enumerate(args) if plain[k] and differentiable_value(a))
     argument_of = {leaf: k for k, leaf in leaf_of.items()}
     values = [_checked_tangent(call.names[j], call.leaves[j], tangents[argument_of[j]]) for j in positions]
     signature, positions = specializer.check_call(call.leaves, positions, call.names)
@@ -169,6 +169,7 @@ def _hessian_times_and_gradients(results, wrt, every, with_gradient):
     return (gradients, hessian_times) if with_gradient else hessian_times
 
 
+@derivative_maker
 def jvp(function, primals, tangents):
     """``(f(*primals), tangent)``: the value and its directional derivative along ``tangents``,
     by forward mode (one pass alongside the primal, nothing stored).
@@ -272,6 +273,7 @@ def _jvp_of_gradient(gradient, primals, tangents):
     return _second_order(gradient.function, args, tangents, gradient.wrt, with_gradient=True, what="jvp(grad(f))")
 
 
+@derivative_maker
 def hessian(function, wrt=0):
     """The matrix of second derivatives of a float-valued ``function`` with respect to argument
     ``wrt`` (a float, or an array: then the Hessian has shape ``x.shape + x.shape``), column by

@@ -22,27 +22,15 @@ puts the copy back around the launch's adjoint, so every adjoint sees the values
 when it is done, the arrays hold what the launches left in them, as before ``backward``.
 """
 
-import threading
-
 import numba
 import numpy
 from numba.np import numpy_support
 
-from srcad import memory
+from srcad import memory, recording
+from srcad.gradients import vjp
+from srcad.kernels.cpu import PARALLEL_FROM
+from srcad.specialize import specializer_of
 from srcad.kernels import cuda as device_memory
-
-class _Recording(threading.local):
-    def __init__(self):
-        self.stack = []  # each thread's tapes being recorded, innermost last
-
-
-_active = _Recording()  # (an attribute that is always there: a missing one costs a caught exception per call)
-
-
-def active_tape():
-    stack = _active.stack
-    return stack[-1] if stack else None
-
 
 class _Launch:
     __slots__ = ("kernel", "shape", "args", "signature", "device", "saved", "row")
@@ -74,11 +62,11 @@ class Tape:
         self.launches = []
         self._read["cpu"].count = 0
         self._read["cuda"] = memory.Extents()
-        _active.stack.append(self)
+        recording.start(self)
         return self
 
     def __exit__(self, *exc):
-        _active.stack.pop()
+        recording.stop()
         return False
 
     def launch_recorded(self, kernel, n, args, signature, module):
@@ -134,8 +122,6 @@ class Tape:
         """Called by a ``@srcad.differentiable`` function run on arrays inside the tape: its arguments
         are copied (the backward pass differentiates it from them) and its output kept. ``on_host``:
         the NumPy copies of a call on CUDA arrays."""
-        from srcad.specialize import specializer_of
-
         written = specializer_of(function.python_function).normalized().written_parameters()
         if written:
             name = specializer_of(function.python_function).parameters[written[0]]
@@ -193,8 +179,6 @@ class Tape:
     def _replay(self, run):
         """The adjoints of ``run`` (launches with one layout, see ``_layout``), last first, in one call of
         the adjoint module's ``srcad_replay``: each array as its owner's memory and per-launch offsets."""
-        from srcad.kernel import _PARALLEL_FROM
-
         first = run[0]
         module = first.kernel.module("adjoint", first.signature, "cpu")
         arguments, owners = [], {}
@@ -212,7 +196,7 @@ class Tape:
         threads = 1
         for size in first.shape:
             threads *= size
-        if threads < _PARALLEL_FROM:
+        if threads < PARALLEL_FROM:
             module.srcad_replay(threads, 1, *first.shape[1:], len(run), *arguments)
         else:
             module.srcad_parallel_replay(threads, numba.get_num_threads(), *first.shape[1:], len(run), *arguments)
@@ -220,8 +204,6 @@ class Tape:
     def _call_adjoint(self, call, seed):
         """A recorded call's vector-Jacobian product, from its output's adjoint (or ``seed``), added
         into its array arguments' adjoints."""
-        from srcad.api import vjp
-
         output = call.output
         if seed is not None:
             cotangent = seed

@@ -13,8 +13,9 @@ from hypothesis import given, settings, strategies as st
 
 import srcad
 from oracles_local import central_difference
+from srcad.transforms.ir import all_names
 from srcad.transforms.carried_adjoints import carried_accumulations
-from srcad.transforms.names import NameFactory, all_names
+from srcad.transforms.names import NameFactory
 
 
 def _carried(source):

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from srcad.transforms.ir import is_atom
 from srcad.pipeline import Normalized
-from srcad.transforms.flatten import is_atom
 from srcad.transforms.parse import parse_function
 
 SCALE = 1.5

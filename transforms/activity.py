@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from numba.core import types as numba_types
 
+from srcad.transforms.ir import names_in
 from srcad.transforms import rules
 from srcad.transforms.aliases import (
     array_aliases,
@@ -29,18 +30,8 @@ from srcad.transforms.aliases import (
     shared_array_dependencies,
     written_arrays,
 )
-from srcad.transforms.recompute import blocks, in_place_update_of, last_writes, recomputable
-from srcad.transforms.statements import (
-    assignment_of,
-    element_write_of,
-    is_array_type,
-    is_float_type,
-    list_append_of,
-    names_in,
-    operation_of,
-    returned_atoms,
-    walk,
-)
+from srcad.transforms.recompute import blocks, last_writes, recomputable
+from srcad.transforms.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, is_float_type, list_append_of, operation_of, returned_atoms, walk
 
 @dataclass
 class Analysis:

@@ -11,19 +11,11 @@ time-stepping scheme) change nothing another name sees.
 
 import libcst as cst
 
+from srcad.transforms.ir import names_in
 from srcad.transforms import rules
 from srcad.transforms.precedence import spelled
-from srcad.transforms.recompute import blocks, in_place_update_of
-from srcad.transforms.statements import (
-    assignment_of,
-    element_write_of,
-    is_array_type,
-    is_gather,
-    list_append_of,
-    names_in,
-    operation_of,
-    walk,
-)
+from srcad.transforms.recompute import blocks
+from srcad.transforms.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, is_gather, list_append_of, operation_of, walk
 
 def rebound_arrays(body, parameters, types):
     counts = {name: 1 for name in parameters}

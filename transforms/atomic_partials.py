@@ -18,7 +18,8 @@ early (the tape's overflow check) and block sizes that are not a power of two ke
 
 import libcst as cst
 
-from srcad.transforms.names import NameFactory, all_names, target_names
+from srcad.transforms.ir import all_names, target_names
+from srcad.transforms.names import NameFactory
 from srcad.transforms.precedence import spelled
 
 _ADD = "cuda.atomic.add"

@@ -7,6 +7,7 @@ holding them, and anything srcad cannot use raises DifferentiabilityError at the
 
 import libcst as cst
 
+from srcad.introspect import helper_function
 from srcad.transforms.precedence import spelled
 
 # Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.
@@ -37,9 +38,7 @@ class Canonicalize(cst.CSTTransformer):
             return False
         resolved = self.normalizer.parsed.resolve(node.func)
         if resolved.kind != "function":
-            from srcad.transforms.inline import is_user_function
-
-            if resolved.kind != "local" and is_user_function(resolved.value):
+            if resolved.kind != "local" and helper_function(resolved.value) is not None:  # the user's helper
                 return self._computed_first(node, f"the helper {spelled(node.func)!r}")
             raise self.normalizer.unknown_callee(node, resolved)
         return True

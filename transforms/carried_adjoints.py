@@ -30,9 +30,7 @@ iteration reads and writes each element once anyway).
 
 import libcst as cst
 
-from srcad.transforms.flatten import assign
-from srcad.transforms.names import nodes_in, target_names
-from srcad.transforms.statements import names_in
+from srcad.transforms.ir import assign, names_in, nodes_in, target_names
 from srcad.transforms.precedence import spelled
 
 

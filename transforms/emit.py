@@ -5,7 +5,8 @@ import math
 import libcst as cst
 import numpy
 
-from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS, all_names
+from srcad.transforms.ir import all_names
+from srcad.transforms.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
 from srcad.version import __version__
 from srcad.transforms.precedence import module_code
 

@@ -12,39 +12,17 @@ import types
 
 import libcst as cst
 
+from srcad.transforms.statements import is_view_subscript
+from srcad.transforms.ir import assign
+from srcad.transforms.parse import MISSING
 from srcad import custom
 from srcad.structure import NeedsStructures
 from srcad.transforms import rules
-from srcad.transforms.flatten_arrays import ArrayFlattening, _call, is_view_subscript
+from srcad.transforms.flatten_arrays import ArrayFlattening, _call
 from srcad.transforms.flatten_tuples import Packed, TupleFlattening, is_named_tuple_class
 from srcad.transforms.canonical import Canonicalize
 from srcad.transforms.names import describe
 from srcad.transforms.precedence import spelled
-
-
-def line_marker(lineno, text):
-    return cst.EmptyLine(comment=cst.Comment(f"# line {lineno}: {text.strip()}"))
-
-
-def marker_of(node):
-    """``"N: text"`` of the ``# line N: text`` comment (``line_marker``) above a statement, if any."""
-    for line in getattr(node, "leading_lines", ()):
-        if line.comment is not None and line.comment.value.startswith("# line "):
-            return line.comment.value[len("# line ") :]
-    return None
-
-
-def assign(target, value):
-    target = cst.Name(target) if isinstance(target, str) else target
-    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
-
-
-def is_atom(node):
-    return isinstance(node, (cst.Name, cst.Integer, cst.Float)) or (
-        isinstance(node, cst.UnaryOperation)
-        and isinstance(node.operator, cst.Minus)
-        and isinstance(node.expression, (cst.Integer, cst.Float))
-    )
 
 
 def _literal(value):
@@ -190,7 +168,7 @@ class Flattener(ArrayFlattening, TupleFlattening):
             raise self.error(
                 f"srcad cannot use the function {node.value!r} as a value", node, "Call it instead."
             )
-        if resolved.value is missing_marker():
+        if resolved.value is MISSING:
             raise self.error(f"name {node.value!r} is not defined", node)
         raise self.error(
             f"srcad cannot use {node.value!r} (a {type(resolved.value).__name__}) in a differentiated function",
@@ -408,12 +386,6 @@ def _assigns_to(statement, name):
         and isinstance(small.targets[0].target, cst.Name)
         and small.targets[0].target.value == name
     )
-
-
-def missing_marker():
-    from srcad.transforms.parse import _MISSING
-
-    return _MISSING
 
 
 def _is_module(resolved):

@@ -5,10 +5,10 @@ import libcst as cst
 
 from srcad.transforms import rules
 from srcad.transforms.precedence import spelled
+from srcad.transforms.statements import is_none_or_ellipsis
 
 # Methods whose result shares memory with the array (numba's reshape needs a contiguous array, so it
 # never copies), and those whose result is a new array: both get the adjoint of a view or copy.
-VIEW_METHODS = {"reshape", "transpose", "ravel", "flatten"}
 
 
 class ArrayFlattening:
@@ -89,7 +89,7 @@ class ArrayFlattening:
                     if getattr(element.slice, part) is not None
                 }
                 elements.append(element.with_changes(slice=element.slice.with_changes(**bounds)))
-            elif _is_none_or_ellipsis(element.slice.value):
+            elif is_none_or_ellipsis(element.slice.value):
                 elements.append(element)
             else:
                 elements.append(element.with_changes(slice=cst.Index(self.inactive(element.slice.value))))
@@ -100,7 +100,7 @@ class ArrayFlattening:
         method = node.func.attr.value
         if method == "pop" and not node.args and self.is_typed_list(node.func.value):
             return self._result(cst.Call(cst.Attribute(self.name(node.func.value), cst.Name("pop"))), statements, into)
-        if method in VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
+        if method in rules.VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
             array = self._operand(node.func.value, statements)
             shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
             call = cst.Call(cst.Attribute(array, cst.Name(method)), shape)
@@ -288,18 +288,6 @@ class ArrayFlattening:
             else:
                 arguments.append(argument.with_changes(value=self.inactive(argument.value, allow_tuples=True)))
         return self._result(node.with_changes(func=cst.parse_expression(callee), args=arguments), statements, into)
-
-
-def is_view_subscript(node):
-    """Whether ``a[...]`` picks a sub-array (slices, ``None``, ``...``) rather than one element."""
-    return any(
-        isinstance(e.slice, cst.Slice) or (isinstance(e.slice, cst.Index) and _is_none_or_ellipsis(e.slice.value))
-        for e in node.slice
-    )
-
-
-def _is_none_or_ellipsis(node):
-    return isinstance(node, cst.Ellipsis) or (isinstance(node, cst.Name) and node.value == "None")
 
 
 def _call_with(callee, arguments):

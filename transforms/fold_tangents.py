@@ -19,8 +19,8 @@ first); primal statements are never touched.
 """
 
 import libcst as cst
+from srcad.transforms.ir import all_names as _names_in, target_names
 
-from srcad.transforms.names import all_names as _names_in, target_names
 
 
 def folded(definition, scalar_tangents):

@@ -18,17 +18,12 @@ alongside the primal.
 import libcst as cst
 from numba.core import types as numba_types
 
+from srcad.transforms.ir import UnsupportedHere, assign, marker_of
 from srcad.transforms import fold_tangents, rules
 from srcad.transforms.carried_adjoints import carried_accumulations
-from srcad.transforms.statements import (
-    LIST_POP, assembled_pieces, assignment_of, element_write_of, is_array_type, is_float64_vector_type,
-    list_append_of, operation_of,
-)
-from srcad.transforms.flatten import assign, marker_of
+from srcad.transforms.statements import LIST_POP, assembled_pieces, assignment_of, element_write_of, in_place_update_of, is_array_type, is_float64_vector_type, list_append_of, operation_of
 from srcad.transforms.aliases import written_arrays
 from srcad.transforms.names import renamed_in
-from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.reverse_arrays import UnsupportedHere
 from srcad.transforms.tangent_zeros import SYMBOLIC_ZERO, DropZeros, NumbersToZero
 from srcad.transforms.precedence import spelled
 

@@ -11,33 +11,29 @@ the adjoint, the tangent — sees one function, so values flow across the call
 with no tape of their own.
 """
 
-import contextlib
 import inspect
 import threading
 
 import libcst as cst
 
+from srcad.cache_keys import findable_by_name
 from srcad.errors import DifferentiabilityError
-from srcad.introspect import helper_function, source_lines
+from srcad.introspect import helper_function, makes_derivatives, source_lines, unwrap
 from srcad.structure import UNKNOWN, NeedsStructures
-from srcad.transforms.flatten import missing_marker, assign
+from srcad.transforms import rules
+from srcad.transforms.call_rules import callee_call_rule, custom_call_rule
 from srcad.transforms.flatten_tuples import Packed, packed_like
-from srcad.transforms.names import bound_names, renamed_in
+from srcad.transforms.ir import assign, bound_names
+from srcad.transforms.names import renamed_in
+from srcad.transforms.parse import MISSING
 from srcad.transforms.statements import walk
 from srcad.transforms.precedence import spelled
 
+# A helper is called through its derivatives when its normal form has at least this many
+# statements (or when it says so: @srcad.differentiable(inline=False)).
+LARGE_HELPER_STATEMENTS = 40
+
 _inlining = threading.local()  # .stack: the functions being inlined on this thread, outermost first
-
-
-@contextlib.contextmanager
-def inlining_everything():
-    """Every call inlined, none through the callee's derivatives (``srcad.callees``): for kernels (whose
-    CUDA form cannot call CPU code) and for derivatives srcad will differentiate again."""
-    _inlining.everything = getattr(_inlining, "everything", 0) + 1
-    try:
-        yield
-    finally:
-        _inlining.everything -= 1
 
 
 def is_user_function(value):
@@ -73,8 +69,6 @@ def inline_srcad_helper(flattener, node, function, statements, into):
 def inline_call(flattener, node, function, statements, into, procedure=False):
     """Statements computing ``node`` (a call of ``function``) appended to ``statements``; the atom
     holding its value. A ``procedure`` call is a statement: the callee may return nothing."""
-    from srcad.pipeline import Normalized
-
     callee = helper_function(function)
     stack = getattr(_inlining, "stack", None)
     if stack is None:
@@ -97,13 +91,11 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     try:
         if not any(structures):  # no tuple arguments (or, checking the caller before any call, none known yet)
             structures = UNKNOWN if flattener.lenient else None
-        normalized = Normalized(callee, procedure, structures)
+        normalized = flattener.normal_form_of(callee, procedure, structures, inline_everything=flattener.inline_everything)
     finally:
         stack.pop()
-    if _through_derivatives(function, callee, normalized, arguments, procedure):
-        from srcad import callees
-
-        return _call_with_rule(flattener, callees.call_rule(function, flattener.names, len(arguments)), arguments,
+    if _through_derivatives(flattener, function, callee, normalized, arguments, procedure):
+        return _call_with_rule(flattener, callee_call_rule(function, flattener.names, len(arguments)), arguments,
                                statements, into)
     definition = normalized.definition
     body = list(definition.body.body)
@@ -130,40 +122,34 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
 
 def custom_call(flattener, node, function, statements, into):
     """A call of a function with a ``@srcad.derivative`` rule: one operation, whose rule calls the user's."""
-    from srcad import custom
-
     called = spelled(node.func)
-    arguments = bound_arguments(flattener, node, custom.unwrap(function), called, statements)
-    return _call_with_rule(flattener, custom.call_rule(function, flattener.names, len(arguments)), arguments,
+    arguments = bound_arguments(flattener, node, unwrap(function), called, statements)
+    return _call_with_rule(flattener, custom_call_rule(function, flattener.names, len(arguments)), arguments,
                            statements, into)
 
 
 def _call_with_rule(flattener, made, arguments, statements, into):
     """The call as one operation of the caller, under the name ``made`` gives it (with the module-level
-    definitions it needs, and its rule in the table: see ``srcad.custom.call_rule``)."""
-    from srcad.transforms import rules
-
+    definitions it needs, and its rule in the table: see ``call_rules.py``)."""
     alias, definitions, rule = made
     flattener.constants.update(definitions)
     rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
     return flattener._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
 
-def _through_derivatives(function, callee, normalized, arguments, procedure):
+def _through_derivatives(flattener, function, callee, normalized, arguments, procedure):
     """Whether to call ``callee`` through its own adjoint and tangent (``srcad.callees``) rather than
     inline it: when it is large or asks for it (``@srcad.differentiable(inline=False)``), and the call
     is one srcad can make that way (plain arguments, one value returned, no argument written)."""
-    from srcad import callees
-
     wanted = getattr(function, "options", {}).get("inline")
-    if wanted is True or getattr(_inlining, "everything", 0):
+    if wanted is True or flattener.inline_everything:
         return False
     if procedure or normalized.output_structure is not None or any(isinstance(a, Packed) for a in arguments):
         return False
-    if not callees.can_be_found(callee) or normalized.written_parameters():
+    if not findable_by_name(callee) or normalized.written_parameters():
         return False
     size = sum(1 for _ in walk(normalized.definition.body.body))
-    return wanted is False or size >= callees.LARGE_HELPER_STATEMENTS
+    return wanted is False or size >= LARGE_HELPER_STATEMENTS
 
 
 def bound_arguments(flattener, node, callee, called, statements, allow_tuples=False):
@@ -219,7 +205,7 @@ def refusal_of_call(flattener, node, resolved):
     """The DifferentiabilityError for a call srcad cannot read, differentiate or inline, saying why."""
     called = spelled(node.func)
     value = resolved.value
-    if flattener.lenient and value is missing_marker():
+    if flattener.lenient and value is MISSING:
         raise NeedsStructures(called)  # a helper defined further down the module: checked at the first call
     if value is flattener.parsed.function or getattr(value, "python_function", None) is flattener.parsed.function:
         return flattener.error(
@@ -242,7 +228,7 @@ def refusal_of_call(flattener, node, resolved):
             "Wrap the call in srcad.no_grad(...) if no derivative is needed through it, "
             "or write it with supported functions.",
         )
-    if isinstance(node.func, cst.Call) and _makes_derivatives(flattener.parsed.resolve(node.func.func).value):
+    if isinstance(node.func, cst.Call) and makes_derivatives(flattener.parsed.resolve(node.func.func).value):
         return flattener.error(  # forces from an energy inside a simulation: a derivative of a derivative
             f"srcad cannot differentiate through {called}(...) inside a differentiated function yet",
             node,
@@ -251,11 +237,3 @@ def refusal_of_call(flattener, node, resolved):
             "srcad.hessian(f) or srcad.jvp(srcad.grad(f), ...).",
         )
     return flattener.error(f"srcad cannot call {called!r}", node, "Only functions with derivative rules can be called.")
-
-
-def _makes_derivatives(value):
-    """Whether ``value`` is srcad.grad, srcad.jvp, ... (a call of what they return cannot be read)."""
-    import srcad
-
-    return any(value is maker for maker in (srcad.grad, srcad.value_and_grad, srcad.jvp, srcad.vjp,
-                                            srcad.hessian, srcad.jacobian))

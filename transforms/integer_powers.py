@@ -9,8 +9,8 @@ instead of a silently wrong value.
 
 import libcst as cst
 from numba.core import types as numba_types
+from srcad.transforms.ir import marker_of
 
-from srcad.transforms.flatten import marker_of
 
 _INTEGER_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo, cst.Power)
 

@@ -17,8 +17,7 @@ from typing import Callable
 import libcst as cst
 import numpy
 
-from srcad.transforms.flatten import assign, is_atom
-from srcad.transforms.names import nodes_in, target_names
+from srcad.transforms.ir import assign, is_atom, nodes_in, target_names
 from srcad.transforms.parse import PositionKeeping
 
 _HINT = "Loop over positions instead: 'for i in range(len(a)):' and read a[i]."

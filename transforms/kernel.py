@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from srcad.transforms.names import bound_names, target_names
-from srcad.transforms.statements import element_write_of, names_in, operation_of, walk
-from srcad.transforms.recompute import in_place_update_of
+from srcad.transforms.ir import assign, bound_names, names_in, target_names
+from srcad.transforms.statements import element_write_of, in_place_update_of, operation_of, walk
 from srcad.transforms.statements import assignment_of
 from srcad.transforms.precedence import spelled
 
@@ -269,7 +268,6 @@ def forwarded_stores(definition):
     """A kernel's normal form with reads of an element the thread has just stored (``v_out[i] = t``
     ... ``u = v_out[i]``, no other write between, in straight-line code) reading ``t`` instead: the
     adjoint then need not replay the store, nor the tape copy the array for it."""
-    from srcad.transforms.flatten import assign
 
     code = spelled
     known = {}  # (array, index spelled) -> the atom stored there

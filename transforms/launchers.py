@@ -11,7 +11,7 @@ spilled for after the loop elsewhere (see ``cpu_launcher``).
 
 import libcst as cst
 
-from srcad.transforms.names import bound_names
+from srcad.transforms.ir import bound_names
 from srcad.transforms.unsigned_indices import bindings_of, non_negative_names, with_unsigned_indices
 from srcad.transforms.precedence import spelled, module_code
 

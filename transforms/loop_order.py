@@ -19,7 +19,7 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 
 import libcst as cst
 
-from srcad.transforms.names import nodes_in, variables_in
+from srcad.transforms.ir import nodes_in, variables_in
 from srcad.transforms.precedence import spelled
 
 

@@ -14,8 +14,8 @@ Runs on the typed normal form (``srcad.pipeline`` types it again afterwards).
 
 import libcst as cst
 from numba.core import types as numba_types
+from srcad.transforms.ir import assign
 
-from srcad.transforms.flatten import assign
 
 
 def positions_for_masks(definition, types, names):

@@ -6,6 +6,8 @@ import re
 
 import libcst as cst
 
+from srcad.transforms.ir import all_names
+
 _OPERATOR_WORDS = {
     "+": "plus", "-": "minus", "*": "times", "/": "over", "//": "floordiv",
     "%": "mod", "**": "pow", "neg": "neg", "@": "matmul",
@@ -137,81 +139,3 @@ def renamed_in(node, renamed):
             return updated.with_changes(value=replacement) if isinstance(replacement, str) else replacement
 
     return node.visit(Rename())
-
-
-def variables_in(node):
-    """The variables ``node`` mentions, also as the base of an attribute (``x`` of ``x.shape``), but
-    not attribute names (``np.sum``'s ``sum``) or keywords (``axis=1``)."""
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Attribute(self, attribute):
-            attribute.value.visit(self)
-            return False
-
-        def visit_Arg(self, arg):
-            arg.value.visit(self)
-            return False
-
-        def visit_Name(self, name):
-            found.add(name.value)
-
-    node.visit(Collect())
-    return found
-
-
-def nodes_in(node):
-    """Every node under ``node``, itself included, in the order a visitor meets them."""
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, visited):
-            found.append(visited)
-            return True
-
-    node.visit(Collect())
-    return found
-
-
-def bound_names(node):
-    """Names a CST node binds: assignment and augmented-assignment targets, for-loop variables."""
-    bound = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_AssignTarget(self, target):
-            if isinstance(target.target, cst.Name):
-                bound.add(target.target.value)
-
-        def visit_AugAssign(self, statement):
-            if isinstance(statement.target, cst.Name):
-                bound.add(statement.target.value)
-
-        def visit_For(self, loop):
-            if isinstance(loop.target, cst.Name):
-                bound.add(loop.target.value)
-
-    node.visit(Collect())
-    return bound
-
-
-def target_names(target):
-    """The names an assignment or loop target binds: ``x``, and each name of ``a, (b, c)``."""
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [name for element in target.elements for name in target_names(element.value)]
-    if isinstance(target, cst.StarredElement):
-        return target_names(target.value)
-    return []
-
-
-def all_names(node):
-    """Every name a CST node mentions."""
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, name):
-            found.add(name.value)
-
-    node.visit(Collect())
-    return found

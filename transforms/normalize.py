@@ -20,8 +20,10 @@ Anything outside the subset raises DifferentiabilityError at the user's line.
 
 import libcst as cst
 
+from srcad.transforms.ir import assign, line_marker
 from srcad.transforms import rules
-from srcad.transforms.flatten import Flattener, assign, is_view_subscript, line_marker
+from srcad.transforms.flatten import Flattener
+from srcad.transforms.statements import is_view_subscript
 from srcad.structure import UNKNOWN
 from srcad.transforms.flatten_tuples import Packed
 from srcad.transforms.kernel import KernelNormalizing
@@ -36,8 +38,13 @@ _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function.
 
 
 class Normalizer(Flattener, ControlFlowNormalizing, KernelNormalizing):
-    def __init__(self, parsed, procedure=False, structures=None, kernel=False):
+    def __init__(self, parsed, procedure=False, structures=None, kernel=False, inline_everything=False,
+                 normal_form_of=None):
         self.parsed = parsed
+        # how a helper is normalized when it is inlined (normal_form.NormalForm), and whether every
+        # call is inlined, none made through the callee's own derivatives (see inline.py)
+        self.normal_form_of = normal_form_of
+        self.inline_everything = inline_everything
         self.procedure = procedure or kernel
         self.kernel = kernel  # a @srcad.kernel: one thread's work, its index (one per dimension) first parameters
         self.threads = []
@@ -352,12 +359,12 @@ def _is_docstring(statement):
     )
 
 
-def normalize(parsed, procedure=False, structures=None, kernel=False):
+def normalize(parsed, procedure=False, structures=None, kernel=False, inline_everything=False, normal_form_of=None):
     """The AD-normal form of a parsed function, and the Normalizer that made it (its constants, its
     parameters per argument, its output's structure). A ``procedure`` (a helper called for its
     effects) may return nothing: it returns 0.0 here. ``structures`` says which arguments are
     tuples (see ``srcad.structure``)."""
-    normalizer = Normalizer(parsed, procedure, structures, kernel)
+    normalizer = Normalizer(parsed, procedure, structures, kernel, inline_everything, normal_form_of)
     definition = normalizer.function()
     definition, normalizer.reads_before_writing = read_before_writing(definition, normalizer.names)
     if normalizer.output_structure == _SINGLE:

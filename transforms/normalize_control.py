@@ -5,9 +5,8 @@ as ``while True`` with an exit check first, the form the later passes take."""
 
 import libcst as cst
 
+from srcad.transforms.ir import assign, bound_names
 from srcad.transforms import iteration
-from srcad.transforms.flatten import assign
-from srcad.transforms.parse import assigned_names
 
 
 class ControlFlowNormalizing:
@@ -31,7 +30,7 @@ class ControlFlowNormalizing:
         if node.asynchronous is not None:
             raise self.error("srcad cannot differentiate 'async for'", node)
         if not (isinstance(node.target, cst.Name) and iteration.is_range(self, node.iter)):
-            before, loop = iteration.range_loop(self, node, assigned_names(node.body))
+            before, loop = iteration.range_loop(self, node, bound_names(node.body, unpacked=True))
             return [made for statement in before for made in self.statement(statement)] + self.compound_For(loop)
         iterator = node.iter
         if not 1 <= len(iterator.args) <= 3 or any(a.keyword or a.star for a in iterator.args):

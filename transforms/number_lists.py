@@ -10,7 +10,7 @@ an array; any other use is refused at its line, before anything runs.
 
 import libcst as cst
 
-from srcad.transforms.names import nodes_in
+from srcad.transforms.ir import nodes_in
 from srcad.transforms.precedence import spelled
 
 # Calls that treat a list of numbers as an array would be treated.

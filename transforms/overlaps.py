@@ -13,10 +13,9 @@ to make a new array returns. A needless copy costs time; a missing one gives a w
 
 import libcst as cst
 
+from srcad.transforms.ir import assign
 from srcad.transforms import rules
-from srcad.transforms.flatten import assign
-from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.statements import LIST_POP, element_write_of, list_append_of, operation_of, walk
+from srcad.transforms.statements import LIST_POP, element_write_of, in_place_update_of, list_append_of, operation_of, walk
 
 _SHARING = {"copy", "view", "index", "ravel", LIST_POP}  # results that may be the operand's memory
 

@@ -10,6 +10,7 @@ import libcst as cst
 import numpy
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from srcad.transforms.ir import bound_names
 from srcad.errors import DifferentiabilityError, SourceLocator
 from srcad.introspect import free_values, source_lines, unwrap
 from srcad.transforms import rules
@@ -75,13 +76,13 @@ class ParsedFunction:
             try:
                 return cell.cell_contents
             except ValueError:
-                return _MISSING
+                return MISSING
         if name in self.function.__globals__:
             return self.function.__globals__[name]
-        return getattr(builtins, name, _MISSING)
+        return getattr(builtins, name, MISSING)
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def _classify(value):
@@ -156,7 +157,7 @@ def parse_function(function):
         local_names=set(),
     )
     parsed.parameters = _parameters(parsed)
-    parsed.local_names = set(parsed.parameters) | assigned_names(definition.body)
+    parsed.local_names = set(parsed.parameters) | bound_names(definition.body, unpacked=True)
     parsed.free_values = free_values(function)
     return parsed
 
@@ -202,36 +203,3 @@ def _parameters(parsed):
     if parsed.definition.asynchronous is not None:
         raise parsed.error("srcad cannot differentiate an 'async def' function", parsed.definition)
     return [p.name.value for p in list(params.posonly_params) + list(params.params)]
-
-
-class _AssignedNames(cst.CSTVisitor):
-    def __init__(self):
-        self.names = set()
-
-    def visit_Name(self, node):
-        return False
-
-    def visit_AssignTarget(self, node):
-        self._collect(node.target)
-
-    def visit_AugAssign(self, node):
-        self._collect(node.target)
-
-    def visit_AnnAssign(self, node):
-        self._collect(node.target)
-
-    def visit_For(self, node):
-        self._collect(node.target)
-
-    def _collect(self, target):
-        if isinstance(target, cst.Name):
-            self.names.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._collect(element.value)
-
-
-def assigned_names(body):
-    visitor = _AssignedNames()
-    body.visit(visitor)
-    return visitor.names

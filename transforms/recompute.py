@@ -21,7 +21,7 @@ import functools
 
 import libcst as cst
 
-from srcad.transforms.single_exit import is_exit_check
+from srcad.transforms.statements import in_place_update_of, is_exit_check, operation_of
 
 
 def blocks(statements, loop_indices=frozenset()):
@@ -71,16 +71,6 @@ def _definition(statement):
         if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
             return small.targets[0].target.value, small.value
     return in_place_update_of(statement)
-
-
-def in_place_update_of(statement):
-    """``x += t`` (any operator) as (``x``, ``x + t``): the same value, computed in place when x is an array."""
-    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
-        operator = getattr(cst, type(small.operator).__name__.replace("Assign", ""))()
-        return small.target.value, cst.BinaryOperation(small.target, operator, small.value)
-    return None
-
 
 
 def last_writes(body, arrays=frozenset(), group=None):
@@ -151,8 +141,6 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
     """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
     arrays changed in place; an array sharing memory with one of them holds its old values in the
     reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten)."""
-    from srcad.transforms.statements import operation_of  # statements imports this module
-
     positions, last_write = last_writes(body, arrays, group)
 
     definitions = {}  # name -> number of defining statements

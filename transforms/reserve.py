@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from srcad.transforms.names import nodes_in, renamed_in, variables_in
+from srcad.transforms.ir import nodes_in, variables_in
+from srcad.transforms.names import renamed_in
 from srcad.transforms.precedence import spelled
 
 

@@ -13,18 +13,14 @@ integer stack. Each user line's adjoint block carries a comment naming it.
 import libcst as cst
 from numba.core import types as numba_types
 
+from srcad.transforms.ir import accumulate, assign, call, marker_of
 from srcad.transforms import rules
-from srcad.transforms.statements import (
-    LIST_POP, assignment_of, element_write_of, is_array_type, is_float64_vector_type, list_append_of, operation_of,
-    walk,
-)
+from srcad.transforms.statements import LIST_POP, assignment_of, element_write_of, in_place_update_of, is_array_type, is_float64_vector_type, list_append_of, operation_of, walk
 from srcad.transforms.first_contributions import assign_first_contributions
-from srcad.transforms.flatten import assign, marker_of
-from srcad.transforms.recompute import in_place_update_of
 from srcad.transforms.loop_order import loops_counting_up
 from srcad.transforms.carried_adjoints import carried_accumulations
 from srcad.transforms.reserve import Tape, with_reserves
-from srcad.transforms.reverse_arrays import ArrayAdjoints, _accumulate, _call, _line
+from srcad.transforms.reverse_arrays import ArrayAdjoints
 from srcad.transforms.reverse_control import ControlFlowAdjoints
 from srcad.transforms.reverse_tapes import TapeOperations
 from srcad.transforms.precedence import spelled
@@ -117,10 +113,10 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
         code = spelled(cst.IndentedBlock(forward + reverse))
         tape = []  # the stacks this adjoint uses (a kernel's thread should allocate nothing it needs not)
         if self.floats in code:
-            tape += [_line(f"{self.floats} = new_float_stack()"), _line(f"{self.floats_top} = 0")]
+            tape += [cst.parse_statement(f"{self.floats} = new_float_stack()"), cst.parse_statement(f"{self.floats_top} = 0")]
         if self.ints in code:
-            tape += [_line(f"{self.ints} = new_int_stack()"), _line(f"{self.ints_top} = 0")]
-        tape += [assign(saved, _call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
+            tape += [cst.parse_statement(f"{self.ints} = new_int_stack()"), cst.parse_statement(f"{self.ints_top} = 0")]
+        tape += [assign(saved, call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
         scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]
@@ -136,7 +132,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
                 continue
             adjoint = cst.Name(self.adjoint(output.value))
             if self.is_array(output.value) or output.value in seeded:
-                seed.append(_accumulate(adjoint, cst.Name(seed_name)))
+                seed.append(accumulate(adjoint, cst.Name(seed_name)))
             else:
                 seed.append(assign(adjoint, cst.Name(seed_name)))
             seeded.add(output.value)
@@ -198,7 +194,7 @@ class ReverseMode(ArrayAdjoints, ControlFlowAdjoints, TapeOperations):
     def returned_value(self, outputs):
         """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
         restores the elements the forward sweep overwrote."""
-        values = [_call("np.copy", atom) if isinstance(atom, cst.Name) and self.is_array(atom.value) else atom for atom in outputs]
+        values = [call("np.copy", atom) if isinstance(atom, cst.Name) and self.is_array(atom.value) else atom for atom in outputs]
         return values[0] if len(values) == 1 and not isinstance(self.analysis.returned, cst.Tuple) else cst.Tuple(
             [cst.Element(v) for v in values]
         )

@@ -13,38 +13,20 @@ from dataclasses import replace
 import libcst as cst
 from numba.core import types as numba_types
 
+from srcad.transforms.ir import UnsupportedHere, accumulate, call
+from srcad.transforms.ir import assign
 from srcad.transforms import rules
 from srcad.transforms.aliases import shares_memory
-from srcad.transforms.statements import assembled_pieces, is_gather, operation_of
-from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.flatten import assign
+from srcad.transforms.statements import assembled_pieces, in_place_update_of, is_gather, operation_of
 from srcad.transforms.precedence import spelled
 
 _ZERO = cst.Float("0.0")
-
-
-class UnsupportedHere(Exception):
-    """Raised while generating code for something srcad cannot differentiate yet;
-    the pipeline turns it into a DifferentiabilityError at ``lineno``."""
-
-    def __init__(self, why, fix, lineno):
-        super().__init__(why)
-        self.why, self.fix, self.lineno = why, fix, lineno
-
-
-def _accumulate(target, increment, subtract=False):
-    operator = cst.SubtractAssign() if subtract else cst.AddAssign()
-    return cst.SimpleStatementLine([cst.AugAssign(target, operator, increment)])
 
 
 def _number_of(node):
     if isinstance(node, cst.UnaryOperation):
         return -_number_of(node.expression)
     return int(node.value)
-
-
-def _line(code):
-    return cst.parse_statement(code)
 
 
 def _names(atoms):
@@ -62,10 +44,6 @@ def _with_base(value, base):
     return value.with_changes(value=base)
 
 
-def _call(function, *arguments):
-    return cst.Call(cst.parse_expression(function), [cst.Arg(a) for a in arguments])
-
-
 def _is_whole(region):
     """``a[...]``: numba stores into it but cannot read it; the array itself is the same values."""
     elements = region.slice if isinstance(region, cst.Subscript) else ()
@@ -81,7 +59,7 @@ class ArrayAdjoints:
         """``t_adj = increment`` for a single-use temporary, else ``accumulator += increment``."""
         if isinstance(accumulator, cst.Name) and self.adjoint_owner.get(accumulator.value) in self.analysis.single_use:
             return assign(accumulator, cst.UnaryOperation(cst.Minus(), increment) if subtract else increment)
-        return _accumulate(accumulator, increment, subtract)
+        return accumulate(accumulator, increment, subtract)
 
     def shared_value(self, target, rule, bindings):
         """A rule whose adjoints share one computation (a callee's adjoint, giving every argument's
@@ -127,8 +105,8 @@ class ArrayAdjoints:
         the adjoint of this binding, restores the old one and starts its adjoint from zero."""
         recorded = target in self.analysis.recorded
         saved = self.array_tape(target) if recorded else None
-        forward = ([_line(f"{saved}.append({target})")] if recorded else []) + [statement]
-        restore = [_line(f"{target} = {saved}.pop()")] if recorded else []
+        forward = ([cst.parse_statement(f"{saved}.append({target})")] if recorded else []) + [statement]
+        restore = [cst.parse_statement(f"{target} = {saved}.pop()")] if recorded else []
         if target not in self.analysis.active:
             return forward, restore
         adjoint = cst.Name(self.adjoint(target))
@@ -163,15 +141,15 @@ class ArrayAdjoints:
         references before binding them; the reverse sweep takes them back (no contribution: the
         adjoint reached a's through the shared memory)."""
         recorded = target in self.analysis.recorded
-        forward = ([_line(f"{self.array_tape(target)}.append({target})")] if recorded else []) + [statement]
-        reverse = [_line(f"{target} = {self.array_tape(target)}.pop()")] if recorded else []
+        forward = ([cst.parse_statement(f"{self.array_tape(target)}.append({target})")] if recorded else []) + [statement]
+        reverse = [cst.parse_statement(f"{target} = {self.array_tape(target)}.pop()")] if recorded else []
         if target not in self.analysis.active:
             return forward, reverse
         adjoint = self.adjoint(target)
         saved = self.array_tape(adjoint, sample=self.strided_placeholder(target))
         source_adjoint = cst.Name(self.adjoint(operation.operands[0].value))
-        forward = [_line(f"{saved}.append({adjoint})")] + forward + [assign(adjoint, _with_base(value, source_adjoint))]
-        return forward, reverse + [_line(f"{adjoint} = {saved}.pop()")]
+        forward = [cst.parse_statement(f"{saved}.append({adjoint})")] + forward + [assign(adjoint, _with_base(value, source_adjoint))]
+        return forward, reverse + [cst.parse_statement(f"{adjoint} = {saved}.pop()")]
 
     def shares_memory(self, operation):
         return shares_memory(operation, self.analysis.types)
@@ -201,8 +179,8 @@ class ArrayAdjoints:
         accumulator = cst.Name(self.adjoint(source))
         reverse = self.recompute(indices.value)
         if self.adjoint_owner.get(accumulator.value) in self.analysis.single_use:
-            return reverse + [assign(accumulator, _call("scattered", cst.Name(source), indices, result_adjoint))]
-        return reverse + [cst.SimpleStatementLine([cst.Expr(_call("scatter_add", accumulator, indices, result_adjoint))])]
+            return reverse + [assign(accumulator, call("scattered", cst.Name(source), indices, result_adjoint))]
+        return reverse + [cst.SimpleStatementLine([cst.Expr(call("scatter_add", accumulator, indices, result_adjoint))])]
 
     def array_contributions(self, target, value, operation, result, result_adjoint):
         """The reverse sweep's contributions of ``target = value`` (an array result) to its operands'
@@ -244,7 +222,7 @@ class ArrayAdjoints:
             elif template != "0.0" and operation.rule not in rules.NOT_BROADCAST and self.may_broadcast(
                 atom.value, operation.operands, target
             ):  # ("0.0": an operand giving a shape or a position only)
-                increment = _call("unbroadcast", increment, atom)
+                increment = call("unbroadcast", increment, atom)
             reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
         return reverse
 
@@ -259,12 +237,12 @@ class ArrayAdjoints:
         source_adjoint = cst.Name(self.adjoint(source))
         if isinstance(value, cst.Subscript):
             indices = [line for name in _names(operation.index) for line in self.recompute(name)]
-            return indices + [_accumulate(_with_base(value, source_adjoint), result_adjoint)]
+            return indices + [accumulate(_with_base(value, source_adjoint), result_adjoint)]
         if isinstance(value, cst.Name):
-            return [_accumulate(source_adjoint, result_adjoint)]
+            return [accumulate(source_adjoint, result_adjoint)]
         if isinstance(value, cst.Attribute) or value.func.attr.value == "transpose":  # a.T
-            return [_accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
-        return [_accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source}.shape)"))]
+            return [accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
+        return [accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source}.shape)"))]
 
     def view_refusal(self, target, value, source):
         """Why ``target = value`` (one memory, two names, one of them bound again or in a loop) is
@@ -304,7 +282,7 @@ class ArrayAdjoints:
         result = cst.Name(target)
         if any(rules.template_uses(t, "y") for t in rule.adjoints):
             result = cst.Name(self.scratch_name(target, "out"))
-            reverse.append(_line(f"{result.value} = {target}.copy()"))
+            reverse.append(cst.parse_statement(f"{result.value} = {target}.copy()"))
         reverse += restore  # x holds its old values again
         bindings = {"a": cst.Name(target), "b": operand, "y": result, "y_adj": adjoint}
         if self.analysis.is_active(operand):
@@ -320,9 +298,9 @@ class ArrayAdjoints:
         """``increment`` (shaped like the result) as a contribution to ``operand``'s adjoint: summed
         for a float, summed over broadcast axes for an array."""
         if not self.is_array(operand.value):
-            return _call("np.sum", increment)
+            return call("np.sum", increment)
         if self.may_broadcast(operand.value, operands, result):
-            return _call("unbroadcast", increment, operand)
+            return call("unbroadcast", increment, operand)
         return increment
 
     def assembled(self, value, adjoint):
@@ -384,13 +362,13 @@ class ArrayAdjoints:
         if self.analysis.is_active(write.value):
             increment = read
             if scatter:  # b[idx] = v: where idx repeats an index, the last write is the one b keeps
-                increment = _call("at_last_writes", adjoint, write.index[0])
+                increment = call("at_last_writes", adjoint, write.index[0])
                 if not self.is_array(write.value.value):
-                    increment = _call("np.sum", increment)
+                    increment = call("np.sum", increment)
                 else:  # v may have been stretched over the selected elements
-                    increment = _call("unbroadcast", increment, write.value)
+                    increment = call("unbroadcast", increment, write.value)
             elif write.region is not None:  # v spread over the region: its adjoint sums
-                increment = _call("unbroadcast", read, write.value) if self.is_array(write.value.value) else _call("np.sum", read)
+                increment = call("unbroadcast", read, write.value) if self.is_array(write.value.value) else call("np.sum", read)
             reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment, write.kind == "-="))
         if write.kind == "=":
             reverse.append(assign(element, _ZERO))

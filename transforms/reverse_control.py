@@ -7,8 +7,8 @@ the saved start and step). ``block``, ``push``, ``pop`` and ``save`` come from `
 
 import libcst as cst
 
-from srcad.transforms.flatten import assign
-from srcad.transforms.single_exit import is_exit_check
+from srcad.transforms.statements import is_exit_check
+from srcad.transforms.ir import assign
 from srcad.transforms.precedence import spelled
 
 

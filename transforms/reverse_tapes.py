@@ -4,8 +4,7 @@ variables before their first assignment, and the argument arrays' final contents
 
 import libcst as cst
 
-from srcad.transforms.flatten import assign
-from srcad.transforms.reverse_arrays import _line
+from srcad.transforms.ir import assign
 from srcad.transforms.precedence import spelled
 
 
@@ -16,7 +15,7 @@ class TapeOperations:
     def push(self, code, as_float=False):
         """Save the value of ``code`` (a variable, or an integer expression) on the tape."""
         stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
-        return _line(f"{stack}[{top}] = {code}; {top} += 1")
+        return cst.parse_statement(f"{stack}[{top}] = {code}; {top} += 1")
 
     def final_argument_values(self):
         """The reverse sweep puts back the old values of arrays it saved; for argument arrays, the
@@ -30,8 +29,8 @@ class TapeOperations:
                 continue
             argument, final = self.names.fresh(f"{name}_argument"), self.names.fresh(f"{name}_final")
             entry.append(assign(argument, cst.Name(name)))
-            after_forward.append(_line(f"{final} = {argument}.copy()"))
-            before_return.append(_line(f"{argument}[...] = {final}"))
+            after_forward.append(cst.parse_statement(f"{final} = {argument}.copy()"))
+            before_return.append(cst.parse_statement(f"{argument}[...] = {final}"))
         return entry, after_forward, before_return
 
     def placeholder_value(self, name):
@@ -74,7 +73,7 @@ class TapeOperations:
     def pop(self, name, as_float=None):
         as_float = self.is_float(name) if as_float is None else as_float
         stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
-        return _line(f"{top} -= 1; {name} = {stack}[{top}]")
+        return cst.parse_statement(f"{top} -= 1; {name} = {stack}[{top}]")
 
     def save_values(self, array, written, statement, one_element=False):
         """Forward and reverse code around ``statement``, which overwrites ``written`` (an element of
@@ -87,6 +86,6 @@ class TapeOperations:
         code = spelled(written)
         whole = code if isinstance(written, cst.Subscript) else f"{code}[...]"
         return (
-            [_line(f"{saved}.append({code}.copy().reshape(-1))"), statement],
-            [_line(f"{whole} = {saved}.pop().reshape({code}.shape)")],
+            [cst.parse_statement(f"{saved}.append({code}.copy().reshape(-1))"), statement],
+            [cst.parse_statement(f"{whole} = {saved}.pop().reshape({code}.shape)")],
         )

@@ -8,21 +8,11 @@ The function ends with its only ``return``.
 """
 
 import libcst as cst
+from srcad.transforms.statements import is_exit_check
+from srcad.transforms.ir import assign
 
-from srcad.transforms.flatten import assign
 
 _TRUE = cst.Name("True")
-
-
-def is_exit_check(statement):
-    """``if <test>: break`` with nothing else."""
-    return (
-        isinstance(statement, cst.If)
-        and statement.orelse is None
-        and len(statement.body.body) == 1
-        and isinstance(statement.body.body[0], cst.SimpleStatementLine)
-        and isinstance(statement.body.body[0].body[0], cst.Break)
-    )
 
 
 def _small(statement):

@@ -8,9 +8,6 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from srcad.transforms import rules
-from srcad.transforms.flatten_arrays import VIEW_METHODS, is_view_subscript
-from srcad.transforms.recompute import in_place_update_of
-from srcad.transforms.single_exit import is_exit_check
 from srcad.transforms.precedence import spelled
 
 
@@ -49,7 +46,7 @@ def operation_of(value):
         return Operation("index", [value.value], index_atoms(value))
     if isinstance(value, cst.Attribute) and value.attr.value == "T" and isinstance(value.value, cst.Name):
         return Operation("view", [value.value])
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in VIEW_METHODS:
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in rules.VIEW_METHODS:
         if isinstance(value.func.value, cst.Name) and value.func.value.value not in ("np", "math"):
             kind = "view" if value.func.attr.value in ("reshape", "transpose") else "ravel"
             return Operation(kind, [value.func.value])
@@ -196,23 +193,39 @@ def is_gather(operation, types):
     )
 
 
-def names_in(expression):
-    """The variables an expression reads (not the names of functions or attributes)."""
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Attribute(self, node):
-            return False  # math.sin: a function, not a variable
-
-        def visit_Name(self, node):
-            if node.value not in ("True", "False"):
-                found.add(node.value)
-
-    expression.visit(Collect())
-    return found
-
-
 def returned_atoms(body):
     """The atoms the function's final ``return`` gives: one, or the parts of a tuple output."""
     returned = body[-1].body[0].value
     return [e.value for e in returned.elements] if isinstance(returned, cst.Tuple) else [returned]
+
+
+def in_place_update_of(statement):
+    """``x += t`` (any operator) as (``x``, ``x + t``): the same value, computed in place when x is an array."""
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+        operator = getattr(cst, type(small.operator).__name__.replace("Assign", ""))()
+        return small.target.value, cst.BinaryOperation(small.target, operator, small.value)
+    return None
+
+
+def is_exit_check(statement):
+    """``if <test>: break`` with nothing else."""
+    return (
+        isinstance(statement, cst.If)
+        and statement.orelse is None
+        and len(statement.body.body) == 1
+        and isinstance(statement.body.body[0], cst.SimpleStatementLine)
+        and isinstance(statement.body.body[0].body[0], cst.Break)
+    )
+
+
+def is_view_subscript(node):
+    """Whether ``a[...]`` picks a sub-array (slices, ``None``, ``...``) rather than one element."""
+    return any(
+        isinstance(e.slice, cst.Slice) or (isinstance(e.slice, cst.Index) and is_none_or_ellipsis(e.slice.value))
+        for e in node.slice
+    )
+
+
+def is_none_or_ellipsis(node):
+    return isinstance(node, cst.Ellipsis) or (isinstance(node, cst.Name) and node.value == "None")

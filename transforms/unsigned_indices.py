@@ -11,8 +11,8 @@ its meaning).
 """
 
 import libcst as cst
+from srcad.transforms.ir import target_names
 
-from srcad.transforms.names import target_names
 
 
 def bindings_of(statements):

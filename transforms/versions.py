@@ -15,7 +15,8 @@ and branches stay as they are.
 
 import libcst as cst
 
-from srcad.transforms.names import bound_names, renamed_in
+from srcad.transforms.ir import bound_names
+from srcad.transforms.names import renamed_in
 
 
 def _top_level_binding(statement):
