@@ -18,7 +18,7 @@ alongside the primal.
 import libcst as cst
 from numba.core import types as numba_types
 
-from srcad.transforms.ir import UnsupportedHere, assign, marker_of
+from srcad.transforms.ir import UnsupportedHere, assign, comment_lines, marker_of
 from srcad.transforms import fold_tangents, rules
 from srcad.transforms.carried_adjoints import carried_accumulations
 from srcad.transforms.statements import LIST_POP, assembled_pieces, assignment_of, element_write_of, in_place_update_of, is_array_type, is_float64_vector_type, list_append_of, operation_of
@@ -38,10 +38,6 @@ _LINEAR = {
 
 def _line(code):
     return cst.parse_statement(code)
-
-
-def _comment(text):
-    return [cst.EmptyLine(comment=cst.Comment(text))]
 
 
 class ForwardMode:
@@ -94,7 +90,7 @@ class ForwardMode:
         tangent = tangents[0] if not isinstance(returned, cst.Tuple) else cst.Tuple([cst.Element(t) for t in tangents])
         results = [cst.Name(value), tangent]
         returned_value = results[1] if self.only_tangent else cst.Tuple([cst.Element(r) for r in results])
-        final = cst.SimpleStatementLine([cst.Return(returned_value)], leading_lines=_comment("# results"))
+        final = cst.SimpleStatementLine([cst.Return(returned_value)], leading_lines=comment_lines("# results"))
         params = list(self.definition.params.params) + [cst.Param(cst.Name(self.tangent(p))) for p in inputs]
         params = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in params]
         return self.definition.with_changes(

@@ -22,7 +22,7 @@ from srcad.introspect import helper_function, makes_derivatives, source_lines, u
 from srcad.structure import UNKNOWN, NeedsStructures
 from srcad.transforms import rules
 from srcad.transforms.call_rules import callee_call_rule, custom_call_rule
-from srcad.transforms.flatten_tuples import Packed, packed_like
+from srcad.transforms.tuples import Packed, packed_like
 from srcad.transforms.ir import assign, bound_names
 from srcad.transforms.names import renamed_in
 from srcad.transforms.parse import MISSING

@@ -55,6 +55,11 @@ def line_marker(lineno, text):
     return cst.EmptyLine(comment=cst.Comment(f"# line {lineno}: {text.strip()}"))
 
 
+def comment_lines(text):
+    """Leading lines of one comment (``text`` starts with ``#``), for a statement's ``leading_lines``."""
+    return [cst.EmptyLine(comment=cst.Comment(text))]
+
+
 def marker_of(node):
     """``"N: text"`` of the ``# line N: text`` comment (``line_marker``) above a statement, if any."""
     for line in getattr(node, "leading_lines", ()):

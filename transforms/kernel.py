@@ -25,41 +25,6 @@ from srcad.transforms.statements import assignment_of
 from srcad.transforms.precedence import spelled
 
 
-class KernelNormalizing:
-    """Mixed into the Normalizer: what a kernel's source says of its threads and atomic additions."""
-
-    def thread_dimensions(self):
-        """1, or k where the kernel unpacks its thread index as ``i, j = srcad.tid()`` (k names)."""
-        parsed = self.parsed
-        found = set()
-
-        class Uses(cst.CSTVisitor):
-            def visit_Assign(self, node):
-                value = node.value
-                if isinstance(value, cst.Call) and parsed.resolve(value.func).name == "srcad.tid":
-                    target = node.targets[0].target
-                    found.add(len(target.elements) if isinstance(target, (cst.Tuple, cst.List)) else 1)
-
-        parsed.definition.body.visit(Uses())
-        if len(found) > 1:
-            raise self.error("this kernel takes srcad.tid() with different numbers of dimensions",
-                             parsed.definition, "Unpack it the same way everywhere: i, j = srcad.tid().")
-        dimensions = found.pop() if found else 1
-        if dimensions > 3:
-            raise self.error("kernels have one, two or three thread dimensions", parsed.definition)
-        return dimensions
-
-    def atomic_add(self, call):
-        """``srcad.atomic_add(a, i, v)``: ``a[i] += v``, a scatter-add (the kernel back ends make it atomic)."""
-        arguments = [a.value for a in call.args]
-        if len(arguments) != 3 or any(a.keyword or a.star for a in call.args) or not isinstance(arguments[0], cst.Name):
-            raise self.error("srcad.atomic_add takes three arguments: an array variable, an index and a value", call)
-        array, index, value = arguments
-        indices = index.elements if isinstance(index, cst.Tuple) else [cst.Element(index)]
-        target = cst.Subscript(array, [cst.SubscriptElement(cst.Index(e.value)) for e in indices])
-        return self.augmented_assignment(cst.AugAssign(target, cst.AddAssign(), value))
-
-
 @dataclass
 class Access:
     """How a kernel uses its array arguments (names)."""

@@ -385,7 +385,8 @@ ARRAY_CONVERSIONS = {"np.array": "np.copy", "np.asarray": "copy"}
 
 # Functions whose result is a view of their array argument: np.atleast_2d(x) of a vector is x[None, :].
 VIEW_FUNCTIONS = {"np.atleast_1d", "np.atleast_2d", "np.atleast_3d"}
-# Methods whose result is a view of the array they are called on (numba: a copy where it must).
+# Methods whose result shares memory with the array (numba's reshape needs a contiguous array, so it
+# never copies), and those whose result is a new array: both get the adjoint of a view or copy.
 VIEW_METHODS = {"reshape", "transpose", "ravel", "flatten"}
 ARRAY_RULES.update({name: ARRAY_RULES["view"] for name in VIEW_FUNCTIONS})
 
