@@ -1,6 +1,6 @@
 """The CUDA back end's runtime: the operations the tape needs on device memory (numba device arrays,
 any ``__cuda_array_interface__`` object, or the arrays of numba's simulator). The kernels
-themselves are written by ``transforms/cuda_kernel.py``.
+themselves are written by ``transforms/kernel/cuda.py``.
 """
 
 def is_device_array(value):

@@ -4,7 +4,7 @@ A tape must know, before a launch writes an array, whether an earlier recorded l
 memory (then it copies the array first; see ``srcad/tape.py``). It keeps the byte ranges read as
 sorted, disjoint ``[start, end)`` rows of an int64 array, ranges that touch merged into one (the
 rows ``xs[0], xs[1], ...`` read one after another stay a single range). A kernel's recorded
-launcher (``transforms/launchers.py: recorded_launcher``) checks and adds its ranges with these
+launcher (``transforms/kernel/launchers.py: recorded_launcher``) checks and adds its ranges with these
 functions inside the same compiled call that runs the threads: done in Python, this bookkeeping
 cost more than a small launch itself.
 

@@ -8,15 +8,15 @@ show that source. ``srcad.hessian``, ``srcad.jacobian`` and
 ``srcad.jvp(srcad.grad(f), ...)`` give second derivatives.
 """
 
+from srcad import callees, custom  # noqa: F401 - generated code calls srcad.callees and srcad.custom
 from srcad.api import differentiable, grad, source, value_and_grad, vjp
 from srcad.checks import check_grad
-from srcad import callees, custom  # noqa: F401 - generated code calls srcad.callees and srcad.custom
 from srcad.custom import derivative
 from srcad.errors import DifferentiabilityError, PerformanceWarning
 from srcad.jacobians import jacobian
-from srcad.tangents import hessian, jvp
 from srcad.kernel import kernel
 from srcad.kernels.runtime import atomic_add, no_grad, tid
+from srcad.tangents import hessian, jvp
 from srcad.tape import Tape
 from srcad.version import __version__
 

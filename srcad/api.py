@@ -1,11 +1,11 @@
 """The public API of reverse mode: differentiable, grad, value_and_grad, vjp, source.
 Forward mode and second derivatives (jvp, hessian, jacobian) are in ``srcad.tangents``."""
 
-from srcad.introspect import derivative_maker
 from srcad.argument_types import argument_type, carries_derivatives
 from srcad.calls import FlatCall
 from srcad.decorated import Differentiable, differentiable  # noqa: F401 - the API
 from srcad.gradients import Gradient, _normalize_wrt, value_and_grad, vjp  # noqa: F401 - the API
+from srcad.introspect import derivative_maker
 from srcad.kernel import Kernel
 from srcad.specialize import specializer_of
 from srcad.tangents import second_derivative

@@ -10,7 +10,6 @@ from srcad import custom
 from srcad.introspect import free_values, helper_function, source_text, unwrap
 from srcad.version import __version__
 
-
 _build = None
 
 
@@ -22,11 +21,13 @@ def srcad_build():
 
         digest = hashlib.sha256(__version__.encode())
         for package in ("srcad", "srcad.transforms", "srcad.kernels"):
-            folder = os.path.dirname(__import__(package, fromlist=["_"]).__file__)
-            for name in sorted(os.listdir(folder)):
-                if name.endswith(".py"):
-                    with open(os.path.join(folder, name), "rb") as file:
-                        digest.update(file.read())
+            root = os.path.dirname(__import__(package, fromlist=["_"]).__file__)
+            for folder, subfolders, names in sorted(os.walk(root)):
+                subfolders[:] = [] if package == "srcad" else sorted(s for s in subfolders if s != "__pycache__")
+                for name in sorted(names):
+                    if name.endswith(".py"):
+                        with open(os.path.join(folder, name), "rb") as file:
+                            digest.update(file.read())
         _build = f"{__version__}-{digest.hexdigest()[:16]}"
     return _build
 

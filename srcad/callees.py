@@ -1,6 +1,6 @@
 """Calls to a large helper through the helper's own derivatives, instead of inlining its body.
 
-srcad inlines the helpers a differentiable function calls (``transforms/inline.py``). A large
+srcad inlines the helpers a differentiable function calls (``transforms/frontend/inline.py``). A large
 helper, or one decorated with ``@srcad.differentiable(inline=False)``, is instead called the
 way a function with a ``@srcad.derivative`` rule is: the caller's code calls the helper's
 compiled primal, its reverse sweep calls the helper's generated adjoint (which runs the

@@ -8,7 +8,6 @@ import warnings
 from srcad.errors import PerformanceWarning, caught_warnings, error_at_generated_line, numba_message
 from srcad.kernels import cpu
 
-
 _typing = threading.local()  # .error: a DifferentiabilityError met while numba typed a call
 
 

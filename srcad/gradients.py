@@ -4,12 +4,12 @@ srcad generated for the argument types (or the user's ``@srcad.derivative`` rule
 import numpy
 
 from srcad import custom
+from srcad.argument_types import argument_type, fast_type_key
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.decorated import _primal
-from srcad.structure import cotangent_leaves, leaves_of, structure_of
 from srcad.introspect import derivative_maker, named_after, unwrap
-from srcad.argument_types import argument_type, fast_type_key
 from srcad.specialize import specializer_of
+from srcad.structure import cotangent_leaves, leaves_of, structure_of
 
 
 def _normalize_wrt(wrt):

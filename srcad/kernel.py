@@ -11,7 +11,7 @@
 Inside a ``srcad.Tape`` a launch is recorded; ``tape.backward(loss)`` runs the generated adjoint
 kernels in reverse. The thread's code is srcad's normal form of the kernel (``srcad.source(step,
 "normalized")``), its adjoint the reverse mode of that (``srcad.source(step, "adjoint")``); both
-are compiled per argument types, and launched by a small generated loop (``transforms/kernel.py``).
+are compiled per argument types, and launched by a small generated loop (``transforms/kernel/threads.py``).
 """
 
 import hashlib
@@ -21,10 +21,10 @@ import numba
 import numpy
 
 from srcad import recording
+from srcad.argument_types import argument_type, fast_type_key
 from srcad.errors import DifferentiabilityError, first_column
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
-from srcad.argument_types import argument_type, fast_type_key
 from srcad.specialize import specializer_of
 
 _lock = threading.RLock()
@@ -253,7 +253,7 @@ class Kernel:
 
     def access(self):
         """How the kernel uses its arrays (``transforms.kernel.Access``); refusals raised here."""
-        from srcad.transforms import kernel as kernels
+        from srcad.transforms.kernel import threads as kernels
 
         normalized = self.normalized()
         access = kernels.access_of(normalized.definition, self.arguments, normalized.threads)
@@ -270,7 +270,11 @@ class Kernel:
         return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
 
     def _generated(self, stage, signature, device):
-        from srcad.transforms import emit, kernel as kernels, launchers, reverse, rules
+        from srcad.transforms import rules
+        from srcad.transforms.kernel import launchers
+        from srcad.transforms.kernel import threads as kernels
+        from srcad.transforms.output import emit
+        from srcad.transforms.reverse.adjoint import reverse_mode
 
         normalized = self.normalized()
         dimensions = self.dimensions
@@ -289,7 +293,7 @@ class Kernel:
                 wrt, signature, also_useful=[normalized.parameters[k] for k in wrt]
             )
             thread = normalized._generated(
-                reverse.reverse_mode, definition, normalized.parameters, wrt, analysis, names, False, True
+                reverse_mode, definition, normalized.parameters, wrt, analysis, names, False, True
             )
             thread = kernels.without_replayed_writes(thread, [p for p in parameters if p not in access.value_reads])
             atomic = {f"{normalized.parameters[k]}_adj" for k in wrt if normalized.parameters[k] in access.shared_reads}
@@ -334,7 +338,7 @@ class Kernel:
                                                                dimensions)
                     source += f"{replay} = numba.njit(cache=True)({replay}_python)\n"
         else:
-            from srcad.transforms import cuda_kernel as device_code
+            from srcad.transforms.kernel import cuda as device_code
 
             try:
                 text, may_overflow = device_code.kernel_source(

@@ -14,10 +14,13 @@ import numba
 import numpy
 
 from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
-from srcad.transforms import activity, emit, forward, infer_types, integer_powers, masks, names, reverse, single_exit
-from srcad.transforms.ir import UnsupportedHere
-from srcad.transforms.normal_form import NormalForm
-
+from srcad.transforms.analysis import activity, infer_types, integer_powers, masks
+from srcad.transforms.forward.tangent import forward_mode
+from srcad.transforms.frontend import single_exit
+from srcad.transforms.frontend.normal_form import NormalForm
+from srcad.transforms.ir import UnsupportedHere, names
+from srcad.transforms.output import emit
+from srcad.transforms.reverse.adjoint import reverse_mode
 
 # srcad imports this module (and with it the passes and libcst) only when it generates code: a warm
 # process, with everything in the on-disk cache, never does.
@@ -73,7 +76,7 @@ def _deep_trees(method):
 
 
 class Normalized(NormalForm):
-    """A user function in AD-normal form (``transforms/normal_form.py``) with its source, and the
+    """A user function in AD-normal form (``transforms/frontend/normal_form.py``) with its source, and the
     stages that follow from it: adjoint and tangent sources for a signature."""
 
     @_deep_trees
@@ -93,7 +96,7 @@ class Normalized(NormalForm):
         """Source of the adjoint module and the name of its function (``with_value=False``: the
         gradient alone, 0.0 in the value's place)."""
         analysis, names, definition = self._analysis(wrt, argument_types)
-        adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, with_value)
+        adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, with_value)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
         )
@@ -105,7 +108,7 @@ class Normalized(NormalForm):
         adds into the adjoint arrays it is given (the values the arrays hold after the launch count as
         the kernel's outputs). Source of its module, and its name."""
         analysis, names, definition = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
-        adjoint = self._generated(reverse.reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
+        adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
         source = emit.module_source(
             adjoint, stage="reverse mode (kernel thread)", origin=self.origin, constants=self.constants
         )
@@ -116,7 +119,7 @@ class Normalized(NormalForm):
         """Source of the tangent (forward-mode) module and the name of its function (returning
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
         analysis, names, definition = self._analysis(wrt, argument_types)
-        tangent = self._generated(forward.forward_mode, definition, self.parameters, wrt, analysis, names, only_tangent)
+        tangent = self._generated(forward_mode, definition, self.parameters, wrt, analysis, names, only_tangent)
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
@@ -163,8 +166,8 @@ class Normalized(NormalForm):
 
     def _with_types(self, types):
         """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as
-        ``x[np.flatnonzero(mask)]`` (transforms/masks.py), and integer powers checked
-        (transforms/integer_powers.py); ``self.definition`` itself where none applies."""
+        ``x[np.flatnonzero(mask)]`` (transforms/analysis/masks.py), and integer powers checked
+        (transforms/analysis/integer_powers.py); ``self.definition`` itself where none applies."""
         definition = masks.positions_for_masks(self.definition, types, self.names) or self.definition
         return integer_powers.checked_integer_powers(definition, types, self.parsed.filename) or definition
 

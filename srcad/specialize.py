@@ -120,7 +120,7 @@ class Specializer:
 
     def calls_through_derivatives(self, structures=None):
         """Whether the normal form calls a helper through the helper's own derivatives."""
-        from srcad.transforms.call_rules import calls_through_derivatives
+        from srcad.transforms.rules.calls import calls_through_derivatives
 
         return calls_through_derivatives(self.normalized(structures).constants)
 

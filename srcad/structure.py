@@ -12,7 +12,6 @@ structures of its parts.
 
 from dataclasses import dataclass
 
-
 UNKNOWN = "not known yet"  # the structures of a function's arguments before any call (see NeedsStructures)
 
 

@@ -1,6 +1,6 @@
 """Forward mode and second derivatives: jvp, hessian, and the derivatives of ``grad(f)``.
 
-``jvp`` runs the tangent function srcad generates (``transforms/forward.py``). Second derivatives
+``jvp`` runs the tangent function srcad generates (``transforms/forward/tangent.py``). Second derivatives
 (Hessian-vector products, ``hessian``, ``grad(grad(f))``) are forward mode over reverse mode: the
 tangent of the gradient function srcad generates for f, which is itself Python source that forward
 mode reads like the user's. Where forward mode cannot read that gradient (it saves whole arrays in
@@ -13,15 +13,14 @@ import numpy
 from numba.core import types as numba_types
 
 from srcad import custom
-from srcad.gradients import Gradient, _copied, _protected, _run_adjoint
+from srcad.argument_types import fast_type_key
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.compiled import NotOneFloat, _check_one_float
-from srcad.errors import DifferentiabilityError
-from srcad.errors import at_users_line
-from srcad.structure import cotangent_leaves, rebuilt
+from srcad.errors import DifferentiabilityError, at_users_line
+from srcad.gradients import Gradient, _copied, _protected, _run_adjoint
 from srcad.introspect import derivative_maker, named_after, unwrap
-from srcad.argument_types import fast_type_key
 from srcad.specialize import specializer_of
+from srcad.structure import cotangent_leaves, rebuilt
 
 
 def second_derivative(gradient, wrt):

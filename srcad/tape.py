@@ -28,9 +28,10 @@ from numba.np import numpy_support
 
 from srcad import memory, recording
 from srcad.gradients import vjp
+from srcad.kernels import cuda as device_memory
 from srcad.kernels.cpu import PARALLEL_FROM
 from srcad.specialize import specializer_of
-from srcad.kernels import cuda as device_memory
+
 
 class _Launch:
     __slots__ = ("kernel", "shape", "args", "signature", "device", "saved", "row")

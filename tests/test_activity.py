@@ -5,8 +5,8 @@ import math
 from numba.core import types as numba_types
 
 from srcad.pipeline import Normalized
-from srcad.transforms.activity import analyze
-from srcad.transforms.infer_types import infer_types
+from srcad.transforms.analysis.activity import analyze
+from srcad.transforms.analysis.infer_types import infer_types
 
 
 def _analysis(function, wrt, argument_types=None):

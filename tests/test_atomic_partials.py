@@ -1,4 +1,4 @@
-"""CUDA kernels sum each thread's atomic additions first (transforms/atomic_partials.py): which
+"""CUDA kernels sum each thread's atomic additions first (transforms/kernel/atomic_partials.py): which
 additions are summed, where the sums are added, and the cases that keep their atomics. The values
 are checked in numba's simulator (tests/cuda_simulated.py: ``block_sums``) and compiled to PTX here."""
 

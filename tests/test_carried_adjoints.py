@@ -1,5 +1,5 @@
 """Adjoint additions carried in local variables across a loop's iterations
-(transforms/carried_adjoints.py): which loops and arrays are carried, which must not be, and
+(transforms/analysis/carried_adjoints.py): which loops and arrays are carried, which must not be, and
 random loops computing the same arrays, to the last bit, carried and not (the pass's input run as
 Python is the oracle for the pass). Gradients of stencils with several adjoint arrays are checked
 against central differences."""
@@ -14,8 +14,8 @@ from hypothesis import given, settings, strategies as st
 import srcad
 from oracles_local import central_difference
 from srcad.transforms.ir import all_names
-from srcad.transforms.carried_adjoints import carried_accumulations
-from srcad.transforms.names import NameFactory
+from srcad.transforms.analysis.carried_adjoints import carried_accumulations
+from srcad.transforms.ir.names import NameFactory
 
 
 def _carried(source):

@@ -2,7 +2,7 @@
 
 import libcst as cst
 
-from srcad.transforms.emit import module_source
+from srcad.transforms.output.emit import module_source
 
 
 def test_module_has_header_imports_and_constants():

@@ -2,7 +2,7 @@
 
 import libcst as cst
 
-from srcad.transforms.first_contributions import assign_first_contributions
+from srcad.transforms.reverse.first_contributions import assign_first_contributions
 
 
 def _rewritten(source, scalars=("a_adj", "b_adj")):

@@ -1,4 +1,4 @@
-"""Constants folded through forward mode's tangent code (transforms/fold_tangents.py): what is
+"""Constants folded through forward mode's tangent code (transforms/forward/fold_tangents.py): what is
 folded, what must not be (a name rebound in between, a tangent used twice, a branch in between),
 and random straight-line programs computing the same values folded and not (the pass's input run
 as Python is the oracle for the pass). Derivatives themselves are checked against central
@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import srcad
-from srcad.transforms.fold_tangents import folded
+from srcad.transforms.forward.fold_tangents import folded
 
 
 def _fold(source, tangents):

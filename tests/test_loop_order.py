@@ -10,7 +10,7 @@ import libcst as cst
 import numpy as np
 
 import srcad
-from srcad.transforms.loop_order import loops_counting_up
+from srcad.transforms.reverse.loop_order import loops_counting_up
 from oracles_local import central_difference
 
 TAPE = {"tape_floats", "floats_top", "tape_ints", "ints_top"}

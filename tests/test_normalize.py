@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from srcad.transforms.ir import is_atom
 from srcad.pipeline import Normalized
-from srcad.transforms.parse import parse_function
+from srcad.transforms.frontend.parse import parse_function
 
 SCALE = 1.5
 

@@ -19,7 +19,7 @@ import srcad
 from fuzz import oracle
 from fuzz.test_random_scalar_programs import load_function
 from srcad.pipeline import Normalized
-from srcad.transforms.precedence import spelled
+from srcad.transforms.ir.precedence import spelled
 
 # -- the printer against Python's parser ---------------------------------------------------------
 

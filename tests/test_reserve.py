@@ -2,7 +2,7 @@
 
 import libcst as cst
 
-from srcad.transforms.reserve import Tape, with_reserves
+from srcad.transforms.reverse.reserve import Tape, with_reserves
 
 TAPE = Tape("tape_floats", "floats_top", "tape_ints", "ints_top")
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from srcad.pipeline import Normalized
-from srcad.transforms.statements import is_exit_check
+from srcad.transforms.ir.statements import is_exit_check
 
 
 def jumps(x, n):

@@ -5,7 +5,7 @@ import libcst as cst
 import numpy as np
 
 import srcad
-from srcad.transforms.unsigned_indices import non_negative_names, with_unsigned_indices
+from srcad.transforms.kernel.unsigned_indices import non_negative_names, with_unsigned_indices
 
 
 def _statements(source):

@@ -1,4 +1,25 @@
-"""srcad's libcst passes. Each module is one pass and can be run on its own:
+"""srcad's compiler: libcst passes from a user function's source to the source of its derivatives.
 
-parse -> normalize -> single_exit -> activity -> reverse -> emit
+Every stage is Python source that can be printed (``srcad.source(f, stage)``, ``python -m srcad``)
+and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage per stage):
+
+    user function
+      |  frontend/   parse -> normalize (inline helpers, canonical spellings, loops over items,
+      |              einsum, number lists, in-place overlaps) -> rename -> versions -> single_exit
+      v              = the AD-normal form (frontend/normal_form.py), one operation per statement
+    normal form
+      |  analysis/   infer_types (numba's inference) -> typed rewrites (masks, integer_powers)
+      |              -> activity (aliases, recompute: what is active, saved, recomputed)
+      v
+      +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions,
+      |              loop_order; carried accumulations from analysis/carried_adjoints)
+      +--> forward/  tangent (tangent_zeros, fold_tangents)
+      +--> kernel/   a @srcad.kernel's threads: access analysis, CPU launchers, CUDA kernels
+      v
+    output/          emit: a module with its header, constants and imports
+
+Below every stage: ``ir/`` (the normal form's vocabulary: building statements, reading them as
+operations, names, printing with the right parentheses) and, below that, ``rules/`` (the one table
+of derivative rules, and the rules of calls that stay calls). Imports point down this list only;
+``setup.cfg``'s import-linter contracts check it.
 """

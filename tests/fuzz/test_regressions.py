@@ -58,7 +58,7 @@ def constant_nested_condition_dead_code(x, n):
 
 
 # --- bug 4: overwriting a variable with tanh/exp/sqrt of an expression of
-# itself: RecursionError in ReverseMode.recompute (transforms/reverse.py),
+# itself: RecursionError in ReverseMode.recompute (transforms/reverse/adjoint.py),
 # found at commit dcf0499. (x = math.sin(x + x) and x = math.tanh(x * x) work.)
 def overwrite_with_tanh_of_itself(x):
     x = math.tanh(2.0 * x)

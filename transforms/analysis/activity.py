@@ -1,0 +1,336 @@
+"""Pass 4: which variables carry derivatives, and which values the reverse sweep needs.
+
+* *Active* variables depend on a differentiated (``wrt``) argument and reach the
+  returned value, and are floats (numba's own type inference of the normalized
+  function decides types: integers and booleans are never active). Only active
+  variables get adjoints.
+* *Recorded* variables are read by some adjoint rule and are overwritten (or
+  assigned inside a loop): the forward sweep saves the old value before each
+  assignment, and the reverse sweep restores it. Values that are cheaper to
+  compute again than to save (see ``recompute``) are not recorded.
+
+The analysis is per variable name, not per assignment: a variable active
+anywhere is active everywhere, which costs a few extra zero adjoints, never a
+wrong one.
+"""
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+from numba.core import types as numba_types
+
+from .. import rules
+from ..ir import names_in
+from ..ir.statements import (
+    assignment_of,
+    element_write_of,
+    in_place_update_of,
+    is_array_type,
+    is_float_type,
+    list_append_of,
+    operation_of,
+    returned_atoms,
+    walk,
+)
+from .aliases import (
+    array_aliases,
+    privately_written,
+    read_only_views,
+    rebound_arrays,
+    rebound_views,
+    shared_array_dependencies,
+    written_arrays,
+)
+from .recompute import blocks, last_writes, recomputable
+
+
+@dataclass
+class Analysis:
+    types: dict  # variable -> numba type
+    active: set
+    recorded: set
+    returned: cst.BaseExpression
+    outputs: list  # the atoms returned: one, or the parts of a tuple
+    recomputed: dict = field(default_factory=dict)  # name -> its defining statement, rerun in the reverse sweep
+    # defined up front: saved before their first assignment, or read by the reverse sweep but assigned
+    # only inside branches or loops (numba drops code under constant-false tests, definitions included)
+    maybe_undefined: set = field(default_factory=set)
+    # temporaries whose adjoint gets exactly one contribution, right after (in the reverse sweep)
+    # nothing else: written `t_adj = ...` instead of accumulated and zeroed
+    single_use: set = field(default_factory=set)
+    # arrays bound more than once or in a loop (each binding saved by reference when recorded)
+    rebound: set = field(default_factory=set)
+    # rebound arrays every binding of which is a view (or another name) of an array bound once:
+    # their adjoint is the same view of that array's adjoint, saved and restored with the binding
+    rebound_views: set = field(default_factory=set)
+    written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
+    # written arrays written only while no other name holds their memory (see aliases.privately_written)
+    privately_written: set = field(default_factory=set)
+    aliases: dict = field(default_factory=dict)  # array -> the names sharing its memory
+    # views (b = a[1:], b = a.T, b = a) read only while neither b nor a changes: their adjoint can be
+    # added back into a's where the view is taken, as for a copy (ids of the defining statements)
+    read_only_views: set = field(default_factory=set)
+    # variables that hold one value from their first assignment on (see _invariant_names)
+    invariant: set = field(default_factory=set)
+
+    def is_active(self, atom):
+        return isinstance(atom, cst.Name) and atom.value in self.active
+
+
+def analyze(definition, parameters, wrt, types, also_useful=()):
+    """Activity and to-be-recorded analysis of a normal-form, single-exit function. ``also_useful``:
+    variables whose final values count as outputs (a kernel's arrays)."""
+    body = definition.body.body
+    returned = body[-1].body[0].value
+    outputs = returned_atoms(body)
+    dependencies = []  # (target, operand names) of differentiable assignments
+    assignments = {name: 1 for name in parameters}
+    for statement, depth in walk(body):
+        target_value = assignment_of(statement)
+        write = element_write_of(statement)
+        if target_value is not None:
+            target, value = target_value
+            assignments[target] = assignments.get(target, 0) + (2 if depth else 1)
+            operation = operation_of(value)
+            if operation.rule is not None and is_float_type(types.get(target)):
+                operands = [a.value for a in operation.operands if isinstance(a, cst.Name)]
+                dependencies.append((target, operands))
+        elif write is not None:
+            assignments[write.array] = assignments.get(write.array, 0) + 2  # an array written is never invariant
+            if isinstance(write.value, cst.Name):
+                dependencies.append((write.array, [write.value.value]))
+        elif (appended := list_append_of(statement)) is not None:  # a typed list varies with what it holds
+            items, item = appended
+            assignments[items] = assignments.get(items, 0) + 2
+            if isinstance(item, cst.Name):
+                dependencies.append((items, [item.value]))
+        elif isinstance(statement, cst.For):
+            name = statement.target.value
+            assignments[name] = assignments.get(name, 0) + 1
+    dependencies += shared_array_dependencies(body, dependencies, types)
+    group = array_aliases(body, types)
+    for statement, _ in walk(body):  # a write through one name of a shared array changes them all
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        written = write.array if write is not None else (update[0] if update is not None else None)
+        for other in group.get(written, ()):
+            if other != written:
+                assignments[other] = assignments.get(other, 0) + 2
+
+    varied = {parameters[k] for k in wrt}
+    useful = {atom.value for atom in outputs if isinstance(atom, cst.Name)} | set(also_useful)
+    changed = True
+    while changed:
+        changed = False
+        for target, operands in dependencies:
+            if target not in varied and any(o in varied for o in operands):
+                varied.add(target)
+                changed = True
+            if target in useful:
+                new = {o for o in operands if o not in useful and is_float_type(types.get(o))}
+                if new:
+                    useful |= new
+                    changed = True
+    active = varied & useful
+
+    needed = set()
+    reads = {}  # name -> statements whose adjoint reads it
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        if write is not None and write.array in active:
+            for name in write.index_names():  # b_adj[i] is read in the reverse sweep
+                needed.add(name)
+                reads.setdefault(name, []).append(statement)
+        target_value = assignment_of(statement)
+        if target_value is None or target_value[0] not in active:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        if operation.rule not in rules.RULES:  # inactive, or a typed list's pop (no reverse mode)
+            continue
+        rule = rules.RULES[operation.rule]
+        if operation.rule in ("index", "view") and operation.operands[0].value in active:
+            for atom in operation.index:  # a_adj[i] += t_adj
+                if isinstance(atom, cst.Name):
+                    needed.add(atom.value)
+                    reads.setdefault(atom.value, []).append(statement)
+        for position, (atom, template) in enumerate(zip(operation.operands, rule.adjoints)):
+            if not (isinstance(atom, cst.Name) and atom.value in active):
+                continue
+            for placeholder, other in zip(rule.operands, operation.operands):
+                if isinstance(other, cst.Name) and rule.adjoint_reads(position, placeholder):
+                    needed.add(other.value)
+                    reads.setdefault(other.value, []).append(statement)
+            if rules.template_uses(template, "y"):
+                needed.add(target)
+                reads.setdefault(target, []).append(statement)
+    for name in [n for n in needed if n in group]:  # reading one name of a shared array reads them all
+        members = group[name]
+        needed |= members
+        readers = [r for m in members for r in reads.get(m, [])]
+        for member in members:
+            reads[member] = readers
+    invariant = _invariant_names(body, parameters, assignments)
+    overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
+    overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
+    arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
+    overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group)
+    rebound = rebound_arrays(body, parameters, types)
+    overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
+    written = written_arrays(body, types)
+    private = privately_written(body, types)
+    recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written)
+    recorded = overwritten - set(recomputed)
+    always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
+    single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
+    return Analysis(
+        rebound=rebound,
+        rebound_views=rebound_views(body, parameters, types, rebound),
+        written_arrays=written,
+        privately_written=private,
+        aliases=group,
+        read_only_views=read_only_views(body, types, group, private),
+        single_use=single_use,
+        types=types,
+        active=active,
+        recorded=recorded,
+        returned=returned,
+        outputs=outputs,
+        recomputed=recomputed,
+        invariant=invariant,
+        # (the results of a function with early returns too: numba may prune every branch that sets them)
+        maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters))
+        | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),
+    )
+
+
+def _invariant_names(body, parameters, assignments):
+    """Variables that hold one value from their first assignment on.
+
+    A variable assigned by a single statement (even inside a loop) from
+    literals and other invariant variables, like ``neg_k = -k``, recomputes
+    the same value every time: it never needs saving on the tape.
+    """
+    single = {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            target, value = target_value
+            if assignments.get(target) in (1, 2) and target not in parameters:
+                single.setdefault(target, []).append(value)
+    invariant = {p for p in parameters if assignments.get(p) == 1}
+    changed = True
+    while changed:
+        changed = False
+        for name, values in single.items():
+            if name in invariant or len(values) != 1:
+                continue
+            names = names_in(values[0])
+            if names <= invariant and not _calls_anything_but_rules(values[0]):
+                invariant.add(name)
+                changed = True
+    return invariant
+
+
+def _calls_anything_but_rules(expression):
+    if _is_size_of_a_binding(expression):
+        return False
+    return operation_of(expression).rule is None and not isinstance(expression, (cst.Integer, cst.Float))
+
+
+def _is_size_of_a_binding(expression):
+    """``a.shape[0]``, ``a.size``, ``a.ndim``, ``len(a)``: fixed for as long as ``a`` names the same array."""
+    if isinstance(expression, cst.Subscript):
+        expression = expression.value
+        return isinstance(expression, cst.Attribute) and expression.attr.value == "shape"
+    if isinstance(expression, cst.Attribute):
+        return expression.attr.value in ("shape", "size", "ndim")
+    return (
+        isinstance(expression, cst.Call)
+        and isinstance(expression.func, cst.Name)
+        and expression.func.value == "len"
+        and len(expression.args) == 1
+        and isinstance(expression.args[0].value, cst.Name)
+    )
+
+
+def _loop_indices_read_only_in_their_loops(body, reads):
+    """Loop indices that only ``for`` statements assign and only their own loops read.
+
+    The reverse sweep sets ``i`` at the top of each reversed iteration, so such
+    an index never needs saving, however many loops reuse the name.
+    """
+    enclosing = {id(s): indices for block, indices in blocks(body) for s in block}  # loops around each statement
+    assigned_otherwise = {t[0] for t in (assignment_of(s) for s, _ in walk(body)) if t is not None}
+    loop_indices = {s.target.value for s, _ in walk(body) if isinstance(s, cst.For)}
+    return {
+        name
+        for name in loop_indices - assigned_otherwise
+        if all(name in enclosing.get(id(reader), ()) for reader in reads.get(name, []))
+    }
+
+
+def _arrays_read_after_their_last_write(body, reads, arrays, group):
+    """Arrays whose every reading by an adjoint comes after the last write to them: the reverse
+    sweep finds the same values there, so nothing needs saving."""
+    positions, last_write = last_writes(body, arrays, group)
+    return {
+        name
+        for name, readers in reads.items()
+        if name in last_write and all(positions[id(r)] > last_write[name] for r in readers)
+    }
+
+
+# Readers after which a single-use array's one contribution has the array's own shape (summed back
+# over broadcast axes), and refers to no adjoint the reverse sweep changes later.
+_SHAPE_KEEPING_READERS = set(rules.ELEMENTWISE_RULES) | rules.MATRIX_PRODUCTS | {"np.outer", "ravel"}
+
+
+def _single_use_adjoints(body, parameters, active, types, unsuitable_arrays):
+    """Active float temporaries defined once and read once, later in the same block.
+
+    Parameters are never single-use: the call defines them once more, and
+    their adjoint is returned, so a later definition must still reset it.
+
+    Their adjoint receives one contribution, from the reader, before the reverse
+    sweep reaches the definition: ``t_adj = contribution`` needs no zero
+    before it and no reset after the definition's adjoint. Arrays qualify too
+    (no ``np.zeros_like`` and no extra pass) when bound once, never written or
+    shared, and read by an elementwise operation or a matrix product.
+    """
+    place = {id(s): (id(block), index) for block, _ in blocks(body) for index, s in enumerate(block)}
+    definitions, uses, readers = {}, {}, {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            target, value = target_value
+            definitions.setdefault(target, []).append(statement)
+            operation = operation_of(value)
+            if target in active and operation.rule is not None:
+                for atom in operation.operands:
+                    if isinstance(atom, cst.Name) and atom.value in active:
+                        uses[atom.value] = uses.get(atom.value, 0) + 1
+                        readers[atom.value] = statement
+        write = element_write_of(statement)
+        if write is not None and isinstance(write.value, cst.Name) and write.array in active:
+            uses[write.value.value] = uses.get(write.value.value, 0) + 1
+            readers[write.value.value] = statement
+    outputs = {atom.value for atom in returned_atoms(body) if isinstance(atom, cst.Name)}
+    single = set()
+    for name, count in uses.items():
+        if count != 1 or name in parameters or len(definitions.get(name, [])) != 1:
+            continue
+        if is_array_type(types.get(name)):
+            reader = readers[name]
+            if name in unsuitable_arrays or in_place_update_of(reader) is not None or assignment_of(reader) is None:
+                continue
+            if types[name].dtype != numba_types.float64:
+                continue  # float32: `t_adj += ...` keeps the dtype; a plain assignment could widen it
+            if operation_of(assignment_of(reader)[1]).rule not in _SHAPE_KEEPING_READERS:
+                continue
+        if name in outputs:
+            continue
+        (def_block, def_index), (use_block, use_index) = place[id(definitions[name][0])], place[id(readers[name])]
+        if def_block == use_block and def_index < use_index:
+            single.add(name)
+    return single

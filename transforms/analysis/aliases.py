@@ -1,0 +1,212 @@
+"""Arrays that share memory and arrays bound more than once, for the activity analysis.
+
+``b = a``, ``b = a[1:]``, ``b = a.T`` and rows ``b = A[i]`` make groups of names for one memory: a
+write through one is a write to all. An array variable bound again (or in a loop) is *rebound*:
+the reverse sweep restores each binding. Views of arrays bound once may be rebound freely
+(*rebound views*); views read only while nothing writes their memory (*read-only views*) can have
+their adjoint added back like a copy's. Writes into new memory before any other name holds it
+(*private writes*: ``u_next = np.zeros(n); u_next[1:-1] = ...; u = u_next``, the rotation of a
+time-stepping scheme) change nothing another name sees.
+"""
+
+import libcst as cst
+
+from .. import rules
+from ..ir import names_in
+from ..ir.precedence import spelled
+from ..ir.statements import (
+    assignment_of,
+    element_write_of,
+    in_place_update_of,
+    is_array_type,
+    is_gather,
+    list_append_of,
+    operation_of,
+    walk,
+)
+from .recompute import blocks
+
+
+def rebound_arrays(body, parameters, types):
+    counts = {name: 1 for name in parameters}
+    for statement, depth in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None and in_place_update_of(statement) is None and is_array_type(types.get(target_value[0])):
+            counts[target_value[0]] = counts.get(target_value[0], 0) + (2 if depth else 1)
+    return {name for name, count in counts.items() if count >= 2 and is_array_type(types.get(name))}
+
+
+def rebound_views(body, parameters, types, rebound):
+    sources = {}  # name -> whether every binding so far views an array bound once
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None or target_value[0] not in rebound:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        views = shares_memory(operation, types)
+        sources[target] = sources.get(target, True) and views and operation.operands[0].value not in rebound
+    return {name for name, views in sources.items() if views and name not in parameters}
+
+
+def read_only_views(body, types, group, private):
+    """Views of memory no name ever writes, and views whose every reader follows them in the same
+    block, with no write to the shared memory from the view to its last reader (and none through
+    the view itself, anywhere). Writes into ``private`` arrays (``privately_written``) change no view."""
+    written = written_arrays(body, types) - private
+    safe = set()
+    for block, _ in blocks(body):
+        for index, statement in enumerate(block):
+            target_value = assignment_of(statement)
+            if target_value is None or in_place_update_of(statement) is not None:
+                continue
+            target, value = target_value
+            if not shares_memory(operation_of(value), types) or not is_array_type(types.get(target)):
+                continue
+            if target in written:
+                continue
+            members = group.get(target, {target})
+            if not written & members:  # no name of this memory is ever written: a view reads as a copy would
+                safe.add(id(statement))
+                continue
+            readers = [k for k, s in enumerate(block) if k > index and target in _names_read(s)]
+            readers += [k for k, s in enumerate(block) if k > index and not isinstance(s, cst.SimpleStatementLine)
+                        and any(target in _names_read(inner) for inner, _ in walk([s]))]
+            elsewhere = sum(target in _names_read(s) for s, _ in walk(body)) - len(readers)
+            last = max(readers, default=index)
+            # the last reader may itself write the memory (x[1:3] += view): it reads before it writes
+            end = last if isinstance(block[last], cst.SimpleStatementLine) else last + 1  # a loop reads again
+            changed = any(written_arrays([s], types) & written & members for s in block[index + 1 : end])
+            if not elsewhere and not changed:
+                safe.add(id(statement))
+    return safe
+
+
+def _names_read(statement):
+    """Variables a statement reads (for a compound statement, in its test or range only)."""
+    if isinstance(statement, (cst.If, cst.While)):
+        return names_in(statement.test)
+    if isinstance(statement, cst.For):
+        return names_in(statement.iter)
+    target_value = assignment_of(statement)
+    if target_value is not None and in_place_update_of(statement) is None:
+        return names_in(target_value[1])
+    return names_in(statement)
+
+
+def written_arrays(body, types):
+    written = set()
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        if write is not None:
+            written.add(write.array)
+        elif update is not None and is_array_type(types.get(update[0])):
+            written.add(update[0])
+    return written
+
+
+# Calls whose array result is new memory no other name holds: the constructors (np.zeros, np.full, ...), np.copy.
+_NEW_MEMORY = rules.ARRAY_CONSTRUCTORS | set(rules.ARRAY_FILLS) | {"np.copy"}
+
+
+def _is_new_memory(value):
+    if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):  # array arithmetic makes a new array
+        return True
+    return isinstance(value, cst.Call) and spelled(value.func) in _NEW_MEMORY
+
+
+def privately_written(body, types):
+    """Arrays written only while no other name holds their memory: every write follows a binding
+    to new memory (``nxt = np.empty(n)``) in the same block or one around it, with no other name
+    bound to that memory (``cur = nxt``, ``v = nxt[1:]``, ``L.append(nxt)``) in between, in this
+    pass through a loop or an earlier one. Such writes change no value another name reads."""
+    return written_arrays(body, types) - _written_while_shared(body, types, frozenset())
+
+
+def _written_while_shared(statements, types, unshared):
+    """Arrays ``statements`` write while their memory may have another name; ``unshared``: the
+    arrays whose memory has none on entry."""
+    unshared = set(unshared)
+    shared_writes = set()
+    for statement in statements:
+        if isinstance(statement, (cst.If, cst.For, cst.While)):
+            touched = _shared_or_bound_in(statement, types)
+            # a loop's body runs again after its own aliases were taken
+            entry = unshared - touched if isinstance(statement, (cst.For, cst.While)) else unshared
+            inner = [statement.body.body]
+            if isinstance(statement, cst.If) and statement.orelse is not None:
+                inner.append(statement.orelse.body.body)
+            for block in inner:
+                shared_writes |= _written_while_shared(block, types, entry)
+            unshared -= touched
+            continue
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        if write is not None and write.array not in unshared:
+            shared_writes.add(write.array)
+        elif update is not None and update[0] not in unshared:
+            shared_writes.add(update[0])
+        unshared -= _shared_or_bound_in(statement, types)
+        target_value = assignment_of(statement)
+        if target_value is not None and update is None and _is_new_memory(target_value[1]):
+            unshared.add(target_value[0])
+    return shared_writes
+
+
+def _shared_or_bound_in(statement, types):
+    """Names that ``statement`` (nested statements included) binds, or binds another name to the
+    memory of: both sides of ``b = a``, ``b = a[1:]``; the appended array of ``L.append(a)``."""
+    touched = set()
+    for inner, _ in walk([statement]):
+        target_value = assignment_of(inner)
+        if target_value is not None and in_place_update_of(inner) is None:
+            touched.add(target_value[0])
+            operation = operation_of(target_value[1])
+            if shares_memory(operation, types):
+                touched.add(operation.operands[0].value)
+        appended = list_append_of(inner)
+        if appended is not None and isinstance(appended[1], cst.Name):
+            touched.add(appended[1].value)
+    return touched
+
+
+def array_aliases(body, types):
+    """Groups of array names that may share memory: ``b = a`` and views such as ``b = a[1:]``
+    (one group per array created or passed in), as {name: frozenset of the names in its group}."""
+    group = {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None:
+            continue
+        target, value = target_value
+        operation = operation_of(value)
+        if shares_memory(operation, types) and is_array_type(types.get(target)):  # A[i]: a row
+            source = operation.operands[0].value
+            merged = group.get(source, frozenset([source])) | group.get(target, frozenset([target]))
+            for name in merged:
+                group[name] = merged
+    return group
+
+
+# Operations whose array result shares memory with their first operand.
+SHARING_RULES = {"copy", "view"}
+
+
+def shares_memory(operation, types):
+    """``b = a``, ``b = a[1:]``, ``b = a.T``, a row ``b = A[i]``; not a gather ``b = a[idx]``, a copy."""
+    if operation.rule not in SHARING_RULES | {"index"} or not is_array_type(types.get(operation.operands[0].value)):
+        return False
+    return not is_gather(operation, types)
+
+
+def shared_array_dependencies(body, dependencies, types):
+    """A write through one name of a shared array changes what every other name sees: each
+    dependency of one member is a dependency of all, so activity flows both ways through ``b = a``."""
+    group = array_aliases(body, types)
+    shared = []
+    for target, operands in dependencies:
+        for other in group.get(target, ()):
+            if other != target:
+                shared.append((other, operands + [target]))
+    return shared

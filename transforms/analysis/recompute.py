@@ -1,0 +1,214 @@
+"""Which overwritten values the reverse sweep computes again instead of saving them.
+
+A temporary like ``sin_x = math.sin(x)`` inside a loop is read by the adjoint
+of a later statement of the same iteration. Saving it costs a tape slot per
+iteration; if ``x`` itself is restored (or never changes), the reverse sweep can
+simply run ``sin_x = math.sin(x)`` again where it is needed — what a person
+writing an adjoint by hand does.
+
+A variable qualifies when it has exactly one defining statement, a pure
+operation with a derivative rule; every adjoint reading it is a statement of
+the same block after that definition; and none of the operands is assigned
+between the definition and the last reading (the reading statement itself may
+assign a recorded operand: its old value is restored before the adjoint runs).
+Operands must hold the right value in the reverse sweep: numbers, invariant
+variables, restored (recorded) variables, loop indices, or other qualifying
+variables, including ones the reverse sweep never reads otherwise, like
+``x_i = x[i]`` in ``d = x_i_plus_1 - x_i`` (recomputed first).
+"""
+
+import functools
+
+import libcst as cst
+
+from ..ir.statements import in_place_update_of, is_exit_check, operation_of
+
+
+def blocks(statements, loop_indices=frozenset()):
+    """Every statement list of the function, outermost first, with the enclosing loops' indices."""
+    yield statements, loop_indices
+    for statement in statements:
+        if isinstance(statement, cst.If) and not is_exit_check(statement):
+            yield from blocks(statement.body.body, loop_indices)
+            if statement.orelse is not None:
+                yield from blocks(statement.orelse.body.body, loop_indices)
+        elif isinstance(statement, cst.For):
+            index = statement.target.value
+            inner = loop_indices if index in _assigned_in(statement.body) else loop_indices | {index}
+            yield from blocks(statement.body.body, inner)
+        elif isinstance(statement, cst.While):
+            yield from blocks(statement.body.body, loop_indices)
+
+
+@functools.lru_cache(maxsize=8192)  # asked of each statement once per operand read after it; nodes hash by identity
+def _assigned_in(statement):
+    """Names a statement assigns, including inside nested blocks."""
+    names = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            if isinstance(node.target, cst.Name):
+                names.add(node.target.value)
+            elif isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
+                names.add(node.target.value.value)  # b[i] = v changes b
+
+        def visit_AugAssign(self, node):
+            if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
+                names.add(node.target.value.value)
+            elif isinstance(node.target, cst.Name):
+                names.add(node.target.value)
+
+        def visit_For(self, node):
+            names.add(node.target.value)
+
+    statement.visit(Collect())
+    return frozenset(names)
+
+
+def _definition(statement):
+    if isinstance(statement, cst.SimpleStatementLine):
+        small = statement.body[0]
+        if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
+            return small.targets[0].target.value, small.value
+    return in_place_update_of(statement)
+
+
+def last_writes(body, arrays=frozenset(), group=None):
+    """Per array: the position in program order after which nothing writes it again, and the
+    position of every statement. A write inside a loop may run again until the outermost loop ends.
+    ``group`` maps each array name to the names sharing its memory: a write to one is a write to all."""
+    positions, last_write = {}, {}
+
+    def visit(statements, outermost_loop_end):
+        for statement in statements:
+            position = len(positions)
+            positions[id(statement)] = position
+            if isinstance(statement, (cst.For, cst.While)):
+                visit(statement.body.body, outermost_loop_end if outermost_loop_end is not None else -1)
+                end = len(positions)
+                if outermost_loop_end == -1 or outermost_loop_end is None:
+                    for name in list(pending):
+                        last_write[name] = max(last_write.get(name, 0), end)
+                    if outermost_loop_end is None:
+                        pending.clear()
+            elif isinstance(statement, cst.If) and not is_exit_check(statement):
+                visit(statement.body.body, outermost_loop_end)
+                if statement.orelse is not None:
+                    visit(statement.orelse.body.body, outermost_loop_end)
+            else:
+                for name in _element_writes(statement, arrays):
+                    if outermost_loop_end is None:
+                        last_write[name] = max(last_write.get(name, 0), position)
+                    else:
+                        pending.add(name)
+
+    pending = set()
+    visit(body, None)
+    for name, position in list(last_write.items()):
+        for other in (group or {}).get(name, ()):
+            last_write[other] = max(last_write.get(other, 0), position)
+    return positions, last_write
+
+
+def _element_writes(statement, arrays):
+    """Arrays a statement changes: ``b[i] = v``, ``b[i] += v``, or ``b += t`` for an array b."""
+    names = set()
+    update = in_place_update_of(statement)
+    if update is not None and update[0] in arrays:
+        names.add(update[0])
+    if isinstance(statement, cst.SimpleStatementLine):
+        small = statement.body[0]
+        target = small.targets[0].target if isinstance(small, cst.Assign) else getattr(small, "target", None)
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            names.add(target.value.value)
+    return names
+
+
+def _element_writes_within(statement, arrays):
+    """Arrays a statement changes in place, in the statements of its blocks too."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return _element_writes(statement, arrays)
+    names = set()
+    for block, _ in blocks([statement]):
+        for inner in block:
+            if isinstance(inner, cst.SimpleStatementLine):
+                names |= _element_writes(inner, arrays)
+    return names
+
+
+def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
+                 written=frozenset()):
+    """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
+    arrays changed in place; an array sharing memory with one of them holds its old values in the
+    reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten)."""
+    positions, last_write = last_writes(body, arrays, group)
+
+    definitions = {}  # name -> number of defining statements
+    for block, _ in blocks(body):
+        for statement in block:
+            definition = _definition(statement)
+            if definition is not None:
+                definitions[definition[0]] = definitions.get(definition[0], 0) + 1
+
+    chosen = {}  # name -> (defining statement, its index in its block)
+    pinned = set()  # operands of chosen values: they must stay restored by the tape
+    for block, loop_indices in blocks(body):
+        position = {id(statement): index for index, statement in enumerate(block)}
+        # values the reverse sweep never reads, computed once in this block: free to recompute on the way
+        local = {}
+        for index, statement in enumerate(block):
+            definition = _definition(statement)
+            if definition is not None and definitions.get(definition[0]) == 1 and definition[0] not in overwritten:
+                if operation_of(definition[1]).rule is not None and definition[0] not in reads:
+                    local[definition[0]] = (statement, index)
+
+        def holds_its_value(operand, start, last, chain):
+            """Whether `operand` read at block[start] has the same value at block[last]'s adjoint.
+            `chain`: the values being recomputed that lead here (a value cannot feed itself)."""
+            if operand in chain:
+                return False
+            if any(operand in _assigned_in(s) for s in block[start + 1 : last]):
+                return False
+            if last > start and operand in _assigned_in(block[last]) and (operand not in overwritten or operand in chosen):
+                return False  # only a restored value is back in place after the last reader's pop
+            if operand in chosen:
+                statement, index = chosen[operand]
+                if id(statement) not in position:
+                    return False
+                operands = operation_of(_definition(statement)[1]).operand_names()
+                return all(holds_its_value(o, index, last, chain | {operand}) for o in operands)
+            if operand in local and local[operand][1] < start:
+                statement, index = local[operand]
+                operands = operation_of(_definition(statement)[1]).operand_names()
+                if all(holds_its_value(o, index, last, chain | {operand}) for o in operands):
+                    chosen[operand] = (statement, index)
+                    return True
+                return False
+            if operand in last_write and positions[id(block[start])] > last_write[operand]:
+                return True  # an array nothing writes after this read: the reverse sweep sees the same values
+            if any(m in written and m not in overwritten for m in (group or {}).get(operand, ())):
+                return False
+            return operand in invariant or operand in overwritten or operand in loop_indices
+
+        for index, statement in enumerate(block):
+            definition = _definition(statement)
+            if definition is None:
+                continue
+            name, value = definition
+            operation = operation_of(value)
+            if name not in overwritten or name in pinned or definitions.get(name) != 1 or operation.rule is None:
+                continue
+            if name in (group or {}) or name in rebound:
+                continue  # binding a shared array again restores no values; rebound arrays are restored
+            readers = reads.get(name, [])
+            if not readers or not all(id(r) in position and position[id(r)] >= index for r in readers):
+                continue
+            last = max(position[id(r)] for r in readers)
+            sharing = {name, *(group or {}).get(name, ())}
+            if any(sharing & _element_writes_within(s, arrays) for s in block[index + 1 : last]):
+                continue  # written in place before it is read: computing it again would give the old values
+            operands = operation.operand_names()
+            if all(holds_its_value(o, index, last, {name}) for o in operands):
+                chosen[name] = (statement, index)
+                pinned |= {o for o in operands if o not in chosen}
+    return {name: statement for name, (statement, _) in chosen.items()}

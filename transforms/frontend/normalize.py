@@ -1,0 +1,1390 @@
+"""Pass 2: rewrite a parsed function into AD-normal form.
+
+The result is plain Python that computes the same value, in a small subset:
+- every active computation is one operation per statement, ``y = a * b`` or
+  ``y = math.sin(x)``, whose operands are names or numbers (three-address form);
+- tests of ``if``/``while``, comparisons, boolean and integer-valued calls are
+  never active, so they stay as the user wrote them;
+- ``x += e`` is spelled ``x = x + e``; ``a, b = b, a + b`` goes through
+  temporaries; ``a if c else b`` becomes an ``if`` statement;
+- ``for`` runs over ``range(...)`` with name or number bounds, and
+  ``while c:`` becomes ``while True:`` with ``if not c: break`` first.
+``break``, ``continue`` and ``return`` are kept; ``single_exit`` lowers them next.
+
+Each group of statements made from one user statement starts with a comment
+``# line N: <the user's line>``; later passes copy it so every stage, and every
+error from it, points back at the user's code.
+
+Anything outside the subset raises DifferentiabilityError at the user's line.
+
+The ``Normalizer`` is one class, its methods grouped by what they normalize: the function and its
+blocks, statements, control flow, a kernel's threads, then expressions (into three-address form),
+array expressions, and tuples.
+
+Expressions. ``Normalizer.expression(e)`` turns an expression into statements that compute it one
+operation at a time, and the atom (a name or a number) that holds its value. Values that can never
+carry a derivative (comparisons, booleans, integer-valued calls) are copied as written, with
+function names spelled canonically (``math.sin``, ``np.zeros``).
+
+Control flow. ``if`` with its test computed inactive, ``for`` over ``range`` with its bounds
+computed once before the loop (loops over items are first written as such, see ``iteration.py``),
+and ``while`` as ``while True`` with an exit check first, the form the later passes take.
+
+Tuples. Tuples and NamedTuples have one variable per part in the normal form (see ``tuples.py``).
+"""
+
+import types
+
+import libcst as cst
+
+from srcad import custom
+from srcad.structure import UNKNOWN, NeedsStructures, is_named_tuple_class
+
+from .. import rules
+from ..ir import assign, bound_names, line_marker
+from ..ir.names import GENERATED_MODULE_NAMES, NameFactory, describe
+from ..ir.precedence import spelled
+from ..ir.statements import is_none_or_ellipsis, is_view_subscript
+from . import iteration
+from .canonical import Canonicalize
+from .number_lists import number_lists
+from .overlaps import read_before_writing
+from .parse import MISSING
+from .tuples import Packed, packed_like
+
+_NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
+
+
+_SINGLE = "one value"  # output_structure of a function returning one value
+
+
+def _literal(value):
+    if value is None or isinstance(value, bool):
+        return cst.Name(repr(value))
+    text = repr(float(value)) if isinstance(value, float) else repr(int(value))
+    if text in ("inf", "-inf", "nan"):
+        text = f"float('{text}')"
+        return cst.parse_expression(text)
+    if text.startswith("-"):
+        return cst.UnaryOperation(cst.Minus(), _literal(-value))
+    return cst.Float(text) if isinstance(value, float) else cst.Integer(text)
+
+
+CONSTANT_ARRAY_LIMIT = 10_000  # elements of a module-level array copied into generated code
+
+
+class _Temporary(cst.Name):
+    """A name this pass made for a value it flattened: an atom, not a user variable to look up."""
+
+
+def _assigns_to(statement, name):
+    if isinstance(statement, cst.If):
+        return True  # a conditional expression already assigned `name` in both branches
+    small = statement.body[0]
+    return (
+        isinstance(small, cst.Assign)
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == name
+    )
+
+
+def _is_module(resolved):
+    """A module srcad knows (math, np) or any other module (operator): its attributes are functions."""
+    return resolved.kind == "module" or isinstance(resolved.value, types.ModuleType)
+
+
+def _call_with(callee, arguments):
+    return cst.Call(cst.parse_expression(callee), arguments)
+
+
+def _call(callee, arguments):
+    return cst.Call(cst.parse_expression(callee), [cst.Arg(a) for a in arguments])
+
+
+def _leaf_paths(structure, prefix=""):
+    for field, part in zip(structure.fields, structure.parts):
+        path = f"{prefix}_{field}" if prefix else field
+        if part is None:
+            yield path
+        else:
+            yield from _leaf_paths(part, path)
+
+
+class Normalizer:
+    """A user function into AD-normal form, one statement (and expression) at a time."""
+
+    def __init__(self, parsed, procedure=False, structures=None, kernel=False, inline_everything=False,
+                 normal_form_of=None):
+        self.parsed = parsed
+        # how a helper is normalized when it is inlined (normal_form.NormalForm), and whether every
+        # call is inlined, none made through the callee's own derivatives (see inline.py)
+        self.normal_form_of = normal_form_of
+        self.inline_everything = inline_everything
+        self.procedure = procedure or kernel
+        self.kernel = kernel  # a @srcad.kernel: one thread's work, its index (one per dimension) first parameters
+        self.threads = []
+        self.lenient = structures is UNKNOWN  # checking before any call: tuple arguments not known yet
+        if structures is None or structures is UNKNOWN:
+            structures = (None,) * len(parsed.parameters)
+        self.structures = structures  # of the arguments: which are tuples (srcad.structure)
+        self.bundles = {}  # tuple variable -> the Packed of the variables holding its parts
+        self.scalar_variables = set()  # variables assigned a single value (never a tuple)
+        self.output_structure = None  # the structure of a tuple output; _SINGLE for one value
+        self.parameter_groups = []  # per argument, the parameters standing for it (one per leaf)
+        self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
+        self.constants = {}  # global or closure name -> number, defined at the top of generated modules
+        self.source_lines = parsed.source.splitlines()
+        self.number_lists = number_lists(parsed.definition, self.error)  # v = [a, b]: read as arrays
+
+    # -- helpers --------------------------------------------------------------------------
+    def error(self, why, node, fix=None):
+        return self.parsed.error(why, node, fix)
+
+    def marked(self, statements, original):
+        """Put the user's line as a comment above the first statement made from ``original``."""
+        if not statements:
+            return statements
+        position = self.parsed.positions.get(original)
+        if position is None:
+            return statements
+        lineno = self.parsed.locator.first_line + position.start.line - 1
+        text = self.source_lines[position.start.line - 1]
+        first = statements[0]
+        statements[0] = first.with_changes(leading_lines=[line_marker(lineno, text)])
+        return statements
+
+    # -- function and blocks ------------------------------------------------------------------
+    def refuse_complex_numbers(self, body):
+        """``1j`` anywhere: srcad's numbers are real, whatever the expression around it."""
+        found = []
+
+        class Find(cst.CSTVisitor):
+            def visit_Imaginary(self, node):
+                found.append(node)
+
+        body.visit(Find())
+        if found:
+            raise self.error(
+                "srcad differentiates real numbers only, not complex ones",
+                found[0],
+                "Carry the real and imaginary parts as two floats (or two arrays).",
+            )
+
+    def function(self):
+        definition = self.parsed.definition
+        params = self.parameters(list(definition.params.posonly_params) + list(definition.params.params))
+        if self.kernel:  # srcad.tid() reads these parameters
+            dimensions = self.thread_dimensions()
+            hints = ["tid"] if dimensions == 1 else [f"tid_{k}" for k in range(dimensions)]
+            self.threads = [self.names.fresh(hint) for hint in hints]
+            params = [cst.Param(cst.Name(t)) for t in self.threads] + params
+            self.parsed.local_names |= set(self.threads)
+        self.refuse_complex_numbers(definition.body)
+        body = self.block(definition.body.body, top=True)
+        if not body:
+            raise self.error(f"{self.parsed.name!r} has an empty body", definition)
+        if not _always_returns(list(definition.body.body)):
+            if not self.procedure:
+                raise self.error(
+                    f"{self.parsed.name!r} can reach its end without a return (it would return None)",
+                    definition.body.body[-1],
+                    "End every path with 'return <the value to differentiate>'.",
+                )
+            body.append(cst.SimpleStatementLine([cst.Return(cst.Float("0.0"))]))
+        params = definition.params.with_changes(params=params, posonly_params=[], posonly_ind=cst.MaybeSentinel.DEFAULT)
+        return definition.with_changes(
+            decorators=[],
+            params=params,
+            returns=None,
+            body=cst.IndentedBlock(body),
+            leading_lines=[],
+            asynchronous=None,
+        )
+
+    def parameters(self, params):
+        """The parameters as generated code takes them: one per leaf of a tuple argument, no
+        defaults (srcad binds every argument before calling generated code), no annotations."""
+        plain = []
+        for param, structure in zip(params, self.structures):
+            param = param.with_changes(
+                annotation=None, default=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT
+            )
+            if structure is None:
+                self.parameter_groups.append([param.name.value])
+                plain.append(param)
+                continue
+            leaves = self.tuple_parameters(param.name.value, structure).leaves()
+            self.parameter_groups.append([leaf.value for leaf in leaves])
+            plain += [param.with_changes(name=leaf) for leaf in leaves]
+        self.parsed.local_names |= {name for group in self.parameter_groups for name in group}
+        return plain
+
+    def block(self, statements, top=False):
+        result = []
+        for index, statement in enumerate(statements):
+            if top and index == 0 and _is_docstring(statement):
+                continue
+            result.extend(self.statement(statement))
+        return result
+
+    def statement(self, statement):
+        if isinstance(statement, cst.SimpleStatementLine):
+            produced = []
+            for small in statement.body:
+                produced.extend(self.small_statement(small))
+            return self.marked(produced, statement)
+        handler = getattr(self, "compound_" + type(statement).__name__, None)
+        if handler is None:
+            raise self._unsupported_statement(statement)
+        return self.marked(handler(statement), statement)
+
+    def _unsupported_statement(self, node):
+        kind = type(node).__name__
+        fixes = {
+            "Try": ("try/except", "Move error handling outside the differentiated function."),
+            "With": ("'with' blocks", "Move the 'with' block outside the differentiated function."),
+            "FunctionDef": ("nested function definitions", "Define the helper at module level."),
+            "ClassDef": ("class definitions", "Define the class at module level."),
+            "Match": ("'match' statements", "Use if/elif/else."),
+        }
+        what, fix = fixes.get(kind, (f"'{kind}' statements", None))
+        return self.error(f"srcad cannot differentiate {what}", node, fix)
+
+    # -- simple statements ----------------------------------------------------------------------
+    def small_statement(self, node):
+        if isinstance(node, cst.Assign):
+            return self.assignment(node)
+        if isinstance(node, cst.AnnAssign):
+            if node.value is None:
+                return []
+            return self.assignment(cst.Assign([cst.AssignTarget(node.target)], node.value))
+        if isinstance(node, cst.AugAssign):
+            if isinstance(node.operator, cst.MatrixMultiplyAssign):  # numba has no in-place matrix product
+                raise self.error("srcad cannot differentiate an in-place matrix product (@=)", node,
+                                 "Write a new array: a = a @ b.")
+            return self.augmented_assignment(node)
+        if isinstance(node, cst.Return):
+            if node.value is not None and self.kernel:
+                raise self.error(
+                    "a kernel returns nothing", node.value, "Write its results into an output array (out[i] = ...)."
+                )
+            if node.value is None and self.procedure:  # a bare `return` of a helper or kernel
+                node = node.with_changes(value=cst.Float("0.0"), whitespace_after_return=cst.SimpleWhitespace(" "))
+            if node.value is None:
+                raise self.error(
+                    "a differentiable function must return a number", node, "Return the value to differentiate."
+                )
+            statements, value = self.expression(node.value, allow_tuple=True)
+            if isinstance(value, Packed):
+                return statements + [cst.SimpleStatementLine([cst.Return(self.returned_tuple(value, node.value))])]
+            if self.output_structure not in (None, _SINGLE):
+                raise self.error(
+                    f"this returns one value, another return gives a tuple {self.output_structure.describe()}",
+                    node.value,
+                    "Return tuples of one structure everywhere.",
+                )
+            self.output_structure = _SINGLE
+            return statements + [cst.SimpleStatementLine([cst.Return(value)])]
+        if isinstance(node, (cst.Break, cst.Continue)):
+            return [cst.SimpleStatementLine([node])]
+        if isinstance(node, cst.Pass):
+            return []
+        if isinstance(node, cst.Expr):
+            if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString)):
+                return []
+            if isinstance(node.value, (cst.Yield, cst.Await)):
+                raise self._unsupported_expression(node.value)
+            call = node.value
+            if isinstance(call, cst.Call) and self.parsed.resolve(call.func).name == "srcad.atomic_add":
+                return self.atomic_add(call)
+            if isinstance(call, cst.Call) and not isinstance(call.func, cst.Attribute):
+                from .inline import inline_call, is_user_function
+
+                resolved = self.parsed.resolve(call.func)
+                if resolved.kind != "local" and is_user_function(resolved.value):  # helper(force, x): its effects
+                    statements = []
+                    inline_call(self, call, resolved.value, statements, None, procedure=True)
+                    return statements
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "fill"
+                    and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and call.args[0].keyword is None):
+                # a.fill(v) is a[...] = v
+                whole = cst.Subscript(call.func.value, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))])
+                return self.small_statement(cst.Assign([cst.AssignTarget(whole)], call.args[0].value))
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+                    and self.is_typed_list(call.func.value) and len(call.args) == 1 and not call.args[0].keyword):
+                statements, item = self.expression(call.args[0].value)  # saved.append(x.copy().reshape(-1))
+                appended = call.with_changes(func=call.func.with_changes(value=self.name(call.func.value)), args=[cst.Arg(item)])
+                return statements + [cst.SimpleStatementLine([cst.Expr(appended)])]
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and self.parsed.resolve(call.func.value).kind == "local"):  # x.sort(), x.resize(...)
+                method = call.func.attr.value
+                raise self.error(
+                    f"srcad cannot differentiate the method '.{method}()', which changes "
+                    f"'{spelled(call.func.value)}' in place",
+                    node,
+                    "Write the new values element by element (a[i] = ...), or compute them outside the "
+                    "differentiated function and pass them in.",
+                )
+            raise self.error(
+                "srcad cannot differentiate a statement that only has side effects",
+                node,
+                "Remove it (e.g. a print), or move it outside the differentiated function.",
+            )
+        if isinstance(node, (cst.Global, cst.Nonlocal)):
+            keyword = "global" if isinstance(node, cst.Global) else "nonlocal"
+            raise self.error(
+                f"srcad cannot differentiate a function that writes '{keyword}' variables",
+                node,
+                "Pass the value in as an argument and return the new value.",
+            )
+        kinds = {
+            cst.Import: "imports",
+            cst.ImportFrom: "imports",
+            cst.Del: "'del'",
+            cst.Raise: "'raise'",
+            cst.Assert: "'assert'",
+        }
+        what = kinds.get(type(node), f"'{type(node).__name__}' statements")
+        raise self.error(f"srcad cannot differentiate {what}", node, _NO_EFFECT_HINT)
+
+    def assignment(self, node):
+        targets = [t.target for t in node.targets]
+        if len(targets) == 1 and isinstance(targets[0], cst.Name):
+            name = targets[0].value
+            if name in self.number_lists and isinstance(node.value, cst.List):
+                statements = []
+                self.assembled(cst.Call(cst.Name("list"), [cst.Arg(node.value)]), "np.array", statements, name)
+                self.single_value(name, node)
+                return statements
+            statements, value = self.expression(node.value, into=name, allow_tuple=True)
+            if isinstance(value, Packed):
+                return statements + self.bind_tuple(name, value, node)
+            self.single_value(name, node)
+            return statements
+        if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)):
+            return self.tuple_assignment(targets[0], node.value)
+        for target in targets:
+            self.check_target(target)
+        statements, atom = self.expression(node.value)
+        return statements + [assign(self.target(target, statements), atom) for target in targets]
+
+    def single_value(self, name, node):
+        if name in self.bundles:
+            raise self.error(f"{name!r} holds a single value here and a tuple elsewhere", node, "Use two names.")
+        self.scalar_variables.add(name)
+
+    def target(self, target, statements):
+        """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
+        if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] = e: a region of a
+            return self.view(target, statements)
+        return self.element(target, statements) if isinstance(target, cst.Subscript) else target
+
+    def check_target(self, target):
+        written = target.value if isinstance(target, cst.Subscript) else None
+        if isinstance(written, cst.Name) and self.parsed.resolve(written).kind == "constant array":
+            raise self.error(
+                f"srcad reads module-level arrays like {written.value!r} as constants (their values when the "
+                "function is first compiled) and cannot write into them",
+                target,
+                f"Write into a copy ({written.value.lower()} = {written.value}.copy()), or pass the array in as an argument.",
+            )
+        if isinstance(target, (cst.Name, cst.Subscript)):
+            return
+        if isinstance(target, (cst.Tuple, cst.List)):
+            raise self.error("srcad supports one tuple target per assignment", target, "Split the assignment.")
+        raise self.error(
+            f"srcad cannot assign to {type(target).__name__.lower()} targets",
+            target,
+            "Assign to a plain local variable.",
+        )
+
+    def augmented_assignment(self, node):
+        target = node.target
+        self.check_target(target)
+        operator = getattr(cst, type(node.operator).__name__.replace("Assign", ""), None)
+        if operator is None or rules.operator_symbol(operator()) is None:
+            raise self.error("srcad cannot differentiate this augmented assignment", node)
+        statements, atom = self.expression(node.value)
+        if isinstance(target, cst.Subscript):
+            view = is_view_subscript(target)
+            element = self.view(target, statements) if view else self.element(target, statements)
+            if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):  # scatter-add stays one statement
+                return statements + [cst.SimpleStatementLine([node.with_changes(target=element, value=atom)])]
+            old = self.names.fresh(f"{element.value.value}_{'part' if view else 'element'}")
+            new = self.names.fresh(f"{element.value.value}_updated")
+            return statements + [
+                assign(old, element),
+                assign(new, cst.BinaryOperation(cst.Name(old), operator(), atom)),
+                assign(element, cst.Name(new)),
+            ]
+        # `x += e` stays in place: for an array it changes the array other names may share, as in Python
+        return statements + [cst.SimpleStatementLine([node.with_changes(target=target.with_changes(lpar=[], rpar=[]), value=atom)])]
+
+    # -- compound statements ----------------------------------------------------------------------
+
+    # -- control flow --------------------------------------------------------------------------
+    def compound_If(self, node):
+        computed = []  # helpers the test calls, computed before it
+        test = self.inactive(node.test, statements=computed)
+        body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
+        orelse = None
+        if isinstance(node.orelse, cst.If):
+            orelse = cst.Else(cst.IndentedBlock(self.statement(node.orelse)))
+        elif isinstance(node.orelse, cst.Else):
+            orelse_body = self.block(node.orelse.body.body)
+            orelse = cst.Else(cst.IndentedBlock(orelse_body)) if orelse_body else None
+        return computed + [cst.If(test=test, body=cst.IndentedBlock(body), orelse=orelse)]
+
+    def compound_For(self, node):
+        if node.orelse is not None:
+            raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
+        if node.asynchronous is not None:
+            raise self.error("srcad cannot differentiate 'async for'", node)
+        if not (isinstance(node.target, cst.Name) and iteration.is_range(self, node.iter)):
+            before, loop = iteration.range_loop(self, node, bound_names(node.body, unpacked=True))
+            return [made for statement in before for made in self.statement(statement)] + self.compound_For(loop)
+        iterator = node.iter
+        if not 1 <= len(iterator.args) <= 3 or any(a.keyword or a.star for a in iterator.args):
+            raise self.error("range() takes one to three positional arguments here", iterator)
+        statements, bounds = [], []
+        roles = {1: ("stop",), 2: ("start", "stop"), 3: ("start", "stop", "step")}[len(iterator.args)]
+        for argument, role in zip(iterator.args, roles):
+            produced, atom = self.expression(argument.value)
+            if produced:  # evaluated once, before the loop, as Python does
+                name = self.names.fresh(f"{node.target.value}_{role}")
+                produced[-1] = assign(name, produced[-1].body[0].value)
+                atom = cst.Name(name)
+            statements += produced
+            bounds.append(atom)
+        loop_range = cst.Call(cst.Name("range"), [cst.Arg(b) for b in bounds])
+        body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
+        return statements + [cst.For(target=node.target, iter=loop_range, body=cst.IndentedBlock(body))]
+
+    def compound_While(self, node):
+        if node.orelse is not None:
+            raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
+        body = self.block(node.body.body)
+        if not (isinstance(node.test, cst.Name) and node.test.value == "True"):
+            test = self.inactive(node.test)  # (a helper called here is refused: see Canonicalize)
+            exit_check = cst.If(
+                test=cst.UnaryOperation(cst.Not(), test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
+                body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
+            )
+            body = [exit_check] + body
+        return [cst.While(test=cst.Name("True"), body=cst.IndentedBlock(body))]
+
+    # -- a kernel's threads and atomic additions -----------------------------------------------
+    def thread_dimensions(self):
+        """1, or k where the kernel unpacks its thread index as ``i, j = srcad.tid()`` (k names)."""
+        parsed = self.parsed
+        found = set()
+
+        class Uses(cst.CSTVisitor):
+            def visit_Assign(self, node):
+                value = node.value
+                if isinstance(value, cst.Call) and parsed.resolve(value.func).name == "srcad.tid":
+                    target = node.targets[0].target
+                    found.add(len(target.elements) if isinstance(target, (cst.Tuple, cst.List)) else 1)
+
+        parsed.definition.body.visit(Uses())
+        if len(found) > 1:
+            raise self.error("this kernel takes srcad.tid() with different numbers of dimensions",
+                             parsed.definition, "Unpack it the same way everywhere: i, j = srcad.tid().")
+        dimensions = found.pop() if found else 1
+        if dimensions > 3:
+            raise self.error("kernels have one, two or three thread dimensions", parsed.definition)
+        return dimensions
+
+    def atomic_add(self, call):
+        """``srcad.atomic_add(a, i, v)``: ``a[i] += v``, a scatter-add (the kernel back ends make it atomic)."""
+        arguments = [a.value for a in call.args]
+        if len(arguments) != 3 or any(a.keyword or a.star for a in call.args) or not isinstance(arguments[0], cst.Name):
+            raise self.error("srcad.atomic_add takes three arguments: an array variable, an index and a value", call)
+        array, index, value = arguments
+        indices = index.elements if isinstance(index, cst.Tuple) else [cst.Element(index)]
+        target = cst.Subscript(array, [cst.SubscriptElement(cst.Index(e.value)) for e in indices])
+        return self.augmented_assignment(cst.AugAssign(target, cst.AddAssign(), value))
+
+    # -- expressions, into three-address form --------------------------------------------------
+    def expression(self, node, into=None, allow_tuple=False):
+        """Flatten ``node`` into statements and an atom holding its value (with ``allow_tuple``,
+        a tuple-valued expression gives a Packed instead).
+
+        With ``into``, the last operation assigns straight to that name."""
+        statements = []
+        atom = self.value_of(node, statements, into) if allow_tuple else self._flatten(node, statements, into)
+        if isinstance(atom, Packed):
+            return statements, atom
+        if into is not None and not (
+            statements
+            and isinstance(statements[-1], (cst.SimpleStatementLine, cst.If))
+            and _assigns_to(statements[-1], into)
+        ):
+            statements.append(assign(into, atom))
+            atom = cst.Name(into)
+        return statements, atom
+
+    def _operand(self, node, statements):
+        return self._flatten(node, statements, None)
+
+    def _result(self, value, statements, into):
+        name = into or self.names.fresh(describe(value))
+        statements.append(assign(name, value))
+        return _Temporary(name)
+
+    def _flatten(self, node, statements, into):
+        if isinstance(node, _Temporary):  # already flattened
+            return node
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
+            part = self.tuple_part(node)  # t[0], state.x: the variable holding that part
+            if part is not None:
+                return self.scalar(part, node)
+        if isinstance(node, cst.Name):
+            return self.name(node).with_changes(lpar=[], rpar=[])
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return node.with_changes(lpar=[], rpar=[])
+        if isinstance(node, cst.Imaginary):
+            raise self.error("srcad cannot differentiate complex numbers", node)
+        if isinstance(node, cst.Attribute):
+            if self.is_array_attribute(node):
+                return self._result(self.inactive(node), statements, into)
+            if node.attr.value == "T" and self.parsed.resolve(node.value).kind != "module":  # a.T
+                array = self._operand(node.value, statements)
+                return self._result(node.with_changes(value=array, lpar=[], rpar=[]), statements, into)
+            return self.attribute_value(node)
+        if isinstance(node, cst.Subscript):
+            if isinstance(node.value, cst.Attribute) and self.is_array_attribute(node.value):
+                return self._result(self.inactive(node), statements, into)  # a.shape[0]
+            if is_view_subscript(node):
+                return self._result(self.view(node, statements), statements, into)
+            return self._result(self.element(node, statements), statements, into)
+        if isinstance(node, cst.UnaryOperation):
+            if isinstance(node.operator, cst.Plus):
+                return self._flatten(node.expression, statements, into)
+            if isinstance(node.operator, cst.Minus):
+                operand = self._operand(node.expression, statements)
+                if isinstance(operand, (cst.Integer, cst.Float)):
+                    return cst.UnaryOperation(cst.Minus(), operand)
+                return self._result(cst.UnaryOperation(cst.Minus(), operand), statements, into)
+            return self._result(self.inactive(node), statements, into)
+        if isinstance(node, cst.BinaryOperation):
+            symbol = rules.operator_symbol(node.operator)
+            if symbol is None:
+                return self._result(self.inactive(node), statements, into)
+            left = self._operand(node.left, statements)
+            right = self._operand(node.right, statements)
+            operator = type(node.operator)()  # the user's spacing may hold line breaks
+            return self._result(cst.BinaryOperation(left, operator, right), statements, into)
+        if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
+            return self._result(self.inactive(node, statements=statements), statements, into)
+        if isinstance(node, cst.IfExp):
+            return self.conditional_expression(node, statements, into)
+        if isinstance(node, cst.Call):
+            return self.scalar(self.replaced(node, statements) or self.call(node, statements, into), node)
+        raise self._unsupported_expression(node)
+
+    def _unsupported_expression(self, node):
+        kind = type(node)
+        messages = {
+            cst.Lambda: ("srcad cannot differentiate a lambda", "Define the function with 'def' at module level."),
+            cst.Yield: ("srcad cannot differentiate generators ('yield')", "Return a value instead."),
+            cst.Await: ("srcad cannot differentiate 'await'", None),
+            cst.NamedExpr: ("srcad does not support ':=' yet", "Assign on a separate line."),
+        }
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return self.error(
+                "srcad cannot differentiate string values", node, "Only numbers can flow through the computation."
+            )
+        if isinstance(node, (cst.Dict, cst.Set, cst.DictComp, cst.SetComp)):
+            return self.error(
+                "srcad cannot differentiate dicts or sets: their items cannot carry derivatives",
+                node,
+                "Use a NamedTuple for named parts (class Params(NamedTuple): k: float, then params.k), "
+                "separate float variables, or a NumPy array.",
+            )
+        if isinstance(node, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp)):
+            return self.error(
+                "srcad cannot differentiate list or tuple values here",
+                node,
+                "Use separate float variables; tuples are supported only in 'a, b = e1, e2'.",
+            )
+        why, fix = messages.get(kind, (f"srcad cannot differentiate a {kind.__name__} expression", None))
+        return self.error(why, node, fix)
+
+    def name(self, node):
+        resolved = self.parsed.resolve(node)
+        if resolved.kind == "local":
+            return node
+        if resolved.kind == "constant":
+            if node.value in ("True", "False"):
+                return node
+            self.constants[node.value] = resolved.value
+            return node
+        if resolved.kind == "constant array":
+            return self.constant_array(node, resolved.value)
+        if resolved.kind == "function":
+            raise self.error(
+                f"srcad cannot use the function {node.value!r} as a value", node, "Call it instead."
+            )
+        if resolved.value is MISSING:
+            raise self.error(f"name {node.value!r} is not defined", node)
+        raise self.error(
+            f"srcad cannot use {node.value!r} (a {type(resolved.value).__name__}) in a differentiated function",
+            node,
+            "Only numbers, math functions and local variables can be used; pass other values in as arguments.",
+        )
+
+    def constant_array(self, node, value):
+        """A module-level NumPy array the function reads (``WEIGHTS = np.array([...])``): generated
+        modules define it with its values, as numba freezes a global array when it compiles."""
+        if value.size > CONSTANT_ARRAY_LIMIT:
+            raise self.error(
+                f"srcad copies module-level arrays into the code it generates, up to {CONSTANT_ARRAY_LIMIT} "
+                f"elements; {node.value!r} has {value.size}",
+                node,
+                "Pass it in as an argument.",
+            )
+        self.constants[node.value] = value
+        return node
+
+    def attribute_value(self, node):
+        resolved = self.parsed.resolve(node)
+        if resolved.kind == "constant":
+            return _literal(resolved.value)
+        if self.lenient and isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
+            raise NeedsStructures(node.value.value)  # state.x: a NamedTuple argument, perhaps
+        raise self.error(
+            f"srcad cannot use {spelled(node)!r} here",
+            node,
+            "Only numeric constants such as math.pi and calls of supported functions can be used.",
+        )
+
+    # -- arrays -----------------------------------------------------------------------------------------
+    def is_array_attribute(self, node):
+        """``a.shape``, ``a.size``, ``a.ndim`` of a local array (or a tuple's part): integers, never active."""
+        if node.attr.value not in ("shape", "size", "ndim"):
+            return False
+        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "constant array":
+            self.name(node.value)
+            return True
+        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
+            return node.value.value not in self.bundles
+        return isinstance(node.value, (cst.Attribute, cst.Subscript)) and isinstance(self.tuple_part(node.value), cst.Name)
+
+    def conditional_expression(self, node, statements, into):
+        name = into or self.names.fresh("choice")
+        body, _ = self.expression(node.body, into=name)
+        orelse, _ = self.expression(node.orelse, into=name)
+        test = self.inactive(node.test, statements=statements)
+        statements.append(
+            cst.If(
+                test=test,
+                body=cst.IndentedBlock(body),
+                orelse=cst.Else(cst.IndentedBlock(orelse)),
+            )
+        )
+        return cst.Name(name)
+
+    def call(self, node, statements, into):
+        """A call's value: an atom, or a Packed for a NamedTuple built or a helper returning a tuple."""
+        length = self.tuple_length(node)
+        if length is not None:
+            return length
+        from . import iteration
+
+        if iteration.is_sum_of_a_generator(self, node):
+            loops, total = iteration.sum_of_generator(self, node)
+            statements += [made for statement in loops for made in self.statement(statement)]
+            if self.parsed.resolve(node.func).name == "np.sum":  # np.sum([...]) adds every element of the e's
+                return self._result(_call("np.sum", [cst.Name(total)]), statements, into)
+            return self._operand(cst.Name(total), statements) if into is None else self._result(cst.Name(total), statements, into)
+        for argument in node.args:  # any(x > k for k in ...), [f(v) for v in x]: comprehensions cannot be done
+            if isinstance(argument.value, (cst.GeneratorExp, cst.ListComp, cst.SetComp, cst.DictComp)):
+                raise self.error(
+                    "srcad cannot differentiate a generator expression or a comprehension",
+                    argument.value,
+                    "Write it as a loop: total = 0.0, then for k in range(n): total += ...",
+                )
+        function = node.func
+        if isinstance(function, cst.Attribute) and not _is_module(self.parsed.resolve(function.value)):
+            return self.method_call(node, statements, into)  # a.sum(), np.abs(x).dot(y)
+        resolved = self.parsed.resolve(function)
+        callee = resolved.name
+        if resolved.kind != "function":
+            from .inline import (
+                custom_call,
+                inline_call,
+                inline_srcad_helper,
+                is_srcad_helper,
+                is_user_function,
+            )
+
+            if custom.rules_for(resolved.value) and "reverse" in custom.rules_for(resolved.value):
+                return custom_call(self, node, resolved.value, statements, into)
+            if is_srcad_helper(resolved.value):  # products_of_others: derivatives of np.prod call it; no rule
+                return inline_srcad_helper(self, node, resolved.value, statements, into)
+            if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
+                return inline_call(self, node, resolved.value, statements, into)
+            if is_named_tuple_class(resolved.value):
+                return self.constructed(node, resolved.value, statements)
+            raise self.unknown_callee(node, resolved)
+        if callee == "srcad.tid":
+            if not self.kernel or node.args:
+                raise self.error(
+                    "srcad.tid() takes no arguments and has a meaning only in a @srcad.kernel", node,
+                    "Decorate the function with @srcad.kernel and launch it with kernel.launch(n, ...).",
+                )
+            if len(self.threads) == 1:
+                return cst.Name(self.threads[0])
+            return Packed(tuple, [cst.Name(t) for t in self.threads])  # i, j = srcad.tid()
+        if callee == "srcad.atomic_add":
+            raise self.error("srcad.atomic_add(a, i, v) is a statement: it returns nothing", node)
+        if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":
+            return self._result(self.inactive(node, statements=statements), statements, into)
+        if callee in rules.ARRAY_CONSTRUCTORS:
+            return self._result(self.inactive(node, allow_tuples=True), statements, into)
+        if callee in rules.ARRAY_FILLS:
+            return self.array_fill(node, callee, statements, into)
+        if callee in rules.OPERATOR_FUNCTIONS:
+            return self._flatten(self.operator_of(node, callee), statements, into)
+        if callee in rules.ARRAY_CONVERSIONS and node.args and not isinstance(node.args[0].value, (cst.List, cst.Tuple)):
+            return self.converted(node, callee, statements, into)
+        if callee in rules.ASSEMBLED_RULES and node.args:
+            return self.assembled(node, callee, statements, into)
+        if callee in rules.REDUCTIONS and node.args:
+            return self.reduction(node, callee, node.args[0].value, list(node.args[1:]), statements, into)
+        if callee in ("np.cumsum", "np.linalg.norm") and len(node.args) > 1:
+            return self.with_axis(node, callee, statements, into)
+        if callee == "np.roll":
+            return self.roll(node, statements, into)
+        if callee == "np.einsum":
+            from .einsum import einsum
+
+            return einsum(self, node, statements, into)
+        for argument in node.args:
+            if argument.keyword is not None or argument.star:
+                raise self.error(f"srcad supports only positional arguments in calls to {callee}", argument)
+        arguments = [self._operand(argument.value, statements) for argument in node.args]
+        if callee == "srcad.no_grad":
+            if len(arguments) != 1:
+                raise self.error("srcad.no_grad takes exactly one argument", node)
+            function = cst.parse_expression("srcad.no_grad")
+            return self._result(cst.Call(function, [cst.Arg(arguments[0])]), statements, into)
+        if callee in rules.VARIADIC_FUNCTIONS and len(arguments) > 2:
+            result = arguments[0]
+            for index, argument in enumerate(arguments[1:]):
+                last = index == len(arguments) - 2
+                call = cst.Call(cst.Name(callee), [cst.Arg(result), cst.Arg(argument)])
+                result = self._result(call, statements, into if last else None)
+            return result
+        if callee == "np.matmul" and len(arguments) == 2:  # numba compiles `@`, not np.matmul
+            return self._result(cst.BinaryOperation(arguments[0], cst.MatrixMultiply(), arguments[1]), statements, into)
+        if callee == "math.log" and len(arguments) == 2:  # log(x, base) = log(x) / log(base)
+            log_x = self._result(_call("math.log", arguments[:1]), statements, None)
+            log_base = self._result(_call("math.log", arguments[1:]), statements, None)
+            return self._result(cst.BinaryOperation(log_x, cst.Divide(), log_base), statements, into)
+        rule = rules.RULES[callee]
+        if len(arguments) != len(rule.operands):
+            raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
+        return self._result(_call(callee, arguments), statements, into)
+
+    def operator_of(self, node, callee):
+        """``np.add(a, b)`` as ``a + b``, ``np.negative(a)`` as ``-a`` (what NumPy computes for them)."""
+        symbol = rules.OPERATOR_FUNCTIONS[callee]
+        arity = 1 if symbol in ("neg", "copy") else 2
+        if len(node.args) != arity or any(a.keyword or a.star for a in node.args):
+            raise self.error(f"srcad supports {callee} with {arity} positional argument(s) only", node)
+        operands = [a.value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) for a in node.args]
+        if symbol == "neg":
+            return cst.UnaryOperation(cst.Minus(), operands[0])
+        if symbol == "copy":
+            return cst.UnaryOperation(cst.Plus(), operands[0])
+        operator = {"+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide}[symbol]()
+        return cst.BinaryOperation(operands[0], operator, operands[1])
+
+    def converted(self, node, callee, statements, into):
+        """``np.array(x)`` of an array as a copy of it; ``np.asarray(x)`` as x itself (one memory, two
+        names, as NumPy has it); a float dtype may be named, no other."""
+        array, *others = node.args
+        for other in others:
+            keyword = other.keyword.value if other.keyword is not None else "dtype"
+            dtype = spelled(other.value)
+            if other.star or keyword != "dtype" or dtype not in ("float", "np.float64", "numpy.float64"):
+                raise self.error(f"srcad supports {callee}(x) and {callee}(x, dtype=float) only", other,
+                                 "Differentiated arrays are float64; convert other data before the call.")
+        operand = self._operand(array.value, statements)
+        if rules.ARRAY_CONVERSIONS[callee] == "copy":
+            return self._result(operand, statements, into) if into is not None else operand
+        return self._result(_call("np.copy", [operand]), statements, into)
+
+    def unknown_callee(self, node, resolved):
+        from .inline import refusal_of_call
+
+        return refusal_of_call(self, node, resolved)
+
+    # -- inactive expressions are copied, with function names spelled canonically ---------------------
+    def expression_atom(self, node, statements):
+        """An atom holding the value of ``node``, the statements computing it appended to ``statements``."""
+        return self._operand(node, statements)
+
+    def inactive(self, node, allow_tuples=False, statements=None):
+        """``node`` checked and spelled canonically; with ``statements``, calls of the user's helpers in
+        it are computed there first."""
+        canonical = node.visit(Canonicalize(self, allow_tuples, statements))
+        if "\n" in spelled(canonical) and not getattr(canonical, "lpar", True):
+            canonical = canonical.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        return canonical
+
+    # -- array expressions: element reads, views, methods, reductions, assembled arrays, fills ----
+    def element(self, node, statements):
+        """``a[i, j]`` with the array a local name and each index an atom (``a[i][j]`` reads as ``a[i, j]``)."""
+        if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
+            node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
+        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "constant array":
+            self.name(node.value)  # a module-level table, read only
+        elif not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
+            if isinstance(node.value, cst.Name):  # WEIGHTS[1] with WEIGHTS a global list, dict, array...
+                value = self.parsed.resolve(node.value).value
+                what = f"a {type(value).__name__}" if value is not None else "not a local variable"
+                raise self.error(
+                    f"srcad cannot index {node.value.value!r} ({what} from outside the function): a differentiated "
+                    "function reads arrays from its arguments",
+                    node.value,
+                    f"Pass it in as an argument (as a NumPy array: np.asarray(...)), or pass the numbers it holds.",
+                )
+            if not isinstance(node.value, (cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation)):
+                raise self.error(
+                    "srcad can only index arrays held in local variables or arguments",
+                    node.value,
+                    "Assign the array to a variable first.",
+                )
+            node = node.with_changes(value=self._operand(node.value, statements))  # A.T[1], (a * b)[i]
+        indices = []
+        for element in node.slice:
+            if not isinstance(element.slice, cst.Index) or element.slice.star is not None:
+                raise self.error(
+                    "srcad cannot differentiate slices yet",
+                    element,
+                    "Index single elements in a loop: 'for i in range(n): ... a[i] ...'.",
+                )
+            index = element.slice.value
+            if isinstance(index, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+                raise self.error(
+                    f"srcad cannot differentiate through a dict ({spelled(node)}): its items cannot carry derivatives",
+                    node,
+                    "Use a NamedTuple for named parts (class Params(NamedTuple): k: float, then params.k), "
+                    "or pass the numbers as separate arguments.",
+                )
+            if isinstance(index, (cst.BooleanOperation, cst.UnaryOperation)) and not isinstance(
+                getattr(index, "operator", None), (cst.Minus, cst.Plus, cst.BitInvert)
+            ):
+                raise self.error(
+                    "'and', 'or' and 'not' do not combine arrays of booleans elementwise",
+                    index,
+                    "Combine masks with &, | and ~: x[(x > 0) & (x < 1)].",
+                )
+            if isinstance(index, cst.Comparison) or (
+                isinstance(index, cst.BinaryOperation) and isinstance(index.operator, (cst.BitAnd, cst.BitOr, cst.BitXor))
+            ) or (isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.BitInvert)):
+                indices.append(self._result(self.inactive(index, statements=statements), statements, None))  # a mask
+                continue
+            if isinstance(index, (cst.Tuple, cst.List)) or (
+                isinstance(index, cst.Name) and index.value == "None"
+            ):
+                raise self.error("srcad supports integer indices only here", index, "Index with integers.")
+            indices.append(self._operand(index, statements))
+        return cst.Subscript(
+            value=node.value.with_changes(lpar=[], rpar=[]),
+            slice=[cst.SubscriptElement(cst.Index(atom)) for atom in indices],
+        )
+
+    def view(self, node, statements):
+        """``a[1:, j]``, ``a[:, None]``, ``a[..., ::2]``: the array flattened to an atom, the
+        bounds and indices copied (they only pick the elements; the reverse sweep never reads them)."""
+        array = self._operand(node.value, statements)
+        elements = []
+        for element in node.slice:
+            if element.slice.__class__ is cst.Slice:
+                bounds = {
+                    part: self.inactive(getattr(element.slice, part))
+                    for part in ("lower", "upper", "step")
+                    if getattr(element.slice, part) is not None
+                }
+                elements.append(element.with_changes(slice=element.slice.with_changes(**bounds)))
+            elif is_none_or_ellipsis(element.slice.value):
+                elements.append(element)
+            else:
+                elements.append(element.with_changes(slice=cst.Index(self.inactive(element.slice.value))))
+        elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return cst.Subscript(value=array, slice=elements)
+
+    def method_call(self, node, statements, into):
+        method = node.func.attr.value
+        if method == "pop" and not node.args and self.is_typed_list(node.func.value):
+            return self._result(cst.Call(cst.Attribute(self.name(node.func.value), cst.Name("pop"))), statements, into)
+        if method in rules.VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
+            array = self._operand(node.func.value, statements)
+            shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
+            call = cst.Call(cst.Attribute(array, cst.Name(method)), shape)
+            return self._result(call, statements, into)
+        if f"np.{method}" in rules.REDUCTIONS:  # x.sum(axis=0) is np.sum(x, axis=0)
+            return self.reduction(node, f"np.{method}", node.func.value, list(node.args), statements, into)
+        function = {"copy": "np.copy", "dot": "np.dot", "trace": "np.trace", "var": "np.var", "std": "np.std",
+                    "cumsum": "np.cumsum"}.get(method)
+        if function is not None and not any(a.keyword or a.star for a in node.args):
+            array = self._operand(node.func.value, statements)
+            arguments = [array] + [self._operand(a.value, statements) for a in node.args]
+            if len(arguments) == len(rules.RULES[function].operands):
+                return self._result(_call(function, arguments), statements, into)
+        if method == "_replace" and self.lenient:
+            from srcad.structure import NeedsStructures
+
+            raise NeedsStructures(method)  # state._replace(...): a NamedTuple argument, perhaps
+        advice = {
+            "item": "An element x[i] is already a number: drop '.item()'.",
+            "tolist": "Keep the array: srcad differentiates arrays, not lists.",
+            "astype": "Differentiated arrays stay float; for indices, compute them with int(...) or pass an int array.",
+        }.get(method, "Write it with NumPy functions, or as a loop over the elements.")
+        raise self.error(f"srcad cannot differentiate the method '.{method}()'", node, advice)
+
+    def is_typed_list(self, node):
+        """Whether ``node`` names a typed list made in this function by ``empty_list_like`` (generated
+        gradients keep arrays in them; forward mode reads them, reverse mode refuses them)."""
+        if self._typed_lists is None:
+            resolve, found = self.parsed.resolve, set()
+
+            class Find(cst.CSTVisitor):
+                def visit_Assign(self, assign):
+                    value, target = assign.value, assign.targets[0].target
+                    if isinstance(value, cst.Call) and isinstance(target, cst.Name):
+                        if resolve(value.func).name == "empty_list_like":
+                            found.add(target.value)
+
+            self.parsed.definition.visit(Find())
+            self._typed_lists = found
+        return isinstance(node, cst.Name) and node.value in self._typed_lists
+
+    _typed_lists = None
+
+    def reduction(self, node, callee, array, arguments, statements, into):
+        """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
+        axis, keepdims = None, cst.Name("False")
+        for position, argument in enumerate(arguments):
+            keyword = argument.keyword.value if argument.keyword is not None else ("axis" if position == 0 else None)
+            if argument.star or keyword not in ("axis", "keepdims"):
+                raise self.error(f"srcad supports only the axis= and keepdims= arguments of {callee}", argument)
+            if keyword == "keepdims":
+                keepdims = argument.value
+                if not (isinstance(keepdims, cst.Name) and keepdims.value in ("True", "False")):
+                    raise self.error("srcad needs keepdims written as True or False here", keepdims)
+            else:
+                axis = argument.value
+        if axis is None or (isinstance(axis, cst.Name) and axis.value == "None"):
+            operand = self._operand(array, statements)
+            if keepdims.value == "True":  # every axis kept, with size 1
+                reduced = self._result(_call(callee, [operand]), statements, None)
+                return self._result(_call("keep_dims", [reduced, operand]), statements, into)
+            return self._result(_call(callee, [operand]), statements, into)
+        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+        if not isinstance(literal, cst.Integer):
+            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+        operand = self._operand(array, statements)
+        axis = axis.with_changes(lpar=[], rpar=[])
+        if callee == "np.sum" and keepdims.value == "False":  # numba's own
+            keyword = cst.Name("axis")
+            equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+            return self._result(_call_with(callee, [cst.Arg(operand), cst.Arg(axis, keyword=keyword, equal=equal)]), statements, into)
+        kind = {"np.amax": "max", "np.amin": "min"}.get(callee, callee[len("np."):])
+        return self._result(_call(f"{kind}_along", [operand, axis, cst.Name(keepdims.value)]), statements, into)
+
+    def with_axis(self, node, callee, statements, into):
+        """``np.cumsum(x, axis=k)`` as ``cumsum_along(x, k)``; ``np.linalg.norm(x, axis=k, keepdims=b)``
+        as the square root of a sum of squares (numba has neither argument)."""
+        array, *others = node.args
+        named = {}
+        for position, argument in enumerate(others):
+            keyword = argument.keyword.value if argument.keyword is not None else (["axis"] if callee == "np.cumsum" else ["ord", "axis", "keepdims"])[position]
+            if argument.star or keyword not in ("ord", "axis", "keepdims") or (keyword != "axis" and callee == "np.cumsum"):
+                raise self.error(f"srcad supports only the axis= argument of np.cumsum and ord=, axis= and keepdims= of np.linalg.norm", argument)
+            named[keyword] = argument.value
+        axis = named.get("axis", cst.Name("None"))
+        no_axis = isinstance(axis, cst.Name) and axis.value == "None"
+        order = spelled(named["ord"]) if "ord" in named else "None"
+        if order in ("2", "2.0") and no_axis:  # a vector's 2-norm, or a matrix's spectral norm: rank unknown here
+            raise self.error("srcad differentiates np.linalg.norm(x, 2) along an axis only: without one, ord=2 of "
+                             "a matrix is its largest singular value", named["ord"],
+                             "For a vector, leave ord out (np.linalg.norm(v)) or give the axis "
+                             "(np.linalg.norm(v, 2, axis=0)).")
+        if order not in ("None", "2", "2.0"):
+            raise self.error("srcad differentiates np.linalg.norm only as the 2-norm (ord=None, or ord=2 along an axis)",
+                             named["ord"], "Write the norm out, e.g. np.sum(np.abs(x), axis=1) for ord=1.")
+        if callee == "np.cumsum":
+            operand = self._operand(array.value, statements)
+            if isinstance(axis, cst.Name) and axis.value == "None":
+                return self._result(_call(callee, [operand]), statements, into)
+            literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+            if not isinstance(literal, cst.Integer):
+                raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+            return self._result(_call("cumsum_along", [operand, axis.with_changes(lpar=[], rpar=[])]), statements, into)
+        operand = self._operand(array.value, statements)
+        squares = self._result(cst.BinaryOperation(operand, cst.Multiply(), operand), statements, None)
+        reduce = [cst.Arg(axis, keyword=cst.Name("axis"))] + (
+            [cst.Arg(named["keepdims"], keyword=cst.Name("keepdims"))] if "keepdims" in named else [])
+        summed = self.reduction(node, "np.sum", squares, reduce, statements, None)
+        return self._result(_call("np.sqrt", [summed]), statements, into)
+
+    def roll(self, node, statements, into):
+        """``np.roll(x, shift)`` (of x flattened, as numba has it) and ``np.roll(x, shift, axis=k)`` as
+        ``roll_along(x, shift, k)``; the shift is any integer expression, the axis a number."""
+        named = {}
+        for position, argument in enumerate(node.args):
+            keyword = argument.keyword.value if argument.keyword is not None else ("a", "shift", "axis")[min(position, 2)]
+            if argument.star or keyword not in ("a", "shift", "axis") or keyword in named or position > 2:
+                raise self.error("srcad supports np.roll(x, shift) and np.roll(x, shift, axis=k)", argument)
+            named[keyword] = argument.value
+        if "a" not in named or "shift" not in named:
+            raise self.error("np.roll takes an array and a shift", node)
+        if isinstance(named["shift"], (cst.Tuple, cst.List)):
+            raise self.error("srcad rolls along one axis at a time", named["shift"],
+                             "Roll twice: np.roll(np.roll(x, s0, axis=0), s1, axis=1).")
+        array = self._operand(named["a"], statements)
+        shift = self._result(self.inactive(named["shift"], statements=statements), statements, None)
+        axis = named.get("axis", cst.Name("None"))
+        if isinstance(axis, cst.Name) and axis.value == "None":
+            return self._result(_call("np.roll", [array, shift]), statements, into)
+        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
+        if not isinstance(literal, cst.Integer):
+            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
+        return self._result(_call("roll_along", [array, shift, axis.with_changes(lpar=[], rpar=[])]), statements, into)
+
+    def assembled(self, node, callee, statements, into):
+        """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
+        each piece flattened to an atom; other arguments (dtype, axis=0) copied."""
+        pieces, *others = node.args
+        if not isinstance(pieces.value, (cst.List, cst.Tuple)) or pieces.keyword is not None:
+            raise self.error(f"srcad needs the pieces of {callee} written out as a list or tuple", pieces)
+        for other in others:
+            keyword = other.keyword.value if other.keyword is not None else None
+            if keyword == "dtype" and callee == "np.array":
+                continue
+            if (keyword == "axis" or (keyword is None and other is others[0])) and callee != "np.array":
+                literal = other.value
+                if isinstance(literal, cst.UnaryOperation) and isinstance(literal.operator, cst.Minus):
+                    literal = literal.expression
+                if isinstance(literal, cst.Integer):
+                    continue
+                raise self.error(f"srcad needs the axis of {callee} written as a number here", other.value)
+            raise self.error(
+                f"srcad supports only the pieces and axis= of {callee}, and only the pieces and dtype= of np.array",
+                other,
+                "Build the array with a loop instead.",
+            )
+
+        def flattened(sequence, depth):
+            elements = []
+            for element in sequence.elements:
+                if isinstance(element, cst.StarredElement):
+                    raise self.error(f"srcad cannot differentiate a starred piece of {callee}", element)
+                value = element.value
+                if callee == "np.array" and depth == 0 and isinstance(value, (cst.List, cst.Tuple)):
+                    value = flattened(value, 1)
+                else:
+                    value = self._operand(value, statements)
+                elements.append(cst.Element(value))
+            if isinstance(sequence, cst.List) and callee == "np.array":
+                return cst.List(elements)
+            return cst.Tuple(elements)  # numba's np.stack and np.concatenate take tuples only
+
+        arguments = [cst.Arg(flattened(pieces.value, 0))] + [
+            other.with_changes(value=self.inactive(other.value)) for other in others
+        ]
+        return self._result(cst.Call(cst.parse_expression(callee), arguments), statements, into)
+
+    def array_fill(self, node, callee, statements, into):
+        """``np.full(shape, value)``: the shape is copied, the fill value may be active."""
+        position = rules.ARRAY_FILLS[callee]
+        arguments = []
+        for index, argument in enumerate(node.args):
+            if index == position and argument.keyword is None:
+                arguments.append(argument.with_changes(value=self._operand(argument.value, statements)))
+            else:
+                arguments.append(argument.with_changes(value=self.inactive(argument.value, allow_tuples=True)))
+        return self._result(node.with_changes(func=cst.parse_expression(callee), args=arguments), statements, into)
+
+    # -- tuples: one variable per part (self.bundles maps a tuple variable to the Packed of its parts) ----
+    def tuple_parameters(self, name, structure):
+        """The Packed of parameters standing for the tuple argument ``name``: ``state_x``, ``state_v``..."""
+
+        def made(prefix, structure):
+            items = []
+            for field, part in zip(structure.fields, structure.parts):
+                hint = f"{prefix}_{field}"
+                items.append(cst.Name(self.names.fresh(hint)) if part is None else made(hint, part))
+            return Packed(structure.kind, items)
+
+        self.bundles[name] = made(name, structure)
+        return self.bundles[name]
+
+    # -- reading ------------------------------------------------------------------------------------
+    def value_of(self, node, statements, into=None):
+        """An atom, or a Packed for a tuple-valued expression (a display, a tuple variable or part,
+        a NamedTuple built or replaced, a helper returning a tuple)."""
+        if isinstance(node, cst.Tuple):
+            items = []
+            for element in node.elements:
+                if isinstance(element, cst.StarredElement):
+                    raise self.error("srcad cannot differentiate starred expressions", element)
+                items.append(self.value_of(element.value, statements))
+            if not items:
+                raise self.error("srcad cannot differentiate an empty tuple", node)
+            return Packed(tuple, items)
+        part = self.tuple_part(node)
+        if part is not None:
+            return part
+        if isinstance(node, cst.Call):
+            replaced = self.replaced(node, statements)
+            if replaced is not None:
+                return replaced
+            return self.call(node, statements, into)
+        return self._flatten(node, statements, into)
+
+    def tuple_part(self, node):
+        """The Packed or atom a tuple variable, or a part of one (``p``, ``p[0]``, ``s.v``, ``s.a[1]``), holds;
+        None when ``node`` is no such thing."""
+        if isinstance(node, cst.Name):
+            return self.bundles.get(node.value)
+        if isinstance(node, cst.Attribute):
+            whole = self.tuple_part(node.value)
+            if not isinstance(whole, Packed):
+                return None
+            fields = whole.fields
+            if node.attr.value not in fields or whole.kind is tuple:
+                raise self.error(f"this tuple has no part named {node.attr.value!r} (its parts: {', '.join(fields)})", node)
+            return whole.items[fields.index(node.attr.value)]
+        if isinstance(node, cst.Subscript):
+            whole = self.tuple_part(node.value)
+            if not isinstance(whole, Packed):
+                return None
+            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, (cst.Index, cst.Slice)):
+                raise self.error("index a tuple with one number", node)
+            index = node.slice[0].slice
+            if isinstance(index, cst.Slice):
+                bounds = [self._tuple_index(getattr(index, b)) if getattr(index, b) else None for b in ("lower", "upper", "step")]
+                return Packed(tuple, whole.items[slice(*bounds)])
+            position = self._tuple_index(index.value)
+            if not -len(whole.items) <= position < len(whole.items):
+                raise self.error(f"tuple index {position} is out of range (the tuple has {len(whole.items)} parts)", node)
+            return whole.items[position]
+        return None
+
+    def _tuple_index(self, node):
+        negative = isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
+        literal = node.expression if negative else node
+        if not isinstance(literal, cst.Integer):
+            raise self.error(
+                "srcad needs a tuple's index written as a number",
+                node,
+                "Index tuples with constants (t[0]), or store the values in an array to index them by a variable.",
+            )
+        return -int(literal.value) if negative else int(literal.value)
+
+    def replaced(self, node, statements):
+        """``s._replace(v=w)``: s with some parts replaced; None for any other call."""
+        function = node.func
+        if not (isinstance(function, cst.Attribute) and function.attr.value == "_replace"):
+            return None
+        whole = self.tuple_part(function.value)
+        if not isinstance(whole, Packed) or whole.kind is tuple:
+            return None
+        items = list(whole.items)
+        for argument in node.args:
+            if argument.keyword is None or argument.keyword.value not in whole.fields:
+                raise self.error(f"_replace takes the names of the parts ({', '.join(whole.fields)}) as keywords", argument)
+            items[whole.fields.index(argument.keyword.value)] = self.value_of(argument.value, statements)
+        return Packed(whole.kind, items)
+
+    def constructed(self, node, kind, statements):
+        """``State(x, v)`` or ``State(x=x, v=v)`` for a NamedTuple class: a Packed, defaults filled in."""
+        fields = kind._fields
+        given = {}
+        for position, argument in enumerate(node.args):
+            if argument.star:
+                raise self.error("srcad cannot build a NamedTuple from *args", argument)
+            name = argument.keyword.value if argument.keyword is not None else (fields[position] if position < len(fields) else None)
+            if name not in fields or name in given:
+                raise self.error(f"this does not match {kind.__name__}({', '.join(fields)})", argument)
+            given[name] = self.value_of(argument.value, statements)
+        items = []
+        for name in fields:
+            if name in given:
+                items.append(given[name])
+            elif name in kind._field_defaults and isinstance(kind._field_defaults[name], (int, float)):
+                items.append(cst.parse_expression(repr(kind._field_defaults[name])))
+            else:
+                raise self.error(f"{kind.__name__}() is missing its part {name!r}", node)
+        return Packed(kind, items)
+
+    def scalar(self, value, node):
+        """``value`` where a number or an array is needed: a tuple there is an error at ``node``."""
+        if isinstance(value, Packed):
+            raise self.error(
+                "srcad cannot use a tuple here",
+                node,
+                "Unpack it first ('a, b = t') or take one part (t[0], state.x).",
+            )
+        return value
+
+    def tuple_length(self, node):
+        """``len(t)`` of a tuple variable: a number; None for anything else."""
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "len"):
+            return None
+        if len(node.args) != 1:
+            return None
+        whole = self.tuple_part(node.args[0].value)
+        return cst.Integer(str(len(whole.items))) if isinstance(whole, Packed) else None
+
+    # -- assignments with tuple targets (the Normalizer's) -------------------------------------------
+    def tuple_assignment(self, target, value):
+        """``a, b = e1, e2``, ``x, v = state``, ``a, (b, c) = helper(x)``: every part bound in turn, the
+        values read first (parts that a target overwrites go through temporaries)."""
+        if isinstance(value, cst.Attribute) and self.is_array_attribute(value) and value.attr.value == "shape":
+            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(target.elements))]
+            value = cst.Tuple([cst.Element(p) for p in parts])  # n, m = a.shape
+        statements, packed = self.expression(value, allow_tuple=True)
+        if not isinstance(packed, Packed):
+            if self.lenient and isinstance(value, cst.Name):
+                raise NeedsStructures(value.value)
+            raise self.error(
+                "srcad can only unpack tuples here (a tuple written out, a tuple variable or argument, "
+                "or a helper returning a tuple)",
+                value,
+                "Assign the parts one by one.",
+            )
+        pairs = self.unpacked(target, packed)
+        written = set()
+        for element, part in pairs:
+            if isinstance(element, cst.Name):
+                bundle = self.bundles.get(element.value)
+                written |= {element.value} | {leaf.value for leaf in (bundle.leaves() if bundle else [])}
+
+        def read_first(part):  # values first: `a, b = b, a + b` reads the old b
+            if isinstance(part, Packed):
+                return Packed(part.kind, [read_first(item) for item in part.items])
+            if isinstance(part, cst.Name) and part.value in written:
+                temporary = self.names.fresh(f"{part.value}_old")
+                statements.append(assign(temporary, part))
+                return cst.Name(temporary)
+            return part
+
+        for element, part in [(element, read_first(part)) for element, part in pairs]:
+            if isinstance(part, Packed):
+                statements += self.bind_tuple(element.value, part, element)
+            elif isinstance(element, cst.Name):
+                self.single_value(element.value, element)
+                statements.append(assign(element, part))
+            else:
+                statements.append(assign(self.target(element, statements), part))
+        return statements
+
+    def unpacked(self, target, packed):
+        """(target, atom or Packed) pairs of a tuple target and the tuple value it unpacks."""
+        elements = [e.value for e in target.elements]
+        if any(isinstance(e, cst.StarredElement) for e in target.elements) or len(elements) != len(packed.items):
+            raise self.error(
+                f"cannot unpack a tuple of {len(packed.items)} into {len(elements)} target(s)"
+                if not any(isinstance(e, cst.StarredElement) for e in target.elements)
+                else "srcad cannot differentiate starred assignment",
+                target,
+            )
+        pairs = []
+        for element, part in zip(elements, packed.items):
+            if isinstance(element, (cst.Tuple, cst.List)):
+                if not isinstance(part, Packed):
+                    raise self.error("this part is a single value, not a tuple to unpack", element)
+                pairs += self.unpacked(element, part)
+                continue
+            self.check_target(element)
+            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
+                raise self.error("srcad cannot store a tuple in an array element", element)
+            pairs.append((element, part))
+        return pairs
+
+    # -- binding ------------------------------------------------------------------------------------
+    def bind_tuple(self, name, value, node):
+        """Statements binding the tuple variable ``name`` to the Packed ``value``, part by part."""
+        structure = value.structure()
+        if name in self.scalar_variables:
+            raise self.error(f"{name!r} holds a tuple here and a single value elsewhere", node, "Use two names.")
+        bundle = self.bundles.get(name)
+        if bundle is None:
+            leaves = iter(cst.Name(self.names.fresh(f"{name}_{path}")) for path in _leaf_paths(structure))
+            bundle = self.bundles[name] = packed_like(structure, leaves)
+        elif bundle.structure().parts != structure.parts:
+            raise self.error(
+                f"{name!r} holds tuples of different shapes ({bundle.structure().describe()} and {structure.describe()})",
+                node,
+                "Use a new name for the new tuple.",
+            )
+        elif bundle.kind is not tuple and value.kind is not tuple and bundle.kind is not value.kind:
+            raise self.error(f"{name!r} holds a {bundle.kind.__name__} elsewhere and a {value.kind.__name__} here", node)
+        return self.assigned_parts(bundle.leaves(), value.leaves())
+
+    def assigned_parts(self, targets, atoms):
+        """``t_k = a_k`` for each part; parts read after one of the targets is written go through
+        temporaries first (``p = (p[1], p[0])`` swaps)."""
+        written = {t.value for t in targets if isinstance(t, cst.Name)}
+        statements, safe = [], []
+        for target, atom in zip(targets, atoms):
+            if isinstance(atom, cst.Name) and atom.value in written and atom.value != getattr(target, "value", None):
+                temporary = self.names.fresh(f"{atom.value}_old")
+                statements.append(assign(temporary, atom))
+                atom = cst.Name(temporary)
+            safe.append(atom)
+        return statements + [assign(target, atom) for target, atom in zip(targets, safe)]
+
+    def returned_tuple(self, value, node):
+        """``return (r_0, r_1)`` of a tuple output's leaves; every return must give the same structure."""
+        structure = value.structure()
+        if self.output_structure is None:
+            self.output_structure = structure
+        elif self.output_structure != structure:
+            raise self.error(
+                f"this returns {structure.describe()}, another return gives {self.output_structure.describe()}",
+                node,
+                "Return tuples of one structure everywhere.",
+            )
+        return cst.Tuple([cst.Element(leaf) for leaf in value.leaves()])
+
+
+def _is_docstring(statement):
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def normalize(parsed, procedure=False, structures=None, kernel=False, inline_everything=False, normal_form_of=None):
+    """The AD-normal form of a parsed function, and the Normalizer that made it (its constants, its
+    parameters per argument, its output's structure). A ``procedure`` (a helper called for its
+    effects) may return nothing: it returns 0.0 here. ``structures`` says which arguments are
+    tuples (see ``srcad.structure``)."""
+    normalizer = Normalizer(parsed, procedure, structures, kernel, inline_everything, normal_form_of)
+    definition = normalizer.function()
+    definition, normalizer.reads_before_writing = read_before_writing(definition, normalizer.names)
+    if normalizer.output_structure == _SINGLE:
+        normalizer.output_structure = None
+    return definition, normalizer
+
+
+def _always_returns(statements):
+    """Whether every path through ``statements`` ends in a return (else Python returns None)."""
+    for statement in statements:  # code after a statement that always returns is dead
+        if isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[-1], cst.Return):
+            return True
+        if isinstance(statement, cst.If) and statement.orelse is not None:
+            orelse = statement.orelse
+            branch = [orelse] if isinstance(orelse, cst.If) else list(orelse.body.body)
+            if _always_returns(list(statement.body.body)) and _always_returns(branch):
+                return True
+    return False

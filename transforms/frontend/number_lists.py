@@ -1,0 +1,77 @@
+"""Lists of numbers used as small arrays: ``v = [a, b, c]`` then ``v[i]``, ``len(v)``, ``for e in v``.
+
+NumPy users write them where an array would do, and srcad reads them as arrays
+(``np.array([a, b, c])``). That is exact only while the list is used as an array would be: ``v + w``
+concatenates lists and adds arrays, ``v * 2`` repeats a list and doubles an array, ``v.append(e)``
+has no array twin. So a name is read as an array only if every binding of it is a list literal and
+every use reads or writes its elements, takes its length, loops over it, sums it or converts it to
+an array; any other use is refused at its line, before anything runs.
+"""
+
+import libcst as cst
+
+from ..ir import nodes_in
+from ..ir.precedence import spelled
+
+# Calls that treat a list of numbers as an array would be treated.
+_ARRAY_LIKE_CALLS = {"len", "np.array", "np.asarray", "np.sum", "np.mean", "np.dot", "numpy.array", "numpy.sum"}
+
+
+def number_lists(definition, error):
+    """The names of ``definition`` bound only to list literals and used only as arrays would be;
+    ``error(why, node, fix)`` makes the DifferentiabilityError for a use that is not."""
+    bound_to_lists, bound_otherwise = set(), set()
+    for node in nodes_in(definition.body):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    listed = isinstance(node.value, cst.List) and not _holds_comprehension(node.value)
+                    (bound_to_lists if listed else bound_otherwise).add(target.target.value)
+        elif isinstance(node, (cst.AugAssign, cst.For)) and isinstance(getattr(node, "target", None), cst.Name):
+            bound_otherwise.add(node.target.value)
+    names = bound_to_lists - bound_otherwise
+    if names:
+        definition.body.visit(_Uses(names, error))
+    return names
+
+
+def _holds_comprehension(node):
+    return any(isinstance(e.value, (cst.ListComp, cst.GeneratorExp)) for e in node.elements)
+
+
+class _Uses(cst.CSTVisitor):
+    """Raises at the first use of a list name that an array would not stand for."""
+
+    def __init__(self, names, error):
+        super().__init__()
+        self.names = names
+        self.error = error
+        self.allowed = set()  # ids of Name nodes in a use that reads the list as an array
+
+    def visit_Subscript(self, node):
+        if isinstance(node.value, cst.Name):
+            self.allowed.add(id(node.value))
+
+    def visit_Call(self, node):
+        if spelled(node.func) in _ARRAY_LIKE_CALLS:
+            for argument in node.args:
+                if isinstance(argument.value, cst.Name):
+                    self.allowed.add(id(argument.value))
+
+    def visit_For(self, node):
+        if isinstance(node.iter, cst.Name):
+            self.allowed.add(id(node.iter))
+
+    def visit_AssignTarget(self, node):
+        if isinstance(node.target, cst.Name):
+            self.allowed.add(id(node.target))
+
+    def visit_Name(self, node):
+        if node.value in self.names and id(node) not in self.allowed:
+            raise self.error(
+                f"srcad reads the list {node.value!r} as a NumPy array, and this use of it means something "
+                f"else for a list than for an array",
+                node,
+                f"Make it an array ({node.value} = np.array([...])) and use array operations, or use the list "
+                f"only through its elements ({node.value}[i]), len({node.value}) and loops over it.",
+            )

@@ -1,0 +1,1 @@
+"""Printing a generated function as a Python module."""

@@ -1,0 +1,79 @@
+"""Pass 6: print a generated function as a Python module with its header and imports."""
+
+import math
+
+import libcst as cst
+import numpy
+
+from srcad.version import __version__
+
+from ..ir import all_names
+from ..ir.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
+from ..ir.precedence import module_code
+
+
+def module_source(definition, *, stage, origin, constants, index_arrays_as_views=True):
+    """The source of a module holding ``definition``.
+
+    ``origin`` names the user's function and file; ``constants`` are the user's
+    global or closure numbers the code refers to, defined at the top. Kernels, whose
+    launchers copy the thread's body into other functions, keep index arrays global.
+    """
+    lines = [
+        f"# srcad {__version__}: {stage} of {origin}.",
+        "# Generated code: edits are overwritten.",
+        "import math",
+        "",
+        "import numpy as np",
+        "",
+        "import srcad",
+    ]
+    if index_arrays_as_views:
+        definition, constants = _index_arrays_bound_in_the_function(definition, constants)
+    code = module_code([definition])  # printed once: printing a large function takes a while
+    called = all_names(definition)
+    helpers = [h for h in ARRAY_HELPERS if h in called]  # only what the code calls
+    if helpers:
+        lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")
+    runtime = [f for f in RUNTIME_FUNCTIONS if f in called]
+    if runtime:
+        lines.append(f"from srcad.kernels.runtime import {', '.join(runtime)}")
+    lines.append("")
+    for name, value in sorted(constants.items()):
+        lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")
+    lines += ["", ""]
+    return "\n".join(lines) + code
+
+
+def _index_arrays_bound_in_the_function(definition, constants):
+    """Read the user's global integer (and boolean) arrays through a local view bound at entry.
+
+    numba turns ``x[G]``, G a global array, into a getitem with the array as its constant index, and
+    its IR then compares such getitems with ``==`` (an array of booleans: numba crashes). A view is
+    not a constant to numba, and costs no copy."""
+    used = all_names(definition)
+    taken = used | set(constants)
+    bindings, renamed = [], dict(constants)
+    for name, value in sorted(constants.items()):
+        if not (isinstance(value, numpy.ndarray) and value.dtype.kind in "biu" and name in used):
+            continue
+        frozen = f"{name}_frozen"
+        while frozen in taken:
+            frozen += "_"
+        taken.add(frozen)
+        renamed[frozen] = renamed.pop(name)
+        bindings.append(cst.parse_statement(f"{name} = {frozen}[:]  # a view: numba cannot index with a global array\n"))
+    if not bindings:
+        return definition, constants
+    body = definition.body.with_changes(body=[*bindings, *definition.body.body])
+    return definition.with_changes(body=body), renamed
+
+
+def spelled_constant(value):
+    """Source that evaluates to ``value``: a number, or a NumPy array with its exact values."""
+    if isinstance(value, numpy.ndarray):
+        items = ", ".join(spelled_constant(v) for v in value.ravel().tolist())
+        return f"np.array([{items}], dtype=np.{value.dtype.name}).reshape({value.shape!r})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float('{value}')"
+    return repr(value)

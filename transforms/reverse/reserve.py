@@ -1,0 +1,216 @@
+"""Pass 5b: reserve tape capacity ahead of the pushes of a forward sweep.
+
+Pushes never grow the tape themselves (growing reassigns the stack array, and
+numba would reference-count it on every push). Instead, before each straight
+run of code this pass reserves room for the pushes the run can make (the
+longer branch of an ``if``). A loop without inner loops reserves once for all
+its iterations. A loop with inner loops does too when it has no ``break`` and
+the trip counts of its inner loops can be computed before it starts (a time
+loop over a fixed number of masses: the tape is sized once, not regrown and
+copied as it fills); otherwise it reserves once per iteration.
+"""
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from ..ir import nodes_in, variables_in
+from ..ir.names import renamed_in
+from ..ir.precedence import spelled
+
+
+@dataclass(frozen=True)
+class Tape:
+    floats: str
+    floats_top: str
+    ints: str
+    ints_top: str
+
+
+def _push_kind(statement, tape):
+    """'float', 'int' or None: whether a statement is a push, and onto which stack."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    small = statement.body[0]  # a push: `stack[top] = value; top += 1`
+    if len(statement.body) == 2 and isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Subscript):
+        stack = small.targets[0].target.value
+        if isinstance(stack, cst.Name) and isinstance(statement.body[1], cst.AugAssign):
+            return {tape.floats: "float", tape.ints: "int"}.get(stack.value)
+    return None
+
+
+def _has_loop(statement):
+    if isinstance(statement, (cst.For, cst.While)):
+        return True
+    if isinstance(statement, cst.If):
+        blocks = [statement.body.body] + ([statement.orelse.body.body] if statement.orelse else [])
+        return any(_has_loop(s) for block in blocks for s in block)
+    return False
+
+
+def _count(statements, tape):
+    """(float pushes, int pushes) a loop-free run of statements can make."""
+    floats = ints = 0
+    for statement in statements:
+        kind = _push_kind(statement, tape)
+        floats += kind == "float"
+        ints += kind == "int"
+        if isinstance(statement, cst.If):
+            branches = [_count(statement.body.body, tape)]
+            if statement.orelse is not None:
+                branches.append(_count(statement.orelse.body.body, tape))
+            floats += max(b[0] for b in branches)
+            ints += max(b[1] for b in branches)
+    return floats, ints
+
+
+def _reserve(tape, counts, factor=None):
+    lines = []
+    for count, stack, top in ((counts[0], tape.floats, tape.floats_top), (counts[1], tape.ints, tape.ints_top)):
+        if count and count != "0":  # a number of pushes, or an expression counting them
+            needed = f"{count}" if factor is None else f"{_sum([str(count)])} * {factor}"
+            lines.append(cst.parse_statement(f"{stack} = reserve({stack}, {top} + {needed})"))
+    return lines
+
+
+def _assignments(statements):
+    """name -> how many times the statements assign it (loop targets included), nested blocks too."""
+    counts = {}
+
+    class Count(cst.CSTVisitor):
+        def visit_AssignTarget(self, node):
+            for name in variables_in(node.target):
+                counts[name] = counts.get(name, 0) + 1
+
+        def visit_AugAssign(self, node):
+            for name in variables_in(node.target):
+                counts[name] = counts.get(name, 0) + 1
+
+        def visit_For(self, node):
+            for name in variables_in(node.target):
+                counts[name] = counts.get(name, 0) + 1
+
+    for statement in statements:
+        statement.visit(Count())
+    return counts
+
+
+_PURE = {"range", "len", "min", "max", "int", "abs"}  # calls a hoisted trip count may make
+
+
+class _Unknown(Exception):
+    """A trip count that cannot be computed before the loop being reserved for starts."""
+
+
+def _sum(parts):
+    """The sum of count expressions, each bracketed where it is a sum itself (to be multiplied)."""
+    return " + ".join(f"({p})" if " + " in p else p for p in parts) or "0"
+
+
+def _total(statements, tape, assigned, known, top_level=False):
+    """(float pushes, int pushes) of ``statements``, part of a loop's body, as expressions that
+    can be evaluated before that loop starts, or _Unknown. ``assigned`` counts the assignments
+    inside the loop; ``known`` maps names assigned once there, at the top level of the body, to
+    their expressions in names the loop does not change (their value in the iteration at hand)."""
+    known = dict(known)
+
+    def before_loop(expression):
+        replaced = {}
+        for name in variables_in(expression):
+            if assigned.get(name, 0) == 0:
+                continue  # the same value before the loop as in it
+            if name not in known:
+                raise _Unknown
+            value = cst.parse_expression(known[name])
+            atomic = isinstance(value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer))
+            replaced[name] = value if atomic else cst.parse_expression(f"({known[name]})")
+
+        for node in nodes_in(expression):
+            if isinstance(node, cst.Call) and spelled(node.func) not in _PURE:
+                raise _Unknown
+            shape = isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute)
+            if isinstance(node, cst.Subscript) and not (shape and node.value.attr.value == "shape"):
+                raise _Unknown  # an element read: an element write through a view could change it
+        return spelled(renamed_in(expression, replaced))
+
+    floats, ints, run = [], [], []
+    for statement in statements:
+        if top_level and isinstance(statement, cst.SimpleStatementLine):
+            small = statement.body[0]
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target = small.targets[0].target
+                if isinstance(target, cst.Name) and assigned.get(target.value) == 1:
+                    try:
+                        known[target.value] = before_loop(small.value)
+                    except _Unknown:
+                        pass
+        if not _has_loop(statement):
+            run.append(statement)
+        elif isinstance(statement, cst.For):
+            trips = f"len({before_loop(statement.iter)})"
+            inner = _total(statement.body.body, tape, assigned, known)
+            floats.append(f"{_sum([inner[0]])} * {trips}" if inner[0] != "0" else "0")
+            ints.append(f"{_sum([inner[1]])} * {trips}" if inner[1] != "0" else "0")
+        elif isinstance(statement, cst.If):
+            branches = [_total(statement.body.body, tape, assigned, known)]
+            if statement.orelse is not None:
+                branches.append(_total(statement.orelse.body.body, tape, assigned, known))
+            for kind, sums in ((0, floats), (1, ints)):
+                parts = [b[kind] for b in branches if b[kind] != "0"]
+                if parts:
+                    sums.append(parts[0] if len(parts) == 1 else f"max({', '.join(parts)})")
+        else:
+            raise _Unknown  # a while loop: its trips are known only as it runs
+    loop_free = _count(run, tape)
+    floats += [str(loop_free[0])] if loop_free[0] else []
+    ints += [str(loop_free[1])] if loop_free[1] else []
+    return _sum([p for p in floats if p != "0"]), _sum([p for p in ints if p != "0"])
+
+
+def _whole_loop_counts(loop, tape):
+    """(float pushes, int pushes) of one iteration of a ``for`` loop, inner loops included, as
+    expressions evaluated just before it, or None where an inner trip count is known only inside."""
+    inner_loops = any(_has_loop(s) for s in loop.body.body)
+    if inner_loops and any(isinstance(node, cst.Break) for node in nodes_in(loop.body)):
+        # It may stop early: reserving for all its iterations at once could claim far more than
+        # it uses (`for it in range(10**6): ... if converged: break`); it reserves as it goes.
+        return None
+    try:
+        return _total(loop.body.body, tape, _assignments([loop]), {}, top_level=True)
+    except _Unknown:
+        return None
+
+
+def with_reserves(statements, tape):
+    """``statements`` with capacity reserved ahead of every push."""
+    result, run = [], []
+
+    def flush():
+        if run:
+            result.extend(_reserve(tape, _count(run, tape)) + run)
+            run.clear()
+
+    for statement in statements:
+        if not _has_loop(statement):
+            run.append(statement)
+            continue
+        flush()
+        whole = _whole_loop_counts(statement, tape) if isinstance(statement, cst.For) else None
+        if whole is not None:
+            trips = f"len({spelled(statement.iter)})"
+            result.extend(_reserve(tape, whole, factor=trips))
+            result.append(statement)
+        else:
+            result.append(_with_nested_reserves(statement, tape))
+    flush()
+    return result
+
+
+def _with_nested_reserves(statement, tape):
+    body = statement.body.with_changes(body=with_reserves(statement.body.body, tape))
+    if isinstance(statement, cst.If) and statement.orelse is not None:
+        orelse = statement.orelse.with_changes(
+            body=statement.orelse.body.with_changes(body=with_reserves(statement.orelse.body.body, tape))
+        )
+        return statement.with_changes(body=body, orelse=orelse)
+    return statement.with_changes(body=body)
