@@ -253,10 +253,12 @@ class Kernel:
 
     def access(self):
         """How the kernel uses its arrays (``transforms.kernel.Access``); refusals raised here."""
+        from srcad.transforms import rules
         from srcad.transforms.kernel import threads as kernels
 
         normalized = self.normalized()
-        access = kernels.access_of(normalized.definition, self.arguments, normalized.threads)
+        with rules.overlay(normalized.call_rules):
+            access = kernels.access_of(normalized.definition, self.arguments, normalized.threads)
         if access.refusals:
             line, why, fix = access.refusals[0]
             raise self._error(why, line, fix)
@@ -270,6 +272,14 @@ class Kernel:
         return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
 
     def _generated(self, stage, signature, device):
+        """The source of ``module``'s module, generated with the rules of the kernel's calls that stay
+        calls known (``rules.overlay``)."""
+        from srcad.transforms import rules
+
+        with rules.overlay(self.normalized().call_rules):
+            return self._generated_source(stage, signature, device)
+
+    def _generated_source(self, stage, signature, device):
         from srcad.transforms import rules
         from srcad.transforms.kernel import launchers
         from srcad.transforms.kernel import threads as kernels

@@ -14,6 +14,7 @@ import numba
 import numpy
 
 from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
+from srcad.transforms import rules
 from srcad.transforms.analysis import activity, infer_types, integer_powers, masks
 from srcad.transforms.forward.tangent import forward_mode
 from srcad.transforms.frontend import single_exit
@@ -53,12 +54,14 @@ def _recursion_room():
 
 
 def _deep_trees(method):
-    """Runs a pass with room for deep trees; past even that, a located error instead of a RecursionError."""
+    """Runs a stage with room for deep trees (past even that, a located error instead of a
+    RecursionError), and with the rules of the normal form's calls that stay calls known
+    (``rules.overlay``)."""
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
         try:
-            with _recursion_room():
+            with _recursion_room(), rules.overlay(getattr(self, "call_rules", {})):
                 return method(self, *args, **kwargs)
         except RecursionError:
             function = args[0] if method.__name__ == "__init__" else self.parsed.function

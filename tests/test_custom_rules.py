@@ -125,3 +125,41 @@ def test_a_rule_returning_the_wrong_number_of_cotangents_is_refused_naming_it():
         srcad.grad(uses_scaled)(1.0, 2.0)
     assert caught.value.source_line.strip() == "return scaled(x, y) + x"
     assert "a bug in srcad" not in str(caught.value)
+
+
+def floor_and_a_half(x):
+    return math.floor(x) + 0.5 * x
+
+
+@srcad.derivative(of=floor_and_a_half)
+def floor_and_a_half_vjp(x, g):
+    return (3.0 * g,)  # not the function's slope (0.5): shows where the rule is used
+
+
+def doubled_floor_and_a_half(x):
+    return floor_and_a_half(x) * 2.0
+
+
+def test_a_rule_called_by_the_function_and_by_a_helper_it_inlines_is_used_at_both_calls():
+    # the helper's call of floor_and_a_half was renamed apart from the caller's, and its rule lost:
+    # the gradient through it was 0 (3.0 instead of 3.0 + 2 * 3.0)
+    def loss(x):
+        return floor_and_a_half(x) + doubled_floor_and_a_half(x)
+
+    assert srcad.grad(loss)(1.3) == pytest.approx(9.0, abs=1e-12)
+
+
+def test_two_functions_of_one_name_with_rules_of_their_own_keep_their_own(tmp_path, monkeypatch):
+    (tmp_path / "other_rules.py").write_text(
+        "import math\nimport srcad\n\n\n"
+        "def floor_and_a_half(x):\n    return math.floor(x) + 0.5 * x\n\n\n"
+        "@srcad.derivative(of=floor_and_a_half)\ndef floor_and_a_half_vjp(x, g):\n    return (5.0 * g,)\n\n\n"
+        "def doubled(x):\n    return floor_and_a_half(x) * 2.0\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import other_rules
+
+    def loss(x):
+        return floor_and_a_half(x) + other_rules.doubled(x)
+
+    assert srcad.grad(loss)(1.3) == pytest.approx(3.0 + 2 * 5.0, abs=1e-12)

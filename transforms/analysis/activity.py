@@ -146,9 +146,9 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
             continue
         target, value = target_value
         operation = operation_of(value)
-        if operation.rule not in rules.RULES:  # inactive, or a typed list's pop (no reverse mode)
+        rule = rules.rule_for(operation.rule)
+        if rule is None:  # inactive, or a typed list's pop (no reverse mode)
             continue
-        rule = rules.RULES[operation.rule]
         if operation.rule in ("index", "view") and operation.operands[0].value in active:
             for atom in operation.index:  # a_adj[i] += t_adj
                 if isinstance(atom, cst.Name):

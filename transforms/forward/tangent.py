@@ -228,18 +228,9 @@ class ForwardMode:
         return operation.rule in _LINEAR or (operation.rule == "copy" and self.is_array(operation.operands[0].value))
 
     def rule(self, operation, target):
-        if operation.rule in rules.MATRIX_PRODUCTS:
-            ranks = tuple(getattr(self.analysis.types.get(a.value), "ndim", 0) for a in operation.operands)
-            return rules.MATRIX_PRODUCT_RULES.get(ranks, rules.RULES[operation.rule])
-        if self.is_array(target):
-            rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
-            if rule is not None:
-                return rule
-        if operation.rule in rules.SCALAR_RULES and not any(
-            isinstance(a, cst.Name) and self.is_array(a.value) for a in operation.operands
-        ):
-            return rules.SCALAR_RULES[operation.rule]
-        return rules.RULES.get(operation.rule)
+        ranks = tuple(getattr(self.analysis.types.get(a.value), "ndim", 0) if isinstance(a, cst.Name) else 0
+                      for a in operation.operands)
+        return rules.rule_for(operation.rule, ranks, array_result=self.is_array(target))
 
     def tangent_statements(self, tangent, target, value, operation, result):
         if operation.rule is None or not any(self.is_active(a) for a in operation.operands):

@@ -21,12 +21,11 @@ from srcad.errors import DifferentiabilityError
 from srcad.introspect import helper_function, makes_derivatives, source_lines, unwrap
 from srcad.structure import UNKNOWN, NeedsStructures
 
-from .. import rules
 from ..ir import assign, bound_names
 from ..ir.names import renamed_in
 from ..ir.precedence import spelled
 from ..ir.statements import walk
-from ..rules.calls import callee_call_rule, custom_call_rule
+from ..rules.calls import Spelled, callee_call_rule, custom_call_rule, renamed_rule
 from .parse import MISSING
 from .tuples import Packed, packed_like
 
@@ -104,10 +103,13 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     prefix = callee.__name__
     local_names = {param.name.value for param in definition.params.params} | bound_names(definition.body)
     renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(local_names)}
+    renamed_constants = {}
     for name, value in normalized.constants.items():  # the callee's globals, as the caller's constants
-        if flattener.constants.get(name, value) is not value or name in flattener.parsed.local_names:
-            renamed[name] = flattener.names.fresh(f"{prefix}_{name}")
+        if not _same_constant(flattener.constants.get(name, value), value) or name in flattener.parsed.local_names:
+            renamed[name] = renamed_constants[name] = flattener.names.fresh(f"{prefix}_{name}")
         flattener.constants[renamed.get(name, name)] = value
+    for alias, rule in normalized.call_rules.items():  # the callee's calls that stay calls, as the caller's
+        flattener.call_rules[renamed_constants.get(alias, alias)] = renamed_rule(rule, renamed_constants)
     for group, value in zip(normalized.parameter_groups, arguments):  # a tuple argument binds part by part
         atoms = value.leaves() if isinstance(value, Packed) else [value]
         statements += [assign(renamed[parameter], atom) for parameter, atom in zip(group, atoms)]
@@ -119,6 +121,12 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         statements.append(assign(into, result))
         return cst.Name(into)
     return result
+
+
+def _same_constant(known, value):
+    """Whether a callee's constant is the caller's constant of that name: the same object, or the
+    same source of a definition of generated code (a call both make to one function with a rule)."""
+    return known is value or (isinstance(known, Spelled) and isinstance(value, Spelled) and known == value)
 
 
 def custom_call(flattener, node, function, statements, into):
@@ -134,7 +142,7 @@ def _call_with_rule(flattener, made, arguments, statements, into):
     definitions it needs, and its rule in the table: see ``rules/calls.py``)."""
     alias, definitions, rule = made
     flattener.constants.update(definitions)
-    rules.RULES[alias] = rules.ARRAY_RULES[alias] = rule
+    flattener.call_rules[alias] = rule
     return flattener._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
 

@@ -8,6 +8,7 @@ when it is inlined (``inline.py`` makes a ``NormalForm`` of it through ``Normali
 
 from ..ir import all_names, names
 from ..ir.statements import assignment_of, element_write_of, in_place_update_of, operation_of, walk
+from .. import rules
 from . import normalize, parse, single_exit, versions
 from .stores import forwarded_stores
 
@@ -25,26 +26,29 @@ class NormalForm:
             normal_form_of=NormalForm,
         )
         self.constants = normalizer.constants
+        self.call_rules = normalizer.call_rules  # see rules.overlay: every later stage runs under it
         self.reads_before_writing = normalizer.reads_before_writing  # see overlaps.py
         self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
-        definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
-        # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument
-        self.parameter_groups = [[renamed.get(p, p) for p in group] for group in normalizer.parameter_groups]
-        self.parameters = [p for group in self.parameter_groups for p in group]
-        self.threads = normalizer.threads  # a kernel's thread index, one per dimension: its first parameters
-        self.parameters[:0] = self.threads
-        self.names = names.NameFactory(set())
-        self.names.taken |= all_names(definition) | set(self.constants) | {"math", "srcad"}
-        definition = versions.separate_rebindings(definition, self.parameters, self.names)
-        if kernel:
-            definition = forwarded_stores(definition)
-        self.definition = single_exit.single_exit(definition, self.names)
+        with rules.overlay(self.call_rules):  # the passes read calls that stay calls as operations
+            definition, renamed = names.rename_clashing_locals(definition, self.parsed.local_names | set(self.parsed.parameters))
+            # per argument, its parameters in the generated code: one, or one per leaf of a tuple argument
+            self.parameter_groups = [[renamed.get(p, p) for p in group] for group in normalizer.parameter_groups]
+            self.parameters = [p for group in self.parameter_groups for p in group]
+            self.threads = normalizer.threads  # a kernel's thread index, one per dimension: its first parameters
+            self.parameters[:0] = self.threads
+            self.names = names.NameFactory(set())
+            self.names.taken |= all_names(definition) | set(self.constants) | {"math", "srcad"}
+            definition = versions.separate_rebindings(definition, self.parameters, self.names)
+            if kernel:
+                definition = forwarded_stores(definition)
+            self.definition = single_exit.single_exit(definition, self.names)
         self._written_parameters = None
 
     def written_parameters(self):
         """Positions of the array arguments the function writes in place (directly or through `b = a`)."""
         if self._written_parameters is None:  # the tape asks at every recorded call
-            self._written_parameters = self._find_written_parameters()
+            with rules.overlay(self.call_rules):
+                self._written_parameters = self._find_written_parameters()
         return self._written_parameters
 
     def _find_written_parameters(self):

@@ -133,6 +133,7 @@ class Normalizer:
         self.parameter_groups = []  # per argument, the parameters standing for it (one per leaf)
         self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
+        self.call_rules = {}  # the rules of calls that stay calls, by the name the code calls (rules.overlay)
         self.source_lines = parsed.source.splitlines()
         self.number_lists = number_lists(parsed.definition, self.error)  # v = [a, b]: read as arrays
 
@@ -783,7 +784,7 @@ class Normalizer:
             log_x = self._result(_call("math.log", arguments[:1]), statements, None)
             log_base = self._result(_call("math.log", arguments[1:]), statements, None)
             return self._result(cst.BinaryOperation(log_x, cst.Divide(), log_base), statements, into)
-        rule = rules.RULES[callee]
+        rule = rules.rule_for(callee)
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self._result(_call(callee, arguments), statements, into)
@@ -934,7 +935,7 @@ class Normalizer:
         if function is not None and not any(a.keyword or a.star for a in node.args):
             array = self._operand(node.func.value, statements)
             arguments = [array] + [self._operand(a.value, statements) for a in node.args]
-            if len(arguments) == len(rules.RULES[function].operands):
+            if len(arguments) == len(rules.rule_for(function).operands):
                 return self._result(_call(function, arguments), statements, into)
         if method == "_replace" and self.lenient:
             from srcad.structure import NeedsStructures
@@ -1370,8 +1371,9 @@ def normalize(parsed, procedure=False, structures=None, kernel=False, inline_eve
     effects) may return nothing: it returns 0.0 here. ``structures`` says which arguments are
     tuples (see ``srcad.structure``)."""
     normalizer = Normalizer(parsed, procedure, structures, kernel, inline_everything, normal_form_of)
-    definition = normalizer.function()
-    definition, normalizer.reads_before_writing = read_before_writing(definition, normalizer.names)
+    with rules.overlay(normalizer.call_rules):
+        definition = normalizer.function()
+        definition, normalizer.reads_before_writing = read_before_writing(definition, normalizer.names)
     if normalizer.output_structure == _SINGLE:
         normalizer.output_structure = None
     return definition, normalizer

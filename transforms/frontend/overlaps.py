@@ -50,7 +50,7 @@ def _sources(operation, value_names):
     """The names whose memory a value may be: the operand of a view, or every name a call reads."""
     if operation.rule in _SHARING:
         return [operation.operands[0].value] if isinstance(operation.operands[0], cst.Name) else []
-    if operation.rule not in rules.RULES:  # a call srcad knows nothing of (a helper): maybe any of its arguments
+    if not rules.is_operation(operation.rule):  # a call srcad knows nothing of (a helper): maybe any of its arguments
         return value_names
     return []
 

@@ -15,7 +15,7 @@ from .precedence import spelled
 class Operation:
     """The right-hand side of a normal-form assignment, classified."""
 
-    rule: str | None  # key into rules.RULES, or None for an inactive value
+    rule: str | None  # the operation, as rules.rule_for knows it; None for an inactive value
     operands: list = field(default_factory=list)  # atoms (names or numbers)
     index: list = field(default_factory=list)  # for "index": the atoms between the brackets
 
@@ -61,7 +61,7 @@ def operation_of(value):
             return Operation(callee, [fill.value])
         if callee in rules.ASSEMBLED_RULES and value.args:
             return Operation(callee, [atom for atom, _ in assembled_pieces(value)])
-        if callee in rules.RULES:
+        if rules.is_operation(callee):
             return Operation(callee, [a.value for a in value.args])
     return Operation(None)
 

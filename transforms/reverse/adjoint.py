@@ -351,7 +351,7 @@ class ReverseMode:
         target_adjoint = cst.Name(self.adjoint(target))
         contributions = []
         if operation.rule is not None:
-            rule = rules.RULES[operation.rule]
+            rule = rules.rule_for(operation.rule)
             contributions = [
                 (atom.value, template)
                 for atom, template in zip(operation.operands, rule.adjoints)
@@ -455,7 +455,7 @@ class ReverseMode:
         incoming = cst.Name(self.scratch_name(target, "adj_in"))
         result = cst.Name(self.scratch_name(target, "out"))
         reverse = [assign(incoming, adjoint)]
-        rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
+        rule = rules.rule_for(operation.rule, self.ranks(operation), array_result=True)
         if rule is not None and any(rules.template_uses(t, "y") for t in rule.adjoints):
             reverse.append(assign(result, cst.Name(target)))  # the value this binding held
         else:
@@ -535,12 +535,9 @@ class ReverseMode:
             return self.gather_contribution(operation, result_adjoint)
         if self.shares_memory(operation):  # a view of a rebound array: its adjoint is added back
             return self.view_contribution(target, value, operation, result_adjoint)
-        rule = rules.ARRAY_RULES.get(operation.rule) or rules.ELEMENTWISE_RULES.get(operation.rule)
-        if operation.rule in rules.MATRIX_PRODUCTS:
-            rule = rules.MATRIX_PRODUCT_RULES.get(tuple(self.rank(a) for a in operation.operands))
+        rule = rules.rule_for(operation.rule, self.ranks(operation), array_result=True)
         extra = {}
         if operation.rule in rules.AXIS_REDUCTION_RULES:  # np.sum(x, axis=k) with an array result
-            rule = rules.AXIS_REDUCTION_RULES[operation.rule]
             axis = next(a.value for a in value.args if a.keyword is not None and a.keyword.value == "axis")
             extra["axis"] = cst.Integer(str(_number_of(axis) % self.rank(operation.operands[0])))
         if rule is None:
@@ -617,7 +614,7 @@ class ReverseMode:
                 return forward, restore
             increment = self.spread_back(adjoint, operand, [value.left, operand], target)
             return forward, restore + [self.contribution(cst.Name(self.adjoint(operand.value)), increment, symbol == "-")]
-        rule = rules.ELEMENTWISE_RULES.get(symbol)
+        rule = rules.rule_for(symbol, array_result=True)
         if rule is None:
             raise self.unsupported(f"srcad cannot differentiate the in-place '{symbol}=' of an array", "Write x = x ... t.")
         reverse = []
@@ -670,6 +667,9 @@ class ReverseMode:
     def rank(self, atom):
         numba_type = self.analysis.types.get(atom.value) if isinstance(atom, cst.Name) else None
         return getattr(numba_type, "ndim", 0)
+
+    def ranks(self, operation):
+        return tuple(self.rank(a) for a in operation.operands)
 
     def may_broadcast(self, name, operands, result):
         """Whether NumPy may have stretched the array ``name`` to the result's shape: it has fewer

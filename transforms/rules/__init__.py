@@ -69,23 +69,20 @@ def is_operation(name):
     return name in RULES or name in _calls.get()
 
 
-def rule_for(name, operand_ranks=(), array_result=False):
-    """The rule of operation ``name``, or None where srcad has none. ``operand_ranks``: the ranks of
-    its operands (0 for numbers), which choose a matrix product's rule and tell a scalar operation
-    from an elementwise one; ``array_result``: whether its result is an array (then an elementwise
-    rule, or a reduction's rule along an axis, applies)."""
+def rule_for(name, operand_ranks=None, array_result=False):
+    """The rule of operation ``name`` (a canonical function name, an operator symbol, ``index``...),
+    or None where srcad has none. ``operand_ranks``: the ranks of its operands (0 for numbers), where
+    known: they choose a matrix product's rule, and a scalar operation's where all are numbers.
+    ``array_result``: its result is an array, so only a rule for arrays applies (elementwise, whole
+    array, or a reduction's along an axis, whose template names the ``axis``); None if none does."""
     call = _calls.get().get(name)
     if call is not None:
         return call
-    if name in MATRIX_PRODUCTS and any(operand_ranks):
+    if name in MATRIX_PRODUCTS and operand_ranks is not None and any(operand_ranks):
         return MATRIX_PRODUCT_RULES.get(tuple(operand_ranks))
     if array_result:
-        if name in AXIS_REDUCTION_RULES:
-            return AXIS_REDUCTION_RULES[name]
-        rule = ARRAY_RULES.get(name) or ELEMENTWISE_RULES.get(name)
-        if rule is not None:
-            return rule
-    if name in SCALAR_RULES and not any(operand_ranks):
+        return AXIS_REDUCTION_RULES.get(name) or ARRAY_RULES.get(name) or ELEMENTWISE_RULES.get(name)
+    if operand_ranks is not None and not any(operand_ranks) and name in SCALAR_RULES:
         return SCALAR_RULES[name]
     return RULES.get(name)
 

@@ -8,6 +8,9 @@ that find what it calls at run time, and a ``Rule`` that goes in the compilation
 (``rules.overlay``), never in the global table.
 """
 
+import re
+from dataclasses import replace
+
 from srcad import custom
 from srcad.cache_keys import callee_key
 from srcad.introspect import unwrap
@@ -69,6 +72,20 @@ def callee_call_rule(function, names, arity):
     adjoints = tuple(f"shared[{k}]" for k in range(arity))
     tangent = f"{jvp}({', '.join(operands + tuple(o + '_dot' for o in operands))})"
     return primal, definitions, Rule(operands, adjoints, tangent, shared)
+
+
+def renamed_rule(rule, renamed):
+    """``rule`` with the names of generated code its templates mention (``f_custom1_vjp``) renamed by
+    ``renamed`` (old -> new): a callee's call, inlined into a caller that has a name of its own so."""
+    if not renamed:
+        return rule
+    pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in sorted(renamed, key=len, reverse=True)) + r")\b")
+
+    def rename(template):
+        return None if template is None else pattern.sub(lambda match: renamed[match.group(1)], template)
+
+    return replace(rule, adjoints=tuple(rename(t) for t in rule.adjoints), tangent=rename(rule.tangent),
+                   shared=rename(rule.shared))
 
 
 def calls_through_derivatives(constants):
