@@ -1,4 +1,4 @@
-"""Command line: ``python -m srcad show path/to/file.py:function [--stage adjoint]``."""
+"""Command line: ``python -m srcad show path/to/file.py:function [--stage normalized|adjoint|tangent]``."""
 
 import argparse
 import importlib.util
@@ -32,7 +32,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print a generated stage of a function")
     show.add_argument("target", help="path/to/file.py:function")
-    show.add_argument("--stage", default="adjoint", choices=["normalized", "adjoint"])
+    show.add_argument("--stage", default="adjoint", choices=["normalized", "adjoint", "tangent"])
     show.add_argument(
         "--args", default=None, help="example arguments fixing the types, e.g. '1.0, 3' (default: all floats)"
     )

@@ -21,6 +21,7 @@ from srcad.transforms.frontend import single_exit
 from srcad.transforms.frontend.normal_form import NormalForm
 from srcad.transforms.ir import UnsupportedHere, names
 from srcad.transforms.output import emit
+from srcad.transforms.output.dead_stores import without_dead_stores
 from srcad.transforms.reverse.adjoint import reverse_mode
 
 # srcad imports this module (and with it the passes and libcst) only when it generates code: a warm
@@ -155,9 +156,10 @@ class Normalized(NormalForm):
         return types, return_type
 
     def _generated(self, transform, *arguments):
-        """``transform(*arguments)``, with what it cannot do yet as a DifferentiabilityError at the user's line."""
+        """``transform(*arguments)`` (a function in reverse or forward mode) without its dead stores, with
+        what it cannot do yet as a DifferentiabilityError at the user's line."""
         try:
-            return transform(*arguments)
+            return without_dead_stores(transform(*arguments))
         except UnsupportedHere as unsupported:
             raise DifferentiabilityError(
                 unsupported.why,

@@ -40,6 +40,14 @@ def _leaves():
     return names | integers | floats
 
 
+def _boolean(left, operator, right):
+    """``left <op> right`` as Python reads it back: ``(a and b) and c`` (the same values, the same
+    short circuits) is one ``BoolOp`` of three values, as Python parses ``a and b and c``."""
+    if isinstance(left, ast.BoolOp) and isinstance(left.op, operator):
+        return ast.BoolOp(operator(), left.values + [right])
+    return ast.BoolOp(operator(), [left, right])
+
+
 def _compound(children):
     binary = st.tuples(children, st.sampled_from(_BINARY), children).map(
         lambda t: (cst.BinaryOperation(t[0][0], t[1][0](), t[2][0]), ast.BinOp(t[0][1], t[1][1](), t[2][1]))
@@ -54,7 +62,7 @@ def _compound(children):
         )
     )
     boolean = st.tuples(children, st.sampled_from(_BOOLEAN), children).map(
-        lambda t: (cst.BooleanOperation(t[0][0], t[1][0](), t[2][0]), ast.BoolOp(t[1][1](), [t[0][1], t[2][1]]))
+        lambda t: (cst.BooleanOperation(t[0][0], t[1][0](), t[2][0]), _boolean(t[0][1], t[1][1], t[2][1]))
     )
     conditional = st.tuples(children, children, children).map(
         lambda t: (cst.IfExp(test=t[0][0], body=t[1][0], orelse=t[2][0]), ast.IfExp(t[0][1], t[1][1], t[2][1]))

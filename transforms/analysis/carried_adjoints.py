@@ -30,7 +30,7 @@ iteration reads and writes each element once anyway).
 
 import libcst as cst
 
-from ..ir import assign, names_in, nodes_in, target_names
+from ..ir import assign, comment_lines, names_in, nodes_in, target_names
 from ..ir.precedence import spelled
 
 
@@ -300,12 +300,12 @@ class _Rewrite:
 
     def carried(self, body, array, found, index, shape):
         start, stop, step, _ = shape
-        spelled = {}
+        named = {}  # offset -> the name the loop body gives that element's index (i_minus_1)
         for offset, name in found.values():
-            spelled.setdefault(offset, name)
-        low, high = min(spelled), max(spelled)
+            named.setdefault(offset, name)
+        low, high = min(named), max(named)
         lead, trail = (low, high) if step == -1 else (high, low)
-        register = {c: self.names.fresh(f"{array}_at_{spelled.get(c) or _spelled(index, c)}") for c in range(low, high + 1)}
+        register = {c: self.names.fresh(f"{array}_at_{named.get(c) or _spelled(index, c)}") for c in range(low, high + 1)}
         rewritten = list(body)
         for position, (offset, _) in found.items():
             small = body[position].body[0]
@@ -314,13 +314,27 @@ class _Rewrite:
         last = [_store(array, index, trail, register[trail])]
         # each register moves one place along, from the element just stored towards the one loaded next
         last += [assign(register[c], cst.Name(register[c + step])) for c in range(trail, lead, step)]
-        runs = cst.Comparison(start, [cst.ComparisonTarget(cst.LessThan() if step == 1 else cst.GreaterThan(), stop)])
+        runs = _compared(start, cst.LessThan() if step == 1 else cst.GreaterThan(), stop)
         others = [c for c in range(low, high + 1) if c != lead]
         loads = [assign(register[c], cst.Float("0.0")) for c in range(low, high + 1)]
+        elements = ", ".join(spelled(_element(array, index, c)) for c in range(low, high + 1))
+        carriers = ", ".join(register[c] for c in range(low, high + 1))
+        loads[0] = loads[0].with_changes(leading_lines=comment_lines(
+            f"# {elements}: carried from one iteration to the next in {carriers}"))
         if others:
             loads.append(_if(runs, [assign(register[c], _element(array, start, c)) for c in others]))
         stores = [_if(runs, [_store(array, stop, c, register[c]) for c in others])] if others else []
         return first + rewritten + last, loads, stores
+
+
+def _compared(left, operator, right):
+    """``left <op> right``, an integer added to ``left`` moved over to ``right``: ``n - 1 > -1`` is ``n > 0``."""
+    if isinstance(left, cst.BinaryOperation) and isinstance(left.operator, (cst.Add, cst.Subtract)):
+        added = _integer(left.right)
+        if added is not None and _integer(right) is not None:
+            sign = 1 if isinstance(left.operator, cst.Add) else -1
+            left, right = left.left, _shifted(right, -sign * added)
+    return cst.Comparison(left, [cst.ComparisonTarget(operator, right)])
 
 
 def _spelled(index, offset):

@@ -110,6 +110,13 @@ def _branches(test, body, orelse):
     )
 
 
+def _is_integer(node):
+    """An integer literal, ``3`` or ``-2``."""
+    return isinstance(node, cst.Integer) or (
+        isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer)
+    )
+
+
 def _is_literal(node, text):
     return isinstance(node, cst.Integer) and node.value == text
 
@@ -222,7 +229,10 @@ class ReverseMode:
         seed = []
         entry, after_forward, before_return = self.final_argument_values()
         statements = (
-            _with_comment(inits + tape + array_adjoints + entry, "# tape: values the reverse sweep needs back")
+            _with_comment(inits, "# variables the sweeps share, bound before their first value (numba types them here)")
+            + _with_comment(tape, "# the tape: what the reverse sweep needs back")
+            + _with_comment(array_adjoints, "# the adjoints of the array arguments")
+            + _with_comment(entry, "# the argument arrays, held under names of their own")
             + _with_comment(forward, "# forward sweep")
             + ([assign(value, self.returned_value(outputs))] if with_value else [])
             + after_forward
@@ -781,7 +791,7 @@ class ReverseMode:
         start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
         step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
         saved = [(b, self.scratch_name(index, role)) for b, role in ((start, "start"), (step, "step"))
-                 if not isinstance(b, cst.Integer)]  # fmt: skip
+                 if not _is_integer(b)]  # fmt: skip
         forward = [self.save(index)] if recorded else []
         forward += [
             assign(counter, cst.Integer("0")),
@@ -799,7 +809,10 @@ class ReverseMode:
             )
         else:
             iteration = self.scratch_name(index, "iteration")
-            position = cst.BinaryOperation(start, cst.Add(), cst.BinaryOperation(cst.Name(iteration), cst.Multiply(), step))
+            position = cst.Name(iteration) if _is_literal(step, "1") else cst.BinaryOperation(
+                cst.Name(iteration), cst.Multiply(), step)
+            if not _is_literal(start, "0"):
+                position = cst.BinaryOperation(start, cst.Add(), position)
             loop = cst.parse_statement(f"for {iteration} in range({counter} - 1, -1, -1):\n    pass").with_changes(
                 body=cst.IndentedBlock([assign(index, position)] + body_reverse)
             )

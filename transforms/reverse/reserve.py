@@ -68,7 +68,7 @@ def _reserve(tape, counts, factor=None):
     lines = []
     for count, stack, top in ((counts[0], tape.floats, tape.floats_top), (counts[1], tape.ints, tape.ints_top)):
         if count and count != "0":  # a number of pushes, or an expression counting them
-            needed = f"{count}" if factor is None else f"{_sum([str(count)])} * {factor}"
+            needed = f"{count}" if factor is None else _times(str(count), factor)
             lines.append(cst.parse_statement(f"{stack} = reserve({stack}, {top} + {needed})"))
     return lines
 
@@ -100,6 +100,11 @@ _PURE = {"range", "len", "min", "max", "int", "abs"}  # calls a hoisted trip cou
 
 class _Unknown(Exception):
     """A trip count that cannot be computed before the loop being reserved for starts."""
+
+
+def _times(count, factor):
+    """``count * factor`` as source (``factor`` alone where the count is 1)."""
+    return factor if count == "1" else f"{_sum([count])} * {factor}"
 
 
 def _sum(parts):
@@ -149,8 +154,8 @@ def _total(statements, tape, assigned, known, top_level=False):
         elif isinstance(statement, cst.For):
             trips = f"len({before_loop(statement.iter)})"
             inner = _total(statement.body.body, tape, assigned, known)
-            floats.append(f"{_sum([inner[0]])} * {trips}" if inner[0] != "0" else "0")
-            ints.append(f"{_sum([inner[1]])} * {trips}" if inner[1] != "0" else "0")
+            floats.append(_times(inner[0], trips) if inner[0] != "0" else "0")
+            ints.append(_times(inner[1], trips) if inner[1] != "0" else "0")
         elif isinstance(statement, cst.If):
             branches = [_total(statement.body.body, tape, assigned, known)]
             if statement.orelse is not None:
