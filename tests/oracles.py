@@ -120,6 +120,14 @@ def central_difference(
     return (4.0 * fine - coarse) / 3.0
 
 
+def plain_central_difference(f: Callable, args: Sequence[Any], index: int, relative_step: float = 1e-6) -> float:
+    """The plain quotient (f(x + h) - f(x - h)) / 2h with h = relative_step * max(1, |x|), no
+    Richardson step: the oracle of the pass and feature tests, whose programs may have kinks a
+    larger step would cross."""
+    x = float(args[index])
+    return central_difference(f, args, index, h=relative_step * max(1.0, abs(x)), richardson=False)
+
+
 def gradient_by_central_differences(
     f: Callable, args: Sequence[Any], wrt: Sequence[int], **options: Any
 ) -> tuple[float, ...]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import srcad
-from oracles_local import central_difference
+from oracles import plain_central_difference
 
 
 def f_plain(x, y):
@@ -27,7 +27,7 @@ f = srcad.differentiable(f_plain)
 
 
 def fd(function, *args):
-    return tuple(central_difference(function, args, i) for i in range(len(args)))
+    return tuple(plain_central_difference(function, args, i) for i in range(len(args)))
 
 
 def test_decorated_function_is_still_callable_and_compiled():

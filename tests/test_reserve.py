@@ -30,7 +30,7 @@ def test_a_straight_run_reserves_for_its_pushes_and_the_longer_branch():
 
 def test_a_loop_without_inner_loops_reserves_once_for_all_iterations():
     code = _code("for i in range(a, b, s):\n    tape_floats[floats_top] = x; floats_top += 1\n")
-    assert code.splitlines()[0] == "tape_floats = reserve(tape_floats, floats_top + 1 * len(range(a, b, s)))"
+    assert code.splitlines()[0] == "tape_floats = reserve(tape_floats, floats_top + len(range(a, b, s)))"
 
 
 def test_a_loop_with_inner_loops_reserves_per_iteration_and_after_each_inner_loop():
@@ -44,7 +44,7 @@ def test_a_loop_with_inner_loops_reserves_per_iteration_and_after_each_inner_loo
     lines = [line.strip() for line in code.splitlines()]
     assert lines[1] == "tape_floats = reserve(tape_floats, floats_top + 1)"
     inner = lines.index("for j in range(n):")
-    assert lines[inner - 1] == "tape_floats = reserve(tape_floats, floats_top + 1 * len(range(n)))"
+    assert lines[inner - 1] == "tape_floats = reserve(tape_floats, floats_top + len(range(n)))"
     assert lines[inner + 2] == "tape_ints = reserve(tape_ints, ints_top + 1)"
 
 
@@ -66,8 +66,8 @@ def test_a_time_loop_over_fixed_inner_loops_reserves_once_for_all_its_steps():
     )
     lines = code.splitlines()
     assert lines[:2] == [
-        "tape_floats = reserve(tape_floats, floats_top + (1 * len(range((n - 1))) + 1 * len(range(x.shape[0]))) * len(range(steps)))",
-        "tape_ints = reserve(tape_ints, ints_top + 1 * len(range(steps)))",
+        "tape_floats = reserve(tape_floats, floats_top + (len(range((n - 1))) + len(range(x.shape[0]))) * len(range(steps)))",
+        "tape_ints = reserve(tape_ints, ints_top + len(range(steps)))",
     ]
     assert sum("reserve(" in line for line in lines) == 2  # nothing reserved inside
 
@@ -82,7 +82,7 @@ def test_the_longer_branch_of_an_if_with_loops_is_reserved():
         "        tape_floats[floats_top] = d; floats_top += 1\n"
     )
     assert code.splitlines()[0] == (
-        "tape_floats = reserve(tape_floats, floats_top + max(1 * len(range(n)), 1) * len(range(steps)))"
+        "tape_floats = reserve(tape_floats, floats_top + max(len(range(n)), 1) * len(range(steps)))"
     )
 
 
@@ -106,7 +106,7 @@ def test_inner_trip_counts_known_only_inside_the_loop_are_reserved_per_iteration
         code = _code(source)
         lines = [line.strip() for line in code.splitlines()]
         assert lines[0] == "for t in range(steps):", (source, code)
-        assert any(line.startswith("tape_floats = reserve(tape_floats, floats_top + 1 * len(range(") for line in lines[1:])
+        assert any(line.startswith("tape_floats = reserve(tape_floats, floats_top + len(range(") for line in lines[1:])
 
 
 def test_a_loop_that_can_stop_early_reserves_as_it_goes():

@@ -21,10 +21,24 @@ def without_dead_stores(definition):
 
 def _block(statements, function_level=False):
     statements = [_with_inner_blocks(s) for s in statements]
+    # walking back from the end: what comes first after each statement, for each name it mentions:
+    # a rebinding ("bound") or anything else ("read"); at the function's end nothing comes at all
+    next_use, dead = {}, set()
+    for position in range(len(statements) - 1, -1, -1):
+        statement = statements[position]
+        name = _stored_name(statement)
+        if name is not None and next_use.get(name, "bound" if function_level else "read") == "bound":
+            dead.add(position)
+            continue
+        assigned = _single_assignment(statement)
+        mentioned = all_names(statement)
+        for mention in mentioned:
+            next_use[mention] = "read"
+        if assigned is not None and assigned[0] not in all_names(assigned[1]):
+            next_use[assigned[0]] = "bound"
     kept, comments = [], []
     for position, statement in enumerate(statements):
-        name = _stored_name(statement)
-        if name is not None and _dead(name, statements[position + 1 :], function_level):
+        if position in dead:
             comments += list(statement.leading_lines)
             continue
         if comments:
@@ -65,18 +79,6 @@ def _single_assignment(statement):
     if not isinstance(small, cst.Assign) or len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name):
         return None
     return small.targets[0].target.value, small.value
-
-
-def _dead(name, rest, function_level):
-    """Whether a value stored in ``name`` is bound again, or the function returns, before ``rest``
-    (the statements after the store, in its block) could read it."""
-    for statement in rest:
-        assigned = _single_assignment(statement)
-        if assigned is not None and assigned[0] == name and name not in all_names(assigned[1]):
-            return True
-        if name in all_names(statement):
-            return False
-    return function_level
 
 
 def _is_marker(line):
