@@ -4,8 +4,8 @@ Each refused function has the offending code on the line marked ``# <- here:`` f
 text the error's column must point at (tests read line and column from the marker). Code srcad
 cannot differentiate is refused when the gradient is made (``REFUSED_AT_GRAD``), or, where it
 depends on the argument types, at the first call, before anything runs (``REFUSED_AT_CALL``:
-tests/test_bad_inputs.py). The rest are mistakes in calls and awkward but valid input (NaN,
-infinities, very deep or very long functions, kernels) used by tests/test_bad_inputs.py.
+tests/refusals/test_bad_inputs.py). The rest are mistakes in calls and awkward but valid input (NaN,
+infinities, very deep or very long functions, kernels) used by tests/refusals/test_bad_inputs.py.
 """
 
 import functools

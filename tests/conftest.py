@@ -19,7 +19,13 @@ import tempfile
 os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
 os.environ.setdefault("NUMBA_OPT", "1")
 os.environ.setdefault("SRCAD_CACHE_DIR", tempfile.mkdtemp(prefix="srcad-test-cache-"))
-sys.path.insert(0, os.path.dirname(__file__))
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+# the shared modules (oracles, catalogues), and every folder's tests: some reuse another's programs
+# (`from test_kernels import ...`), which their unique names allow
+sys.path[:0] = [_TESTS] + sorted(
+    os.path.join(_TESTS, name) for name in os.listdir(_TESTS)
+    if os.path.isdir(os.path.join(_TESTS, name)) and not name.startswith((".", "_")) and name != "fuzz"
+)
 
 from hypothesis import settings  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Run with NUMBA_ENABLE_CUDASIM=1 (tests/test_kernels_cuda.py starts it in a subprocess): the kernel
+"""Run with NUMBA_ENABLE_CUDASIM=1 (tests/kernels/test_kernels_cuda.py starts it in a subprocess): the kernel
 tests' simulations on device="cuda", in numba's CUDA simulator, checked against the same NumPy
 references and central differences as on the CPU. Exits non-zero on any mismatch. Where a GPU is
 there, the same test also runs it without the simulator, on the GPU."""
@@ -14,7 +14,8 @@ assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or cuda.is_available(), "no
 
 import srcad  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the tests it reuses, and their oracles
+sys.path[:0] = [os.path.join(_TESTS, "kernels"), os.path.join(_TESTS, "frontend"), _TESTS]  # as conftest.py
 from test_kernels import (  # noqa: E402
     DT, N, STEPS, USER_KERNELS, _state, energy, euler_in_place, fd_gradient, record_diffusion, reference_diffusion,
     reference_in_place, reference_springs, run_user_kernel, smoothed, spring_step, sum_of_squares,

@@ -1,6 +1,6 @@
 """Kernels on CUDA without a GPU: every forward and adjoint kernel of the kernel tests compiled to PTX
 (NVVM from the numba-cuda package), and the simulations run in numba's CUDA simulator in a separate
-process (``tests/cuda_simulated.py``: the simulator must be switched on before numba.cuda loads)."""
+process (``tests/kernels/cuda_simulated.py``: the simulator must be switched on before numba.cuda loads)."""
 
 import os
 import subprocess

@@ -1,6 +1,6 @@
 """CUDA kernels sum each thread's atomic additions first (transforms/kernel/atomic_partials.py): which
 additions are summed, where the sums are added, and the cases that keep their atomics. The values
-are checked in numba's simulator (tests/cuda_simulated.py: ``block_sums``) and compiled to PTX here."""
+are checked in numba's simulator (tests/kernels/cuda_simulated.py: ``block_sums``) and compiled to PTX here."""
 
 import numpy as np
 import pytest

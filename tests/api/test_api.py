@@ -11,6 +11,9 @@ import pytest
 import srcad
 from oracles import plain_central_difference
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_TEST_FOLDERS = [_HERE, os.path.dirname(_HERE)]  # this file's, and the shared modules' (oracles)
+
 
 def f_plain(x, y):
     s = 0.0
@@ -114,10 +117,10 @@ def test_decorator_with_options():
 def test_grad_works_without_numba_jit(tmp_path):
     """NUMBA_DISABLE_JIT=1 runs the same generated source as plain Python."""
     code = (
-        "import sys, math; sys.path.insert(0, %r)\n"
+        "import sys, math; sys.path[:0] = %r\n"
         "import srcad, test_api\n"
         "print(repr(srcad.grad(test_api.f_plain, wrt=(0, 1))(1.0, 0.5)))\n"
-    ) % os.path.dirname(__file__)
+    ) % _TEST_FOLDERS
     environment = dict(os.environ, NUMBA_DISABLE_JIT="1", SRCAD_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
     assert result.returncode == 0, result.stderr
@@ -135,11 +138,11 @@ def array_plain(x, w, steps):
 def test_array_gradients_work_without_numba_jit(tmp_path):
     """Array code too: NumPy overloads still type, the helpers run as NumPy."""
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path[:0] = %r\n"
         "import numpy as np, srcad, test_api\n"
         "x, w = np.array([0.3, -0.2, 0.5]), np.array([0.7, 1.1])\n"
         "print(srcad.grad(test_api.array_plain)(x, w, 3).tolist())\n"
-    ) % os.path.dirname(__file__)
+    ) % _TEST_FOLDERS
     environment = dict(os.environ, NUMBA_DISABLE_JIT="1", SRCAD_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
     assert result.returncode == 0, result.stderr
@@ -154,14 +157,17 @@ def test_array_gradients_work_without_numba_jit(tmp_path):
 
 def test_command_line_shows_a_stage():
     target = f"{__file__}:f_plain"
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(_TEST_FOLDERS))  # this file imports the oracles
     result = subprocess.run(
         [sys.executable, "-m", "srcad", "show", target, "--stage", "normalized"],
         capture_output=True,
         text=True,
+        env=environment,
     )
     assert result.returncode == 0, result.stderr
     assert "def f_plain(x, y):" in result.stdout
-    result = subprocess.run([sys.executable, "-m", "srcad", "show", target], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "srcad", "show", target], capture_output=True, text=True,
+                            env=environment)
     assert "def f_plain_adjoint" in result.stdout
 
 

@@ -1,4 +1,4 @@
-"""The on-disk cache under damage, races and foreign files (tests/test_cache.py has the basics).
+"""The on-disk cache under damage, races and foreign files (tests/api/test_cache.py has the basics).
 
 Each test runs srcad in fresh processes on its own ``SRCAD_CACHE_DIR``, as a user's programs
 would, and checks every gradient against a closed form. What srcad finds in its cache folder is
