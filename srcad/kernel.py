@@ -24,7 +24,10 @@ from srcad import recording
 from srcad.argument_types import argument_type, fast_type_key
 from srcad.errors import DifferentiabilityError, first_column
 from srcad.introspect import unwrap
+from srcad.structure import UNKNOWN, NeedsStructures
 from srcad.kernels import cpu
+from srcad.kernels.facts import KernelFacts
+from srcad.kernels.facts import spelled as spelled_facts
 from srcad.specialize import specializer_of
 
 _lock = threading.RLock()
@@ -42,7 +45,6 @@ class Kernel:
         self._fast_launches = {}  # (device, a cheap key of the arguments' types) -> (signature, forward module)
         self.last_signature = None
         from srcad.pipeline import Normalized
-        from srcad.structure import UNKNOWN, NeedsStructures
 
         try:  # errors in the kernel's code: here, at the decorator (unless it calls a helper defined later)
             self._normalized = Normalized(self.python_function, structures=UNKNOWN, kernel=True)
@@ -157,7 +159,7 @@ class Kernel:
             from numba import cuda
 
             block = int(self.options.get("block_size", 256))
-            if not module.srcad_may_overflow:  # no flag to read back: the launch stays asynchronous
+            if not module.srcad_facts.may_overflow:  # no flag to read back: the launch stays asynchronous
                 module.srcad_kernel[(n + block - 1) // block, block](n, *inner, *args)
                 return
             overflow = cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
@@ -293,6 +295,7 @@ class Kernel:
         float_arrays = [  # positions in the thread function's parameters
             k + dimensions for k, t in enumerate(signature[dimensions:]) if hasattr(t, "dtype") and "float" in str(t.dtype)
         ]
+        may_overflow = False  # a CUDA kernel's tape may overflow
         if stage == "forward":
             thread = normalized.definition
             atomic = set(access.shared_adds)
@@ -363,15 +366,16 @@ class Kernel:
                 "\n\nimport numba\nfrom numba import cuda\n\n"
                 + f"srcad_kernel_function = {thread_function}_kernel\n"
                 + f"srcad_kernel = cuda.jit({thread_function}_kernel)\n"
-                + f"srcad_may_overflow = {may_overflow!r}\n"
             )
         positions = {p: k for k, p in enumerate(parameters)}
-        return source + (
-            f"srcad_value_reads = {tuple(sorted(positions[a] for a in access.value_reads))!r}\n"
-            + f"srcad_reads_before_writes = {tuple(sorted(positions[a] for a in access.reads_before_writes))!r}\n"
-            + f"srcad_writes = {tuple(sorted(positions[a] for a in access.writes))!r}\n"
-            + f"srcad_float_arrays = {tuple(k - dimensions for k in float_arrays)!r}\n"
+        facts = KernelFacts(
+            value_reads=tuple(sorted(positions[a] for a in access.value_reads)),
+            reads_before_writes=tuple(sorted(positions[a] for a in access.reads_before_writes)),
+            writes=tuple(sorted(positions[a] for a in access.writes)),
+            float_arrays=tuple(k - dimensions for k in float_arrays),
+            may_overflow=may_overflow,
         )
+        return source + "\n" + spelled_facts(facts)
 
 
 def _device_type_key(args):

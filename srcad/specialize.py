@@ -18,9 +18,13 @@ from numba.core.compiler_lock import global_compiler_lock
 from srcad import custom
 from srcad.argument_types import argument_type, check_argument
 from srcad.cache_keys import source_key_of
+from srcad.calls import FlatCall
 from srcad.compiled import Compiled, _check_one_float
 from srcad.introspect import unwrap
+from srcad.structure import UNKNOWN, NeedsStructures
 from srcad.kernels import cpu
+from srcad.kernels.facts import DerivativeFacts
+from srcad.kernels.facts import spelled as spelled_facts
 
 
 class _GenerationLock:
@@ -151,7 +155,6 @@ class Specializer:
             marker = cpu.read_cached(key + "_valid")
             if marker is None:
                 from srcad.pipeline import Normalized
-                from srcad.structure import UNKNOWN, NeedsStructures
 
                 try:
                     normalized = self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
@@ -242,8 +245,6 @@ class Specializer:
     def check_aliasing_before_compiling(self, args):
         """``check_aliasing`` with the parameters the normalized function writes, for callers that copy
         the arguments before any compiled call would look (jacobian, hessian)."""
-        from srcad.calls import FlatCall
-
         call = FlatCall(self, args)
         self.check_aliasing(call.leaves, self.normalized(call.structures).written_parameters(), call.names)
 
@@ -254,7 +255,7 @@ class Specializer:
         ``with_value`` the value is 0.0, and the work only it needed is left out."""
         module = self._stage_module("adjoint" if with_value else "gradient", wrt, signature, structures)
         if seed_types is None:
-            _check_one_float(self.name, module.srcad_outputs)
+            _check_one_float(self.name, module.srcad_facts.outputs)
             seed_types = (numba_types.float64,)
         return self._compiled(module, signature + tuple(seed_types))
 
@@ -265,7 +266,7 @@ class Specializer:
 
     def output_structure(self, module, structures):
         """The structure of a tuple output (None for one value): normalizing tells it, once per process."""
-        if not module.srcad_tuple_output:
+        if not module.srcad_facts.tuple_output:
             return None
         return self.normalized(structures).output_structure
 
@@ -288,10 +289,10 @@ class Specializer:
                         source, entry = normalized.tangent_source(wrt, signature)
                     else:
                         source, entry = normalized.adjoint_source(wrt, signature, with_value=stage == "adjoint")
-                    source += f"\n\nsrcad_entry = {entry}\n"
-                    source += f"srcad_written_parameters = {normalized.written_parameters()!r}\n"
-                    source += f"srcad_outputs = {normalized.output_kinds!r}\n"
-                    source += f"srcad_tuple_output = {normalized.output_structure is not None!r}\n"
+                    facts = DerivativeFacts(written_parameters=normalized.written_parameters(),
+                                            outputs=normalized.output_kinds,
+                                            tuple_output=normalized.output_structure is not None)
+                    source += f"\n\nsrcad_entry = {entry}\n" + spelled_facts(facts)
                     cpu.store(key, source)
                 module = cpu.load_module(key)
                 module.srcad_source = source
@@ -312,7 +313,7 @@ class Specializer:
                         module.srcad_source,
                         self.function.__code__.co_filename,
                         signature,
-                        module.srcad_written_parameters,
+                        module.srcad_facts.written_parameters,
                     )
                     compiled.module = module
         return compiled
@@ -341,7 +342,7 @@ class Specializer:
         differentiate the rule's code, not use it)."""
         stage = "gradient, inlined" if self.calls_through_derivatives() else "gradient"  # else grad's own module
         module = self._stage_module(stage, wrt, signature)
-        _check_one_float(self.name, module.srcad_outputs, what)
+        _check_one_float(self.name, module.srcad_facts.outputs, what)
         if "srcad.custom." in module.srcad_source:
             return None
         return module.srcad_entry

@@ -169,7 +169,7 @@ class Tape:
             module = launch.kernel.module("adjoint", launch.signature, launch.device)
             for k, copy in launch.saved.items():  # the values the launch read
                 memory.copy_into(launch.args[k], copy)
-            adjoints = [self.adjoint(launch.args[k]) for k in module.srcad_float_arrays]
+            adjoints = [self.adjoint(launch.args[k]) for k in module.srcad_facts.float_arrays]
             launch.kernel.run(module, launch.shape, list(launch.args) + [0.0] + adjoints, launch.device)
             for k, copy in launch.saved.items():  # its replay wrote them again
                 memory.copy_into(launch.args[k], copy)
@@ -193,7 +193,7 @@ class Tape:
             base, size = memory.address(owner), value.itemsize
             offsets = (self._log[rows, k] - base) // size
             arguments += [owner.reshape(-1), offsets, value.shape]
-        arguments += [self.adjoint(owners[k]).reshape(-1) for k in module.srcad_float_arrays]
+        arguments += [self.adjoint(owners[k]).reshape(-1) for k in module.srcad_facts.float_arrays]
         threads = 1
         for size in first.shape:
             threads *= size
@@ -269,10 +269,10 @@ class _RecordPlan:
     reads, and may read before writing."""
 
     def __init__(self, module):
-        self.writes = [(k, [j for j in module.srcad_value_reads if j != k]) for k in module.srcad_writes]
-        self.value_reads = module.srcad_value_reads
-        self.reads_before_writes = set(module.srcad_reads_before_writes)
-        self.touched = sorted(set(module.srcad_writes) | set(module.srcad_value_reads))
+        self.writes = [(k, [j for j in module.srcad_facts.value_reads if j != k]) for k in module.srcad_facts.writes]
+        self.value_reads = module.srcad_facts.value_reads
+        self.reads_before_writes = set(module.srcad_facts.reads_before_writes)
+        self.touched = sorted(set(module.srcad_facts.writes) | set(module.srcad_facts.value_reads))
 
 
 def _record_plan(kernel, module, signature, device):

@@ -9,6 +9,7 @@ import libcst as cst
 
 from srcad.introspect import helper_function
 
+from .. import rules
 from ..ir.precedence import spelled
 
 # Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.
@@ -69,8 +70,6 @@ class Canonicalize(cst.CSTTransformer):
     def _is_reduction_along_an_axis(self, node):
         """np.sum(x, axis=0), x.max(axis=1), ...: numba cannot compile them as written; computed first,
         the way differentiated code computes them."""
-        from .. import rules
-
         if not any(a.keyword is not None for a in node.args):
             return False
         if self._is_array_method(node):

@@ -6,9 +6,9 @@ helpers inlined, rename, separate rebindings, single exit). A helper is normaliz
 when it is inlined (``inline.py`` makes a ``NormalForm`` of it through ``Normalizer.normal_form_of``).
 """
 
+from .. import rules
 from ..ir import all_names, names
 from ..ir.statements import assignment_of, element_write_of, in_place_update_of, operation_of, walk
-from .. import rules
 from . import normalize, parse, single_exit, versions
 from .stores import forwarded_stores
 

@@ -47,6 +47,8 @@ from ..ir.precedence import spelled
 from ..ir.statements import is_none_or_ellipsis, is_view_subscript
 from . import iteration
 from .canonical import Canonicalize
+from .einsum import einsum
+from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function, refusal_of_call
 from .number_lists import number_lists
 from .overlaps import read_before_writing
 from .parse import MISSING
@@ -299,8 +301,6 @@ class Normalizer:
             if isinstance(call, cst.Call) and self.parsed.resolve(call.func).name == "srcad.atomic_add":
                 return self.atomic_add(call)
             if isinstance(call, cst.Call) and not isinstance(call.func, cst.Attribute):
-                from .inline import inline_call, is_user_function
-
                 resolved = self.parsed.resolve(call.func)
                 if resolved.kind != "local" and is_user_function(resolved.value):  # helper(force, x): its effects
                     statements = []
@@ -691,8 +691,6 @@ class Normalizer:
         length = self.tuple_length(node)
         if length is not None:
             return length
-        from . import iteration
-
         if iteration.is_sum_of_a_generator(self, node):
             loops, total = iteration.sum_of_generator(self, node)
             statements += [made for statement in loops for made in self.statement(statement)]
@@ -712,14 +710,6 @@ class Normalizer:
         resolved = self.parsed.resolve(function)
         callee = resolved.name
         if resolved.kind != "function":
-            from .inline import (
-                custom_call,
-                inline_call,
-                inline_srcad_helper,
-                is_srcad_helper,
-                is_user_function,
-            )
-
             if custom.rules_for(resolved.value) and "reverse" in custom.rules_for(resolved.value):
                 return custom_call(self, node, resolved.value, statements, into)
             if is_srcad_helper(resolved.value):  # products_of_others: derivatives of np.prod call it; no rule
@@ -759,8 +749,6 @@ class Normalizer:
         if callee == "np.roll":
             return self.roll(node, statements, into)
         if callee == "np.einsum":
-            from .einsum import einsum
-
             return einsum(self, node, statements, into)
         for argument in node.args:
             if argument.keyword is not None or argument.star:
@@ -819,8 +807,6 @@ class Normalizer:
         return self._result(_call("np.copy", [operand]), statements, into)
 
     def unknown_callee(self, node, resolved):
-        from .inline import refusal_of_call
-
         return refusal_of_call(self, node, resolved)
 
     # -- inactive expressions are copied, with function names spelled canonically ---------------------
@@ -938,8 +924,6 @@ class Normalizer:
             if len(arguments) == len(rules.rule_for(function).operands):
                 return self._result(_call(function, arguments), statements, into)
         if method == "_replace" and self.lenient:
-            from srcad.structure import NeedsStructures
-
             raise NeedsStructures(method)  # state._replace(...): a NamedTuple argument, perhaps
         advice = {
             "item": "An element x[i] is already a number: drop '.item()'.",

@@ -5,6 +5,8 @@ exception a pass raises for what srcad cannot differentiate yet. Imports nothing
 (Reading a statement as an operation is ``statements.py``; fresh names are ``names.py``.)
 """
 
+import dataclasses
+
 import libcst as cst
 
 
@@ -70,15 +72,37 @@ def marker_of(node):
 
 # -- names read and bound -------------------------------------------------------------------------------
 def all_names(node):
-    """Every name a CST node mentions."""
+    """Every name a CST node mentions (its ``Name`` nodes, attribute names included)."""
     found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, name):
-            found.add(name.value)
-
-    node.visit(Collect())
+    pending = [node]
+    while pending:  # a plain walk over the nodes' fields: libcst's visitors rebuild every node they pass
+        current = pending.pop()
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+            continue
+        for field in _node_fields(type(current)):
+            value = getattr(current, field)
+            if isinstance(value, cst.CSTNode):
+                pending.append(value)
+            elif isinstance(value, (list, tuple)):
+                pending.extend(item for item in value if isinstance(item, cst.CSTNode))
     return found
+
+
+_LAYOUT_FIELDS = {"lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma",
+                  "semicolon", "trailing_whitespace", "whitespace_before", "whitespace_after"}
+_FIELDS = {}
+
+
+def _node_fields(node_type):
+    """The fields of a libcst node type that may hold names: not its whitespace, parentheses, commas."""
+    fields = _FIELDS.get(node_type)
+    if fields is None:
+        fields = _FIELDS[node_type] = tuple(
+            f.name for f in dataclasses.fields(node_type)
+            if f.name not in _LAYOUT_FIELDS and not f.name.startswith(("whitespace_", "leading_", "trailing_"))
+        )
+    return fields
 
 
 def names_in(expression):

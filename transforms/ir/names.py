@@ -6,6 +6,7 @@ import re
 
 import libcst as cst
 
+from ..rules import operator_symbol
 from . import all_names
 
 _OPERATOR_WORDS = {
@@ -54,8 +55,6 @@ def describe(node):
     if len(hint) <= _LONGEST:
         return hint
     if isinstance(node, cst.BinaryOperation):
-        from ..rules import operator_symbol
-
         return _OPERATION_NOUNS.get(operator_symbol(node.operator), "value")
     if isinstance(node, cst.Call):
         return _spell(node.func)
@@ -84,8 +83,6 @@ def _spell(node):
     if isinstance(node, cst.UnaryOperation):
         return ("not_" if isinstance(node.operator, (cst.BitInvert, cst.Not)) else "neg_") + _spell(node.expression)
     if isinstance(node, cst.BinaryOperation):
-        from ..rules import operator_symbol
-
         symbol = operator_symbol(node.operator)
         left, right = node.left, node.right
         if isinstance(left, (cst.Integer, cst.Float)):

@@ -15,29 +15,30 @@ from ..ir import all_names, is_atom
 
 
 def without_dead_stores(definition):
-    body = _block(list(definition.body.body), function_level=True)
+    body, _ = _block(list(definition.body.body), function_level=True)
     return definition.with_changes(body=definition.body.with_changes(body=body))
 
 
 def _block(statements, function_level=False):
-    statements = [_with_inner_blocks(s) for s in statements]
+    """(the block without its dead stores, the names its statements mention). Each statement's
+    names are found once: a compound statement's are its header's and its blocks'."""
+    tidied = [_tidied(s) for s in statements]
     # walking back from the end: what comes first after each statement, for each name it mentions:
     # a rebinding ("bound") or anything else ("read"); at the function's end nothing comes at all
     next_use, dead = {}, set()
-    for position in range(len(statements) - 1, -1, -1):
-        statement = statements[position]
-        name = _stored_name(statement)
-        if name is not None and next_use.get(name, "bound" if function_level else "read") == "bound":
-            dead.add(position)
-            continue
+    for position in range(len(tidied) - 1, -1, -1):
+        statement, mentioned = tidied[position]
         assigned = _single_assignment(statement)
-        mentioned = all_names(statement)
+        if assigned is not None and is_atom(assigned[1]):
+            if next_use.get(assigned[0], "bound" if function_level else "read") == "bound":
+                dead.add(position)
+                continue
         for mention in mentioned:
             next_use[mention] = "read"
         if assigned is not None and assigned[0] not in all_names(assigned[1]):
             next_use[assigned[0]] = "bound"
-    kept, comments = [], []
-    for position, statement in enumerate(statements):
+    kept, comments, names = [], [], set()
+    for position, (statement, mentioned) in enumerate(tidied):
         if position in dead:
             comments += list(statement.leading_lines)
             continue
@@ -47,32 +48,37 @@ def _block(statements, function_level=False):
             statement = statement.with_changes(leading_lines=moved + own)
             comments = []
         kept.append(statement)
-    return kept
+        names |= mentioned
+    return kept, names
 
 
-def _with_inner_blocks(statement):
-    if isinstance(statement, (cst.For, cst.While)):
-        return statement.with_changes(body=statement.body.with_changes(body=_block(list(statement.body.body))))
+def _tidied(statement):
+    """(``statement`` with its blocks tidied, the names it mentions)."""
+    if isinstance(statement, (cst.For, cst.While)) and statement.orelse is not None:
+        return statement, all_names(statement)  # a loop's else: not in srcad's normal form, left as it is
+    if isinstance(statement, cst.For):
+        body, names = _block(list(statement.body.body))
+        header = all_names(statement.target) | all_names(statement.iter)
+        return statement.with_changes(body=statement.body.with_changes(body=body)), names | header
+    if isinstance(statement, cst.While):
+        body, names = _block(list(statement.body.body))
+        return statement.with_changes(body=statement.body.with_changes(body=body)), names | all_names(statement.test)
     if isinstance(statement, cst.If):
+        body, names = _block(list(statement.body.body))
         orelse = statement.orelse
         if isinstance(orelse, cst.Else):
-            orelse = orelse.with_changes(body=orelse.body.with_changes(body=_block(list(orelse.body.body))))
+            else_body, else_names = _block(list(orelse.body.body))
+            orelse, names = orelse.with_changes(body=orelse.body.with_changes(body=else_body)), names | else_names
         elif isinstance(orelse, cst.If):
-            orelse = _with_inner_blocks(orelse)
-        return statement.with_changes(body=statement.body.with_changes(body=_block(list(statement.body.body))),
-                                      orelse=orelse)
-    return statement
-
-
-def _stored_name(statement):
-    """``v`` of a statement ``v = <a name or a number>`` standing alone on its line, else None."""
-    assigned = _single_assignment(statement)
-    if assigned is None or not is_atom(assigned[1]):
-        return None
-    return assigned[0]
+            orelse, else_names = _tidied(orelse)
+            names |= else_names
+        statement = statement.with_changes(body=statement.body.with_changes(body=body), orelse=orelse)
+        return statement, names | all_names(statement.test)
+    return statement, all_names(statement)
 
 
 def _single_assignment(statement):
+    """(v, value) of a statement ``v = value`` standing alone on its line, else None."""
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return None
     small = statement.body[0]

@@ -13,6 +13,8 @@ import math
 
 import numpy
 
+from srcad.kernels import arrays, runtime
+
 from .table import (  # noqa: F401 - the tables are the rules' API
     ADJOINT_HELPER_RULES,
     ARRAY_CONSTRUCTORS,
@@ -21,20 +23,20 @@ from .table import (  # noqa: F401 - the tables are the rules' API
     ARRAY_RULES,
     ASSEMBLED_RULES,
     AXIS_REDUCTION_RULES,
-    ELEMENTWISE_RULES,
     ELEMENT_RULES,
+    ELEMENTWISE_RULES,
     INACTIVE_FUNCTIONS,
     INACTIVE_OPERATORS,
     KERNEL_FUNCTIONS,
     LOWERED_FUNCTIONS,
-    MATRIX_PRODUCTS,
     MATRIX_PRODUCT_RULES,
+    MATRIX_PRODUCTS,
     NOT_BROADCAST,
     NUMPY_TWINS,
     OPERATOR_FUNCTIONS,
+    REDUCTION_RULES,
     REDUCTIONS,
     REDUCTIONS_ALONG,
-    REDUCTION_RULES,
     RULES,
     SCALAR_RULES,
     VARIADIC_FUNCTIONS,
@@ -45,7 +47,6 @@ from .table import (  # noqa: F401 - the tables are the rules' API
     unary,
 )
 from .templates import instantiate, operator_symbol, template_uses  # noqa: F401 - the rules' API
-
 
 # The rules of the calls of the compilation running in this context (name generated code calls ->
 # Rule): see ``overlay``.
@@ -89,13 +90,9 @@ def rule_for(name, operand_ranks=None, array_result=False):
 
 def _object_of(name):
     if name.startswith("srcad."):
-        from srcad.kernels import runtime
-
         return getattr(runtime, name[len("srcad."):], None)
     module, _, attribute = name.rpartition(".")
     if not module and not hasattr(builtins, name):  # a helper of generated code
-        from srcad.kernels import arrays, runtime
-
         return getattr(arrays, name, None) or getattr(runtime, name, None)
     owner = {"math": math, "np": numpy, "np.linalg": numpy.linalg, "": builtins}.get(module)
     return getattr(owner, attribute, None)
