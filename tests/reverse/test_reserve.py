@@ -66,7 +66,7 @@ def test_a_time_loop_over_fixed_inner_loops_reserves_once_for_all_its_steps():
     )
     lines = code.splitlines()
     assert lines[:2] == [
-        "tape_floats = reserve(tape_floats, floats_top + (len(range((n - 1))) + len(range(x.shape[0]))) * len(range(steps)))",
+        "tape_floats = reserve(tape_floats, floats_top + (len(range(n - 1)) + len(range(x.shape[0]))) * len(range(steps)))",
         "tape_ints = reserve(tape_ints, ints_top + len(range(steps)))",
     ]
     assert sum("reserve(" in line for line in lines) == 2  # nothing reserved inside
@@ -118,3 +118,15 @@ def test_a_loop_that_can_stop_early_reserves_as_it_goes():
         "        break\n"
     )
     assert code.splitlines()[0] == "for it in range(max_iterations):"
+
+
+def test_a_size_bound_inside_the_loop_keeps_its_meaning_where_it_is_substituted():
+    code = _code(
+        "for t in range(steps):\n"
+        "    m = n - 1\n"
+        "    for i in range(m * 2):\n"
+        "        tape_floats[floats_top] = d; floats_top += 1\n"
+    )
+    assert code.splitlines()[0] == "tape_floats = reserve(tape_floats, floats_top + len(range((n - 1) * 2)) * len(range(steps)))"
+    steps, n = 3, 5
+    assert eval("len(range((n - 1) * 2)) * len(range(steps))") == steps * (n - 1) * 2

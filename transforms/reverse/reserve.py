@@ -126,9 +126,7 @@ def _total(statements, tape, assigned, known, top_level=False):
                 continue  # the same value before the loop as in it
             if name not in known:
                 raise _Unknown
-            value = cst.parse_expression(known[name])
-            atomic = isinstance(value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer))
-            replaced[name] = value if atomic else cst.parse_expression(f"({known[name]})")
+            replaced[name] = cst.parse_expression(known[name])  # spelled() adds the parentheses it needs
 
         for node in nodes_in(expression):
             if isinstance(node, cst.Call) and spelled(node.func) not in _PURE:
