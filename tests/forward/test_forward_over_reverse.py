@@ -225,3 +225,26 @@ def test_second_derivatives_of_a_whole_product_still_work():
     u = [rng.uniform(-1.0, 1.0, a.shape) for a in args]
     v = [rng.uniform(-1.0, 1.0, a.shape) for a in args]
     check(product_of_a_row, args, (0, 1), u, v, 1.0, "product_of_a_row")
+
+
+def damped_by_an_integer_power(v, k):
+    return math.tanh(v) * (1.0 + k / 7 ** 3 ** (k % 4))  # 3 ** (k % 4): checked as integer_power(...)
+
+
+def integer_powers_inside(x, n):
+    y = x
+    for _ in range(2):
+        y = damped_by_an_integer_power(y * x, n) + 0.1 * y ** 3
+    return y
+
+
+def test_second_derivatives_of_code_with_checked_integer_powers():
+    # the gradient's code names the user's line in a string (integer_power(3, k % 4, "file.py:9")):
+    # forward mode over it refused "string values" (CI's random programs found it)
+    x, n, h = 0.7, 6, 1e-5
+    gradient = srcad.grad(integer_powers_inside)
+    _, second = srcad.jvp(gradient, (x, n), (1.0, None))
+    expected = (gradient(x + h, n) - gradient(x - h, n)) / (2 * h)
+    assert second == pytest.approx(expected, rel=1e-6)
+    first = (integer_powers_inside(x + h, n) - integer_powers_inside(x - h, n)) / (2 * h)
+    assert gradient(x, n) == pytest.approx(first, rel=1e-7)

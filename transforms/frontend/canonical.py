@@ -26,6 +26,7 @@ class Canonicalize(cst.CSTTransformer):
         # their values read from the variables holding them; None where there is no such place
         self.statements = statements
         self.helper_values = {}  # id of a helper's call -> the atom holding its value
+        self.locations = set()  # ids of the "file.py:line" strings srcad's own helpers take (integer_power)
 
     def visit_Call(self, node):
         if self.statements is not None and self._is_reduction_along_an_axis(node):  # `if np.min(y, axis=0) > 0:`
@@ -39,6 +40,9 @@ class Canonicalize(cst.CSTTransformer):
                 argument.visit(self)
             return False
         resolved = self.normalizer.parsed.resolve(node.func)
+        position = rules.LOCATED_HELPERS.get(resolved.name)
+        if position is not None and len(node.args) > position and isinstance(node.args[position].value, cst.SimpleString):
+            self.locations.add(id(node.args[position].value))  # generated code differentiated again
         if resolved.kind != "function":
             if resolved.kind != "local" and helper_function(resolved.value) is not None:  # the user's helper
                 return self._computed_first(node, f"the helper {spelled(node.func)!r}")
@@ -132,6 +136,8 @@ class Canonicalize(cst.CSTTransformer):
         return self.normalizer.name(original)
 
     def on_visit(self, node):
+        if id(node) in self.locations:
+            return False
         if self._tuple_part(node) is not None or self.normalizer.tuple_length(node) is not None:
             return False  # replaced whole in on_leave
         if isinstance(node, cst.Tuple) and self.allow_tuples:

@@ -28,6 +28,7 @@ from .table import (  # noqa: F401 - the tables are the rules' API
     INACTIVE_FUNCTIONS,
     INACTIVE_OPERATORS,
     KERNEL_FUNCTIONS,
+    LOCATED_HELPERS,
     LOWERED_FUNCTIONS,
     MATRIX_PRODUCT_RULES,
     MATRIX_PRODUCTS,

@@ -439,5 +439,10 @@ RULES = {
 VARIADIC_FUNCTIONS = {"min", "max"}
 
 
+# srcad's helpers that take the user's "file.py:line" as an argument, at this position, to name it in
+# their errors (integer_power): the string is copied as it is where generated code is differentiated again.
+LOCATED_HELPERS = {"integer_power": 2}
+
+
 # Functions with a meaning only in kernels: the thread index, and an atomic scatter-add.
 KERNEL_FUNCTIONS = {"srcad.tid", "srcad.atomic_add"}
