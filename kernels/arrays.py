@@ -11,7 +11,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import overload
 
-from srcad.kernels.along import (  # noqa: F401 - generated modules import them from here
+from .along import (  # noqa: F401 - generated modules import them from here
     sum_along, mean_along, max_along, min_along, prod_along, spread_along,
     at_first_along, products_of_others_along, products_of_others_along_tangent, cumsum_along, cumsum_adjoint_along,
     roll_along,
