@@ -133,11 +133,8 @@ class ReverseMode:
         self.adjoint_names = {}
         self.adjoint_owner = {}  # x_adj -> x
         self.scratch = {}
-        self.floats = names.fresh("tape_floats")
-        self.floats_top = names.fresh("floats_top")
-        self.ints = names.fresh("tape_ints")
-        self.ints_top = names.fresh("ints_top")
-        self.tape = Tape(self.floats, self.floats_top, self.ints, self.ints_top)
+        self.tape = Tape(names.fresh("tape_floats"), names.fresh("floats_top"), names.fresh("tape_ints"),
+                         names.fresh("ints_top"))
         self.branch_names = []  # one per nesting depth: a decision is pushed after its branch ran
         self.took_branch = names.fresh("took_branch")
         self.branch_depth = 0
@@ -191,11 +188,7 @@ class ReverseMode:
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
         code = spelled(cst.IndentedBlock(forward + reverse))
-        tape = []  # the stacks this adjoint uses (a kernel's thread should allocate nothing it needs not)
-        if self.floats in code:
-            tape += [cst.parse_statement(f"{self.floats} = new_float_stack()"), cst.parse_statement(f"{self.floats_top} = 0")]
-        if self.ints in code:
-            tape += [cst.parse_statement(f"{self.ints} = new_int_stack()"), cst.parse_statement(f"{self.ints_top} = 0")]
+        tape = self.tape.creation(code)
         tape += [assign(saved, call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
@@ -272,7 +265,7 @@ class ReverseMode:
         return groups
 
     def tape_names(self):
-        return {self.floats, self.floats_top, self.ints, self.ints_top}
+        return self.tape.names()
 
     def returned_value(self, outputs):
         """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
@@ -839,8 +832,7 @@ class ReverseMode:
     # -- the tape: what the forward sweep saves and the reverse sweep gets back ----------------
     def push(self, code, as_float=False):
         """Save the value of ``code`` (a variable, or an integer expression) on the tape."""
-        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
-        return cst.parse_statement(f"{stack}[{top}] = {code}; {top} += 1")
+        return self.tape.push(code, as_float)
 
     def final_argument_values(self):
         """The reverse sweep puts back the old values of arrays it saved; for argument arrays, the
@@ -896,9 +888,7 @@ class ReverseMode:
         return self.push(name, as_float=self.is_float(name))
 
     def pop(self, name, as_float=None):
-        as_float = self.is_float(name) if as_float is None else as_float
-        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
-        return cst.parse_statement(f"{top} -= 1; {name} = {stack}[{top}]")
+        return self.tape.pop(name, self.is_float(name) if as_float is None else as_float)
 
     def save_values(self, array, written, statement, one_element=False):
         """Forward and reverse code around ``statement``, which overwrites ``written`` (an element of

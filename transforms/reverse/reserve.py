@@ -21,10 +21,35 @@ from ..ir.precedence import spelled
 
 @dataclass(frozen=True)
 class Tape:
+    """The two stacks of a generated adjoint, by the names its code gives them and their tops. The
+    statements that push and pop are written here, beside ``_push_kind``, which reads them back."""
+
     floats: str
     floats_top: str
     ints: str
     ints_top: str
+
+    def push(self, code, as_float=False):
+        """``code`` (a variable, or an integer expression) onto the float or the int stack."""
+        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
+        return cst.parse_statement(f"{stack}[{top}] = {code}; {top} += 1")
+
+    def pop(self, name, as_float=False):
+        """The value on top of the float or the int stack, into ``name``."""
+        stack, top = (self.floats, self.floats_top) if as_float else (self.ints, self.ints_top)
+        return cst.parse_statement(f"{top} -= 1; {name} = {stack}[{top}]")
+
+    def names(self):
+        return {self.floats, self.floats_top, self.ints, self.ints_top}
+
+    def creation(self, code):
+        """The statements making the stacks ``code`` uses (a kernel's thread allocates none it needs not)."""
+        made = []
+        if self.floats in code:
+            made += [cst.parse_statement(f"{self.floats} = new_float_stack()"), cst.parse_statement(f"{self.floats_top} = 0")]
+        if self.ints in code:
+            made += [cst.parse_statement(f"{self.ints} = new_int_stack()"), cst.parse_statement(f"{self.ints_top} = 0")]
+        return made
 
 
 def _push_kind(statement, tape):
