@@ -170,7 +170,7 @@ def main():
     threads = numba.get_num_threads()
     timings = timed_rounds({
         "forward launch": lambda: chain_step.launch(big, x, v, k, x_out, v_out, DT),
-        "adjoint launch": lambda: module.srcad_launch(big, threads, x, v, k, x_out, v_out, DT, 0.0, *adjoints),
+        "adjoint launch": lambda: module.module.srcad_launch(big, threads, x, v, k, x_out, v_out, DT, 0.0, *adjoints),
     }, (), options.repeats)
     print(f"\nthroughput: n = {big}, {threads} threads, best of {options.repeats}")
     for name, seconds in timings.items():

@@ -12,6 +12,8 @@ import importlib.util
 import os
 import sys
 import tempfile
+import types
+from dataclasses import dataclass, field
 
 import numba
 from numba.core.dispatcher import Dispatcher
@@ -114,6 +116,26 @@ def load_module(key):
         del sys.modules[name]
         raise
     return module
+
+
+@dataclass(eq=False)
+class GeneratedModule:
+    """A generated module loaded in this process, with what srcad knows of it and builds from it:
+    kept here, typed, rather than set as attributes on the module object."""
+
+    module: types.ModuleType  # the generated functions (srcad_entry, srcad_launch, ...)
+    source: str  # the source it runs from, as ``srcad.source`` shows it
+    facts: object  # its ``srcad_facts`` (kernels/facts.py), None for a module without
+    dispatcher: object = None  # a derivative's entry as numba dispatches it (``jit``)
+    compiled: dict = field(default_factory=dict)  # per-signature compilations of the dispatcher
+    signature: tuple = None  # a kernel module's types, kept alive (their ids are keys)
+    record_plan: object = None  # a kernel's tape bookkeeping, worked out at its first recorded launch
+
+
+def loaded(key, source):
+    """The module stored under ``key`` (whose text is ``source``), loaded, as a ``GeneratedModule``."""
+    module = load_module(key)
+    return GeneratedModule(module, source, getattr(module, "srcad_facts", None))
 
 
 def _run_module(module, key):

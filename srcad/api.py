@@ -43,6 +43,9 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
     or all-float arguments) and for ``wrt`` (default: every float argument). The parts of tuple
     arguments are separate parameters there, and ``wrt`` counts them one by one.
     """
+    if not isinstance(device, str):  # source(f, "adjoint", x): the arguments in device's place
+        raise TypeError("srcad.source(f, stage, device='cpu', args=None, wrt=None): device is 'cpu' or 'cuda'; "
+                        "pass the arguments by name, args=(x, ...)")
     if isinstance(function, Kernel):
         return function.source(stage, device, args)
     if device != "cpu":

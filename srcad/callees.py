@@ -103,10 +103,10 @@ def _implementation(key, what, argument_types):
             module = specializer._stage_module("gradient", wrt, signature)
             slots = {position: f"r[{1 + index}]" for index, position in enumerate(wrt)}
             cotangents = ", ".join(slots.get(k, "0.0") for k in range(arity))
-            return _forwarding(module.srcad_dispatcher, arity, "y_adj", f"({cotangents},)")
+            return _forwarding(module.dispatcher, arity, "y_adj", f"({cotangents},)")
         module = specializer._stage_module("tangent", wrt, signature)
         tangents = ", ".join(f"t{k}" for k in wrt)
-        return _forwarding(module.srcad_dispatcher, arity, ", ".join(f"t{k}" for k in range(arity)), "r[1]", tangents)
+        return _forwarding(module.dispatcher, arity, ", ".join(f"t{k}" for k in range(arity)), "r[1]", tangents)
     finally:
         building.discard((key, what, signature))
 

@@ -22,12 +22,9 @@ import numpy
 
 from srcad import recording
 from srcad.argument_types import argument_type, fast_type_key
-from srcad.errors import DifferentiabilityError, first_column
 from srcad.introspect import unwrap
 from srcad.structure import UNKNOWN, NeedsStructures
 from srcad.kernels import cpu
-from srcad.kernels.facts import KernelFacts
-from srcad.kernels.facts import spelled as spelled_facts
 from srcad.specialize import specializer_of
 
 _lock = threading.RLock()
@@ -141,7 +138,7 @@ class Kernel:
             signature = (numba_types.int64,) * self.dimensions + tuple(
                 numba_types.float64[::1] if p in arrays else numba_types.float64 for p in self.arguments
             )
-        return self.module(stage, signature, device).srcad_source
+        return self.module(stage, signature, device).source
 
     def run(self, module, shape, args, device):
         """Launch the generated ``module`` over threads of ``shape`` (threads are numbered in C order;
@@ -152,18 +149,18 @@ class Kernel:
         inner = shape[1:]
         if device == "cpu":
             if n < cpu.PARALLEL_FROM:
-                module.srcad_serial_launch(n, 1, *inner, *args)
+                module.module.srcad_serial_launch(n, 1, *inner, *args)
             else:
-                module.srcad_launch(n, numba.get_num_threads(), *inner, *args)
+                module.module.srcad_launch(n, numba.get_num_threads(), *inner, *args)
         elif n > 0:
             from numba import cuda
 
             block = int(self.options.get("block_size", 256))
-            if not module.srcad_facts.may_overflow:  # no flag to read back: the launch stays asynchronous
-                module.srcad_kernel[(n + block - 1) // block, block](n, *inner, *args)
+            if not module.facts.may_overflow:  # no flag to read back: the launch stays asynchronous
+                module.module.srcad_kernel[(n + block - 1) // block, block](n, *inner, *args)
                 return
             overflow = cuda.to_device(numpy.zeros(1, dtype=numpy.int32))
-            module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *inner, *args)
+            module.module.srcad_kernel[(n + block - 1) // block, block](n, overflow, *inner, *args)
             if overflow.copy_to_host()[0]:
                 raise RuntimeError(
                     f"the adjoint of kernel {self.__name__} needed more than tape_capacity="
@@ -240,9 +237,8 @@ class Kernel:
                     if source is None:
                         source = self._generated(stage, signature, device)
                         cpu.store(cache_key, source)
-                    module = self._modules[key] = cpu.load_module(cache_key)
-                    module.srcad_source = source
-                    module.srcad_signature = signature  # keeps the types in the key alive, so their ids stay theirs
+                    module = self._modules[key] = cpu.loaded(cache_key, source)
+                    module.signature = signature  # keeps the types in the key alive, so their ids stay theirs
         return module
 
     def _indexed(self):
@@ -263,119 +259,12 @@ class Kernel:
             access = kernels.access_of(normalized.definition, self.arguments, normalized.threads)
         if access.refusals:
             line, why, fix = access.refusals[0]
-            raise self._error(why, line, fix)
+            raise self.normalized().error_at_user_line(why, line, fix)
         return access
 
-    def _error(self, why, line, fix=None):
-        """A DifferentiabilityError at the user's ``line`` of the kernel."""
-        filename = self.normalized().parsed.filename
-        if not line:
-            return DifferentiabilityError(why, filename=filename, fix=fix)
-        return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
-
     def _generated(self, stage, signature, device):
-        """The source of ``module``'s module, generated with the rules of the kernel's calls that stay
-        calls known (``rules.overlay``)."""
-        from srcad.transforms import rules
-
-        with rules.overlay(self.normalized().call_rules):
-            return self._generated_source(stage, signature, device)
-
-    def _generated_source(self, stage, signature, device):
-        from srcad.transforms import rules
-        from srcad.transforms.kernel import launchers
-        from srcad.transforms.kernel import threads as kernels
-        from srcad.transforms.output import emit
-        from srcad.transforms.reverse.adjoint import reverse_mode
-
-        normalized = self.normalized()
-        dimensions = self.dimensions
-        parameters = self.arguments
-        access = self.access()
-        float_arrays = [  # positions in the thread function's parameters
-            k + dimensions for k, t in enumerate(signature[dimensions:]) if hasattr(t, "dtype") and "float" in str(t.dtype)
-        ]
-        may_overflow = False  # a CUDA kernel's tape may overflow
-        if stage == "forward":
-            thread = normalized.definition
-            atomic = set(access.shared_adds)
-            arguments = parameters
-        else:
-            wrt = tuple(float_arrays)
-            analysis, names, definition = normalized._analysis(
-                wrt, signature, also_useful=[normalized.parameters[k] for k in wrt]
-            )
-            thread = normalized._generated(
-                reverse_mode, definition, normalized.parameters, wrt, analysis, names, False, True
-            )
-            thread = kernels.without_replayed_writes(thread, [p for p in parameters if p not in access.value_reads])
-            atomic = {f"{normalized.parameters[k]}_adj" for k in wrt if normalized.parameters[k] in access.shared_reads}
-            arguments = parameters + ["output_adj"] + [f"{normalized.parameters[k]}_adj" for k in wrt]
-        thread_function = thread.name.value
-        header = dict(origin=normalized.origin, constants=normalized.constants,
-                      index_arrays_as_views=False)
-        if device == "cpu":
-            source = emit.module_source(thread, stage=f"kernel {stage} (one thread)", **header)
-            ranks = {}  # the private arrays' numbers of dimensions (an adjoint's are its array's)
-            for position, parameter in enumerate(parameters):
-                kind = signature[dimensions + position]
-                for name_ in (parameter, f"{parameter}_adj"):
-                    if name_ in atomic and hasattr(kind, "ndim"):
-                        ranks[name_] = kind.ndim
-            launcher = launchers.cpu_launcher(f"{thread_function}_launch", thread, arguments, atomic, dimensions, ranks)
-            serial = launchers.serial_launcher(f"{thread_function}_serial", thread, arguments, dimensions)
-            source += (
-                "\n\nimport numba\nfrom numba import prange\n\n\n"
-                + "# The launchers: the thread's code above, inlined into a loop over the threads.\n"
-                + launcher + "\n\n" + serial
-                + f"\n\nsrcad_launch = numba.njit(parallel=True, cache=True, error_model=\"numpy\")({thread_function}_launch)\n"
-                + f"srcad_serial_launch = numba.njit(cache=True, error_model=\"numpy\")({thread_function}_serial)\n"
-            )
-            positions = {p: k for k, p in enumerate(parameters)}
-            if stage == "forward":  # a launch recorded on a tape, bookkeeping and threads in one call
-                is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]
-                recorded = launchers.recorded_launcher(
-                    f"{thread_function}_recorded", "srcad_serial_launch", arguments, is_array,
-                    sorted(positions[a] for a in access.value_reads), sorted(positions[a] for a in access.writes),
-                    sorted(positions[a] for a in access.reads_before_writes), dimensions,
-                )
-                source += (
-                    "\n\nfrom srcad.kernels.recording import extent_of, reads_overlap, add_read\n\n\n" + recorded
-                    + f"\n\nsrcad_recorded_launch = numba.njit(cache=True, error_model=\"numpy\")({thread_function}_recorded)\n"
-                )
-            if stage == "adjoint":  # the tape's backward pass over many launches of this adjoint
-                is_array = [hasattr(t, "ndim") for t in signature[dimensions:]]
-                adjoint_arguments = [k - dimensions for k in float_arrays]
-                for replay, launcher in (("srcad_replay", "srcad_serial_launch"), ("srcad_parallel_replay", "srcad_launch")):
-                    source += "\n\n" + launchers.replay_launcher(f"{replay}_python", launcher, is_array, adjoint_arguments,
-                                                               dimensions)
-                    source += f"{replay} = numba.njit(cache=True)({replay}_python)\n"
-        else:
-            from srcad.transforms.kernel import cuda as device_code
-
-            try:
-                text, may_overflow = device_code.kernel_source(
-                    thread, f"{thread_function}_kernel", atomic, rules.NUMPY_TWINS, self.options.get("tape_capacity", 64),
-                    dimensions, int(self.options.get("block_size", 256)),
-                )
-            except device_code.NotOnCuda as refused:
-                line = kernels.user_line(refused.statement)
-                raise self._error(refused.why, line, "Run this kernel with device='cpu'.") from None
-            source = emit.module_source(cst_definition(text), stage=f"CUDA kernel {stage}", **header)
-            source += (
-                "\n\nimport numba\nfrom numba import cuda\n\n"
-                + f"srcad_kernel_function = {thread_function}_kernel\n"
-                + f"srcad_kernel = cuda.jit({thread_function}_kernel)\n"
-            )
-        positions = {p: k for k, p in enumerate(parameters)}
-        facts = KernelFacts(
-            value_reads=tuple(sorted(positions[a] for a in access.value_reads)),
-            reads_before_writes=tuple(sorted(positions[a] for a in access.reads_before_writes)),
-            writes=tuple(sorted(positions[a] for a in access.writes)),
-            float_arrays=tuple(k - dimensions for k in float_arrays),
-            may_overflow=may_overflow,
-        )
-        return source + "\n" + spelled_facts(facts)
+        """The source of the module of ``stage`` for ``signature`` on ``device`` (see ``module``)."""
+        return self.normalized().kernel_source(stage, signature, device, self.access(), self.options)
 
 
 def _device_type_key(args):
@@ -394,12 +283,6 @@ def _device_type_key(args):
         else:
             return None
     return tuple(key)
-
-
-def cst_definition(text):
-    import libcst as cst
-
-    return cst.parse_statement(text)
 
 
 def _is_on_gpu(value):

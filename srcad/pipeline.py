@@ -18,6 +18,9 @@ from srcad.transforms import rules
 from srcad.transforms.analysis import activity, infer_types, integer_powers, masks
 from srcad.transforms.forward.tangent import forward_mode
 from srcad.transforms.frontend import single_exit
+from srcad.transforms.kernel import modules as kernel_modules
+from srcad.transforms.kernel.cuda import NotOnCuda
+from srcad.transforms.kernel.threads import user_line
 from srcad.transforms.frontend.normal_form import NormalForm
 from srcad.transforms.ir import UnsupportedHere, names
 from srcad.transforms.output import emit
@@ -107,16 +110,26 @@ class Normalized(NormalForm):
         return source, adjoint.name.value
 
     @_deep_trees
-    def thread_adjoint_source(self, wrt, argument_types):
-        """A kernel's thread adjoint: ``f_adjoint(tid, *args, output_adj, *adjoints of the arrays in wrt)``
-        adds into the adjoint arrays it is given (the values the arrays hold after the launch count as
-        the kernel's outputs). Source of its module, and its name."""
-        analysis, names, definition = self._analysis(wrt, argument_types, also_useful=[self.parameters[k] for k in wrt])
-        adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
-        source = emit.module_source(
-            adjoint, stage="reverse mode (kernel thread)", origin=self.origin, constants=self.constants
-        )
-        return source, adjoint.name.value
+    def kernel_source(self, stage, signature, device, access, options):
+        """Source of a kernel's module (``transforms/kernel/modules.py``): of ``stage`` "forward" (the
+        normal form, run per thread) or "adjoint" (its thread adjoint, which adds into the adjoints of
+        the float arrays: the values the arrays hold after the launch count as the kernel's outputs),
+        on ``device`` "cpu" or "cuda", for argument types ``signature`` (thread indices first).
+        ``access``: how a thread uses the arrays; ``options``: the kernel's."""
+        dimensions = len(self.threads)
+        thread = self.definition
+        if stage == "adjoint":
+            wrt = tuple(kernel_modules.float_array_positions(signature, dimensions))
+            analysis, names, definition = self._analysis(wrt, signature, also_useful=[self.parameters[k] for k in wrt])
+            thread = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
+        try:
+            module = kernel_modules.kernel_module(thread, stage=stage, device=device, signature=signature,
+                                                  dimensions=dimensions, access=access, options=options)
+        except NotOnCuda as refused:
+            raise self.error_at_user_line(refused.why, user_line(refused.statement), "Run this kernel with device='cpu'.") from None
+        heading = f"kernel {stage} (one thread)" if device == "cpu" else f"CUDA kernel {stage}"
+        return emit.module_source(module.definition, stage=heading, origin=self.origin, constants=self.constants,
+                                  index_arrays_as_views=False, after=module.after, imports=module.imports)
 
     @_deep_trees
     def tangent_source(self, wrt, argument_types, only_tangent=False):
@@ -161,13 +174,14 @@ class Normalized(NormalForm):
         try:
             return without_dead_stores(transform(*arguments))
         except UnsupportedHere as unsupported:
-            raise DifferentiabilityError(
-                unsupported.why,
-                filename=self.parsed.filename,
-                lineno=unsupported.lineno,
-                col=first_column(self.parsed.filename, unsupported.lineno),
-                fix=unsupported.fix,
-            ) from None
+            raise self.error_at_user_line(unsupported.why, unsupported.lineno, unsupported.fix) from None
+
+    def error_at_user_line(self, why, line, fix=None):
+        """A DifferentiabilityError at the user's ``line`` (None: the file alone)."""
+        filename = self.parsed.filename
+        if not line:
+            return DifferentiabilityError(why, filename=filename, fix=fix)
+        return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
 
     def _with_types(self, types):
         """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as

@@ -255,7 +255,7 @@ class Specializer:
         ``with_value`` the value is 0.0, and the work only it needed is left out."""
         module = self._stage_module("adjoint" if with_value else "gradient", wrt, signature, structures)
         if seed_types is None:
-            _check_one_float(self.name, module.srcad_facts.outputs)
+            _check_one_float(self.name, module.facts.outputs)
             seed_types = (numba_types.float64,)
         return self._compiled(module, signature + tuple(seed_types))
 
@@ -266,7 +266,7 @@ class Specializer:
 
     def output_structure(self, module, structures):
         """The structure of a tuple output (None for one value): normalizing tells it, once per process."""
-        if not module.srcad_facts.tuple_output:
+        if not module.facts.tuple_output:
             return None
         return self.normalized(structures).output_structure
 
@@ -294,26 +294,24 @@ class Specializer:
                                             tuple_output=normalized.output_structure is not None)
                     source += f"\n\nsrcad_entry = {entry}\n" + spelled_facts(facts)
                     cpu.store(key, source)
-                module = cpu.load_module(key)
-                module.srcad_source = source
-                module.srcad_dispatcher = cpu.jit(module.srcad_entry)
-                module.srcad_signatures = {}
+                module = cpu.loaded(key, source)
+                module.dispatcher = cpu.jit(module.module.srcad_entry)
                 self.compiled[cache_key] = module
             self.last_signature, self.last_structures = signature, structures
             return module
 
     def _compiled(self, module, signature):
-        compiled = module.srcad_signatures.get(signature)
+        compiled = module.compiled.get(signature)
         if compiled is None:
             with _lock:
-                compiled = module.srcad_signatures.get(signature)
+                compiled = module.compiled.get(signature)
                 if compiled is None:
-                    compiled = module.srcad_signatures[signature] = Compiled(
-                        module.srcad_dispatcher,
-                        module.srcad_source,
+                    compiled = module.compiled[signature] = Compiled(
+                        module.dispatcher,
+                        module.source,
                         self.function.__code__.co_filename,
                         signature,
-                        module.srcad_facts.written_parameters,
+                        module.facts.written_parameters,
                     )
                     compiled.module = module
         return compiled
@@ -342,10 +340,10 @@ class Specializer:
         differentiate the rule's code, not use it)."""
         stage = "gradient, inlined" if self.calls_through_derivatives() else "gradient"  # else grad's own module
         module = self._stage_module(stage, wrt, signature)
-        _check_one_float(self.name, module.srcad_facts.outputs, what)
-        if "srcad.custom." in module.srcad_source:
+        _check_one_float(self.name, module.facts.outputs, what)
+        if "srcad.custom." in module.source:
             return None
-        return module.srcad_entry
+        return module.module.srcad_entry
 
     def _stage_key(self, stage, wrt, signature, structures=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"

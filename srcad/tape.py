@@ -76,7 +76,7 @@ class Tape:
         which ``record`` sees to."""
         row = len(self.launches)
         ranges = self._read["cpu"]
-        count = module.srcad_recorded_launch(n, 1, *args, self._log, row, ranges.array, ranges.count)
+        count = module.module.srcad_recorded_launch(n, 1, *args, self._log, row, ranges.array, ranges.count)
         if count < 0:
             if count == -2:
                 self._room_for(row, len(args))
@@ -169,7 +169,7 @@ class Tape:
             module = launch.kernel.module("adjoint", launch.signature, launch.device)
             for k, copy in launch.saved.items():  # the values the launch read
                 memory.copy_into(launch.args[k], copy)
-            adjoints = [self.adjoint(launch.args[k]) for k in module.srcad_facts.float_arrays]
+            adjoints = [self.adjoint(launch.args[k]) for k in module.facts.float_arrays]
             launch.kernel.run(module, launch.shape, list(launch.args) + [0.0] + adjoints, launch.device)
             for k, copy in launch.saved.items():  # its replay wrote them again
                 memory.copy_into(launch.args[k], copy)
@@ -193,14 +193,14 @@ class Tape:
             base, size = memory.address(owner), value.itemsize
             offsets = (self._log[rows, k] - base) // size
             arguments += [owner.reshape(-1), offsets, value.shape]
-        arguments += [self.adjoint(owners[k]).reshape(-1) for k in module.srcad_facts.float_arrays]
+        arguments += [self.adjoint(owners[k]).reshape(-1) for k in module.facts.float_arrays]
         threads = 1
         for size in first.shape:
             threads *= size
         if threads < PARALLEL_FROM:
-            module.srcad_replay(threads, 1, *first.shape[1:], len(run), *arguments)
+            module.module.srcad_replay(threads, 1, *first.shape[1:], len(run), *arguments)
         else:
-            module.srcad_parallel_replay(threads, numba.get_num_threads(), *first.shape[1:], len(run), *arguments)
+            module.module.srcad_parallel_replay(threads, numba.get_num_threads(), *first.shape[1:], len(run), *arguments)
 
     def _call_adjoint(self, call, seed):
         """A recorded call's vector-Jacobian product, from its output's adjoint (or ``seed``), added
@@ -269,17 +269,17 @@ class _RecordPlan:
     reads, and may read before writing."""
 
     def __init__(self, module):
-        self.writes = [(k, [j for j in module.srcad_facts.value_reads if j != k]) for k in module.srcad_facts.writes]
-        self.value_reads = module.srcad_facts.value_reads
-        self.reads_before_writes = set(module.srcad_facts.reads_before_writes)
-        self.touched = sorted(set(module.srcad_facts.writes) | set(module.srcad_facts.value_reads))
+        self.writes = [(k, [j for j in module.facts.value_reads if j != k]) for k in module.facts.writes]
+        self.value_reads = module.facts.value_reads
+        self.reads_before_writes = set(module.facts.reads_before_writes)
+        self.touched = sorted(set(module.facts.writes) | set(module.facts.value_reads))
 
 
 def _record_plan(kernel, module, signature, device):
-    plan = getattr(module, "srcad_record_plan", None)
+    plan = module.record_plan
     if plan is None:
         kernel.module("adjoint", signature, device)  # generated at the first launch: what cannot be differentiated fails here
-        plan = module.srcad_record_plan = _RecordPlan(module)
+        plan = module.record_plan = _RecordPlan(module)
     return plan
 
 

@@ -14,7 +14,8 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions,
       |              loop_order; carried accumulations from analysis/carried_adjoints)
       +--> forward/  tangent (tangent_zeros, fold_tangents)
-      +--> kernel/   a @srcad.kernel's threads: access analysis, CPU launchers, CUDA kernels
+      +--> kernel/   a @srcad.kernel's module (modules.py): a thread's code (the normal form, or its
+      |              adjoint from reverse/) with its CPU launchers, or as a CUDA kernel; access analysis
       v
     output/          emit: a module with its header, constants and imports
 

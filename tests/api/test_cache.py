@@ -27,7 +27,7 @@ PROBE = textwrap.dedent(
     gradient = srcad.grad(user_module.energy, wrt=(0, 1))(0.3, 2.0)
     seconds = time.perf_counter() - start
     compiled = srcad.specialize.specializer_of(user_module.energy).compiled
-    dispatcher = next(iter(compiled.values())).srcad_dispatcher
+    dispatcher = next(iter(compiled.values())).dispatcher
     print(json.dumps({
         "gradient": gradient,
         "seconds": seconds,

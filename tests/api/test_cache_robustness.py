@@ -96,7 +96,7 @@ PROBE = textwrap.dedent(
         function = getattr(user_module, what)
         result = srcad.grad(function, wrt=(0, 1))(0.3, 2.0)
         compiled = srcad.specialize.specializer_of(function).compiled
-        hits = sum(next(iter(compiled.values())).srcad_dispatcher.stats.cache_hits.values())
+        hits = sum(next(iter(compiled.values())).dispatcher.stats.cache_hits.values())
     print(json.dumps({
         "result": result,
         "libcst_imported": "libcst" in sys.modules,

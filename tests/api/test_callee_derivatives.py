@@ -356,6 +356,6 @@ def test_the_inline_option_is_part_of_the_cache_key():
     inlined, called = _caller_of(layered_inlined), _caller_of(layered)
     for caller_ in (inlined, called):  # the first stores its adjoint in the cache; the second must not find it
         _close(srcad.grad(caller_)(0.3, 0.7), _along(lambda t: caller_(0.3 + t, 0.7)))
-    compiled = {c: [m.srcad_source for m in specializer_of(c).compiled.values()] for c in (inlined, called)}
+    compiled = {c: [m.source for m in specializer_of(c).compiled.values()] for c in (inlined, called)}
     assert compiled[inlined] and not any("srcad.callees" in source for source in compiled[inlined])
     assert compiled[called] and all("srcad.callees" in source for source in compiled[called])

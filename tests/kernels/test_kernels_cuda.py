@@ -49,8 +49,8 @@ def _ptx(kernel, stage, argument_types):
     if stage == "adjoint":
         extra = (types.float64,) + tuple(t for t in argument_types if isinstance(t, types.Array) and t.dtype in (types.float64, types.float32))
     sizes = (types.int64,) * (dimensions - 1)
-    flag = (types.int32[::1],) if module.srcad_facts.may_overflow else ()  # kernels with stacks take the overflow flag
-    ptx, _ = cuda.compile_ptx(module.srcad_kernel_function, (types.int64,) + flag + sizes + argument_types + extra,
+    flag = (types.int32[::1],) if module.facts.may_overflow else ()  # kernels with stacks take the overflow flag
+    ptx, _ = cuda.compile_ptx(module.module.srcad_kernel_function, (types.int64,) + flag + sizes + argument_types + extra,
                               cc=(8, 0))
     return ptx
 
@@ -126,8 +126,8 @@ def test_only_kernels_with_stacks_read_the_overflow_flag_back():
         signature = (types.int64,) * kernel.dimensions + argument_types
         return [kernel.module(stage, signature, "cuda") for stage in ("forward", "adjoint")]
 
-    assert [m.srcad_facts.may_overflow for m in modules("spring_step")] == [False, False]
+    assert [m.facts.may_overflow for m in modules("spring_step")] == [False, False]
     forward, adjoint = modules("grow_until")  # its adjoint keeps each iteration's z on a stack
-    assert (forward.srcad_facts.may_overflow, adjoint.srcad_facts.may_overflow) == (False, True)
-    assert "overflow[0] = 1" in adjoint.srcad_source and "(threads, overflow," in adjoint.srcad_source
-    assert "overflow" not in forward.srcad_source.split("srcad_kernel_function")[0]  # not even a parameter
+    assert (forward.facts.may_overflow, adjoint.facts.may_overflow) == (False, True)
+    assert "overflow[0] = 1" in adjoint.source and "(threads, overflow," in adjoint.source
+    assert "overflow" not in forward.source.split("srcad_kernel_function")[0]  # not even a parameter

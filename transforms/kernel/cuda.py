@@ -22,14 +22,15 @@ class NotOnCuda(Exception):
         self.why, self.statement = why, statement
 
 
-def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=1, block_size=256):
-    """Source of ``def name(threads, [overflow,] *the thread's parameters but its index):`` running
+def kernel_definition(thread, name, atomic_arrays, math_names, capacity, dimensions=1, block_size=256):
+    """``def name(threads, [overflow,] *the thread's parameters but its index):`` running
     ``thread``'s body (a normal-form FunctionDef whose first parameter is the thread index, ending in
     a return) for ``tid < threads``. ``atomic_arrays``: arrays whose element additions become atomic;
     ``math_names``: NumPy function -> its ``math`` twin. The tape's stacks become per-thread local
     arrays of ``capacity`` values; a thread that would overflow them sets ``overflow[0]`` and stops
     (only such kernels take the ``overflow`` flag). Atomic additions are summed per thread first
-    (``atomic_partials``), for blocks of ``block_size``. Returns the source and whether it has such stacks (the launch reads the flag back only then)."""
+    (``atomic_partials``), for blocks of ``block_size``. Returns the definition and whether it has such
+    stacks (the launch reads the flag back only then)."""
     params = [p.name.value for p in thread.params.params]
     threads, arguments = params[:dimensions], params[dimensions:]
     body = list(thread.body.body)[:-1]  # the final return: a kernel returns nothing
@@ -56,7 +57,7 @@ def kernel_source(thread, name, atomic_arrays, math_names, capacity, dimensions=
         params=cst.Parameters([cst.Param(cst.Name(p)) for p in ["threads"] + flag + sizes + arguments]),
         body=cst.IndentedBlock([cst.parse_statement(f"{number} = cuda.grid(1)"), *start, guarded, *after]),
     )
-    return spelled(definition), rewrite.has_stacks
+    return definition, rewrite.has_stacks
 
 
 _STACKS = {"new_float_stack": "numba.float64", "new_int_stack": "numba.int64"}

@@ -1,4 +1,4 @@
-"""The CPU launchers of a kernel: Python source of loops that run a thread function's code for n
+"""The CPU launchers of a kernel: functions (libcst trees) of loops that run a thread function's code for n
 threads, one after another (small launches), under ``prange`` in chunks (large ones), or for a
 tape's many recorded launches in one compiled call.
 
@@ -12,12 +12,31 @@ spilled for after the loop elsewhere (see ``cpu_launcher``).
 import libcst as cst
 
 from ..ir import bound_names
-from ..ir.precedence import module_code, spelled
+from ..ir.precedence import spelled
 from .unsigned_indices import bindings_of, non_negative_names, with_unsigned_indices
 
 
-def _thread_code(thread, dimensions, indent, body=None):
-    """The thread function's body (or ``body``, its statements as rewritten), inlined: lines
+def _statements(text):
+    """The statements of ``text`` (lines of code at the margin)."""
+    return list(cst.parse_module(text).body)
+
+
+def _block(header, body):
+    """The compound statement ``header:`` (a ``for``, an ``if``) over the statements ``body``."""
+    return cst.parse_statement(f"{header}:\n    pass").with_changes(body=cst.IndentedBlock(list(body)))
+
+
+def _function(name, parameters, body):
+    """``def name(*parameters):`` over the statements ``body``."""
+    return cst.FunctionDef(
+        name=cst.Name(name),
+        params=cst.Parameters([cst.Param(cst.Name(p)) for p in parameters]),
+        body=cst.IndentedBlock(list(body)),
+    )
+
+
+def _thread_code(thread, dimensions, body=None):
+    """The thread function's body (or ``body``, its statements as rewritten), inlined: statements
     computing its indices (its first parameters) from the thread's number ``srcad_tid`` (C order,
     from the sizes of the dimensions after the first), then its statements without the final
     return. Pasted into the launch loop rather than called, since numba passes every array argument
@@ -29,9 +48,7 @@ def _thread_code(thread, dimensions, indent, body=None):
         rest = f"srcad_rest_{k}"
     lines.append(f"{indices[0]} = {rest}")
     body = list(thread.body.body)[:-1] if body is None else body
-    body = with_unsigned_indices(body, non_negative_names(body, indices))
-    body = module_code(body).rstrip("\n").split("\n")
-    return "\n".join(indent + line if line.strip() else line for line in lines + body)
+    return _statements("\n".join(lines) + "\n") + with_unsigned_indices(body, non_negative_names(body, indices))
 
 
 def accumulated_in_registers(thread):
@@ -105,18 +122,18 @@ def accumulated_in_registers(thread):
 
 
 def _sizes(dimensions):
-    return "".join(f"srcad_size_{k}, " for k in range(1, dimensions))
+    """The parameters holding the launch's sizes after the first."""
+    return [f"srcad_size_{k}" for k in range(1, dimensions)]
 
 
 def serial_launcher(name, thread, arguments, dimensions=1):
-    """Source of ``name(threads, chunks, *sizes after the first, *arguments)`` running the threads
-    one after another: for small launches, where starting the worker threads costs more than the work."""
+    """``def name(threads, chunks, *sizes after the first, *arguments)`` running the threads one after
+    another: for small launches, where starting the worker threads costs more than the work."""
     body, sums, _ = accumulated_in_registers(thread)
-    lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(arguments)}):"]
-    lines += [f"    {total} = 0.0" for total, _ in sums]
-    lines += ["    for srcad_tid in range(srcad_threads):", _thread_code(thread, dimensions, "        ", body)]
-    lines += [f"    {element} += {total}" for total, element in sums]
-    return "\n".join(lines) + "\n"
+    statements = _statements("".join(f"{total} = 0.0\n" for total, _ in sums))
+    statements.append(_block("for srcad_tid in range(srcad_threads)", _thread_code(thread, dimensions, body)))
+    statements += _statements("".join(f"{element} += {total}\n" for total, element in sums))
+    return _function(name, ["srcad_threads", "srcad_chunks", *_sizes(dimensions), *arguments], statements)
 
 
 def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
@@ -132,59 +149,48 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
     zeroed partial array per chunk but the first, summed into them after the loop."""
     private = sorted(private)
     whole = {a: f"srcad_whole_{k}" for k, a in enumerate(private)}  # the arrays passed in
-    header = f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(whole.get(a, a) for a in arguments)}):"
+    parameters = ["srcad_threads", "srcad_chunks", *_sizes(dimensions), *(whole.get(a, a) for a in arguments)]
     if not private:
-        lines = [header, "    for srcad_tid in prange(srcad_threads):", _thread_code(thread, dimensions, "        ")]
-        return "\n".join(lines) + "\n"
+        return _function(name, parameters, [_block("for srcad_tid in prange(srcad_threads)", _thread_code(thread, dimensions))])
     body, sums, _ = accumulated_in_registers(thread)
-    flushes = [cst.parse_statement(f"{element} += {total}") for total, element in sums]
+    flushes = _statements("".join(f"{element} += {total}\n" for total, element in sums))
     # (in one dimension: a chunk's threads own the rows of their numbers; 2-D launches number (i, j))
     spilled = _spillable(body, flushes, private, ranks or {}) if dimensions == 1 else {}
-    lines = [header]
-    lines += ["    srcad_chunks = max(1, min(srcad_threads, srcad_chunks))",
-              "    srcad_per_chunk = (srcad_threads + srcad_chunks - 1) // srcad_chunks"]
+    before = ["srcad_chunks = max(1, min(srcad_threads, srcad_chunks))",
+              "srcad_per_chunk = (srcad_threads + srcad_chunks - 1) // srcad_chunks"]
+    chunk = ["srcad_low = srcad_chunk * srcad_per_chunk", "srcad_high = min(srcad_threads, srcad_low + srcad_per_chunk)"]
+    after = []
     for k, argument in enumerate(private):
         if argument in spilled:
-            room, rank = spilled[argument]
-            lines += [f"    srcad_spill_values_{k} = np.empty((srcad_chunks, srcad_per_chunk * {room[0]} + {room[1]}), "
-                      f"dtype={whole[argument]}.dtype)",
-                      f"    srcad_spill_indices_{k} = np.empty((srcad_chunks, srcad_per_chunk * {room[0]} + {room[1]}, "
-                      f"{rank}), dtype=np.int64)",
-                      f"    srcad_spill_counts_{k} = np.zeros(srcad_chunks, dtype=np.int64)"]
-        else:  # the first chunk adds into the array itself
-            lines.append(f"    srcad_parts_{k} = np.empty((srcad_chunks - 1,) + {whole[argument]}.shape, "
-                         f"dtype={whole[argument]}.dtype)")
-    lines.append("    for srcad_chunk in prange(srcad_chunks):")
-    lines.append("        srcad_low = srcad_chunk * srcad_per_chunk")
-    lines.append("        srcad_high = min(srcad_threads, srcad_low + srcad_per_chunk)")
-    for k, argument in enumerate(private):
-        if argument in spilled:
-            lines.append(f"        srcad_spilled_{k} = 0")
-        else:  # each chunk zeroes its own part, in parallel
-            lines.append(f"        {argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]")
-            lines.append(f"        if srcad_chunk > 0:\n            {argument}.fill(0)")
+            (per_thread, per_chunk), rank = spilled[argument]
+            room = f"srcad_per_chunk * {per_thread} + {per_chunk}"
+            before += [f"srcad_spill_values_{k} = np.empty((srcad_chunks, {room}), dtype={whole[argument]}.dtype)",
+                       f"srcad_spill_indices_{k} = np.empty((srcad_chunks, {room}, {rank}), dtype=np.int64)",
+                       f"srcad_spill_counts_{k} = np.zeros(srcad_chunks, dtype=np.int64)"]
+            chunk.append(f"srcad_spilled_{k} = 0")
+            index = ", ".join(f"srcad_spill_indices_{k}[srcad_chunk, srcad_spill, {d}]" for d in range(rank))
+            after.append(f"for srcad_chunk in range(srcad_chunks):\n"
+                         f"    for srcad_spill in range(srcad_spill_counts_{k}[srcad_chunk]):\n"
+                         f"        {whole[argument]}[{index}] += srcad_spill_values_{k}[srcad_chunk, srcad_spill]")
+        else:  # the first chunk adds into the array itself; each other chunk zeroes its own part, in parallel
+            before.append(f"srcad_parts_{k} = np.empty((srcad_chunks - 1,) + {whole[argument]}.shape, "
+                          f"dtype={whole[argument]}.dtype)")
+            chunk += [f"{argument} = {whole[argument]} if srcad_chunk == 0 else srcad_parts_{k}[srcad_chunk - 1]",
+                      f"if srcad_chunk > 0:\n    {argument}.fill(0)"]
+            after.append(f"for srcad_chunk in range(srcad_chunks - 1):\n    {whole[argument]} += srcad_parts_{k}[srcad_chunk]")
+    chunk += [f"{total} = 0.0" for total, _ in sums]
     numbers = {a: k for k, a in enumerate(private)}
     own = _thread_number_names(body, thread.params.params[0].name.value) if dimensions == 1 else set()
     rewrite = _Spill({a: (whole[a], numbers[a]) for a in spilled}, own)
     body = list(cst.Module(body=body).visit(rewrite).body)
     flushes = list(cst.Module(body=flushes).visit(rewrite).body)
-    lines += [f"        {total} = 0.0" for total, _ in sums]
-    lines.append("        for srcad_tid in range(srcad_low, srcad_high):")
-    lines.append(_thread_code(thread, dimensions, "            ", body))
-    lines += ["        " + line for line in module_code(flushes).rstrip("\n").split("\n") if flushes]
-    for k, argument in enumerate(private):
-        if argument in spilled:
-            lines.append(f"        srcad_spill_counts_{k}[srcad_chunk] = srcad_spilled_{k}")
-    for k, argument in enumerate(private):
-        if argument in spilled:
-            rank = spilled[argument][1]
-            index = ", ".join(f"srcad_spill_indices_{k}[srcad_chunk, srcad_spill, {d}]" for d in range(rank))
-            lines += ["    for srcad_chunk in range(srcad_chunks):",
-                      f"        for srcad_spill in range(srcad_spill_counts_{k}[srcad_chunk]):",
-                      f"            {whole[argument]}[{index}] += srcad_spill_values_{k}[srcad_chunk, srcad_spill]"]
-        else:
-            lines.append(f"    for srcad_chunk in range(srcad_chunks - 1):\n        {whole[argument]} += srcad_parts_{k}[srcad_chunk]")
-    return "\n".join(lines) + "\n"
+    counted = [f"srcad_spill_counts_{k}[srcad_chunk] = srcad_spilled_{k}" for k, a in enumerate(private) if a in spilled]
+    chunk_statements = (_statements("\n".join(chunk) + "\n")
+                        + [_block("for srcad_tid in range(srcad_low, srcad_high)", _thread_code(thread, dimensions, body))]
+                        + flushes + _statements("".join(line + "\n" for line in counted)))
+    statements = (_statements("\n".join(before) + "\n") + [_block("for srcad_chunk in prange(srcad_chunks)", chunk_statements)]
+                  + _statements("\n".join(after) + "\n"))
+    return _function(name, parameters, statements)
 
 
 def _spillable(body, flushes, private, ranks):
@@ -281,67 +287,53 @@ class _Spill(cst.CSTTransformer):
 
 
 def replay_launcher(name, launcher, is_array, float_arrays, dimensions=1):
-    """Source of ``name(threads, chunks, *sizes, count, ...)``: a tape's backward pass over ``count``
+    """``def name(threads, chunks, *sizes, count, ...)``: a tape's backward pass over ``count``
     recorded launches of one adjoint, last first, in one compiled call (a Python call per launch
     costs more than a small launch's work). Per kernel argument k: an array as its owner's memory
     (1-D), each launch's element offset into it and the view's shape (``a{k}_owner, a{k}_offsets,
     a{k}_shape``), or a number as each launch's value (``s{k}_values``); then the owners of the
     adjoints of the arguments in ``float_arrays``, which share their arguments' offsets and shapes."""
-    arrays = [k for k, array in enumerate(is_array) if array]
     parameters = []
     for k, array in enumerate(is_array):
         parameters += [f"a{k}_owner", f"a{k}_offsets", f"a{k}_shape"] if array else [f"s{k}_values"]
     parameters += [f"g{k}_owner" for k in float_arrays]
-    lines = [f"def {name}(srcad_threads, srcad_chunks, {_sizes(dimensions)}count, {', '.join(parameters)}):"]
-    for k in arrays:
-        lines += [f"    a{k}_size = 1", f"    for extent in a{k}_shape:", f"        a{k}_size *= extent"]
-    lines.append("    for launch in range(count - 1, -1, -1):")
-    passed = []
+    sizes = [f"a{k}_size = 1\nfor extent in a{k}_shape:\n    a{k}_size *= extent\n" for k, array in enumerate(is_array) if array]
+    views, passed = [], []
     for k, array in enumerate(is_array):
         if array:
-            lines.append(f"        a{k}_start = a{k}_offsets[launch]")
-            lines.append(f"        a{k} = a{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)")
+            views += [f"a{k}_start = a{k}_offsets[launch]", f"a{k} = a{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)"]
         else:
-            lines.append(f"        a{k} = s{k}_values[launch]")
+            views.append(f"a{k} = s{k}_values[launch]")
         passed.append(f"a{k}")
-    for k in float_arrays:
-        lines.append(f"        g{k} = g{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)")
+    views += [f"g{k} = g{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)" for k in float_arrays]
     passed += ["0.0"] + [f"g{k}" for k in float_arrays]
-    lines.append(f"        {launcher}(srcad_threads, srcad_chunks, {_sizes(dimensions)}{', '.join(passed)})")
-    return "\n".join(lines) + "\n"
+    views.append(f"{launcher}({', '.join(['srcad_threads', 'srcad_chunks', *_sizes(dimensions), *passed])})")
+    loop = _block("for launch in range(count - 1, -1, -1)", _statements("\n".join(views) + "\n"))
+    return _function(name, ["srcad_threads", "srcad_chunks", *_sizes(dimensions), "count", *parameters],
+                     _statements("".join(sizes)) + [loop])
 
 
 def recorded_launcher(name, launcher, arguments, is_array, value_reads, writes, reads_before_writes, dimensions=1):
-    """Source of ``name(threads, chunks, *sizes, *arguments, log, row, ranges, count)``: a launch
-    recorded on a tape in one compiled call (the Python bookkeeping cost more than a small launch).
-    It writes each array argument's address into ``log[row]`` and adds the memory the launch reads
-    to ``ranges[:count]`` (``kernels/recording.py``), then runs ``launcher``, and returns the new
-    count. It returns -1 without running anything when the launch writes memory that it or an
-    earlier launch reads (the tape copies that array first, in Python), -2 when ``ranges`` or
-    ``log`` has no room."""
-    sizes = _sizes(dimensions)
-    lines = [f"def {name}(srcad_threads, srcad_chunks, {sizes}{', '.join(arguments)}, srcad_log, srcad_row, "
-             "srcad_ranges, srcad_count):"]
+    """``def name(threads, chunks, *sizes, *arguments, log, row, ranges, count)``: a launch recorded
+    on a tape in one compiled call (the Python bookkeeping cost more than a small launch). It writes
+    each array argument's address into ``log[row]`` and adds the memory the launch reads to
+    ``ranges[:count]`` (``kernels/recording.py``), then runs ``launcher``, and returns the new count.
+    It returns -1 without running anything when the launch writes memory that it or an earlier
+    launch reads (the tape copies that array first, in Python), -2 when ``ranges`` or ``log`` has
+    no room."""
+    parameters = ["srcad_threads", "srcad_chunks", *_sizes(dimensions), *arguments,
+                  "srcad_log", "srcad_row", "srcad_ranges", "srcad_count"]
     if set(reads_before_writes) & set(writes):
-        lines.append("    return -1  # it reads what it writes: the old values are always kept")
-        return "\n".join(lines) + "\n"
-    lines.append(f"    if srcad_count + {len(value_reads)} > srcad_ranges.shape[0] or srcad_row >= srcad_log.shape[0] "
-                 f"or srcad_log.shape[1] < {len(arguments)}:")
-    lines.append("        return -2")
-    for k in sorted(set(value_reads) | set(writes)):
-        lines.append(f"    srcad_start_{k}, srcad_end_{k} = extent_of({arguments[k]})")
+        return _function(name, parameters, _statements("return -1  # it reads what it writes: the old values are always kept\n"))
+    lines = [f"if srcad_count + {len(value_reads)} > srcad_ranges.shape[0] or srcad_row >= srcad_log.shape[0] "
+             f"or srcad_log.shape[1] < {len(arguments)}:\n    return -2"]
+    lines += [f"srcad_start_{k}, srcad_end_{k} = extent_of({arguments[k]})" for k in sorted(set(value_reads) | set(writes))]
     for k in writes:
-        lines.append(f"    if reads_overlap(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k}):")
-        lines.append("        return -1")
-        for j in value_reads:
-            if j != k:
-                lines.append(f"    if srcad_start_{j} < srcad_end_{k} and srcad_start_{k} < srcad_end_{j}:")
-                lines.append("        return -1")
-    for k, array in enumerate(is_array):
-        if array:
-            lines.append(f"    srcad_log[srcad_row, {k}] = {arguments[k]}.ctypes.data")
-    for k in value_reads:
-        lines.append(f"    srcad_count = add_read(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k})")
-    lines.append(f"    {launcher}(srcad_threads, srcad_chunks, {sizes}{', '.join(arguments)})")
-    lines.append("    return srcad_count")
-    return "\n".join(lines) + "\n"
+        lines.append(f"if reads_overlap(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k}):\n    return -1")
+        lines += [f"if srcad_start_{j} < srcad_end_{k} and srcad_start_{k} < srcad_end_{j}:\n    return -1"
+                  for j in value_reads if j != k]
+    lines += [f"srcad_log[srcad_row, {k}] = {arguments[k]}.ctypes.data" for k, array in enumerate(is_array) if array]
+    lines += [f"srcad_count = add_read(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k})" for k in value_reads]
+    lines.append(f"{launcher}({', '.join(['srcad_threads', 'srcad_chunks', *_sizes(dimensions), *arguments])})")
+    lines.append("return srcad_count")
+    return _function(name, parameters, _statements("\n".join(lines) + "\n"))

@@ -209,7 +209,8 @@ def _assigned(body, arguments):
 
 
 class _DropWrites(cst.CSTTransformer):
-    """Drops element writes to the named arrays (``pass`` in their place keeps blocks valid)."""
+    """Drops element writes to the named arrays (a ``pass`` stays where the write carries a comment;
+    libcst prints ``pass`` in a block left empty)."""
 
     def __init__(self, arrays):
         self.arrays = arrays
@@ -217,7 +218,9 @@ class _DropWrites(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original, updated):
         write = element_write_of(original)
         if write is not None and write.array in self.arrays:
-            return updated.with_changes(body=[cst.Pass()])
+            if any(line.comment is not None for line in updated.leading_lines):
+                return updated.with_changes(body=[cst.Pass()])
+            return cst.RemoveFromParent()
         return updated
 
 

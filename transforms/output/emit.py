@@ -12,8 +12,9 @@ from ..ir.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
 from ..ir.precedence import module_code
 
 
-def module_source(definition, *, stage, origin, constants, index_arrays_as_views=True):
-    """The source of a module holding ``definition``.
+def module_source(definition, *, stage, origin, constants, index_arrays_as_views=True, after=(), imports=()):
+    """The source of a module holding ``definition``, then the statements ``after`` (a kernel's
+    launchers), with the ``imports`` these need beyond the header's.
 
     ``origin`` names the user's function and file; ``constants`` are the user's
     global or closure numbers the code refers to, defined at the top. Kernels, whose
@@ -24,25 +25,44 @@ def module_source(definition, *, stage, origin, constants, index_arrays_as_views
         "# Generated code: edits are overwritten.",
         "import math",
         "",
+        *[line for line in imports if not line.startswith("from srcad")],
         "import numpy as np",
         "",
         "import srcad",
     ]
     if index_arrays_as_views:
         definition, constants = _index_arrays_bound_in_the_function(definition, constants)
-    code = module_code([definition])  # printed once: printing a large function takes a while
-    called = all_names(definition)
+    body = [definition, *_spaced(after)]
+    code = module_code(body)  # printed once: printing a large function takes a while
+    called = set().union(*map(all_names, body))
     helpers = [h for h in ARRAY_HELPERS if h in called]  # only what the code calls
     if helpers:
         lines.append(f"from srcad.kernels.arrays import {', '.join(helpers)}")
     runtime = [f for f in RUNTIME_FUNCTIONS if f in called]
     if runtime:
         lines.append(f"from srcad.kernels.runtime import {', '.join(runtime)}")
+    lines += [line for line in imports if line.startswith("from srcad")]
     lines.append("")
     for name, value in sorted(constants.items()):
         lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")
     lines += ["", ""]
     return "\n".join(lines) + code
+
+
+def _spaced(statements):
+    """``statements`` as they follow a function: two blank lines before each compound statement and
+    before the first simple one after it, as PEP 8 spaces a module."""
+    spaced, after_compound = [], True
+    for statement in statements:
+        compound = not isinstance(statement, cst.SimpleStatementLine)
+        if compound or after_compound:
+            lines = list(statement.leading_lines)
+            while lines and lines[0].comment is None:  # counted afresh
+                lines.pop(0)
+            statement = statement.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
+        spaced.append(statement)
+        after_compound = compound
+    return spaced
 
 
 def _index_arrays_bound_in_the_function(definition, constants):
