@@ -5,9 +5,10 @@
   function decides types: integers and booleans are never active). Only active
   variables get adjoints.
 * *Recorded* variables are read by some adjoint rule and are overwritten (or
-  assigned inside a loop): the forward sweep saves the old value before each
-  assignment, and the reverse sweep restores it. Values that are cheaper to
-  compute again than to save (see ``recompute``) are not recorded.
+  assigned inside a loop): the forward sweep saves the old value before an
+  assignment that such a read can precede (``to_be_recorded``), and the reverse
+  sweep restores it. Values that are cheaper to compute again than to save (see
+  ``recompute``) are not recorded.
 
 The analysis is per variable name, not per assignment: a variable active
 anywhere is active everywhere, which costs a few extra zero adjoints, never a
@@ -42,6 +43,7 @@ from .aliases import (
     written_arrays,
 )
 from .recompute import blocks, last_writes, recomputable
+from .to_be_recorded import unsaved_assignments
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Analysis:
     types: dict  # variable -> numba type
     active: set
     recorded: set
+    # assignments of recorded names that need not save the value they overwrite (ids; see to_be_recorded)
+    unsaved: set
     returned: cst.BaseExpression
     outputs: list  # the atoms returned: one, or the parts of a tuple
     recomputed: dict = field(default_factory=dict)  # name -> its defining statement, rerun in the reverse sweep
@@ -135,6 +139,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
 
     needed = set()
     reads = {}  # name -> statements whose adjoint reads it
+    own_reads = set()  # (name, id(statement)): the statement's adjoint reads the name's value from before it
     for statement, _ in walk(body):
         write = element_write_of(statement)
         if write is not None and write.array in active:
@@ -161,6 +166,8 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
                 if isinstance(other, cst.Name) and rule.adjoint_reads(position, placeholder):
                     needed.add(other.value)
                     reads.setdefault(other.value, []).append(statement)
+                    if other.value == target:
+                        own_reads.add((target, id(statement)))
             if rules.template_uses(template, "y"):
                 needed.add(target)
                 reads.setdefault(target, []).append(statement)
@@ -181,6 +188,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
     private = privately_written(body, types)
     recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written)
     recorded = overwritten - set(recomputed)
+    unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
     return Analysis(
@@ -194,6 +202,7 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
         types=types,
         active=active,
         recorded=recorded,
+        unsaved=unsaved,
         returned=returned,
         outputs=outputs,
         recomputed=recomputed,

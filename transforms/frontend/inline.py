@@ -101,8 +101,17 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     body = list(definition.body.body)
     returned = body[-1].body[0].value
     prefix = callee.__name__
-    local_names = {param.name.value for param in definition.params.params} | bound_names(definition.body)
-    renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(local_names)}
+    assigned = bound_names(definition.body)
+    # a parameter the callee never assigns, passed a variable, is that variable: no copy to bind (a
+    # helper called in a loop would otherwise rebind its array parameters each time, and the reverse
+    # sweep would keep every binding)
+    passed = {}
+    for group, value in zip(normalized.parameter_groups, arguments):
+        atoms = value.leaves() if isinstance(value, Packed) else [value]
+        passed.update({parameter: atom.value for parameter, atom in zip(group, atoms)
+                       if isinstance(atom, cst.Name) and parameter not in assigned})
+    local_names = ({param.name.value for param in definition.params.params} | assigned) - set(passed)
+    renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(local_names)} | passed
     renamed_constants = {}
     for name, value in normalized.constants.items():  # the callee's globals, as the caller's constants
         if not _same_constant(flattener.constants.get(name, value), value) or name in flattener.parsed.local_names:
@@ -112,7 +121,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
         flattener.call_rules[renamed_constants.get(alias, alias)] = renamed_rule(rule, renamed_constants)
     for group, value in zip(normalized.parameter_groups, arguments):  # a tuple argument binds part by part
         atoms = value.leaves() if isinstance(value, Packed) else [value]
-        statements += [assign(renamed[parameter], atom) for parameter, atom in zip(group, atoms)]
+        statements += [assign(renamed[parameter], atom) for parameter, atom in zip(group, atoms) if parameter not in passed]
     statements += [renamed_in(statement, renamed).visit(_WithoutLineComments()) for statement in body[:-1]]
     result = renamed_in(returned, renamed)
     if normalized.output_structure is not None:  # a tuple: the caller binds its parts

@@ -36,7 +36,7 @@ from numba.core import types as numba_types
 from .. import rules
 from ..analysis.aliases import shares_memory
 from ..analysis.carried_adjoints import carried_accumulations
-from ..ir import UnsupportedHere, accumulate, assign, call, comment_lines, marker_of
+from ..ir import UnsupportedHere, accumulate, assign, call, comment_lines, marker_of, nodes_in, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     LIST_POP,
@@ -54,7 +54,7 @@ from ..ir.statements import (
 )
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
-from .reserve import Tape, with_reserves
+from .reserve import Tape, pushes_in, with_reserves
 
 _ZERO = cst.Float("0.0")
 
@@ -145,6 +145,7 @@ class ReverseMode:
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
         self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
+        self.kept_per_iteration = []  # (user line, floats, ints, arrays) a loop's iteration keeps, see storage_lines
         self.saved_arrays = set()  # arrays whose overwritten values the reverse sweep puts back
         self.array_bindings = {}
         for statement, _ in walk(definition.body.body):
@@ -190,6 +191,9 @@ class ReverseMode:
         code = spelled(cst.IndentedBlock(forward + reverse))
         tape = self.tape.creation(code)
         tape += [assign(saved, call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
+        if tape:
+            tape[0] = tape[0].with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(line))
+                                                          for line in self.storage_lines()])
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
         scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]
@@ -223,7 +227,7 @@ class ReverseMode:
         entry, after_forward, before_return = self.final_argument_values()
         statements = (
             _with_comment(inits, "# variables the sweeps share, bound before their first value (numba types them here)")
-            + _with_comment(tape, "# the tape: what the reverse sweep needs back")
+            + tape
             + _with_comment(array_adjoints, "# the adjoints of the array arguments")
             + _with_comment(entry, "# the argument arrays, held under names of their own")
             + _with_comment(forward, "# forward sweep")
@@ -266,6 +270,32 @@ class ReverseMode:
 
     def tape_names(self):
         return self.tape.names()
+
+    def note_iteration_storage(self, body_forward, marker):
+        """Counts what one iteration of the loop at user line ``marker`` (its forward body,
+        ``body_forward``) keeps on the tape, its inner loops aside, for ``storage_lines``."""
+        floats, ints = pushes_in(body_forward, self.tape)
+        saved_lists = {saved for saved, _ in self.array_tapes.values()}
+        arrays = sum(1 for node in nodes_in(cst.Module(body=[s for s in body_forward if not isinstance(s, (cst.For, cst.While))]))
+                     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                     and node.func.attr.value == "append" and spelled(node.func.value) in saved_lists)
+        if floats or ints or arrays:
+            self.kept_per_iteration.append((marker, floats, ints, arrays))
+
+    def storage_lines(self):
+        """Comment lines saying what each iteration of each loop keeps for the reverse sweep (8 bytes a
+        float or an int): the cost of what the user wrote, where a person can see it."""
+        if not self.kept_per_iteration:
+            return ["# the tape: what the reverse sweep needs back (no loop iteration keeps anything)"]
+        lines = ["# the tape: what the reverse sweep needs back; each iteration of a loop keeps"]
+        for marker, floats, ints, arrays in sorted(self.kept_per_iteration, key=lambda k: int((k[0] or "0").split(":")[0])):
+            kept = [f"{count} {kind}{'s' if count > 1 else ''}" for count, kind in ((floats, "float"), (ints, "int")) if count]
+            text = f"{8 * (floats + ints)} bytes ({', '.join(kept)})" if kept else ""
+            if arrays:
+                text += (" and " if text else "") + f"{arrays} array cop{'ies' if arrays > 1 else 'y'}"
+            number, _, written = (marker or "?: ").partition(": ")
+            lines.append(f"#   {text}: the loop of line {number}, {written}")
+        return lines
 
     def returned_value(self, outputs):
         """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
@@ -341,7 +371,7 @@ class ReverseMode:
         if self.is_array(target):
             return self.array_assignment(statement, target, value)
         forward = [statement]
-        recorded = target in self.analysis.recorded
+        recorded = target in self.analysis.recorded and id(statement) not in self.analysis.unsaved
         if recorded:
             forward = [
                 self.save(target).with_changes(leading_lines=statement.leading_lines),
@@ -761,21 +791,35 @@ class ReverseMode:
         reverse = [self.pop(self.took_branch, as_float=False), _branches(self.took_branch, body_reverse, else_reverse)]
         return forward + [self.push(decision)], reverse
 
-    def _loop_body(self, statement, counter):
+    def _loop_body(self, statement, counter, counted=True):
         body = list(statement.body.body)
         leading = [body.pop(0)] if body and is_exit_check(body[0]) else []
         body_forward, body_reverse = self.block(body)
-        count = cst.parse_statement(f"{counter} += 1")
-        return leading + [count] + body_forward, body_reverse
+        count = [cst.parse_statement(f"{counter} += 1")] if counted else []
+        return leading + count + body_forward, body_reverse
+
+    def known_trip_count(self, statement):
+        """``len(range(...))`` of a ``for`` loop whose trip count the reverse sweep computes again
+        rather than keeping it: no ``break``, and bounds of variables that hold one value throughout."""
+        if any(isinstance(node, cst.Break) for node in nodes_in(statement.body)):
+            return None
+        if not (isinstance(statement.iter, cst.Call) and spelled(statement.iter.func) == "range"):
+            return None
+        if not variables_in(cst.Tuple([cst.Element(a.value) for a in statement.iter.args])) <= self.analysis.invariant:
+            return None
+        return f"len({spelled(statement.iter)})"
 
     def for_loop(self, statement):
         index = statement.target.value
         # one counter per nesting depth: nested loops may share an index name (`for _ in ...`)
         counter = self.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
+        trips = self.known_trip_count(statement)
         self.loop_depth += 1
-        body_forward, body_reverse = self._loop_body(statement, counter)
+        marker = self.current_marker  # the loop's line (its body's lines follow)
+        body_forward, body_reverse = self._loop_body(statement, counter, counted=trips is None)
         self.loop_depth -= 1
-        recorded = index in self.analysis.recorded
+        self.note_iteration_storage(body_forward, marker)
+        recorded = index in self.analysis.recorded and id(statement) not in self.analysis.unsaved
         if not body_reverse:
             if not recorded:
                 return [statement], []
@@ -784,15 +828,16 @@ class ReverseMode:
         start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
         step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
         saved = [(b, self.scratch_name(index, role)) for b, role in ((start, "start"), (step, "step"))
-                 if not _is_integer(b)]  # fmt: skip
+                 if not _is_integer(b) and trips is None]  # fmt: skip
         forward = [self.save(index)] if recorded else []
-        forward += [
-            assign(counter, cst.Integer("0")),
-            statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[]),
-        ]
-        forward += [self.push(spelled(b)) for b, _ in saved] + [self.push(counter)]
+        forward += [assign(counter, cst.Integer("0"))] if trips is None else []
+        forward += [statement.with_changes(body=cst.IndentedBlock(body_forward), leading_lines=[])]
+        forward += [self.push(spelled(b)) for b, _ in saved] + ([self.push(counter)] if trips is None else [])
         forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
-        reverse = [self.pop(counter, as_float=False)]
+        if trips is None:
+            reverse = [self.pop(counter, as_float=False)]
+        else:  # the same bounds give the same count: nothing kept
+            reverse = [assign(counter, cst.parse_expression(trips))]
         reverse += [self.pop(name, as_float=False) for _, name in reversed(saved)]
         restored = {id(b): cst.Name(n) for b, n in saved}
         start, step = restored.get(id(start), start), restored.get(id(step), step)
@@ -817,8 +862,10 @@ class ReverseMode:
     def while_loop(self, statement):
         counter = self.names.fresh("iterations")
         self.loop_depth += 1
+        marker = self.current_marker  # the loop's line (its body's lines follow)
         body_forward, body_reverse = self._loop_body(statement, counter)
         self.loop_depth -= 1
+        self.note_iteration_storage(body_forward, marker)
         if not body_reverse:
             return [statement], []
         forward = [

@@ -73,17 +73,18 @@ def _has_loop(statement):
     return False
 
 
-def _count(statements, tape):
-    """(float pushes, int pushes) a loop-free run of statements can make."""
+def pushes_in(statements, tape):
+    """(float pushes, int pushes) a run of statements can make, its inner loops' aside (the
+    longer branch of an ``if``)."""
     floats = ints = 0
     for statement in statements:
         kind = _push_kind(statement, tape)
         floats += kind == "float"
         ints += kind == "int"
         if isinstance(statement, cst.If):
-            branches = [_count(statement.body.body, tape)]
+            branches = [pushes_in(statement.body.body, tape)]
             if statement.orelse is not None:
-                branches.append(_count(statement.orelse.body.body, tape))
+                branches.append(pushes_in(statement.orelse.body.body, tape))
             floats += max(b[0] for b in branches)
             ints += max(b[1] for b in branches)
     return floats, ints
@@ -99,20 +100,26 @@ def _reserve(tape, counts, factor=None):
 
 
 def _assignments(statements):
-    """name -> how many times the statements assign it (loop targets included), nested blocks too."""
+    """name -> how many times the statements bind it (loop targets included), nested blocks too.
+    An element write ``y[i] = v`` binds neither ``y`` (its shape stays) nor ``i``."""
     counts = {}
+
+    def bound(target):
+        if isinstance(target, (cst.Tuple, cst.List)):
+            return [name for element in target.elements for name in bound(element.value)]
+        return [target.value] if isinstance(target, cst.Name) else []
 
     class Count(cst.CSTVisitor):
         def visit_AssignTarget(self, node):
-            for name in variables_in(node.target):
+            for name in bound(node.target):
                 counts[name] = counts.get(name, 0) + 1
 
         def visit_AugAssign(self, node):
-            for name in variables_in(node.target):
+            for name in bound(node.target):
                 counts[name] = counts.get(name, 0) + 1
 
         def visit_For(self, node):
-            for name in variables_in(node.target):
+            for name in bound(node.target):
                 counts[name] = counts.get(name, 0) + 1
 
     for statement in statements:
@@ -189,7 +196,7 @@ def _total(statements, tape, assigned, known, top_level=False):
                     sums.append(parts[0] if len(parts) == 1 else f"max({', '.join(parts)})")
         else:
             raise _Unknown  # a while loop: its trips are known only as it runs
-    loop_free = _count(run, tape)
+    loop_free = pushes_in(run, tape)
     floats += [str(loop_free[0])] if loop_free[0] else []
     ints += [str(loop_free[1])] if loop_free[1] else []
     return _sum([p for p in floats if p != "0"]), _sum([p for p in ints if p != "0"])
@@ -215,7 +222,7 @@ def with_reserves(statements, tape):
 
     def flush():
         if run:
-            result.extend(_reserve(tape, _count(run, tape)) + run)
+            result.extend(_reserve(tape, pushes_in(run, tape)) + run)
             run.clear()
 
     for statement in statements:

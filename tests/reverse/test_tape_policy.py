@@ -1,0 +1,195 @@
+"""What the reverse sweep keeps: only values a later adjoint reads (to-be-recorded analysis), no
+trip counts it can compute again, no rebinding of a helper's array parameters; and the heading of
+``srcad.source(f, "adjoint")`` says what each loop iteration keeps. Gradients against central
+differences of the plain functions, or closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+from oracles import plain_central_difference
+
+
+def _fd_gradient(function, args, position):
+    """Central differences of the plain function with respect to argument ``position`` (a float or an array)."""
+    value = args[position]
+    if not isinstance(value, np.ndarray):
+        return plain_central_difference(function, args, position)
+    gradient = np.zeros_like(value)
+    for element in np.ndindex(value.shape):
+
+        def along(t, element=element):
+            copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            copies[position][element] = t
+            return function(*copies)
+
+        gradient[element] = plain_central_difference(along, (float(value[element]),), 0)
+    return gradient
+
+
+def _check(function, args, wrt):
+    gradient = srcad.grad(function, wrt=wrt)(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    gradient = gradient if isinstance(gradient, tuple) else (gradient,)
+    for position, computed in zip(wrt, gradient):
+        expected = _fd_gradient(function, args, position)
+        np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-7)
+
+
+def log_sum_exp(x):
+    a = x[0]
+    for i in range(x.shape[0]):
+        if x[i] > a:
+            a = x[i]
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += math.exp(x[i] - a)
+    return a + math.log(s)
+
+
+def test_an_accumulator_no_adjoint_reads_is_not_kept():
+    """``s += e`` reads neither s nor e's old values in reverse; ``log(s)`` reads the final s."""
+    x = np.random.default_rng(0).normal(size=50)
+    gradient = srcad.grad(log_sum_exp)(x)
+    np.testing.assert_allclose(gradient, np.exp(x - x.max()) / np.exp(x - x.max()).sum(), rtol=1e-12)
+    source = srcad.source(log_sum_exp, "adjoint", args=(x,))
+    assert "= s;" not in source and "s = tape_floats" not in source
+    assert "i_iterations = tape_ints" not in source  # range(x.shape[0]) is counted again, not kept
+    assert "8 bytes (1 float): the loop of line" in source  # exp's value, read by its own adjoint
+
+
+def scaled_in_a_loop(a, n):
+    s = 1.0
+    for i in range(n):
+        s = s * a + 0.1  # the adjoint reads the s this statement overwrites
+    return s
+
+
+def read_then_overwritten(x):
+    y = x * x
+    z = y * y  # reads y ...
+    y = math.sin(x)  # ... which is overwritten later: kept
+    return z + y * y
+
+
+def read_after_the_loop_only(x, n):
+    t = 0.0
+    for i in range(n):
+        t = math.sin(x * i)  # overwritten in the loop, read (by the product below) only after it
+    return t * x
+
+
+def result_read_in_a_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        e = math.exp(x / (i + 1))  # exp's adjoint reads e, which the next iteration overwrites
+        s += e
+    return s
+
+
+def branches_assign_one_name(x, flag):
+    y = x * 2.0
+    if flag > 0:
+        y = math.exp(x)
+    else:
+        y = y * y
+    return y * x
+
+
+def loop_with_an_early_exit(x, n):
+    s = x
+    for i in range(n):
+        s = s * 0.9 + math.sin(s)
+        if s > 3.0:
+            break
+    return s * s
+
+
+def bound_changed_after_the_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        s += math.cos(x * i)
+    n = n + 2
+    for i in range(n):
+        s += s * 0.01
+    return s
+
+
+@pytest.mark.parametrize("function, args, wrt", [
+    (scaled_in_a_loop, (0.9, 7), (0,)),
+    (read_then_overwritten, (0.7,), (0,)),
+    (read_after_the_loop_only, (0.4, 5), (0,)),
+    (result_read_in_a_loop, (0.8, 6), (0,)),
+    (branches_assign_one_name, (0.3, 1.0), (0,)),
+    (branches_assign_one_name, (0.3, -1.0), (0,)),
+    (loop_with_an_early_exit, (0.5, 40), (0,)),
+    (loop_with_an_early_exit, (2.9, 40), (0,)),
+    (bound_changed_after_the_loop, (0.6, 5), (0,)),
+])
+def test_values_still_needed_are_kept(function, args, wrt):
+    _check(function, args, wrt)
+
+
+def flow(y, p, out):
+    n = y.shape[0]
+    out[0] = -p[0] * y[0]
+    for i in range(1, n):
+        out[i] = p[i - 1] * y[i - 1] - p[i] * y[i]
+
+
+def euler_steps(y0, p, steps):
+    y = y0.copy()
+    k = np.empty(y0.shape[0])
+    for t in range(steps):
+        flow(y, p, k)
+        for i in range(y.shape[0]):
+            y[i] += 0.05 * k[i]
+    return np.sum(y * y)
+
+
+def doubled(y, out):
+    y = y * 2.0  # the parameter is rebound: it stays a binding of its own
+    for i in range(y.shape[0]):
+        out[i] = y[i] * y[i]
+
+
+def calls_doubled(x, steps):
+    out = np.zeros(x.shape[0])
+    total = 0.0
+    for t in range(steps):
+        doubled(x, out)
+        total += np.sum(out) * (t + 1)
+    return total
+
+
+def test_a_helper_called_in_a_loop_works_on_its_arguments_directly():
+    y0, p = np.linspace(1.0, 2.0, 6), np.linspace(0.5, 1.5, 6)
+    _check(euler_steps, (y0, p, 4), (0, 1))
+    source = srcad.source(euler_steps, "adjoint", args=(y0, p, 4))
+    assert "flow_y = " not in source and "empty_list_like" not in source and ".append(" not in source
+
+
+def test_a_helper_that_rebinds_its_parameter():
+    _check(calls_doubled, (np.linspace(0.2, 0.9, 5), 3), (0,))
+
+
+def test_a_time_loop_reserves_its_tape_once():
+    """The trip counts of the inner loops are the arrays' lengths, which element writes never change."""
+    y0, p = np.linspace(1.0, 2.0, 6), np.linspace(0.5, 1.5, 6)
+    source = srcad.source(euler_steps, "adjoint", args=(y0, p, 4))
+    forward = source.split("# forward sweep")[1].split("# reverse sweep")[0]
+    reserves = [line.strip() for line in forward.splitlines() if "= reserve(" in line]
+    assert len(reserves) >= 1 and all(line.startswith(("tape_floats", "tape_ints")) for line in reserves)
+    loop = forward.index("for t in range(steps)")
+    assert all(forward.index(line) < loop for line in reserves)
+
+
+def no_loops(x):
+    return x * math.sin(x)
+
+
+def test_the_heading_says_when_no_loop_keeps_anything():
+    x = np.random.default_rng(1).normal(size=8)
+    assert "each iteration of a loop keeps" in srcad.source(log_sum_exp, "adjoint", args=(x,))
+    assert "# the tape" not in srcad.source(no_loops, "adjoint", args=(0.5,))  # no tape at all
