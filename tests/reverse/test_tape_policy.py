@@ -193,3 +193,23 @@ def test_the_heading_says_when_no_loop_keeps_anything():
     x = np.random.default_rng(1).normal(size=8)
     assert "each iteration of a loop keeps" in srcad.source(log_sum_exp, "adjoint", args=(x,))
     assert "# the tape" not in srcad.source(no_loops, "adjoint", args=(0.5,))  # no tape at all
+
+
+def per_point_log_sum_exp(q):
+    total = 0.0
+    for i in range(q.shape[0]):
+        e = 0.0
+        for c in range(q.shape[1]):
+            e += math.exp(q[i, c])
+        total += math.log(e) * (i + 1)
+    return total
+
+
+def test_only_the_assignment_whose_old_value_was_read_saves_it():
+    """The previous point's ``log(e)`` read the value ``e = 0.0`` overwrites; the additions after it
+    overwrite values nothing read."""
+    q = np.random.default_rng(2).normal(size=(4, 3))
+    _check(per_point_log_sum_exp, (q,), (0,))
+    source = srcad.source(per_point_log_sum_exp, "adjoint", args=(q,))
+    forward = source.split("# forward sweep")[1].split("# reverse sweep")[0]
+    assert forward.count("= e;") == 1  # pushed once per point, before e = 0.0

@@ -1,26 +1,32 @@
 """Which assignments save the value they overwrite: to-be-recorded analysis, statement by statement.
 
 ``activity`` finds the variables some adjoint reads and that are assigned more than once (the
-*recorded* names). An assignment of such a variable needs to save the old value only where a read
-of the reverse sweep can come before it in the forward sweep: that read's adjoint runs after the
-assignment's in the reverse sweep, and must find the old value again (Hascoët and Pascual's
-to-be-recorded analysis). A read comes before an assignment when it is earlier in the function's
-text, when one loop holds both (an earlier iteration's read), or when it is the assignment's own
-operand (``s = s * a``); a read of the assignment's own result (``y = exp(x)``, whose adjoint
-reads ``y``) comes before it only in a loop. So
+*recorded* names). An assignment of such a variable needs to save the value it overwrites only if
+the reverse sweep reads that very value: if some read can run before the assignment, in the forward
+sweep, with no other assignment of the variable in between (Hascoët and Pascual's to-be-recorded
+analysis). The read's adjoint then runs after the assignment's in the reverse sweep, which must put
+the old value back first. So
 
     s = 0.0
     for i in range(n):
         s += math.exp(x[i] - a)    # the adjoint of s += e reads neither s nor e's old values
     return a + math.log(s)         # reads the final s, which the reverse sweep still holds
 
-saves nothing for ``s``. The reverse sweep also reads the operands of the values it computes
-again (``recompute``), where it computes them: at the reads of those values.
+saves nothing for ``s``; and in a loop over points whose body starts ``e = 0.0``, accumulates ``e``
+and ends reading ``log(e)``, only ``e = 0.0`` saves (the value the previous point's ``log(e)`` read).
+
+The analysis follows the forward sweep's control flow: at each point, the set of variables whose
+current value some read of the reverse sweep has taken (``live``). A read adds its variable; an
+assignment finds whether its variable is there (then it saves), and removes it. A statement's own
+operand is read before it assigns (``s = s * a``); its own result after (``y = exp(x)``, whose
+adjoint reads ``y``). Loops run to a fixed point; a ``for`` loop's index is put back by the reverse
+loop itself, so only the value before the loop may need saving. The reverse sweep also reads the
+operands of the values it computes again (``recompute``), where it computes them.
 """
 
 import libcst as cst
 
-from ..ir.statements import assignment_of, operation_of
+from ..ir.statements import assignment_of, is_exit_check, operation_of
 
 
 def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays):
@@ -29,17 +35,71 @@ def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays):
     statements whose adjoint reads it; ``own_reads``: {(name, id(statement))} where the statement's
     adjoint reads the name's value from before the statement assigns it; ``recomputed``: name -> its
     defining statement, run again in the reverse sweep; ``arrays``: names of arrays (left alone)."""
-    places = {}
-    _place(body, (), places)
     reads, own_reads = _with_recomputed_operands(reads, own_reads, recomputed)
-    unsaved = set()
-    for statement in _assignments(body):
-        name = _assigned_name(statement)
-        if name not in recorded or name in arrays:
-            continue
-        if not any(_comes_before(reader, statement, name, own_reads, places) for reader in reads.get(name, ())):
-            unsaved.add(id(statement))
-    return unsaved
+    before, after = {}, {}  # id(statement) -> names its adjoint reads from before / after it assigns
+    for name, readers in reads.items():
+        for reader in readers:
+            target = assignment_of(reader)
+            reads_result = target is not None and target[0] == name and (name, id(reader)) not in own_reads
+            (after if reads_result else before).setdefault(id(reader), set()).add(name)
+    flow = _Flow(recorded - arrays, before, after)
+    flow.block(body, frozenset())
+    return flow.assignments - flow.saving
+
+
+class _Flow:
+    """The forward sweep's control flow, with the set of variables whose value a read has taken."""
+
+    def __init__(self, names, before, after):
+        self.names = names  # the variables followed
+        self.before, self.after = before, after
+        self.assignments, self.saving = set(), set()  # ids: assignments of followed names; those that save
+        self.exits = []  # per enclosing loop, the sets at its breaks
+
+    def block(self, statements, live):
+        for statement in statements:
+            live = self.statement(statement, live)
+        return live
+
+    def statement(self, statement, live):
+        if isinstance(statement, cst.If):
+            if is_exit_check(statement):
+                self.exits[-1].append(live)
+                return live
+            taken = self.block(statement.body.body, live)
+            other = self.block(statement.orelse.body.body, live) if statement.orelse is not None else live
+            return taken | other
+        if isinstance(statement, (cst.For, cst.While)):
+            return self.loop(statement, live)
+        if isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Break):
+            self.exits[-1].append(live)
+            return frozenset()
+        live = live | self.before.get(id(statement), frozenset())
+        target = assignment_of(statement)
+        if target is not None and target[0] in self.names:
+            live = self.assign(statement, target[0], live)
+        return live | self.after.get(id(statement), frozenset())
+
+    def assign(self, statement, name, live):
+        self.assignments.add(id(statement))
+        if name in live:
+            self.saving.add(id(statement))
+        return live - {name}
+
+    def loop(self, statement, live):
+        index = statement.target.value if isinstance(statement, cst.For) and isinstance(statement.target, cst.Name) else None
+        if index in self.names:  # the reverse loop sets the index per iteration: only the value before it matters
+            live = self.assign(statement, index, live)
+        head = live
+        while True:
+            self.exits.append([])
+            end = self.block(statement.body.body, head - {index})
+            exits = self.exits.pop()
+            widened = head | end
+            if widened == head:
+                break
+            head = widened
+        return frozenset().union(head, *exits) - {index}
 
 
 def _with_recomputed_operands(reads, own_reads, recomputed):
@@ -61,43 +121,3 @@ def _with_recomputed_operands(reads, own_reads, recomputed):
                     if target is not None and target[0] == operand:  # computed again after the reader's own restore
                         own_reads.add((operand, id(reader)))
     return reads, own_reads
-
-
-def _comes_before(reader, assignment, name, own_reads, places):
-    """Whether ``reader`` (reading ``name`` in the reverse sweep) can run before ``assignment`` in the forward sweep."""
-    order, loops = places[id(reader)]
-    assignment_order, assignment_loops = places[id(assignment)]
-    if reader is assignment:
-        return (name, id(assignment)) in own_reads or bool(assignment_loops)
-    return order < assignment_order or bool(set(loops) & set(assignment_loops))
-
-
-def _place(statements, loops, places):
-    """id(statement) -> (its position in the text, the ids of the loops around it)."""
-    for statement in statements:
-        places[id(statement)] = (len(places), loops)
-        if isinstance(statement, cst.If):
-            _place(statement.body.body, loops, places)
-            if statement.orelse is not None:
-                _place(statement.orelse.body.body, loops, places)
-        elif isinstance(statement, (cst.For, cst.While)):
-            _place(statement.body.body, loops + (id(statement),), places)
-
-
-def _assignments(statements):
-    for statement in statements:
-        if _assigned_name(statement) is not None:
-            yield statement
-        if isinstance(statement, cst.If):
-            yield from _assignments(statement.body.body)
-            if statement.orelse is not None:
-                yield from _assignments(statement.orelse.body.body)
-        elif isinstance(statement, (cst.For, cst.While)):
-            yield from _assignments(statement.body.body)
-
-
-def _assigned_name(statement):
-    if isinstance(statement, cst.For):
-        return statement.target.value if isinstance(statement.target, cst.Name) else None
-    target_value = assignment_of(statement)
-    return target_value[0] if target_value is not None else None
