@@ -23,7 +23,6 @@ gradient.
 """
 
 import argparse
-import re
 import sys
 import time
 import traceback
@@ -31,6 +30,7 @@ import traceback
 import numba
 import numpy as np
 
+from tape_count import srcad_tape_length  # benchmarks/tape_count.py
 from timing import timed_rounds  # benchmarks/timing.py
 
 HAND_WRITTEN_TARGET = 1.15  # srcad gradient time / hand-written adjoint time
@@ -166,28 +166,10 @@ def srcad_tape_bytes(srcad, args, wrt, steps_list=(4, 8)):
     number of steps (the same pushes happen in every step), so the caller
     extrapolates.
     """
-    adjoint_source = srcad.source(spring_chain_loss, "adjoint", args=args, wrt=wrt)
-    name = re.search(r"^def (\w+_adjoint)\(", adjoint_source, re.MULTILINE).group(1)
-    namespace = {"__name__": "srcad_springs_adjoint_counted"}
-    exec(compile(adjoint_source, "<srcad adjoint>", "exec"), namespace)
-    peaks = {}
-
-    def reserve(stack, needed):
-        key = stack.dtype.kind
-        peaks[key] = max(peaks.get(key, 0), needed)
-        if needed > stack.shape[0]:
-            bigger = np.empty(max(needed, 2 * stack.shape[0]), dtype=stack.dtype)
-            bigger[: stack.shape[0]] = stack
-            return bigger
-        return stack
-
-    namespace.update(reserve=reserve)
     counts = []
     for steps in steps_list:
-        peaks.clear()
         small = tuple(args[:-1]) + (steps,)
-        namespace[name](*[a.copy() if isinstance(a, np.ndarray) else a for a in small], 1.0)
-        counts.append((peaks.get("f", 0), peaks.get("i", 0)))
+        counts.append(srcad_tape_length(srcad, spring_chain_loss, small, wrt))
     (f0, i0), (f1, i1) = counts
     span = steps_list[1] - steps_list[0]
     floats_per_step, ints_per_step = (f1 - f0) / span, (i1 - i0) / span
