@@ -249,3 +249,23 @@ def test_second_derivatives_of_code_with_checked_integer_powers():
     assert second == pytest.approx(expected, rel=1e-6)
     first = (plain(x + 1e-6, n) - plain(x - 1e-6, n)) / 2e-6
     assert gradient(x, n) == pytest.approx(first, rel=1e-7)
+
+
+def power(a, b):
+    return math.pow(a, b)
+
+
+@pytest.mark.parametrize("a, b", [(2.0, 0.0), (0.7, 0.0), (2.0, 0.5), (1.5, 3.0)])
+def test_second_derivatives_of_a_power_at_every_exponent(a, b):
+    """d/da of a ** b is b * a ** (b - 1); at b == 0 its derivative along b is 1 / a, not the 0.0 a
+    constant spelling of the b == 0 case gave (found by the random-program hunt)."""
+    gradient = srcad.grad(power, wrt=(0, 1))
+    mixed = a ** (b - 1) * (1.0 + b * math.log(a))
+    expected = {
+        (1.0, 0.0): (b * (b - 1) * a ** (b - 2), mixed),
+        (0.0, 1.0): (mixed, a ** b * math.log(a) ** 2),
+    }
+    for direction, (along_a, along_b) in expected.items():
+        _, products = srcad.jvp(gradient, (a, b), direction)
+        assert products[0] == pytest.approx(along_a, rel=1e-12, abs=1e-14)
+        assert products[1] == pytest.approx(along_b, rel=1e-12, abs=1e-14)

@@ -53,8 +53,11 @@ def scaled(factor, negated=False):
 
 
 # d(a ** b)/da = b * a ** (b - 1), spelled so that a == 0 gives the limit instead of 0.0 ** -1, and
-# b == 0 gives 0 where a ** -1 overflows (a subnormal a: 0 * inf would be nan).
-_POWER_SLOPE = "(0.0 if b == 0 else (b * a ** (b - 1) if a != 0.0 or b >= 1 else math.inf))"
+# b == 0 gives 0 where a ** -1 overflows (a subnormal a: 0 * inf would be nan). Elsewhere the slope is
+# b * a ** (b - 1) itself, b == 0 included: forward mode over a gradient differentiates this spelling,
+# and a constant 0.0 there would lose d(slope)/db = 1 / a (found by the random-program hunt).
+_POWER_SLOPE = ("(b * a ** (b - 1) if (a != 0.0 and (b != 0 or abs(a) >= 1e-300)) or b >= 1 "
+                "else (0.0 if b == 0 else math.inf))")
 _POWER = binary(
     f"y_adj * {_POWER_SLOPE}",
     "y_adj * y * math.log(a) if a > 0 else 0.0",
