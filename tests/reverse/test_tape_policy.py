@@ -213,3 +213,64 @@ def test_only_the_assignment_whose_old_value_was_read_saves_it():
     source = srcad.source(per_point_log_sum_exp, "adjoint", args=(q,))
     forward = source.split("# forward sweep")[1].split("# reverse sweep")[0]
     assert forward.count("= e;") == 1  # pushed once per point, before e = 0.0
+
+
+def running_max(x, y):
+    a = x[0]
+    b = y[0]
+    for i in range(1, x.shape[0]):
+        if x[i] > a:
+            a = x[i]
+            b = y[i]  # the partner of the largest x
+    return a * b + math.sin(a)
+
+
+def row_minimum(q):
+    total = 0.0
+    for i in range(q.shape[0]):
+        m = q[i, 0]
+        for c in range(1, q.shape[1]):
+            if q[i, c] < m:
+                m = q[i, c]
+        total += m * m * (i + 1)
+    return total
+
+
+def max_and_sum_of_winners(x):
+    a = x[0]
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > a:
+            a = x[i]
+            s += x[i]  # every taken iteration passes s's adjoint on: all of them count
+    return a * s
+
+
+@pytest.mark.parametrize("x", [
+    np.array([0.3, -1.2, 2.5, 0.7, 2.5, -0.4]),  # a tie: the first maximal element wins
+    np.array([3.0, 1.0, 2.0, 0.5]),  # the first element is the largest: no branch is taken
+    np.array([-2.0, -1.0, 0.5, 1.5, 2.5]),  # taken in every iteration
+])
+def test_a_running_maximum_keeps_the_last_taken_iteration(x):
+    """Against the closed form (central differences straddle a tie): with k the first largest x,
+    d/dx[k] = y[k] + cos(x[k]) and d/dy[k] = x[k], zero elsewhere."""
+    y = np.linspace(0.5, 1.5, x.shape[0])
+    k = int(np.argmax(x))
+    expected_x, expected_y = np.zeros_like(x), np.zeros_like(y)
+    expected_x[k], expected_y[k] = y[k] + math.cos(x[k]), x[k]
+    gradient_x, gradient_y = srcad.grad(running_max, wrt=(0, 1))(x.copy(), y.copy())
+    np.testing.assert_allclose(gradient_x, expected_x, rtol=1e-14)
+    np.testing.assert_allclose(gradient_y, expected_y, rtol=1e-14)
+    if len(set(x.tolist())) == len(x):  # no tie: central differences hold
+        _check(max_and_sum_of_winners, (x,), (0,))
+    source = srcad.source(running_max, "adjoint", args=(x, y))
+    assert "i_last_taken = i" in source and "tape_ints" not in source
+    assert "last_taken" not in srcad.source(max_and_sum_of_winners, "adjoint", args=(x,))
+
+
+def test_a_minimum_per_row_keeps_one_index_per_row():
+    q = np.random.default_rng(3).normal(size=(5, 4))
+    q[2, 3] = q[2, 1]  # a tie in one row
+    _check(row_minimum, (q,), (0,))
+    source = srcad.source(row_minimum, "adjoint", args=(q,))
+    assert "16 bytes (1 float, 1 int): the loop of line" in source and "c_last_taken" in source  # m, and the index

@@ -36,7 +36,7 @@ from numba.core import types as numba_types
 from .. import rules
 from ..analysis.aliases import shares_memory
 from ..analysis.carried_adjoints import carried_accumulations
-from ..ir import UnsupportedHere, accumulate, assign, call, comment_lines, marker_of, nodes_in, variables_in
+from ..ir import UnsupportedHere, accumulate, assign, bound_names, call, comment_lines, marker_of, nodes_in, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     LIST_POP,
@@ -54,7 +54,7 @@ from ..ir.statements import (
 )
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
-from .reserve import Tape, pushes_in, with_reserves
+from .reserve import Tape, push_kind, pushes_in, with_reserves
 
 _ZERO = cst.Float("0.0")
 
@@ -141,6 +141,8 @@ class ReverseMode:
         # decisions of ifs inside ifs: defined before the forward sweep, for numba, which prunes branches
         # it can decide (`m = 0; if m > 2:`) and then cannot type a decision only assigned in them
         self.nested_decisions = []
+        self.single_branches = {}  # id of a reverse `if took_branch:` -> its forward `if` (no else), see last_taken
+        self.reversed_indices = []  # indices of the enclosing for loops, each set by its reverse loop
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
@@ -789,6 +791,8 @@ class ReverseMode:
         if once:
             return forward, [_branches(decision, body_reverse, else_reverse)]
         reverse = [self.pop(self.took_branch, as_float=False), _branches(self.took_branch, body_reverse, else_reverse)]
+        if not else_reverse and not else_forward:  # a candidate for keeping only the last taken iteration
+            self.single_branches[id(reverse[1])] = forward[1]
         return forward + [self.push(decision)], reverse
 
     def _loop_body(self, statement, counter, counted=True):
@@ -797,6 +801,51 @@ class ReverseMode:
         body_forward, body_reverse = self.block(body)
         count = [cst.parse_statement(f"{counter} += 1")] if counted else []
         return leading + count + body_forward, body_reverse
+
+    def last_taken(self, statement, counter, body_forward, body_reverse):
+        """Forward and reverse code of a ``for`` loop whose reverse is one ``if`` without ``else`` that
+        passes an adjoint on and zeroes it (``if x[i] > a: a = x[i]``: ``x_adj[i] += a_adj; a_adj = 0.0``),
+        or None. Only the last iteration taking the branch passes on anything but zeros there, so
+        the forward sweep keeps that iteration's index instead of a decision per iteration, and the
+        reverse sweep runs that one branch: what the loop costs a person who writes it by hand."""
+        index = statement.target.value
+        if len(body_reverse) != 2 or id(body_reverse[1]) not in self.single_branches:
+            return None
+        taken = body_reverse[1].body.body
+        adjoints = set(self.adjoint_owner)
+        zeroed, passed_on = set(), set()
+        for line in taken:  # only `adjoint = 0.0` and additions into adjoints, of adjoints it zeroes
+            small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+            if (isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
+                    and small.targets[0].target.value in adjoints and isinstance(small.value, cst.Float)
+                    and float(small.value.value) == 0):
+                zeroed.add(small.targets[0].target.value)
+            elif isinstance(small, cst.AugAssign) and isinstance(small.operator, (cst.AddAssign, cst.SubtractAssign)):
+                passed_on |= variables_in(small.value) & adjoints
+            else:
+                return None
+        if not passed_on or not passed_on <= zeroed or not variables_in(cst.Module(body=list(taken))) <= (
+                {index} | adjoints | self.analysis.invariant | set(self.reversed_indices)):
+            return None  # reads values of the iteration, or passes on an adjoint it keeps
+        branch = self.single_branches[id(body_reverse[1])]
+        pushes = [s for s in body_forward if push_kind(s, self.tape) is not None]
+        if (pushes_in(body_forward, self.tape) != (0, 1) or len(pushes) != 1 or index in bound_names(statement.body)
+                or any(isinstance(node, (cst.For, cst.While)) for node in nodes_in(cst.Module(body=list(body_forward))))
+                or branch not in body_forward):
+            return None
+        last = self.names.fresh(f"{index}_last_taken")
+        counting = spelled(cst.parse_statement(f"{counter} += 1"))
+        body = [s for s in body_forward if s is not pushes[0] and spelled(s) != counting]
+        body[body.index(branch)] = branch.with_changes(
+            body=branch.body.with_changes(body=list(branch.body.body) + [assign(last, cst.Name(index))]))
+        forward = [assign(last, cst.parse_expression("-1")),
+                   statement.with_changes(body=cst.IndentedBlock(body), leading_lines=[])]
+        reverse = [cst.parse_statement(f"if {last} >= 0:\n    pass").with_changes(
+            body=cst.IndentedBlock([assign(index, cst.Name(last))] + list(taken)))]
+        if self.loop_depth:  # one index per run of the loop
+            forward.append(self.push(last))
+            reverse.insert(0, self.pop(last, as_float=False))
+        return forward, reverse
 
     def known_trip_count(self, statement):
         """``len(range(...))`` of a ``for`` loop whose trip count the reverse sweep computes again
@@ -816,10 +865,22 @@ class ReverseMode:
         trips = self.known_trip_count(statement)
         self.loop_depth += 1
         marker = self.current_marker  # the loop's line (its body's lines follow)
+        own_index = index not in bound_names(statement.body)  # the reverse loop sets it for its whole body
+        self.reversed_indices += [index] if own_index else []
         body_forward, body_reverse = self._loop_body(statement, counter, counted=trips is None)
+        self.reversed_indices = self.reversed_indices[:-1] if own_index else self.reversed_indices
         self.loop_depth -= 1
-        self.note_iteration_storage(body_forward, marker)
         recorded = index in self.analysis.recorded and id(statement) not in self.analysis.unsaved
+        last_taken = self.last_taken(statement, counter, body_forward, body_reverse)
+        if last_taken is not None:
+            forward, reverse = last_taken
+            self.note_iteration_storage([s for s in forward if isinstance(s, cst.For)][0].body.body, marker)
+            if recorded:
+                forward = [self.save(index)] + forward
+                reverse = reverse + [self.pop(index)]
+            forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
+            return forward, reverse
+        self.note_iteration_storage(body_forward, marker)
         if not body_reverse:
             if not recorded:
                 return [statement], []

@@ -22,7 +22,7 @@ from ..ir.precedence import spelled
 @dataclass(frozen=True)
 class Tape:
     """The two stacks of a generated adjoint, by the names its code gives them and their tops. The
-    statements that push and pop are written here, beside ``_push_kind``, which reads them back."""
+    statements that push and pop are written here, beside ``push_kind``, which reads them back."""
 
     floats: str
     floats_top: str
@@ -52,7 +52,7 @@ class Tape:
         return made
 
 
-def _push_kind(statement, tape):
+def push_kind(statement, tape):
     """'float', 'int' or None: whether a statement is a push, and onto which stack."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return None
@@ -78,7 +78,7 @@ def pushes_in(statements, tape):
     longer branch of an ``if``)."""
     floats = ints = 0
     for statement in statements:
-        kind = _push_kind(statement, tape)
+        kind = push_kind(statement, tape)
         floats += kind == "float"
         ints += kind == "int"
         if isinstance(statement, cst.If):
