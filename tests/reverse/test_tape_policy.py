@@ -274,3 +274,38 @@ def test_a_minimum_per_row_keeps_one_index_per_row():
     _check(row_minimum, (q,), (0,))
     source = srcad.source(row_minimum, "adjoint", args=(q,))
     assert "16 bytes (1 float, 1 int): the loop of line" in source and "c_last_taken" in source  # m, and the index
+
+
+def loop_under_a_constant_false(x, y):  # as the random-program hunt wrote it
+    a = math.fabs(2.0 + math.sin(math.fabs(2.0 + math.sin(y))))
+    for _, j in enumerate(range(0)):
+        a, x = x, a * 0.5 + math.tanh(j / 7)
+        if j % 3 != 1:
+            return 3.0 * j
+    if False:
+        for q in reversed(range(3)):
+            y, a = a, y * 0.5 + math.cos(math.atan(a))
+        y, a = a, y * 0.5 + math.atan(a)
+        x = 3.0 * math.tanh(y)
+    else:
+        if y * x > -0.75 or y < -1.0:
+            a = x
+            a -= math.sin((math.sqrt(1.0 + x * x) - (1.5 + math.tanh(a)) ** -1))
+        else:
+            x = math.sin(math.atan(math.hypot(1.0, y)))
+            a = math.sin(0.75 * 0.9)
+        y *= 0.5 + 0.25 * math.tanh(math.cosh(math.sin(0.1 * 0.7)))
+    if False:
+        x -= math.cos(x)
+        x *= 0.5 + 0.25 * math.tanh(float((y if False else a)))
+    for p in range(6):
+        a = 0.1 * math.tanh(math.atan(math.exp(math.tanh(p / 7))))
+    x = math.tanh(2.0 ** 2)
+    return math.erf(a)
+
+
+def test_bounds_counted_again_are_defined_where_numba_drops_a_branch():
+    """The reverse sweep reads a loop's bounds to count its trips (found by the random-program hunt:
+    numba refused the adjoint, the bounds being defined only in a branch it drops)."""
+    _check(loop_under_a_constant_false, (0.0, 0.0), (0, 1))
+    _check(loop_under_a_constant_false, (0.4, 1.3), (0, 1))

@@ -143,6 +143,7 @@ class ReverseMode:
         self.nested_decisions = []
         self.single_branches = {}  # id of a reverse `if took_branch:` -> its forward `if` (no else), see last_taken
         self.reversed_indices = []  # indices of the enclosing for loops, each set by its reverse loop
+        self.trip_bounds = set()  # variables the reverse sweep reads to count a loop's trips again
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
@@ -186,7 +187,10 @@ class ReverseMode:
         forward, reverse = self.block(body[:-1])
         forward = with_reserves(forward, self.tape)
         value = self.names.fresh("value")
-        inits = [assign(name, self.placeholder_value(name)) for name in sorted(self.analysis.maybe_undefined)]
+        # (a loop's bounds, read again in reverse, are defined up front too where numba may drop their definition)
+        top_level = set(self.parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
+        undefined = self.analysis.maybe_undefined | (self.trip_bounds - top_level)
+        inits = [assign(name, self.placeholder_value(name)) for name in sorted(undefined)]
         inits += [assign(name, cst.Name("False")) for name in self.nested_decisions]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.adjoint(name), self.strided_placeholder(name)) for name in views]
@@ -854,8 +858,10 @@ class ReverseMode:
             return None
         if not (isinstance(statement.iter, cst.Call) and spelled(statement.iter.func) == "range"):
             return None
-        if not variables_in(cst.Tuple([cst.Element(a.value) for a in statement.iter.args])) <= self.analysis.invariant:
+        bounds = variables_in(cst.Tuple([cst.Element(a.value) for a in statement.iter.args]))
+        if not bounds <= self.analysis.invariant:
             return None
+        self.trip_bounds |= bounds
         return f"len({spelled(statement.iter)})"
 
     def for_loop(self, statement):
