@@ -97,3 +97,17 @@ def test_a_list_used_as_a_list_is_refused_at_its_line(function, line):
     message = str(caught.value)
     assert line in message and "np.array([...])" in message
     assert caught.value.filename.endswith("test_numpy_spellings.py")
+
+
+def shrink_when_long(x, y):
+    if np.matmul(y, y) > 1.0:  # a test numba compiles as y @ y (found by the random-program hunt)
+        x = x * 0.5
+    return np.sum(np.sin(x) * y)
+
+
+def test_np_matmul_in_a_branch_test_is_compiled_as_the_operator():
+    x, y = np.array([0.3, -0.8, 1.1]), np.array([0.9, 0.4, -0.7])
+    gradient_x, gradient_y = srcad.grad(shrink_when_long, wrt=(0, 1))(x, y)
+    scale = 0.5 if y @ y > 1.0 else 1.0
+    np.testing.assert_allclose(gradient_x, scale * np.cos(scale * x) * y, rtol=1e-13)
+    np.testing.assert_allclose(gradient_y, np.sin(scale * x), rtol=1e-13)

@@ -69,6 +69,10 @@ class Canonicalize(cst.CSTTransformer):
                 args=[a.with_changes(value=a.value.visit(self)) for a in original.args],
             )
         resolved = self.normalizer.parsed.resolve(original.func)
+        if resolved.name == "np.matmul" and len(updated.args) == 2 and not any(a.keyword for a in updated.args):
+            # numba compiles `@`, not np.matmul (as the differentiated spelling, normalize.py)
+            return cst.BinaryOperation(updated.args[0].value, cst.MatrixMultiply(), updated.args[1].value,
+                                       lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return updated.with_changes(func=cst.parse_expression(resolved.name))
 
     def _is_reduction_along_an_axis(self, node):
