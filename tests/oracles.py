@@ -128,6 +128,26 @@ def plain_central_difference(f: Callable, args: Sequence[Any], index: int, relat
     return central_difference(f, args, index, h=relative_step * max(1.0, abs(x)), richardson=False)
 
 
+def plain_central_differences(f: Callable, args: Sequence[Any], index: int) -> Any:
+    """``plain_central_difference`` with respect to argument ``index``, element by element where it
+    is an array (each step on copies of the array arguments, which ``f`` may change in place)."""
+    import numpy as np
+
+    value = args[index]
+    if not isinstance(value, np.ndarray):
+        return plain_central_difference(f, args, index)
+    gradient = np.zeros_like(value)
+    for element in np.ndindex(value.shape):
+
+        def along(t: float, element: tuple = element) -> float:
+            moved = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            moved[index][element] = t
+            return f(*moved)
+
+        gradient[element] = plain_central_difference(along, (float(value[element]),), 0)
+    return gradient
+
+
 def gradient_by_central_differences(
     f: Callable, args: Sequence[Any], wrt: Sequence[int], **options: Any
 ) -> tuple[float, ...]:
