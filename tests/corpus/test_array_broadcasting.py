@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 import srcad
 from srcad.kernels import arrays
-
-from test_arrays_vectorized import _fd
+from oracles import plain_central_differences
 
 
 @st.composite
@@ -92,8 +91,8 @@ def test_gradients_of_broadcast_arithmetic(function, shapes, seed):
     a, b = rng.uniform(0.2, 1.0, size=shapes[0]), rng.uniform(1.5, 2.5, size=shapes[1])  # a < b: no ties
     da, db = srcad.grad(function, wrt=(0, 1))(a, b)
     assert da.shape == a.shape and db.shape == b.shape
-    np.testing.assert_allclose(da, _fd(function, [a, b], 0), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(db, _fd(function, [a, b], 1), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(da, plain_central_differences(function, [a, b], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(db, plain_central_differences(function, [a, b], 1), rtol=1e-6, atol=1e-8)
 
 
 def empty_axis(a, b):
@@ -119,7 +118,7 @@ def test_gradients_of_reductions_along_an_axis(n, m, seed):
     rng = np.random.default_rng(seed)
     z, w = rng.normal(size=(n, m)), rng.normal(size=(n, m))
     z += np.arange(m) * 0.5  # keep row maxima apart from the rest: no ties within a step
-    np.testing.assert_allclose(srcad.grad(keepdims_softmax)(z, w), _fd(keepdims_softmax, [z, w], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(srcad.grad(keepdims_softmax)(z, w), plain_central_differences(keepdims_softmax, [z, w], 0), rtol=1e-6, atol=1e-8)
 
 
 def first_of_ties(x):
@@ -153,7 +152,7 @@ def shadows_generated_names(x):
 
 def test_variables_named_like_srcad_runtime_functions():
     x = np.array([0.3, -0.7])
-    np.testing.assert_allclose(srcad.grad(shadows_generated_names)(x), _fd(shadows_generated_names, [x], 0), rtol=1e-6)
+    np.testing.assert_allclose(srcad.grad(shadows_generated_names)(x), plain_central_differences(shadows_generated_names, [x], 0), rtol=1e-6)
 
 
 @srcad.differentiable
@@ -178,10 +177,10 @@ def test_keepdims_without_an_axis_and_np_stack_of_a_list():
     """Found by the random array-program fuzzer: both were refused."""
     x, y = np.array([[0.93], [-0.66], [0.28]]), np.array([[1.19, 0.36, 0.91], [1.2, 0.28, 0.5]])
     dx, dy, ds = srcad.grad(keepdims_without_axis_and_stacked_list, wrt=(0, 1, 2))(x.copy(), y, 0.3)
-    np.testing.assert_allclose(dx, _fd(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 0), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(dy, _fd(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 1), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dx, plain_central_differences(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dy, plain_central_differences(keepdims_without_axis_and_stacked_list, [x, y, 0.3], 1), rtol=1e-6, atol=1e-9)
     on_copies = lambda x, y, s: keepdims_without_axis_and_stacked_list(x.copy(), y, s)  # it writes x  # noqa: E731
-    assert ds == pytest.approx(_fd(on_copies, [x, y, 0.3], 2), rel=1e-6)
+    assert ds == pytest.approx(plain_central_differences(on_copies, [x, y, 0.3], 2), rel=1e-6)
 
 
 def view_of_a_rebound_array_read_by_the_write(x, y):
@@ -195,7 +194,7 @@ def test_a_view_of_a_rebound_array_read_by_the_statement_that_writes_it():
     x, y = np.array([-1.16, 0.61, -1.23, 0.58]), np.array([-0.83, 0.93, 0.13, 0.81])
     got = srcad.grad(view_of_a_rebound_array_read_by_the_write)(x.copy(), y)
     on_copies = lambda x, y: view_of_a_rebound_array_read_by_the_write(x.copy(), y)  # noqa: E731
-    np.testing.assert_allclose(got, _fd(on_copies, [x, y], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got, plain_central_differences(on_copies, [x, y], 0), rtol=1e-6, atol=1e-9)
 
 
 def array_methods_in_tests_and_indices(x, y, s):
@@ -209,7 +208,7 @@ def test_array_methods_in_inactive_expressions():
     x, y = np.array([0.3, 0.9, 0.1]), np.array([[-1.15, 1.35], [0.5, 1.38]])
     grads = srcad.grad(array_methods_in_tests_and_indices, wrt=(0, 1, 2))(x, y, 0.68)
     for position, got in enumerate(grads):
-        expected = _fd(array_methods_in_tests_and_indices, [x, y, 0.68], position)
+        expected = plain_central_differences(array_methods_in_tests_and_indices, [x, y, 0.68], position)
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
 
 
@@ -221,5 +220,5 @@ def test_np_matmul_is_differentiated_as_the_at_operator():
     """numba compiles `@` but not np.matmul: srcad writes one as the other (refused before)."""
     A, x = np.random.default_rng(6).random((3, 3)), np.random.default_rng(7).random(3)
     dA, dx = srcad.grad(with_np_matmul, wrt=(0, 1))(A, x)
-    np.testing.assert_allclose(dA, _fd(with_np_matmul, [A, x], 0), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(dx, _fd(with_np_matmul, [A, x], 1), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dA, plain_central_differences(with_np_matmul, [A, x], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dx, plain_central_differences(with_np_matmul, [A, x], 1), rtol=1e-6, atol=1e-9)

@@ -11,13 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srcad
-from oracles import plain_central_difference
-from test_arrays_inplace import _fd_array
+from oracles import plain_central_difference, plain_central_differences
 
 
 def _check(function, args, position=0):
     got = srcad.grad(srcad.differentiable(function), wrt=position)(*args)
-    expected = _fd_array(function, args, position)
+    expected = plain_central_differences(function, args, position)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
