@@ -57,6 +57,11 @@ def line_marker(lineno, text):
     return cst.EmptyLine(comment=cst.Comment(f"# line {lineno}: {text.strip()}"))
 
 
+def statements_of(text):
+    """The statements of ``text``, lines of code at the margin (generated code written as a template)."""
+    return list(cst.parse_module(text).body)
+
+
 def comment_lines(text):
     """Leading lines of one comment (``text`` starts with ``#``), for a statement's ``leading_lines``."""
     return [cst.EmptyLine(comment=cst.Comment(text))]

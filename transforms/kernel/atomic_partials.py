@@ -18,7 +18,7 @@ early (the tape's overflow check) and block sizes that are not a power of two ke
 
 import libcst as cst
 
-from ..ir import all_names, target_names
+from ..ir import all_names, statements_of, target_names
 from ..ir.names import NameFactory
 from ..ir.precedence import spelled
 
@@ -158,4 +158,4 @@ def _block_reduction(block_sums, block_size, names):
         *(f"    cuda.atomic.add({array}, {index if len(index) > 1 else index[0]}, {shared}[{k}, 0])"
           for k, ((array, index), _) in enumerate(sums)),
     ]
-    return list(cst.parse_module("\n".join(lines) + "\n").body)
+    return statements_of("\n".join(lines) + "\n")

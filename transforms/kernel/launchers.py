@@ -11,14 +11,9 @@ spilled for after the loop elsewhere (see ``cpu_launcher``).
 
 import libcst as cst
 
-from ..ir import bound_names
+from ..ir import bound_names, statements_of
 from ..ir.precedence import spelled
 from .unsigned_indices import bindings_of, non_negative_names, with_unsigned_indices
-
-
-def _statements(text):
-    """The statements of ``text`` (lines of code at the margin)."""
-    return list(cst.parse_module(text).body)
 
 
 def _block(header, body):
@@ -48,7 +43,7 @@ def _thread_code(thread, dimensions, body=None):
         rest = f"srcad_rest_{k}"
     lines.append(f"{indices[0]} = {rest}")
     body = list(thread.body.body)[:-1] if body is None else body
-    return _statements("\n".join(lines) + "\n") + with_unsigned_indices(body, non_negative_names(body, indices))
+    return statements_of("\n".join(lines) + "\n") + with_unsigned_indices(body, non_negative_names(body, indices))
 
 
 def accumulated_in_registers(thread):
@@ -130,9 +125,9 @@ def serial_launcher(name, thread, arguments, dimensions=1):
     """``def name(threads, chunks, *sizes after the first, *arguments)`` running the threads one after
     another: for small launches, where starting the worker threads costs more than the work."""
     body, sums, _ = accumulated_in_registers(thread)
-    statements = _statements("".join(f"{total} = 0.0\n" for total, _ in sums))
+    statements = statements_of("".join(f"{total} = 0.0\n" for total, _ in sums))
     statements.append(_block("for srcad_tid in range(srcad_threads)", _thread_code(thread, dimensions, body)))
-    statements += _statements("".join(f"{element} += {total}\n" for total, element in sums))
+    statements += statements_of("".join(f"{element} += {total}\n" for total, element in sums))
     return _function(name, ["srcad_threads", "srcad_chunks", *_sizes(dimensions), *arguments], statements)
 
 
@@ -153,7 +148,7 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
     if not private:
         return _function(name, parameters, [_block("for srcad_tid in prange(srcad_threads)", _thread_code(thread, dimensions))])
     body, sums, _ = accumulated_in_registers(thread)
-    flushes = _statements("".join(f"{element} += {total}\n" for total, element in sums))
+    flushes = statements_of("".join(f"{element} += {total}\n" for total, element in sums))
     # (in one dimension: a chunk's threads own the rows of their numbers; 2-D launches number (i, j))
     spilled = _spillable(body, flushes, private, ranks or {}) if dimensions == 1 else {}
     before = ["srcad_chunks = max(1, min(srcad_threads, srcad_chunks))",
@@ -185,11 +180,11 @@ def cpu_launcher(name, thread, arguments, private, dimensions=1, ranks=None):
     body = list(cst.Module(body=body).visit(rewrite).body)
     flushes = list(cst.Module(body=flushes).visit(rewrite).body)
     counted = [f"srcad_spill_counts_{k}[srcad_chunk] = srcad_spilled_{k}" for k, a in enumerate(private) if a in spilled]
-    chunk_statements = (_statements("\n".join(chunk) + "\n")
+    chunk_statements = (statements_of("\n".join(chunk) + "\n")
                         + [_block("for srcad_tid in range(srcad_low, srcad_high)", _thread_code(thread, dimensions, body))]
-                        + flushes + _statements("".join(line + "\n" for line in counted)))
-    statements = (_statements("\n".join(before) + "\n") + [_block("for srcad_chunk in prange(srcad_chunks)", chunk_statements)]
-                  + _statements("\n".join(after) + "\n"))
+                        + flushes + statements_of("".join(line + "\n" for line in counted)))
+    statements = (statements_of("\n".join(before) + "\n") + [_block("for srcad_chunk in prange(srcad_chunks)", chunk_statements)]
+                  + statements_of("\n".join(after) + "\n"))
     return _function(name, parameters, statements)
 
 
@@ -308,9 +303,9 @@ def replay_launcher(name, launcher, is_array, float_arrays, dimensions=1):
     views += [f"g{k} = g{k}_owner[a{k}_start:a{k}_start + a{k}_size].reshape(a{k}_shape)" for k in float_arrays]
     passed += ["0.0"] + [f"g{k}" for k in float_arrays]
     views.append(f"{launcher}({', '.join(['srcad_threads', 'srcad_chunks', *_sizes(dimensions), *passed])})")
-    loop = _block("for launch in range(count - 1, -1, -1)", _statements("\n".join(views) + "\n"))
+    loop = _block("for launch in range(count - 1, -1, -1)", statements_of("\n".join(views) + "\n"))
     return _function(name, ["srcad_threads", "srcad_chunks", *_sizes(dimensions), "count", *parameters],
-                     _statements("".join(sizes)) + [loop])
+                     statements_of("".join(sizes)) + [loop])
 
 
 def recorded_launcher(name, launcher, arguments, is_array, value_reads, writes, reads_before_writes, dimensions=1):
@@ -324,7 +319,7 @@ def recorded_launcher(name, launcher, arguments, is_array, value_reads, writes, 
     parameters = ["srcad_threads", "srcad_chunks", *_sizes(dimensions), *arguments,
                   "srcad_log", "srcad_row", "srcad_ranges", "srcad_count"]
     if set(reads_before_writes) & set(writes):
-        return _function(name, parameters, _statements("return -1  # it reads what it writes: the old values are always kept\n"))
+        return _function(name, parameters, statements_of("return -1  # it reads what it writes: the old values are always kept\n"))
     lines = [f"if srcad_count + {len(value_reads)} > srcad_ranges.shape[0] or srcad_row >= srcad_log.shape[0] "
              f"or srcad_log.shape[1] < {len(arguments)}:\n    return -2"]
     lines += [f"srcad_start_{k}, srcad_end_{k} = extent_of({arguments[k]})" for k in sorted(set(value_reads) | set(writes))]
@@ -336,4 +331,4 @@ def recorded_launcher(name, launcher, arguments, is_array, value_reads, writes, 
     lines += [f"srcad_count = add_read(srcad_ranges, srcad_count, srcad_start_{k}, srcad_end_{k})" for k in value_reads]
     lines.append(f"{launcher}({', '.join(['srcad_threads', 'srcad_chunks', *_sizes(dimensions), *arguments])})")
     lines.append("return srcad_count")
-    return _function(name, parameters, _statements("\n".join(lines) + "\n"))
+    return _function(name, parameters, statements_of("\n".join(lines) + "\n"))

@@ -18,6 +18,7 @@ import libcst as cst
 from srcad.kernels.facts import KernelFacts
 
 from .. import rules
+from ..ir import comment_lines, statements_of
 from . import cuda, launchers
 from .threads import without_replayed_writes
 
@@ -60,7 +61,7 @@ def kernel_module(thread, *, stage, device, signature, dimensions, access, optio
             thread, f"{thread.name.value}_kernel", atomic, rules.NUMPY_TWINS, options.get("tape_capacity", 64),
             dimensions, int(options.get("block_size", 256)),
         )
-        after = _statements(f"srcad_kernel_function = {definition.name.value}\n"
+        after = statements_of(f"srcad_kernel_function = {definition.name.value}\n"
                             f"srcad_kernel = cuda.jit({definition.name.value})\n")
         imports = ["import numba", "from numba import cuda"]
     positions = {p: k for k, p in enumerate(parameters)}
@@ -87,7 +88,7 @@ def _cpu_launchers(thread, stage, signature, dimensions, parameters, arguments, 
     launcher = launchers.cpu_launcher(f"{name}_launch", thread, arguments, atomic, dimensions, ranks)
     after = [_commented(launcher, "# The launchers: the thread's code above, inlined into a loop over the threads."),
              launchers.serial_launcher(f"{name}_serial", thread, arguments, dimensions)]
-    after += _statements(f'srcad_launch = numba.njit(parallel=True, cache=True, error_model="numpy")({name}_launch)\n'
+    after += statements_of(f'srcad_launch = numba.njit(parallel=True, cache=True, error_model="numpy")({name}_launch)\n'
                          f'srcad_serial_launch = numba.njit(cache=True, error_model="numpy")({name}_serial)\n')
     imports = ["import numba", "from numba import prange"]
     positions = {p: k for k, p in enumerate(parameters)}
@@ -98,21 +99,16 @@ def _cpu_launchers(thread, stage, signature, dimensions, parameters, arguments, 
             sorted(positions[a] for a in access.value_reads), sorted(positions[a] for a in access.writes),
             sorted(positions[a] for a in access.reads_before_writes), dimensions,
         ))
-        after += _statements(f'srcad_recorded_launch = numba.njit(cache=True, error_model="numpy")({name}_recorded)\n')
+        after += statements_of(f'srcad_recorded_launch = numba.njit(cache=True, error_model="numpy")({name}_recorded)\n')
         imports.append("from srcad.kernels.recording import extent_of, reads_overlap, add_read")
     else:  # the tape's backward pass over many launches of this adjoint
         for replay, launch in (("srcad_replay", "srcad_serial_launch"), ("srcad_parallel_replay", "srcad_launch")):
             after.append(launchers.replay_launcher(f"{replay}_python", launch, is_array,
                                                    [k - dimensions for k in float_arrays], dimensions))
-            after += _statements(f"{replay} = numba.njit(cache=True)({replay}_python)\n")
+            after += statements_of(f"{replay} = numba.njit(cache=True)({replay}_python)\n")
     return after, imports
-
-
-def _statements(text):
-    return list(cst.parse_module(text).body)
 
 
 def _commented(statement, comment):
     """``statement`` under a blank line and the line ``comment``."""
-    lines = [cst.EmptyLine(), cst.EmptyLine(comment=cst.Comment(comment))]
-    return statement.with_changes(leading_lines=lines + list(statement.leading_lines))
+    return statement.with_changes(leading_lines=[cst.EmptyLine(), *comment_lines(comment), *statement.leading_lines])

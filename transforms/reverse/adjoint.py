@@ -54,7 +54,7 @@ from ..ir.statements import (
 )
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
-from .reserve import Tape, push_kind, pushes_in, with_reserves
+from .reserve import Tape, push_kind, pushes_in, storage_lines, with_reserves
 
 _ZERO = cst.Float("0.0")
 
@@ -148,7 +148,6 @@ class ReverseMode:
         self.loop_depth = 0
         self.current_marker = None  # "N: text" of the user line being transformed
         self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
-        self.kept_per_iteration = []  # (user line, floats, ints, arrays) a loop's iteration keeps, see storage_lines
         self.saved_arrays = set()  # arrays whose overwritten values the reverse sweep puts back
         self.array_bindings = {}
         for statement, _ in walk(definition.body.body):
@@ -197,9 +196,10 @@ class ReverseMode:
         code = spelled(cst.IndentedBlock(forward + reverse))
         tape = self.tape.creation(code)
         tape += [assign(saved, call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
+        saved_lists = {saved for saved, _ in self.array_tapes.values()}
         if tape:
             tape[0] = tape[0].with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(line))
-                                                          for line in self.storage_lines()])
+                                                          for line in storage_lines(forward, self.tape, saved_lists)])
         seed = []
         wrt_names = [self.parameters[k] for k in self.wrt]
         scalars = [n for n in sorted(self.analysis.active | set(wrt_names)) if not self.is_array(n)]
@@ -276,32 +276,6 @@ class ReverseMode:
 
     def tape_names(self):
         return self.tape.names()
-
-    def note_iteration_storage(self, body_forward, marker):
-        """Counts what one iteration of the loop at user line ``marker`` (its forward body,
-        ``body_forward``) keeps on the tape, its inner loops aside, for ``storage_lines``."""
-        floats, ints = pushes_in(body_forward, self.tape)
-        saved_lists = {saved for saved, _ in self.array_tapes.values()}
-        arrays = sum(1 for node in nodes_in(cst.Module(body=[s for s in body_forward if not isinstance(s, (cst.For, cst.While))]))
-                     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-                     and node.func.attr.value == "append" and spelled(node.func.value) in saved_lists)
-        if floats or ints or arrays:
-            self.kept_per_iteration.append((marker, floats, ints, arrays))
-
-    def storage_lines(self):
-        """Comment lines saying what each iteration of each loop keeps for the reverse sweep (8 bytes a
-        float or an int): the cost of what the user wrote, where a person can see it."""
-        if not self.kept_per_iteration:
-            return ["# the tape: what the reverse sweep needs back (no loop iteration keeps anything)"]
-        lines = ["# the tape: what the reverse sweep needs back; each iteration of a loop keeps"]
-        for marker, floats, ints, arrays in sorted(self.kept_per_iteration, key=lambda k: int((k[0] or "0").split(":")[0])):
-            kept = [f"{count} {kind}{'s' if count > 1 else ''}" for count, kind in ((floats, "float"), (ints, "int")) if count]
-            text = f"{8 * (floats + ints)} bytes ({', '.join(kept)})" if kept else ""
-            if arrays:
-                text += (" and " if text else "") + f"{arrays} array cop{'ies' if arrays > 1 else 'y'}"
-            number, _, written = (marker or "?: ").partition(": ")
-            lines.append(f"#   {text}: the loop of line {number}, {written}")
-        return lines
 
     def returned_value(self, outputs):
         """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
@@ -870,7 +844,6 @@ class ReverseMode:
         counter = self.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
         trips = self.known_trip_count(statement)
         self.loop_depth += 1
-        marker = self.current_marker  # the loop's line (its body's lines follow)
         own_index = index not in bound_names(statement.body)  # the reverse loop sets it for its whole body
         self.reversed_indices += [index] if own_index else []
         body_forward, body_reverse = self._loop_body(statement, counter, counted=trips is None)
@@ -880,13 +853,11 @@ class ReverseMode:
         last_taken = self.last_taken(statement, counter, body_forward, body_reverse)
         if last_taken is not None:
             forward, reverse = last_taken
-            self.note_iteration_storage([s for s in forward if isinstance(s, cst.For)][0].body.body, marker)
             if recorded:
                 forward = [self.save(index)] + forward
                 reverse = reverse + [self.pop(index)]
             forward[0] = forward[0].with_changes(leading_lines=statement.leading_lines)
             return forward, reverse
-        self.note_iteration_storage(body_forward, marker)
         if not body_reverse:
             if not recorded:
                 return [statement], []
@@ -929,10 +900,8 @@ class ReverseMode:
     def while_loop(self, statement):
         counter = self.names.fresh("iterations")
         self.loop_depth += 1
-        marker = self.current_marker  # the loop's line (its body's lines follow)
         body_forward, body_reverse = self._loop_body(statement, counter)
         self.loop_depth -= 1
-        self.note_iteration_storage(body_forward, marker)
         if not body_reverse:
             return [statement], []
         forward = [

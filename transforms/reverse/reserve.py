@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from ..ir import nodes_in, variables_in
+from ..ir import marker_of, nodes_in, variables_in
 from ..ir.names import renamed_in
 from ..ir.precedence import spelled
 
@@ -249,3 +249,41 @@ def _with_nested_reserves(statement, tape):
         )
         return statement.with_changes(body=body, orelse=orelse)
     return statement.with_changes(body=body)
+
+
+def storage_lines(forward, tape, saved_lists):
+    """Comment lines saying what each iteration of each loop of the forward sweep ``forward`` keeps
+    for the reverse sweep, its inner loops aside (8 bytes a float or an int; array copies appended to
+    the lists ``saved_lists``): the cost of what the user wrote, where a person can see it. A loop is
+    named by the user line of the ``# line N: ...`` comment its code starts under."""
+    kept = []
+
+    def visit(statements, marker):
+        for statement in statements:
+            marker = marker_of(statement) or marker
+            if isinstance(statement, cst.If):
+                visit(statement.body.body, marker)
+                if statement.orelse is not None:
+                    visit(statement.orelse.body.body, marker)
+            elif isinstance(statement, (cst.For, cst.While)):
+                body = statement.body.body
+                floats, ints = pushes_in(body, tape)
+                arrays = sum(1 for node in nodes_in(cst.Module(body=[s for s in body if not _has_loop(s)]))
+                             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                             and node.func.attr.value == "append" and spelled(node.func.value) in saved_lists)
+                if floats or ints or arrays:
+                    kept.append((marker, floats, ints, arrays))
+                visit(body, marker)
+
+    visit(forward, None)
+    if not kept:
+        return ["# the tape: what the reverse sweep needs back (no loop iteration keeps anything)"]
+    lines = ["# the tape: what the reverse sweep needs back; each iteration of a loop keeps"]
+    for marker, floats, ints, arrays in kept:
+        counted = [f"{count} {kind}{'s' if count > 1 else ''}" for count, kind in ((floats, "float"), (ints, "int")) if count]
+        text = f"{8 * (floats + ints)} bytes ({', '.join(counted)})" if counted else ""
+        if arrays:
+            text += (" and " if text else "") + f"{arrays} array cop{'ies' if arrays > 1 else 'y'}"
+        number, _, written = (marker or "?: ").partition(": ")
+        lines.append(f"#   {text}: the loop of line {number}, {written}")
+    return lines
