@@ -38,8 +38,24 @@ def test_an_accumulator_no_adjoint_reads_is_not_kept():
     np.testing.assert_allclose(gradient, np.exp(x - x.max()) / np.exp(x - x.max()).sum(), rtol=1e-12)
     source = srcad.source(log_sum_exp, "adjoint", args=(x,))
     assert "= s;" not in source and "s = tape_floats" not in source
+    # each exp(x[i] - a) is reversed as it is computed (a sum of independent terms): nothing is kept
+    assert "tape_floats" not in source and "tape_ints" not in source and "with s's adjoint taken as 1" in source
+
+
+def decaying_sum_of_exps(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s * math.cos(x[i]) + math.exp(x[i])  # s is read: the terms are not independent
+    return math.log(s)
+
+
+def test_a_recurrence_keeps_what_its_adjoint_reads():
+    x = np.random.default_rng(4).normal(size=9)
+    _check(decaying_sum_of_exps, (x,), (0,))
+    source = srcad.source(decaying_sum_of_exps, "adjoint", args=(x,))
     assert "i_iterations = tape_ints" not in source  # range(x.shape[0]) is counted again, not kept
-    assert "8 bytes (1 float): the loop of line" in source  # exp's value, read by its own adjoint
+    assert "8 bytes (1 float): the loop of line" in source  # s, which the product's adjoint reads
+    assert "taken as 1" not in source
 
 
 def scaled_in_a_loop(a, n):
@@ -174,7 +190,7 @@ def no_loops(x):
 
 def test_the_heading_says_when_no_loop_keeps_anything():
     x = np.random.default_rng(1).normal(size=8)
-    assert "each iteration of a loop keeps" in srcad.source(log_sum_exp, "adjoint", args=(x,))
+    assert "each iteration of a loop keeps" in srcad.source(decaying_sum_of_exps, "adjoint", args=(x,))
     assert "# the tape" not in srcad.source(no_loops, "adjoint", args=(0.5,))  # no tape at all
 
 
@@ -184,7 +200,7 @@ def per_point_log_sum_exp(q):
         e = 0.0
         for c in range(q.shape[1]):
             e += math.exp(q[i, c])
-        total += math.log(e) * (i + 1)
+        total = 0.5 * total + math.log(e) * (i + 1)  # reads total: the points are not reversed one by one
     return total
 
 
@@ -209,6 +225,17 @@ def running_max(x, y):
 
 
 def row_minimum(q):
+    total = 0.0
+    for i in range(q.shape[0]):
+        m = q[i, 0]
+        for c in range(1, q.shape[1]):
+            if q[i, c] < m:
+                m = q[i, c]
+        total = total * 0.9 + m * m * (i + 1)  # reads total: the rows are not reversed one by one
+    return total
+
+
+def sum_of_row_minima(q):
     total = 0.0
     for i in range(q.shape[0]):
         m = q[i, 0]
@@ -257,6 +284,15 @@ def test_a_minimum_per_row_keeps_one_index_per_row():
     _check(row_minimum, (q,), (0,))
     source = srcad.source(row_minimum, "adjoint", args=(q,))
     assert "16 bytes (1 float, 1 int): the loop of line" in source and "c_last_taken" in source  # m, and the index
+
+
+def test_a_sum_of_row_minima_keeps_nothing():
+    """Each row's term is reversed as it is computed: its minimum's index is still in a variable."""
+    q = np.random.default_rng(3).normal(size=(5, 4))
+    q[2, 3] = q[2, 1]  # a tie in one row
+    _check(sum_of_row_minima, (q,), (0,))
+    source = srcad.source(sum_of_row_minima, "adjoint", args=(q,))
+    assert "tape_ints" not in source and "tape_floats" not in source and "c_last_taken" in source and "q_adj *= total_adj" in source
 
 
 def loop_under_a_constant_false(x, y):  # as the random-program hunt wrote it

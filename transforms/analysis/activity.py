@@ -42,6 +42,7 @@ from .aliases import (
     shared_array_dependencies,
     written_arrays,
 )
+from .independent_terms import accumulations, independent_term_loops
 from .recompute import blocks, last_writes, recomputable
 from .to_be_recorded import unsaved_assignments
 
@@ -76,14 +77,19 @@ class Analysis:
     read_only_views: set = field(default_factory=set)
     # variables that hold one value from their first assignment on (see _invariant_names)
     invariant: set = field(default_factory=set)
+    # top-level loops adding up independent terms, each iteration reversed as it ends (ids ->
+    # their accumulator; see independent_terms)
+    per_term_loops: dict = field(default_factory=dict)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
 
 
-def analyze(definition, parameters, wrt, types, also_useful=()):
+def analyze(definition, parameters, wrt, types, also_useful=(), per_term=True):
     """Activity and to-be-recorded analysis of a normal-form, single-exit function. ``also_useful``:
-    variables whose final values count as outputs (a kernel's arrays)."""
+    variables whose final values count as outputs (a kernel's arrays); ``per_term``: whether loops
+    adding up independent terms may be reversed term by term (not in a kernel's thread, which
+    cannot allocate the adjoints each term adds into)."""
     body = definition.body.body
     returned = body[-1].body[0].value
     outputs = returned_atoms(body)
@@ -188,7 +194,13 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
     private = privately_written(body, types)
     recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written)
     recorded = overwritten - set(recomputed)
-    unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays)
+    per_term_loops = independent_term_loops(body, types, active, overwritten, group) if per_term else {}
+    while True:
+        unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
+        saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
+        if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)
+            break
+        per_term_loops = {loop: name for loop, name in per_term_loops.items() if loop not in saving}
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
     return Analysis(
@@ -207,10 +219,22 @@ def analyze(definition, parameters, wrt, types, also_useful=()):
         outputs=outputs,
         recomputed=recomputed,
         invariant=invariant,
+        per_term_loops=per_term_loops,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters))
         | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),
     )
+
+
+def _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved):
+    """ids of the loops in ``per_term_loops`` where an addition to the accumulator saves the value it
+    overwrites: reversed term by term, the loop would put that value back before the next term."""
+    saving = set()
+    for loop in body:
+        accumulator = per_term_loops.get(id(loop))
+        if accumulator in recorded and any(id(s) not in unsaved for s in accumulations(loop, accumulator)):
+            saving.add(id(loop))
+    return saving
 
 
 def _invariant_names(body, parameters, assignments):

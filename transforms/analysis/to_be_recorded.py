@@ -21,7 +21,8 @@ assignment finds whether its variable is there (then it saves), and removes it. 
 operand is read before it assigns (``s = s * a``); its own result after (``y = exp(x)``, whose
 adjoint reads ``y``). Loops run to a fixed point; a ``for`` loop's index is put back by the reverse
 loop itself, so only the value before the loop may need saving. The reverse sweep also reads the
-operands of the values it computes again (``recompute``), where it computes them.
+operands of the values it computes again (``recompute``), where it computes them. A loop whose
+iterations are reversed as they end (``independent_terms``) consumes its reads within each iteration.
 """
 
 import libcst as cst
@@ -29,12 +30,14 @@ import libcst as cst
 from ..ir.statements import assignment_of, is_exit_check, operation_of
 
 
-def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays):
+def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops=frozenset()):
     """ids of the statements assigning scalar names in ``recorded`` (assignments, and ``for``
     loops of their index) that need not save the value they overwrite. ``reads``: name -> the
     statements whose adjoint reads it; ``own_reads``: {(name, id(statement))} where the statement's
     adjoint reads the name's value from before the statement assigns it; ``recomputed``: name -> its
-    defining statement, run again in the reverse sweep; ``arrays``: names of arrays (left alone)."""
+    defining statement, run again in the reverse sweep; ``arrays``: names of arrays (left alone);
+    ``per_term_loops``: ids of the loops whose iterations are reversed as they end
+    (``independent_terms``)."""
     reads, own_reads = _with_recomputed_operands(reads, own_reads, recomputed)
     before, after = {}, {}  # id(statement) -> names its adjoint reads from before / after it assigns
     for name, readers in reads.items():
@@ -42,7 +45,7 @@ def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays):
             target = assignment_of(reader)
             reads_result = target is not None and target[0] == name and (name, id(reader)) not in own_reads
             (after if reads_result else before).setdefault(id(reader), set()).add(name)
-    flow = _Flow(recorded - arrays, before, after)
+    flow = _Flow(recorded - arrays, before, after, per_term_loops)
     flow.block(body, frozenset())
     return flow.assignments - flow.saving
 
@@ -50,9 +53,10 @@ def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays):
 class _Flow:
     """The forward sweep's control flow, with the set of variables whose value a read has taken."""
 
-    def __init__(self, names, before, after):
+    def __init__(self, names, before, after, per_term_loops):
         self.names = names  # the variables followed
         self.before, self.after = before, after
+        self.per_term_loops = per_term_loops
         self.assignments, self.saving = set(), set()  # ids: assignments of followed names; those that save
         self.exits = []  # per enclosing loop, the sets at its breaks
 
@@ -90,6 +94,11 @@ class _Flow:
         index = statement.target.value if isinstance(statement, cst.For) and isinstance(statement.target, cst.Name) else None
         if index in self.names:  # the reverse loop sets the index per iteration: only the value before it matters
             live = self.assign(statement, index, live)
+        if id(statement) in self.per_term_loops:
+            # each iteration's adjoint runs as it ends, reading what it reads and putting back what it
+            # saved: every iteration starts from the values the loop started from, and leaves them
+            self.block(statement.body.body, live - {index})
+            return live - {index}
         head = live
         while True:
             self.exits.append([])

@@ -28,6 +28,7 @@ and ints pushed on the two tapes, arrays' overwritten values and old bindings in
 variables before their first assignment, and the argument arrays' final contents.
 """
 
+from collections import Counter
 from dataclasses import replace
 
 import libcst as cst
@@ -52,6 +53,7 @@ from ..ir.statements import (
     operation_of,
     walk,
 )
+from ..ir.names import renamed_in
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
 from .reserve import Tape, push_kind, pushes_in, storage_lines, with_reserves
@@ -146,6 +148,8 @@ class ReverseMode:
         self.trip_bounds = set()  # variables the reverse sweep reads to count a loop's trips again
         self.fresh = set()  # recomputed values valid at the current point of the reverse sweep
         self.loop_depth = 0
+        self.per_term_reverse = []  # the adjoint parts of loops reversed term by term (inside the forward sweep)
+        self.per_term_arrays = []  # the array adjoints those loops add into, per unit of the accumulator's
         self.current_marker = None  # "N: text" of the user line being transformed
         self.array_tapes = {}  # array variable -> its tape: a list of arrays (old values, or old bindings)
         self.saved_arrays = set()  # arrays whose overwritten values the reverse sweep puts back
@@ -244,7 +248,7 @@ class ReverseMode:
             + _with_comment(before_return, "# the caller's arrays as the forward sweep left them")
             + [final]
         )
-        statements = loops_counting_up(statements, reverse, self.memory_groups(), self.tape_names())
+        statements = loops_counting_up(statements, reverse + self.per_term_reverse, self.memory_groups(), self.tape_names())
         statements = carried_accumulations(statements, self.is_float_vector, self.names)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if external_adjoints:
@@ -272,6 +276,8 @@ class ReverseMode:
                 groups[name] = frozenset(shared)
                 if name in self.adjoint_names:
                     groups[self.adjoint_names[name]] = frozenset(("adjoint", q) for q in shared)
+        for unit in self.per_term_arrays:  # made by np.zeros_like: memory of their own
+            groups[unit] = frozenset({unit})
         return groups
 
     def tape_names(self):
@@ -286,11 +292,12 @@ class ReverseMode:
         )
 
     # -- blocks: (forward statements, reverse statements) ---------------------------------------------
-    def block(self, statements):
+    def block(self, statements, fresh=frozenset()):
         """Forward and reverse code of a block; the reverse is generated last statement first,
-        the order it runs in, so recomputed values are known to be fresh where they are."""
+        the order it runs in, so recomputed values are known to be fresh where they are (``fresh``:
+        those that still hold their value where the block's reverse starts)."""
         forward, reverse = [], []
-        outer_fresh, self.fresh = self.fresh, set()
+        outer_fresh, self.fresh = self.fresh, set(fresh)
         groups = _groups(statements)
         markers = [marker_of(group[0]) for group in groups]
         for k in range(1, len(groups)):  # a loop after its setup (``i_stop = n - 1``) is from the same line
@@ -839,6 +846,8 @@ class ReverseMode:
         return f"len({spelled(statement.iter)})"
 
     def for_loop(self, statement):
+        if id(statement) in self.analysis.per_term_loops:
+            return self.per_term_loop(statement, self.analysis.per_term_loops[id(statement)])
         index = statement.target.value
         # one counter per nesting depth: nested loops may share an index name (`for _ in ...`)
         counter = self.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
@@ -896,6 +905,64 @@ class ReverseMode:
         if recorded:
             reverse.append(self.pop(index))
         return forward, reverse
+
+    def per_term_loop(self, statement, accumulator):
+        """Forward and reverse code of a loop adding up independent terms (``independent_terms``). Each
+        iteration's adjoint runs as the iteration ends, with the accumulator's adjoint taken as 1,
+        adding into adjoints of its own (``w_adj_per_total``) for what it reads from before the loop;
+        where the loop's reverse would run, those are added in, times the accumulator's adjoint."""
+        index = statement.target.value
+        touched_later = set(self.adjoint_owner.values())  # by the code after the loop, generated first
+        outer_indices, self.reversed_indices = self.reversed_indices, self.reversed_indices + [index]
+        # as if the body ran once; values it computes once, outside its inner loops and branches, are
+        # still there when its adjoint runs
+        assigned = Counter(t[0] for t in (assignment_of(s) for s, _ in walk(statement.body.body)) if t is not None)
+        assigned.update(n.target.value for n in nodes_in(statement.body) if isinstance(n, cst.For))
+        held = {t[0] for t in map(assignment_of, statement.body.body) if t is not None and assigned[t[0]] == 1}
+        body_forward, body_reverse = self.block(list(statement.body.body), held)
+        self.reversed_indices = outer_indices
+        recorded = index in self.analysis.recorded and id(statement) not in self.analysis.unsaved
+        forward, reverse = ([self.save(index)], [self.pop(index)]) if recorded else ([], [])
+        if not body_reverse:
+            return forward + [statement], reverse
+        seed = self.adjoint(accumulator)
+        if seed in bound_names(cst.Module(body=body_reverse)):
+            raise AssertionError(f"srcad: the adjoint of the accumulator {accumulator!r} changes inside its loop")
+        bound = bound_names(statement)
+        renamed, local_scalars, scaled_in_place = {seed: cst.Float("1.0")}, [], []
+        outputs = {atom.value for atom in self.analysis.outputs if isinstance(atom, cst.Name)}
+        for name in sorted(variables_in(cst.Module(body=body_forward + body_reverse)) & set(self.adjoint_owner)):
+            owner = self.adjoint_owner[name]
+            if owner in bound:  # zero at the start of each iteration's adjoint, as the previous one left it
+                if not self.is_array(owner) and owner not in self.analysis.single_use:
+                    local_scalars.append(name)
+            elif self.is_array(owner) and self.analysis.aliases.get(owner, {owner}) == {owner} and not (
+                    {owner} & (touched_later | outputs)):
+                # nothing adds into this adjoint before the loop's reverse would: it can hold the loop's
+                # per-unit sums itself, then be scaled in place
+                scaled_in_place.append(name)
+            elif owner != accumulator:
+                renamed[name] = cst.Name(self.names.fresh(f"{name}_per_{accumulator}"))
+        per_unit = {name: unit for name, unit in renamed.items() if name != seed}
+        self.per_term_arrays += [unit.value for name, unit in per_unit.items() if self.is_array(self.adjoint_owner[name])]
+        starts = [assign(unit, call("np.zeros_like", cst.Name(self.adjoint_owner[name])) if self.is_array(
+            self.adjoint_owner[name]) else _ZERO) for name, unit in per_unit.items()]
+        starts += [assign(name, _ZERO) for name in local_scalars]
+        # arrays bound again in each iteration: their adjoint starts as zeros of this iteration's binding
+        rebound = sorted((self.analysis.rebound - self.analysis.rebound_views) & self.analysis.active & bound)
+        starts_of_adjoint = [assign(self.adjoint(n), call("np.zeros_like", cst.Name(n))) for n in rebound]
+        body = [renamed_in(s, renamed) for s in body_forward + starts_of_adjoint + body_reverse]
+        loop = statement.with_changes(body=cst.IndentedBlock(body), leading_lines=[])
+        loop = assign_first_contributions(starts + [loop], set(local_scalars))[-1]
+        self.per_term_reverse += list(loop.body.body[len(body_forward) + len(starts_of_adjoint):])
+        forward += starts + [loop]
+        forward[0] = forward[0].with_changes(leading_lines=list(statement.leading_lines) + comment_lines(
+            f"#   each iteration's adjoint runs as it ends, with {accumulator}'s adjoint taken as 1"))
+        scaled = [accumulate(cst.Name(name), cst.BinaryOperation(cst.Name(seed), cst.Multiply(), unit))
+                  for name, unit in per_unit.items()]
+        scaled += [cst.SimpleStatementLine([cst.AugAssign(cst.Name(name), cst.MultiplyAssign(), cst.Name(seed))])
+                   for name in scaled_in_place]
+        return forward, scaled + reverse
 
     def while_loop(self, statement):
         counter = self.names.fresh("iterations")

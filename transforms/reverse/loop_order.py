@@ -20,91 +20,8 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 import libcst as cst
 
 from ..ir import nodes_in, variables_in
+from ..ir.flow import read_after, reads_before_assignment, targets_of
 from ..ir.precedence import spelled
-
-
-def _targets(small):
-    """Names a small statement binds."""
-    if isinstance(small, cst.Assign):
-        return [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
-    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
-        return [small.target.value]
-    return []
-
-
-def _reads(small):
-    """Names a small statement reads (an assignment's plain targets are not read)."""
-    if isinstance(small, cst.Assign):
-        names = variables_in(small.value)
-        for target in small.targets:
-            if not isinstance(target.target, cst.Name):
-                names |= variables_in(target.target)
-        return names
-    return variables_in(small)
-
-
-def _carried(statements, defined):
-    """Names ``statements`` (a loop body) read before assigning them (``defined``: the loop's
-    index): values that may flow in from the previous iteration."""
-    found = set()
-
-    def walk(statements, defined):
-        defined = set(defined)
-        for statement in statements:
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    found.update(n for n in _reads(small) if n not in defined)
-                    defined.update(_targets(small))
-            elif isinstance(statement, cst.If):
-                found.update(n for n in variables_in(statement.test) if n not in defined)
-                after_body = walk(statement.body.body, defined)
-                after_else = walk(statement.orelse.body.body, defined) if statement.orelse else defined
-                defined = after_body & after_else
-            else:
-                found.update(n for n in variables_in(statement) if n not in defined)
-        return defined
-
-    walk(statements, defined)
-    return found
-
-
-def _read_after(function_body, loop, names):
-    """Whether code that can run after ``loop`` reads one of ``names`` before assigning it (the
-    loop leaves them holding other values when it counts up)."""
-    read = False
-
-    def walk(statements, dirty):
-        nonlocal read
-        dirty = set(dirty)
-        for statement in statements:
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    read |= any(n in dirty for n in _reads(small))
-                    dirty -= set(_targets(small))
-            elif isinstance(statement, cst.If):
-                read |= any(n in dirty for n in variables_in(statement.test))
-                dirty = walk(statement.body.body, dirty) | (
-                    walk(statement.orelse.body.body, dirty) if statement.orelse else dirty
-                )
-            elif isinstance(statement, (cst.For, cst.While)):
-                head = statement.iter if isinstance(statement, cst.For) else statement.test
-                read |= any(n in dirty for n in variables_in(head))
-                index = {statement.target.value} if isinstance(statement, cst.For) else set()
-                entering = set(dirty)
-                while True:  # dirty names reach the body's start from before the loop or the last iteration
-                    leaving = walk(statement.body.body, entering - index)
-                    if statement is loop:
-                        leaving |= names
-                    if leaving <= entering:
-                        break
-                    entering |= leaving
-                dirty = entering | leaving
-            else:
-                read |= any(n in dirty for n in variables_in(statement))
-        return dirty
-
-    walk(function_body, set())
-    return read
 
 
 def _assigned(statements):
@@ -112,7 +29,7 @@ def _assigned(statements):
     for statement in statements:
         for node in nodes_in(statement):
             if isinstance(node, (cst.Assign, cst.AugAssign)):
-                names.update(_targets(node))
+                names.update(targets_of(node))
             elif isinstance(node, cst.For):
                 names.update(variables_in(node.target))
     return names
@@ -226,11 +143,11 @@ def loops_counting_up(function_body, reverse, groups, tape_names):
                 continue
             index = node.target.value
             assigned = _assigned(node.body.body) | {index}
-            if _carried(node.body.body, {index}) & assigned:
+            if reads_before_assignment(node.body.body, {index}) & assigned:
                 continue
             check = _Independence(index, assigned, groups, tape_names)
             node.body.visit(check)
-            if check.verdict() and not _read_after(function_body, node, assigned):
+            if check.verdict() and not read_after(function_body, node, assigned):
                 chosen.add(id(node))
 
     class Rewrite(cst.CSTTransformer):

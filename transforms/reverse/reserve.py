@@ -7,7 +7,8 @@ longer branch of an ``if``). A loop without inner loops reserves once for all
 its iterations. A loop with inner loops does too when it has no ``break`` and
 the trip counts of its inner loops can be computed before it starts (a time
 loop over a fixed number of masses: the tape is sized once, not regrown and
-copied as it fills); otherwise it reserves once per iteration.
+copied as it fills); otherwise it reserves once per iteration, as does a loop
+that pops in each iteration what it pushed (``reversed_inside``).
 """
 
 from dataclasses import dataclass
@@ -62,6 +63,17 @@ def push_kind(statement, tape):
         if isinstance(stack, cst.Name) and isinstance(statement.body[1], cst.AugAssign):
             return {tape.floats: "float", tape.ints: "int"}.get(stack.value)
     return None
+
+
+def reversed_inside(loop, tape):
+    """Whether ``loop`` pops the tape in its own body: each iteration's adjoint runs as it ends
+    (a loop adding up independent terms), so what it pushes is gone by the next iteration."""
+    for node in nodes_in(loop.body):
+        small = node.body[0] if isinstance(node, cst.SimpleStatementLine) and len(node.body) == 2 else None
+        if (isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.SubtractAssign)
+                and isinstance(small.target, cst.Name) and small.target.value in (tape.floats_top, tape.ints_top)):
+            return True
+    return False
 
 
 def _has_loop(statement):
@@ -230,7 +242,9 @@ def with_reserves(statements, tape):
             run.append(statement)
             continue
         flush()
-        whole = _whole_loop_counts(statement, tape) if isinstance(statement, cst.For) else None
+        whole = None
+        if isinstance(statement, cst.For) and not reversed_inside(statement, tape):
+            whole = _whole_loop_counts(statement, tape)
         if whole is not None:
             trips = f"len({spelled(statement.iter)})"
             result.extend(_reserve(tape, whole, factor=trips))
@@ -265,6 +279,8 @@ def storage_lines(forward, tape, saved_lists):
                 visit(statement.body.body, marker)
                 if statement.orelse is not None:
                     visit(statement.orelse.body.body, marker)
+            elif isinstance(statement, cst.For) and reversed_inside(statement, tape):
+                kept.append((marker, None, None, None))  # each iteration gives back what it kept
             elif isinstance(statement, (cst.For, cst.While)):
                 body = statement.body.body
                 floats, ints = pushes_in(body, tape)
@@ -280,10 +296,13 @@ def storage_lines(forward, tape, saved_lists):
         return ["# the tape: what the reverse sweep needs back (no loop iteration keeps anything)"]
     lines = ["# the tape: what the reverse sweep needs back; each iteration of a loop keeps"]
     for marker, floats, ints, arrays in kept:
+        number, _, written = (marker or "?: ").partition(": ")
+        if floats is None:
+            lines.append(f"#   nothing past the iteration itself (reversed as it ends): the loop of line {number}, {written}")
+            continue
         counted = [f"{count} {kind}{'s' if count > 1 else ''}" for count, kind in ((floats, "float"), (ints, "int")) if count]
         text = f"{8 * (floats + ints)} bytes ({', '.join(counted)})" if counted else ""
         if arrays:
             text += (" and " if text else "") + f"{arrays} array cop{'ies' if arrays > 1 else 'y'}"
-        number, _, written = (marker or "?: ").partition(": ")
         lines.append(f"#   {text}: the loop of line {number}, {written}")
     return lines

@@ -1,0 +1,101 @@
+"""Which values flow into a block of statements and out of a loop: the reads that can see a value
+assigned before the block (or by the block's previous run, for a loop body), and the reads after a
+loop that can see a value the loop assigned. Straight-line code, ``if``, ``for`` and ``while``, as in
+the normal form and the generated adjoints alike; a loop may run no times, so what it assigns is
+not certainly assigned after it.
+"""
+
+import libcst as cst
+
+from . import variables_in
+
+
+def targets_of(small):
+    """Names a small statement binds."""
+    if isinstance(small, cst.Assign):
+        return [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
+    if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+        return [small.target.value]
+    return []
+
+
+def reads_of(small):
+    """Names a small statement reads (an assignment's plain targets are not read; ``x += t`` reads x)."""
+    if isinstance(small, cst.Assign):
+        names = variables_in(small.value)
+        for target in small.targets:
+            if not isinstance(target.target, cst.Name):
+                names |= variables_in(target.target)
+        return names
+    return variables_in(small)
+
+
+def reads_before_assignment(statements, defined):
+    """Names ``statements`` may read before assigning them, given the names ``defined`` before them
+    (a loop body and its index: the values that may come in from before the loop or from the
+    previous iteration)."""
+    found = set()
+
+    def walk(statements, defined):
+        defined = set(defined)
+        for statement in statements:
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    found.update(n for n in reads_of(small) if n not in defined)
+                    defined.update(targets_of(small))
+            elif isinstance(statement, cst.If):
+                found.update(n for n in variables_in(statement.test) if n not in defined)
+                after_body = walk(statement.body.body, defined)
+                after_else = walk(statement.orelse.body.body, defined) if statement.orelse else defined
+                defined = after_body & after_else
+            elif isinstance(statement, cst.For):
+                found.update(n for n in variables_in(statement.iter) if n not in defined)
+                walk(statement.body.body, defined | set(variables_in(statement.target)))
+            elif isinstance(statement, cst.While):
+                found.update(n for n in variables_in(statement.test) if n not in defined)
+                walk(statement.body.body, defined)
+            else:
+                found.update(n for n in variables_in(statement) if n not in defined)
+        return defined
+
+    walk(statements, defined)
+    return found
+
+
+def read_after(function_body, loop, names):
+    """Those of ``names`` that code able to run after ``loop`` (a statement somewhere in
+    ``function_body``) may read before assigning them: the values the loop leaves behind that
+    matter."""
+    read = set()
+
+    def walk(statements, dirty):
+        dirty = set(dirty)
+        for statement in statements:
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    read.update(n for n in reads_of(small) if n in dirty)
+                    dirty -= set(targets_of(small))
+            elif isinstance(statement, cst.If):
+                read.update(n for n in variables_in(statement.test) if n in dirty)
+                dirty = walk(statement.body.body, dirty) | (
+                    walk(statement.orelse.body.body, dirty) if statement.orelse else dirty
+                )
+            elif isinstance(statement, (cst.For, cst.While)):
+                head = statement.iter if isinstance(statement, cst.For) else statement.test
+                read.update(n for n in variables_in(head) if n in dirty)
+                index = {statement.target.value} if isinstance(statement, cst.For) else set()
+                entering = set(dirty)
+                while True:  # dirty names reach the body's start from before the loop or the last iteration
+                    leaving = walk(statement.body.body, entering - index)
+                    if statement is loop:
+                        leaving |= names
+                    if leaving <= entering:
+                        break
+                    entering |= leaving
+                dirty = entering | leaving
+            else:
+                read.update(n for n in variables_in(statement) if n in dirty)
+        return dirty
+
+    walk(function_body, set())
+    return read
