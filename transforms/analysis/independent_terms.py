@@ -104,9 +104,9 @@ def _leaves_early(statements):
     for statement in statements:
         if isinstance(statement, cst.SimpleStatementLine) and any(isinstance(s, cst.Break) for s in statement.body):
             return True
-        if isinstance(statement, cst.If):
-            if _leaves_early(statement.body.body) or (statement.orelse is not None and _leaves_early(statement.orelse.body.body)):
-                return True
+        if isinstance(statement, cst.If) and (_leaves_early(statement.body.body) or (
+                statement.orelse is not None and _leaves_early(statement.orelse.body.body))):
+            return True
     return False
 
 
