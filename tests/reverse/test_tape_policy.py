@@ -328,3 +328,59 @@ def test_bounds_counted_again_are_defined_where_numba_drops_a_branch():
     numba refused the adjoint, the bounds being defined only in a branch it drops)."""
     _check(loop_under_a_constant_false, (0.0, 0.0), (0, 1))
     _check(loop_under_a_constant_false, (0.4, 1.3), (0, 1))
+
+
+def nearest_distance_decayed(points, centers):
+    total = 0.0
+    for i in range(points.shape[0]):
+        best = math.inf
+        for c in range(centers.shape[0]):
+            dist = 0.0
+            for j in range(points.shape[1]):
+                diff = points[i, j] - centers[c, j]
+                dist += diff * diff
+            if dist < best:  # noqa: PLR1730 - the branch a user writes
+                best = dist
+        total = 0.5 * total + best  # reads total: the points are reversed after the loop
+    return total
+
+
+def nearest_with_a_penalty_on_every_distance(x, centers):
+    best = math.inf
+    penalty = 0.0
+    for c in range(centers.shape[0]):
+        dist = (x - centers[c]) ** 2
+        penalty += 0.1 * dist  # every distance counts: every iteration is reversed
+        if dist < best:  # noqa: PLR1730 - the branch a user writes
+            best = dist
+    return best + penalty
+
+
+def nearest_and_the_last_distance(x, centers):
+    best = math.inf
+    for c in range(centers.shape[0]):
+        dist = (x - centers[c]) ** 2
+        if dist < best:  # noqa: PLR1730 - the branch a user writes
+            best = dist
+    return best * dist  # the last center's distance counts too
+
+
+def test_a_nearest_center_reverses_only_the_winning_center():
+    """The distance loop after the branch's adjoint passes on zeros in every iteration but the last
+    one taking the branch: only that center is reversed, its index kept once per point."""
+    rng = np.random.default_rng(5)
+    points, centers = rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
+    _check(nearest_distance_decayed, (points, centers), (0, 1))
+    source = srcad.source(nearest_distance_decayed, "adjoint", args=(points, centers))
+    assert "c_last_taken" in source and "8 bytes (1 int): the loop of line" in source
+
+
+@pytest.mark.parametrize("function", [nearest_with_a_penalty_on_every_distance, nearest_and_the_last_distance],
+                         ids=lambda f: f.__name__)
+def test_a_branch_followed_by_adjoints_that_do_not_start_from_it_reverses_every_iteration(function):
+    centers = np.array([0.3, -1.2, 2.5, 0.7, -0.4])
+    for x in (0.45, -0.9, 3.0):
+        gradient = srcad.grad(function, wrt=(0, 1))(x, centers.copy())
+        np.testing.assert_allclose(gradient[0], plain_central_differences(function, (x, centers), 0), rtol=1e-6)
+        np.testing.assert_allclose(gradient[1], plain_central_differences(function, (x, centers), 1), rtol=1e-6, atol=1e-7)
+    assert "last_taken" not in srcad.source(function, "adjoint", args=(0.45, centers))

@@ -42,7 +42,7 @@ from .aliases import (
     shared_array_dependencies,
     written_arrays,
 )
-from .independent_terms import accumulations, independent_term_loops
+from .independent_terms import accumulations, independent_term_loops, values_kept_per_term
 from .recompute import blocks, last_writes, recomputable
 from .to_be_recorded import unsaved_assignments
 
@@ -192,10 +192,11 @@ def analyze(definition, parameters, wrt, types, also_useful=(), per_term=True):
     overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
     written = written_arrays(body, types)
     private = privately_written(body, types)
-    recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written)
-    recorded = overwritten - set(recomputed)
-    per_term_loops = independent_term_loops(body, types, active, overwritten, group) if per_term else {}
+    per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if per_term else {}
     while True:
+        kept = values_kept_per_term(body, per_term_loops)
+        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written, kept)
+        recorded = overwritten - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
         if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)

@@ -27,12 +27,16 @@ and:
   iteration), or is inactive and never read by the reverse sweep (a count), and the code after
   the loop reads it only after assigning it again;
 - every array the loop writes into, and everything sharing its memory, is bound in the loop
-  (a work array of the iteration);
+  (a work array of the iteration), or is made before it, written whole at the start of each
+  iteration (``q = np.empty(k)``, then ``for c in range(k): ... q[c] = s`` in the body before any
+  other use of q) and not read after it;
 - it has statements of the normal form only.
 
 (The reverse sweep must also not save the accumulator's old values there, which ``to_be_recorded``
 decides with this answer in hand; ``activity`` drops a loop where it would.)
 """
+
+from collections import Counter
 
 import libcst as cst
 from numba.core import types as numba_types
@@ -40,6 +44,7 @@ from numba.core import types as numba_types
 from .. import rules
 from ..ir import bound_names, variables_in
 from ..ir.flow import read_after, reads_before_assignment
+from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
     element_write_of,
@@ -50,17 +55,38 @@ from ..ir.statements import (
 )
 
 
-def independent_term_loops(body, types, active, overwritten, aliases):
+def independent_term_loops(body, types, active, overwritten, aliases, invariant):
     """{id of a top-level ``for`` loop of ``body`` that adds up independent terms: its accumulator}.
     ``overwritten``: variables assigned more than once that the reverse sweep reads;
-    ``aliases``: array name -> the names that may share its memory."""
+    ``aliases``: array name -> the names that may share its memory; ``invariant``: variables that
+    hold one value throughout."""
     loops = {}
     for statement in body:
         if isinstance(statement, cst.For) and isinstance(statement.target, cst.Name):
-            accumulator = _accumulator(statement, body, types, active, overwritten, aliases)
+            accumulator = _accumulator(statement, body, types, active, overwritten, aliases, invariant)
             if accumulator is not None:
                 loops[id(statement)] = accumulator
     return loops
+
+
+def values_kept_per_term(body, per_term_loops):
+    """ids of the statements, inside the inner loops of ``per_term_loops``, that compute a value by
+    calling a function (``math.exp``, a helper): the reverse sweep keeps such values rather than
+    calling again, since what a term keeps is given back before the next term starts (values of
+    arithmetic and element reads are computed again, as everywhere)."""
+    kept = set()
+    for loop in body:
+        if id(loop) in per_term_loops:
+            for statement, depth in walk(loop.body.body):
+                target_value = assignment_of(statement)
+                if depth and target_value is not None and _calls(target_value[1]):
+                    kept.add(id(statement))
+    return kept
+
+
+def _calls(value):
+    rule = operation_of(value).rule
+    return isinstance(value, cst.Call) and rule is not None and rule not in ("view", "ravel") or rule == "**"
 
 
 def accumulations(loop, accumulator):
@@ -68,7 +94,7 @@ def accumulations(loop, accumulator):
     return [s for s, _ in walk(loop.body.body) if (assignment_of(s) or ("",))[0] == accumulator]
 
 
-def _accumulator(loop, body, types, active, overwritten, aliases):
+def _accumulator(loop, body, types, active, overwritten, aliases, invariant):
     statements = [s for s, _ in walk(loop.body.body)]
     if _leaves_early(loop.body.body) or not all(map(_is_normal_form, statements)):
         return None
@@ -90,13 +116,63 @@ def _accumulator(loop, body, types, active, overwritten, aliases):
                 return None
         elif accumulator in _header_reads(statement):
             return None
+    rewritten = _rewritten_work_arrays(loop, body, aliases, invariant)
     for statement in statements:
         write = element_write_of(statement)
         update = in_place_update_of(statement)
         written = write.array if write is not None else (update[0] if update and is_array_type(types.get(update[0])) else None)
-        if written is not None and not aliases.get(written, {written}) <= assigned - carried:
+        if written is not None and written not in rewritten and not aliases.get(written, {written}) <= assigned - carried:
             return None  # an array outliving the iteration: its adjoint would flow into earlier ones
     return accumulator
+
+
+def _rewritten_work_arrays(loop, body, aliases, invariant):
+    """Arrays made before ``loop`` that each of its iterations writes whole before reading, and that
+    nothing reads after it: ``q = np.empty(k)`` before the loop, and in its body, before any other
+    use of q, ``for c in range(k): ... q[c] = s`` (k holding one value, the write not under a branch,
+    and nothing else in that loop using q)."""
+    made = {}  # array -> the atom giving its length, for arrays bound once, by np.empty/zeros/ones(n)
+    bindings = Counter(t[0] for t in (assignment_of(s) for s, _ in walk(body)) if t is not None)
+    for statement in body:
+        target_value = assignment_of(statement)
+        if target_value is None or not isinstance(target_value[1], cst.Call) or bindings[target_value[0]] != 1:
+            continue
+        target, value = target_value
+        arguments = [a for a in value.args if a.keyword is None]
+        if (spelled(value.func) in _ALLOCATIONS and len(arguments) == 1 and isinstance(arguments[0].value, cst.Name)
+                and arguments[0].value.value in invariant):
+            made[target] = arguments[0].value.value
+    rewritten, seen = set(), set()
+    for statement in loop.body.body:
+        for name in _whole_writes(statement, made) - seen:
+            if aliases.get(name, {name}) == {name}:
+                rewritten.add(name)
+        seen |= variables_in(statement)
+    return rewritten - read_after(body, loop, rewritten)
+
+
+_ALLOCATIONS = {"np.empty", "np.zeros", "np.ones"}
+
+
+def _whole_writes(statement, made):
+    """The arrays of ``made`` (array -> its length) that ``statement``, a ``for c in range(n)`` over
+    an array's length n, writes at ``[c]`` in every iteration."""
+    if not (isinstance(statement, cst.For) and isinstance(statement.target, cst.Name)
+            and isinstance(statement.iter, cst.Call) and spelled(statement.iter.func) == "range"
+            and len(statement.iter.args) == 1 and isinstance(statement.iter.args[0].value, cst.Name)):
+        return set()
+    index, length = statement.target.value, statement.iter.args[0].value.value
+    if index in bound_names(statement.body) or _leaves_early(statement.body.body):
+        return set()
+    written = set()
+    for inner in statement.body.body:
+        write = element_write_of(inner)
+        if (write is not None and write.kind == "=" and write.region is None and len(write.index) == 1
+                and isinstance(write.index[0], cst.Name) and write.index[0].value == index
+                and made.get(write.array) == length and write.array not in variables_in(write.value)):
+            written.add(write.array)
+    uses = Counter(name for inner, _ in walk(statement.body.body) for name in _header_reads(inner) if name in written)
+    return {name for name in written if uses[name] == 1}  # written once, read nowhere else in the loop
 
 
 def _leaves_early(statements):

@@ -137,10 +137,11 @@ def _element_writes_within(statement, arrays):
 
 
 def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
-                 written=frozenset()):
+                 written=frozenset(), kept=frozenset()):
     """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
     arrays changed in place; an array sharing memory with one of them holds its old values in the
-    reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten)."""
+    reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten).
+    ``kept``: ids of defining statements whose values are kept instead (see independent_terms)."""
     positions, last_write = last_writes(body, arrays, group)
 
     definitions = {}  # name -> number of defining statements
@@ -197,6 +198,8 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
             name, value = definition
             operation = operation_of(value)
             if name not in overwritten or name in pinned or definitions.get(name) != 1 or operation.rule is None:
+                continue
+            if id(statement) in kept:
                 continue
             if name in (group or {}) or name in rebound:
                 continue  # binding a shared array again restores no values; rebound arrays are restored

@@ -65,7 +65,7 @@ def reads_before_assignment(statements, defined):
 def read_after(function_body, loop, names):
     """Those of ``names`` that code able to run after ``loop`` (a statement somewhere in
     ``function_body``) may read before assigning them: the values the loop leaves behind that
-    matter."""
+    matter. (The loop's own body counts where an outer loop runs it again.)"""
     read = set()
 
     def walk(statements, dirty):
@@ -87,12 +87,10 @@ def read_after(function_body, loop, names):
                 entering = set(dirty)
                 while True:  # dirty names reach the body's start from before the loop or the last iteration
                     leaving = walk(statement.body.body, entering - index)
-                    if statement is loop:
-                        leaving |= names
                     if leaving <= entering:
                         break
                     entering |= leaving
-                dirty = entering | leaving
+                dirty = entering | leaving | (names if statement is loop else set())
             else:
                 read.update(n for n in variables_in(statement) if n in dirty)
         return dirty

@@ -53,10 +53,11 @@ from ..ir.statements import (
     operation_of,
     walk,
 )
+from ..ir.flow import read_after, reads_before_assignment
 from ..ir.names import renamed_in
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
-from .reserve import Tape, push_kind, pushes_in, storage_lines, with_reserves
+from .reserve import Tape, push_kind, storage_lines, with_reserves
 
 _ZERO = cst.Float("0.0")
 
@@ -788,17 +789,21 @@ class ReverseMode:
         return leading + count + body_forward, body_reverse
 
     def last_taken(self, statement, counter, body_forward, body_reverse):
-        """Forward and reverse code of a ``for`` loop whose reverse is one ``if`` without ``else`` that
-        passes an adjoint on and zeroes it (``if x[i] > a: a = x[i]``: ``x_adj[i] += a_adj; a_adj = 0.0``),
-        or None. Only the last iteration taking the branch passes on anything but zeros there, so
-        the forward sweep keeps that iteration's index instead of a decision per iteration, and the
-        reverse sweep runs that one branch: what the loop costs a person who writes it by hand."""
+        """Forward and reverse code of a ``for`` loop whose reverse starts with one ``if`` without ``else``
+        that passes an adjoint on and zeroes it (``if x[i] > a: a = x[i]``: ``x_adj[i] += a_adj;
+        a_adj = 0.0``), or None. Only the last iteration taking the branch passes on anything but
+        zeros there, so the forward sweep keeps that iteration's index instead of a decision per
+        iteration, and the reverse sweep runs that one iteration: what the loop costs a person who
+        writes it by hand. The rest of the reverse body may run too (``if dist < best: best = dist``
+        after computing ``dist``), when it only propagates what the branch passed on (see
+        ``only_propagates``), as zeros in every other iteration."""
         index = statement.target.value
-        if len(body_reverse) != 2 or id(body_reverse[1]) not in self.single_branches:
+        if len(body_reverse) < 2 or id(body_reverse[1]) not in self.single_branches:
             return None
-        taken = body_reverse[1].body.body
+        taken, rest = body_reverse[1].body.body, body_reverse[2:]
         adjoints = set(self.adjoint_owner)
-        zeroed, passed_on = set(), set()
+        allowed = {index} | self.analysis.invariant | set(self.reversed_indices)  # what a skipped iteration leaves alone
+        zeroed, passed_on, passed_to = set(), set(), set()
         for line in taken:  # only `adjoint = 0.0` and additions into adjoints, of adjoints it zeroes
             small = line.body[0] if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
             if (isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
@@ -807,16 +812,18 @@ class ReverseMode:
                 zeroed.add(small.targets[0].target.value)
             elif isinstance(small, cst.AugAssign) and isinstance(small.operator, (cst.AddAssign, cst.SubtractAssign)):
                 passed_on |= variables_in(small.value) & adjoints
+                passed_to |= {small.target.value} if isinstance(small.target, cst.Name) else set()
             else:
                 return None
-        if not passed_on or not passed_on <= zeroed or not variables_in(cst.Module(body=list(taken))) <= (
-                {index} | adjoints | self.analysis.invariant | set(self.reversed_indices)):
+        if not passed_on or not passed_on <= zeroed or not variables_in(cst.Module(body=list(taken))) <= allowed | adjoints:
             return None  # reads values of the iteration, or passes on an adjoint it keeps
+        if rest and not self.only_propagates(statement, rest, passed_to, zeroed, allowed):
+            return None
         branch = self.single_branches[id(body_reverse[1])]
-        pushes = [s for s in body_forward if push_kind(s, self.tape) is not None]
-        if (pushes_in(body_forward, self.tape) != (0, 1) or len(pushes) != 1 or index in bound_names(statement.body)
-                or any(isinstance(node, (cst.For, cst.While)) for node in nodes_in(cst.Module(body=list(body_forward))))
-                or branch not in body_forward):
+        pushes = [s for s in nodes_in(cst.Module(body=list(body_forward))) if push_kind(s, self.tape) is not None]
+        saved_lists = {saved for saved, _ in self.array_tapes.values()}
+        if (len(pushes) != 1 or pushes[0] not in body_forward or index in bound_names(statement.body)
+                or branch not in body_forward or variables_in(cst.Module(body=list(body_forward))) & saved_lists):
             return None
         last = self.names.fresh(f"{index}_last_taken")
         counting = spelled(cst.parse_statement(f"{counter} += 1"))
@@ -826,11 +833,45 @@ class ReverseMode:
         forward = [assign(last, cst.parse_expression("-1")),
                    statement.with_changes(body=cst.IndentedBlock(body), leading_lines=[])]
         reverse = [cst.parse_statement(f"if {last} >= 0:\n    pass").with_changes(
-            body=cst.IndentedBlock([assign(index, cst.Name(last))] + list(taken)))]
+            body=cst.IndentedBlock([assign(index, cst.Name(last))] + list(taken) + list(rest)))]
         if self.loop_depth:  # one index per run of the loop
             forward.append(self.push(last))
             reverse.insert(0, self.pop(last, as_float=False))
         return forward, reverse
+
+    def only_propagates(self, loop, rest, passed_to, zeroed, allowed):
+        """Whether ``rest``, the reverse of ``loop``'s body after its branch, is zero work in an iteration
+        whose branch passed nothing on: it reads no adjoint but those of the iteration's own
+        variables (zero at the start of each reversed iteration) and the ones the branch adds to
+        (``passed_to``), only adds into others, leaves the ones the branch zeroes alone, keeps
+        nothing on the tape, and reads no value of the iteration it does not compute again."""
+        index = loop.target.value
+        assigned = bound_names(loop)
+        own = assigned - reads_before_assignment(loop.body.body, {index}) - read_after(self.definition.body.body, loop, assigned)
+        own_adjoints = {self.adjoint_names[name] for name in own if name in self.adjoint_names}
+        adjoints = set(self.adjoint_owner)
+        code = cst.Module(body=list(rest))
+        saved_lists = {saved for saved, _ in self.array_tapes.values()}
+        if not passed_to <= own_adjoints or variables_in(code) & (self.tape.names() | saved_lists | zeroed):
+            return False
+        if not (reads_before_assignment(rest, {index}) - adjoints) & set(self.analysis.types) <= allowed:
+            return False  # (names the function does not bind are globals: `len`, `range`)
+        for node in nodes_in(code):
+            if isinstance(node, (cst.If, cst.While)) and variables_in(node.test) & adjoints:
+                return False
+            if isinstance(node, cst.Assign):
+                targets = {t.target.value for t in node.targets if isinstance(t.target, cst.Name)}
+                if not (variables_in(node.value) & adjoints) <= own_adjoints or (targets & adjoints) - own_adjoints:
+                    return False
+                if any(isinstance(t.target, cst.Subscript) and variables_in(t.target.value) & adjoints for t in node.targets):
+                    return False  # a_adj[i] = ...: not an addition
+            elif isinstance(node, cst.AugAssign):
+                if not isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
+                    if variables_in(node.target) & adjoints:
+                        return False
+                if not (variables_in(node.value) & adjoints) <= own_adjoints:
+                    return False
+        return True
 
     def known_trip_count(self, statement):
         """``len(range(...))`` of a ``for`` loop whose trip count the reverse sweep computes again
