@@ -53,7 +53,7 @@ def test_only_stores_nothing_reads_are_dropped_and_the_function_computes_the_sam
 def neighbours(x, n):
     s = 0.0
     for i in range(1, n):
-        s += math.sin(x[i]) * x[i - 1]
+        s = 0.9 * s + math.sin(x[i]) * x[i - 1]  # reads s: reversed after the loop, not term by term
     return s
 
 
