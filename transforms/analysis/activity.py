@@ -44,6 +44,7 @@ from .aliases import (
 )
 from .independent_terms import accumulations, independent_term_loops, values_kept_per_term
 from .recompute import blocks, last_writes, recomputable
+from .restored_arrays import arrays_cheaper_to_restore
 from .to_be_recorded import unsaved_assignments
 
 
@@ -189,6 +190,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), per_term=True):
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
     overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group)
     rebound = rebound_arrays(body, parameters, types)
+    overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
     overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
     written = written_arrays(body, types)
     private = privately_written(body, types)
