@@ -397,7 +397,10 @@ class _Builder:
         if r <= 4 or budget <= 0:
             self.assignment(indent)
         elif r <= 6 and loops_ok:
-            self.for_loop(indent, budget)
+            if self.depth == 0 and self.boolean(0.4):
+                self.term_sum_loop(indent, budget)
+            else:
+                self.for_loop(indent, budget)
         elif r == 7 and loops_ok:
             if self.boolean(0.3):
                 self.data_while_loop(indent, budget)
@@ -447,6 +450,30 @@ class _Builder:
         self.block(indent + 1, budget)
         self.depth -= 1
         self.loop_vars.pop()
+        self.statements += 1
+
+    def term_sum_loop(self, indent: int, budget: int):
+        """A loop adding up independent terms (reversed term by term): the iteration's own floats,
+        computed from the function's, changed by random statements, then added to a sum that is
+        mixed into a float after the loop."""
+        acc = self.fresh("acc")
+        index = self.choice([name for name in ("i", "j", "p", "q") if name not in self.loop_vars])
+        self.emit(indent, f"{acc} = 0.0")
+        self.emit(indent, f"for {index} in range({self.range_args()}):")
+        outer = self.float_vars
+        terms = [self.fresh("u") for _ in range(self.integer(1, 2))]
+        for term in terms:
+            self.emit(indent + 1, f"{term} = {self.squashed(2)}")
+        self.float_vars = list(terms)
+        self.loop_vars.append(index)
+        self.depth += 1
+        self.block(indent + 1, budget)
+        self.emit(indent + 1, f"{acc} {self.choice(['+=', '-='])} {self.const()} * {self.squashed(2)}")
+        self.depth -= 1
+        self.loop_vars.pop()
+        self.float_vars = outer
+        target = self.choice(outer)
+        self.emit(indent, f"{target} = 0.5 * {target} + 0.1 * {acc}")
         self.statements += 1
 
     def while_loop(self, indent: int, budget: int):
