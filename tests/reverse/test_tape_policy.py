@@ -169,6 +169,16 @@ def test_a_helper_called_in_a_loop_works_on_its_arguments_directly():
     assert "flow_y = " not in source and "empty_list_like" not in source and ".append(" not in source
 
 
+def test_a_state_read_twice_per_element_is_restored_rather_than_kept_per_read():
+    """flow reads y[i - 1] and y[i] for every i; the step's one update of y[i] is saved instead (one
+    float per element per step, not two), and the reads are done again in the reverse sweep."""
+    y0, p = np.linspace(1.0, 2.0, 6), np.linspace(0.5, 1.5, 6)
+    source = srcad.source(euler_steps, "adjoint", args=(y0, p, 4))
+    assert "tape_floats[floats_top] = y[i]; floats_top += 1" in source
+    assert "16 bytes" not in source and "8 bytes (1 float): the loop of line" in source
+    _check(euler_steps, (y0, p, 4), (0, 1))
+
+
 def test_a_helper_that_rebinds_its_parameter():
     _check(calls_doubled, (np.linspace(0.2, 0.9, 5), 3), (0,))
 

@@ -9,9 +9,10 @@ does who saves the state of a time step and reads it again. In a Runge-Kutta ste
 ``rhs(y, p, k)``, which reads ``y[i - 1]`` and ``y[i]`` for every i, the reads cost two floats per
 element per call and the step's one update of ``y`` costs one.
 
-So an array is restored when its element writes cost less than the kept reads they would replace,
-counting each statement by the loops around it (a statement in a loop nest of depth d counts
-``TRIPS ** d``: the trip counts are not known here, and any loop runs more than a few times).
+So an array is restored when its writes cost less than the kept reads they would replace, counting
+each statement by the loops around it (a statement in a loop nest of depth d counts ``TRIPS ** d``:
+the trip counts are not known here, and any loop runs more than a few times), and a write of a
+region or of the whole array (``y[1:] = ...``, ``y += t``) as a loop over its elements.
 """
 
 from numba.core import types as numba_types
@@ -40,10 +41,12 @@ def arrays_cheaper_to_restore(body, overwritten, invariant, types, group, reboun
         target_value = assignment_of(statement)
         write = element_write_of(statement)
         update = in_place_update_of(statement)
-        if write is not None:
-            writes[write.array] = writes.get(write.array, 0) + weight
+        if write is not None:  # a region saves as many floats as an element loop around it would
+            whole = (write.region is not None or len(write.index) < getattr(types.get(write.array), "ndim", 1)
+                     or any(is_array_type(types.get(name)) for name in write.index_names()))  # b[idx] = v
+            writes[write.array] = writes.get(write.array, 0) + (weight * TRIPS if whole else weight)
         elif update is not None and is_array_type(types.get(update[0])):
-            writes[update[0]] = writes.get(update[0], 0) + weight
+            writes[update[0]] = writes.get(update[0], 0) + weight * TRIPS
         elif target_value is not None:
             target, value = target_value
             operation = operation_of(value)

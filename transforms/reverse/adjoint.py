@@ -21,7 +21,11 @@ recomputed like any other scalar).
 
 Control flow. A branch's decision is kept for the reverse sweep, which takes the same branch; a loop counts its
 iterations and the reverse sweep runs them backwards (``range`` loops recompute their index from
-the saved start and step).
+the saved start and step). A loop of ``if x[i] > a: a = x[i]`` (and the work after such a branch
+that only propagates what it passed on) keeps the last iteration taking the branch and reverses
+that one alone. A loop adding up independent terms (``analysis/independent_terms.py``) runs each
+iteration's adjoint as the iteration ends, with the sum's adjoint taken as 1, and the reverse sweep
+scales what the terms added.
 
 The tape. What the forward sweep saves and the reverse sweep gets back: floats
 and ints pushed on the two tapes, arrays' overwritten values and old bindings in lists, values for
