@@ -121,7 +121,7 @@ class Normalized(NormalForm):
         if stage == "adjoint":
             wrt = tuple(kernel_modules.float_array_positions(signature, dimensions))
             analysis, names, definition = self._analysis(wrt, signature, also_useful=[self.parameters[k] for k in wrt],
-                                                         per_term=False)
+                                                         thread=True)
             thread = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, False, True)
         try:
             module = kernel_modules.kernel_module(thread, stage=stage, device=device, signature=signature,
@@ -141,7 +141,7 @@ class Normalized(NormalForm):
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
-    def _analysis(self, wrt, argument_types, also_useful=(), per_term=True):
+    def _analysis(self, wrt, argument_types, also_useful=(), thread=False):
         """Types (numba's inference on the normalized function), activity, a name factory, and the
         definition they are of: the normal form with the rewrites these argument types call for
         (``_with_types``; kept out of ``self.definition``, which serves every signature).
@@ -152,7 +152,7 @@ class Normalized(NormalForm):
             source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
             types, return_type = self._types(definition, source, argument_types)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
-        analysis = activity.analyze(definition, self.parameters, wrt, types, also_useful, per_term)
+        analysis = activity.analyze(definition, self.parameters, wrt, types, also_useful, thread)
         return analysis, names.NameFactory(set(self.names.taken)), definition
 
     def _types(self, definition, source, argument_types):

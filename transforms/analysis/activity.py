@@ -86,11 +86,11 @@ class Analysis:
         return isinstance(atom, cst.Name) and atom.value in self.active
 
 
-def analyze(definition, parameters, wrt, types, also_useful=(), per_term=True):
+def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     """Activity and to-be-recorded analysis of a normal-form, single-exit function. ``also_useful``:
-    variables whose final values count as outputs (a kernel's arrays); ``per_term``: whether loops
-    adding up independent terms may be reversed term by term (not in a kernel's thread, which
-    cannot allocate the adjoints each term adds into)."""
+    variables whose final values count as outputs (a kernel's arrays); ``thread``: the function is a
+    kernel's thread, which reverses no loop term by term (it cannot allocate the adjoints the terms
+    add into) and restores no array it reads from (its arguments' values must stay as written)."""
     body = definition.body.body
     returned = body[-1].body[0].value
     outputs = returned_atoms(body)
@@ -190,11 +190,12 @@ def analyze(definition, parameters, wrt, types, also_useful=(), per_term=True):
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
     overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group)
     rebound = rebound_arrays(body, parameters, types)
-    overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
+    if not thread:
+        overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
     overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
     written = written_arrays(body, types)
     private = privately_written(body, types)
-    per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if per_term else {}
+    per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
         kept = values_kept_per_term(body, per_term_loops)
         recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written, kept)
