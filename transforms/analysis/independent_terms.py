@@ -91,7 +91,7 @@ def _calls(value):
 
 def accumulations(loop, accumulator):
     """The statements of ``loop`` assigning ``accumulator``."""
-    return [s for s, _ in walk(loop.body.body) if (assignment_of(s) or ("",))[0] == accumulator]
+    return [s for s, _ in walk(loop.body.body) if assignment_of(s) is not None and assignment_of(s)[0] == accumulator]
 
 
 def _accumulator(loop, body, types, active, overwritten, aliases, invariant):

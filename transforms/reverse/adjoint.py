@@ -41,7 +41,19 @@ from numba.core import types as numba_types
 from .. import rules
 from ..analysis.aliases import shares_memory
 from ..analysis.carried_adjoints import carried_accumulations
-from ..ir import UnsupportedHere, accumulate, assign, bound_names, call, comment_lines, marker_of, nodes_in, variables_in
+from ..ir import (
+    UnsupportedHere,
+    accumulate,
+    assign,
+    bound_names,
+    call,
+    comment_lines,
+    marker_of,
+    nodes_in,
+    variables_in,
+)
+from ..ir.flow import read_after, reads_before_assignment
+from ..ir.names import renamed_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     LIST_POP,
@@ -57,8 +69,6 @@ from ..ir.statements import (
     operation_of,
     walk,
 )
-from ..ir.flow import read_after, reads_before_assignment
-from ..ir.names import renamed_in
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
 from .reserve import Tape, push_kind, storage_lines, with_reserves
@@ -205,7 +215,7 @@ class ReverseMode:
         code = spelled(cst.IndentedBlock(forward + reverse))
         tape = self.tape.creation(code)
         tape += [assign(saved, call("empty_list_like", sample)) for saved, sample in self.array_tapes.values()]
-        saved_lists = {saved for saved, _ in self.array_tapes.values()}
+        saved_lists = self.saved_lists()
         if tape:
             tape[0] = tape[0].with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(line))
                                                           for line in storage_lines(forward, self.tape, saved_lists)])
@@ -287,6 +297,10 @@ class ReverseMode:
 
     def tape_names(self):
         return self.tape.names()
+
+    def saved_lists(self):
+        """The names of the lists the forward sweep appends arrays to (old values, old bindings)."""
+        return {saved for saved, _ in self.array_tapes.values()}
 
     def returned_value(self, outputs):
         """The function's value: a tuple for a tuple output; arrays copied, since the reverse sweep
@@ -825,7 +839,7 @@ class ReverseMode:
             return None
         branch = self.single_branches[id(body_reverse[1])]
         pushes = [s for s in nodes_in(cst.Module(body=list(body_forward))) if push_kind(s, self.tape) is not None]
-        saved_lists = {saved for saved, _ in self.array_tapes.values()}
+        saved_lists = self.saved_lists()
         if (len(pushes) != 1 or pushes[0] not in body_forward or index in bound_names(statement.body)
                 or branch not in body_forward or variables_in(cst.Module(body=list(body_forward))) & saved_lists):
             return None
@@ -855,7 +869,7 @@ class ReverseMode:
         own_adjoints = {self.adjoint_names[name] for name in own if name in self.adjoint_names}
         adjoints = set(self.adjoint_owner)
         code = cst.Module(body=list(rest))
-        saved_lists = {saved for saved, _ in self.array_tapes.values()}
+        saved_lists = self.saved_lists()
         if not passed_to <= own_adjoints or variables_in(code) & (self.tape.names() | saved_lists | zeroed):
             return False
         if not (reads_before_assignment(rest, {index}) - adjoints) & set(self.analysis.types) <= allowed:
@@ -870,9 +884,8 @@ class ReverseMode:
                 if any(isinstance(t.target, cst.Subscript) and variables_in(t.target.value) & adjoints for t in node.targets):
                     return False  # a_adj[i] = ...: not an addition
             elif isinstance(node, cst.AugAssign):
-                if not isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
-                    if variables_in(node.target) & adjoints:
-                        return False
+                if variables_in(node.target) & adjoints and not isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
+                    return False
                 if not (variables_in(node.value) & adjoints) <= own_adjoints:
                     return False
         return True

@@ -23,7 +23,8 @@ from ..ir.precedence import spelled
 @dataclass(frozen=True)
 class Tape:
     """The two stacks of a generated adjoint, by the names its code gives them and their tops. The
-    statements that push and pop are written here, beside ``push_kind``, which reads them back."""
+    statements that push and pop are written here, beside ``push_kind`` and ``_is_pop``, which read
+    them back."""
 
     floats: str
     floats_top: str
@@ -65,15 +66,19 @@ def push_kind(statement, tape):
     return None
 
 
+def _is_pop(statement, tape):
+    """Whether a statement is a pop (``top -= 1; name = stack[top]``) off either stack."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 2:
+        return False
+    small = statement.body[0]
+    return (isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.SubtractAssign)
+            and isinstance(small.target, cst.Name) and small.target.value in (tape.floats_top, tape.ints_top))
+
+
 def reversed_inside(loop, tape):
     """Whether ``loop`` pops the tape in its own body: each iteration's adjoint runs as it ends
     (a loop adding up independent terms), so what it pushes is gone by the next iteration."""
-    for node in nodes_in(loop.body):
-        small = node.body[0] if isinstance(node, cst.SimpleStatementLine) and len(node.body) == 2 else None
-        if (isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.SubtractAssign)
-                and isinstance(small.target, cst.Name) and small.target.value in (tape.floats_top, tape.ints_top)):
-            return True
-    return False
+    return any(_is_pop(node, tape) for node in nodes_in(loop.body))
 
 
 def _has_loop(statement):
