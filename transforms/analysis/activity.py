@@ -43,8 +43,9 @@ from .aliases import (
     written_arrays,
 )
 from .independent_terms import accumulations, independent_term_loops, values_kept_per_term
-from .recompute import blocks, last_writes, recomputable
+from .recompute import blocks, last_writes, recomputable, rederived_views
 from .restored_arrays import arrays_cheaper_to_restore
+from .shapes import fixed_shape_arrays
 from .to_be_recorded import unsaved_assignments
 
 
@@ -69,6 +70,10 @@ class Analysis:
     # rebound arrays every binding of which is a view (or another name) of an array bound once:
     # their adjoint is the same view of that array's adjoint, saved and restored with the binding
     rebound_views: set = field(default_factory=set)
+    # rebound views taken again in the reverse sweep, not saved ({name: its statement}), and where:
+    # {id of a statement: the views to take again before its adjoint} (see recompute.rederived_views)
+    rederived_views: dict = field(default_factory=dict)
+    rederive_at: dict = field(default_factory=dict)
     written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
     # written arrays written only while no other name holds their memory (see aliases.privately_written)
     privately_written: set = field(default_factory=set)
@@ -192,13 +197,20 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     rebound = rebound_arrays(body, parameters, types)
     if not thread:
         overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
-    overwritten |= rebound & active  # the reverse sweep restores each binding, for its shape if nothing else
+    # the reverse sweep restores each binding an adjoint reads (above), and the others where the old
+    # binding's adjoint needs its shape (a rebound view: its place in the viewed array's adjoint)
+    views = rebound_views(body, parameters, types, rebound)
+    fixed_shape = fixed_shape_arrays(body, parameters, types) - views
+    overwritten |= (rebound & active) - fixed_shape
     written = written_arrays(body, types)
+    rederived, rederive_at = rederived_views(body, views, written, group, _invariant_names(body, parameters, assignments))
+    overwritten -= set(rederived)
     private = privately_written(body, types)
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
         kept = values_kept_per_term(body, per_term_loops)
-        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound, written, kept)
+        # (a rebound array of one shape can be computed again: its adjoint's shape is known)
+        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound - fixed_shape, written, kept)
         recorded = overwritten - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
@@ -209,7 +221,9 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
     return Analysis(
         rebound=rebound,
-        rebound_views=rebound_views(body, parameters, types, rebound),
+        rebound_views=views,
+        rederived_views=rederived,
+        rederive_at=rederive_at,
         written_arrays=written,
         privately_written=private,
         aliases=group,
@@ -226,6 +240,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         per_term_loops=per_term_loops,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters))
+        | ((rebound & active) - always_defined)  # their adjoints start as zeros of their shape
         | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),
     )
 

@@ -15,13 +15,20 @@ Operands must hold the right value in the reverse sweep: numbers, invariant
 variables, restored (recorded) variables, loop indices, or other qualifying
 variables, including ones the reverse sweep never reads otherwise, like
 ``x_i = x[i]`` in ``d = x_i_plus_1 - x_i`` (recomputed first).
+
+An array bound in each iteration qualifies the same way when its operation is elementwise and its
+shape is the same at every binding (``shapes.py``): its adjoint is then started from zeros of the
+current binding's shape. A rebound view of an array nothing writes (``row = X[i]``) is taken again,
+with its adjoint view, where its iteration's reverse first needs it (``rederived_views``).
 """
 
 import functools
 
 import libcst as cst
 
-from ..ir.statements import in_place_update_of, is_exit_check, operation_of
+from .. import rules
+from ..ir import variables_in
+from ..ir.statements import assignment_of, in_place_update_of, is_exit_check, operation_of
 
 
 def blocks(statements, loop_indices=frozenset()):
@@ -203,6 +210,8 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 continue
             if name in (group or {}) or name in rebound:
                 continue  # binding a shared array again restores no values; rebound arrays are restored
+            if name in arrays and operation.rule not in rules.ELEMENTWISE_RULES:
+                continue  # an array is computed again only elementwise (not a product, a solve, a sort...)
             readers = reads.get(name, [])
             if not readers or not all(id(r) in position and position[id(r)] >= index for r in readers):
                 continue
@@ -215,3 +224,53 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 chosen[name] = (statement, index)
                 pinned |= {o for o in operands if o not in chosen}
     return {name: statement for name, (statement, _) in chosen.items()}
+
+
+def rederived_views(body, views, written, group, invariant):
+    """The rebound views ``b = a[j]`` the reverse sweep takes again, with their adjoint views
+    ``b_adj = a_adj[j]``, instead of saving both references each iteration: ``a`` is never written
+    (nor any name sharing its memory); the view's indices are numbers, invariant variables or the
+    indices of loops around it not assigned in its block; and every statement mentioning ``b``
+    follows the view in the same block (a mention inside a nested block counts as that block's
+    statement there). Returns {view: its defining statement} and, per statement id, the views to
+    take again where its reverse starts: the last statement mentioning them, whose adjoint is the
+    first to read them or to add into their adjoint."""
+    definitions, before = {}, {}
+    for block, loop_indices in blocks(body):
+        for index, statement in enumerate(block):
+            target_value = assignment_of(statement)
+            if target_value is None or target_value[0] not in views or in_place_update_of(statement) is not None:
+                continue
+            name, value = target_value
+            if name in definitions or any(m in written for m in (group or {}).get(name, {name})):
+                definitions[name] = None  # bound twice, or its memory is written: saved as before
+                continue
+            assigned = set().union(*(_assigned_in(s) for s in block))
+            held = all(o in invariant or (o in loop_indices and o not in assigned)
+                       for o in operation_of(value).operand_names()[1:])
+            later = [k for k in range(index + 1, len(block)) if _mentions(name, [block[k]])]
+            everywhere = _mentions(name, body) - 1  # (the view's own line names it)
+            definitions[name] = statement if held and later and everywhere == sum(
+                _mentions(name, [block[k]]) for k in later) else None
+            if definitions[name] is not None:
+                before[name] = id(block[later[-1]])
+    chosen = {name: statement for name, statement in definitions.items() if statement is not None}
+    at = {}
+    for name in chosen:
+        at.setdefault(before[name], []).append(name)
+    return chosen, at
+
+
+def _mentions(name, statements):
+    """How many of ``statements`` (and the statements nested in them) mention ``name``; a compound
+    statement mentions what its test or range reads."""
+    count = 0
+    for block, _ in blocks(statements):
+        for statement in block:
+            if isinstance(statement, cst.SimpleStatementLine):
+                count += name in variables_in(statement)
+            elif isinstance(statement, (cst.If, cst.While)):
+                count += name in variables_in(statement.test)
+            elif isinstance(statement, cst.For):
+                count += name in variables_in(statement.iter) or name == statement.target.value
+    return count

@@ -327,6 +327,7 @@ class ReverseMode:
             self.current_marker = marker or self.current_marker
             for statement in reversed(group):
                 statement_forward, statement_reverse = self.statement(statement)
+                statement_reverse = self.rederived_views_before(statement) + statement_reverse
                 group_forward = statement_forward + group_forward
                 group_reverse += statement_reverse
             if marker is not None and group_reverse:
@@ -335,6 +336,20 @@ class ReverseMode:
             reverse += group_reverse
         self.fresh = outer_fresh
         return forward, reverse
+
+    def rederived_views_before(self, statement):
+        """The rebound views (and their adjoint views) taken again before ``statement``'s adjoint,
+        the first in their iteration's reverse to read them (see recompute.rederived_views)."""
+        lines = []
+        for name in self.analysis.rederive_at.get(id(statement), ()):
+            view = self.analysis.rederived_views[name]
+            if name not in self.fresh:  # (not already taken again for a value computed from it)
+                lines.append(view.with_changes(leading_lines=[]))
+                self.fresh.add(name)
+            if name in self.analysis.active:
+                source = operation_of(assignment_of(view)[1]).operands[0].value
+                lines.append(assign(self.adjoint(name), _with_base(assignment_of(view)[1], cst.Name(self.adjoint(source)))))
+        return lines
 
     def recompute(self, name):
         """Statements computing ``name`` again (and what it needs), unless already fresh here."""
@@ -496,6 +511,7 @@ class ReverseMode:
         reverse = [assign(incoming, adjoint)]
         rule = rules.rule_for(operation.rule, self.ranks(operation), array_result=True)
         if rule is not None and any(rules.template_uses(t, "y") for t in rule.adjoints):
+            reverse += self.recompute(target)
             reverse.append(assign(result, cst.Name(target)))  # the value this binding held
         else:
             result = cst.Name(target)  # unused
@@ -521,6 +537,8 @@ class ReverseMode:
         b's adjoint is the same view of a's adjoint, which holds still. The forward sweep saves both
         references before binding them; the reverse sweep takes them back (no contribution: the
         adjoint reached a's through the shared memory)."""
+        if target in self.analysis.rederived_views:  # taken again where its iteration's reverse needs it
+            return [statement], []
         recorded = target in self.analysis.recorded
         forward = ([cst.parse_statement(f"{self.array_tape(target)}.append({target})")] if recorded else []) + [statement]
         reverse = [cst.parse_statement(f"{target} = {self.array_tape(target)}.pop()")] if recorded else []

@@ -1,0 +1,130 @@
+"""Which arrays have one shape at every binding (``transforms/analysis/shapes.py``): a temporary of
+a time step whose shape follows from the arguments' does; one whose shape depends on the loop's
+index, on data, or on its own previous binding does not."""
+
+import numpy as np
+from numba.core import types as numba_types
+
+from srcad.pipeline import Normalized
+from srcad.transforms.analysis.infer_types import infer_types
+from srcad.transforms.analysis.shapes import fixed_shape_arrays
+
+VECTOR = numba_types.float64[:]
+MATRIX = numba_types.float64[:, :]
+
+
+def _fixed(function, argument_types):
+    normalized = Normalized(function)
+    parameters = normalized.parsed.parameters
+    types, _ = infer_types(normalized.python_function(), argument_types)
+    return fixed_shape_arrays(normalized.definition.body.body, parameters, types)
+
+
+def stages(x0, y, h, steps):
+    x = x0.copy()
+    for _ in range(steps):
+        k1 = np.sin(x) * y[0]
+        k2 = np.cos(x + 0.5 * h * k1)
+        buffer = np.empty(x.shape[0])
+        for i in range(len(buffer)):
+            buffer[i] = k2[i] * 2.0
+        x = x + h * (k1 + buffer)
+    return np.sum(x)
+
+
+def test_the_temporaries_of_a_time_step_keep_their_shape():
+    fixed = _fixed(stages, (VECTOR, VECTOR, numba_types.float64, numba_types.int64))
+    assert {"x", "k1", "k2", "buffer"} <= fixed
+
+
+def growing(x, n):
+    total = 0.0
+    for i in range(1, n):
+        t = np.zeros(i)  # one element more each iteration
+        t[0] = x[0]
+        total += np.sum(t * t)
+    prefix = x
+    for _ in range(n):
+        prefix = prefix[1:]  # one element fewer
+        total += np.sum(prefix)
+    return total
+
+
+def test_shapes_that_follow_the_loop_are_not_fixed():
+    fixed = _fixed(growing, (VECTOR, numba_types.int64))
+    assert "t" not in fixed and "prefix" not in fixed
+
+
+def counted(x, n):
+    m = 1
+    total = 0.0
+    for _ in range(n):
+        m = m + 1
+        t = np.ones(m) * x[0]
+        total += np.sum(t)
+    return total
+
+
+def test_an_integer_that_changes_gives_no_fixed_shape():
+    assert "t" not in _fixed(counted, (VECTOR, numba_types.int64))
+
+
+def masked(x, n):
+    total = 0.0
+    for _ in range(n):
+        kept = x[x > total]  # as many elements as pass the test
+        total += np.sum(kept)
+    return total
+
+
+def test_a_masked_selection_has_no_fixed_shape():
+    assert "kept" not in _fixed(masked, (VECTOR, numba_types.int64))
+
+
+def broadcast(x, c, n):
+    total = 0.0
+    for _ in range(n):
+        d = x[:, None] - c  # (len(x), len(c)), whatever the two lengths
+        e = np.exp(-d * d)
+        total += np.sum(e)
+    return total
+
+
+def test_a_broadcast_has_one_shape_while_its_operands_do():
+    assert {"d", "e"} <= _fixed(broadcast, (VECTOR, VECTOR, numba_types.int64))
+
+
+def rows(X, w):
+    total = 0.0
+    for i in range(X.shape[0]):
+        r = X[i] * w  # a row of X: X.shape[1] elements
+        s = X @ w
+        total += np.sum(r) + np.sum(s)
+    return total
+
+
+def test_rows_and_products_of_fixed_operands_are_fixed():
+    assert {"r", "s"} <= _fixed(rows, (MATRIX, VECTOR))
+
+
+def scaled_state(x0, y, n):
+    x = x0.copy()
+    for _ in range(n):
+        x = x * y  # a state of one element grows to y's length after one step
+    return np.sum(x)
+
+
+def test_a_state_broadcast_with_another_argument_is_not_fixed():
+    assert "x" not in _fixed(scaled_state, (VECTOR, VECTOR, numba_types.int64))
+
+
+def swapped(x, y, n):
+    a = x.copy()
+    for _ in range(n):
+        a = y * 2.0  # y may be longer than x: a's first binding has x's shape, the others y's
+    return np.sum(a)
+
+
+def test_bindings_of_arrays_of_different_arguments_differ():
+    assert "a" not in _fixed(swapped, (VECTOR, VECTOR, numba_types.int64))
+    np.testing.assert_equal(swapped(np.ones(2), np.ones(3), 1), 6.0)
