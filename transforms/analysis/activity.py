@@ -74,6 +74,8 @@ class Analysis:
     # {id of a statement: the views to take again before its adjoint} (see recompute.rederived_views)
     rederived_views: dict = field(default_factory=dict)
     rederive_at: dict = field(default_factory=dict)
+    # rebound arrays not restored whose shape may change: each binding pushes the shape it replaces
+    shapes_kept: set = field(default_factory=set)
     written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
     # written arrays written only while no other name holds their memory (see aliases.privately_written)
     privately_written: set = field(default_factory=set)
@@ -201,7 +203,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     # binding's adjoint needs its shape (a rebound view: its place in the viewed array's adjoint)
     views = rebound_views(body, parameters, types, rebound)
     fixed_shape = fixed_shape_arrays(body, parameters, types) - views
-    overwritten |= (rebound & active) - fixed_shape
+    overwritten |= rebound & active & (views | (rebound if thread else set()))
     written = written_arrays(body, types)
     rederived, rederive_at = rederived_views(body, views, written, group, _invariant_names(body, parameters, assignments))
     overwritten -= set(rederived)
@@ -209,8 +211,8 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
         kept = values_kept_per_term(body, per_term_loops)
-        # (a rebound array of one shape can be computed again: its adjoint's shape is known)
-        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, rebound - fixed_shape, written, kept)
+        # (a rebound array can be computed again: its adjoint takes the shape from the int tape or is fixed)
+        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, views, written, kept)
         recorded = overwritten - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
@@ -218,12 +220,15 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
             break
         per_term_loops = {loop: name for loop, name in per_term_loops.items() if loop not in saving}
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
+    # rebound arrays whose binding the reverse sweep does not restore, of a shape that may change
+    shapes_kept = (rebound & active) - views - fixed_shape - recorded
     single_use = _single_use_adjoints(body, parameters, active, types, rebound | set(group) | written)
     return Analysis(
         rebound=rebound,
         rebound_views=views,
         rederived_views=rederived,
         rederive_at=rederive_at,
+        shapes_kept=shapes_kept,
         written_arrays=written,
         privately_written=private,
         aliases=group,
@@ -239,8 +244,10 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         invariant=invariant,
         per_term_loops=per_term_loops,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
+        # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding
+        # pushes the shape of the one it replaces)
         maybe_undefined=((needed & set(assignments)) - always_defined) | (recorded - set(parameters))
-        | ((rebound & active) - always_defined)  # their adjoints start as zeros of their shape
+        | ((rebound & active) - always_defined) | (shapes_kept - set(parameters))
         | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),
     )
 

@@ -505,6 +505,12 @@ class ReverseMode:
         restore = [cst.parse_statement(f"{target} = {saved}.pop()")] if recorded else []
         if target not in self.analysis.active:
             return forward, restore
+        zeros = f"np.zeros_like({target})"
+        if target in self.analysis.shapes_kept:  # only the shape of the binding it replaces is needed
+            extents = [self.scratch_name(target, f"extent_{axis}") for axis in range(self.rank(cst.Name(target)))]
+            forward = [self.push(f"{target}.shape[{axis}]", as_float=False) for axis in range(len(extents))] + forward
+            restore = [self.pop(extent, as_float=False) for extent in reversed(extents)]
+            zeros = f"np.zeros(({', '.join(extents)},), dtype=np.{self.analysis.types[target].dtype})"
         adjoint = cst.Name(self.adjoint(target))
         incoming = cst.Name(self.scratch_name(target, "adj_in"))
         result = cst.Name(self.scratch_name(target, "out"))
@@ -516,7 +522,7 @@ class ReverseMode:
         else:
             result = cst.Name(target)  # unused
         reverse += restore
-        reverse.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
+        reverse.append(assign(adjoint, cst.parse_expression(zeros)))
         return forward, reverse + self.array_contributions(target, value, operation, result, incoming)
 
     def check_ravel(self, target, value):
@@ -618,7 +624,7 @@ class ReverseMode:
             elif template != "0.0" and operation.rule not in rules.NOT_BROADCAST and self.may_broadcast(
                 atom.value, operation.operands, target
             ):  # ("0.0": an operand giving a shape or a position only)
-                increment = call("unbroadcast", increment, atom)
+                increment = call("unbroadcast", increment, self.shaped_like(atom))
             reverse.append(self.contribution(cst.Name(self.adjoint(atom.value)), increment))
         return reverse
 
@@ -690,13 +696,20 @@ class ReverseMode:
         reverse.append(assign(cst.Subscript(adjoint, [cst.SubscriptElement(cst.Index(cst.Ellipsis()))]), scaled))
         return forward, reverse
 
+    def shaped_like(self, atom):
+        """What has ``atom``'s shape where its adjoint is added to: the array itself, or its adjoint
+        where the reverse sweep does not restore the binding (``analysis.shapes_kept``)."""
+        if atom.value in self.analysis.shapes_kept:
+            return cst.Name(self.adjoint(atom.value))
+        return atom
+
     def spread_back(self, increment, operand, operands, result):
         """``increment`` (shaped like the result) as a contribution to ``operand``'s adjoint: summed
         for a float, summed over broadcast axes for an array."""
         if not self.is_array(operand.value):
             return call("np.sum", increment)
         if self.may_broadcast(operand.value, operands, result):
-            return call("unbroadcast", increment, operand)
+            return call("unbroadcast", increment, self.shaped_like(operand))
         return increment
 
     def assembled(self, value, adjoint):
@@ -765,9 +778,10 @@ class ReverseMode:
                 if not self.is_array(write.value.value):
                     increment = call("np.sum", increment)
                 else:  # v may have been stretched over the selected elements
-                    increment = call("unbroadcast", increment, write.value)
+                    increment = call("unbroadcast", increment, self.shaped_like(write.value))
             elif write.region is not None:  # v spread over the region: its adjoint sums
-                increment = call("unbroadcast", read, write.value) if self.is_array(write.value.value) else call("np.sum", read)
+                increment = call("unbroadcast", read, self.shaped_like(write.value)) if self.is_array(
+                    write.value.value) else call("np.sum", read)
             reverse.append(self.contribution(cst.Name(self.adjoint(write.value.value)), increment, write.kind == "-="))
         if write.kind == "=":
             reverse.append(assign(element, _ZERO))
