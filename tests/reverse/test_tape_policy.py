@@ -394,3 +394,37 @@ def test_a_branch_followed_by_adjoints_that_do_not_start_from_it_reverses_every_
         np.testing.assert_allclose(gradient[0], plain_central_differences(function, (x, centers), 0), rtol=1e-6)
         np.testing.assert_allclose(gradient[1], plain_central_differences(function, (x, centers), 1), rtol=1e-6, atol=1e-7)
     assert "last_taken" not in srcad.source(function, "adjoint", args=(0.45, centers))
+
+
+def wave_steps(u0, c, steps):
+    u_prev = u0.copy()
+    u = u0.copy()
+    for _ in range(steps):
+        u_next = np.zeros(u0.shape[0])
+        u_next[1:-1] = 2.0 * u[1:-1] - u_prev[1:-1] + c[1:-1] * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u_prev = u
+        u = u_next
+    return np.sum(u * u)
+
+
+def test_a_first_write_into_new_memory_saves_nothing():
+    """``u_next[1:-1] = ...`` right after ``u_next = np.zeros(n)`` overwrites zeros nobody reads."""
+    rng = np.random.default_rng(6)
+    args = (rng.normal(size=9), rng.uniform(0.1, 0.3, size=9), 5)
+    _check(wave_steps, args, (0, 1))
+    assert "u_next_values" not in srcad.source(wave_steps, "adjoint", args=args, wrt=(0, 1))
+
+
+def scaled_ones(w, n):
+    total = 0.0
+    for _ in range(n):
+        b = np.ones(w.shape[0])
+        b *= w  # its adjoint reads b's old values (the ones)
+        e = 1.5 ** b
+        e[0] = 1.0  # the power's adjoint reads e (1.5 ** b * log(1.5)) as it was before this write
+        total += np.sum(e * b)
+    return total
+
+
+def test_first_writes_whose_old_values_an_adjoint_reads_save_them():
+    _check(scaled_ones, (np.random.default_rng(7).normal(size=4), 3), (0,))

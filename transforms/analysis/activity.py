@@ -35,6 +35,7 @@ from ..ir.statements import (
 )
 from .aliases import (
     array_aliases,
+    first_writes_into_new_memory,
     privately_written,
     read_only_views,
     rebound_arrays,
@@ -76,6 +77,8 @@ class Analysis:
     rederive_at: dict = field(default_factory=dict)
     # rebound arrays not restored whose shape may change: each binding pushes the shape it replaces
     shapes_kept: set = field(default_factory=set)
+    # writes into new memory before anything reads it: they save nothing (aliases.first_writes_into_new_memory)
+    first_writes: set = field(default_factory=set)
     written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
     # written arrays written only while no other name holds their memory (see aliases.privately_written)
     privately_written: set = field(default_factory=set)
@@ -185,6 +188,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
             if rules.template_uses(template, "y"):
                 needed.add(target)
                 reads.setdefault(target, []).append(statement)
+    read_directly = set(needed)
     for name in [n for n in needed if n in group]:  # reading one name of a shared array reads them all
         members = group[name]
         needed |= members
@@ -204,6 +208,9 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     views = rebound_views(body, parameters, types, rebound)
     fixed_shape = fixed_shape_arrays(body, parameters, types) - views
     overwritten |= rebound & active & (views | (rebound if thread else set()))
+    if not thread:  # a rebound name of shared memory whose own values no adjoint reads, and nothing
+        # writes through, keeps no binding: its adjoint goes back through the memory's other names
+        overwritten -= {n for n in rebound - views if n in group and n not in read_directly | written_arrays(body, types)}
     written = written_arrays(body, types)
     rederived, rederive_at = rederived_views(body, views, written, group, _invariant_names(body, parameters, assignments))
     overwritten -= set(rederived)
@@ -229,6 +236,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         rederived_views=rederived,
         rederive_at=rederive_at,
         shapes_kept=shapes_kept,
+        first_writes=first_writes_into_new_memory(body),
         written_arrays=written,
         privately_written=private,
         aliases=group,

@@ -12,7 +12,7 @@ time-stepping scheme) change nothing another name sees.
 import libcst as cst
 
 from .. import rules
-from ..ir import names_in
+from ..ir import names_in, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -210,3 +210,38 @@ def shared_array_dependencies(body, dependencies, types):
             if other != target:
                 shared.append((other, operands + [target]))
     return shared
+
+
+def first_writes_into_new_memory(body):
+    """ids of the writes (``b[i] = v``, ``b[1:] = v``, ``b += t``, ``b -= t``) that come first after
+    ``b`` is bound to new memory in the same block, no statement between mentioning ``b``, by an operation
+    whose adjoint does not read its result (``np.zeros(n)``, not ``np.exp(a)``): the values they
+    overwrite are read by nobody, so the reverse sweep need not put them back."""
+    found = set()
+    for block, _ in blocks(body):
+        fresh = set()  # names bound to new memory, not mentioned since
+        for statement in block:
+            write = element_write_of(statement)
+            update = in_place_update_of(statement)
+            if update is not None and not isinstance(update[1].operator, (cst.Add, cst.Subtract)):
+                update = None  # b *= t: its own adjoint reads b's old values
+            written = write.array if write is not None else (update[0] if update is not None else None)
+            if written in fresh and written not in variables_in(_written_value(write, update)):
+                found.add(id(statement))
+            fresh -= variables_in(statement)
+            target_value = assignment_of(statement)
+            if target_value is None or in_place_update_of(statement) is not None:
+                continue
+            if _is_new_memory(target_value[1]) and not _reads_result(target_value[1]):
+                fresh.add(target_value[0])
+    return found
+
+
+def _written_value(write, update):
+    return write.value if write is not None else update[1].right
+
+
+def _reads_result(value):
+    """Whether the adjoint of ``value``'s operation reads the value it gives (``y``, as exp's does)."""
+    rule = rules.rule_for(operation_of(value).rule)
+    return rule is not None and any(rules.template_uses(template, "y") for template in rule.adjoints)

@@ -208,10 +208,10 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 continue
             if id(statement) in kept:
                 continue
-            if name in (group or {}) or name in rebound:
-                continue  # binding a shared array again restores no values; rebound arrays are restored
-            if name in arrays and operation.rule not in rules.ELEMENTWISE_RULES:
-                continue  # an array is computed again only elementwise (not a product, a solve, a sort...)
+            if name in rebound or (name in (group or {}) and operation.rule not in ("view", "index")):
+                continue  # rebound views are restored; a copy of shared memory is not that memory
+            if name in arrays and operation.rule not in rules.ELEMENTWISE_RULES and operation.rule not in ("view", "index"):
+                continue  # an array is computed again only elementwise or as a view (not a product, a sort...)
             readers = reads.get(name, [])
             if not readers or not all(id(r) in position and position[id(r)] >= index for r in readers):
                 continue

@@ -644,7 +644,7 @@ class ReverseMode:
             return [accumulate(source_adjoint, result_adjoint)]
         if isinstance(value, cst.Attribute) or value.func.attr.value == "transpose":  # a.T
             return [accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
-        return [accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source}.shape)"))]
+        return [accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source_adjoint.value}.shape)"))]
 
     def view_refusal(self, target, value, source):
         """Why ``target = value`` (one memory, two names, one of them bound again or in a loop) is
@@ -666,7 +666,8 @@ class ReverseMode:
         (views of x share its adjoint)."""
         symbol = rules.operator_symbol(value.operator)
         forward, restore = [statement], []
-        if target in self.analysis.recorded:  # the values it overwrites are read later: save them
+        if target in self.analysis.recorded and id(statement) not in self.analysis.first_writes:
+            # the values it overwrites are read later: save them
             forward, restore = self.save_values(target, cst.Name(target), statement)
         if target not in self.analysis.active:
             return forward, restore
@@ -760,7 +761,8 @@ class ReverseMode:
         whole = _is_whole(written)
         if whole:
             written = cst.Name(write.array)
-        if write.array in self.analysis.recorded:  # the values it overwrites are read later: save them
+        if write.array in self.analysis.recorded and id(statement) not in self.analysis.first_writes:
+            # the values it overwrites are read later: save them
             forward, restore = self.save_values(write.array, written, statement, one_element=write.region is None and not scatter)
         if write.array not in self.analysis.active and not restore:
             return forward, []
