@@ -9,7 +9,7 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       v              = the AD-normal form (frontend/normal_form.py), one operation per statement
     normal form
       |  analysis/   infer_types (numba's inference) -> typed rewrites (masks, integer_powers)
-      |              -> activity (aliases, restored_arrays, independent_terms, recompute,
+      |              -> activity (aliases, shapes, restored_arrays, independent_terms, recompute,
       |              to_be_recorded: what is active, saved, recomputed, reversed term by term)
       v
       +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions,
