@@ -203,23 +203,26 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     rebound = rebound_arrays(body, parameters, types)
     if not thread:
         overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
-    # the reverse sweep restores each binding an adjoint reads (above), and the others where the old
-    # binding's adjoint needs its shape (a rebound view: its place in the viewed array's adjoint)
+    written = written_arrays(body, types)
+    # The reverse sweep restores the bindings an adjoint reads (above). Of the others, only a rebound
+    # view's (its adjoint is its place in the viewed array's adjoint; every one in a kernel's thread):
+    # an array's adjoint takes its shape from the current binding where that shape never changes, else
+    # from the int tape (shapes_kept, below).
     views = rebound_views(body, parameters, types, rebound)
-    fixed_shape = fixed_shape_arrays(body, parameters, types) - views
-    overwritten |= rebound & active & (views | (rebound if thread else set()))
+    restored_bindings = rebound if thread else views
+    overwritten |= rebound & active & restored_bindings
+    rederived, rederive_at = {}, {}
     if not thread:  # a rebound name of shared memory whose own values no adjoint reads, and nothing
         # writes through, keeps no binding: its adjoint goes back through the memory's other names
-        overwritten -= {n for n in rebound - views if n in group and n not in read_directly | written_arrays(body, types)}
-    written = written_arrays(body, types)
-    rederived, rederive_at = rederived_views(body, views, written, group, _invariant_names(body, parameters, assignments))
-    overwritten -= set(rederived)
+        overwritten -= {n for n in rebound - views if n in group and n not in read_directly | written}
+        rederived, rederive_at = rederived_views(body, views, written, group, invariant)
+        overwritten -= set(rederived)
+    fixed_shape = fixed_shape_arrays(body, parameters, types) - views
     private = privately_written(body, types)
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
         kept = values_kept_per_term(body, per_term_loops)
-        # (a rebound array can be computed again: its adjoint takes the shape from the int tape or is fixed)
-        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, views, written, kept)
+        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, restored_bindings, written, kept)
         recorded = overwritten - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
