@@ -95,12 +95,15 @@ def springs(x0, v0, k, steps, dt):
     return np.sum(x[:, 0] ** 2) + np.sum(x[:, 1])
 
 
-@pytest.mark.parametrize("velocity_rows", [5, 1])
-def test_states_of_two_arguments_keep_only_their_shapes(velocity_rows):
+@pytest.mark.parametrize("rows", [(5, 5, 4), (5, 1, 4), (1, 5, 1)])
+def test_states_of_two_arguments_keep_only_their_shapes(rows):
     """x and v combine two arguments, so their shapes are equal only at run time: each binding
-    pushes the shape it replaces on the int tape instead of keeping the array."""
+    pushes the shape it replaces on the int tape instead of keeping the array. (With x0 of one row,
+    x, d, length and fs all change shape after the first step.)"""
+    position_rows, velocity_rows, springs_count = rows
     rng = np.random.default_rng(velocity_rows)
-    args = (rng.normal(size=(5, 2)), 0.1 * rng.normal(size=(velocity_rows, 2)), rng.uniform(1.0, 3.0, 4), 12, 0.02)
+    args = (rng.normal(size=(position_rows, 2)), 0.1 * rng.normal(size=(velocity_rows, 2)),
+            rng.uniform(1.0, 3.0, springs_count), 12, 0.02)
     _check(springs, args, (0, 1, 2))
     source = srcad.source(springs, "adjoint", args=args, wrt=(0, 1, 2))
     assert " v_saved =" not in source and " f_saved =" not in source and "= v.shape[1]" in source

@@ -168,7 +168,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
             continue
         target, value = target_value
         operation = operation_of(value)
-        rule = rules.rule_for(operation.rule)
+        rule = _rule_as_the_adjoint_reads_it(operation, target, types)
         if rule is None:  # inactive, or a typed list's pop (no reverse mode)
             continue
         if operation.rule in ("index", "view") and operation.operands[0].value in active:
@@ -261,6 +261,17 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         | ((rebound & active) - always_defined) | (shapes_kept - set(parameters))
         | (({a.value for a in outputs if isinstance(a, cst.Name)} & set(assignments)) - always_defined),
     )
+
+
+def _rule_as_the_adjoint_reads_it(operation, target, types):
+    """The rule the reverse sweep applies: for an array result, the array form (np.sum(x, axis=k)'s
+    reads x for its shape), else the rule by name."""
+    if is_array_type(types.get(target)):
+        ranks = tuple(getattr(types.get(a.value), "ndim", 0) if isinstance(a, cst.Name) else 0 for a in operation.operands)
+        rule = rules.rule_for(operation.rule, ranks, array_result=True)
+        if rule is not None:
+            return rule
+    return rules.rule_for(operation.rule)
 
 
 def _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved):
