@@ -109,6 +109,31 @@ def test_states_of_two_arguments_keep_only_their_shapes(rows):
     assert " v_saved =" not in source and " f_saved =" not in source and "= v.shape[1]" in source
 
 
+def grow_joined(x, n):
+    u = x[:1] * 1.0
+    total = 0.0
+    for _ in range(n):
+        z = np.concatenate((np.sin(u), x))  # np.sin(u) grows each step; its adjoint is z's first part
+        total += np.sum(z * z)
+        u = z * 0.5
+    return total
+
+
+def after_a_growing_constant(x, n):
+    c = np.ones(1)
+    total = 0.0
+    for _ in range(n):
+        z = np.concatenate((c, x))  # x's part of z starts after c, whose length grows
+        total += np.sum(np.sin(z) * z)
+        c = np.ones(c.shape[0] + 1)
+    return total
+
+
+@pytest.mark.parametrize("function", [grow_joined, after_a_growing_constant])
+def test_a_joined_piece_whose_shape_changes_finds_its_part(function):
+    _check(function, (np.random.default_rng(8).normal(size=3), 4), (0,))
+
+
 def shrink(x, n):
     total = 0.0
     for i in range(1, n):

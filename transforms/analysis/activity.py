@@ -171,6 +171,11 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         rule = _rule_as_the_adjoint_reads_it(operation, target, types)
         if rule is None:  # inactive, or a typed list's pop (no reverse mode)
             continue
+        if operation.rule == "np.concatenate":  # each piece's part starts after the pieces before it
+            for atom in operation.operands:
+                if isinstance(atom, cst.Name):
+                    needed.add(atom.value)
+                    reads.setdefault(atom.value, []).append(statement)
         if operation.rule in ("index", "view") and operation.operands[0].value in active:
             for atom in operation.index:  # a_adj[i] += t_adj
                 if isinstance(atom, cst.Name):

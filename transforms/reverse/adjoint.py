@@ -725,10 +725,12 @@ class ReverseMode:
         for atom, position in pieces:
             if not self.analysis.is_active(atom):
                 continue
-            if callee == "np.concatenate":
+            if callee == "np.concatenate":  # (the pieces before it, computed again if they are)
+                reverse += [line for a in position + [atom] for line in self.recompute(a.value)]
                 length = f"shape[{axis % rank}]"
-                start = " + ".join(f"{a.value}.{length}" for a in position) or "0"
-                part = before + f"{start}:{start if start != '0' else ''}{' + ' if start != '0' else ''}{atom.value}.{length}"
+                start = " + ".join(f"{self.shaped_like(a).value}.{length}" for a in position) or "0"
+                extent = f"{self.shaped_like(atom).value}.{length}"
+                part = before + f"{start}:{start if start != '0' else ''}{' + ' if start != '0' else ''}{extent}"
             else:
                 part = before + ", ".join(str(k) for k in position)
             increment = cst.parse_expression(template.replace("y_adj", adjoint.value).replace("part", part))
