@@ -15,9 +15,13 @@ blocks, arrays, control flow, and the tape.
 Arrays. An array's adjoint is an array of its shape: ``np.zeros_like(x)`` for an
 argument (allocated before the forward sweep) and for an array the function
 creates (allocated next to it). ``b = a`` binds ``b_adj`` to ``a_adj``, as the
-primal binds ``b`` to ``a``. Element writes need no saved values: the reverse
-sweep never reads arrays, only the scalars read out of them (saved or
-recomputed like any other scalar).
+primal binds ``b`` to ``a``. An array bound again (a step's temporaries) has an
+adjoint per binding: the reverse sweep restores the old binding only where an
+adjoint reads its values and cannot compute them again (elementwise, or as a
+view); otherwise the old binding's adjoint starts from zeros of the current
+binding's shape, which ``analysis/shapes.py`` proves the same, or of the shape
+the forward sweep pushed on the int tape. Writes into an array save the values
+they overwrite where a later adjoint reads them (not a first write into new memory).
 
 Control flow. A branch's decision is kept for the reverse sweep, which takes the same branch; a loop counts its
 iterations and the reverse sweep runs them backwards (``range`` loops recompute their index from
