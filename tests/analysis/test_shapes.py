@@ -128,3 +128,19 @@ def swapped(x, y, n):
 def test_bindings_of_arrays_of_different_arguments_differ():
     assert "a" not in _fixed(swapped, (VECTOR, VECTOR, numba_types.int64))
     np.testing.assert_equal(swapped(np.ones(2), np.ones(3), 1), 6.0)
+
+
+def updated_in_place(x0, n):
+    x = x0 * 1.0
+    m = 1
+    for _ in range(n):
+        x += np.sin(x)  # in place: x keeps its shape
+        m += 1
+        t = np.ones(m)  # m changes in place: t's length with it
+        x = x * t[0]
+    return np.sum(x)
+
+
+def test_an_array_updated_in_place_keeps_its_shape_an_integer_does_not_keep_its_value():
+    fixed = _fixed(updated_in_place, (VECTOR, numba_types.int64))
+    assert "x" in fixed and "t" not in fixed

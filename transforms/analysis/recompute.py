@@ -16,10 +16,10 @@ variables, restored (recorded) variables, loop indices, or other qualifying
 variables, including ones the reverse sweep never reads otherwise, like
 ``x_i = x[i]`` in ``d = x_i_plus_1 - x_i`` (recomputed first).
 
-An array bound in each iteration qualifies the same way when its operation is elementwise and its
-shape is the same at every binding (``shapes.py``): its adjoint is then started from zeros of the
-current binding's shape. A rebound view of an array nothing writes (``row = X[i]``) is taken again,
-with its adjoint view, where its iteration's reverse first needs it (``rederived_views``).
+An array bound in each iteration qualifies the same way when its operation is elementwise or a view
+(its adjoint starts from zeros of a shape the reverse sweep knows: fixed, ``shapes.py``, or pushed on
+the int tape). A rebound view of an array nothing writes (``row = X[i]``) is taken again, with its
+adjoint view, where its iteration's reverse first needs it (``rederived_views``).
 """
 
 import functools
@@ -237,6 +237,7 @@ def rederived_views(body, views, written, group, invariant):
     first to read them or to add into their adjoint."""
     definitions, before = {}, {}
     for block, loop_indices in blocks(body):
+        assigned = None  # the names the block assigns, found at its first view
         for index, statement in enumerate(block):
             target_value = assignment_of(statement)
             if target_value is None or target_value[0] not in views or in_place_update_of(statement) is not None:
@@ -245,7 +246,7 @@ def rederived_views(body, views, written, group, invariant):
             if name in definitions or any(m in written for m in (group or {}).get(name, {name})):
                 definitions[name] = None  # bound twice, or its memory is written: saved as before
                 continue
-            assigned = set().union(*(_assigned_in(s) for s in block))
+            assigned = assigned if assigned is not None else set().union(*(_assigned_in(s) for s in block))
             held = all(o in invariant or (o in loop_indices and o not in assigned)
                        for o in operation_of(value).operand_names()[1:])
             later = [k for k in range(index + 1, len(block)) if _mentions(name, [block[k]])]

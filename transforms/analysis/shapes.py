@@ -37,7 +37,7 @@ def fixed_shape_arrays(body, parameters, types):
             values[name] = tuple(("dim", name, axis) for axis in range(numba_type.ndim))
         elif isinstance(numba_type, numba_types.Integer):
             values[name] = ("int", name)
-    bindings = _bindings(body)
+    bindings = _bindings(body, types)
     changed = True
     while changed:
         changed = False
@@ -59,9 +59,9 @@ def fixed_shape_arrays(body, parameters, types):
     }
 
 
-def _bindings(body):
+def _bindings(body, types):
     """(name, value) for every binding of a variable; value None where it is not a plain assignment
-    (a loop's index, a name bound some other way)."""
+    (a loop's index, an integer updated in place, a name bound some other way)."""
     found = []
     for statement, _ in walk(body):
         if isinstance(statement, cst.For):
@@ -69,8 +69,10 @@ def _bindings(body):
             continue
         if not isinstance(statement, cst.SimpleStatementLine):
             continue
-        if in_place_update_of(statement) is not None:
-            continue  # x += t keeps x's shape (and changes an integer's value)
+        update = in_place_update_of(statement)
+        if update is not None:  # x += t keeps an array's shape, and changes an integer's value
+            found += [] if is_array_type(types.get(update[0])) else [(update[0], None)]
+            continue
         target_value = assignment_of(statement)
         if target_value is not None:
             found.append(target_value)
@@ -80,8 +82,6 @@ def _bindings(body):
                 [small.target] if isinstance(small, (cst.AugAssign, cst.AnnAssign)) else [])
             for target in targets:
                 found += [(name.value, None) for name in _names_bound_by(target)]
-    # an integer updated in place (i += 1) varies
-    found += [(name, None) for name in _updated_integers(body)]
     return found
 
 
@@ -91,15 +91,6 @@ def _names_bound_by(target):
     if isinstance(target, (cst.Tuple, cst.List)):
         return [name for element in target.elements for name in _names_bound_by(element.value)]
     return []  # a subscript or attribute binds no variable
-
-
-def _updated_integers(body):
-    names = []
-    for statement, _ in walk(body):
-        update = in_place_update_of(statement) if isinstance(statement, cst.SimpleStatementLine) else None
-        if update is not None:
-            names.append(update[0])
-    return names
 
 
 def _evaluate(value, values, types, result_type=None):
