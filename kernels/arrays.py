@@ -208,3 +208,56 @@ def integer_power(base, exponent, where):
         raise ValueError(where + ": an integer to a negative integer power is a fraction in Python, but srcad's "
                          "compiled code (as numba's) computes it in integers; write float(base) ** exponent there")
     return base ** exponent
+
+
+# Extents of the loops whole-array statements become (transforms/analysis/fused_loops.py).
+@njit(cache=True)
+def slice_start(length, start):
+    """Where ``a[start:]`` begins along an axis of ``length``: Python's clamping of a negative start
+    (counted from the end) or one past either end."""
+    if start < 0:
+        start += length
+        return start if start > 0 else 0
+    return start if start < length else length
+
+
+@njit(cache=True)
+def slice_extent(length, start, stop):
+    """How many elements ``a[start:stop]`` has along an axis of ``length``."""
+    begin, end = slice_start(length, start), slice_start(length, stop)
+    return end - begin if end > begin else 0
+
+
+@njit(cache=True)
+def broadcast_extent(extent, other):
+    """The extent two operands broadcast to along one axis, where they conform (``conforming`` checks)."""
+    return other if extent == 1 else extent
+
+
+@njit(cache=True)
+def broadcast_step(extent, loop_extent):
+    """How far an operand's index moves per step of a loop over ``loop_extent`` elements: 1 where its
+    axis runs along with the loop, 0 where its single element is repeated (NumPy's broadcasting)."""
+    return 1 if extent == loop_extent else 0
+
+
+@njit(cache=True)
+def conforming(loop_extent, extent, where):
+    """``loop_extent``, where an operand of ``extent`` elements broadcasts to it; else NumPy's
+    broadcasting error, naming ``where`` (the user's line)."""
+    if extent != loop_extent and extent != 1:
+        raise ValueError(where + ": operands could not be broadcast together: along one axis their extents "
+                         "differ and neither is 1")
+    return loop_extent
+
+
+@njit(cache=True)
+def same_extent(extent, loop_extent, where):
+    """``loop_extent``, where a result of a fused loop has it; else an error naming ``where``: an
+    array computed only from operands of one element along an axis the other operands of its line
+    run along (srcad's fused loops would give it the loop's extent; NumPy keeps one element)."""
+    if extent != loop_extent:
+        raise ValueError(where + ": srcad computes this line's whole-array statements in one loop; one "
+                         "result here has fewer elements along an axis than the others (it broadcasts "
+                         "only from arrays of one element): compute it on a line of its own")
+    return loop_extent

@@ -15,7 +15,7 @@ import numpy
 
 from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
 from srcad.transforms import rules
-from srcad.transforms.analysis import activity, infer_types, integer_powers, masks
+from srcad.transforms.analysis import activity, fused_loops, infer_types, integer_powers, masks
 from srcad.transforms.forward.tangent import forward_mode
 from srcad.transforms.frontend import single_exit
 from srcad.transforms.kernel import modules as kernel_modules
@@ -147,7 +147,7 @@ class Normalized(NormalForm):
         (``_with_types``; kept out of ``self.definition``, which serves every signature).
         Sets ``self.output_kinds`` (see ``output_kinds``)."""
         types, return_type = self._types(self.definition, self.source, argument_types)
-        definition = self._with_types(types)
+        definition = self._with_types(types, argument_types, fuse=not thread)
         if definition is not self.definition:
             source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
             types, return_type = self._types(definition, source, argument_types)
@@ -184,12 +184,18 @@ class Normalized(NormalForm):
             return DifferentiabilityError(why, filename=filename, fix=fix)
         return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
 
-    def _with_types(self, types):
+    def _with_types(self, types, argument_types, fuse=True):
         """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as
-        ``x[np.flatnonzero(mask)]`` (transforms/analysis/masks.py), and integer powers checked
-        (transforms/analysis/integer_powers.py); ``self.definition`` itself where none applies."""
+        ``x[np.flatnonzero(mask)]`` (transforms/analysis/masks.py), integer powers checked
+        (transforms/analysis/integer_powers.py), and with ``fuse`` runs of whole-array statements as
+        element loops (transforms/analysis/fused_loops.py); ``self.definition`` itself where none applies."""
         definition = masks.positions_for_masks(self.definition, types, self.names) or self.definition
-        return integer_powers.checked_integer_powers(definition, types, self.parsed.filename) or definition
+        definition = integer_powers.checked_integer_powers(definition, types, self.parsed.filename) or definition
+        if fuse and definition is not self.definition:  # the rewrites above bind new names: type them first
+            source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
+            types, _ = self._types(definition, source, argument_types)
+        fused = fused_loops.fused_elementwise(definition, types, self.names, self.parsed.filename) if fuse else None
+        return fused or definition
 
     def _drop_result_placeholders(self, failure):
         """Results that are arrays cannot start as single_exit's ``0.0``: when numba says so, drop the

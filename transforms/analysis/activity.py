@@ -22,6 +22,7 @@ from numba.core import types as numba_types
 
 from .. import rules
 from ..ir import names_in
+from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
     element_write_of,
@@ -312,6 +313,8 @@ def _invariant_names(body, parameters, assignments):
             if name in invariant or len(values) != 1:
                 continue
             names = names_in(values[0])
+            if _is_inactive_call(values[0]):  # a pure function of its arguments (len, slice_extent...)
+                names = set().union(*(names_in(argument.value) for argument in values[0].args))
             if names <= invariant and not _calls_anything_but_rules(values[0]):
                 invariant.add(name)
                 changed = True
@@ -319,9 +322,13 @@ def _invariant_names(body, parameters, assignments):
 
 
 def _calls_anything_but_rules(expression):
-    if _is_size_of_a_binding(expression):
+    if _is_size_of_a_binding(expression) or _is_inactive_call(expression):
         return False
     return operation_of(expression).rule is None and not isinstance(expression, (cst.Integer, cst.Float))
+
+
+def _is_inactive_call(expression):
+    return isinstance(expression, cst.Call) and spelled(expression.func) in rules.INACTIVE_FUNCTIONS
 
 
 def _is_size_of_a_binding(expression):

@@ -12,7 +12,7 @@ time-stepping scheme) change nothing another name sees.
 import libcst as cst
 
 from .. import rules
-from ..ir import names_in, variables_in
+from ..ir import FUSED_LOOP_NOTE, names_in, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -54,7 +54,7 @@ def read_only_views(body, types, group, private):
     block, with no write to the shared memory from the view to its last reader (and none through
     the view itself, anywhere). Writes into ``private`` arrays (``privately_written``) change no view."""
     written = written_arrays(body, types) - private
-    safe = set()
+    safe = set(moves(body, types))
     for block, _ in blocks(body):
         for index, statement in enumerate(block):
             target_value = assignment_of(statement)
@@ -173,11 +173,13 @@ def _shared_or_bound_in(statement, types):
 
 def array_aliases(body, types):
     """Groups of array names that may share memory: ``b = a`` and views such as ``b = a[1:]``
-    (one group per array created or passed in), as {name: frozenset of the names in its group}."""
+    (one group per array created or passed in), as {name: frozenset of the names in its group}.
+    A move (``moves``) hands memory on: its two names never hold it at once."""
     group = {}
+    moved = moves(body, types)
     for statement, _ in walk(body):
         target_value = assignment_of(statement)
-        if target_value is None or in_place_update_of(statement) is not None:
+        if target_value is None or in_place_update_of(statement) is not None or id(statement) in moved:
             continue
         target, value = target_value
         operation = operation_of(value)
@@ -187,6 +189,51 @@ def array_aliases(body, types):
             for name in merged:
                 group[name] = merged
     return group
+
+
+def moves(body, types):
+    """ids of the statements ``b = a`` that hand new memory on: ``a`` was bound to new memory earlier
+    in the same block (``a = np.empty(n)``, then written), no other name was bound to that memory
+    in between, and the function mentions ``a`` nowhere else (a fused loop's result computed from
+    the old ``b``: ``b_new = np.empty(n); ...; b = b_new``)."""
+    mentions = _mention_counts(body)
+    found = set()
+    for block, _ in blocks(body):
+        for index, statement in enumerate(block):
+            target_value = assignment_of(statement)
+            if target_value is None or not isinstance(target_value[1], cst.Name) or in_place_update_of(statement):
+                continue
+            source = target_value[1].value
+            if not (is_array_type(types.get(source)) and is_array_type(types.get(target_value[0]))):
+                continue
+            start = next((k for k in range(index - 1, -1, -1) if (assignment_of(block[k]) or (None,))[0] == source), None)
+            binding = assignment_of(block[start]) if start is not None else None
+            if binding is None or not _is_new_memory(binding[1]) or isinstance(binding[1], (
+                    cst.BinaryOperation, cst.UnaryOperation)) or in_place_update_of(block[start]) is not None:
+                continue
+            between = block[start:index + 1]
+            if sum(_mention_counts(s).get(source, 0) for s in between) != mentions.get(source, 0):
+                continue
+            if any(source in _shared_or_bound_in(s, types) for s in block[start + 1:index]):
+                continue
+            found.add(id(statement))
+    return found
+
+
+def _mention_counts(node_or_body):
+    counts = {}
+
+    class Count(cst.CSTVisitor):
+        def visit_Attribute(self, attribute):
+            attribute.value.visit(self)
+            return False
+
+        def visit_Name(self, name):
+            counts[name.value] = counts.get(name.value, 0) + 1
+
+    for node in (node_or_body if isinstance(node_or_body, (list, tuple)) else [node_or_body]):
+        node.visit(Count())
+    return counts
 
 
 # Operations whose array result shares memory with their first operand.
@@ -228,6 +275,7 @@ def first_writes_into_new_memory(body):
             written = write.array if write is not None else (update[0] if update is not None else None)
             if written in fresh and written not in variables_in(_written_value(write, update)):
                 found.add(id(statement))
+            found |= _first_writes_in_fused_loop(statement, fresh)
             fresh -= variables_in(statement)
             target_value = assignment_of(statement)
             if target_value is None or in_place_update_of(statement) is not None:
@@ -235,6 +283,23 @@ def first_writes_into_new_memory(body):
             if _is_new_memory(target_value[1]) and not _reads_result(target_value[1]):
                 fresh.add(target_value[0])
     return found
+
+
+def _first_writes_in_fused_loop(statement, fresh):
+    """ids of the element writes into ``fresh`` arrays in a fused loop nest (``fused_loops.py``) that
+    mentions those arrays only to write them: each such write is the first into its element."""
+    if not (isinstance(statement, cst.For) and any(line.comment is not None and line.comment.value == FUSED_LOOP_NOTE
+                                                  for line in statement.leading_lines)):
+        return set()
+    writes, other = {}, set()
+    for inner, _ in walk(statement.body.body):
+        write = element_write_of(inner)
+        if write is not None and write.kind == "=" and write.array in fresh:
+            writes.setdefault(write.array, []).append(id(inner))
+            other |= variables_in(write.value) | set(write.index_names())
+        elif not isinstance(inner, (cst.For, cst.While, cst.If)):
+            other |= variables_in(inner)
+    return {found for array, ids in writes.items() if array not in other for found in ids}
 
 
 def _written_value(write, update):

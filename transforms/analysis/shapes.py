@@ -30,6 +30,12 @@ _INTEGER_OPERATORS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Fl
 
 def fixed_shape_arrays(body, parameters, types):
     """The array variables (arguments included) whose every binding has one shape."""
+    return set(symbolic_shapes(body, parameters, types))
+
+
+def symbolic_shapes(body, parameters, types):
+    """{array variable: its symbolic shape} for the arrays whose every binding has one shape: a
+    tuple with one symbol per axis; two axes with equal symbols have equal extents."""
     values = {}  # variable -> its symbolic shape (arrays) or value (integers), or _UNKNOWN
     for name in parameters:
         numba_type = types.get(name)
@@ -54,7 +60,7 @@ def fixed_shape_arrays(body, parameters, types):
                 values[target] = _UNKNOWN
                 changed = True
     return {
-        name for name, shape in values.items()
+        name: shape for name, shape in values.items()
         if is_array_type(types.get(name)) and shape != _UNKNOWN
     }
 

@@ -67,6 +67,11 @@ def comment_lines(text):
     return [cst.EmptyLine(comment=cst.Comment(text))]
 
 
+# The comment above a loop nest that whole-array statements became (transforms/analysis/fused_loops.py):
+# each element write in it writes a different element, once.
+FUSED_LOOP_NOTE = "# whole-array statements, computed element by element in one loop"
+
+
 def marker_of(node):
     """``"N: text"`` of the ``# line N: text`` comment (``line_marker``) above a statement, if any."""
     for line in getattr(node, "leading_lines", ()):

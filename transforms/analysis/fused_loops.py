@@ -1,0 +1,757 @@
+"""Whole-array statements as element loops: a run of consecutive elementwise statements of the
+typed normal form (``t = u[1:-1]``, ``s = 2.0 * t - w``, ``u_next[1:-1] = s``, ``x += d``) becomes
+one loop nest over their elements, slices and broadcast axes turned into index arithmetic:
+
+    extent = slice_extent(u_next_extent, 1, -1)
+    for i in range(extent):
+        i_1 = i + 1
+        t = u[i_1]
+        s = 2.0 * t - ...
+        u_next[i_1] = s
+
+The values live in scalars; an array is made (``np.empty``) only for a result read after the run.
+The primal allocates no temporaries, and the reverse and forward passes see the element loops they
+differentiate best (a hand-written adjoint's code). Matrix products, reductions, gathers and calls
+stay as they are, and end a run.
+
+Extents are known at run time. Axes whose extents provably agree (the same symbol in
+``shapes.symbolic_shapes``, or slices of such axes that drop as many elements) index alike; any
+other operand's axis gets a step (``broadcast_step``: 1 where it runs along, 0 where its single
+element repeats, NumPy's broadcasting error otherwise), checked once before the loop. The loop's
+extent is a written region's (``a[1:-1] = ...``), else the broadcast of its operands'.
+
+A run stops before a statement that would read memory the run writes elsewhere than where it
+writes it (``a[1:] = a[:-1]``: NumPy reads all before writing; a loop would not), that binds a name
+a second time, or whose result has another rank. Runs inside a kernel's thread are left alone.
+"""
+
+import dataclasses
+
+import libcst as cst
+from numba.core import types as numba_types
+
+from .. import rules
+from ..ir import FUSED_LOOP_NOTE, bound_names, marker_of
+from ..ir.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, operation_of
+from .aliases import array_aliases
+from .shapes import symbolic_shapes
+
+# Elementwise operations a loop computes on floats with the same rule (np.where's condition and
+# np.clip's bounds included when they are floats or numbers).
+_NOT_FUSED = {"copy", "max", "min", "np.where"}
+
+
+def fused_elementwise(definition, types, names, filename):
+    """``definition`` with its runs of elementwise array statements as loops, or None where it has
+    none worth fusing (a run of views alone, or single statements that are not operations)."""
+    body = definition.body.body
+    parameters = [p.name.value for p in definition.params.params]
+    context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), array_aliases(body, types),
+                       _mentions(definition), _bindings(definition), parameters)
+    fused = definition.visit(_Fuse(context))
+    return fused.visit(_Hoist(context.invariant)) if context.changed else None
+
+
+@dataclasses.dataclass
+class _Context:
+    types: dict
+    names: object  # the NameFactory of the function
+    filename: str
+    shapes: dict  # array -> symbolic shape, where every binding has one
+    aliases: dict  # array -> the names that may share its memory
+    mentions: dict  # variable -> how many times the function mentions it
+    bindings: dict  # variable -> how many statements bind it
+    parameters: list = dataclasses.field(default_factory=list)
+    invariant: dict = dataclasses.field(default_factory=dict)  # extent variable -> the variables it reads
+    changed: bool = False
+
+
+# -- the statements a run is made of ------------------------------------------------------------------
+@dataclasses.dataclass
+class _Step:
+    statement: cst.SimpleStatementLine
+    kind: str  # "view" (t = a[1:, j]), "op" (t = a * b), "write" (a[1:] = v, a[1:] += v, a += v)
+    target: str  # the name bound, or the array written
+    rank: int  # of the result, or of the region written
+    value: cst.BaseExpression = None  # op: the right-hand side; write: the atom written
+    operands: list = dataclasses.field(default_factory=list)  # op: its atoms
+    region: list = dataclasses.field(default_factory=list)  # view, write: (kind, ...) per element
+    source: str = None  # view: the array viewed
+    write_kind: str = "="
+
+
+def _step_of(statement, types):
+    """The step a normal-form statement is in a run, or None where it cannot be one."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    write = element_write_of(statement)
+    if write is not None:
+        target = statement.body[0].targets[0].target if isinstance(statement.body[0], cst.Assign) else statement.body[0].target
+        region = _region(target.slice, types.get(write.array), types) if write.region is not None else None
+        if region is None or not _is_float64_array(types.get(write.array)) or not _is_operand(write.value, types):
+            return None
+        return _Step(statement, "write", write.array, _rank(region, types[write.array]), value=write.value,
+                     region=region, write_kind=write.kind)
+    update = in_place_update_of(statement)
+    if update is not None:
+        target, value = update
+        if not isinstance(value.operator, (cst.Add, cst.Subtract)) or not _is_float64_array(types.get(target)):
+            return None
+        if not _is_operand(value.right, types):
+            return None
+        kind = "+=" if isinstance(value.operator, cst.Add) else "-="
+        return _Step(statement, "write", target, types[target].ndim, value=value.right, write_kind=kind)
+    small = statement.body[0]
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+        return None
+    target, value = small.targets[0].target.value, small.value
+    if not _is_float64_array(types.get(target)):
+        return None
+    operation = operation_of(value)
+    if isinstance(value, cst.Subscript) and operation.rule in ("view", "index") and _is_float_array(types.get(value.value.value)):
+        region = _region(value.slice, types[value.value.value], types)
+        if region is None or _rank(region, types[value.value.value]) != types[target].ndim:
+            return None
+        return _Step(statement, "view", target, types[target].ndim, region=region, source=value.value.value)
+    if (operation.rule in rules.ELEMENTWISE_RULES and operation.rule in rules.SCALAR_RULES
+            and operation.rule not in _NOT_FUSED and operation.operands
+            and all(_is_operand(atom, types) for atom in operation.operands)
+            and _keywords_only_constant(value)):
+        return _Step(statement, "op", target, types[target].ndim, value=value, operands=list(operation.operands))
+    return None
+
+
+def _is_float64_array(numba_type):
+    return is_array_type(numba_type) and numba_type.dtype == numba_types.float64 and numba_type.ndim >= 1
+
+
+def _is_float_array(numba_type):
+    return is_array_type(numba_type) and isinstance(numba_type.dtype, numba_types.Float) and numba_type.ndim >= 1
+
+
+def _is_operand(atom, types):
+    """A number, a float or integer variable, or a float array of at least one dimension."""
+    if isinstance(atom, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(atom, cst.UnaryOperation):
+        return isinstance(atom.expression, (cst.Integer, cst.Float))
+    if not isinstance(atom, cst.Name):
+        return False
+    numba_type = types.get(atom.value)
+    return _is_float_array(numba_type) or isinstance(numba_type, (numba_types.Float, numba_types.Integer))
+
+
+def _keywords_only_constant(value):
+    return not isinstance(value, cst.Call) or all(a.keyword is None for a in value.args)
+
+
+def _region(elements, array_type, types):
+    """What each element between the brackets does: ("slice", start, stop) with step 1 (atoms or
+    None), ("new",) for None, ("fixed", atom) for an integer; None where another kind appears."""
+    region = []
+    for element in elements:
+        index = element.slice
+        if isinstance(index, cst.Slice):
+            if index.step is not None and not (isinstance(index.step, cst.Integer) and index.step.evaluated_value == 1):
+                return None
+            bounds = [index.lower, index.upper]
+            if not all(bound is None or _is_integer_atom(bound, types) for bound in bounds):
+                return None
+            region.append(("slice", *bounds))
+        elif isinstance(index.value, cst.Name) and index.value.value == "None":
+            region.append(("new",))
+        elif _is_integer_atom(index.value, types):
+            region.append(("fixed", index.value))
+        else:
+            return None
+    taken = sum(1 for entry in region if entry[0] != "new")
+    if not is_array_type(array_type) or taken > array_type.ndim:
+        return None
+    return region + [("slice", None, None)] * (array_type.ndim - taken)
+
+
+def _is_integer_atom(atom, types):
+    if isinstance(atom, cst.Integer):
+        return True
+    if isinstance(atom, cst.UnaryOperation) and isinstance(atom.operator, cst.Minus):
+        return isinstance(atom.expression, cst.Integer)
+    return isinstance(atom, cst.Name) and isinstance(types.get(atom.value), numba_types.Integer)
+
+
+def _rank(region, array_type):
+    return sum(1 for entry in region if entry[0] != "fixed")
+
+
+def _literal(atom):
+    """The integer an atom spells, or None for a variable."""
+    if isinstance(atom, cst.Integer):
+        return atom.evaluated_value
+    if isinstance(atom, cst.UnaryOperation) and isinstance(atom.expression, cst.Integer):
+        return -atom.expression.evaluated_value
+    return None
+
+
+# -- counting names -----------------------------------------------------------------------------------
+def _mentions(node):
+    counts = {}
+
+    class Count(cst.CSTVisitor):
+        def visit_Attribute(self, attribute):
+            attribute.value.visit(self)
+            return False
+
+        def visit_Arg(self, arg):
+            arg.value.visit(self)
+            return False
+
+        def visit_Name(self, name):
+            counts[name.value] = counts.get(name.value, 0) + 1
+
+    node.visit(Count())
+    return counts
+
+
+def _bindings(node):
+    counts = {}
+
+    def bind(target):
+        if isinstance(target, cst.Name):
+            counts[target.value] = counts.get(target.value, 0) + 1
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                bind(element.value)
+
+    class Count(cst.CSTVisitor):
+        def visit_AssignTarget(self, target):
+            bind(target.target)
+
+        def visit_AugAssign(self, statement):
+            bind(statement.target)
+
+        def visit_For(self, loop):
+            bind(loop.target)
+
+        def visit_Param(self, parameter):
+            bind(parameter.name)
+
+    node.visit(Count())
+    return counts
+
+
+# -- finding runs ---------------------------------------------------------------------------------------
+class _Fuse(cst.CSTTransformer):
+    def __init__(self, context):
+        super().__init__()
+        self.context = context
+        self.line = 0  # the user's line of the statements being visited (normalize's markers)
+        self.entry_lines = []  # the line where each block being visited starts
+
+    def on_visit(self, node):
+        marker = marker_of(node)
+        if marker is not None:
+            self.line = int(marker.split(":")[0])
+        if isinstance(node, cst.IndentedBlock):
+            self.entry_lines.append(self.line)
+        return super().on_visit(node)
+
+    def leave_IndentedBlock(self, original, updated):
+        body = self.fused_block(list(updated.body), self.entry_lines.pop())
+        return updated.with_changes(body=body) if body is not None else updated
+
+    def fused_block(self, statements, line):
+        """The block with its runs fused, or None where none is."""
+        result, changed = [], False
+        run = _Run(self.context, statements, line)
+        for position, statement in enumerate(statements):
+            marker = marker_of(statement)
+            line = int(marker.split(":")[0]) if marker is not None else line
+            step = _step_of(statement, self.context.types)
+            if not run.steps:
+                run.line = line
+            if step is not None and run.admits(step, position):
+                continue
+            changed |= run.close(result)
+            run = _Run(self.context, statements, line)
+            if step is not None and run.admits(step, position):
+                continue
+            result.append(statement)
+        changed |= run.close(result)
+        self.context.changed |= changed
+        return result if changed else None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Along:
+    """A base axis that follows the loop: element ``start + position`` of ``base.shape[base_axis]``
+    (``start`` and ``stop`` as written, None where left out); ``key`` is equal for provably equal extents."""
+
+    axis: int  # the array's own axis (before aligning to the loop's last axes)
+    base_axis: int
+    start: object
+    stop: object
+    key: tuple
+
+
+@dataclasses.dataclass
+class _Array:
+    """An array as the loop reads it: ``base[...]``, per base axis an ``_Along`` or a fixed integer
+    atom; ``axes`` holds the extent key of each of the array's own axes (("one",) for a None axis)."""
+
+    base: str
+    entries: list
+    axes: list
+
+    def form(self):
+        """What tells two reads of ``base`` apart."""
+        return [(e.axis, e.base_axis, _code(e.start), e.key) if isinstance(e, _Along) else _code(e) for e in self.entries]
+
+
+class _Run:
+    """Consecutive steps fused into one loop nest."""
+
+    def __init__(self, context, block, line):
+        self.context = context
+        self.line = line  # the user's line it starts on
+        self.block = block  # the block's statements, to tell whether a written array is new memory
+        self.steps = []
+        self.rank = None
+        self.views = {}  # view name -> _Array
+        self.results = {}  # op result name -> its step
+        self.written = []  # (write step, _Array)
+        self.read = []  # _Array read (views at their binding, arrays where an operation reads them)
+
+    # -- admitting steps ---------------------------------------------------------------------------
+    def admits(self, step, position):
+        """Whether ``step`` joins the run (then it has joined)."""
+        if step.target in self.views or step.target in self.results:
+            return False  # bound twice
+        if step.kind == "view":
+            if step.source in self.results or (self.rank is not None and step.rank > self.rank):
+                return False
+            array = self.viewed(step.source, step.region)
+            if not self._may_read([array]):
+                return False
+            self.steps.append(step)
+            self.views[step.target] = array
+            self.read.append(array)
+            return True
+        if self.rank is None and any(len(view.axes) > step.rank for view in self.views.values()):
+            return False
+        if self.rank is not None and step.rank != self.rank:
+            return False
+        atoms = step.operands if step.kind == "op" else [step.value]
+        names = [a.value for a in atoms if isinstance(a, cst.Name) and a.value not in self.results]
+        arrays = [self.operand(name) for name in names if _is_float_array(self.context.types.get(name))]
+        if any(array is None or len(array.axes) > step.rank for array in arrays) or not self._may_read(arrays):
+            return False
+        written = None
+        if step.kind == "write":
+            written = self.viewed(step.target, step.region) if step.region else self.whole(step.target)
+            if not self._may_write(written, self.read + arrays, position):
+                return False
+        if self.rank is not None and not self._connected(atoms, arrays + [written] * (written is not None)):
+            return False
+        if written is not None:
+            self.written.append((step, written))
+        else:
+            self.results[step.target] = step
+        self.rank = step.rank
+        self.steps.append(step)
+        self.read += arrays
+        return True
+
+    def _connected(self, atoms, arrays):
+        """A step joins only a run it reads from, or whose extents its arrays provably have: two
+        unrelated statements may have unrelated shapes."""
+        if any(isinstance(a, cst.Name) and (a.value in self.results or a.value in self.views) for a in atoms):
+            return True
+        known = [set() for _ in range(self.rank)]
+        for array in self.read + [array for _, array in self.written]:
+            for axis, key in enumerate(_aligned(array.axes, self.rank)):
+                known[axis].add(key)
+        return all(key in known[axis] or key in (None, ("one",))
+                   for array in arrays for axis, key in enumerate(_aligned(array.axes, self.rank)))
+
+    def operand(self, name):
+        return self.views[name] if name in self.views else self.whole(name)
+
+    def whole(self, name):
+        return self.viewed(name, [("slice", None, None)] * self.context.types[name].ndim)
+
+    def viewed(self, base, region):
+        entries, axes = [], []
+        for entry in region:
+            if entry[0] == "new":
+                axes.append(("one",))
+            elif entry[0] == "fixed":
+                entries.append(entry[1])
+            else:
+                along = _Along(len(axes), len(entries), entry[1], entry[2], self._slice_key(base, len(entries), entry[1], entry[2]))
+                entries.append(along)
+                axes.append(along.key)
+        return _Array(base, entries, axes)
+
+    def _slice_key(self, base, axis, start, stop):
+        """A key equal for two slices whose extents are provably equal."""
+        shape = self.context.shapes.get(base)
+        whole = ("symbol", shape[axis]) if shape is not None else ("axis", base, axis)
+        low, high = (0 if start is None else _literal(start)), (0 if stop is None else _literal(stop))
+        if low is not None and high is not None and low >= 0 and (stop is None or high < 0):
+            return whole if low == high == 0 else ("less", whole, low - high)  # max(0, extent - low + high)
+        return ("slice", base, axis, _code(start), _code(stop))
+
+    def _may_read(self, arrays):
+        """Reading ``arrays`` is safe: the run writes no memory they may share elsewhere."""
+        return all(not self.shares(array.base, written.base) or array.form() == written.form()
+                   for array in arrays for _, written in self.written)
+
+    def _may_write(self, written, reads, position):
+        """Writing ``written``: every read of memory it may share reads the same elements (an array
+        bound to new memory earlier in this block, not mentioned since, shares nothing)."""
+        if any(self.shares(written.base, other.base) for _, other in self.written):
+            return False
+        fresh = self._fresh(written.base, position)
+        return all(array.form() == written.form() for array in reads
+                   if (array.base == written.base if fresh else self.shares(array.base, written.base)))
+
+    def shares(self, one, other):
+        return one == other or other in self.context.aliases.get(one, ())
+
+    def _fresh(self, target, position):
+        for statement in reversed(self.block[:position]):
+            if target in _mentions(statement):
+                small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+                return (isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
+                        and small.targets[0].target.value == target and _is_new_memory(small.value))
+        return False
+
+    def close(self, result):
+        """Append the run to ``result``, fused where it has an operation or a write; say whether it was."""
+        if not any(step.kind != "view" for step in self.steps):
+            result += [step.statement for step in self.steps]
+            return False
+        result += _LoopWriter(self).statements()
+        return True
+
+
+def _aligned(axes, rank):
+    """An array's axis keys aligned to a loop nest of ``rank`` axes (None where it has no axis)."""
+    return [None] * (rank - len(axes)) + list(axes)
+
+
+def _code(node):
+    return None if node is None or isinstance(node, str) else cst.Module([]).code_for_node(node)
+
+
+_NEW_MEMORY = {"np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full",
+               "np.full_like", "np.copy"}
+
+
+def _is_new_memory(value):
+    return isinstance(value, cst.Call) and _code(value.func) in _NEW_MEMORY
+
+
+class _LoopWriter:
+    """The statements of one fused run: extents and steps before the loop, arrays for the results
+    read after it, the loop nest, and results bound to their names after it."""
+
+    def __init__(self, run):
+        self.run = run
+        self.context = run.context
+        self.names = run.context.names
+        self.hoisted, self.before, self.body, self.after = [], [], [], []
+        self.known = {}  # extent keys, lengths and starts -> the variable holding them
+        self.positions = {}  # (loop axis, start, step) -> the index atom
+        self.elements = {}  # (base, index codes) -> the scalar holding that element
+        self.scalars = {}  # op result -> its scalar
+        self.outside = self._mentioned_outside()
+        self.where = cst.SimpleString(repr(f"{self.context.filename}:{run.line}"))
+        self.arrays = run.read + [array for _, array in run.written]
+        self.loops = [self.names.fresh(name) for name in ("i", "j", "k", "l", "m", "p")[: run.rank]]
+
+    def statements(self):
+        steps = self.run.steps
+        self.before += [s.statement.with_changes(leading_lines=[]) for s in steps if s.kind == "view" and s.target in self.outside]
+        self.extents = [self._loop_extent(axis) for axis in range(self.run.rank)]
+        keys = self._keys_of_results()
+        materialized = {s.target: self._materialized(s, keys[s.target]) for s in steps if s.kind == "op" and s.target in self.outside}
+        lines = []  # the user's line markers, each on the first statement made from its statement
+        for step in steps:
+            lines += list(step.statement.leading_lines)
+            made = len(self.body)
+            if step.kind == "op":
+                self._operation(step, materialized.get(step.target))
+            elif step.kind == "write":
+                self._write(step)
+            if len(self.body) > made and lines:
+                self.body[made] = self.body[made].with_changes(leading_lines=lines)
+                lines = []
+        loop = self._nest()
+        statements = self.before + [loop] + self.after
+        if statements[0] is not loop:
+            statements[0] = statements[0].with_changes(leading_lines=list(steps[0].statement.leading_lines))
+        return self.hoisted + statements
+
+    def _mentioned_outside(self):
+        inside = {}
+        for step in self.run.steps:
+            for name, count in _mentions(step.statement).items():
+                inside[name] = inside.get(name, 0) + count
+        return {name for name, count in inside.items() if self.context.mentions.get(name, 0) > count}
+
+
+    # extents, before the loop ---------------------------------------------------------------------------
+    def _keys(self, array, axis):
+        """The extent key of ``array``'s axis along loop ``axis`` (None where it has none there)."""
+        offset = self.run.rank - len(array.axes)
+        return array.axes[axis - offset] if axis >= offset else None
+
+    def _loop_extent(self, axis):
+        """(extent atom of loop ``axis``, {key: its step} for operands that may broadcast along it,
+        the keys of its operands, the key of the region written). Extents and steps are computed
+        where nothing they read changes (``_Hoist``); the check that the operands conform, in place."""
+        keys = []
+        for array in self.arrays:
+            key = self._keys(array, axis)
+            if key not in (None, ("one",)) and key not in keys:
+                keys.append(key)
+        anchor = self._keys(self.run.written[0][1], axis) if self.run.written else None
+        if anchor not in (None, ("one",)):
+            extent, stepped = self._extent(anchor), [key for key in keys if key != anchor]
+        elif not keys:
+            extent, stepped = cst.Integer("1"), []
+        else:
+            extent = self._extent(keys[0])
+            for key in keys[1:]:
+                extent = self._pure("extent", "broadcast_extent", [extent, self._extent(key)])
+            stepped = keys if len(keys) > 1 else []
+        steps = {key: self._pure("step", "broadcast_step", [self._extent(key), extent]) for key in stepped}
+        for key in stepped:
+            extent = self._checked("extent", "conforming", [extent, self._extent(key), self.where])
+        return extent, steps, keys, anchor
+
+    def _extent(self, key):
+        """The variable holding the extent of axes keyed ``key``: an array's length, or its slice's."""
+        if key not in self.known:
+            array, along = next((a, e) for a in self.arrays for e in a.entries if isinstance(e, _Along) and e.key == key)
+            length = self._length(array.base, along.base_axis)
+            if along.start is None and along.stop is None:
+                self.known[key] = length
+            else:
+                start = along.start if along.start is not None else cst.Integer("0")
+                stop = along.stop if along.stop is not None else length
+                self.known[key] = self._pure(f"{array.base}_extent", "slice_extent", [length, start, stop])
+        return self.known[key]
+
+    def _length(self, base, axis):
+        """``base.shape[axis]``, read from an argument of the same extent where one has it at every
+        binding (then nothing rebinding ``base`` changes it)."""
+        symbol = self.context.shapes.get(base, (None,) * (axis + 1))[axis]
+        if (isinstance(symbol, tuple) and symbol[0] == "dim" and symbol[1] in self.context.parameters
+                and self.context.shapes.get(symbol[1], ())[symbol[2]:symbol[2] + 1] == (symbol,)):
+            base, axis = symbol[1], symbol[2]
+        key = ("length", base, axis)
+        if key not in self.known:
+            name = self.names.fresh(f"{base}_extent")
+            self.hoisted.append(_assign(name, cst.parse_expression(f"{base}.shape[{axis}]")))
+            self.context.invariant[name] = set() if base in self.context.parameters and base in self.context.shapes else {base}
+            self.known[key] = cst.Name(name)
+        return self.known[key]
+
+    def _start(self, base, along):
+        literal = 0 if along.start is None else _literal(along.start)
+        if literal is not None and literal >= 0:
+            return None if literal == 0 else cst.Integer(str(literal))
+        key = ("start", base, along.base_axis, _code(along.start))
+        if key not in self.known:
+            self.known[key] = self._pure(f"{base}_start", "slice_start", [self._length(base, along.base_axis), along.start])
+        return self.known[key]
+
+    def _pure(self, hint, helper, arguments):
+        """An integer computed by a helper that cannot fail: it may move out of loops (``_Hoist``)."""
+        name = self.names.fresh(hint)
+        self.hoisted.append(_assign(name, cst.Call(cst.Name(helper), [cst.Arg(a) for a in arguments])))
+        self.context.invariant[name] = {a.value for a in arguments if isinstance(a, cst.Name)}
+        return cst.Name(name)
+
+    def _checked(self, hint, helper, arguments):
+        """An integer computed by a helper that raises NumPy's error where operands do not conform: it
+        stays where the user's line runs."""
+        name = self.names.fresh(hint)
+        self.before.append(_assign(name, cst.Call(cst.Name(helper), [cst.Arg(a) for a in arguments])))
+        return cst.Name(name)
+
+    def _keys_of_results(self):
+        """Per op result, per loop axis, the extent keys of the arrays it is computed from."""
+        keys = {}
+        for step in self.run.steps:
+            if step.kind != "op":
+                continue
+            found = [set() for _ in range(self.run.rank)]
+            for atom in step.operands:
+                if not isinstance(atom, cst.Name):
+                    continue
+                if atom.value in keys:
+                    for axis in range(self.run.rank):
+                        found[axis] |= keys[atom.value][axis]
+                elif _is_float_array(self.context.types.get(atom.value)):
+                    array = self.run.operand(atom.value)
+                    for axis in range(self.run.rank):
+                        key = self._keys(array, axis)
+                        if key is not None:
+                            found[axis].add(key)
+            keys[step.target] = found
+        return keys
+
+    def _materialized(self, step, keys):
+        """The array a result read after the run is written into (bound to its name after the loop),
+        with a check that NumPy would give it the loop's extents."""
+        for axis, (extent, steps, all_keys, anchor) in enumerate(list(self.extents)):
+            needed = {anchor} if anchor not in (None, ("one",)) else set(all_keys)
+            if steps and not needed <= keys[axis]:
+                own = cst.Integer("1")
+                for key in sorted(keys[axis] - {("one",)}, key=repr):
+                    own = self._pure("extent", "broadcast_extent", [own, self._extent(key)])
+                self.extents[axis] = (self._checked("extent", "same_extent", [own, extent, self.where]),
+                                      steps, all_keys, anchor)
+        reads_old = any(array.base == step.target for array in self.run.read)
+        array = self.names.fresh(f"{step.target}_new") if reads_old else step.target
+        extents = [extent for extent, *_ in self.extents]
+        shape = extents[0] if len(extents) == 1 else cst.Tuple([cst.Element(e) for e in extents])
+        self.before.append(_assign(array, cst.Call(cst.parse_expression("np.empty"), [cst.Arg(shape)])))
+        if array != step.target:
+            self.after.append(_assign(step.target, cst.Name(array)))
+        return array
+
+    # the loop's body --------------------------------------------------------------------------------------
+    def _index(self, array):
+        """The index atoms of ``array``'s element at the loop's current position."""
+        atoms = []
+        offset = self.run.rank - len(array.axes)
+        for entry in array.entries:
+            if not isinstance(entry, _Along):
+                atoms.append(entry)
+                continue
+            axis = entry.axis + offset
+            atoms.append(self._position(axis, self._start(array.base, entry), self.extents[axis][1].get(entry.key)))
+        return atoms
+
+    def _position(self, axis, start, step):
+        key = (axis, _code(start), _code(step))
+        if key not in self.positions:
+            position = cst.Name(self.loops[axis])
+            if step is not None:
+                position = self._int_statement(f"{self.loops[axis]}_step", cst.BinaryOperation(step, cst.Multiply(), position))
+            if start is not None:
+                position = self._int_statement(f"{self.loops[axis]}_from", cst.BinaryOperation(position, cst.Add(), start))
+            self.positions[key] = position
+        return self.positions[key]
+
+    def _int_statement(self, hint, value):
+        name = self.names.fresh(hint)
+        self.body.append(_assign(name, value))
+        return cst.Name(name)
+
+    def _element(self, name):
+        """The scalar holding operand ``name``'s element at the loop's position (read once)."""
+        if name in self.scalars:
+            return cst.Name(self.scalars[name])
+        array = self.run.operand(name)
+        index = self._index(array)
+        key = (array.base, tuple(_code(atom) for atom in index))
+        if key not in self.elements:
+            own = name != array.base and name not in self.outside and self.context.bindings.get(name) == 1
+            scalar = name if own else self.names.fresh(f"{name}_element")
+            self.body.append(_assign(scalar, _subscript(array.base, index)))
+            self.elements[key] = scalar
+        return cst.Name(self.elements[key])
+
+    def _atom(self, atom):
+        if isinstance(atom, cst.Name) and (atom.value in self.scalars or _is_float_array(self.context.types.get(atom.value))):
+            return self._element(atom.value)
+        return atom
+
+    def _operation(self, step, array):
+        replaced = {atom.value: self._atom(atom) for atom in step.operands if isinstance(atom, cst.Name)}
+        own = step.target not in self.outside and self.context.bindings.get(step.target) == 1
+        scalar = step.target if own else self.names.fresh(f"{step.target}_element")
+        self.body.append(_assign(scalar, step.value.visit(_Replace(replaced))))
+        self.scalars[step.target] = scalar
+        if array is not None:
+            self.body.append(_element_write(array, [cst.Name(loop) for loop in self.loops], cst.Name(scalar), "="))
+
+    def _write(self, step):
+        value = self._atom(step.value)
+        array = next(written for s, written in self.run.written if s is step)
+        self.body.append(_element_write(step.target, self._index(array), value, step.write_kind))
+        for key in [key for key in self.elements if self.run.shares(key[0], step.target)]:
+            del self.elements[key]  # read again after the write
+
+    def _nest(self):
+        body = cst.IndentedBlock(self.body)
+        loop = None
+        for axis in reversed(range(self.run.rank)):
+            loop = cst.For(target=cst.Name(self.loops[axis]), iter=cst.Call(cst.Name("range"), [cst.Arg(self.extents[axis][0])]),
+                           body=body)
+            body = cst.IndentedBlock([loop])
+        return loop.with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(FUSED_LOOP_NOTE))])
+
+
+class _Hoist(cst.CSTTransformer):
+    """Extents and steps of fused loops computed before the loops around them that change nothing
+    they read (a time loop's statements get theirs once, not per step)."""
+
+    def __init__(self, invariant):
+        super().__init__()
+        self.invariant = invariant
+
+    def leave_For(self, original, updated):
+        return self._hoisted(updated)
+
+    def leave_While(self, original, updated):
+        return self._hoisted(updated)
+
+    def _hoisted(self, loop):
+        bound = bound_names(loop)
+        hoisted, kept = [], []
+        for statement in loop.body.body:
+            assignment = assignment_of(statement)
+            if assignment is not None and assignment[0] in self.invariant and not self.invariant[assignment[0]] & bound:
+                hoisted.append(statement)
+                bound.discard(assignment[0])
+            else:
+                kept.append(statement)
+        if not hoisted:
+            return loop
+        loop = loop.with_changes(body=loop.body.with_changes(body=kept))
+        return cst.FlattenSentinel(hoisted + [loop])
+
+
+class _Replace(cst.CSTTransformer):
+    """Operand names replaced by the scalars holding their elements (function names left alone)."""
+
+    def __init__(self, replaced):
+        super().__init__()
+        self.replaced = replaced
+
+    def visit_Attribute(self, node):
+        return False
+
+    def leave_Name(self, original, updated):
+        return self.replaced.get(original.value, updated)
+
+
+def _assign(name, value):
+    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
+
+
+def _subscript(base, index):
+    return cst.Subscript(cst.Name(base), [cst.SubscriptElement(cst.Index(atom)) for atom in index])
+
+
+def _element_write(base, index, value, kind):
+    target = _subscript(base, index)
+    if kind == "=":
+        return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
+    operator = cst.AddAssign() if kind == "+=" else cst.SubtractAssign()
+    return cst.SimpleStatementLine([cst.AugAssign(target, operator, value)])
