@@ -249,15 +249,3 @@ def conforming(loop_extent, extent, where):
         raise ValueError(where + ": operands could not be broadcast together: along one axis their extents "
                          "differ and neither is 1")
     return loop_extent
-
-
-@njit(cache=True)
-def same_extent(extent, loop_extent, where):
-    """``loop_extent``, where a result of a fused loop has it; else an error naming ``where``: an
-    array computed only from operands of one element along an axis the other operands of its line
-    run along (srcad's fused loops would give it the loop's extent; NumPy keeps one element)."""
-    if extent != loop_extent:
-        raise ValueError(where + ": srcad computes this line's whole-array statements in one loop; one "
-                         "result here has fewer elements along an axis than the others (it broadcasts "
-                         "only from arrays of one element): compute it on a line of its own")
-    return loop_extent

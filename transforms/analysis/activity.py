@@ -205,8 +205,8 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
     overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
-    overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group)
     rebound = rebound_arrays(body, parameters, types)
+    overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group, rebound)
     if not thread:
         overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
     written = written_arrays(body, types)
@@ -228,7 +228,8 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
         kept = values_kept_per_term(body, per_term_loops)
-        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, restored_bindings, written, kept)
+        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, restored_bindings, written, kept,
+                                  rebound)
         recorded = overwritten - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
@@ -363,14 +364,15 @@ def _loop_indices_read_only_in_their_loops(body, reads):
     }
 
 
-def _arrays_read_after_their_last_write(body, reads, arrays, group):
+def _arrays_read_after_their_last_write(body, reads, arrays, group, rebound):
     """Arrays whose every reading by an adjoint comes after the last write to them: the reverse
-    sweep finds the same values there, so nothing needs saving."""
+    sweep finds the same values there, so nothing needs saving. Not an array bound again: its
+    name may hold other memory by then (``x[0] = 1.0``, then ``x = np.sin(x)`` in a loop)."""
     positions, last_write = last_writes(body, arrays, group)
     return {
         name
         for name, readers in reads.items()
-        if name in last_write and all(positions[id(r)] > last_write[name] for r in readers)
+        if name in last_write and name not in rebound and all(positions[id(r)] > last_write[name] for r in readers)
     }
 
 

@@ -38,7 +38,7 @@ from .shapes import symbolic_shapes
 
 # Elementwise operations a loop computes on floats with the same rule (np.where's condition and
 # np.clip's bounds included when they are floats or numbers).
-_NOT_FUSED = {"copy", "max", "min", "np.where"}
+_NOT_FUSED = {"copy", "max", "min", "np.where", "np.clip"}  # (numba has no np.clip of floats)
 
 
 def fused_elementwise(definition, types, names, filename):
@@ -87,7 +87,9 @@ def _step_of(statement, types):
     write = element_write_of(statement)
     if write is not None:
         target = statement.body[0].targets[0].target if isinstance(statement.body[0], cst.Assign) else statement.body[0].target
-        region = _region(target.slice, types.get(write.array), types) if write.region is not None else None
+        array_type = types.get(write.array)
+        row = write.region is None and is_array_type(array_type) and array_type.ndim > len(write.index)  # f[a_s] -= fs_s
+        region = _region(target.slice, array_type, types) if write.region is not None or row else None
         if region is None or not _is_float64_array(types.get(write.array)) or not _is_operand(write.value, types):
             return None
         return _Step(statement, "write", write.array, _rank(region, types[write.array]), value=write.value,
@@ -260,24 +262,35 @@ class _Fuse(cst.CSTTransformer):
 
     def fused_block(self, statements, line):
         """The block with its runs fused, or None where none is."""
-        result, changed = [], False
-        run = _Run(self.context, statements, line)
+        items = []  # (position, statement, step or None, the user's line)
         for position, statement in enumerate(statements):
             marker = marker_of(statement)
             line = int(marker.split(":")[0]) if marker is not None else line
-            step = _step_of(statement, self.context.types)
-            if not run.steps:
-                run.line = line
-            if step is not None and run.admits(step, position):
-                continue
-            changed |= run.close(result)
-            run = _Run(self.context, statements, line)
-            if step is not None and run.admits(step, position):
-                continue
-            result.append(statement)
-        changed |= run.close(result)
+            items.append((position, statement, _step_of(statement, self.context.types), line))
+        result = []
+        changed = _fuse_runs(self.context, statements, items, result)
         self.context.changed |= changed
         return result if changed else None
+
+
+def _fuse_runs(context, block, items, result):
+    """Append ``items`` (of ``block``) to ``result``, consecutive steps fused into runs; say whether any was."""
+    changed, run = False, None
+    for position, statement, step, line in items:
+        if run is not None and step is not None and run.admits(step, position):
+            continue
+        if run is not None and step is None and run.passes_over(statement):
+            continue
+        if run is not None:
+            changed |= run.close(result)
+        run = _Run(context, block, line)
+        if step is not None and run.admits(step, position):
+            continue
+        run = None
+        result.append(statement)
+    if run is not None:
+        changed |= run.close(result)
+    return changed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,6 +325,8 @@ class _Run:
     def __init__(self, context, block, line):
         self.context = context
         self.line = line  # the user's line it starts on
+        self.passed = []  # integer statements between its steps, computed before the loop
+        self.positions = []  # each step's position in the block
         self.block = block  # the block's statements, to tell whether a written array is new memory
         self.steps = []
         self.rank = None
@@ -332,6 +347,7 @@ class _Run:
             if not self._may_read([array]):
                 return False
             self.steps.append(step)
+            self.positions.append(position)
             self.views[step.target] = array
             self.read.append(array)
             return True
@@ -349,28 +365,17 @@ class _Run:
             written = self.viewed(step.target, step.region) if step.region else self.whole(step.target)
             if not self._may_write(written, self.read + arrays, position):
                 return False
-        if self.rank is not None and not self._connected(atoms, arrays + [written] * (written is not None)):
-            return False
+            if self.written and _aligned(written.axes, step.rank) != _aligned(self.written[0][1].axes, step.rank):
+                return False  # regions written by one loop have one shape
         if written is not None:
             self.written.append((step, written))
         else:
             self.results[step.target] = step
         self.rank = step.rank
         self.steps.append(step)
+        self.positions.append(position)
         self.read += arrays
         return True
-
-    def _connected(self, atoms, arrays):
-        """A step joins only a run it reads from, or whose extents its arrays provably have: two
-        unrelated statements may have unrelated shapes."""
-        if any(isinstance(a, cst.Name) and (a.value in self.results or a.value in self.views) for a in atoms):
-            return True
-        known = [set() for _ in range(self.rank)]
-        for array in self.read + [array for _, array in self.written]:
-            for axis, key in enumerate(_aligned(array.axes, self.rank)):
-                known[axis].add(key)
-        return all(key in known[axis] or key in (None, ("one",))
-                   for array in arrays for axis, key in enumerate(_aligned(array.axes, self.rank)))
 
     def operand(self, name):
         return self.views[name] if name in self.views else self.whole(name)
@@ -425,12 +430,42 @@ class _Run:
                         and small.targets[0].target.value == target and _is_new_memory(small.value))
         return False
 
-    def close(self, result):
-        """Append the run to ``result``, fused where it has an operation or a write; say whether it was."""
-        if not any(step.kind != "view" for step in self.steps):
-            result += [step.statement for step in self.steps]
+    def passes_over(self, statement):
+        """Whether the run goes on past ``statement``, an integer assignment that reads nothing it
+        computes or writes, binding a name it has not read (``a_s = a[s]`` between ``fs_s = fs[s]``
+        and ``f[a_s] -= fs_s``): it is computed before the loop."""
+        assignment = assignment_of(statement)
+        if not self.steps or assignment is None or in_place_update_of(statement) is not None:
             return False
-        result += _LoopWriter(self).statements()
+        target, value = assignment
+        if not isinstance(self.context.types.get(target), numba_types.Integer):
+            return False
+        read = _mentions(value)
+        mentioned = set().union(*(_mentions(step.statement) for step in self.steps))
+        if target in mentioned or any(name in self.results or name in self.views for name in read):
+            return False
+        if any(self.shares(name, written.base) for name in read for _, written in self.written):
+            return False
+        self.passed.append(statement)
+        return True
+
+    def close(self, result):
+        """Append the run to ``result``, fused where it has an operation or a write; say whether it was.
+        A result read after the run that NumPy might give fewer elements than the loop has (computed
+        only from operands that may broadcast) ends a run of its own."""
+        if not any(step.kind != "view" for step in self.steps):
+            result += self.passed + [step.statement for step in self.steps]
+            return False
+        writer = _LoopWriter(self)
+        short = writer.first_short_result()
+        if short is not None:
+            cut = self.positions[short] + 1 if short < len(self.steps) - 1 else self.positions[short]
+            items = [(p, self.block[p], _step_of(self.block[p], self.context.types), self.line)
+                     for p in range(self.positions[0], self.positions[-1] + 1)]
+            _fuse_runs(self.context, self.block, [item for item in items if item[0] < cut], result)
+            _fuse_runs(self.context, self.block, [item for item in items if item[0] >= cut], result)
+            return True
+        result += self.passed + writer.statements()
         return True
 
 
@@ -473,8 +508,7 @@ class _LoopWriter:
         steps = self.run.steps
         self.before += [s.statement.with_changes(leading_lines=[]) for s in steps if s.kind == "view" and s.target in self.outside]
         self.extents = [self._loop_extent(axis) for axis in range(self.run.rank)]
-        keys = self._keys_of_results()
-        materialized = {s.target: self._materialized(s, keys[s.target]) for s in steps if s.kind == "op" and s.target in self.outside}
+        materialized = {s.target: self._materialized(s) for s in steps if s.kind == "op" and s.target in self.outside}
         lines = []  # the user's line markers, each on the first statement made from its statement
         for step in steps:
             lines += list(step.statement.leading_lines)
@@ -603,17 +637,23 @@ class _LoopWriter:
             keys[step.target] = found
         return keys
 
-    def _materialized(self, step, keys):
-        """The array a result read after the run is written into (bound to its name after the loop),
-        with a check that NumPy would give it the loop's extents."""
-        for axis, (extent, steps, all_keys, anchor) in enumerate(list(self.extents)):
-            needed = {anchor} if anchor not in (None, ("one",)) else set(all_keys)
-            if steps and not needed <= keys[axis]:
-                own = cst.Integer("1")
-                for key in sorted(keys[axis] - {("one",)}, key=repr):
-                    own = self._pure("extent", "broadcast_extent", [own, self._extent(key)])
-                self.extents[axis] = (self._checked("extent", "same_extent", [own, extent, self.where]),
-                                      steps, all_keys, anchor)
+    def first_short_result(self):
+        """The index of the first result read after the run whose operands may all have one element
+        along an axis the loop runs along with more (NumPy would give it one), or None."""
+        keys = self._keys_of_results()
+        for index, step in enumerate(self.run.steps):
+            if step.kind != "op" or step.target not in self.outside:
+                continue
+            for axis in range(self.run.rank):
+                anchor = self._keys(self.run.written[0][1], axis) if self.run.written else None
+                needed = {anchor} if anchor not in (None, ("one",)) else (
+                    {self._keys(array, axis) for array in self.arrays} - {None, ("one",)})
+                if not needed <= keys[step.target][axis]:
+                    return index
+        return None
+
+    def _materialized(self, step):
+        """The array a result read after the run is written into (bound to its name after the loop)."""
         reads_old = any(array.base == step.target for array in self.run.read)
         array = self.names.fresh(f"{step.target}_new") if reads_old else step.target
         extents = [extent for extent, *_ in self.extents]

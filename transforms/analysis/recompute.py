@@ -144,11 +144,13 @@ def _element_writes_within(statement, arrays):
 
 
 def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
-                 written=frozenset(), kept=frozenset()):
+                 written=frozenset(), kept=frozenset(), bound_again=frozenset()):
     """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
     arrays changed in place; an array sharing memory with one of them holds its old values in the
     reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten).
-    ``kept``: ids of defining statements whose values are kept instead (see independent_terms)."""
+    ``kept``: ids of defining statements whose values are kept instead (see independent_terms).
+    ``bound_again``: the arrays bound more than once; one not restored may name other memory
+    by the time the reverse sweep reads it."""
     positions, last_write = last_writes(body, arrays, group)
 
     definitions = {}  # name -> number of defining statements
@@ -192,7 +194,8 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                     chosen[operand] = (statement, index)
                     return True
                 return False
-            if operand in last_write and positions[id(block[start])] > last_write[operand]:
+            if operand in last_write and positions[id(block[start])] > last_write[operand] and (
+                    operand not in bound_again or operand in overwritten):
                 return True  # an array nothing writes after this read: the reverse sweep sees the same values
             if any(m in written and m not in overwritten for m in (group or {}).get(operand, ())):
                 return False

@@ -412,7 +412,7 @@ INACTIVE_FUNCTIONS = {
     "np.argsort", "np.isnan", "np.isinf", "np.isfinite",
     "integer_power",  # a ** b of two integers (transforms/analysis/integer_powers.py)
     # extents and steps of fused loops (transforms/analysis/fused_loops.py)
-    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "same_extent",
+    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming",
 }  # fmt: skip
 
 # Binary operators whose result is piecewise constant.
@@ -446,7 +446,7 @@ VARIADIC_FUNCTIONS = {"min", "max"}
 
 # srcad's helpers that take the user's "file.py:line" as an argument, at this position, to name it in
 # their errors (integer_power): the string is copied as it is where generated code is differentiated again.
-LOCATED_HELPERS = {"integer_power": 2, "conforming": 2, "same_extent": 2}
+LOCATED_HELPERS = {"integer_power": 2, "conforming": 2}
 
 
 # Functions with a meaning only in kernels: the thread index, and an atomic scatter-add.

@@ -1,0 +1,191 @@
+"""Whole-array statements as element loops (``transforms/analysis/fused_loops.py``): the fused
+normal form still computes what NumPy computes on the user's code, run through numba and as plain
+Python, on programs written in several styles; bad shapes give NumPy's error."""
+
+import numba
+import numpy as np
+import pytest
+
+from srcad.pipeline import Normalized, _function_from
+from srcad.transforms.analysis.fused_loops import fused_elementwise
+from srcad.transforms.analysis.infer_types import infer_types
+from srcad.transforms.ir import FUSED_LOOP_NOTE
+from srcad.transforms.output import emit
+
+
+def _fused_source(function, args):
+    normalized = Normalized(function)
+    argument_types = tuple(numba.typeof(a) for a in args)
+    types, _ = infer_types(normalized.python_function(), argument_types)
+    definition = fused_elementwise(normalized.definition, types, normalized.names, normalized.parsed.filename)
+    if definition is None:
+        return None, normalized
+    return emit.module_source(definition, stage="fused", origin="test", constants=normalized.constants), normalized
+
+
+def _fused_values(function, args):
+    """(NumPy's value of the user's code, the fused normal form's under numba, as plain Python)."""
+    source, normalized = _fused_source(function, args)
+    assert source is not None and FUSED_LOOP_NOTE in source, f"{function.__name__} was not fused"
+    fused = _function_from(source, normalized.parsed.name)
+    copies = lambda: [a.copy() if isinstance(a, np.ndarray) else a for a in args]  # noqa: E731
+    return function(*copies()), numba.njit(fused)(*copies()), fused(*copies())
+
+
+def _assert_same_as_numpy(function, *args):
+    expected, compiled, plain = _fused_values(function, args)
+    np.testing.assert_allclose(compiled, expected, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(plain, expected, rtol=1e-13, atol=1e-14)
+
+
+def wave(u0, c, steps):
+    n = u0.shape[0]
+    u_prev = u0.copy()
+    u = u0.copy()
+    r2 = (c * 0.1) ** 2
+    for _ in range(steps):
+        u_next = np.zeros(n)
+        u_next[1:-1] = 2.0 * u[1:-1] - u_prev[1:-1] + r2[1:-1] * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u_prev = u
+        u = u_next
+    return np.sum(u * u)
+
+
+def test_a_stencil_on_slices():
+    rng = np.random.default_rng(0)
+    _assert_same_as_numpy(wave, rng.normal(size=12), rng.uniform(0.5, 1.0, 12), 7)
+
+
+def damped(u, c, steps):
+    for _ in range(steps):
+        u = u - 0.1 * c * u + 0.01 * c
+    return np.sum(u * u)
+
+
+def test_an_argument_of_one_element_broadcasts():
+    rng = np.random.default_rng(1)
+    _assert_same_as_numpy(damped, rng.normal(size=9), np.array([0.7]), 5)
+    _assert_same_as_numpy(damped, np.array([0.3]), rng.normal(size=9), 5)
+    _assert_same_as_numpy(damped, rng.normal(size=9), rng.normal(size=9), 5)
+
+
+def test_operands_that_do_not_broadcast_raise_numpys_error():
+    with pytest.raises(ValueError):
+        wave(np.ones(9), np.ones(5), 2)  # NumPy's own error on the user's code
+    source, normalized = _fused_source(wave, (np.ones(9), np.ones(5), 2))
+    fused = _function_from(source, normalized.parsed.name)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        numba.njit(fused)(np.ones(9), np.ones(5), 2)
+
+
+def shifted(x, k):
+    y = np.zeros(x.shape[0])
+    y[k:] = x[:-k] * 2.0 + x[-3] - np.sin(x[k:])
+    z = y[-4:] * 3.0
+    return np.sum(z) + np.sum(y ** 2)
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_bounds_held_in_variables_and_negative_starts(k):
+    _assert_same_as_numpy(shifted, np.linspace(-1.0, 2.0, 10), k)
+
+
+def springs(x0, v0, a, b, rest, k, steps, dt):
+    x = x0.copy()
+    v = v0.copy()
+    for _ in range(steps):
+        d = x[a] - x[b]
+        length = np.sqrt(np.sum(d * d, axis=1))
+        fs = (k * (length - rest) / length)[:, None] * d
+        f = np.zeros_like(x)
+        for s in range(a.shape[0]):
+            f[a[s]] -= fs[s]
+            f[b[s]] += fs[s]
+        f[:, 1] -= 9.8
+        v = 0.99 * v + dt * f
+        x = x + dt * v
+    return np.sum(x[:, 0] ** 2) + np.sum(x[:, 1])
+
+
+def test_rows_of_an_n_by_2_array_and_a_broadcast_axis():
+    rng = np.random.default_rng(2)
+    x0 = np.stack([1.1 * np.arange(5.0), 0.1 * rng.normal(size=5)], axis=1)
+    _assert_same_as_numpy(springs, x0, np.zeros((5, 2)), np.arange(4), np.arange(1, 5), 1.0, rng.uniform(5, 10, 4), 20, 0.01)
+
+
+def test_velocities_of_one_row_grow_to_the_positions_rows():
+    x0 = np.stack([1.1 * np.arange(4.0), np.zeros(4)], axis=1)
+    _assert_same_as_numpy(springs, x0, np.ones((1, 2)), np.arange(3), np.arange(1, 4), 1.0, np.full(3, 7.0), 6, 0.01)
+
+
+def heat(u, alpha, steps):
+    for _ in range(steps):
+        lap = np.zeros_like(u)
+        lap[1:-1, 1:-1] = u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4.0 * u[1:-1, 1:-1]
+        u = u + alpha * lap
+    return np.sum(u * u)
+
+
+def test_a_two_dimensional_stencil():
+    _assert_same_as_numpy(heat, np.random.default_rng(3).normal(size=(6, 7)), 0.1, 4)
+
+
+def reads_what_it_writes(a, b):
+    a[1:] = a[:-1] + 1.0  # NumPy reads all of a[:-1] first
+    view = b[1:]
+    b[:-1] = view * 2.0
+    a += a * 0.5
+    return np.sum(a * a) + np.sum(b ** 3)
+
+
+def test_overlapping_reads_and_writes_keep_numpys_order():
+    _assert_same_as_numpy(reads_what_it_writes, np.linspace(0.0, 1.0, 6), np.linspace(-1.0, 1.0, 6))
+
+
+def unrelated(x, n):
+    b = np.ones(n) * 0.5
+    c = x * x
+    return np.sum(b) + np.sum(c)
+
+
+def test_consecutive_statements_of_unrelated_shapes():
+    _assert_same_as_numpy(unrelated, np.arange(4.0), 7)
+
+
+def one_element_result(c, x):
+    t = c * 2.0
+    z = t + x
+    return np.sum(t) + np.sum(z) + t.shape[0]
+
+
+def test_a_result_of_one_element_keeps_its_shape():
+    _assert_same_as_numpy(one_element_result, np.array([0.5]), np.arange(5.0))
+    _assert_same_as_numpy(one_element_result, np.arange(5.0) + 1.0, np.arange(5.0))
+
+
+def moved_then_written(x, y):
+    for _ in range(3):
+        x = x + 0.05 * np.cos(x) * y
+    x[1:3] += x[::2] * 2.0
+    return np.sum(x ** 2)
+
+
+def test_a_result_moved_to_its_name_then_written():
+    _assert_same_as_numpy(moved_then_written, np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4))
+
+
+def scalars_only(x):
+    y = x * 2.0
+    return np.sum(y)
+
+
+def matrix_product_ends_a_run(A, x):
+    y = np.tanh(A @ x) * 2.0 - x
+    return np.sum(y * y)
+
+
+def test_a_matrix_product_stays_a_call():
+    rng = np.random.default_rng(4)
+    _assert_same_as_numpy(matrix_product_ends_a_run, rng.normal(size=(4, 4)), rng.normal(size=4))
+    source, _ = _fused_source(matrix_product_ends_a_run, (np.ones((4, 4)), np.ones(4)))
+    assert "@" in source
