@@ -154,7 +154,7 @@ def new_memory_only_on_some_steps(x, steps):
 @pytest.mark.parametrize(
     "function, line, written",
     [
-        (written_through_the_other_name, "cur = nxt", "'cur' is written"),
+        (written_through_the_other_name, "prev = cur", "'cur' is written"),  # (cur = nxt hands nxt's memory on)
         (written_after_the_rotation, "following = nxt", "'nxt' is written"),
         (new_memory_only_on_some_steps, "cur = nxt", "'nxt' is written"),
     ],

@@ -21,7 +21,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from .. import rules
-from ..ir import names_in
+from ..ir import names_in, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -201,11 +201,12 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         readers = [r for m in members for r in reads.get(m, [])]
         for member in members:
             reads[member] = readers
-    invariant = _invariant_names(body, parameters, assignments)
+    rebound = rebound_arrays(body, parameters, types)
+    shaped = fixed_shape_arrays(body, parameters, types)
+    invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound})
     overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
     overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
-    rebound = rebound_arrays(body, parameters, types)
     overwritten -= _arrays_read_after_their_last_write(body, reads, arrays, group, rebound)
     if not thread:
         overwritten |= arrays_cheaper_to_restore(body, overwritten, invariant, types, group, rebound)
@@ -223,7 +224,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         overwritten -= {n for n in rebound - views if n in group and n not in read_directly | written}
         rederived, rederive_at = rederived_views(body, views, written, group, invariant)
         overwritten -= set(rederived)
-    fixed_shape = fixed_shape_arrays(body, parameters, types) - views
+    fixed_shape = shaped - views
     private = privately_written(body, types)
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
@@ -292,12 +293,14 @@ def _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved):
     return saving
 
 
-def _invariant_names(body, parameters, assignments):
+def _invariant_names(body, parameters, assignments, steady_shapes):
     """Variables that hold one value from their first assignment on.
 
     A variable assigned by a single statement (even inside a loop) from
     literals and other invariant variables, like ``neg_k = -k``, recomputes
-    the same value every time: it never needs saving on the tape.
+    the same value every time: it never needs saving on the tape. So does
+    ``n = x.shape[0]`` of an array in ``steady_shapes`` (bound once, or of one
+    shape at every binding); of another, only while ``x`` is invariant.
     """
     single = {}
     for statement, _ in walk(body):
@@ -313,7 +316,7 @@ def _invariant_names(body, parameters, assignments):
         for name, values in single.items():
             if name in invariant or len(values) != 1:
                 continue
-            names = names_in(values[0])
+            names = names_in(values[0]) | (variables_in(values[0]) - steady_shapes)
             if _is_inactive_call(values[0]):  # a pure function of its arguments (len, slice_extent...)
                 names = set().union(*(names_in(argument.value) for argument in values[0].args))
             if names <= invariant and not _calls_anything_but_rules(values[0]):
