@@ -1,0 +1,110 @@
+"""Gradients of whole-array programs whose statements become element loops
+(``transforms/analysis/fused_loops.py``), against central differences; the adjoints read as loops."""
+
+import numpy as np
+import pytest
+from oracles import plain_central_differences
+from test_fused_loops import damped, heat, moved_then_written, one_element_result, reads_what_it_writes, shifted, springs, wave
+
+import srcad
+from srcad.transforms.ir import FUSED_LOOP_NOTE
+
+
+def _check(function, args, wrt):
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    gradient = srcad.grad(function, wrt=wrt)(*copies)
+    gradient = gradient if isinstance(gradient, tuple) else (gradient,)
+    for position, computed in zip(wrt, gradient):
+        on_copies = lambda *a: function(*[v.copy() if isinstance(v, np.ndarray) else v for v in a])  # noqa: E731
+        expected = plain_central_differences(on_copies, list(args), position)
+        np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_a_stencil_on_slices():
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=12), rng.uniform(0.5, 1.0, 12), 7)
+    _check(wave, args, (0, 1))
+    source = srcad.source(wave, "adjoint", args=args, wrt=(0, 1))
+    assert FUSED_LOOP_NOTE in source and "np.zeros_like(u_2)" not in source
+
+
+@pytest.mark.parametrize("sizes", [(9, 1), (1, 9), (9, 9)])
+def test_arguments_of_one_element_broadcast(sizes):
+    rng = np.random.default_rng(1)
+    _check(damped, (rng.normal(size=sizes[0]), 0.5 + rng.uniform(size=sizes[1]), 5), (0, 1))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_bounds_held_in_variables_and_negative_starts(k):
+    _check(shifted, (np.linspace(-1.0, 2.0, 10), k), (0,))
+
+
+@pytest.mark.parametrize("v_rows", [5, 1])
+def test_rows_of_an_n_by_2_array(v_rows):
+    rng = np.random.default_rng(2)
+    x0 = np.stack([1.1 * np.arange(5.0), 0.1 * rng.normal(size=5)], axis=1)
+    args = (x0, 0.1 * rng.normal(size=(v_rows, 2)), np.arange(4), np.arange(1, 5), 1.0, rng.uniform(5, 10, 4), 8, 0.01)
+    _check(springs, args, (0, 1, 5))
+
+
+def test_a_two_dimensional_stencil():
+    _check(heat, (np.random.default_rng(3).normal(size=(6, 7)), 0.1, 4), (0, 1))
+
+
+def test_overlapping_reads_and_writes():
+    _check(reads_what_it_writes, (np.linspace(0.0, 1.0, 6), np.linspace(-1.0, 1.0, 6)), (0, 1))
+
+
+@pytest.mark.parametrize("c", [np.array([0.5]), np.arange(5.0) + 1.0])
+def test_a_result_of_one_element(c):
+    _check(one_element_result, (c, np.arange(5.0)), (0, 1))
+
+
+def test_a_result_moved_to_its_name_then_written():
+    _check(moved_then_written, (np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)), (0, 1))
+
+
+def written_then_bound_again(x0, steps):
+    x = x0.copy()
+    x[0] = 1.0
+    for _ in range(steps):
+        x = np.outer(x, x)[1] * 0.9  # read by outer's adjoint: each step's x is restored
+    return np.sum(x)
+
+
+def test_an_array_written_once_then_bound_again_in_a_loop():
+    """The reverse sweep took x as unchanged after its last write (x[0] = 1.0), although x names
+    new memory at each step: a silently wrong gradient found while building fused loops."""
+    _check(written_then_bound_again, (np.linspace(0.1, 1.0, 5), 3), (0,))
+
+
+def rotated(a0, weights, steps):
+    n = a0.shape[0]
+    a = a0.copy()
+    c = np.empty(n)
+    for i in range(n):
+        c[i] = a0[i] * weights[i]
+    for _ in range(steps):
+        d = np.empty(n)
+        for i in range(n):
+            d[i] = a[i] * 0.3 + np.sin(c[i])
+        a = c
+        c = d
+    return np.sum(a * c)
+
+
+def test_element_reads_of_a_rotated_array():
+    _check(rotated, (np.sin(np.linspace(0.0, 3.0, 9)), 0.2 + 0.01 * np.arange(9.0), 3), (0, 1))
+
+
+def grows(x0, y, n):
+    x = x0.copy()
+    for _ in range(n):
+        x = np.sin(x) * y  # one element at first, y's length after the first step
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("sizes", [(1, 4), (4, 4), (4, 1)])
+def test_a_state_whose_length_changes(sizes):
+    rng = np.random.default_rng(5)
+    _check(grows, (rng.normal(size=sizes[0]), rng.normal(size=sizes[1]), 3), (0, 1))
