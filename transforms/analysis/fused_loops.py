@@ -111,7 +111,7 @@ def _step_of(statement, types):
         return None
     operation = operation_of(value)
     if isinstance(value, cst.Subscript) and operation.rule in ("view", "index") and _is_float_array(types.get(value.value.value)):
-        region = _region(value.slice, types[value.value.value], types)
+        region = _region(value.slice, types[value.value.value], types, gathers=True)
         if region is None or _rank(region, types[value.value.value]) != types[target].ndim:
             return None
         return _Step(statement, "view", target, types[target].ndim, region=region, source=value.value.value)
@@ -147,9 +147,10 @@ def _keywords_only_constant(value):
     return not isinstance(value, cst.Call) or all(a.keyword is None for a in value.args)
 
 
-def _region(elements, array_type, types):
+def _region(elements, array_type, types, gathers=False):
     """What each element between the brackets does: ("slice", start, stop) with step 1 (atoms or
-    None), ("new",) for None, ("fixed", atom) for an integer; None where another kind appears."""
+    None), ("new",) for None, ("fixed", atom) for an integer, with ``gathers`` ("gather", name) for
+    one vector of integers (``x[a]``: element ``x[a[i]]``); None where another kind appears."""
     region = []
     for element in elements:
         index = element.slice
@@ -164,12 +165,19 @@ def _region(elements, array_type, types):
             region.append(("new",))
         elif _is_integer_atom(index.value, types):
             region.append(("fixed", index.value))
+        elif gathers and _is_index_vector(index.value, types) and not any(entry[0] == "gather" for entry in region):
+            region.append(("gather", index.value.value))
         else:
             return None
     taken = sum(1 for entry in region if entry[0] != "new")
     if not is_array_type(array_type) or taken > array_type.ndim:
         return None
     return region + [("slice", None, None)] * (array_type.ndim - taken)
+
+
+def _is_index_vector(atom, types):
+    numba_type = types.get(atom.value) if isinstance(atom, cst.Name) else None
+    return is_array_type(numba_type) and numba_type.ndim == 1 and isinstance(numba_type.dtype, numba_types.Integer)
 
 
 def _is_integer_atom(atom, types):
@@ -303,6 +311,7 @@ class _Along:
     start: object
     stop: object
     key: tuple
+    gather: str = None  # the vector of integers an axis of ``x[a]`` is indexed through
 
 
 @dataclasses.dataclass
@@ -316,7 +325,8 @@ class _Array:
 
     def form(self):
         """What tells two reads of ``base`` apart."""
-        return [(e.axis, e.base_axis, _code(e.start), e.key) if isinstance(e, _Along) else _code(e) for e in self.entries]
+        return [(e.axis, e.base_axis, _code(e.start), e.key, e.gather) if isinstance(e, _Along) else _code(e)
+                for e in self.entries]
 
 
 class _Run:
@@ -390,16 +400,23 @@ class _Run:
                 axes.append(("one",))
             elif entry[0] == "fixed":
                 entries.append(entry[1])
+            elif entry[0] == "gather":
+                key = self._axis_key(entry[1], 0)
+                entries.append(_Along(len(axes), len(entries), None, None, key, gather=entry[1]))
+                axes.append(key)
             else:
                 along = _Along(len(axes), len(entries), entry[1], entry[2], self._slice_key(base, len(entries), entry[1], entry[2]))
                 entries.append(along)
                 axes.append(along.key)
         return _Array(base, entries, axes)
 
+    def _axis_key(self, base, axis):
+        shape = self.context.shapes.get(base)
+        return ("symbol", shape[axis]) if shape is not None else ("axis", base, axis)
+
     def _slice_key(self, base, axis, start, stop):
         """A key equal for two slices whose extents are provably equal."""
-        shape = self.context.shapes.get(base)
-        whole = ("symbol", shape[axis]) if shape is not None else ("axis", base, axis)
+        whole = self._axis_key(base, axis)
         low, high = (0 if start is None else _literal(start)), (0 if stop is None else _literal(stop))
         if low is not None and high is not None and low >= 0 and (stop is None or high < 0):
             return whole if low == high == 0 else ("less", whole, low - high)  # max(0, extent - low + high)
@@ -568,7 +585,7 @@ class _LoopWriter:
         """The variable holding the extent of axes keyed ``key``: an array's length, or its slice's."""
         if key not in self.known:
             array, along = next((a, e) for a in self.arrays for e in a.entries if isinstance(e, _Along) and e.key == key)
-            length = self._length(array.base, along.base_axis)
+            length = self._length(along.gather, 0) if along.gather else self._length(array.base, along.base_axis)
             if along.start is None and along.stop is None:
                 self.known[key] = length
             else:
@@ -673,8 +690,18 @@ class _LoopWriter:
                 atoms.append(entry)
                 continue
             axis = entry.axis + offset
+            if entry.gather:
+                atoms.append(self._gathered(entry.gather, self._position(axis, None, self.extents[axis][1].get(entry.key))))
+                continue
             atoms.append(self._position(axis, self._start(array.base, entry), self.extents[axis][1].get(entry.key)))
         return atoms
+
+    def _gathered(self, vector, position):
+        """The integer ``vector[position]`` (read once per position)."""
+        key = ("gathered", vector, _code(position))
+        if key not in self.positions:
+            self.positions[key] = self._int_statement(f"{vector}_{_code(position)}", _subscript(vector, [position]))
+        return self.positions[key]
 
     def _position(self, axis, start, step):
         key = (axis, _code(start), _code(step))
