@@ -189,3 +189,41 @@ def test_a_matrix_product_stays_a_call():
     _assert_same_as_numpy(matrix_product_ends_a_run, rng.normal(size=(4, 4)), rng.normal(size=4))
     source, _ = _fused_source(matrix_product_ends_a_run, (np.ones((4, 4)), np.ones(4)))
     assert "@" in source
+
+
+def mixture(alphas, means, icf, x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        lse = np.empty(alphas.shape[0])
+        for j in range(alphas.shape[0]):
+            diff = x[i] - means[j]
+            scaled = np.exp(icf[j]) * diff
+            lse[j] = alphas[j] + np.sum(icf[j]) - 0.5 * np.sum(scaled * scaled)
+        m = np.max(lse)
+        total += m + np.log(np.sum(np.exp(lse - m)))
+    return total
+
+
+def test_sums_and_the_scalars_computed_from_them():
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, 4)), rng.normal(size=(5, 4)))
+    _assert_same_as_numpy(mixture, *args)
+    source, _ = _fused_source(mixture, args)
+    assert "np.sum(scaled_times_scaled)" not in source and "sum_scaled_times_scaled +=" in source
+
+
+def test_a_sum_of_a_row_that_may_broadcast_counts_each_element_once():
+    rng = np.random.default_rng(6)
+    # icf's rows have one element: np.sum(icf[j]) adds one number, whatever the loop's extent
+    _assert_same_as_numpy(mixture, rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, 1)),
+                          rng.normal(size=(5, 4)))
+
+
+def sum_read_in_the_same_line(x):
+    s = np.sum(x * x)
+    y = x / s + 1.0
+    return np.sum(y * y) + s
+
+
+def test_a_sum_read_by_the_next_statement():
+    _assert_same_as_numpy(sum_read_in_the_same_line, np.linspace(0.5, 2.0, 7))

@@ -108,3 +108,12 @@ def grows(x0, y, n):
 def test_a_state_whose_length_changes(sizes):
     rng = np.random.default_rng(5)
     _check(grows, (rng.normal(size=sizes[0]), rng.normal(size=sizes[1]), 3), (0, 1))
+
+
+def test_sums_and_the_scalars_computed_from_them():
+    from test_fused_loops import mixture, sum_read_in_the_same_line
+    rng = np.random.default_rng(5)
+    for icf_columns in (4, 1):
+        args = (rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, icf_columns)), rng.normal(size=(5, 4)))
+        _check(mixture, args, (0, 1, 2))
+    _check(sum_read_in_the_same_line, (np.linspace(0.5, 2.0, 7),), (0,))

@@ -253,3 +253,31 @@ def test_loops_carrying_more_are_reversed_as_usual(function):
     x = np.array([0.3, -0.8, 0.5, 1.1, -0.2])
     source = _check(function, (x,))
     assert PER_TERM not in source
+
+
+def sum_of_a_rebound_argument(u, steps):
+    for _ in range(steps):
+        u = np.sin(u) * 1.1
+    s = 0.0
+    for i in range(u.shape[0]):
+        s += u[i] * u[i]
+    return s
+
+
+def sum_of_a_local_array(u0, steps):
+    u = u0.copy()
+    for _ in range(steps):
+        u = np.sin(u) * 1.1
+    s = 0.0
+    for i in range(u.shape[0]):
+        s += u[i] * u[i]
+    return s
+
+
+@pytest.mark.parametrize("function", [sum_of_a_rebound_argument, sum_of_a_local_array])
+def test_terms_adding_into_the_adjoint_of_an_array_made_in_the_function(function):
+    """The terms' sums may be kept in an array's own adjoint only when that adjoint is made before
+    the forward sweep and not made again: an argument bound again got a zero gradient (silently), a
+    local array's adjoint was not defined (numba could not compile)."""
+    source = _check(function, (np.linspace(0.1, 1.0, 5), 3))
+    assert PER_TERM in source

@@ -70,7 +70,7 @@ class _Context:
 @dataclasses.dataclass
 class _Step:
     statement: cst.SimpleStatementLine
-    kind: str  # "view" (t = a[1:, j]), "op" (t = a * b), "write" (a[1:] = v, a[1:] += v, a += v)
+    kind: str  # "view" (t = a[1:, j]), "op" (t = a * b), "write" (a[1:] = v, a[1:] += v, a += v), "reduce" (s = np.sum(t))
     target: str  # the name bound, or the array written
     rank: int  # of the result, or of the region written
     value: cst.BaseExpression = None  # op: the right-hand side; write: the atom written
@@ -107,6 +107,11 @@ def _step_of(statement, types):
     if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
         return None
     target, value = small.targets[0].target.value, small.value
+    if (isinstance(value, cst.Call) and _code(value.func) == "np.sum" and len(value.args) == 1 and value.args[0].keyword is None
+            and isinstance(value.args[0].value, cst.Name) and _is_float_array(types.get(value.args[0].value.value))
+            and types.get(target) == numba_types.float64):
+        summed = value.args[0].value
+        return _Step(statement, "reduce", target, types[summed.value].ndim, value=summed, operands=[summed])
     if not _is_float64_array(types.get(target)):
         return None
     operation = operation_of(value)
@@ -287,7 +292,7 @@ def _fuse_runs(context, block, items, result):
     for position, statement, step, line in items:
         if run is not None and step is not None and run.admits(step, position):
             continue
-        if run is not None and step is None and run.passes_over(statement):
+        if run is not None and step is None and run.passes_over(statement, position):
             continue
         if run is not None:
             changed |= run.close(result)
@@ -335,8 +340,13 @@ class _Run:
     def __init__(self, context, block, line):
         self.context = context
         self.line = line  # the user's line it starts on
-        self.passed = []  # integer statements between its steps, computed before the loop
+        self.passed = []  # statements between its steps that read no element, computed before the loop
+        self.deferred = []  # statements between its steps that read its sums, computed after the loop
+        self.sums = {}  # name -> its reduce step
+        self.waiting = set()  # the names the deferred statements bind or write
+        self.waiting_reads = set()  # the names they read
         self.positions = []  # each step's position in the block
+        self.last = -1  # the position of the last statement it passed over
         self.block = block  # the block's statements, to tell whether a written array is new memory
         self.steps = []
         self.rank = None
@@ -348,8 +358,17 @@ class _Run:
     # -- admitting steps ---------------------------------------------------------------------------
     def admits(self, step, position):
         """Whether ``step`` joins the run (then it has joined)."""
-        if step.target in self.views or step.target in self.results:
+        if step.target in self.views or step.target in self.results or step.target in self.sums:
             return False  # bound twice
+        if self._reads_what_waits(step):
+            return False
+        if step.kind == "reduce":  # s = np.sum(t) of a value the loop computes: s += t's element
+            if step.value.value not in self.results and step.value.value not in self.views or step.rank != self.rank:
+                return False
+            self.steps.append(step)
+            self.positions.append(position)
+            self.sums[step.target] = step
+            return True
         if step.kind == "view":
             if step.source in self.results or (self.rank is not None and step.rank > self.rank):
                 return False
@@ -447,42 +466,70 @@ class _Run:
                         and small.targets[0].target.value == target and _is_new_memory(small.value))
         return False
 
-    def passes_over(self, statement):
-        """Whether the run goes on past ``statement``, an integer assignment that reads nothing it
-        computes or writes, binding a name it has not read (``a_s = a[s]`` between ``fs_s = fs[s]``
-        and ``f[a_s] -= fs_s``): it is computed before the loop."""
-        assignment = assignment_of(statement)
-        if not self.steps or assignment is None or in_place_update_of(statement) is not None:
+    def passes_over(self, statement, position):
+        """Whether the run goes on past ``statement``, a scalar assignment or a write of one element
+        (``a_s = a[s]`` between ``fs_s = fs[s]`` and ``f[a_s] -= fs_s``; ``total = a_j + s`` after
+        ``s = np.sum(t)``) that reads no element the loop computes: computed before the loop, or
+        after it where it reads the run's sums (or what waits for them)."""
+        if not self.steps or not isinstance(statement, cst.SimpleStatementLine):
             return False
-        target, value = assignment
-        if not isinstance(self.context.types.get(target), numba_types.Integer):
+        target, read = self._scalar_statement(statement)
+        if target is None or any(name in self.results or name in self.views for name in read):
             return False
-        read = _mentions(value)
         mentioned = set().union(*(_mentions(step.statement) for step in self.steps))
-        if target in mentioned or any(name in self.results or name in self.views for name in read):
+        if target in mentioned or any(self.shares(target, array.base) for array in self.read + [w for _, w in self.written]):
             return False
+        self.last = position
+        if read & (set(self.sums) | self.waiting):
+            self.deferred.append(statement)
+            self.waiting.add(target)
+            self.waiting_reads |= read
+            return True
         if any(self.shares(name, written.base) for name in read for _, written in self.written):
             return False
         self.passed.append(statement)
         return True
 
+    def _scalar_statement(self, statement):
+        """(the name bound or the array written, the names read) of a scalar assignment or of a
+        write of one element; (None, None) for any other statement."""
+        types = self.context.types
+        assignment = assignment_of(statement)
+        if assignment is not None and in_place_update_of(statement) is None:
+            target, value = assignment
+            if isinstance(types.get(target), (numba_types.Integer, numba_types.Float)):
+                return target, set(_mentions(value))
+            return None, None
+        write = element_write_of(statement)
+        if (write is not None and write.region is None and is_array_type(types.get(write.array))
+                and len(write.index) == types[write.array].ndim and all(_is_integer_atom(a, types) for a in write.index)):
+            return write.array, set(_mentions(write.value)) | set(write.index_names()) | ({write.array} if write.kind != "=" else set())
+        return None, None
+
+    def _reads_what_waits(self, step):
+        """Whether ``step`` reads a sum or a name bound after the loop, or writes what a statement
+        there reads."""
+        if (self.waiting | set(self.sums)) & set(_mentions(step.statement)):
+            return True
+        return step.kind == "write" and any(self.shares(step.target, name) for name in self.waiting_reads)
+
     def close(self, result):
         """Append the run to ``result``, fused where it has an operation or a write; say whether it was.
         A result read after the run that NumPy might give fewer elements than the loop has (computed
         only from operands that may broadcast) ends a run of its own."""
-        if not any(step.kind != "view" for step in self.steps):
-            result += self.passed + [step.statement for step in self.steps]
+        if not any(step.kind in ("op", "write") for step in self.steps):
+            result += self.passed + [step.statement for step in self.steps] + self.deferred
             return False
         writer = _LoopWriter(self)
         short = writer.first_short_result()
         if short is not None:
             cut = self.positions[short] + 1 if short < len(self.steps) - 1 else self.positions[short]
             items = [(p, self.block[p], _step_of(self.block[p], self.context.types), self.line)
-                     for p in range(self.positions[0], self.positions[-1] + 1)]
+                     for p in range(self.positions[0], max(self.positions[-1], self.last) + 1)]
             _fuse_runs(self.context, self.block, [item for item in items if item[0] < cut], result)
             _fuse_runs(self.context, self.block, [item for item in items if item[0] >= cut], result)
             return True
-        result += self.passed + writer.statements()
+        result += self.passed + writer.statements() + self.deferred
         return True
 
 
@@ -526,6 +573,7 @@ class _LoopWriter:
         self.before += [s.statement.with_changes(leading_lines=[]) for s in steps if s.kind == "view" and s.target in self.outside]
         self.extents = [self._loop_extent(axis) for axis in range(self.run.rank)]
         materialized = {s.target: self._materialized(s) for s in steps if s.kind == "op" and s.target in self.outside}
+        self.before += [_assign(s.target, cst.Float("0.0")) for s in steps if s.kind == "reduce"]
         lines = []  # the user's line markers, each on the first statement made from its statement
         for step in steps:
             lines += list(step.statement.leading_lines)
@@ -534,6 +582,9 @@ class _LoopWriter:
                 self._operation(step, materialized.get(step.target))
             elif step.kind == "write":
                 self._write(step)
+            elif step.kind == "reduce":
+                self.body.append(cst.SimpleStatementLine([cst.AugAssign(cst.Name(step.target), cst.AddAssign(),
+                                                                        self._element(step.value.value))]))
             if len(self.body) > made and lines:
                 self.body[made] = self.body[made].with_changes(leading_lines=lines)
                 lines = []
@@ -659,7 +710,12 @@ class _LoopWriter:
         along an axis the loop runs along with more (NumPy would give it one), or None."""
         keys = self._keys_of_results()
         for index, step in enumerate(self.run.steps):
-            if step.kind != "op" or step.target not in self.outside:
+            if step.kind == "reduce" and step.value.value in self.run.views:  # a sum counts every element once
+                view = self.run.views[step.value.value]
+                keys[step.target] = [{key} - {None} for key in (self._keys(view, axis) for axis in range(self.run.rank))]
+            elif step.kind == "reduce":
+                keys[step.target] = keys[step.value.value]
+            elif step.kind != "op" or step.target not in self.outside:
                 continue
             for axis in range(self.run.rank):
                 anchor = self._keys(self.run.written[0][1], axis) if self.run.written else None

@@ -1034,10 +1034,11 @@ class ReverseMode:
             if owner in bound:  # zero at the start of each iteration's adjoint, as the previous one left it
                 if not self.is_array(owner) and owner not in self.analysis.single_use:
                     local_scalars.append(name)
-            elif self.is_array(owner) and self.analysis.aliases.get(owner, {owner}) == {owner} and not (
-                    {owner} & (touched_later | outputs)):
+            elif self.is_array(owner) and owner in self.parameters and owner not in self.analysis.rebound and (
+                    self.analysis.aliases.get(owner, {owner}) == {owner}) and not ({owner} & (touched_later | outputs)):
                 # nothing adds into this adjoint before the loop's reverse would: it can hold the loop's
-                # per-unit sums itself, then be scaled in place
+                # per-unit sums itself, then be scaled in place (an argument's, never bound again: the
+                # only adjoints made before the forward sweep and not made again in the reverse one)
                 scaled_in_place.append(name)
             elif owner != accumulator:
                 renamed[name] = cst.Name(self.names.fresh(f"{name}_per_{accumulator}"))
