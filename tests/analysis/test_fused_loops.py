@@ -227,3 +227,15 @@ def sum_read_in_the_same_line(x):
 
 def test_a_sum_read_by_the_next_statement():
     _assert_same_as_numpy(sum_read_in_the_same_line, np.linspace(0.5, 2.0, 7))
+
+
+def a_view_for_the_next_line(x, y):
+    x[:, 1:] += 0.1 * np.tanh(x[:, 1:])
+    y[1:, :] *= 0.75 + 0.25 * np.tanh(y[1, :])  # y[1, :] joins the loop above, and is read after it
+    return np.sum(x * x) + np.sum(y * y)
+
+
+def test_a_view_no_operation_of_the_loop_reads_sets_none_of_its_extents():
+    """Found by the random array programs: y[1, :] (3 elements) checked against x[:, 1:] (1)."""
+    _assert_same_as_numpy(a_view_for_the_next_line, np.array([[1.3, 1.46], [-0.99, 1.03]]),
+                          np.array([[0.31, 0.15, 1.1], [0.85, -0.7, -0.67]]))

@@ -171,7 +171,40 @@ def update_through_an_alias_reading_its_row(y, s):
     return np.sum(np.sin(y) * s)
 
 
+# A wrong gradient (array tests, 2026-12-06; wrong before that session too): `b2.ravel()` of a
+# view of y, taken in each iteration, counted as invariant (a method's object was not read), so
+# the reverse sweep read the last iteration's ravel for every iteration's sine.
+def ravel_of_a_view_taken_in_a_loop(x, y):
+    b2 = y[1:, :]
+    t = 0.0
+    for k in range(3):
+        t += np.sum(np.sin(b2.ravel()))
+        y[1, 1] -= 0.5 * x[0] * k
+    return t
+
+
+# The same, as the array tests drew it.
+def ravel_of_a_view_and_a_scatter(x, y, s, n):
+    i1 = np.array([-1, n % 2, -1, 0], dtype=np.int64)
+    B1 = 0.5 * x
+    B1[i1] += 1.5
+    b2 = y[1:, :]
+    b2[:, 1:] += 0.1 * 0.25 * np.tanh((b2[:, -1] - (b2[:, -1] - y[1, 0])))
+    x[:, -1] = 0.9 * np.tanh(x[0, 1])
+    x = 0.5 * x + 0.5 * np.tanh((y * (B1[:, -1] - B1[1, :])))
+    for k in range(len(i1)):
+        B1[i1[k]] += 0.1 * np.sin((b2.ravel() * (-1.0) ** (n + 1)))
+        x *= 0.75 + 0.25 * np.tanh((0.25 + x[:, 0]))
+        for i in range(2):
+            y[i, 1] -= 0.5 * np.tanh(x[i, 0])
+        B1[i1] *= 0.75 + 0.25 * np.tanh(((y[0] + s) * n / 4))
+    return 1.0 * np.max(B1) + 0.7 * np.sum(y) + -0.6 * np.sum(x * B1) + 1.3 * np.sin(s)
+
+
 CASES = [
+    (ravel_of_a_view_taken_in_a_loop, (np.array([0.48, -0.64]), np.array([[0.69, -0.88], [-0.96, -0.2]]))),
+    (ravel_of_a_view_and_a_scatter, (np.array([[0.48, -0.64], [1.14, 0.76]]), np.array([[0.69, -0.88], [-0.96, -0.2]]),
+                                     -0.64, 0)),
     (update_through_an_alias_reading_its_row, (np.array([[0.4, -1.1, 0.2], [0.9, 0.3, -0.7]]), 1.3)),
     (region_updated_in_a_loop, (np.array([[-0.61, 0.55, 1.08], [0.72, 1.13, -0.87]]),
                                 np.array([[1.47, -0.47, 1.37], [-1.38, 0.73, -0.42]]), 1.32, 1)),

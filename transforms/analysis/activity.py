@@ -203,7 +203,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
             reads[member] = readers
     rebound = rebound_arrays(body, parameters, types)
     shaped = fixed_shape_arrays(body, parameters, types)
-    invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound})
+    invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound}, set(types))
     overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
     overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
@@ -293,14 +293,15 @@ def _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved):
     return saving
 
 
-def _invariant_names(body, parameters, assignments, steady_shapes):
+def _invariant_names(body, parameters, assignments, steady_shapes, variables):
     """Variables that hold one value from their first assignment on.
 
     A variable assigned by a single statement (even inside a loop) from
     literals and other invariant variables, like ``neg_k = -k``, recomputes
     the same value every time: it never needs saving on the tape. So does
     ``n = x.shape[0]`` of an array in ``steady_shapes`` (bound once, or of one
-    shape at every binding); of another, only while ``x`` is invariant.
+    shape at every binding); of another, only while ``x`` is invariant. A method's
+    value (``b.ravel()``) is invariant only where ``b`` is.
     """
     single = {}
     for statement, _ in walk(body):
@@ -316,7 +317,9 @@ def _invariant_names(body, parameters, assignments, steady_shapes):
         for name, values in single.items():
             if name in invariant or len(values) != 1:
                 continue
-            names = names_in(values[0]) | (variables_in(values[0]) - steady_shapes)
+            names = names_in(values[0]) | (variables_in(values[0]) & variables)  # b of b.ravel() too
+            if _is_size_of_a_binding(values[0]):
+                names -= steady_shapes
             if _is_inactive_call(values[0]):  # a pure function of its arguments (len, slice_extent...)
                 names = set().union(*(names_in(argument.value) for argument in values[0].args))
             if names <= invariant and not _calls_anything_but_rules(values[0]):

@@ -1,24 +1,29 @@
 """Whole-array statements as element loops: a run of consecutive elementwise statements of the
-typed normal form (``t = u[1:-1]``, ``s = 2.0 * t - w``, ``u_next[1:-1] = s``, ``x += d``) becomes
-one loop nest over their elements, slices and broadcast axes turned into index arithmetic:
+typed normal form (``t = u[1:-1]``, ``s = 2.0 * t - w``, ``u_next[1:-1] = s``, ``x += d``,
+``total = np.sum(s * s)``) becomes one loop nest over their elements, slices, rows, gathers
+(``x[a]``) and broadcast axes turned into index arithmetic:
 
-    extent = slice_extent(u_next_extent, 1, -1)
+    extent = slice_extent(u_next_extent, 1, -1)        # before the loops around, where it can
     for i in range(extent):
-        i_1 = i + 1
-        t = u[i_1]
+        i_from = i + 1
+        t = u[i_from]
         s = 2.0 * t - ...
-        u_next[i_1] = s
+        u_next[i_from] = s
 
-The values live in scalars; an array is made (``np.empty``) only for a result read after the run.
-The primal allocates no temporaries, and the reverse and forward passes see the element loops they
-differentiate best (a hand-written adjoint's code). Matrix products, reductions, gathers and calls
-stay as they are, and end a run.
+The values live in scalars; an array is made (``np.empty``) only for a result read after the run,
+and a full ``np.sum`` of a value of the run is added up in the loop. The primal allocates no
+temporaries, and the reverse and forward passes see the element loops they differentiate best (a
+hand-written adjoint's code). Matrix products, reductions along an axis, calls and writes through
+index arrays stay as they are, and end a run. Scalar statements between the steps of a run that
+read none of its elements run before the loop, or after it where they read its sums.
 
 Extents are known at run time. Axes whose extents provably agree (the same symbol in
 ``shapes.symbolic_shapes``, or slices of such axes that drop as many elements) index alike; any
 other operand's axis gets a step (``broadcast_step``: 1 where it runs along, 0 where its single
-element repeats, NumPy's broadcasting error otherwise), checked once before the loop. The loop's
-extent is a written region's (``a[1:-1] = ...``), else the broadcast of its operands'.
+element repeats); ``conforming`` raises NumPy's broadcasting error where they do not agree. The
+loop's extent is a written region's (``a[1:-1] = ...``), else the broadcast of its operands'. A
+result read after the run (or summed) that NumPy might give fewer elements than the loop has
+(made only from operands that may have one) ends the run, so each array keeps NumPy's shape.
 
 A run stops before a statement that would read memory the run writes elsewhere than where it
 writes it (``a[1:] = a[:-1]``: NumPy reads all before writing; a loop would not), that binds a name
@@ -354,6 +359,7 @@ class _Run:
         self.results = {}  # op result name -> its step
         self.written = []  # (write step, _Array)
         self.read = []  # _Array read (views at their binding, arrays where an operation reads them)
+        self.used = []  # _Array read or written by its operations, writes and sums: what sets its extents
 
     # -- admitting steps ---------------------------------------------------------------------------
     def admits(self, step, position):
@@ -368,10 +374,12 @@ class _Run:
             self.steps.append(step)
             self.positions.append(position)
             self.sums[step.target] = step
+            if step.value.value in self.views:
+                self.used.append(self.views[step.value.value])
             return True
         if step.kind == "view":
-            if step.source in self.results or (self.rank is not None and step.rank > self.rank):
-                return False
+            if step.source in self.results or step.source in self.views or (self.rank is not None and step.rank > self.rank):
+                return False  # (a view of a view of the run: the next run reads the first as an array)
             array = self.viewed(step.source, step.region)
             if not self._may_read([array]):
                 return False
@@ -404,6 +412,7 @@ class _Run:
         self.steps.append(step)
         self.positions.append(position)
         self.read += arrays
+        self.used += arrays + [written] * (written is not None)
         return True
 
     def operand(self, name):
@@ -565,7 +574,7 @@ class _LoopWriter:
         self.scalars = {}  # op result -> its scalar
         self.outside = self._mentioned_outside()
         self.where = cst.SimpleString(repr(f"{self.context.filename}:{run.line}"))
-        self.arrays = run.read + [array for _, array in run.written]
+        self.arrays = run.used
         self.loops = [self.names.fresh(name) for name in ("i", "j", "k", "l", "m", "p")[: run.rank]]
 
     def statements(self):
