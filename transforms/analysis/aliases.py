@@ -12,7 +12,7 @@ time-stepping scheme) change nothing another name sees.
 import libcst as cst
 
 from .. import rules
-from ..ir import FUSED_LOOP_NOTE, names_in, variables_in
+from ..ir import FUSED_LOOP_NOTE, names_in, variable_counts, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -196,7 +196,7 @@ def moves(body, types):
     in the same block (``a = np.empty(n)``, then written), no other name was bound to that memory
     in between, and the function mentions ``a`` nowhere else (a fused loop's result computed from
     the old ``b``: ``b_new = np.empty(n); ...; b = b_new``)."""
-    mentions = _mention_counts(body)
+    mentions = variable_counts(body)
     found = set()
     for block, _ in blocks(body):
         for index, statement in enumerate(block):
@@ -212,28 +212,12 @@ def moves(body, types):
                     cst.BinaryOperation, cst.UnaryOperation)) or in_place_update_of(block[start]) is not None:
                 continue
             between = block[start:index + 1]
-            if sum(_mention_counts(s).get(source, 0) for s in between) != mentions.get(source, 0):
+            if sum(variable_counts(s).get(source, 0) for s in between) != mentions.get(source, 0):
                 continue
             if any(source in _shared_or_bound_in(s, types) for s in block[start + 1:index]):
                 continue
             found.add(id(statement))
     return found
-
-
-def _mention_counts(node_or_body):
-    counts = {}
-
-    class Count(cst.CSTVisitor):
-        def visit_Attribute(self, attribute):
-            attribute.value.visit(self)
-            return False
-
-        def visit_Name(self, name):
-            counts[name.value] = counts.get(name.value, 0) + 1
-
-    for node in (node_or_body if isinstance(node_or_body, (list, tuple)) else [node_or_body]):
-        node.visit(Count())
-    return counts
 
 
 # Operations whose array result shares memory with their first operand.

@@ -36,7 +36,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from .. import rules
-from ..ir import FUSED_LOOP_NOTE, bound_names, marker_of
+from ..ir import FUSED_LOOP_NOTE, bound_names, marker_of, variable_counts
 from ..ir.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, operation_of
 from .aliases import array_aliases
 from .shapes import symbolic_shapes
@@ -52,7 +52,7 @@ def fused_elementwise(definition, types, names, filename):
     body = definition.body.body
     parameters = [p.name.value for p in definition.params.params]
     context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), array_aliases(body, types),
-                       _mentions(definition), _bindings(definition), parameters)
+                       variable_counts(definition), _bindings(definition), parameters)
     fused = definition.visit(_Fuse(context))
     return fused.visit(_Hoist(context.invariant)) if context.changed else None
 
@@ -97,7 +97,7 @@ def _step_of(statement, types):
         region = _region(target.slice, array_type, types) if write.region is not None or row else None
         if region is None or not _is_float64_array(types.get(write.array)) or not _is_operand(write.value, types):
             return None
-        return _Step(statement, "write", write.array, _rank(region, types[write.array]), value=write.value,
+        return _Step(statement, "write", write.array, _rank(region), value=write.value,
                      region=region, write_kind=write.kind)
     update = in_place_update_of(statement)
     if update is not None:
@@ -122,7 +122,7 @@ def _step_of(statement, types):
     operation = operation_of(value)
     if isinstance(value, cst.Subscript) and operation.rule in ("view", "index") and _is_float_array(types.get(value.value.value)):
         region = _region(value.slice, types[value.value.value], types, gathers=True)
-        if region is None or _rank(region, types[value.value.value]) != types[target].ndim:
+        if region is None or _rank(region) != types[target].ndim:
             return None
         return _Step(statement, "view", target, types[target].ndim, region=region, source=value.value.value)
     if (operation.rule in rules.ELEMENTWISE_RULES and operation.rule in rules.SCALAR_RULES
@@ -198,7 +198,7 @@ def _is_integer_atom(atom, types):
     return isinstance(atom, cst.Name) and isinstance(types.get(atom.value), numba_types.Integer)
 
 
-def _rank(region, array_type):
+def _rank(region):
     return sum(1 for entry in region if entry[0] != "fixed")
 
 
@@ -212,25 +212,6 @@ def _literal(atom):
 
 
 # -- counting names -----------------------------------------------------------------------------------
-def _mentions(node):
-    counts = {}
-
-    class Count(cst.CSTVisitor):
-        def visit_Attribute(self, attribute):
-            attribute.value.visit(self)
-            return False
-
-        def visit_Arg(self, arg):
-            arg.value.visit(self)
-            return False
-
-        def visit_Name(self, name):
-            counts[name.value] = counts.get(name.value, 0) + 1
-
-    node.visit(Count())
-    return counts
-
-
 def _bindings(node):
     counts = {}
 
@@ -469,7 +450,7 @@ class _Run:
 
     def _fresh(self, target, position):
         for statement in reversed(self.block[:position]):
-            if target in _mentions(statement):
+            if target in variable_counts(statement):
                 small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
                 return (isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
                         and small.targets[0].target.value == target and _is_new_memory(small.value))
@@ -485,7 +466,7 @@ class _Run:
         target, read = self._scalar_statement(statement)
         if target is None or any(name in self.results or name in self.views for name in read):
             return False
-        mentioned = set().union(*(_mentions(step.statement) for step in self.steps))
+        mentioned = set().union(*(variable_counts(step.statement) for step in self.steps))
         if target in mentioned or any(self.shares(target, array.base) for array in self.read + [w for _, w in self.written]):
             return False
         self.last = position
@@ -507,18 +488,18 @@ class _Run:
         if assignment is not None and in_place_update_of(statement) is None:
             target, value = assignment
             if isinstance(types.get(target), (numba_types.Integer, numba_types.Float)):
-                return target, set(_mentions(value))
+                return target, set(variable_counts(value))
             return None, None
         write = element_write_of(statement)
         if (write is not None and write.region is None and is_array_type(types.get(write.array))
                 and len(write.index) == types[write.array].ndim and all(_is_integer_atom(a, types) for a in write.index)):
-            return write.array, set(_mentions(write.value)) | set(write.index_names()) | ({write.array} if write.kind != "=" else set())
+            return write.array, set(variable_counts(write.value)) | set(write.index_names()) | ({write.array} if write.kind != "=" else set())
         return None, None
 
     def _reads_what_waits(self, step):
         """Whether ``step`` reads a sum or a name bound after the loop, or writes what a statement
         there reads."""
-        if (self.waiting | set(self.sums)) & set(_mentions(step.statement)):
+        if (self.waiting | set(self.sums)) & set(variable_counts(step.statement)):
             return True
         return step.kind == "write" and any(self.shares(step.target, name) for name in self.waiting_reads)
 
@@ -606,7 +587,7 @@ class _LoopWriter:
     def _mentioned_outside(self):
         inside = {}
         for step in self.run.steps:
-            for name, count in _mentions(step.statement).items():
+            for name, count in variable_counts(step.statement).items():
                 inside[name] = inside.get(name, 0) + count
         return {name for name, count in inside.items() if self.context.mentions.get(name, 0) > count}
 

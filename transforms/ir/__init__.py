@@ -135,9 +135,15 @@ def names_in(expression):
 def variables_in(node):
     """The variables ``node`` mentions, also as the base of an attribute (``x`` of ``x.shape``), but
     not attribute names (``np.sum``'s ``sum``) or keywords (``axis=1``)."""
-    found = set()
+    return set(variable_counts(node))
 
-    class Collect(cst.CSTVisitor):
+
+def variable_counts(node):
+    """{variable: how many times ``node`` (or each node of a list) mentions it}, as ``variables_in``
+    reads mentions."""
+    counts = {}
+
+    class Count(cst.CSTVisitor):
         def visit_Attribute(self, attribute):
             attribute.value.visit(self)
             return False
@@ -147,10 +153,11 @@ def variables_in(node):
             return False
 
         def visit_Name(self, name):
-            found.add(name.value)
+            counts[name.value] = counts.get(name.value, 0) + 1
 
-    node.visit(Collect())
-    return found
+    for each in (node if isinstance(node, (list, tuple)) else [node]):
+        each.visit(Count())
+    return counts
 
 
 def nodes_in(node):
