@@ -41,9 +41,10 @@ from ..ir.statements import assignment_of, element_write_of, in_place_update_of,
 from .aliases import array_aliases
 from .shapes import symbolic_shapes
 
-# Elementwise operations a loop computes on floats with the same rule (np.where's condition and
-# np.clip's bounds included when they are floats or numbers).
-_NOT_FUSED = {"copy", "max", "min", "np.where", "np.clip"}  # (numba has no np.clip of floats)
+# Elementwise operations a loop does not compute on floats: a copy (it names the same memory),
+# Python's max and min (not defined on arrays), np.where (its condition is boolean) and np.clip
+# (numba has no np.clip of floats).
+_NOT_FUSED = {"copy", "max", "min", "np.where", "np.clip"}
 
 
 def fused_elementwise(definition, types, names, filename):
