@@ -18,9 +18,14 @@ physics has one (time steps, springs, a mixture's points and components):
 - ``mixture(alphas, means, icf, x)``: a Gaussian mixture's log-likelihood (diagonal inverse
   covariances ``exp(icf)``), small array operations per point and component, the log-sum-exp
   taken with ``np.max``; n = 1000 points, d = 10, k = 25; gradient with respect to
-  ``alphas``, ``means`` and ``icf``.
+  ``alphas``, ``means`` and ``icf``;
+- ``heat(u0, alpha, steps)``: the 2-D heat equation, a five-point Laplacian on slices of a
+  48 x 48 grid, 300 steps; gradient with respect to ``u0`` and ``alpha``;
+- ``burgers(u0, nu, steps, dt, dx)``: viscous Burgers' equation in 1-D, centred differences on
+  slices, a copy of the state written inside each step, 200 points, 1000 steps; gradient with
+  respect to ``u0`` and ``nu``.
 
-Run:  python benchmarks/array_steps.py [--programs wave,springs,rk4,mixture] [--repeats 10]
+Run:  python benchmarks/array_steps.py [--programs wave,springs,rk4,mixture,heat,burgers] [--repeats 10]
                                        [--quick] [--jax-threads 1]
 
 ``--quick`` takes small sizes (and 3 rounds unless ``--repeats`` is given): a smoke run of
@@ -61,7 +66,7 @@ import numba
 import numpy as np
 from timing import timed_rounds  # benchmarks/timing.py
 
-PROGRAMS = ("wave", "springs", "rk4", "mixture")
+PROGRAMS = ("wave", "springs", "rk4", "mixture", "heat", "burgers")
 FD_STEP = 1e-6  # relative
 FD_TOLERANCE = 1e-5  # relative, on top of the difference quotient's rounding noise
 FD_COORDINATES = 4  # random coordinates checked per differentiated argument
@@ -138,6 +143,26 @@ def mixture(alphas, means, icf, x):
     return total - n * (amax + np.log(np.sum(np.exp(alphas - amax))))
 
 
+def heat(u0, alpha, steps):
+    u = u0.copy()
+    for _ in range(steps):
+        lap = np.zeros_like(u)
+        lap[1:-1, 1:-1] = u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4.0 * u[1:-1, 1:-1]
+        u = u + alpha * lap
+    return np.sum(u * u)
+
+
+def burgers(u0, nu, steps, dt, dx):
+    u = u0.copy()
+    for _ in range(steps):
+        ux = (u[2:] - u[:-2]) / (2.0 * dx)
+        uxx = (u[2:] - 2.0 * u[1:-1] + u[:-2]) / (dx * dx)
+        u_new = u.copy()
+        u_new[1:-1] = u[1:-1] + dt * (nu * uxx - u[1:-1] * ux)
+        u = u_new
+    return np.sum(u ** 2)
+
+
 # numba's rk4 must call a compiled rate: the same code object, with ``rate`` bound to its
 # numba compilation in the globals numba resolves it from.
 rk4_primal = numba.njit(type(rk4)(rk4.__code__, dict(globals(), rate=numba.njit(rate)), "rk4_primal"))
@@ -173,6 +198,15 @@ def mixture_args(size, rng):
             rng.standard_normal((n, d)))
 
 
+def heat_args(size, rng):
+    return rng.standard_normal((size["n"], size["n"])), 0.1, size["steps"]
+
+
+def burgers_args(size, rng):
+    n = size["n"]
+    return np.sin(np.linspace(0.0, 2.0 * np.pi, n)), 0.05, size["steps"], 1e-4, 2.0 * np.pi / (n - 1)
+
+
 SETUP = {
     "wave": (wave, numba.njit(wave), (0, 1), (2,), wave_args,
              {"full": {"n": 128, "steps": 2000}, "quick": {"n": 32, "steps": 50}}),
@@ -182,6 +216,10 @@ SETUP = {
             {"full": {"n": 40, "steps": 1000}, "quick": {"n": 8, "steps": 20}}),
     "mixture": (mixture, numba.njit(mixture), (0, 1, 2), (), mixture_args,
                 {"full": {"n": 1000, "d": 10, "k": 25}, "quick": {"n": 20, "d": 3, "k": 4}}),
+    "heat": (heat, numba.njit(heat), (0, 1), (2,), heat_args,
+             {"full": {"n": 48, "steps": 300}, "quick": {"n": 8, "steps": 10}}),
+    "burgers": (burgers, numba.njit(burgers), (0, 1), (2,), burgers_args,
+                {"full": {"n": 200, "steps": 1000}, "quick": {"n": 16, "steps": 20}}),
 }
 
 
@@ -265,6 +303,27 @@ def jax_function(jax, name):
             return jnp.sum(logsumexp(lse, axis=1)) - x.shape[0] * logsumexp(alphas)
         return jax_mixture
 
+    if name == "heat":
+        def jax_heat(u0, alpha, steps):
+            def step(_, u):
+                lap = u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4.0 * u[1:-1, 1:-1]
+                return u + alpha * jnp.pad(lap, 1)
+
+            u = fori(0, steps, step, u0)
+            return jnp.sum(u * u)
+        return jax_heat
+
+    if name == "burgers":
+        def jax_burgers(u0, nu, steps, dt, dx):
+            def step(_, u):
+                ux = (u[2:] - u[:-2]) / (2.0 * dx)
+                uxx = (u[2:] - 2.0 * u[1:-1] + u[:-2]) / (dx * dx)
+                return u.at[1:-1].set(u[1:-1] + dt * (nu * uxx - u[1:-1] * ux))
+
+            u = fori(0, steps, step, u0)
+            return jnp.sum(u ** 2)
+        return jax_burgers
+
     raise ValueError(name)
 
 
@@ -290,13 +349,15 @@ def fd_check(primal, args, wrt, gradient, rng):
     worst, ok = 0.0, True
     eps = np.finfo(np.float64).eps
     for g, k in zip(gradient, wrt):
-        for flat in rng.choice(args[k].size, size=min(FD_COORDINATES, args[k].size), replace=False):
-            index = np.unravel_index(flat, args[k].shape)
-            h = FD_STEP * max(1.0, abs(args[k][index]))
+        argument, g = np.asarray(args[k], dtype=np.float64), np.asarray(g)  # a float argument: 0-d
+        for flat in rng.choice(argument.size, size=min(FD_COORDINATES, argument.size), replace=False):
+            index = np.unravel_index(flat, argument.shape)
+            h = FD_STEP * max(1.0, abs(argument[index]))
             values = []
             for sign in (1.0, -1.0):
-                moved = args[k].copy()
+                moved = argument.copy()
                 moved[index] += sign * h
+                moved = moved if isinstance(args[k], np.ndarray) else float(moved)
                 values.append(primal(*args[:k], moved, *args[k + 1:]))
             difference = (values[0] - values[1]) / (2.0 * h)
             noise = 64.0 * eps * max(abs(values[0]), abs(values[1])) / h
