@@ -117,3 +117,19 @@ def test_sums_and_the_scalars_computed_from_them():
         args = (rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, icf_columns)), rng.normal(size=(5, 4)))
         _check(mixture, args, (0, 1, 2))
     _check(sum_read_in_the_same_line, (np.linspace(0.5, 2.0, 7),), (0,))
+
+
+@pytest.mark.parametrize("function, args", [
+    (wave, (np.sin(np.linspace(0.0, 3.0, 12)), np.linspace(0.5, 1.0, 12), 7)),
+    (heat, (np.cos(np.arange(42.0)).reshape(6, 7), 0.1, 4)),
+    (shifted, (np.linspace(-1.0, 2.0, 10), 3)),
+])
+def test_forward_mode_runs_the_same_loops(function, args):
+    """jvp differentiates the fused normal form too (the tangent of each element, in the loop)."""
+    direction = np.cos(np.arange(args[0].size, dtype=np.float64)).reshape(args[0].shape)
+    value, tangent = srcad.jvp(function, args, (direction,) + (None,) * (len(args) - 1))
+    assert value == pytest.approx(function(*args), rel=1e-12)
+    along = lambda t: function(args[0] + t * direction, *args[1:])  # noqa: E731
+    expected = plain_central_differences(along, [0.0], 0)
+    assert tangent == pytest.approx(float(expected), rel=1e-6, abs=1e-8)
+    assert FUSED_LOOP_NOTE in srcad.source(function, "tangent", args=args, wrt=(0,))
