@@ -110,7 +110,7 @@ def written_arrays(body, types):
 _NEW_MEMORY = rules.ARRAY_CONSTRUCTORS | set(rules.ARRAY_FILLS) | {"np.copy"}
 
 
-def _is_new_memory(value):
+def is_new_memory(value):
     if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):  # array arithmetic makes a new array
         return True
     return isinstance(value, cst.Call) and spelled(value.func) in _NEW_MEMORY
@@ -149,7 +149,7 @@ def _written_while_shared(statements, types, unshared):
             shared_writes.add(update[0])
         unshared -= _shared_or_bound_in(statement, types)
         target_value = assignment_of(statement)
-        if target_value is not None and update is None and _is_new_memory(target_value[1]):
+        if target_value is not None and update is None and is_new_memory(target_value[1]):
             unshared.add(target_value[0])
     return shared_writes
 
@@ -208,7 +208,7 @@ def moves(body, types):
                 continue
             start = next((k for k in range(index - 1, -1, -1) if (assignment_of(block[k]) or (None,))[0] == source), None)
             binding = assignment_of(block[start]) if start is not None else None
-            if binding is None or not _is_new_memory(binding[1]) or isinstance(binding[1], (
+            if binding is None or not is_new_memory(binding[1]) or isinstance(binding[1], (
                     cst.BinaryOperation, cst.UnaryOperation)) or in_place_update_of(block[start]) is not None:
                 continue
             between = block[start:index + 1]
@@ -264,7 +264,7 @@ def first_writes_into_new_memory(body):
             target_value = assignment_of(statement)
             if target_value is None or in_place_update_of(statement) is not None:
                 continue
-            if _is_new_memory(target_value[1]) and not _reads_result(target_value[1]):
+            if is_new_memory(target_value[1]) and not _reads_result(target_value[1]):
                 fresh.add(target_value[0])
     return found
 

@@ -38,7 +38,7 @@ from numba.core import types as numba_types
 from .. import rules
 from ..ir import FUSED_LOOP_NOTE, bound_names, marker_of, variable_counts
 from ..ir.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, operation_of
-from .aliases import array_aliases
+from .aliases import array_aliases, is_new_memory
 from .shapes import symbolic_shapes
 
 # Elementwise operations a loop does not compute on floats: a copy (it names the same memory),
@@ -454,7 +454,7 @@ class _Run:
             if target in variable_counts(statement):
                 small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
                 return (isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name)
-                        and small.targets[0].target.value == target and _is_new_memory(small.value))
+                        and small.targets[0].target.value == target and is_new_memory(small.value))
         return False
 
     def passes_over(self, statement, position):
@@ -531,14 +531,6 @@ def _aligned(axes, rank):
 
 def _code(node):
     return None if node is None or isinstance(node, str) else cst.Module([]).code_for_node(node)
-
-
-_NEW_MEMORY = {"np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full",
-               "np.full_like", "np.copy"}
-
-
-def _is_new_memory(value):
-    return isinstance(value, cst.Call) and _code(value.func) in _NEW_MEMORY
 
 
 class _LoopWriter:
