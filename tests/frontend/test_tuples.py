@@ -319,11 +319,25 @@ def mismatched_returns(x):
     return x
 
 
+def one_value_then_a_tuple(x):
+    if x > 0:
+        return x
+    return x, x
+
+
+def tuples_of_two_structures(x):
+    if x > 0:
+        return x, x
+    return x, (x, x)
+
+
 @pytest.mark.parametrize("function, args, words", [
     (unpacks_too_many, (0.5,), "cannot unpack a tuple of 2 into 3"),
     (tuple_as_number, (0.5,), "cannot use a tuple here"),
     (tuple_index_by_variable, (0.5, 1), "index written as a number"),
     (mismatched_returns, (0.5,), "another return gives a tuple"),
+    (one_value_then_a_tuple, (0.5,), "returns a tuple .*another return gives one value"),
+    (tuples_of_two_structures, (0.5,), "another return gives \\("),
 ])
 def test_bad_tuple_code_is_refused_at_its_line(function, args, words):
     with pytest.raises(srcad.DifferentiabilityError, match=words) as caught:

@@ -142,7 +142,7 @@ class Canonicalize(cst.CSTTransformer):
     def on_visit(self, node):
         if id(node) in self.locations:
             return False
-        if self._tuple_part(node) is not None or self.normalizer.tuple_length(node) is not None:
+        if self._tuple_part(node) is not None or self.normalizer.tuples.length(node) is not None:
             return False  # replaced whole in on_leave
         if isinstance(node, cst.Tuple) and self.allow_tuples:
             return True
@@ -158,13 +158,13 @@ class Canonicalize(cst.CSTTransformer):
     def on_leave(self, original, updated):
         part = self._tuple_part(original)
         if part is not None:  # t[0], state.x: the variable holding that part
-            return self.normalizer.scalar(part, original)
-        length = self.normalizer.tuple_length(original)
+            return self.normalizer.tuples.one_value(part, original)
+        length = self.normalizer.tuples.length(original)
         if length is not None:
             return length
         return super().on_leave(original, updated)
 
     def _tuple_part(self, node):
         if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
-            return self.normalizer.tuple_part(node)
+            return self.normalizer.tuples.part(node)
         return None

@@ -96,7 +96,7 @@ def _items(normalizer, iterable, before, rebound):
                                           cst.Arg(cst.Integer("0"))])
         return _Items(count, lambda k: _operation(start, cst.Add(), k))
     if isinstance(iterable, (cst.Tuple, cst.List, cst.Set, cst.Dict, cst.SimpleString, cst.FormattedString)) or (
-        isinstance(iterable, cst.Name) and iterable.value in normalizer.bundles
+        isinstance(iterable, cst.Name) and normalizer.tuples.holds_tuple(iterable.value)
     ):
         raise normalizer.error("srcad loops over arrays, range, enumerate, zip and reversed, not over the "
                                "parts of a tuple, list or string", iterable, _HINT)

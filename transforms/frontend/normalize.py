@@ -30,7 +30,8 @@ Control flow. ``if`` with its test computed inactive, ``for`` over ``range`` wit
 computed once before the loop (loops over items are first written as such, see ``iteration.py``),
 and ``while`` as ``while True`` with an exit check first, the form the later passes take.
 
-Tuples. Tuples and NamedTuples have one variable per part in the normal form (see ``tuples.py``).
+Tuples. Tuples and NamedTuples have one variable per part in the normal form: ``TupleVariables``
+(``tuple_variables.py``) keeps which variables hold tuples; the Normalizer reads tuple values.
 """
 
 import types
@@ -52,12 +53,10 @@ from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_help
 from .number_lists import number_lists
 from .overlaps import read_before_writing
 from .parse import MISSING
-from .tuples import Packed, packed_like
+from .tuple_variables import TupleVariables
+from .tuples import Packed
 
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
-
-
-_SINGLE = "one value"  # output_structure of a function returning one value
 
 
 def _literal(value):
@@ -103,15 +102,6 @@ def _call(callee, arguments):
     return cst.Call(cst.parse_expression(callee), [cst.Arg(a) for a in arguments])
 
 
-def _leaf_paths(structure, prefix=""):
-    for field, part in zip(structure.fields, structure.parts):
-        path = f"{prefix}_{field}" if prefix else field
-        if part is None:
-            yield path
-        else:
-            yield from _leaf_paths(part, path)
-
-
 class Normalizer:
     """A user function into AD-normal form, one statement (and expression) at a time."""
 
@@ -129,17 +119,20 @@ class Normalizer:
         if structures is None or structures is UNKNOWN:
             structures = (None,) * len(parsed.parameters)
         self.structures = structures  # of the arguments: which are tuples (srcad.structure)
-        self.bundles = {}  # tuple variable -> the Packed of the variables holding its parts
-        self.scalar_variables = set()  # variables assigned a single value (never a tuple)
-        self.output_structure = None  # the structure of a tuple output; _SINGLE for one value
         self.parameter_groups = []  # per argument, the parameters standing for it (one per leaf)
         self.names = NameFactory(parsed.local_names | set(parsed.free_values) | GENERATED_MODULE_NAMES)
+        self.tuples = TupleVariables(self.names, self.error)  # which variables hold tuples, and their parts
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
         self.call_rules = {}  # the rules of calls that stay calls, by the name the code calls (rules.overlay)
         self.source_lines = parsed.source.splitlines()
         self.number_lists = number_lists(parsed.definition, self.error)  # v = [a, b]: read as arrays
 
     # -- helpers --------------------------------------------------------------------------
+    @property
+    def output_structure(self):
+        """The structure of the function's tuple output (srcad.structure), None for one value."""
+        return self.tuples.output_structure
+
     def error(self, why, node, fix=None):
         return self.parsed.error(why, node, fix)
 
@@ -216,7 +209,7 @@ class Normalizer:
                 self.parameter_groups.append([param.name.value])
                 plain.append(param)
                 continue
-            leaves = self.tuple_parameters(param.name.value, structure).leaves()
+            leaves = self.tuples.of_parameter(param.name.value, structure).leaves()
             self.parameter_groups.append([leaf.value for leaf in leaves])
             plain += [param.with_changes(name=leaf) for leaf in leaves]
         self.parsed.local_names |= {name for group in self.parameter_groups for name in group}
@@ -279,14 +272,8 @@ class Normalizer:
                 )
             statements, value = self.expression(node.value, allow_tuple=True)
             if isinstance(value, Packed):
-                return statements + [cst.SimpleStatementLine([cst.Return(self.returned_tuple(value, node.value))])]
-            if self.output_structure not in (None, _SINGLE):
-                raise self.error(
-                    f"this returns one value, another return gives a tuple {self.output_structure.describe()}",
-                    node.value,
-                    "Return tuples of one structure everywhere.",
-                )
-            self.output_structure = _SINGLE
+                return statements + [cst.SimpleStatementLine([cst.Return(self.tuples.returned(value, node.value))])]
+            self.tuples.returned_one(node.value)
             return statements + [cst.SimpleStatementLine([cst.Return(value)])]
         if isinstance(node, (cst.Break, cst.Continue)):
             return [cst.SimpleStatementLine([node])]
@@ -355,12 +342,12 @@ class Normalizer:
             if name in self.number_lists and isinstance(node.value, cst.List):
                 statements = []
                 self.assembled(cst.Call(cst.Name("list"), [cst.Arg(node.value)]), "np.array", statements, name)
-                self.single_value(name, node)
+                self.tuples.single(name, node)
                 return statements
             statements, value = self.expression(node.value, into=name, allow_tuple=True)
             if isinstance(value, Packed):
-                return statements + self.bind_tuple(name, value, node)
-            self.single_value(name, node)
+                return statements + self.tuples.bind(name, value, node)
+            self.tuples.single(name, node)
             return statements
         if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)):
             return self.tuple_assignment(targets[0], node.value)
@@ -368,11 +355,6 @@ class Normalizer:
             self.check_target(target)
         statements, atom = self.expression(node.value)
         return statements + [assign(self.target(target, statements), atom) for target in targets]
-
-    def single_value(self, name, node):
-        if name in self.bundles:
-            raise self.error(f"{name!r} holds a single value here and a tuple elsewhere", node, "Use two names.")
-        self.scalar_variables.add(name)
 
     def target(self, target, statements):
         """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
@@ -537,9 +519,9 @@ class Normalizer:
         if isinstance(node, _Temporary):  # already flattened
             return node
         if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
-            part = self.tuple_part(node)  # t[0], state.x: the variable holding that part
+            part = self.tuples.part(node)  # t[0], state.x: the variable holding that part
             if part is not None:
-                return self.scalar(part, node)
+                return self.tuples.one_value(part, node)
         if isinstance(node, cst.Name):
             return self.name(node).with_changes(lpar=[], rpar=[])
         if isinstance(node, (cst.Integer, cst.Float)):
@@ -581,7 +563,7 @@ class Normalizer:
         if isinstance(node, cst.IfExp):
             return self.conditional_expression(node, statements, into)
         if isinstance(node, cst.Call):
-            return self.scalar(self.replaced(node, statements) or self.call(node, statements, into), node)
+            return self.tuples.one_value(self.replaced(node, statements) or self.call(node, statements, into), node)
         raise self._unsupported_expression(node)
 
     def _unsupported_expression(self, node):
@@ -669,8 +651,8 @@ class Normalizer:
             self.name(node.value)
             return True
         if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
-            return node.value.value not in self.bundles
-        return isinstance(node.value, (cst.Attribute, cst.Subscript)) and isinstance(self.tuple_part(node.value), cst.Name)
+            return not self.tuples.holds_tuple(node.value.value)
+        return isinstance(node.value, (cst.Attribute, cst.Subscript)) and isinstance(self.tuples.part(node.value), cst.Name)
 
     def conditional_expression(self, node, statements, into):
         name = into or self.names.fresh("choice")
@@ -688,7 +670,7 @@ class Normalizer:
 
     def call(self, node, statements, into):
         """A call's value: an atom, or a Packed for a NamedTuple built or a helper returning a tuple."""
-        length = self.tuple_length(node)
+        length = self.tuples.length(node)
         if length is not None:
             return length
         if iteration.is_sum_of_a_generator(self, node):
@@ -1096,21 +1078,7 @@ class Normalizer:
                 arguments.append(argument.with_changes(value=self.inactive(argument.value, allow_tuples=True)))
         return self._result(node.with_changes(func=cst.parse_expression(callee), args=arguments), statements, into)
 
-    # -- tuples: one variable per part (self.bundles maps a tuple variable to the Packed of its parts) ----
-    def tuple_parameters(self, name, structure):
-        """The Packed of parameters standing for the tuple argument ``name``: ``state_x``, ``state_v``..."""
-
-        def made(prefix, structure):
-            items = []
-            for field, part in zip(structure.fields, structure.parts):
-                hint = f"{prefix}_{field}"
-                items.append(cst.Name(self.names.fresh(hint)) if part is None else made(hint, part))
-            return Packed(structure.kind, items)
-
-        self.bundles[name] = made(name, structure)
-        return self.bundles[name]
-
-    # -- reading ------------------------------------------------------------------------------------
+    # -- tuples: one variable per part (see tuple_variables.py); reading tuple values -------------
     def value_of(self, node, statements, into=None):
         """An atom, or a Packed for a tuple-valued expression (a display, a tuple variable or part,
         a NamedTuple built or replaced, a helper returning a tuple)."""
@@ -1123,7 +1091,7 @@ class Normalizer:
             if not items:
                 raise self.error("srcad cannot differentiate an empty tuple", node)
             return Packed(tuple, items)
-        part = self.tuple_part(node)
+        part = self.tuples.part(node)
         if part is not None:
             return part
         if isinstance(node, cst.Call):
@@ -1133,52 +1101,12 @@ class Normalizer:
             return self.call(node, statements, into)
         return self._flatten(node, statements, into)
 
-    def tuple_part(self, node):
-        """The Packed or atom a tuple variable, or a part of one (``p``, ``p[0]``, ``s.v``, ``s.a[1]``), holds;
-        None when ``node`` is no such thing."""
-        if isinstance(node, cst.Name):
-            return self.bundles.get(node.value)
-        if isinstance(node, cst.Attribute):
-            whole = self.tuple_part(node.value)
-            if not isinstance(whole, Packed):
-                return None
-            fields = whole.fields
-            if node.attr.value not in fields or whole.kind is tuple:
-                raise self.error(f"this tuple has no part named {node.attr.value!r} (its parts: {', '.join(fields)})", node)
-            return whole.items[fields.index(node.attr.value)]
-        if isinstance(node, cst.Subscript):
-            whole = self.tuple_part(node.value)
-            if not isinstance(whole, Packed):
-                return None
-            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, (cst.Index, cst.Slice)):
-                raise self.error("index a tuple with one number", node)
-            index = node.slice[0].slice
-            if isinstance(index, cst.Slice):
-                bounds = [self._tuple_index(getattr(index, b)) if getattr(index, b) else None for b in ("lower", "upper", "step")]
-                return Packed(tuple, whole.items[slice(*bounds)])
-            position = self._tuple_index(index.value)
-            if not -len(whole.items) <= position < len(whole.items):
-                raise self.error(f"tuple index {position} is out of range (the tuple has {len(whole.items)} parts)", node)
-            return whole.items[position]
-        return None
-
-    def _tuple_index(self, node):
-        negative = isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
-        literal = node.expression if negative else node
-        if not isinstance(literal, cst.Integer):
-            raise self.error(
-                "srcad needs a tuple's index written as a number",
-                node,
-                "Index tuples with constants (t[0]), or store the values in an array to index them by a variable.",
-            )
-        return -int(literal.value) if negative else int(literal.value)
-
     def replaced(self, node, statements):
         """``s._replace(v=w)``: s with some parts replaced; None for any other call."""
         function = node.func
         if not (isinstance(function, cst.Attribute) and function.attr.value == "_replace"):
             return None
-        whole = self.tuple_part(function.value)
+        whole = self.tuples.part(function.value)
         if not isinstance(whole, Packed) or whole.kind is tuple:
             return None
         items = list(whole.items)
@@ -1209,26 +1137,6 @@ class Normalizer:
                 raise self.error(f"{kind.__name__}() is missing its part {name!r}", node)
         return Packed(kind, items)
 
-    def scalar(self, value, node):
-        """``value`` where a number or an array is needed: a tuple there is an error at ``node``."""
-        if isinstance(value, Packed):
-            raise self.error(
-                "srcad cannot use a tuple here",
-                node,
-                "Unpack it first ('a, b = t') or take one part (t[0], state.x).",
-            )
-        return value
-
-    def tuple_length(self, node):
-        """``len(t)`` of a tuple variable: a number; None for anything else."""
-        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "len"):
-            return None
-        if len(node.args) != 1:
-            return None
-        whole = self.tuple_part(node.args[0].value)
-        return cst.Integer(str(len(whole.items))) if isinstance(whole, Packed) else None
-
-    # -- assignments with tuple targets (the Normalizer's) -------------------------------------------
     def tuple_assignment(self, target, value):
         """``a, b = e1, e2``, ``x, v = state``, ``a, (b, c) = helper(x)``: every part bound in turn, the
         values read first (parts that a target overwrites go through temporaries)."""
@@ -1245,12 +1153,12 @@ class Normalizer:
                 value,
                 "Assign the parts one by one.",
             )
-        pairs = self.unpacked(target, packed)
-        written = set()
+        pairs = self.tuples.unpacked(target, packed)
         for element, part in pairs:
-            if isinstance(element, cst.Name):
-                bundle = self.bundles.get(element.value)
-                written |= {element.value} | {leaf.value for leaf in (bundle.leaves() if bundle else [])}
+            self.check_target(element)
+            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
+                raise self.error("srcad cannot store a tuple in an array element", element)
+        written = self.tuples.written_by([element for element, _ in pairs])
 
         def read_first(part):  # values first: `a, b = b, a + b` reads the old b
             if isinstance(part, Packed):
@@ -1263,82 +1171,13 @@ class Normalizer:
 
         for element, part in [(element, read_first(part)) for element, part in pairs]:
             if isinstance(part, Packed):
-                statements += self.bind_tuple(element.value, part, element)
+                statements += self.tuples.bind(element.value, part, element)
             elif isinstance(element, cst.Name):
-                self.single_value(element.value, element)
+                self.tuples.single(element.value, element)
                 statements.append(assign(element, part))
             else:
                 statements.append(assign(self.target(element, statements), part))
         return statements
-
-    def unpacked(self, target, packed):
-        """(target, atom or Packed) pairs of a tuple target and the tuple value it unpacks."""
-        elements = [e.value for e in target.elements]
-        if any(isinstance(e, cst.StarredElement) for e in target.elements) or len(elements) != len(packed.items):
-            raise self.error(
-                f"cannot unpack a tuple of {len(packed.items)} into {len(elements)} target(s)"
-                if not any(isinstance(e, cst.StarredElement) for e in target.elements)
-                else "srcad cannot differentiate starred assignment",
-                target,
-            )
-        pairs = []
-        for element, part in zip(elements, packed.items):
-            if isinstance(element, (cst.Tuple, cst.List)):
-                if not isinstance(part, Packed):
-                    raise self.error("this part is a single value, not a tuple to unpack", element)
-                pairs += self.unpacked(element, part)
-                continue
-            self.check_target(element)
-            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
-                raise self.error("srcad cannot store a tuple in an array element", element)
-            pairs.append((element, part))
-        return pairs
-
-    # -- binding ------------------------------------------------------------------------------------
-    def bind_tuple(self, name, value, node):
-        """Statements binding the tuple variable ``name`` to the Packed ``value``, part by part."""
-        structure = value.structure()
-        if name in self.scalar_variables:
-            raise self.error(f"{name!r} holds a tuple here and a single value elsewhere", node, "Use two names.")
-        bundle = self.bundles.get(name)
-        if bundle is None:
-            leaves = iter(cst.Name(self.names.fresh(f"{name}_{path}")) for path in _leaf_paths(structure))
-            bundle = self.bundles[name] = packed_like(structure, leaves)
-        elif bundle.structure().parts != structure.parts:
-            raise self.error(
-                f"{name!r} holds tuples of different shapes ({bundle.structure().describe()} and {structure.describe()})",
-                node,
-                "Use a new name for the new tuple.",
-            )
-        elif bundle.kind is not tuple and value.kind is not tuple and bundle.kind is not value.kind:
-            raise self.error(f"{name!r} holds a {bundle.kind.__name__} elsewhere and a {value.kind.__name__} here", node)
-        return self.assigned_parts(bundle.leaves(), value.leaves())
-
-    def assigned_parts(self, targets, atoms):
-        """``t_k = a_k`` for each part; parts read after one of the targets is written go through
-        temporaries first (``p = (p[1], p[0])`` swaps)."""
-        written = {t.value for t in targets if isinstance(t, cst.Name)}
-        statements, safe = [], []
-        for target, atom in zip(targets, atoms):
-            if isinstance(atom, cst.Name) and atom.value in written and atom.value != getattr(target, "value", None):
-                temporary = self.names.fresh(f"{atom.value}_old")
-                statements.append(assign(temporary, atom))
-                atom = cst.Name(temporary)
-            safe.append(atom)
-        return statements + [assign(target, atom) for target, atom in zip(targets, safe)]
-
-    def returned_tuple(self, value, node):
-        """``return (r_0, r_1)`` of a tuple output's leaves; every return must give the same structure."""
-        structure = value.structure()
-        if self.output_structure is None:
-            self.output_structure = structure
-        elif self.output_structure != structure:
-            raise self.error(
-                f"this returns {structure.describe()}, another return gives {self.output_structure.describe()}",
-                node,
-                "Return tuples of one structure everywhere.",
-            )
-        return cst.Tuple([cst.Element(leaf) for leaf in value.leaves()])
 
 
 def _is_docstring(statement):
@@ -1358,8 +1197,6 @@ def normalize(parsed, procedure=False, structures=None, kernel=False, inline_eve
     with rules.overlay(normalizer.call_rules):
         definition = normalizer.function()
         definition, normalizer.reads_before_writing = read_before_writing(definition, normalizer.names)
-    if normalizer.output_structure == _SINGLE:
-        normalizer.output_structure = None
     return definition, normalizer
 
 
