@@ -247,6 +247,18 @@ def conforming(loop_extent, extent, where):
     return loop_extent
 
 
+def roll_positions(length, shift):
+    """Where each element of ``np.roll(a, shift)`` along an axis of ``length`` comes from: position
+    ``(j - shift) % length`` of ``a`` (a loop reads ``a[positions[j]]``; none for an empty axis)."""
+    positions = np.empty(length, dtype=np.int64)
+    if length == 0:
+        return positions
+    offset = shift % length
+    for j in range(length):
+        positions[j] = j - offset if j >= offset else j - offset + length
+    return positions
+
+
 @overload(slice_start)
 def _slice_start_overload(length, start):
     return slice_start
@@ -270,3 +282,8 @@ def _broadcast_step_overload(extent, loop_extent):
 @overload(conforming)
 def _conforming_overload(loop_extent, extent, where):
     return conforming
+
+
+@overload(roll_positions)
+def _roll_positions_overload(length, shift):
+    return roll_positions

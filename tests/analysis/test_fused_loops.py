@@ -239,3 +239,43 @@ def test_a_view_no_operation_of_the_loop_reads_sets_none_of_its_extents():
     """Found by the random array programs: y[1, :] (3 elements) checked against x[:, 1:] (1)."""
     _assert_same_as_numpy(a_view_for_the_next_line, np.array([[1.3, 1.46], [-0.99, 1.03]]),
                           np.array([[0.31, 0.15, 1.1], [0.85, -0.7, -0.67]]))
+
+
+# -- np.roll read in place: element j of the rolled axis is the array's (j - shift) % n ---------------
+def reaction_diffusion(a, b, f, steps):
+    for _ in range(steps):
+        la = np.roll(a, 1, axis=0) + np.roll(a, -1, axis=0) + np.roll(a, 1, axis=1) + np.roll(a, -1, axis=1) - 4 * a
+        abb = a * b * b
+        a = a + 0.2 * (0.16 * la - abb + f * (1 - a))
+        b = b + 0.2 * (abb - 0.1 * b)
+    return np.sum(b ** 2)
+
+
+def upwind(u, speed, shift, steps):
+    for step in range(steps):
+        flux = speed * u
+        u = u - 0.4 * (flux - np.roll(flux, shift + step % 3))  # a shift that changes from step to step
+    return np.sum(u * u)
+
+
+def rolls_a_row_vector(w, x):
+    return np.sum(w * np.roll(x, 7, axis=1))  # (1, n): a roll by more than the axis has, broadcast rows
+
+
+def test_rolled_operands_are_read_in_place():
+    rng = np.random.default_rng(7)
+    args = (rng.uniform(size=(5, 6)), rng.uniform(size=(5, 6)), 0.04, 3)
+    _assert_same_as_numpy(reaction_diffusion, *args)
+    source, _ = _fused_source(reaction_diffusion, args)
+    assert "roll_along" not in source and source.count("roll_positions(") == 4
+
+
+@pytest.mark.parametrize("shift", [1, -2, 11])
+def test_rolled_vectors_with_shifts_of_every_sign_and_size(shift):
+    rng = np.random.default_rng(8)
+    _assert_same_as_numpy(upwind, rng.normal(size=9), 1.0 + rng.uniform(size=9), shift, 5)
+
+
+def test_a_rolled_row_broadcast_over_the_rows():
+    rng = np.random.default_rng(9)
+    _assert_same_as_numpy(rolls_a_row_vector, rng.normal(size=(4, 5)), rng.normal(size=(1, 5)))

@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 from oracles import plain_central_differences
-from test_fused_loops import damped, heat, moved_then_written, one_element_result, reads_what_it_writes, shifted, springs, wave
+from test_fused_loops import (damped, heat, moved_then_written, one_element_result, reaction_diffusion, reads_what_it_writes,
+                              rolls_a_row_vector, shifted, springs, upwind, wave)
 
 import srcad
 from srcad.transforms.ir import FUSED_LOOP_NOTE
@@ -123,6 +124,8 @@ def test_sums_and_the_scalars_computed_from_them():
     (wave, (np.sin(np.linspace(0.0, 3.0, 12)), np.linspace(0.5, 1.0, 12), 7)),
     (heat, (np.cos(np.arange(42.0)).reshape(6, 7), 0.1, 4)),
     (shifted, (np.linspace(-1.0, 2.0, 10), 3)),
+    (reaction_diffusion, (np.cos(np.arange(30.0)).reshape(5, 6) ** 2, np.sin(np.arange(30.0)).reshape(5, 6) ** 2, 0.04, 3)),
+    (upwind, (np.sin(np.arange(9.0)), 1.0 + np.cos(np.arange(9.0)) ** 2, -2, 5)),
 ])
 def test_forward_mode_runs_the_same_loops(function, args):
     """jvp differentiates the fused normal form too (the tangent of each element, in the loop)."""
@@ -133,3 +136,47 @@ def test_forward_mode_runs_the_same_loops(function, args):
     expected = plain_central_differences(along, [0.0], 0)
     assert tangent == pytest.approx(float(expected), rel=1e-6, abs=1e-8)
     assert FUSED_LOOP_NOTE in srcad.source(function, "tangent", args=args, wrt=(0,))
+
+
+# -- np.roll, and what the reverse sweep restores once per step to compute each element's indices --------
+@pytest.mark.parametrize("steps", [1, 4])
+def test_rolled_stencils(steps):
+    rng = np.random.default_rng(10)
+    args = (rng.uniform(size=(5, 6)), rng.uniform(size=(5, 6)), 0.04, steps)
+    _check(reaction_diffusion, args, (0, 1, 2))
+
+
+@pytest.mark.parametrize("shift", [1, -2, 11])
+def test_a_roll_whose_shift_changes_each_step(shift):
+    rng = np.random.default_rng(11)
+    _check(upwind, (rng.normal(size=9), 1.0 + rng.uniform(size=9), shift, 5), (0, 1))
+
+
+def test_a_rolled_row_broadcast_over_the_rows():
+    rng = np.random.default_rng(12)
+    _check(rolls_a_row_vector, (rng.normal(size=(4, 5)), rng.normal(size=(1, 5))), (0, 1))
+
+
+def _fused_loop_bodies(source):
+    """The lines inside each fused element loop of a generated function."""
+    bodies = []
+    for chunk in source.split(FUSED_LOOP_NOTE)[1:]:
+        lines = chunk.split("\n")
+        head = next(line for line in lines if line.lstrip().startswith("for "))
+        depth = len(head) - len(head.lstrip())
+        inside = lines[lines.index(head) + 1:]
+        end = next((k for k, line in enumerate(inside) if line.strip() and len(line) - len(line.lstrip()) <= depth), len(inside))
+        bodies.append(inside[:end])
+    return bodies
+
+
+def test_element_indices_are_computed_again_not_kept():
+    """Per element, the reverse sweep computes the operands' positions again from what it restores once
+    per step (the broadcast steps, the rolled positions, the state's binding): nothing per element."""
+    rng = np.random.default_rng(13)
+    args = (rng.normal(size=9), 1.0 + rng.uniform(size=9), 1, 5)
+    source = srcad.source(upwind, "adjoint", args=args, wrt=(0, 1))
+    forward = source[source.index("# forward sweep"):source.index("# reverse sweep")]
+    bodies = _fused_loop_bodies(forward)
+    assert len(bodies) == 3 and not any("tape_" in line for body in bodies for line in body)
+    _check(upwind, args, (0, 1))

@@ -229,9 +229,9 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
     while True:
         kept = values_kept_per_term(body, per_term_loops)
-        recomputed = recomputable(body, overwritten, invariant, reads, arrays, group, restored_bindings, written, kept,
-                                  rebound)
-        recorded = overwritten - set(recomputed)
+        recomputed, restored_for_recomputing = recomputable(body, overwritten, invariant, reads, arrays, group,
+                                                            restored_bindings, written, kept, rebound)
+        recorded = (overwritten | restored_for_recomputing) - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
         if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)

@@ -52,8 +52,9 @@ def fused_elementwise(definition, types, names, filename):
     none worth fusing (a run of views alone, or single statements that are not operations)."""
     body = definition.body.body
     parameters = [p.name.value for p in definition.params.params]
+    bindings = _bindings(definition)
     context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), array_aliases(body, types),
-                       variable_counts(definition), _bindings(definition), parameters)
+                       variable_counts(definition), bindings, parameters, _integer_constants(definition, bindings))
     fused = definition.visit(_Fuse(context))
     return fused.visit(_Hoist(context.invariant)) if context.changed else None
 
@@ -68,6 +69,7 @@ class _Context:
     mentions: dict  # variable -> how many times the function mentions it
     bindings: dict  # variable -> how many statements bind it
     parameters: list = dataclasses.field(default_factory=list)
+    constants: dict = dataclasses.field(default_factory=dict)  # variable bound once, to an integer literal -> it
     invariant: dict = dataclasses.field(default_factory=dict)  # extent variable -> the variables it reads
     changed: bool = False
 
@@ -121,6 +123,10 @@ def _step_of(statement, types):
     if not _is_float64_array(types.get(target)):
         return None
     operation = operation_of(value)
+    rolled = _rolled(value, operation, types)
+    if rolled is not None:  # t = np.roll(a, s, axis=k): element j of axis k is a's element (j - s) % n
+        source, region = rolled
+        return _Step(statement, "view", target, types[target].ndim, region=region, source=source)
     if isinstance(value, cst.Subscript) and operation.rule in ("view", "index") and _is_float_array(types.get(value.value.value)):
         region = _region(value.slice, types[value.value.value], types, gathers=True)
         if region is None or _rank(region) != types[target].ndim:
@@ -132,6 +138,26 @@ def _step_of(statement, types):
             and _keywords_only_constant(value)):
         return _Step(statement, "op", target, types[target].ndim, value=value, operands=list(operation.operands))
     return None
+
+
+def _rolled(value, operation, types):
+    """(the array rolled, its region) of ``roll_along(a, shift, axis)`` or ``np.roll(a, shift)`` of a
+    vector, with ("roll", shift) on the axis rolled; None for any other value."""
+    if operation.rule not in ("roll_along", "np.roll") or not isinstance(value, cst.Call):
+        return None
+    array, shift = operation.operands[0], operation.operands[1]
+    numba_type = types.get(array.value) if isinstance(array, cst.Name) else None
+    if not _is_float_array(numba_type) or not _is_integer_atom(shift, types):
+        return None
+    if operation.rule == "np.roll":
+        axis = 0 if numba_type.ndim == 1 else None  # (np.roll of a matrix rolls it flattened)
+    else:
+        axis = _literal(operation.operands[2])
+    if axis is None or not 0 <= axis < numba_type.ndim:
+        return None
+    region = [("slice", None, None)] * numba_type.ndim
+    region[axis] = ("roll", shift)
+    return array.value, region
 
 
 def _is_float64_array(numba_type):
@@ -213,6 +239,28 @@ def _literal(atom):
 
 
 # -- counting names -----------------------------------------------------------------------------------
+def _integer_constants(definition, bindings):
+    """{variable: the literal} for the variables bound once, to an integer literal (``t1 = 1``)."""
+    constants = {}
+    for node in _statements_in(definition):
+        assignment = assignment_of(node)
+        if assignment is not None and bindings.get(assignment[0]) == 1 and _literal(assignment[1]) is not None:
+            constants[assignment[0]] = assignment[1]
+    return constants
+
+
+def _statements_in(node):
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_SimpleStatementLine(self, statement):
+            found.append(statement)
+
+    node.visit(Collect())
+    return found
+
+
+
 def _bindings(node):
     counts = {}
 
@@ -304,6 +352,7 @@ class _Along:
     stop: object
     key: tuple
     gather: str = None  # the vector of integers an axis of ``x[a]`` is indexed through
+    roll: object = None  # the shift of an axis of ``np.roll(x, shift, axis)``: read at (position - shift) % extent
 
 
 @dataclasses.dataclass
@@ -317,8 +366,8 @@ class _Array:
 
     def form(self):
         """What tells two reads of ``base`` apart."""
-        return [(e.axis, e.base_axis, _code(e.start), e.key, e.gather) if isinstance(e, _Along) else _code(e)
-                for e in self.entries]
+        return [(e.axis, e.base_axis, _code(e.start), e.key, e.gather, _code(e.roll)) if isinstance(e, _Along)
+                else _code(e) for e in self.entries]
 
 
 class _Run:
@@ -413,6 +462,10 @@ class _Run:
             elif entry[0] == "gather":
                 key = self._axis_key(entry[1], 0)
                 entries.append(_Along(len(axes), len(entries), None, None, key, gather=entry[1]))
+                axes.append(key)
+            elif entry[0] == "roll":
+                key = self._axis_key(base, len(entries))
+                entries.append(_Along(len(axes), len(entries), None, None, key, roll=entry[1]))
                 axes.append(key)
             else:
                 along = _Along(len(axes), len(entries), entry[1], entry[2], self._slice_key(base, len(entries), entry[1], entry[2]))
@@ -732,8 +785,21 @@ class _LoopWriter:
             if entry.gather:
                 atoms.append(self._gathered(entry.gather, self._position(axis, None, self.extents[axis][1].get(entry.key))))
                 continue
+            if entry.roll is not None:
+                positions = self._roll_positions(array.base, entry.base_axis, entry.roll)
+                atoms.append(self._gathered(positions.value, self._position(axis, None, self.extents[axis][1].get(entry.key))))
+                continue
             atoms.append(self._position(axis, self._start(array.base, entry), self.extents[axis][1].get(entry.key)))
         return atoms
+
+    def _roll_positions(self, base, axis, shift):
+        """The vector of positions ``np.roll`` of ``base`` by ``shift`` reads along ``axis`` (made
+        once, before the loops that change neither; a shift bound once to a number is that number)."""
+        shift = self.context.constants.get(shift.value, shift) if isinstance(shift, cst.Name) else shift
+        key = ("roll", base, axis, _code(shift))
+        if key not in self.known:
+            self.known[key] = self._pure(f"{base}_rolled", "roll_positions", [self._length(base, axis), shift])
+        return self.known[key]
 
     def _gathered(self, vector, position):
         """The integer ``vector[position]`` (read once per position)."""

@@ -145,13 +145,20 @@ def _element_writes_within(statement, arrays):
 
 def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
                  written=frozenset(), kept=frozenset(), bound_again=frozenset()):
-    """{name: defining statement} for the overwritten values worth recomputing. ``written``: the
-    arrays changed in place; an array sharing memory with one of them holds its old values in the
-    reverse sweep only if that one's writes are undone too (it is restored, i.e. overwritten).
-    ``kept``: ids of defining statements whose values are kept instead (see independent_terms).
-    ``bound_again``: the arrays bound more than once; one not restored may name other memory
-    by the time the reverse sweep reads it."""
+    """({name: defining statement} for the overwritten values worth recomputing, the names to restore
+    so that they can be). ``written``: the arrays changed in place; an array sharing memory with one of
+    them holds its old values in the reverse sweep only if that one's writes are undone too (it is
+    restored, i.e. overwritten). ``kept``: ids of defining statements whose values are kept instead
+    (see independent_terms). ``bound_again``: the arrays bound more than once; one not restored may
+    name other memory by the time the reverse sweep reads it.
+
+    An operand bound outside the innermost loop around a value, and never changed in place, is
+    restored where it is bound (pushed once per binding: ``step`` of a time step, ``a_rolled`` a
+    fused loop's positions, a state array's binding) so that the value is computed again in each
+    iteration of that loop instead of saved in each."""
     positions, last_write = last_writes(body, arrays, group)
+    loops_around = _innermost_loops(body)
+    promoted = set()
 
     definitions = {}  # name -> number of defining statements
     for block, _ in blocks(body):
@@ -172,9 +179,12 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 if operation_of(definition[1]).rule is not None and definition[0] not in reads:
                     local[definition[0]] = (statement, index)
 
-        def holds_its_value(operand, start, last, chain):
+        loop = loops_around.get(id(block))
+
+        def holds_its_value(operand, start, last, chain, restoring):
             """Whether `operand` read at block[start] has the same value at block[last]'s adjoint.
-            `chain`: the values being recomputed that lead here (a value cannot feed itself)."""
+            `chain`: the values being recomputed that lead here (a value cannot feed itself);
+            `restoring`: collects the operands that do once restored where they are bound."""
             if operand in chain:
                 return False
             if any(operand in _assigned_in(s) for s in block[start + 1 : last]):
@@ -186,11 +196,11 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 if id(statement) not in position:
                     return False
                 operands = operation_of(_definition(statement)[1]).operand_names()
-                return all(holds_its_value(o, index, last, chain | {operand}) for o in operands)
+                return all(holds_its_value(o, index, last, chain | {operand}, restoring) for o in operands)
             if operand in local and local[operand][1] < start:
                 statement, index = local[operand]
                 operands = operation_of(_definition(statement)[1]).operand_names()
-                if all(holds_its_value(o, index, last, chain | {operand}) for o in operands):
+                if all(holds_its_value(o, index, last, chain | {operand}, restoring) for o in operands):
                     chosen[operand] = (statement, index)
                     return True
                 return False
@@ -199,7 +209,13 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 return True  # an array nothing writes after this read: the reverse sweep sees the same values
             if any(m in written and m not in overwritten for m in (group or {}).get(operand, ())):
                 return False
-            return operand in invariant or operand in overwritten or operand in loop_indices
+            if operand in invariant or operand in overwritten or operand in loop_indices:
+                return True
+            if (loop is not None and operand in definitions and operand not in _assigned_in(loop)
+                    and not any(m in written for m in (group or {}).get(operand, {operand}) | {operand})):
+                restoring.add(operand)  # bound outside the loop: restored there, once per binding
+                return True
+            return False
 
         for index, statement in enumerate(block):
             definition = _definition(statement)
@@ -223,10 +239,31 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
             if any(sharing & _element_writes_within(s, arrays) for s in block[index + 1 : last]):
                 continue  # written in place before it is read: computing it again would give the old values
             operands = operation.operand_names()
-            if all(holds_its_value(o, index, last, {name}) for o in operands):
+            restoring = set()
+            if all(holds_its_value(o, index, last, {name}, restoring) for o in operands):
                 chosen[name] = (statement, index)
                 pinned |= {o for o in operands if o not in chosen}
-    return {name: statement for name, (statement, _) in chosen.items()}
+                promoted |= restoring
+    return {name: statement for name, (statement, _) in chosen.items()}, promoted - set(chosen)
+
+
+def _innermost_loops(body):
+    """{id of a block: the innermost loop around it} (blocks outside every loop are left out)."""
+    found = {}
+
+    def visit(statements, loop):
+        if loop is not None:
+            found[id(statements)] = loop
+        for statement in statements:
+            if isinstance(statement, (cst.For, cst.While)):
+                visit(statement.body.body, statement)
+            elif isinstance(statement, cst.If) and not is_exit_check(statement):
+                visit(statement.body.body, loop)
+                if statement.orelse is not None:
+                    visit(statement.orelse.body.body, loop)
+
+    visit(body, None)
+    return found
 
 
 def rederived_views(body, views, written, group, invariant):

@@ -22,7 +22,7 @@ ARRAY_HELPERS = (
     "products_of_others_along_tangent", "keep_dims",
     "cumsum_along", "cumsum_adjoint_along", "roll_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
     "times_transpose", "integer_power",
-    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming",
+    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_positions",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS}

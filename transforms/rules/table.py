@@ -412,7 +412,7 @@ INACTIVE_FUNCTIONS = {
     "np.argsort", "np.isnan", "np.isinf", "np.isfinite",
     "integer_power",  # a ** b of two integers (transforms/analysis/integer_powers.py)
     # extents and steps of fused loops (transforms/analysis/fused_loops.py)
-    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming",
+    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_positions",
 }  # fmt: skip
 
 # Binary operators whose result is piecewise constant.
