@@ -279,3 +279,42 @@ def test_rolled_vectors_with_shifts_of_every_sign_and_size(shift):
 def test_a_rolled_row_broadcast_over_the_rows():
     rng = np.random.default_rng(9)
     _assert_same_as_numpy(rolls_a_row_vector, rng.normal(size=(4, 5)), rng.normal(size=(1, 5)))
+
+
+# -- sums along an axis of a value the loop computes: added up in the loop ------------------------------
+def pairwise(x, m, steps, dt):
+    v = np.zeros_like(x)
+    for _ in range(steps):
+        d = x[None, :, :] - x[:, None, :]
+        r2 = np.sum(d * d, axis=2) + 0.01
+        inv = m[None, :] / (r2 * np.sqrt(r2))
+        v = v + dt * np.sum(inv[:, :, None] * d, axis=-2)
+        x = x + dt * v
+    return np.sum(x * x)
+
+
+def short_along_the_sum(x, c):
+    u = x * 2.0
+    t = c * 3.0  # (n, 1) while the loop runs over x's (n, m)
+    s = np.sum(t, axis=1)
+    return np.sum(u) + np.sum(s * s)
+
+
+def column_sums(x, w):
+    return np.sum(np.sum(w * x * x, axis=0) ** 2)
+
+
+def test_sums_along_an_axis_are_added_up_in_the_loop():
+    rng = np.random.default_rng(14)
+    args = (rng.normal(size=(5, 3)), rng.uniform(0.5, 1.0, 5), 3, 0.01)
+    _assert_same_as_numpy(pairwise, *args)
+    source, _ = _fused_source(pairwise, args)
+    code = [line for line in source.split("def pairwise")[1].splitlines() if not line.strip().startswith("#")]
+    assert not any("np.sum(" in line for line in code) and sum("np.zeros((" in line for line in code) == 2
+
+
+def test_a_sum_along_an_axis_counts_each_element_once():
+    rng = np.random.default_rng(15)
+    _assert_same_as_numpy(short_along_the_sum, rng.normal(size=(4, 5)), rng.normal(size=(4, 1)))
+    _assert_same_as_numpy(column_sums, rng.normal(size=(4, 5)), rng.normal(size=(4, 1)))
+    _assert_same_as_numpy(column_sums, rng.normal(size=(4, 5)), rng.normal(size=(1, 5)))

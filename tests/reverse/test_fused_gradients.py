@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 from oracles import plain_central_differences
-from test_fused_loops import (damped, heat, moved_then_written, one_element_result, reaction_diffusion, reads_what_it_writes,
+from test_fused_loops import (column_sums, damped, heat, moved_then_written, one_element_result, pairwise, reaction_diffusion,
+                              reads_what_it_writes, short_along_the_sum,
                               rolls_a_row_vector, shifted, springs, upwind, wave)
 
 import srcad
@@ -180,3 +181,16 @@ def test_element_indices_are_computed_again_not_kept():
     bodies = _fused_loop_bodies(forward)
     assert len(bodies) == 3 and not any("tape_" in line for body in bodies for line in body)
     _check(upwind, args, (0, 1))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_pairwise_forces_summed_along_axes(steps):
+    rng = np.random.default_rng(16)
+    _check(pairwise, (rng.normal(size=(5, 3)), rng.uniform(0.5, 1.0, 5), steps, 0.01), (0, 1))
+
+
+@pytest.mark.parametrize("w_shape", [(4, 1), (1, 5), (4, 5)])
+def test_sums_along_an_axis_of_broadcast_values(w_shape):
+    rng = np.random.default_rng(17)
+    _check(column_sums, (rng.normal(size=(4, 5)), rng.normal(size=w_shape)), (0, 1))
+    _check(short_along_the_sum, (rng.normal(size=(4, 5)), rng.normal(size=(4, 1))), (0, 1))

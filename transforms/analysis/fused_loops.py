@@ -78,7 +78,9 @@ class _Context:
 @dataclasses.dataclass
 class _Step:
     statement: cst.SimpleStatementLine
-    kind: str  # "view" (t = a[1:, j]), "op" (t = a * b), "write" (a[1:] = v, a[1:] += v, a += v), "reduce" (s = np.sum(t))
+    # "view" (t = a[1:, j]), "op" (t = a * b), "write" (a[1:] = v, a[1:] += v, a += v), "reduce" (s = np.sum(t),
+    # or with ``axis`` set, s = np.sum(t, axis=k))
+    kind: str
     target: str  # the name bound, or the array written
     rank: int  # of the result, or of the region written
     value: cst.BaseExpression = None  # op: the right-hand side; write: the atom written
@@ -86,6 +88,7 @@ class _Step:
     region: list = dataclasses.field(default_factory=list)  # view, write: (kind, ...) per element
     source: str = None  # view: the array viewed
     write_kind: str = "="
+    axis: int = None  # reduce: the axis summed along (None: every axis)
 
 
 def _step_of(statement, types):
@@ -120,6 +123,10 @@ def _step_of(statement, types):
             and types.get(target) == numba_types.float64):
         summed = value.args[0].value
         return _Step(statement, "reduce", target, types[summed.value].ndim, value=summed, operands=[summed])
+    along = _summed_along(value, types)
+    if along is not None and _is_float64_array(types.get(target)):
+        summed, axis = along
+        return _Step(statement, "reduce", target, types[summed.value].ndim, value=summed, operands=[summed], axis=axis)
     if not _is_float64_array(types.get(target)):
         return None
     operation = operation_of(value)
@@ -158,6 +165,22 @@ def _rolled(value, operation, types):
     region = [("slice", None, None)] * numba_type.ndim
     region[axis] = ("roll", shift)
     return array.value, region
+
+
+def _summed_along(value, types):
+    """(the array summed, the axis) of ``np.sum(t, axis=k)`` with a literal k; None for anything else."""
+    if not (isinstance(value, cst.Call) and _code(value.func) == "np.sum" and len(value.args) == 2):
+        return None
+    summed, axis = value.args
+    if summed.keyword is not None or not isinstance(summed.value, cst.Name) or axis.keyword is None:
+        return None
+    numba_type = types.get(summed.value.value)
+    literal = _literal(axis.value)
+    if axis.keyword.value != "axis" or literal is None or not _is_float_array(numba_type):
+        return None
+    if not -numba_type.ndim <= literal < numba_type.ndim or numba_type.ndim < 2:
+        return None
+    return summed.value, literal % numba_type.ndim
 
 
 def _is_float64_array(numba_type):
@@ -399,7 +422,7 @@ class _Run:
             return False  # bound twice
         if self._reads_what_waits(step):
             return False
-        if step.kind == "reduce":  # s = np.sum(t) of a value the loop computes: s += t's element
+        if step.kind == "reduce":  # s = np.sum(t) of a value the loop computes: s += t's element (s[i] += t[i, j])
             if step.value.value not in self.results and step.value.value not in self.views or step.rank != self.rank:
                 return False
             self.steps.append(step)
@@ -609,7 +632,7 @@ class _LoopWriter:
         self.before += [s.statement.with_changes(leading_lines=[]) for s in steps if s.kind == "view" and s.target in self.outside]
         self.extents = [self._loop_extent(axis) for axis in range(self.run.rank)]
         materialized = {s.target: self._materialized(s) for s in steps if s.kind == "op" and s.target in self.outside}
-        self.before += [_assign(s.target, cst.Float("0.0")) for s in steps if s.kind == "reduce"]
+        self.before += [self._sum_start(s) for s in steps if s.kind == "reduce"]
         lines = []  # the user's line markers, each on the first statement made from its statement
         for step in steps:
             lines += list(step.statement.leading_lines)
@@ -619,8 +642,7 @@ class _LoopWriter:
             elif step.kind == "write":
                 self._write(step)
             elif step.kind == "reduce":
-                self.body.append(cst.SimpleStatementLine([cst.AugAssign(cst.Name(step.target), cst.AddAssign(),
-                                                                        self._element(step.value.value))]))
+                self.body.append(_element_write(step.target, self._sum_index(step), self._element(step.value.value), "+="))
             if len(self.body) > made and lines:
                 self.body[made] = self.body[made].with_changes(leading_lines=lines)
                 lines = []
@@ -772,6 +794,19 @@ class _LoopWriter:
             self.after.append(_assign(step.target, cst.Name(array)))
         return array
 
+    def _sum_start(self, step):
+        """``s = 0.0`` before the loop adding up a whole array, or zeros of the loop's extents less the
+        axis summed along."""
+        if step.axis is None:
+            return _assign(step.target, cst.Float("0.0"))
+        extents = [extent for axis, (extent, *_) in enumerate(self.extents) if axis != step.axis]
+        shape = extents[0] if len(extents) == 1 else cst.Tuple([cst.Element(e) for e in extents])
+        return _assign(step.target, cst.Call(cst.parse_expression("np.zeros"), [cst.Arg(shape)]))
+
+    def _sum_index(self, step):
+        """Where an element adds into its sum: the loop's position less the axis summed along."""
+        return [cst.Name(loop) for axis, loop in enumerate(self.loops) if axis != step.axis] if step.axis is not None else None
+
     # the loop's body --------------------------------------------------------------------------------------
     def _index(self, array):
         """The index atoms of ``array``'s element at the loop's current position."""
@@ -922,7 +957,8 @@ def _subscript(base, index):
 
 
 def _element_write(base, index, value, kind):
-    target = _subscript(base, index)
+    """``base[index] = value`` (or ``+=``, ``-=``); ``base`` itself where ``index`` is None."""
+    target = _subscript(base, index) if index is not None else cst.Name(base)
     if kind == "=":
         return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(target)], value)])
     operator = cst.AddAssign() if kind == "+=" else cst.SubtractAssign()
