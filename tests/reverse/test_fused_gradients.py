@@ -194,3 +194,16 @@ def test_sums_along_an_axis_of_broadcast_values(w_shape):
     rng = np.random.default_rng(17)
     _check(column_sums, (rng.normal(size=(4, 5)), rng.normal(size=w_shape)), (0, 1))
     _check(short_along_the_sum, (rng.normal(size=(4, 5)), rng.normal(size=(4, 1))), (0, 1))
+
+
+def test_each_reverse_loop_is_named_after_its_own_line():
+    """A statement moved before a fused loop (``np.roll``'s shift) takes its line's marker along; the
+    loop computing the rest of that line is named after it again, in the adjoint too."""
+    args = (np.sin(np.arange(9.0)), 1.0 + np.cos(np.arange(9.0)) ** 2, 1, 5)
+    lines = srcad.source(upwind, "adjoint", args=args, wrt=(0, 1)).splitlines()
+    reverse_loops = [k for k, line in enumerate(lines) if line.lstrip().startswith("for i") and ", -1, -1)" in line
+                     and "# adjoint of line" in lines[k + 1]]
+    assert len(reverse_loops) >= 2
+    for k in reverse_loops:
+        named_before = next(line for line in reversed(lines[:k]) if "# adjoint of line" in line)
+        assert named_before.strip() == lines[k + 1].strip()

@@ -352,9 +352,11 @@ def _fuse_runs(context, block, items, result):
             continue
         if run is not None and step is None and run.passes_over(statement, position):
             continue
+        moved_marker = run.moved_marker if run is not None else None
         if run is not None:
             changed |= run.close(result)
         run = _Run(context, block, line)
+        run.moved_marker = moved_marker
         if step is not None and run.admits(step, position):
             continue
         run = None
@@ -414,6 +416,8 @@ class _Run:
         self.written = []  # (write step, _Array)
         self.read = []  # _Array read (views at their binding, arrays where an operation reads them)
         self.used = []  # _Array read or written by its operations, writes and sums: what sets its extents
+        # the user's line marker of a statement moved before the loop, for the next step of that line
+        self.moved_marker = None
 
     # -- admitting steps ---------------------------------------------------------------------------
     def admits(self, step, position):
@@ -422,6 +426,10 @@ class _Run:
             return False  # bound twice
         if self._reads_what_waits(step):
             return False
+        if self.moved_marker is not None and marker_of(step.statement) is None:
+            # its line began with a statement moved before a loop: the loop's code names the line again
+            step.statement = step.statement.with_changes(leading_lines=self.moved_marker)
+        self.moved_marker = None
         if step.kind == "reduce":  # s = np.sum(t) of a value the loop computes: s += t's element (s[i] += t[i, j])
             if step.value.value not in self.results and step.value.value not in self.views or step.rank != self.rank:
                 return False
@@ -540,6 +548,8 @@ class _Run:
         after it where it reads the run's sums (or what waits for them)."""
         if not self.steps or not isinstance(statement, cst.SimpleStatementLine):
             return False
+        if marker_of(statement) is not None:
+            self.moved_marker = list(statement.leading_lines)
         target, read = self._scalar_statement(statement)
         if target is None or any(name in self.results or name in self.views for name in read):
             return False
