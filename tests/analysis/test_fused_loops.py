@@ -318,3 +318,30 @@ def test_a_sum_along_an_axis_counts_each_element_once():
     _assert_same_as_numpy(short_along_the_sum, rng.normal(size=(4, 5)), rng.normal(size=(4, 1)))
     _assert_same_as_numpy(column_sums, rng.normal(size=(4, 5)), rng.normal(size=(4, 1)))
     _assert_same_as_numpy(column_sums, rng.normal(size=(4, 5)), rng.normal(size=(1, 5)))
+
+
+# -- a line whose write cannot join the run before it takes its whole line to the next -----------------
+def predator_prey(s, params):
+    n = s.shape[0] // 2
+    prey = s[:n]
+    pred = s[n:]
+    out = np.empty_like(s)
+    out[:n] = prey * (params[0] - params[1] * pred)
+    out[n:] = pred * (params[2] * prey - params[3])  # a second write into out: a loop of its own
+    return out
+
+
+def predator_prey_steps(s, params, steps, h):
+    for _ in range(steps):
+        k1 = predator_prey(s, params)
+        k2 = predator_prey(s + 0.5 * h * k1, params)
+        s = s + h * k2
+    return np.sum(s * s)
+
+
+def test_a_line_that_cannot_join_the_run_before_it_starts_the_next():
+    args = (1.0 + np.arange(6.0) / 10, np.array([1.1, 0.4, 0.1, 0.4]))
+    _assert_same_as_numpy(predator_prey, *args)
+    source, _ = _fused_source(predator_prey, args)
+    code = source.split("def predator_prey")[1]
+    assert code.count(FUSED_LOOP_NOTE) == 2 and "np.empty(" not in code

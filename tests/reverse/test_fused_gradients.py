@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from oracles import plain_central_differences
 from test_fused_loops import (column_sums, damped, heat, moved_then_written, one_element_result, pairwise, reaction_diffusion,
-                              reads_what_it_writes, short_along_the_sum,
+                              predator_prey_steps, reads_what_it_writes, short_along_the_sum,
                               rolls_a_row_vector, shifted, springs, upwind, wave)
 
 import srcad
@@ -207,3 +207,8 @@ def test_each_reverse_loop_is_named_after_its_own_line():
     for k in reverse_loops:
         named_before = next(line for line in reversed(lines[:k]) if "# adjoint of line" in line)
         assert named_before.strip() == lines[k + 1].strip()
+
+
+def test_a_helper_writing_two_halves_of_its_result():
+    args = (1.0 + np.arange(6.0) / 10, np.array([1.1, 0.4, 0.1, 0.4]), 4, 0.05)
+    _check(predator_prey_steps, args, (0, 1))

@@ -345,25 +345,65 @@ class _Fuse(cst.CSTTransformer):
 
 
 def _fuse_runs(context, block, items, result):
-    """Append ``items`` (of ``block``) to ``result``, consecutive steps fused into runs; say whether any was."""
-    changed, run = False, None
-    for position, statement, step, line in items:
+    """Append ``items`` (of ``block``) to ``result``, consecutive steps fused into runs; say whether any was.
+    A step that cannot join the run (``out[n:] = pred * t`` after ``out[:n] = ...`` wrote the same
+    array) takes the values the run computed only for it along to the next run, rather than have
+    them made into arrays for it."""
+    changed, run, held = False, None, []  # held: the items the run has taken
+    for index, item in enumerate(items):
+        position, statement, step, line = item
         if run is not None and step is not None and run.admits(step, position):
+            held.append(item)
             continue
         if run is not None and step is None and run.passes_over(statement, position):
+            held.append(item)
             continue
+        moved = _computed_only_for(held, step, context) if step is not None else []
+        if moved and len(moved) < len(held):
+            changed |= _fuse_runs(context, block, [taken for taken in held if taken not in moved], result)
+            return _fuse_runs(context, block, moved + items[index:], result) or changed
         moved_marker = run.moved_marker if run is not None else None
         if run is not None:
             changed |= run.close(result)
-        run = _Run(context, block, line)
+        run, held = _Run(context, block, line), []
         run.moved_marker = moved_marker
         if step is not None and run.admits(step, position):
+            held.append(item)
             continue
         run = None
         result.append(statement)
     if run is not None:
         changed |= run.close(result)
     return changed
+
+
+def _reads(step):
+    if step.kind == "view":
+        return {step.source}
+    atoms = step.operands if step.kind in ("op", "reduce") else [step.value]
+    return {atom.value for atom in atoms if isinstance(atom, cst.Name)}
+
+
+def _computed_only_for(held, step, context):
+    """The items of ``held`` (a run's) computing values or views that only ``step``, refused by the run,
+    reads (directly or through one another), where moving them after the rest changes nothing they
+    read; [] where there are none."""
+    needed, moved = _reads(step), []
+    for item in reversed(held):
+        taken = item[2]
+        if taken is None or taken.kind not in ("op", "view") or taken.target not in needed:
+            continue
+        later = [other[2] for other in held[held.index(item) + 1:] if other[2] is not None and other not in moved]
+        if any(taken.target in _reads(other) for other in later):
+            continue
+        moved.insert(0, item)
+        needed |= _reads(taken)
+    kept = [item[2] for item in held if item not in moved and item[2] is not None]
+    written = {step.target for step in kept if step.kind == "write"}
+    written |= {name for target in written for name in context.aliases.get(target, ())}
+    if any(_reads(item[2]) & written for item in moved):
+        return []
+    return moved
 
 
 @dataclasses.dataclass(frozen=True)
