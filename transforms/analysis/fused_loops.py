@@ -56,7 +56,12 @@ def fused_elementwise(definition, types, names, filename):
     context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), array_aliases(body, types),
                        variable_counts(definition), bindings, parameters, _integer_constants(definition, bindings))
     fused = definition.visit(_Fuse(context))
-    return fused.visit(_Hoist(context.invariant)) if context.changed else None
+    if not context.changed:
+        return None
+    lengths = [_assign(name.value, cst.parse_expression(f"{base}.shape[{axis}]"))
+               for (_, base, axis), name in context.argument_lengths.items()]
+    fused = fused.with_changes(body=fused.body.with_changes(body=lengths + list(fused.body.body)))
+    return fused.visit(_Hoist(context.invariant))
 
 
 @dataclasses.dataclass
@@ -71,6 +76,7 @@ class _Context:
     parameters: list = dataclasses.field(default_factory=list)
     constants: dict = dataclasses.field(default_factory=dict)  # variable bound once, to an integer literal -> it
     invariant: dict = dataclasses.field(default_factory=dict)  # extent variable -> the variables it reads
+    argument_lengths: dict = dataclasses.field(default_factory=dict)  # ("length", argument, axis) -> its name
     changed: bool = False
 
 
@@ -761,10 +767,14 @@ class _LoopWriter:
                 and self.context.shapes.get(symbol[1], ())[symbol[2]:symbol[2] + 1] == (symbol,)):
             base, axis = symbol[1], symbol[2]
         key = ("length", base, axis)
+        if base in self.context.parameters and base in self.context.shapes:  # one name, read once at the top
+            if key not in self.context.argument_lengths:
+                self.context.argument_lengths[key] = cst.Name(self.names.fresh(f"{base}_extent"))
+            return self.context.argument_lengths[key]
         if key not in self.known:
             name = self.names.fresh(f"{base}_extent")
             self.hoisted.append(_assign(name, cst.parse_expression(f"{base}.shape[{axis}]")))
-            self.context.invariant[name] = set() if base in self.context.parameters and base in self.context.shapes else {base}
+            self.context.invariant[name] = {base}
             self.known[key] = cst.Name(name)
         return self.known[key]
 
