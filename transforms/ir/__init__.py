@@ -142,34 +142,40 @@ def variable_counts(node):
     """{variable: how many times ``node`` (or each node of a list) mentions it}, as ``variables_in``
     reads mentions."""
     counts = {}
-
-    class Count(cst.CSTVisitor):
-        def visit_Attribute(self, attribute):
-            attribute.value.visit(self)
-            return False
-
-        def visit_Arg(self, arg):
-            arg.value.visit(self)
-            return False
-
-        def visit_Name(self, name):
-            counts[name.value] = counts.get(name.value, 0) + 1
-
-    for each in (node if isinstance(node, (list, tuple)) else [node]):
-        each.visit(Count())
+    pending = list(node) if isinstance(node, (list, tuple)) else [node]
+    while pending:  # a plain walk over the nodes' fields (see all_names)
+        current = pending.pop()
+        kind = type(current)
+        if kind is cst.Name:
+            counts[current.value] = counts.get(current.value, 0) + 1
+        elif kind is cst.Attribute or kind is cst.Arg:  # not `sum` of np.sum, nor the keyword of axis=1
+            pending.append(current.value)
+        else:
+            for field in _node_fields(kind):
+                value = getattr(current, field)
+                if isinstance(value, cst.CSTNode):
+                    pending.append(value)
+                elif isinstance(value, (list, tuple)):
+                    pending.extend(item for item in value if isinstance(item, cst.CSTNode))
     return counts
 
 
 def nodes_in(node):
-    """Every node under ``node``, itself included, in the order a visitor meets them."""
+    """Every node under ``node``, itself included, parents before children (not whitespace, commas,
+    parentheses or comments)."""
     found = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, visited):
-            found.append(visited)
-            return True
-
-    node.visit(Collect())
+    pending = [node]
+    while pending:  # a plain walk over the nodes' fields (see all_names)
+        current = pending.pop()
+        found.append(current)
+        children = []
+        for field in _node_fields(type(current)):
+            value = getattr(current, field)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(item for item in value if isinstance(item, cst.CSTNode))
+        pending.extend(reversed(children))
     return found
 
 

@@ -12,6 +12,8 @@ more loosely than its place needs (and keep the ones the user wrote).
 '(-1) ** i'
 """
 
+import functools
+
 import libcst as cst
 
 # How tightly each kind of expression binds, loosest first (the Python grammar's order).
@@ -131,6 +133,7 @@ def parenthesized(node):
 _PRINTER = cst.Module([])
 
 
+@functools.lru_cache(maxsize=4096)  # asked of the same nodes again and again; nodes hash by identity
 def spelled(node):
     """The source of an expression, statement or block, printed to mean what its tree means."""
     return _PRINTER.code_for_node(parenthesized(node))
