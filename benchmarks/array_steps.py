@@ -66,7 +66,7 @@ import numba
 import numpy as np
 from timing import timed_rounds  # benchmarks/timing.py
 
-PROGRAMS = ("wave", "springs", "rk4", "mixture", "heat", "burgers")
+PROGRAMS = ("wave", "springs", "rk4", "mixture", "heat", "burgers", "particles", "upwind", "gray_scott")
 FD_STEP = 1e-6  # relative
 FD_TOLERANCE = 1e-5  # relative, on top of the difference quotient's rounding noise
 FD_COORDINATES = 4  # random coordinates checked per differentiated argument
@@ -163,6 +163,63 @@ def burgers(u0, nu, steps, dt, dx):
     return np.sum(u ** 2)
 
 
+def particles(x0, v0, m, steps, dt):
+    x = x0
+    v = v0
+    for _ in range(steps):
+        d = x[None, :, :] - x[:, None, :]
+        r2 = np.sum(d * d, axis=2) + 0.01
+        inv = m[None, :] / (r2 * np.sqrt(r2))
+        acc = np.sum(inv[:, :, None] * d, axis=1)
+        v = v + dt * acc
+        x = x + dt * v
+    return np.sum(x * x)
+
+
+def upwind(u0, speed, steps):
+    u = u0.copy()
+    for _ in range(steps):
+        flux = speed * u
+        u = u - 0.4 * (flux - np.roll(flux, 1))
+    return np.sum((u - u0) ** 2)
+
+
+def gray_scott(a0, b0, f, k, steps):
+    a = a0
+    b = b0
+    for _ in range(steps):
+        la = np.roll(a, 1, axis=0) + np.roll(a, -1, axis=0) + np.roll(a, 1, axis=1) + np.roll(a, -1, axis=1) - 4 * a
+        lb = np.roll(b, 1, axis=0) + np.roll(b, -1, axis=0) + np.roll(b, 1, axis=1) + np.roll(b, -1, axis=1) - 4 * b
+        abb = a * b * b
+        a = a + 0.2 * (0.16 * la - abb + f * (1 - a))
+        b = b + 0.2 * (0.08 * lb + abb - (f + k) * b)
+    return np.mean(b ** 2)
+
+
+def _gray_scott_for_numba(a0, b0, f, k, steps):
+    """gray_scott with numba's own np.roll (of the array flattened): rows rolled by n elements, columns
+    by one with the wrapped column put back. The same values; numba has no np.roll along an axis."""
+    a = a0
+    b = b0
+    n = a0.shape[1]
+    for _ in range(steps):
+        la = _laplacian(a, n)
+        lb = _laplacian(b, n)
+        abb = a * b * b
+        a = a + 0.2 * (0.16 * la - abb + f * (1 - a))
+        b = b + 0.2 * (0.08 * lb + abb - (f + k) * b)
+    return np.mean(b ** 2)
+
+
+@numba.njit
+def _laplacian(a, n):
+    right = np.roll(a, 1)
+    right[:, 0] = a[:, n - 1]
+    left = np.roll(a, -1)
+    left[:, n - 1] = a[:, 0]
+    return np.roll(a, n) + np.roll(a, -n) + right + left - 4 * a
+
+
 # numba's rk4 must call a compiled rate: the same code object, with ``rate`` bound to its
 # numba compilation in the globals numba resolves it from.
 rk4_primal = numba.njit(type(rk4)(rk4.__code__, dict(globals(), rate=numba.njit(rate)), "rk4_primal"))
@@ -207,6 +264,22 @@ def burgers_args(size, rng):
     return np.sin(np.linspace(0.0, 2.0 * np.pi, n)), 0.05, size["steps"], 1e-4, 2.0 * np.pi / (n - 1)
 
 
+def particles_args(size, rng):
+    n = size["n"]
+    return (rng.standard_normal((n, 3)), 0.1 * rng.standard_normal((n, 3)), rng.uniform(0.5, 1.0, n), size["steps"],
+            0.001)
+
+
+def upwind_args(size, rng):
+    n = size["n"]
+    return np.sin(np.linspace(0.0, 6.0, n)), 1.0 + 0.1 * rng.uniform(size=n), size["steps"]
+
+
+def gray_scott_args(size, rng):
+    n = size["n"]
+    return 1.0 + 0.1 * rng.uniform(size=(n, n)), 0.2 * rng.uniform(size=(n, n)), 0.04, 0.06, size["steps"]
+
+
 SETUP = {
     "wave": (wave, numba.njit(wave), (0, 1), (2,), wave_args,
              {"full": {"n": 128, "steps": 2000}, "quick": {"n": 32, "steps": 50}}),
@@ -220,6 +293,12 @@ SETUP = {
              {"full": {"n": 48, "steps": 300}, "quick": {"n": 8, "steps": 10}}),
     "burgers": (burgers, numba.njit(burgers), (0, 1), (2,), burgers_args,
                 {"full": {"n": 200, "steps": 1000}, "quick": {"n": 16, "steps": 20}}),
+    "particles": (particles, numba.njit(particles), (0, 1, 2), (3,), particles_args,
+                  {"full": {"n": 32, "steps": 200}, "quick": {"n": 5, "steps": 4}}),
+    "upwind": (upwind, numba.njit(upwind), (0, 1), (2,), upwind_args,
+               {"full": {"n": 256, "steps": 2000}, "quick": {"n": 12, "steps": 10}}),
+    "gray_scott": (gray_scott, numba.njit(_gray_scott_for_numba), (0, 1, 2, 3), (4,), gray_scott_args,
+                   {"full": {"n": 48, "steps": 300}, "quick": {"n": 6, "steps": 5}}),
 }
 
 
@@ -323,6 +402,45 @@ def jax_function(jax, name):
             u = fori(0, steps, step, u0)
             return jnp.sum(u ** 2)
         return jax_burgers
+
+    if name == "particles":
+        def jax_particles(x0, v0, m, steps, dt):
+            def step(_, state):
+                x, v = state
+                d = x[None, :, :] - x[:, None, :]
+                r2 = jnp.sum(d * d, axis=2) + 0.01
+                acc = jnp.sum((m[None, :] / (r2 * jnp.sqrt(r2)))[:, :, None] * d, axis=1)
+                v = v + dt * acc
+                return x + dt * v, v
+
+            x, _ = fori(0, steps, step, (x0, v0))
+            return jnp.sum(x * x)
+        return jax_particles
+
+    if name == "upwind":
+        def jax_upwind(u0, speed, steps):
+            def step(_, u):
+                flux = speed * u
+                return u - 0.4 * (flux - jnp.roll(flux, 1))
+
+            u = fori(0, steps, step, u0)
+            return jnp.sum((u - u0) ** 2)
+        return jax_upwind
+
+    if name == "gray_scott":
+        def laplacian(a):
+            return jnp.roll(a, 1, 0) + jnp.roll(a, -1, 0) + jnp.roll(a, 1, 1) + jnp.roll(a, -1, 1) - 4 * a
+
+        def jax_gray_scott(a0, b0, f, k, steps):
+            def step(_, state):
+                a, b = state
+                abb = a * b * b
+                return (a + 0.2 * (0.16 * laplacian(a) - abb + f * (1 - a)),
+                        b + 0.2 * (0.08 * laplacian(b) + abb - (f + k) * b))
+
+            _, b = fori(0, steps, step, (a0, b0))
+            return jnp.mean(b ** 2)
+        return jax_gray_scott
 
     raise ValueError(name)
 

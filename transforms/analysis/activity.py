@@ -21,7 +21,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from .. import rules
-from ..ir import names_in, variables_in
+from ..ir import bound_names, names_in, nodes_in, variables_in
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -37,6 +37,7 @@ from ..ir.statements import (
 from .aliases import (
     array_aliases,
     first_writes_into_new_memory,
+    is_new_memory,
     privately_written,
     read_only_views,
     rebound_arrays,
@@ -89,12 +90,56 @@ class Analysis:
     read_only_views: set = field(default_factory=set)
     # variables that hold one value from their first assignment on (see _invariant_names)
     invariant: set = field(default_factory=set)
+    # ids of the loops whose trips the reverse sweep counts again from their bounds (_loops_counted_again)
+    counted_again: set = field(default_factory=set)
     # top-level loops adding up independent terms, each iteration reversed as it ends (ids ->
     # their accumulator; see independent_terms)
     per_term_loops: dict = field(default_factory=dict)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
+
+
+def _bound_once_to_new_memory(body, types, group):
+    """Arrays of two or more dimensions bound by one statement, to new memory (``np.zeros((n, n))``,
+    ``np.empty_like(x)``), whose memory no other name shares. (Restoring a binding costs a reference kept
+    per binding, ~0.1 us; a vector of a few elements is cheaper kept element by element.)"""
+    bindings = {}
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None and is_array_type(types.get(target_value[0])):
+            bindings.setdefault(target_value[0], []).append(None if in_place_update_of(statement) else target_value[1])
+    return {name for name, values in bindings.items()
+            if len(values) == 1 and values[0] is not None and is_new_memory(values[0]) and len(group.get(name, {name})) <= 1
+            and types[name].ndim >= 2}
+
+
+def _writes_of(body, arrays):
+    """ids of the statements writing into ``arrays`` in place (``b[i] = v``, ``b[i] += v``, ``b += t``)."""
+    found = set()
+    for statement, _ in walk(body):
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        if (write is not None and write.array in arrays) or (update is not None and update[0] in arrays):
+            found.add(id(statement))
+    return found
+
+
+def _loops_counted_again(body, invariant):
+    """{``for`` loop over ``range``: the variables its bounds read} for the loops inside another loop,
+    without ``break``, whose bounds change from one run to the next but not while it runs (``for k in
+    range(x_extent)`` in a time step): the reverse sweep counts their trips again from the bounds,
+    restored once per run of the enclosing loop's body, instead of keeping a count per run."""
+    counted = {}
+    for statement, depth in walk(body):
+        if not (depth and isinstance(statement, cst.For) and isinstance(statement.iter, cst.Call)
+                and spelled(statement.iter.func) == "range"):
+            continue
+        bounds = variables_in(cst.Tuple([cst.Element(a.value) for a in statement.iter.args])) - invariant
+        if bounds and not bounds & bound_names(statement.body) and not any(
+                isinstance(node, cst.Break) for node in nodes_in(statement.body)):
+            counted[statement] = bounds
+    return counted
 
 
 def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
@@ -194,6 +239,14 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
             if rules.template_uses(template, "y"):
                 needed.add(target)
                 reads.setdefault(target, []).append(statement)
+    rebound = rebound_arrays(body, parameters, types)
+    shaped = fixed_shape_arrays(body, parameters, types)
+    invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound}, set(types))
+    counted_again = _loops_counted_again(body, invariant)
+    for loop, bounds in counted_again.items():  # the reverse sweep reads their bounds where they start
+        for name in bounds:
+            needed.add(name)
+            reads.setdefault(name, []).append(loop)
     read_directly = set(needed)
     for name in [n for n in needed if n in group]:  # reading one name of a shared array reads them all
         members = group[name]
@@ -201,9 +254,6 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         readers = [r for m in members for r in reads.get(m, [])]
         for member in members:
             reads[member] = readers
-    rebound = rebound_arrays(body, parameters, types)
-    shaped = fixed_shape_arrays(body, parameters, types)
-    invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound}, set(types))
     overwritten = {name for name in needed if assignments.get(name, 0) >= 2 and name not in invariant}
     overwritten -= _loop_indices_read_only_in_their_loops(body, reads)
     arrays = frozenset(name for name, numba_type in types.items() if is_array_type(numba_type))
@@ -227,10 +277,11 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
     fixed_shape = shaped - views
     private = privately_written(body, types)
     per_term_loops = independent_term_loops(body, types, active, overwritten, group, invariant) if not thread else {}
+    new_memory = _bound_once_to_new_memory(body, types, group)
     while True:
         kept = values_kept_per_term(body, per_term_loops)
         recomputed, restored_for_recomputing = recomputable(body, overwritten, invariant, reads, arrays, group,
-                                                            restored_bindings, written, kept, rebound)
+                                                            restored_bindings, written, kept, rebound, new_memory)
         recorded = (overwritten | restored_for_recomputing) - set(recomputed)
         unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
@@ -247,7 +298,8 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         rederived_views=rederived,
         rederive_at=rederive_at,
         shapes_kept=shapes_kept,
-        first_writes=first_writes_into_new_memory(body),
+        # (an array restored only to compute values read from it again is read after its writes: none saves)
+        first_writes=first_writes_into_new_memory(body) | _writes_of(body, restored_for_recomputing & arrays),
         written_arrays=written,
         privately_written=private,
         aliases=group,
@@ -261,6 +313,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         outputs=outputs,
         recomputed=recomputed,
         invariant=invariant,
+        counted_again={id(loop) for loop in counted_again},
         per_term_loops=per_term_loops,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding

@@ -144,7 +144,7 @@ def _element_writes_within(statement, arrays):
 
 
 def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=None, rebound=frozenset(),
-                 written=frozenset(), kept=frozenset(), bound_again=frozenset()):
+                 written=frozenset(), kept=frozenset(), bound_again=frozenset(), new_memory=frozenset()):
     """({name: defining statement} for the overwritten values worth recomputing, the names to restore
     so that they can be). ``written``: the arrays changed in place; an array sharing memory with one of
     them holds its old values in the reverse sweep only if that one's writes are undone too (it is
@@ -155,9 +155,13 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
     An operand bound outside the innermost loop around a value, and never changed in place, is
     restored where it is bound (pushed once per binding: ``step`` of a time step, ``a_rolled`` a
     fused loop's positions, a state array's binding) so that the value is computed again in each
-    iteration of that loop instead of saved in each."""
+    iteration of that loop instead of saved in each. So is an array of ``new_memory`` (bound by one
+    statement, to new memory, no other name sharing it) read after the last statement of its block
+    that writes it (``s = np.zeros(n)``, a loop adding into ``s``, then a loop reading it)."""
     positions, last_write = last_writes(body, arrays, group)
     loops_around = _innermost_loops(body)
+    filled = _filled_before(body, new_memory)
+    enclosing = _enclosing_statements(body)
     promoted = set()
 
     definitions = {}  # name -> number of defining statements
@@ -211,8 +215,10 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 return False
             if operand in invariant or operand in overwritten or operand in loop_indices:
                 return True
-            if (loop is not None and operand in definitions and operand not in _assigned_in(loop)
-                    and not any(m in written for m in (group or {}).get(operand, {operand}) | {operand})):
+            if loop is None or operand not in definitions or operand in _assigned_in(loop):
+                return False
+            if not any(m in written for m in (group or {}).get(operand, {operand}) | {operand}) or (
+                    operand in filled and _after(block, filled[operand], enclosing)):
                 restoring.add(operand)  # bound outside the loop: restored there, once per binding
                 return True
             return False
@@ -245,6 +251,56 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 pinned |= {o for o in operands if o not in chosen}
                 promoted |= restoring
     return {name: statement for name, (statement, _) in chosen.items()}, promoted - set(chosen)
+
+
+def _filled_before(body, new_memory):
+    """{array of ``new_memory``: (the block binding it, the position of the last statement there writing
+    it)} where every write of the array is in that block, after its binding."""
+    filled = {}
+    for block, _ in blocks(body):
+        for index, statement in enumerate(block):
+            target_value = assignment_of(statement)
+            if target_value is None or target_value[0] not in new_memory or in_place_update_of(statement):
+                continue
+            name = target_value[0]
+            writes = [k for k, other in enumerate(block) if name in _element_writes_within(other, {name})]
+            everywhere = sum(1 for inner, _ in blocks(body) for other in inner
+                             if isinstance(other, cst.SimpleStatementLine) and name in _element_writes(other, {name}))
+            within = sum(1 for k in writes for inner, _ in blocks([block[k]]) for other in inner
+                         if isinstance(other, cst.SimpleStatementLine) and name in _element_writes(other, {name}))
+            if writes and min(writes) > index and within == everywhere:
+                filled[name] = (block, max(writes))
+    return filled
+
+
+def _enclosing_statements(body):
+    """{id of a nested block: (the block around it, the position there of the statement holding it)}."""
+    found = {}
+
+    def visit(statements):
+        for index, statement in enumerate(statements):
+            inner = []
+            if isinstance(statement, (cst.For, cst.While)):
+                inner = [statement.body.body]
+            elif isinstance(statement, cst.If) and not is_exit_check(statement):
+                inner = [statement.body.body] + ([statement.orelse.body.body] if statement.orelse is not None else [])
+            for nested in inner:
+                found[id(nested)] = (statements, index)
+                visit(nested)
+
+    visit(body)
+    return found
+
+
+def _after(block, filled, enclosing):
+    """Whether ``block`` is nested in the block of ``filled`` (a block, the position of its last write)
+    within a statement after that position."""
+    home, last = filled
+    while id(block) in enclosing:
+        block, index = enclosing[id(block)]
+        if block is home:
+            return index > last
+    return False
 
 
 def _innermost_loops(body):

@@ -91,6 +91,7 @@ class _Flow:
         return live - {name}
 
     def loop(self, statement, live):
+        live = live | self.before.get(id(statement), frozenset())  # bounds the reverse sweep counts trips from
         index = statement.target.value if isinstance(statement, cst.For) and isinstance(statement.target, cst.Name) else None
         if index in self.names:  # the reverse loop sets the index per iteration: only the value before it matters
             live = self.assign(statement, index, live)

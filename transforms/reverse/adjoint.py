@@ -490,13 +490,18 @@ class ReverseMode:
 
     def known_trip_count(self, statement):
         """``len(range(...))`` of a ``for`` loop whose trip count the reverse sweep computes again
-        rather than keeping it: no ``break``, and bounds of variables that hold one value throughout."""
+        rather than keeping it: no ``break``, and bounds of variables that hold one value throughout,
+        or that hold it while the loop runs and are restored where they are bound (or set by the
+        reverse loops around: ``analysis.counted_again``)."""
         if any(isinstance(node, cst.Break) for node in nodes_in(statement.body)):
             return None
         if not (isinstance(statement.iter, cst.Call) and spelled(statement.iter.func) == "range"):
             return None
         bounds = variables_in(cst.Tuple([cst.Element(a.value) for a in statement.iter.args]))
-        if not bounds <= self.analysis.invariant:
+        restored = set()
+        if id(statement) in self.analysis.counted_again:
+            restored = self.analysis.recorded | set(self.reversed_indices) | set(self.analysis.recomputed)
+        if not bounds <= self.analysis.invariant | restored:
             return None
         self.trip_bounds |= bounds
         return f"len({spelled(statement.iter)})"
@@ -540,7 +545,8 @@ class ReverseMode:
         if trips is None:
             reverse = [self.state.pop(counter, as_float=False)]
         else:  # the same bounds give the same count: nothing kept
-            reverse = [assign(counter, cst.parse_expression(trips))]
+            recomputed = [line for name in sorted(variables_in(statement.iter)) for line in self.state.recompute(name)]
+            reverse = recomputed + [assign(counter, cst.parse_expression(trips))]
         reverse += [self.state.pop(name, as_float=False) for _, name in reversed(saved)]
         restored = {id(b): cst.Name(n) for b, n in saved}
         start, step = restored.get(id(start), start), restored.get(id(step), step)
