@@ -90,13 +90,20 @@ def all_names(node):
         if isinstance(current, cst.Name):
             found.add(current.value)
             continue
-        for field in _node_fields(type(current)):
-            value = getattr(current, field)
-            if isinstance(value, cst.CSTNode):
-                pending.append(value)
-            elif isinstance(value, (list, tuple)):
-                pending.extend(item for item in value if isinstance(item, cst.CSTNode))
+        pending += _children(current)
     return found
+
+
+def _children(node):
+    """The nodes in ``node``'s fields that may hold names, in field order."""
+    children = []
+    for field in _node_fields(type(node)):
+        value = getattr(node, field)
+        if isinstance(value, cst.CSTNode):
+            children.append(value)
+        elif isinstance(value, (list, tuple)):
+            children.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return children
 
 
 _LAYOUT_FIELDS = {"lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma",
@@ -151,12 +158,7 @@ def variable_counts(node):
         elif kind is cst.Attribute or kind is cst.Arg:  # not `sum` of np.sum, nor the keyword of axis=1
             pending.append(current.value)
         else:
-            for field in _node_fields(kind):
-                value = getattr(current, field)
-                if isinstance(value, cst.CSTNode):
-                    pending.append(value)
-                elif isinstance(value, (list, tuple)):
-                    pending.extend(item for item in value if isinstance(item, cst.CSTNode))
+            pending += _children(current)
     return counts
 
 
@@ -168,14 +170,7 @@ def nodes_in(node):
     while pending:  # a plain walk over the nodes' fields (see all_names)
         current = pending.pop()
         found.append(current)
-        children = []
-        for field in _node_fields(type(current)):
-            value = getattr(current, field)
-            if isinstance(value, cst.CSTNode):
-                children.append(value)
-            elif isinstance(value, (list, tuple)):
-                children.extend(item for item in value if isinstance(item, cst.CSTNode))
-        pending.extend(reversed(children))
+        pending.extend(reversed(_children(current)))
     return found
 
 
