@@ -7,7 +7,7 @@ by their rank, so each rank gets its own source.
 """
 
 import numpy as np
-from numba import njit
+from numba import config, njit
 from numba.core import types
 from numba.extending import overload
 
@@ -212,7 +212,6 @@ def integer_power(base, exponent, where):
 
 # Extents of the loops whole-array statements become (transforms/analysis/fused_loops.py). Plain
 # functions on integers (what runs with NUMBA_DISABLE_JIT=1), each compiled as itself in generated code.
-@njit(cache=True)
 def slice_start(length, start):
     """Where ``a[start:]`` begins along an axis of ``length``: Python's clamping of a negative start
     (counted from the end) or one past either end."""
@@ -222,27 +221,23 @@ def slice_start(length, start):
     return start if start < length else length
 
 
-@njit(cache=True)
 def slice_extent(length, start, stop):
     """How many elements ``a[start:stop]`` has along an axis of ``length``."""
     begin, end = slice_start(length, start), slice_start(length, stop)
     return end - begin if end > begin else 0
 
 
-@njit(cache=True)
 def broadcast_extent(extent, other):
     """The extent two operands broadcast to along one axis, where they conform (``conforming`` checks)."""
     return other if extent == 1 else extent
 
 
-@njit(cache=True)
 def broadcast_step(extent, loop_extent):
     """How far an operand's index moves per step of a loop over ``loop_extent`` elements: 1 where its
     axis runs along with the loop, 0 where its single element is repeated (NumPy's broadcasting)."""
     return 1 if extent == loop_extent else 0
 
 
-@njit(cache=True)
 def conforming(loop_extent, extent, where):
     """``loop_extent``, where an operand of ``extent`` elements broadcasts to it; else NumPy's
     broadcasting error, naming ``where`` (the user's line)."""
@@ -252,7 +247,6 @@ def conforming(loop_extent, extent, where):
     return loop_extent
 
 
-@njit(cache=True)
 def roll_positions(length, shift):
     """Where each element of ``np.roll(a, shift)`` along an axis of ``length`` comes from: position
     ``(j - shift) % length`` of ``a`` (a loop reads ``a[positions[j]]``; none for an empty axis)."""
@@ -265,7 +259,36 @@ def roll_positions(length, shift):
     return positions
 
 
+# Generated code calls these compiled once per machine (numba's cache). With NUMBA_DISABLE_JIT=1 the plain
+# functions run, and srcad's type inference types them through overloads that compile them as themselves.
+if config.DISABLE_JIT:
+    @overload(slice_start)
+    def _slice_start_overload(length, start):
+        return slice_start
 
+    @overload(slice_extent)
+    def _slice_extent_overload(length, start, stop):
+        return slice_extent
 
+    @overload(broadcast_extent)
+    def _broadcast_extent_overload(extent, other):
+        return broadcast_extent
 
+    @overload(broadcast_step)
+    def _broadcast_step_overload(extent, loop_extent):
+        return broadcast_step
 
+    @overload(conforming)
+    def _conforming_overload(loop_extent, extent, where):
+        return conforming
+
+    @overload(roll_positions)
+    def _roll_positions_overload(length, shift):
+        return roll_positions
+else:
+    slice_start = njit(cache=True)(slice_start)
+    slice_extent = njit(cache=True)(slice_extent)
+    broadcast_extent = njit(cache=True)(broadcast_extent)
+    broadcast_step = njit(cache=True)(broadcast_step)
+    conforming = njit(cache=True)(conforming)
+    roll_positions = njit(cache=True)(roll_positions)
