@@ -11,11 +11,14 @@ typed normal form (``t = u[1:-1]``, ``s = 2.0 * t - w``, ``u_next[1:-1] = s``, `
         u_next[i_from] = s
 
 The values live in scalars; an array is made (``np.empty``) only for a result read after the run,
-and a full ``np.sum`` of a value of the run is added up in the loop. The primal allocates no
-temporaries, and the reverse and forward passes see the element loops they differentiate best (a
-hand-written adjoint's code). Matrix products, reductions along an axis, calls and writes through
-index arrays stay as they are, and end a run. Scalar statements between the steps of a run that
-read none of its elements run before the loop, or after it where they read its sums.
+and a ``np.sum`` of a value of the run is added up in the loop (a full sum into a float, a sum
+along an axis into zeros of the other axes: ``s[i] += t``). ``np.roll(a, s, axis=k)`` is read in
+place, through the positions it takes its elements from (``roll_positions``, made once). The
+primal allocates no temporaries, and the reverse and forward passes see the element loops they
+differentiate best (a hand-written adjoint's code). Matrix products, other reductions, calls and
+writes through index arrays stay as they are, and end a run. Scalar statements between the steps
+of a run that read none of its elements run before the loop, or after it where they read its sums.
+A step a run refuses takes the values the run computed only for it along to the next run.
 
 Extents are known at run time. Axes whose extents provably agree (the same symbol in
 ``shapes.symbolic_shapes``, or slices of such axes that drop as many elements) index alike; any
