@@ -40,7 +40,7 @@ from numba.core import types as numba_types
 
 from .. import rules
 from ..ir import FUSED_LOOP_NOTE, bound_names, marker_of, variable_counts
-from ..ir.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, operation_of
+from ..ir.statements import assignment_of, element_write_of, in_place_update_of, is_array_type, operation_of, walk
 from .aliases import array_aliases, is_new_memory
 from .shapes import symbolic_shapes
 
@@ -274,23 +274,11 @@ def _literal(atom):
 def _integer_constants(definition, bindings):
     """{variable: the literal} for the variables bound once, to an integer literal (``t1 = 1``)."""
     constants = {}
-    for node in _statements_in(definition):
+    for node, _ in walk(definition.body.body):
         assignment = assignment_of(node)
         if assignment is not None and bindings.get(assignment[0]) == 1 and _literal(assignment[1]) is not None:
             constants[assignment[0]] = assignment[1]
     return constants
-
-
-def _statements_in(node):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_SimpleStatementLine(self, statement):
-            found.append(statement)
-
-    node.visit(Collect())
-    return found
-
 
 
 def _bindings(node):
