@@ -47,7 +47,7 @@ def einsum(flattener, node, statements, into):
     """The normal-form statements computing ``node`` (an np.einsum call) appended to ``statements``;
     its atom."""
     terms, output, operands = einsum_parts(flattener, node)
-    atoms = [flattener._operand(operand, statements) for operand in operands]
+    atoms = [flattener.operand(operand, statements) for operand in operands]
     if len(atoms) == 2:
         summed = set(terms[0]) & set(terms[1]) - set(output)
         shared = set(terms[0]) & set(terms[1]) & set(output)
@@ -57,15 +57,15 @@ def einsum(flattener, node, statements, into):
     aligned = [_aligned(flattener, atom, term, order, statements) for atom, term in zip(atoms, terms)]
     product = aligned[0]
     if len(aligned) == 2:
-        product = flattener._result(cst.BinaryOperation(aligned[0], cst.Multiply(), aligned[1]), statements, None)
+        product = flattener.result(cst.BinaryOperation(aligned[0], cst.Multiply(), aligned[1]), statements, None)
     if len(output) == 0:
-        return flattener._result(_sum(product), statements, into)
+        return flattener.result(_sum(product), statements, into)
     for axis in range(len(order) - 1, len(output) - 1, -1):  # the summed indices come last
         last = axis == len(output) and into is not None
-        product = flattener._result(_sum(product, axis), statements, into if last else None)
+        product = flattener.result(_sum(product, axis), statements, into if last else None)
     if len(order) > len(output) or into is None:
         return product
-    return flattener._result(product, statements, into)
+    return flattener.result(product, statements, into)
 
 
 def _matrix_product(flattener, terms, output, atoms, index, statements, into):
@@ -73,9 +73,9 @@ def _matrix_product(flattener, terms, output, atoms, index, statements, into):
     second = atoms[1] if terms[1][0] == index else _transposed(flattener, atoms[1], statements)
     kept = [c for c in terms[0] if c != index] + [c for c in terms[1] if c != index]
     if "".join(kept) == output:
-        return flattener._result(cst.BinaryOperation(first, cst.MatrixMultiply(), second), statements, into)
-    product = flattener._result(cst.BinaryOperation(first, cst.MatrixMultiply(), second), statements, None)
-    return flattener._result(cst.Attribute(product, cst.Name("T")), statements, into)
+        return flattener.result(cst.BinaryOperation(first, cst.MatrixMultiply(), second), statements, into)
+    product = flattener.result(cst.BinaryOperation(first, cst.MatrixMultiply(), second), statements, None)
+    return flattener.result(cst.Attribute(product, cst.Name("T")), statements, into)
 
 
 def _aligned(flattener, atom, term, order, statements):
@@ -87,11 +87,11 @@ def _aligned(flattener, atom, term, order, statements):
         return atom
     elements = [cst.SubscriptElement(cst.Slice(None, None)) if c in term else cst.SubscriptElement(cst.Index(cst.Name("None")))
                 for c in order]
-    return flattener._result(cst.Subscript(atom, elements), statements, None)
+    return flattener.result(cst.Subscript(atom, elements), statements, None)
 
 
 def _transposed(flattener, atom, statements):
-    return flattener._result(cst.Attribute(atom, cst.Name("T")), statements, None)
+    return flattener.result(cst.Attribute(atom, cst.Name("T")), statements, None)
 
 
 def _sum(array, axis=None):

@@ -152,7 +152,7 @@ def _call_with_rule(flattener, made, arguments, statements, into):
     alias, definitions, rule = made
     flattener.constants.update(definitions)
     flattener.call_rules[alias] = rule
-    return flattener._result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
+    return flattener.result(cst.Call(cst.Name(alias), [cst.Arg(a) for a in arguments]), statements, into)
 
 
 def _through_derivatives(flattener, function, callee, normalized, arguments, procedure):
@@ -192,7 +192,7 @@ def bound_arguments(flattener, node, callee, called, statements, allow_tuples=Fa
             raise flattener.error(f"srcad cannot inline {called!r}: it takes *args or **kwargs", node)
         if name in bound.arguments:
             value = bound.arguments[name]
-            atoms.append(flattener.value_of(value, statements) if allow_tuples else flattener._operand(value, statements))
+            atoms.append(flattener.value_of(value, statements) if allow_tuples else flattener.operand(value, statements))
             continue
         default = parameter.default
         if isinstance(default, bool) or not isinstance(default, (int, float)):

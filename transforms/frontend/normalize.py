@@ -18,8 +18,9 @@ error from it, points back at the user's code.
 Anything outside the subset raises DifferentiabilityError at the user's line.
 
 The ``Normalizer`` is one class, its methods grouped by what they normalize: the function and its
-blocks, statements, control flow, a kernel's threads, then expressions (into three-address form),
-array expressions, and tuples.
+blocks, statements, control flow, a kernel's threads, then expressions (into three-address form)
+and tuples. Array expressions (element reads, views, methods, reductions, assembled arrays) are
+``array_expressions.py``'s functions, called with the Normalizer.
 
 Expressions. ``Normalizer.expression(e)`` turns an expression into statements that compute it one
 operation at a time, and the atom (a name or a number) that holds its value. Values that can never
@@ -42,11 +43,11 @@ from srcad import custom
 from srcad.structure import UNKNOWN, NeedsStructures, is_named_tuple_class
 
 from .. import rules
-from ..ir import assign, bound_names, line_marker
+from ..ir import assign, bound_names, call, line_marker
 from ..ir.names import GENERATED_MODULE_NAMES, NameFactory, describe
 from ..ir.precedence import spelled
-from ..ir.statements import is_none_or_ellipsis, is_view_subscript
-from . import iteration
+from ..ir.statements import is_view_subscript
+from . import array_expressions, iteration
 from .canonical import Canonicalize
 from .einsum import einsum
 from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function, refusal_of_call
@@ -92,14 +93,6 @@ def _assigns_to(statement, name):
 def _is_module(resolved):
     """A module srcad knows (math, np) or any other module (operator): its attributes are functions."""
     return resolved.kind == "module" or isinstance(resolved.value, types.ModuleType)
-
-
-def _call_with(callee, arguments):
-    return cst.Call(cst.parse_expression(callee), arguments)
-
-
-def _call(callee, arguments):
-    return cst.Call(cst.parse_expression(callee), [cst.Arg(a) for a in arguments])
 
 
 class Normalizer:
@@ -341,7 +334,7 @@ class Normalizer:
             name = targets[0].value
             if name in self.number_lists and isinstance(node.value, cst.List):
                 statements = []
-                self.assembled(cst.Call(cst.Name("list"), [cst.Arg(node.value)]), "np.array", statements, name)
+                array_expressions.assembled(self, cst.Call(cst.Name("list"), [cst.Arg(node.value)]), "np.array", statements, name)
                 self.tuples.single(name, node)
                 return statements
             statements, value = self.expression(node.value, into=name, allow_tuple=True)
@@ -359,8 +352,8 @@ class Normalizer:
     def target(self, target, statements):
         """A name, or an array element ``b[i]`` with its indices computed into atoms first."""
         if isinstance(target, cst.Subscript) and is_view_subscript(target):  # a[1:] = e: a region of a
-            return self.view(target, statements)
-        return self.element(target, statements) if isinstance(target, cst.Subscript) else target
+            return array_expressions.view(self, target, statements)
+        return array_expressions.element(self, target, statements) if isinstance(target, cst.Subscript) else target
 
     def check_target(self, target):
         written = target.value if isinstance(target, cst.Subscript) else None
@@ -390,7 +383,7 @@ class Normalizer:
         statements, atom = self.expression(node.value)
         if isinstance(target, cst.Subscript):
             view = is_view_subscript(target)
-            element = self.view(target, statements) if view else self.element(target, statements)
+            element = array_expressions.view(self, target, statements) if view else array_expressions.element(self, target, statements)
             if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):  # scatter-add stays one statement
                 return statements + [cst.SimpleStatementLine([node.with_changes(target=element, value=atom)])]
             old = self.names.fresh(f"{element.value.value}_{'part' if view else 'element'}")
@@ -507,10 +500,10 @@ class Normalizer:
             atom = cst.Name(into)
         return statements, atom
 
-    def _operand(self, node, statements):
+    def operand(self, node, statements):
         return self._flatten(node, statements, None)
 
-    def _result(self, value, statements, into):
+    def result(self, value, statements, into):
         name = into or self.names.fresh(describe(value))
         statements.append(assign(name, value))
         return _Temporary(name)
@@ -530,36 +523,36 @@ class Normalizer:
             raise self.error("srcad cannot differentiate complex numbers", node)
         if isinstance(node, cst.Attribute):
             if self.is_array_attribute(node):
-                return self._result(self.inactive(node), statements, into)
+                return self.result(self.inactive(node), statements, into)
             if node.attr.value == "T" and self.parsed.resolve(node.value).kind != "module":  # a.T
-                array = self._operand(node.value, statements)
-                return self._result(node.with_changes(value=array, lpar=[], rpar=[]), statements, into)
+                array = self.operand(node.value, statements)
+                return self.result(node.with_changes(value=array, lpar=[], rpar=[]), statements, into)
             return self.attribute_value(node)
         if isinstance(node, cst.Subscript):
             if isinstance(node.value, cst.Attribute) and self.is_array_attribute(node.value):
-                return self._result(self.inactive(node), statements, into)  # a.shape[0]
+                return self.result(self.inactive(node), statements, into)  # a.shape[0]
             if is_view_subscript(node):
-                return self._result(self.view(node, statements), statements, into)
-            return self._result(self.element(node, statements), statements, into)
+                return self.result(array_expressions.view(self, node, statements), statements, into)
+            return self.result(array_expressions.element(self, node, statements), statements, into)
         if isinstance(node, cst.UnaryOperation):
             if isinstance(node.operator, cst.Plus):
                 return self._flatten(node.expression, statements, into)
             if isinstance(node.operator, cst.Minus):
-                operand = self._operand(node.expression, statements)
+                operand = self.operand(node.expression, statements)
                 if isinstance(operand, (cst.Integer, cst.Float)):
                     return cst.UnaryOperation(cst.Minus(), operand)
-                return self._result(cst.UnaryOperation(cst.Minus(), operand), statements, into)
-            return self._result(self.inactive(node), statements, into)
+                return self.result(cst.UnaryOperation(cst.Minus(), operand), statements, into)
+            return self.result(self.inactive(node), statements, into)
         if isinstance(node, cst.BinaryOperation):
             symbol = rules.operator_symbol(node.operator)
             if symbol is None:
-                return self._result(self.inactive(node), statements, into)
-            left = self._operand(node.left, statements)
-            right = self._operand(node.right, statements)
+                return self.result(self.inactive(node), statements, into)
+            left = self.operand(node.left, statements)
+            right = self.operand(node.right, statements)
             operator = type(node.operator)()  # the user's spacing may hold line breaks
-            return self._result(cst.BinaryOperation(left, operator, right), statements, into)
+            return self.result(cst.BinaryOperation(left, operator, right), statements, into)
         if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
-            return self._result(self.inactive(node, statements=statements), statements, into)
+            return self.result(self.inactive(node, statements=statements), statements, into)
         if isinstance(node, cst.IfExp):
             return self.conditional_expression(node, statements, into)
         if isinstance(node, cst.Call):
@@ -677,8 +670,8 @@ class Normalizer:
             loops, total = iteration.sum_of_generator(self, node)
             statements += [made for statement in loops for made in self.statement(statement)]
             if self.parsed.resolve(node.func).name == "np.sum":  # np.sum([...]) adds every element of the e's
-                return self._result(_call("np.sum", [cst.Name(total)]), statements, into)
-            return self._operand(cst.Name(total), statements) if into is None else self._result(cst.Name(total), statements, into)
+                return self.result(call("np.sum", cst.Name(total)), statements, into)
+            return self.operand(cst.Name(total), statements) if into is None else self.result(cst.Name(total), statements, into)
         for argument in node.args:  # any(x > k for k in ...), [f(v) for v in x]: comprehensions cannot be done
             if isinstance(argument.value, (cst.GeneratorExp, cst.ListComp, cst.SetComp, cst.DictComp)):
                 raise self.error(
@@ -688,7 +681,7 @@ class Normalizer:
                 )
         function = node.func
         if isinstance(function, cst.Attribute) and not _is_module(self.parsed.resolve(function.value)):
-            return self.method_call(node, statements, into)  # a.sum(), np.abs(x).dot(y)
+            return array_expressions.method_call(self, node, statements, into)  # a.sum(), np.abs(x).dot(y)
         resolved = self.parsed.resolve(function)
         callee = resolved.name
         if resolved.kind != "function":
@@ -713,51 +706,51 @@ class Normalizer:
         if callee == "srcad.atomic_add":
             raise self.error("srcad.atomic_add(a, i, v) is a statement: it returns nothing", node)
         if callee in rules.INACTIVE_FUNCTIONS and callee != "srcad.no_grad":
-            return self._result(self.inactive(node, statements=statements), statements, into)
+            return self.result(self.inactive(node, statements=statements), statements, into)
         if callee in rules.ARRAY_CONSTRUCTORS:
-            return self._result(self.inactive(node, allow_tuples=True), statements, into)
+            return self.result(self.inactive(node, allow_tuples=True), statements, into)
         if callee in rules.ARRAY_FILLS:
-            return self.array_fill(node, callee, statements, into)
+            return array_expressions.array_fill(self, node, callee, statements, into)
         if callee in rules.OPERATOR_FUNCTIONS:
             return self._flatten(self.operator_of(node, callee), statements, into)
         if callee in rules.ARRAY_CONVERSIONS and node.args and not isinstance(node.args[0].value, (cst.List, cst.Tuple)):
-            return self.converted(node, callee, statements, into)
+            return array_expressions.converted(self, node, callee, statements, into)
         if callee in rules.ASSEMBLED_RULES and node.args:
-            return self.assembled(node, callee, statements, into)
+            return array_expressions.assembled(self, node, callee, statements, into)
         if callee in rules.REDUCTIONS and node.args:
-            return self.reduction(node, callee, node.args[0].value, list(node.args[1:]), statements, into)
+            return array_expressions.reduction(self, node, callee, node.args[0].value, list(node.args[1:]), statements, into)
         if callee in ("np.cumsum", "np.linalg.norm") and len(node.args) > 1:
-            return self.with_axis(node, callee, statements, into)
+            return array_expressions.with_axis(self, node, callee, statements, into)
         if callee == "np.roll":
-            return self.roll(node, statements, into)
+            return array_expressions.roll(self, node, statements, into)
         if callee == "np.einsum":
             return einsum(self, node, statements, into)
         for argument in node.args:
             if argument.keyword is not None or argument.star:
                 raise self.error(f"srcad supports only positional arguments in calls to {callee}", argument)
-        arguments = [self._operand(argument.value, statements) for argument in node.args]
+        arguments = [self.operand(argument.value, statements) for argument in node.args]
         if callee == "srcad.no_grad":
             if len(arguments) != 1:
                 raise self.error("srcad.no_grad takes exactly one argument", node)
             function = cst.parse_expression("srcad.no_grad")
-            return self._result(cst.Call(function, [cst.Arg(arguments[0])]), statements, into)
+            return self.result(cst.Call(function, [cst.Arg(arguments[0])]), statements, into)
         if callee in rules.VARIADIC_FUNCTIONS and len(arguments) > 2:
             result = arguments[0]
             for index, argument in enumerate(arguments[1:]):
                 last = index == len(arguments) - 2
-                call = cst.Call(cst.Name(callee), [cst.Arg(result), cst.Arg(argument)])
-                result = self._result(call, statements, into if last else None)
+                pair = cst.Call(cst.Name(callee), [cst.Arg(result), cst.Arg(argument)])
+                result = self.result(pair, statements, into if last else None)
             return result
         if callee == "np.matmul" and len(arguments) == 2:  # numba compiles `@`, not np.matmul
-            return self._result(cst.BinaryOperation(arguments[0], cst.MatrixMultiply(), arguments[1]), statements, into)
+            return self.result(cst.BinaryOperation(arguments[0], cst.MatrixMultiply(), arguments[1]), statements, into)
         if callee == "math.log" and len(arguments) == 2:  # log(x, base) = log(x) / log(base)
-            log_x = self._result(_call("math.log", arguments[:1]), statements, None)
-            log_base = self._result(_call("math.log", arguments[1:]), statements, None)
-            return self._result(cst.BinaryOperation(log_x, cst.Divide(), log_base), statements, into)
+            log_x = self.result(call("math.log", *arguments[:1]), statements, None)
+            log_base = self.result(call("math.log", *arguments[1:]), statements, None)
+            return self.result(cst.BinaryOperation(log_x, cst.Divide(), log_base), statements, into)
         rule = rules.rule_for(callee)
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
-        return self._result(_call(callee, arguments), statements, into)
+        return self.result(call(callee, *arguments), statements, into)
 
     def operator_of(self, node, callee):
         """``np.add(a, b)`` as ``a + b``, ``np.negative(a)`` as ``-a`` (what NumPy computes for them)."""
@@ -773,28 +766,13 @@ class Normalizer:
         operator = {"+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide}[symbol]()
         return cst.BinaryOperation(operands[0], operator, operands[1])
 
-    def converted(self, node, callee, statements, into):
-        """``np.array(x)`` of an array as a copy of it; ``np.asarray(x)`` as x itself (one memory, two
-        names, as NumPy has it); a float dtype may be named, no other."""
-        array, *others = node.args
-        for other in others:
-            keyword = other.keyword.value if other.keyword is not None else "dtype"
-            dtype = spelled(other.value)
-            if other.star or keyword != "dtype" or dtype not in ("float", "np.float64", "numpy.float64"):
-                raise self.error(f"srcad supports {callee}(x) and {callee}(x, dtype=float) only", other,
-                                 "Differentiated arrays are float64; convert other data before the call.")
-        operand = self._operand(array.value, statements)
-        if rules.ARRAY_CONVERSIONS[callee] == "copy":
-            return self._result(operand, statements, into) if into is not None else operand
-        return self._result(_call("np.copy", [operand]), statements, into)
-
     def unknown_callee(self, node, resolved):
         return refusal_of_call(self, node, resolved)
 
     # -- inactive expressions are copied, with function names spelled canonically ---------------------
     def expression_atom(self, node, statements):
         """An atom holding the value of ``node``, the statements computing it appended to ``statements``."""
-        return self._operand(node, statements)
+        return self.operand(node, statements)
 
     def inactive(self, node, allow_tuples=False, statements=None):
         """``node`` checked and spelled canonically; with ``statements``, calls of the user's helpers in
@@ -803,116 +781,6 @@ class Normalizer:
         if "\n" in spelled(canonical) and not getattr(canonical, "lpar", True):
             canonical = canonical.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return canonical
-
-    # -- array expressions: element reads, views, methods, reductions, assembled arrays, fills ----
-    def element(self, node, statements):
-        """``a[i, j]`` with the array a local name and each index an atom (``a[i][j]`` reads as ``a[i, j]``)."""
-        if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
-            node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
-        if isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "constant array":
-            self.name(node.value)  # a module-level table, read only
-        elif not (isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local"):
-            if isinstance(node.value, cst.Name):  # WEIGHTS[1] with WEIGHTS a global list, dict, array...
-                value = self.parsed.resolve(node.value).value
-                what = f"a {type(value).__name__}" if value is not None else "not a local variable"
-                raise self.error(
-                    f"srcad cannot index {node.value.value!r} ({what} from outside the function): a differentiated "
-                    "function reads arrays from its arguments",
-                    node.value,
-                    f"Pass it in as an argument (as a NumPy array: np.asarray(...)), or pass the numbers it holds.",
-                )
-            if not isinstance(node.value, (cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation)):
-                raise self.error(
-                    "srcad can only index arrays held in local variables or arguments",
-                    node.value,
-                    "Assign the array to a variable first.",
-                )
-            node = node.with_changes(value=self._operand(node.value, statements))  # A.T[1], (a * b)[i]
-        indices = []
-        for element in node.slice:
-            if not isinstance(element.slice, cst.Index) or element.slice.star is not None:
-                raise self.error(
-                    "srcad cannot differentiate slices yet",
-                    element,
-                    "Index single elements in a loop: 'for i in range(n): ... a[i] ...'.",
-                )
-            index = element.slice.value
-            if isinstance(index, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
-                raise self.error(
-                    f"srcad cannot differentiate through a dict ({spelled(node)}): its items cannot carry derivatives",
-                    node,
-                    "Use a NamedTuple for named parts (class Params(NamedTuple): k: float, then params.k), "
-                    "or pass the numbers as separate arguments.",
-                )
-            if isinstance(index, (cst.BooleanOperation, cst.UnaryOperation)) and not isinstance(
-                getattr(index, "operator", None), (cst.Minus, cst.Plus, cst.BitInvert)
-            ):
-                raise self.error(
-                    "'and', 'or' and 'not' do not combine arrays of booleans elementwise",
-                    index,
-                    "Combine masks with &, | and ~: x[(x > 0) & (x < 1)].",
-                )
-            if isinstance(index, cst.Comparison) or (
-                isinstance(index, cst.BinaryOperation) and isinstance(index.operator, (cst.BitAnd, cst.BitOr, cst.BitXor))
-            ) or (isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.BitInvert)):
-                indices.append(self._result(self.inactive(index, statements=statements), statements, None))  # a mask
-                continue
-            if isinstance(index, (cst.Tuple, cst.List)) or (
-                isinstance(index, cst.Name) and index.value == "None"
-            ):
-                raise self.error("srcad supports integer indices only here", index, "Index with integers.")
-            indices.append(self._operand(index, statements))
-        return cst.Subscript(
-            value=node.value.with_changes(lpar=[], rpar=[]),
-            slice=[cst.SubscriptElement(cst.Index(atom)) for atom in indices],
-        )
-
-    def view(self, node, statements):
-        """``a[1:, j]``, ``a[:, None]``, ``a[..., ::2]``: the array flattened to an atom, the
-        bounds and indices copied (they only pick the elements; the reverse sweep never reads them)."""
-        array = self._operand(node.value, statements)
-        elements = []
-        for element in node.slice:
-            if element.slice.__class__ is cst.Slice:
-                bounds = {
-                    part: self.inactive(getattr(element.slice, part))
-                    for part in ("lower", "upper", "step")
-                    if getattr(element.slice, part) is not None
-                }
-                elements.append(element.with_changes(slice=element.slice.with_changes(**bounds)))
-            elif is_none_or_ellipsis(element.slice.value):
-                elements.append(element)
-            else:
-                elements.append(element.with_changes(slice=cst.Index(self.inactive(element.slice.value))))
-        elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        return cst.Subscript(value=array, slice=elements)
-
-    def method_call(self, node, statements, into):
-        method = node.func.attr.value
-        if method == "pop" and not node.args and self.is_typed_list(node.func.value):
-            return self._result(cst.Call(cst.Attribute(self.name(node.func.value), cst.Name("pop"))), statements, into)
-        if method in rules.VIEW_METHODS and not any(a.star or a.keyword for a in node.args):
-            array = self._operand(node.func.value, statements)
-            shape = [a.with_changes(value=self.inactive(a.value, allow_tuples=True)) for a in node.args]
-            call = cst.Call(cst.Attribute(array, cst.Name(method)), shape)
-            return self._result(call, statements, into)
-        if f"np.{method}" in rules.REDUCTIONS:  # x.sum(axis=0) is np.sum(x, axis=0)
-            return self.reduction(node, f"np.{method}", node.func.value, list(node.args), statements, into)
-        function = {"copy": "np.copy", "dot": "np.dot", "trace": "np.trace", "var": "np.var", "std": "np.std",
-                    "cumsum": "np.cumsum"}.get(method)
-        if function is not None and not any(a.keyword or a.star for a in node.args):
-            array = self._operand(node.func.value, statements)
-            arguments = [array] + [self._operand(a.value, statements) for a in node.args]
-            if len(arguments) == len(rules.rule_for(function).operands):
-                return self._result(_call(function, arguments), statements, into)
-        if method == "_replace" and self.lenient:
-            raise NeedsStructures(method)  # state._replace(...): a NamedTuple argument, perhaps
-        advice = {
-            "item": "An element x[i] is already a number: drop '.item()'.",
-            "tolist": "Keep the array: srcad differentiates arrays, not lists.",
-            "astype": "Differentiated arrays stay float; for indices, compute them with int(...) or pass an int array.",
-        }.get(method, "Write it with NumPy functions, or as a loop over the elements.")
-        raise self.error(f"srcad cannot differentiate the method '.{method}()'", node, advice)
 
     def is_typed_list(self, node):
         """Whether ``node`` names a typed list made in this function by ``empty_list_like`` (generated
@@ -933,150 +801,6 @@ class Normalizer:
 
     _typed_lists = None
 
-    def reduction(self, node, callee, array, arguments, statements, into):
-        """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
-        axis, keepdims = None, cst.Name("False")
-        for position, argument in enumerate(arguments):
-            keyword = argument.keyword.value if argument.keyword is not None else ("axis" if position == 0 else None)
-            if argument.star or keyword not in ("axis", "keepdims"):
-                raise self.error(f"srcad supports only the axis= and keepdims= arguments of {callee}", argument)
-            if keyword == "keepdims":
-                keepdims = argument.value
-                if not (isinstance(keepdims, cst.Name) and keepdims.value in ("True", "False")):
-                    raise self.error("srcad needs keepdims written as True or False here", keepdims)
-            else:
-                axis = argument.value
-        if axis is None or (isinstance(axis, cst.Name) and axis.value == "None"):
-            operand = self._operand(array, statements)
-            if keepdims.value == "True":  # every axis kept, with size 1
-                reduced = self._result(_call(callee, [operand]), statements, None)
-                return self._result(_call("keep_dims", [reduced, operand]), statements, into)
-            return self._result(_call(callee, [operand]), statements, into)
-        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
-        if not isinstance(literal, cst.Integer):
-            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
-        operand = self._operand(array, statements)
-        axis = axis.with_changes(lpar=[], rpar=[])
-        if callee == "np.sum" and keepdims.value == "False":  # numba's own
-            keyword = cst.Name("axis")
-            equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
-            return self._result(_call_with(callee, [cst.Arg(operand), cst.Arg(axis, keyword=keyword, equal=equal)]), statements, into)
-        kind = {"np.amax": "max", "np.amin": "min"}.get(callee, callee[len("np."):])
-        return self._result(_call(f"{kind}_along", [operand, axis, cst.Name(keepdims.value)]), statements, into)
-
-    def with_axis(self, node, callee, statements, into):
-        """``np.cumsum(x, axis=k)`` as ``cumsum_along(x, k)``; ``np.linalg.norm(x, axis=k, keepdims=b)``
-        as the square root of a sum of squares (numba has neither argument)."""
-        array, *others = node.args
-        named = {}
-        for position, argument in enumerate(others):
-            keyword = argument.keyword.value if argument.keyword is not None else (["axis"] if callee == "np.cumsum" else ["ord", "axis", "keepdims"])[position]
-            if argument.star or keyword not in ("ord", "axis", "keepdims") or (keyword != "axis" and callee == "np.cumsum"):
-                raise self.error(f"srcad supports only the axis= argument of np.cumsum and ord=, axis= and keepdims= of np.linalg.norm", argument)
-            named[keyword] = argument.value
-        axis = named.get("axis", cst.Name("None"))
-        no_axis = isinstance(axis, cst.Name) and axis.value == "None"
-        order = spelled(named["ord"]) if "ord" in named else "None"
-        if order in ("2", "2.0") and no_axis:  # a vector's 2-norm, or a matrix's spectral norm: rank unknown here
-            raise self.error("srcad differentiates np.linalg.norm(x, 2) along an axis only: without one, ord=2 of "
-                             "a matrix is its largest singular value", named["ord"],
-                             "For a vector, leave ord out (np.linalg.norm(v)) or give the axis "
-                             "(np.linalg.norm(v, 2, axis=0)).")
-        if order not in ("None", "2", "2.0"):
-            raise self.error("srcad differentiates np.linalg.norm only as the 2-norm (ord=None, or ord=2 along an axis)",
-                             named["ord"], "Write the norm out, e.g. np.sum(np.abs(x), axis=1) for ord=1.")
-        if callee == "np.cumsum":
-            operand = self._operand(array.value, statements)
-            if isinstance(axis, cst.Name) and axis.value == "None":
-                return self._result(_call(callee, [operand]), statements, into)
-            literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
-            if not isinstance(literal, cst.Integer):
-                raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
-            return self._result(_call("cumsum_along", [operand, axis.with_changes(lpar=[], rpar=[])]), statements, into)
-        operand = self._operand(array.value, statements)
-        squares = self._result(cst.BinaryOperation(operand, cst.Multiply(), operand), statements, None)
-        reduce = [cst.Arg(axis, keyword=cst.Name("axis"))] + (
-            [cst.Arg(named["keepdims"], keyword=cst.Name("keepdims"))] if "keepdims" in named else [])
-        summed = self.reduction(node, "np.sum", squares, reduce, statements, None)
-        return self._result(_call("np.sqrt", [summed]), statements, into)
-
-    def roll(self, node, statements, into):
-        """``np.roll(x, shift)`` (of x flattened, as numba has it) and ``np.roll(x, shift, axis=k)`` as
-        ``roll_along(x, shift, k)``; the shift is any integer expression, the axis a number."""
-        named = {}
-        for position, argument in enumerate(node.args):
-            keyword = argument.keyword.value if argument.keyword is not None else ("a", "shift", "axis")[min(position, 2)]
-            if argument.star or keyword not in ("a", "shift", "axis") or keyword in named or position > 2:
-                raise self.error("srcad supports np.roll(x, shift) and np.roll(x, shift, axis=k)", argument)
-            named[keyword] = argument.value
-        if "a" not in named or "shift" not in named:
-            raise self.error("np.roll takes an array and a shift", node)
-        if isinstance(named["shift"], (cst.Tuple, cst.List)):
-            raise self.error("srcad rolls along one axis at a time", named["shift"],
-                             "Roll twice: np.roll(np.roll(x, s0, axis=0), s1, axis=1).")
-        array = self._operand(named["a"], statements)
-        shift = self._result(self.inactive(named["shift"], statements=statements), statements, None)
-        axis = named.get("axis", cst.Name("None"))
-        if isinstance(axis, cst.Name) and axis.value == "None":
-            return self._result(_call("np.roll", [array, shift]), statements, into)
-        literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
-        if not isinstance(literal, cst.Integer):
-            raise self.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
-        return self._result(_call("roll_along", [array, shift, axis.with_changes(lpar=[], rpar=[])]), statements, into)
-
-    def assembled(self, node, callee, statements, into):
-        """``np.array([a, b])`` (also nested one level), ``np.stack((u, v))``, ``np.concatenate((u, v))``:
-        each piece flattened to an atom; other arguments (dtype, axis=0) copied."""
-        pieces, *others = node.args
-        if not isinstance(pieces.value, (cst.List, cst.Tuple)) or pieces.keyword is not None:
-            raise self.error(f"srcad needs the pieces of {callee} written out as a list or tuple", pieces)
-        for other in others:
-            keyword = other.keyword.value if other.keyword is not None else None
-            if keyword == "dtype" and callee == "np.array":
-                continue
-            if (keyword == "axis" or (keyword is None and other is others[0])) and callee != "np.array":
-                literal = other.value
-                if isinstance(literal, cst.UnaryOperation) and isinstance(literal.operator, cst.Minus):
-                    literal = literal.expression
-                if isinstance(literal, cst.Integer):
-                    continue
-                raise self.error(f"srcad needs the axis of {callee} written as a number here", other.value)
-            raise self.error(
-                f"srcad supports only the pieces and axis= of {callee}, and only the pieces and dtype= of np.array",
-                other,
-                "Build the array with a loop instead.",
-            )
-
-        def flattened(sequence, depth):
-            elements = []
-            for element in sequence.elements:
-                if isinstance(element, cst.StarredElement):
-                    raise self.error(f"srcad cannot differentiate a starred piece of {callee}", element)
-                value = element.value
-                if callee == "np.array" and depth == 0 and isinstance(value, (cst.List, cst.Tuple)):
-                    value = flattened(value, 1)
-                else:
-                    value = self._operand(value, statements)
-                elements.append(cst.Element(value))
-            if isinstance(sequence, cst.List) and callee == "np.array":
-                return cst.List(elements)
-            return cst.Tuple(elements)  # numba's np.stack and np.concatenate take tuples only
-
-        arguments = [cst.Arg(flattened(pieces.value, 0))] + [
-            other.with_changes(value=self.inactive(other.value)) for other in others
-        ]
-        return self._result(cst.Call(cst.parse_expression(callee), arguments), statements, into)
-
-    def array_fill(self, node, callee, statements, into):
-        """``np.full(shape, value)``: the shape is copied, the fill value may be active."""
-        position = rules.ARRAY_FILLS[callee]
-        arguments = []
-        for index, argument in enumerate(node.args):
-            if index == position and argument.keyword is None:
-                arguments.append(argument.with_changes(value=self._operand(argument.value, statements)))
-            else:
-                arguments.append(argument.with_changes(value=self.inactive(argument.value, allow_tuples=True)))
-        return self._result(node.with_changes(func=cst.parse_expression(callee), args=arguments), statements, into)
 
     # -- tuples: one variable per part (see tuple_variables.py); reading tuple values -------------
     def value_of(self, node, statements, into=None):
