@@ -25,10 +25,11 @@ class LoopWriter:
         self.outside = self._mentioned_outside()
         self.where = cst.SimpleString(repr(f"{self.context.filename}:{run.line}"))
         self.arrays = run.used
-        self.loops = [self.names.fresh(name) for name in ("i", "j", "k", "l", "m", "p")[: run.rank]]
+        self.loops = []  # the loop indices, named when the statements are written
 
     def statements(self):
         steps = self.run.steps
+        self.loops = [self.names.fresh(name) for name in ("i", "j", "k", "l", "m", "p")[: self.run.rank]]
         self.before += [s.statement.with_changes(leading_lines=[]) for s in steps if s.kind == "view" and s.target in self.outside]
         self.extents = [self._loop_extent(axis) for axis in range(self.run.rank)]
         materialized = {s.target: self._materialized(s) for s in steps if s.kind == "op" and s.target in self.outside}

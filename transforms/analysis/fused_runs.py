@@ -61,6 +61,10 @@ def _fuse_runs(context, block, items, result):
         if moved and len(moved) < len(held):
             changed |= _fuse_runs(context, block, [taken for taken in held if taken not in moved], result)
             return _fuse_runs(context, block, moved + items[index:], result) or changed
+        cut = run.cut() if run is not None else None
+        if cut is not None:  # the steps from ``cut`` on start the next run, which may go on past this item
+            changed |= _fuse_runs(context, block, [taken for taken in held if taken[0] < cut], result)
+            return _fuse_runs(context, block, [taken for taken in held if taken[0] >= cut] + items[index:], result) or changed
         moved_marker = run.moved_marker if run is not None else None
         if run is not None:
             changed |= run.close(result)
@@ -71,6 +75,10 @@ def _fuse_runs(context, block, items, result):
             continue
         run = None
         result.append(statement)
+    cut = run.cut() if run is not None else None
+    if cut is not None:
+        changed |= _fuse_runs(context, block, [taken for taken in held if taken[0] < cut], result)
+        return _fuse_runs(context, block, [taken for taken in held if taken[0] >= cut], result) or changed
     if run is not None:
         changed |= run.close(result)
     return changed
@@ -299,24 +307,40 @@ class _Run:
             return True
         return step.kind == "write" and any(self.shares(step.target, name) for name in self.waiting_reads)
 
+    def cut(self):
+        """Where the run must end so that each array keeps NumPy's shape, or None: a result read after
+        the run that NumPy might give fewer elements than the loop has (computed only from operands
+        that may broadcast) is computed in the next run, with the steps computing it, where those
+        come after others; else the run ends after it (or before it, where it is the last step)."""
+        if not any(step.kind in ("op", "write") for step in self.steps):
+            return None
+        short = LoopWriter(self).first_short_result()
+        if short is None:
+            return None
+        start = min(self.positions[index] for index in self._computing(short))
+        if start > self.positions[0]:
+            return start
+        return self.positions[short] + 1 if short < len(self.steps) - 1 else self.positions[short]
+
     def close(self, result):
-        """Append the run to ``result``, fused where it has an operation or a write; say whether it was.
-        A result read after the run that NumPy might give fewer elements than the loop has (computed
-        only from operands that may broadcast) ends a run of its own."""
+        """Append the run to ``result``, fused where it has an operation or a write (then its ``cut``
+        is None); say whether it was."""
         if not any(step.kind in ("op", "write") for step in self.steps):
             result += self.passed + [step.statement for step in self.steps] + self.deferred
             return False
-        writer = LoopWriter(self)
-        short = writer.first_short_result()
-        if short is not None:
-            cut = self.positions[short] + 1 if short < len(self.steps) - 1 else self.positions[short]
-            items = [(p, self.block[p], step_of(self.block[p], self.context.types), self.line)
-                     for p in range(self.positions[0], max(self.positions[-1], self.last) + 1)]
-            _fuse_runs(self.context, self.block, [item for item in items if item[0] < cut], result)
-            _fuse_runs(self.context, self.block, [item for item in items if item[0] >= cut], result)
-            return True
-        result += self.passed + writer.statements() + self.deferred
+        result += self.passed + LoopWriter(self).statements() + self.deferred
         return True
+
+    def _computing(self, index):
+        """The indices of the steps whose values step ``index`` reads, through one another, and its own."""
+        needed, found = _reads(self.steps[index]), [index]
+        for earlier in range(index - 1, -1, -1):
+            step = self.steps[earlier]
+            if step.kind in ("op", "view") and step.target in needed:
+                found.append(earlier)
+                needed |= _reads(step)
+        return found
+
 
 def _aligned(axes, rank):
     """An array's axis keys aligned to a loop nest of ``rank`` axes (None where it has no axis)."""
