@@ -59,6 +59,41 @@ def empty_list_like(sample):
     return items
 
 
+# -- checkpointed loops (transforms/reverse/checkpoints.py) ----------------------------------------
+@njit(cache=True)
+def segment_length(count, step_bytes, snapshot_bytes, budget, snapshots):
+    """How many iterations of a checkpointed loop run between two kept states, for ``count``
+    iterations that keep ``step_bytes`` each on the tape and a state of ``snapshot_bytes``:
+    ``snapshots`` > 0 asks for at most that many kept states; otherwise everything is kept where it
+    fits in ``budget`` bytes, and else the segment length that keeps the least (tape of one segment
+    plus one state per segment: sqrt(count * state / step) iterations). Every length costs the same
+    time: each iteration runs once more, without the tape, except in the first and last segments."""
+    if count <= 0:
+        return 1
+    if snapshots > 0:
+        return max(1, (count + snapshots) // (snapshots + 1))  # snapshots + 1 segments: all but the last kept
+    if count * step_bytes <= budget:
+        return count
+    length = int(np.sqrt(count * max(snapshot_bytes, 8) / max(step_bytes, 1)))
+    return min(count, max(1, length))
+
+
+@njit(cache=True)
+def forget_from(items, first):
+    """Drop the items a typed list holds from position ``first`` on."""
+    while len(items) > first:
+        items.pop()
+
+
+@njit(cache=True)
+def kept_bytes(items, first):
+    """The bytes of the arrays a typed list holds from position ``first`` on."""
+    total = 0
+    for k in range(first, len(items)):
+        total += items[k].nbytes
+    return total
+
+
 @njit(cache=True)
 def no_grad(x):
     """The value of ``x`` with its derivative cut: ``srcad.no_grad``."""

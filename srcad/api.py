@@ -72,4 +72,4 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
     normalized = specializer.normalized(structures)
     if stage == "tangent":
         return normalized.tangent_source(_normalize_wrt(wrt), signature)[0]
-    return normalized.adjoint_source(_normalize_wrt(wrt), signature)[0]
+    return normalized.adjoint_source(_normalize_wrt(wrt), signature, checkpoint=specializer.checkpoint_policy())[0]

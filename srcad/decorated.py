@@ -12,6 +12,7 @@ import numpy
 
 from srcad import recording
 from srcad.argument_types import argument_type, carries_derivatives, fast_type_key
+from srcad.checkpointing import check_option
 from srcad.errors import DifferentiabilityError
 from srcad.introspect import unwrap
 from srcad.kernels import cpu
@@ -32,14 +33,17 @@ class Differentiable:
     def __init__(self, function, **options):
         self.python_function = unwrap(function)
         for name, value in options.items():
-            if not (name == "inline" and value in (True, False, None) or name == "wrt" and _is_positions(value)):
+            if name == "checkpoint":
+                check_option(value)
+            elif not (name == "inline" and value in (True, False, None) or name == "wrt" and _is_positions(value)):
                 raise TypeError(
-                    "@srcad.differentiable takes the options inline=True or inline=False, and wrt= (a position or "
-                    f"a tuple of positions); got {name}={value!r}"
+                    "@srcad.differentiable takes the options inline=True or inline=False, wrt= (a position or "
+                    f"a tuple of positions) and checkpoint= ('auto', None or a number); got {name}={value!r}"
                 )
         self.options = options
         functools.update_wrapper(self, self.python_function)
         specializer_of(self.python_function).validate()
+        specializer_of(self.python_function).checkpoint = options.get("checkpoint", "auto")
         self._primal = None  # numba's dispatcher of the function as written, made at the first call
         self._compiled = {}  # argument types -> what runs for them (see _compiled_for)
 

@@ -99,11 +99,13 @@ class Normalized(NormalForm):
         return _function_from(self.source, self.parsed.name)
 
     @_deep_trees
-    def adjoint_source(self, wrt, argument_types, with_value=True):
+    def adjoint_source(self, wrt, argument_types, with_value=True, checkpoint=None):
         """Source of the adjoint module and the name of its function (``with_value=False``: the
-        gradient alone, 0.0 in the value's place)."""
+        gradient alone, 0.0 in the value's place); ``checkpoint``: how its time loops are
+        checkpointed (a ``CheckpointPolicy``; None: they keep every iteration's tape)."""
         analysis, names, definition = self._analysis(wrt, argument_types)
-        adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, with_value)
+        adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, with_value, False,
+                                  checkpoint)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
         )

@@ -18,6 +18,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from srcad import custom
 from srcad.argument_types import argument_type, check_argument
 from srcad.cache_keys import source_key_of
+from srcad.checkpointing import policy_of
 from srcad.calls import FlatCall
 from srcad.compiled import Compiled, _check_one_float
 from srcad.introspect import unwrap
@@ -95,6 +96,7 @@ class Specializer:
         self._parameters = None
         # (what, wrt, argument types) -> Compiled, for calls with plain arguments seen (and checked) before
         self.fast_calls = {}
+        self._checkpoint = "auto"
 
     @property
     def name(self):
@@ -270,10 +272,29 @@ class Specializer:
             return None
         return self.normalized(structures).output_structure
 
-    def _stage_module(self, stage, wrt, signature, structures=None):
+    @property
+    def checkpoint(self):
+        """The checkpoint= option of @srcad.differentiable (see ``srcad.checkpointing``)."""
+        return self._checkpoint
+
+    @checkpoint.setter
+    def checkpoint(self, option):
+        if option != self._checkpoint:  # the fast calls went to adjoints checkpointed as before
+            self.fast_calls.clear()
+        self._checkpoint = option
+
+    def checkpoint_policy(self):
+        """How the adjoints made now checkpoint their time loops (see ``srcad.checkpointing``)."""
+        return policy_of(self.checkpoint)
+
+    def _stage_module(self, stage, wrt, signature, structures=None, checkpoint="option"):
         """The generated module of a derivative stage (read from the cache, or generated and stored):
-        its entry ``srcad_entry`` as numba dispatches it, its source and facts about it."""
-        cache_key = (stage, wrt, signature, structures)
+        its entry ``srcad_entry`` as numba dispatches it, its source and facts about it. An adjoint's
+        time loops are checkpointed as the function's option says, or as ``checkpoint`` (a policy, or
+        None) says."""
+        if checkpoint == "option":
+            checkpoint = self.checkpoint_policy() if stage != "tangent" else None
+        cache_key = (stage, wrt, signature, structures, checkpoint)
         module = self.compiled.get(cache_key)
         if module is not None:
             return module
@@ -281,14 +302,15 @@ class Specializer:
             module = self.compiled.get(cache_key)
             if module is None:
                 self.validate()
-                key = self._stage_key(stage, wrt, signature, structures)
+                key = self._stage_key(stage, wrt, signature, structures, checkpoint)
                 source = cpu.read_cached(key)
                 if source is None:
                     normalized = self.normalized(structures, inline_everything=stage.endswith("inlined"))
                     if stage == "tangent":
                         source, entry = normalized.tangent_source(wrt, signature)
                     else:
-                        source, entry = normalized.adjoint_source(wrt, signature, with_value=stage == "adjoint")
+                        source, entry = normalized.adjoint_source(wrt, signature, with_value=stage == "adjoint",
+                                                                  checkpoint=checkpoint)
                     facts = DerivativeFacts(written_parameters=normalized.written_parameters(),
                                             outputs=normalized.output_kinds,
                                             tuple_output=normalized.output_structure is not None)
@@ -339,14 +361,16 @@ class Specializer:
         products, forward over reverse). None where the gradient calls a custom rule (forward mode would
         differentiate the rule's code, not use it)."""
         stage = "gradient, inlined" if self.calls_through_derivatives() else "gradient"  # else grad's own module
-        module = self._stage_module(stage, wrt, signature)
+        module = self._stage_module(stage, wrt, signature, checkpoint=None)  # (forward mode reads no checkpoints)
         _check_one_float(self.name, module.facts.outputs, what)
         if "srcad.custom." in module.source:
             return None
         return module.module.srcad_entry
 
-    def _stage_key(self, stage, wrt, signature, structures=None):
+    def _stage_key(self, stage, wrt, signature, structures=None, checkpoint=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
+        if checkpoint is not None:
+            text += f"|checkpoint {checkpoint.budget} {checkpoint.snapshots}"
         if structures is not None:
             text += "|" + ",".join("*" if s is None else s.describe() for s in structures)
         return hashlib.sha256(text.encode()).hexdigest()

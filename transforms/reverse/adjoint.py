@@ -56,6 +56,7 @@ from ..ir.statements import (
     walk,
 )
 from .array_adjoints import ArrayAdjoints, element_of, with_base
+from .checkpoints import checkpointed_loop
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
 from .reserve import push_kind, storage_lines, with_reserves
@@ -96,8 +97,9 @@ def _is_literal(node, text):
 class ReverseMode:
     """The adjoint of one normal-form function."""
 
-    def __init__(self, definition, parameters, wrt, analysis, names):
+    def __init__(self, definition, parameters, wrt, analysis, names, checkpoint=None):
         self.definition = definition
+        self.checkpoint = checkpoint  # a CheckpointPolicy for the outermost loops, or None (see checkpoints.py)
         self.parameters = parameters
         self.wrt = wrt
         self.analysis = analysis
@@ -116,6 +118,7 @@ class ReverseMode:
         self.loop_depth = 0
         self.per_term_reverse = []  # the adjoint parts of loops reversed term by term (inside the forward sweep)
         self.per_term_arrays = []  # the array adjoints those loops add into, per unit of the accumulator's
+        self.checkpoint_bindings = []  # first bindings of the variables of checkpointed loops (checkpoints.py)
 
     # -- the whole function ---------------------------------------------------------------------
     def function(self, seed_names, with_value=True, external_adjoints=False):
@@ -130,7 +133,7 @@ class ReverseMode:
         top_level = set(self.parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
         undefined = self.analysis.maybe_undefined | (self.trip_bounds - top_level)
         inits = [assign(name, self.state.placeholder_value(name)) for name in sorted(undefined)]
-        inits += [assign(name, cst.Name("False")) for name in self.nested_decisions]
+        inits += [assign(name, cst.Name("False")) for name in self.nested_decisions] + self.checkpoint_bindings
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.state.adjoint(name), self.state.strided_placeholder(name)) for name in views]
         code = spelled(cst.IndentedBlock(forward + reverse))
@@ -532,6 +535,14 @@ class ReverseMode:
             if not recorded:
                 return [statement], []
             return [self.state.save(index).with_changes(leading_lines=statement.leading_lines), statement.with_changes(leading_lines=[])], [self.state.pop(index)]
+        if self.loop_depth == 0 and trips is not None:
+            checkpointed = checkpointed_loop(self.state, statement, trips, body_forward, body_reverse, self.checkpoint)
+            if checkpointed is not None:
+                forward, reverse, first_bindings = checkpointed
+                self.checkpoint_bindings += first_bindings
+                if recorded:
+                    forward, reverse = [self.state.save(index)] + forward, reverse + [self.state.pop(index)]
+                return forward, reverse
         bounds = [a.value for a in statement.iter.args]
         start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
         step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
@@ -673,8 +684,9 @@ def _with_comment(statements, text):
     return statements
 
 
-def reverse_mode(definition, parameters, wrt, analysis, names, with_value=True, external_adjoints=False):
+def reverse_mode(definition, parameters, wrt, analysis, names, with_value=True, external_adjoints=False, checkpoint=None):
     """The adjoint function of a normal-form, single-exit ``definition``, returning ``(value, *adjoints)``
-    (with 0.0 for the value unless ``with_value``; see ``ReverseMode.function`` for ``external_adjoints``)."""
+    (with 0.0 for the value unless ``with_value``; see ``ReverseMode.function`` for ``external_adjoints``);
+    ``checkpoint``: a ``CheckpointPolicy`` for its outermost loops (``checkpoints.py``), or None."""
     seeds = [names.fresh("output_adj") for _ in analysis.outputs]  # one per output (per part of a tuple)
-    return ReverseMode(definition, parameters, wrt, analysis, names).function(seeds, with_value, external_adjoints)
+    return ReverseMode(definition, parameters, wrt, analysis, names, checkpoint).function(seeds, with_value, external_adjoints)

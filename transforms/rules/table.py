@@ -411,6 +411,7 @@ INACTIVE_FUNCTIONS = {
     "np.sign", "np.floor", "np.ceil", "np.trunc", "np.rint", "np.round", "np.argmax", "np.argmin",
     "np.argsort", "np.isnan", "np.isinf", "np.isfinite",
     "integer_power",  # a ** b of two integers (transforms/analysis/integer_powers.py)
+    "segment_length", "kept_bytes", "forget_from",  # checkpointed loops of gradients (transforms/reverse/checkpoints.py)
     # extents and steps of fused loops (transforms/analysis/fused_loops.py)
     "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_positions",
 }  # fmt: skip

@@ -1,0 +1,235 @@
+"""Checkpointed time loops (``transforms/reverse/checkpoints.py``): an outermost loop whose tape
+would not fit in the memory budget runs in segments, each segment's forward sweep again in the
+reverse sweep.
+
+The oracles: the gradient that keeps every iteration's tape (``checkpoint=None``), which runs the
+same operations in the same order, so the two agree bit for bit; and central differences for
+long loops. A budget of 0 bytes (``SRCAD_MEMORY_BUDGET=0``) checkpoints every loop that keeps
+anything; ``checkpoint=k`` keeps at most k states.
+"""
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+from srcad import checkpointing
+from srcad.kernels.runtime import segment_length
+
+if __package__:
+    from .. import array_programs, oracles, vectorized_programs
+else:
+    import array_programs
+    import oracles
+    import vectorized_programs
+
+
+def gradients(function, args, wrt, option):
+    """srcad's gradient of a fresh ``@srcad.differentiable(checkpoint=option)`` of ``function``."""
+    copied = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    result = srcad.grad(srcad.differentiable(function, checkpoint=option), wrt=wrt)(*copied)
+    return [np.asarray(g) for g in (result if isinstance(result, tuple) else (result,))]
+
+
+def assert_bit_for_bit(stored, checkpointed):
+    for a, b in zip(stored, checkpointed, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a, b, equal_nan=True), (a, b)
+
+
+def is_checkpointed(function, args, wrt):
+    text = srcad.source(srcad.differentiable(function), "adjoint", args=args, wrt=wrt)
+    return "checkpointed:" in text
+
+
+# -- the corpora, with every loop that keeps anything checkpointed --------------------------------
+def _corpus():
+    """The array corpora's programs with an outermost loop (the scalar corpus's loops are the
+    random scalar programs' kind: see tests/fuzz/test_random_checkpoints.py)."""
+    cases = []
+    for program in array_programs.PROGRAMS + vectorized_programs.PROGRAMS:
+        if "\n    for " in inspect.getsource(program.function):
+            cases.append(pytest.param(program.function, program.make, program.wrt, id=program.name))
+    return cases
+
+
+@pytest.mark.parametrize("function, make, wrt", _corpus())
+def test_corpus_gradients_are_the_same_checkpointed(function, make, wrt, monkeypatch):
+    try:
+        args = tuple(make(np.random.default_rng(0)))
+    except TypeError:
+        args = tuple(make())
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    if not is_checkpointed(function, args, wrt):
+        pytest.skip("no loop of this program keeps anything on the tape")
+    stored = gradients(function, args, wrt, None)
+    assert_bit_for_bit(stored, gradients(function, args, wrt, "auto"))
+
+
+# -- long loops, against central differences ------------------------------------------------------
+def pendulum_chain(theta0, omega0, damping, steps):
+    theta = theta0.copy()
+    omega = omega0.copy()
+    dt = 0.01
+    for step in range(steps):
+        coupling = np.zeros_like(theta)
+        coupling[1:] += theta[:-1] - theta[1:]
+        coupling[:-1] += theta[1:] - theta[:-1]
+        omega = omega + dt * (-np.sin(theta) + 0.5 * coupling - damping * omega)
+        theta = theta + dt * omega
+    return np.sum(theta * theta) + 0.1 * np.sum(omega)
+
+
+def test_long_loop_matches_central_differences():
+    rng = np.random.default_rng(3)
+    theta0, omega0 = rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 6)
+    args = (theta0, omega0, 0.3, 3000)
+    checkpointed = gradients(pendulum_chain, args, (0, 1, 2), 4)
+    assert_bit_for_bit(gradients(pendulum_chain, args, (0, 1, 2), None), checkpointed)
+    damping_fd = oracles.central_difference(lambda d: pendulum_chain(theta0, omega0, d, 3000), (0.3,), 0)
+    assert checkpointed[2] == pytest.approx(damping_fd, rel=1e-6, abs=1e-8)
+    for k in range(6):
+        def along(x, k=k):
+            shifted = theta0.copy()
+            shifted[k] = x
+            return pendulum_chain(shifted, omega0, 0.3, 3000)
+        assert checkpointed[0][k] == pytest.approx(oracles.central_difference(along, (theta0[k],), 0), rel=1e-6, abs=1e-8)
+
+
+# -- what a loop's state may be -----------------------------------------------------------------
+def written_in_place(x, k, steps):
+    # the argument x is written in place (kept as a copy, put back into the same memory)
+    total = 0.0
+    for t in range(steps):
+        x[1:] = x[1:] + k * x[:-1] * x[1:]
+        total += np.sum(x)
+    return total
+
+
+def rebound_and_written(x, k, steps):
+    # y is bound again and written in place in every iteration (kept as a copy, bound to it)
+    y = x.copy()
+    for t in range(steps):
+        y = y * k
+        y[0] = math.sin(y[0]) + 0.5
+    return np.sum(y * y)
+
+
+def strided_range(a, b, n):
+    # a loop from 2 to n in steps of 3, with branches and an integer in its state
+    s = a
+    count = 0
+    for i in range(2, n, 3):
+        if count % 2 == 0:
+            s = s * b + math.sin(s)
+        else:
+            s = s - 0.1 * s * s
+        count += 1
+    return s * count
+
+
+def nested(a, x, n):
+    # only the outer loop is checkpointed; the inner one runs inside its segments
+    acc = 0.0
+    for t in range(n):
+        for j in range(x.shape[0]):
+            acc = acc * 0.9 + math.tanh(a * x[j] + acc)
+    return acc
+
+
+def state_of_scalars(x0, v0, k, steps):
+    x, v = x0, v0
+    for t in range(steps):
+        a = -k * x * x * x - 0.1 * v
+        v = v + 0.01 * a
+        x = x + 0.01 * v
+    return x * x + v
+
+
+STATES = [
+    pytest.param(written_in_place, lambda: (np.linspace(0.1, 0.5, 7), 0.3, 23), (0, 1), id="argument written in place"),
+    pytest.param(rebound_and_written, lambda: (np.linspace(0.1, 0.5, 7), 0.9, 23), (0, 1), id="rebound and written"),
+    pytest.param(strided_range, lambda: (0.4, 0.8, 40), (0, 1), id="strided range and branches"),
+    pytest.param(nested, lambda: (0.5, np.linspace(-1, 1, 5), 17), (0, 1), id="nested loops"),
+    pytest.param(state_of_scalars, lambda: (1.0, 0.0, 2.0, 31), (0, 1, 2), id="scalars"),
+]
+
+
+@pytest.mark.parametrize("function, make, wrt", STATES)
+@pytest.mark.parametrize("option", ["auto", 1, 3])
+def test_states_are_kept_and_put_back(function, make, wrt, option, monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    args = make()
+    assert is_checkpointed(function, args, wrt)
+    stored = gradients(function, args, wrt, None)
+    assert_bit_for_bit(stored, gradients(function, args, wrt, option))
+    for position in wrt:  # and the stored one is right
+        fd = oracles.central_difference(lambda *xs: function(*[a.copy() if isinstance(a, np.ndarray) else a for a in xs]),
+                                        args, position) if not isinstance(args[position], np.ndarray) else None
+        if fd is not None:
+            assert stored[wrt.index(position)] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def test_arguments_end_as_the_function_leaves_them(monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    x = np.linspace(0.1, 0.5, 7)
+    expected = x.copy()
+    written_in_place(expected, 0.3, 23)
+    srcad.grad(srcad.differentiable(written_in_place, checkpoint=2), wrt=(0, 1))(x, 0.3, 23)
+    np.testing.assert_array_equal(x, expected)
+
+
+def looped_with_break(a, n):
+    s = a
+    for i in range(n):
+        s = s * 0.9 + math.sin(s)
+        if s > 100.0:
+            break
+    return s
+
+
+def test_loops_that_may_break_keep_everything(monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    assert not is_checkpointed(looped_with_break, (0.3, 20), (0,))
+    expected = oracles.central_difference(lambda a: looped_with_break(a, 20), (0.3,), 0)
+    assert srcad.grad(looped_with_break)(0.3, 20) == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_adjoint_shows_the_segments():
+    text = srcad.source(srcad.differentiable(state_of_scalars), "adjoint", args=(1.0, 0.0, 2.0, 31), wrt=(0, 1, 2))
+    assert "checkpointed:" in text and "segment_length(" in text and "x_kept.pop()" in text
+    text = srcad.source(srcad.differentiable(state_of_scalars, checkpoint=None), "adjoint", args=(1.0, 0.0, 2.0, 31),
+                        wrt=(0, 1, 2))
+    assert "checkpointed" not in text
+
+
+# -- the segment length, the option and the budget ------------------------------------------------
+def test_segment_length():
+    assert segment_length(1000, 100, 50, 10**6, 0) == 1000  # it all fits: one segment
+    length = segment_length(10**6, 48_000, 2_000, 10**6, 0)  # the least memory: sqrt(n * state / step)
+    assert length == int(math.sqrt(10**6 * 2_000 / 48_000))
+    assert segment_length(1000, 100, 50, 0, 3) == 250  # three kept states: four segments
+    assert segment_length(5, 100, 50, 0, 10) == 1
+    assert segment_length(0, 100, 50, 0, 0) == 1
+
+
+def test_options_are_checked():
+    with pytest.raises(TypeError, match="checkpoint="):
+        srcad.differentiable(state_of_scalars, checkpoint="sometimes")
+    with pytest.raises(TypeError, match="checkpoint="):
+        srcad.differentiable(state_of_scalars, checkpoint=0)
+
+
+@pytest.mark.parametrize("text, expected", [("", 1 << 30), ("1000", 1000), ("512MB", 512 * 10**6), ("2GiB", 2 << 30),
+                                            ("64m", 64 << 20), ("1.5gb", 1_500_000_000)])
+def test_budget_from_the_environment(text, expected, monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", text)
+    assert checkpointing.memory_budget() == expected
+
+
+def test_a_budget_that_is_not_a_size_is_refused(monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "lots")
+    with pytest.raises(ValueError, match="SRCAD_MEMORY_BUDGET"):
+        checkpointing.memory_budget()

@@ -1,0 +1,275 @@
+"""Checkpointed time loops: the reverse sweep of a long loop in bounded memory.
+
+Storing what every iteration of a 10^5-step simulation needs back takes gigabytes. An outermost
+``for`` loop over a ``range`` is run in segments instead: the first iteration on the tape, which
+measures what an iteration keeps; then, where everything would not fit in the memory budget, the
+segments between the first and the last without the tape, each after keeping the loop's state
+(the variables the body reads from before it, or from the previous iteration, that the loop
+changes); the last segment on the tape. The reverse sweep reverses the last segment, then for
+each earlier one puts its kept state back, runs its forward sweep again and reverses it::
+
+    t_count = len(range(steps))
+    t_first, t_length = 0, 1       # the first segment is one iteration: what it keeps measures one
+    while t_first < t_count:
+        t_end = min(t_first + t_length, t_count)
+        if 0 < t_first and t_end < t_count:
+            x_kept.append(x)       # the state at the segment's start
+            for t in range(t_first, t_end):
+                <the loop body>
+        else:
+            for t in range(t_first, t_end):
+                <the loop body's forward sweep>
+        if t_first == 0:
+            t_length = segment_length(t_count - 1, <bytes kept by the first iteration>, <bytes of the state>, ...)
+        t_first = t_end
+    ...
+    t_end = t_count                # reverse sweep: the last segment first
+    while t_end > 0:
+        t_first = <the start of the segment ending at t_end>
+        if 0 < t_first and t_end < t_count:
+            x = x_kept.pop()
+            for t in range(t_first, t_end):
+                <the loop body's forward sweep>
+        for t in range(t_end - 1, t_first - 1, -1):
+            <the loop body's reverse sweep>
+        t_end = t_first
+
+Each iteration's forward sweep runs once, from the same state, and the reverse sweeps run in the
+same order as without checkpoints: the gradient is the same, bit for bit. Where everything fits in
+the budget (``segment_length`` returns all the iterations) nothing is kept and nothing runs again.
+``kernels/runtime.segment_length`` chooses the length: at most ``snapshots`` kept states where the
+user asked for a number, else the length keeping the least memory (a tape of one segment and one
+state per segment).
+
+The state is kept by reference where no write in the loop can change its memory (arrays bound
+again, ``u = u_next``, to new memory each iteration), as a copy otherwise: copied back in place
+where the loop never binds the name again (other names of that memory see it), bound to the copy
+where it does (then it must have no other name). A loop whose state is anything else (a tuple, a
+list), whose bounds change, or that may ``break`` keeps everything.
+"""
+
+from dataclasses import dataclass
+
+import libcst as cst
+from numba.core import types as numba_types
+
+from ..analysis.aliases import privately_written, written_arrays
+from ..ir import FUSED_LOOP_NOTE, assign, bound_names, comment_lines, nodes_in, variables_in
+from ..ir.flow import reads_before_assignment
+from ..ir.precedence import spelled
+from .reserve import with_reserves
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """How a gradient checkpoints its time loops: ``snapshots`` > 0 keeps at most that many states
+    per loop; 0 keeps everything that fits in ``budget`` bytes, and checkpoints past it."""
+
+    budget: int
+    snapshots: int = 0
+
+
+@dataclass(frozen=True)
+class _Kept:
+    name: str  # the variable
+    kept: str  # the list holding its value at the start of each segment
+    how: str  # "reference", "copy back" (into the same memory) or "copy" (bound to the copy)
+
+
+def checkpointed_loop(state, statement, trips, body_forward, body_reverse, policy):
+    """(forward, reverse, the variables' first bindings) of ``statement``, an outermost ``for`` loop
+    over a ``range`` whose trip count the reverse sweep knows (``trips``), run in checkpointed
+    segments; None where it is not checkpointed (no policy, an element loop whole-array statements
+    became, nothing on the tape, or a state that cannot be kept). The first bindings go before the
+    forward sweep: numba drops the code of branches it can decide, and the reverse sweep may read
+    what they would have bound."""
+    if policy is None or any(isinstance(node, cst.Break) for node in nodes_in(statement.body)):
+        return None
+    if any(line.comment is not None and line.comment.value == FUSED_LOOP_NOTE for line in statement.leading_lines):
+        return None  # an element loop: its iterations keep a few numbers each
+    tape_lists = variables_in(cst.Module(body=list(body_forward))) & state.saved_lists()
+    stacks = [(stack, top) for stack, top in ((state.tape.floats, state.tape.floats_top), (state.tape.ints, state.tape.ints_top))
+              if stack in spelled(cst.IndentedBlock(body_forward))]
+    if not stacks and not tape_lists:
+        return None  # the loop keeps nothing: nothing to save
+    if max(_loop_depth(body_forward), _loop_depth(body_reverse)) + 2 > _PYTHON_NESTED_LOOPS:
+        return None  # the while and the for around the body would nest more loops than Python compiles
+    kept = _kept_state(state, statement, body_forward)
+    if kept is None:
+        return None
+    return _Segments(state, statement, trips, kept, sorted(tape_lists), stacks, policy).code(body_forward, body_reverse)
+
+
+def _kept_state(state, statement, body_forward):
+    """What each variable of the loop's state is kept as, or None where one cannot be kept. The
+    state is what the body's forward sweep may read before assigning it (its pushes included: the
+    reverse sweep of a segment's first iteration puts back what the last one before it left) and
+    the loop changes, the tape aside; the loop body without the tape must bind it too (it runs the
+    segments whose start is kept)."""
+    analysis, index = state.analysis, statement.target.value
+    primal = list(statement.body.body)
+    written = written_arrays(list(body_forward), analysis.types)
+    changed = bound_names(cst.Module(body=list(body_forward))) | written
+    read = reads_before_assignment(list(body_forward), {index})
+    if read & set(state.adjoint_owner):
+        return None  # adds into an adjoint across iterations: it must not run twice
+    carried = sorted((read & changed) - {index} - state.tape_names() - state.saved_lists())
+    if not set(carried) <= bound_names(statement.body) | written_arrays(primal, analysis.types):
+        return None
+    shared_writes = written - privately_written(list(body_forward), analysis.types)
+    kept = []
+    for name in carried:
+        numba_type = analysis.types.get(name)
+        list_name = state.names.fresh(f"{name}_kept")
+        if isinstance(numba_type, (numba_types.Float, numba_types.Integer, numba_types.Boolean)):
+            kept.append(_Kept(name, list_name, "reference"))
+            continue
+        if not state.is_array(name):
+            return None
+        sharing = analysis.aliases.get(name, {name}) | {name}
+        if not sharing & shared_writes:
+            kept.append(_Kept(name, list_name, "reference"))
+        elif name not in bound_names(cst.Module(body=list(body_forward))):
+            kept.append(_Kept(name, list_name, "copy back"))
+        elif sharing == {name} and numba_type.layout == "C":  # (a copy is C-contiguous: it must be of the same type)
+            kept.append(_Kept(name, list_name, "copy"))
+        else:
+            return None
+    return kept
+
+
+class _Segments:
+    """The code of one checkpointed loop."""
+
+    def __init__(self, state, statement, trips, kept, tape_lists, stacks, policy):
+        self.state = state
+        self.statement = statement
+        self.trips = trips
+        self.kept = kept
+        self.tape_lists = tape_lists
+        self.stacks = stacks
+        self.policy = policy
+        index = statement.target.value
+        fresh = state.names.fresh
+        self.count, self.first, self.end = fresh(f"{index}_count"), fresh(f"{index}_first"), fresh(f"{index}_end")
+        self.length = fresh(f"{index}_length")
+        bounds = [a.value for a in statement.iter.args]
+        self.start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
+        self.step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
+
+    def code(self, body_forward, body_reverse):
+        tops = [(top, self.state.names.fresh(f"{top}_before")) for _, top in self.stacks]
+        lengths = [(saved, self.state.names.fresh(f"{saved}_before")) for saved in self.tape_lists]
+        index = self.statement.target.value
+        setup = [f"{self.count} = {self.trips}", f"{self.first} = 0", f"{self.length} = 1"]
+        marks = [f"{before} = {top}" for top, before in tops] + [f"{before} = len({saved})" for saved, before in lengths]
+        integers = [self.count, self.first, self.end, self.length] + [before for _, before in tops + lengths]
+        first_bindings = [_statement(f"{name} = 0") for name in integers] + [
+            assign(k.kept, cst.Call(cst.Name("empty_list_like"), [cst.Arg(self._sample(k))])) for k in self.kept]
+        measured = " + ".join([f"({top} - {before}) * 8" for top, before in tops]
+                              + [f"kept_bytes({saved}, {before})" for saved, before in lengths]) or "0"
+        state_bytes = " + ".join(f"{k.name}.nbytes" if self.state.is_array(k.name) else "8" for k in self.kept) or "0"
+        forgotten = [f"{top} = {before}" for top, before in tops] + [f"forget_from({saved}, {before})" for saved, before in lengths]
+        forward = [_statement(line) for line in setup] + [_while(
+            f"{self.first} < {self.count}",
+            [_statement(f"{self.end} = min({self.first} + {self.length}, {self.count})"),
+             _if(f"0 < {self.first} and {self.end} < {self.count}", self._keeping())]
+            + [_statement(line) for line in marks]
+            + [self._loop(self.first, self.end, body_forward),
+               _if(f"{self.first} == 0", [_statement(
+                   f"{self.length} = segment_length({self.count} - 1, {measured}, {state_bytes}, "
+                   f"{self.policy.budget}, {self.policy.snapshots})")],
+                   [_if(f"{self.end} < {self.count}", [_statement(line) for line in forgotten])]),
+               _statement(f"{self.first} = {self.end}")])]
+        state = ", ".join(k.name for k in self.kept) or "nothing"
+        forward[0] = forward[0].with_changes(leading_lines=list(self.statement.leading_lines) + comment_lines(
+            "#   checkpointed: where every iteration's tape does not fit in the memory budget, the loop runs in")
+            + comment_lines(f"#   segments; the state at the start of each ({state}) is kept, and the segment runs again in reverse"))
+        again = with_reserves([self._loop(self.first, self.end, body_forward)], self.state.tape)
+        segment_start = (f"0 if {self.end} == 1 else 1 + (({self.end} - 2) // {self.length}) * {self.length}")
+        reverse = [_statement(f"{self.end} = {self.count}"), _while(
+            f"{self.end} > 0",
+            [_statement(f"{self.first} = {segment_start}"),
+             _if(f"0 < {self.first} and {self.end} < {self.count}", self._restoring() + again),
+             self._reverse_loop(index, body_reverse),
+             _statement(f"{self.end} = {self.first}")])]
+        return forward, reverse, first_bindings
+
+    def _sample(self, kept):
+        """A value of the type the list keeping ``kept.name`` holds (copies are C-contiguous)."""
+        numba_type = self.state.analysis.types[kept.name]
+        if isinstance(numba_type, numba_types.Boolean):
+            return cst.Name("False")
+        if kept.how != "reference" and self.state.is_array(kept.name):
+            return cst.parse_expression(f"np.empty({(0,) * numba_type.ndim}, dtype=np.{numba_type.dtype})")
+        return self.state.placeholder_value(kept.name)
+
+    def _position(self, iteration):
+        """The loop index at ``iteration`` (an expression), as the loop's range gives it."""
+        position = cst.parse_expression(iteration)
+        if not (isinstance(self.step, cst.Integer) and self.step.value == "1"):
+            position = cst.BinaryOperation(position, cst.Multiply(), self.step)
+        if not (isinstance(self.start, cst.Integer) and self.start.value == "0"):
+            position = cst.BinaryOperation(self.start, cst.Add(), position)
+        return position
+
+    def _loop(self, first, end, body):
+        """``for <index> in range(...)``: iterations ``first`` to ``end`` of the loop, running ``body``."""
+        arguments = [self._position(first), self._position(end)]
+        if not (isinstance(self.step, cst.Integer) and self.step.value == "1"):
+            arguments.append(self.step)
+        iteration = cst.Call(cst.Name("range"), [cst.Arg(a) for a in arguments])
+        return self.statement.with_changes(iter=iteration, body=cst.IndentedBlock(body), leading_lines=[])
+
+    def _reverse_loop(self, index, body_reverse):
+        plain = (isinstance(self.step, cst.Integer) and self.step.value == "1"
+                 and isinstance(self.start, cst.Integer) and self.start.value == "0")
+        if plain:
+            return cst.parse_statement(f"for {index} in range({self.end} - 1, {self.first} - 1, -1):\n    pass").with_changes(
+                body=cst.IndentedBlock(body_reverse))
+        iteration = self.state.scratch_name(index, "iteration")
+        return cst.parse_statement(f"for {iteration} in range({self.end} - 1, {self.first} - 1, -1):\n    pass").with_changes(
+            body=cst.IndentedBlock([assign(index, self._position(iteration))] + list(body_reverse)))
+
+    def _keeping(self):
+        lines = []
+        for k in self.kept:
+            value = f"{k.name}.copy()" if k.how != "reference" else k.name
+            lines.append(_statement(f"{k.kept}.append({value})"))
+        return lines
+
+    def _restoring(self):
+        lines = []
+        for k in reversed(self.kept):
+            lines.append(_statement(f"{k.name}[...] = {k.kept}.pop()" if k.how == "copy back" else f"{k.name} = {k.kept}.pop()"))
+        return lines
+
+
+_PYTHON_NESTED_LOOPS = 20  # "too many statically nested blocks" past it
+
+
+def _loop_depth(statements):
+    """How deeply loops nest in ``statements``."""
+    depth = 0
+    for statement in statements:
+        if isinstance(statement, (cst.For, cst.While)):
+            depth = max(depth, 1 + _loop_depth(statement.body.body))
+        elif isinstance(statement, cst.If):
+            inner = list(statement.body.body) + (list(statement.orelse.body.body) if statement.orelse else [])
+            depth = max(depth, _loop_depth(inner))
+    return depth
+
+
+def _statement(code):
+    return cst.parse_statement(code)
+
+
+def _if(test, body, orelse=None):
+    if orelse and len(orelse) == 1 and isinstance(orelse[0], cst.If):
+        return cst.If(test=cst.parse_expression(test), body=cst.IndentedBlock(body), orelse=orelse[0])  # elif
+    return cst.If(test=cst.parse_expression(test), body=cst.IndentedBlock(body),
+                  orelse=cst.Else(cst.IndentedBlock(orelse)) if orelse else None)
+
+
+def _while(test, body):
+    return cst.While(test=cst.parse_expression(test), body=cst.IndentedBlock(body))
