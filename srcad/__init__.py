@@ -16,6 +16,7 @@ from srcad.errors import DifferentiabilityError, PerformanceWarning
 from srcad.jacobians import jacobian
 from srcad.kernel import kernel
 from srcad.kernels.runtime import atomic_add, no_grad, tid
+from srcad.memory_use import memory_report
 from srcad.tangents import hessian, jvp
 from srcad.tape import Tape
 from srcad.version import __version__
@@ -26,6 +27,7 @@ __all__ = [
     "Tape",
     "atomic_add",
     "kernel",
+    "memory_report",
     "tid",
     "check_grad",
     "derivative",

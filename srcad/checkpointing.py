@@ -13,8 +13,21 @@ of ``@srcad.differentiable`` and the ``SRCAD_MEMORY_BUDGET`` environment variabl
 
 import os
 import re
+from dataclasses import dataclass
 
-from srcad.transforms.reverse.checkpoints import CheckpointPolicy
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """How a gradient checkpoints its time loops: ``snapshots`` > 0 keeps at most that many states
+    per loop; 0 keeps everything that fits in ``budget`` bytes, and checkpoints past it."""
+
+    budget: int
+    snapshots: int = 0
+    # with a report (srcad.memory_report), the adjoint takes one more argument, an int64 array with a row
+    # per checkpointed loop: the user's line, the iterations, what one keeps on the tape, the
+    # state's bytes, the segment length chosen
+    report: bool = False
+
 
 DEFAULT_BUDGET = 1 << 30
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,

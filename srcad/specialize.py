@@ -6,6 +6,7 @@ hashing everything they depend on, so a second process skips the transforms
 (and libcst) entirely and numba loads its machine code from its own cache.
 """
 
+import dataclasses
 import hashlib
 import inspect
 import threading
@@ -18,7 +19,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from srcad import custom
 from srcad.argument_types import argument_type, check_argument
 from srcad.cache_keys import source_key_of
-from srcad.checkpointing import policy_of
+from srcad.checkpointing import CheckpointPolicy, policy_of
 from srcad.calls import FlatCall
 from srcad.compiled import Compiled, _check_one_float
 from srcad.introspect import unwrap
@@ -287,6 +288,13 @@ class Specializer:
         """How the adjoints made now checkpoint their time loops (see ``srcad.checkpointing``)."""
         return policy_of(self.checkpoint)
 
+    def memory_module(self, wrt, signature):
+        """The gradient's module with a report of what its time loops keep (``srcad.memory_report``): its
+        entry takes an int64 array of rows after the seed. With ``checkpoint=None`` it keeps every
+        iteration, as the gradient does, and still reports."""
+        policy = self.checkpoint_policy() or CheckpointPolicy(budget=1 << 62)
+        return self._stage_module("memory", wrt, signature, checkpoint=dataclasses.replace(policy, report=True))
+
     def _stage_module(self, stage, wrt, signature, structures=None, checkpoint="option"):
         """The generated module of a derivative stage (read from the cache, or generated and stored):
         its entry ``srcad_entry`` as numba dispatches it, its source and facts about it. An adjoint's
@@ -370,7 +378,7 @@ class Specializer:
     def _stage_key(self, stage, wrt, signature, structures=None, checkpoint=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
         if checkpoint is not None:
-            text += f"|checkpoint {checkpoint.budget} {checkpoint.snapshots}"
+            text += f"|checkpoint {checkpoint.budget} {checkpoint.snapshots} {checkpoint.report}"
         if structures is not None:
             text += "|" + ",".join("*" if s is None else s.describe() for s in structures)
         return hashlib.sha256(text.encode()).hexdigest()

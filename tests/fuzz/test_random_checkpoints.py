@@ -57,7 +57,7 @@ def check_checkpointed(source, args, wrt, option, monkeypatch):
     assume(_plain_is_valid(f, args))
     monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
     try:
-        text = srcad.source(srcad.differentiable(f), "adjoint", args=args, wrt=wrt)
+        text = srcad.source(srcad.differentiable(f, checkpoint=option), "adjoint", args=args, wrt=wrt)
     except srcad.DifferentiabilityError:
         assume(False)
     assume("checkpointed:" in text)

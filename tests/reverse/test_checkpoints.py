@@ -39,8 +39,8 @@ def assert_bit_for_bit(stored, checkpointed):
         assert np.array_equal(a, b, equal_nan=True), (a, b)
 
 
-def is_checkpointed(function, args, wrt):
-    text = srcad.source(srcad.differentiable(function), "adjoint", args=args, wrt=wrt)
+def is_checkpointed(function, args, wrt, option="auto"):
+    text = srcad.source(srcad.differentiable(function, checkpoint=option), "adjoint", args=args, wrt=wrt)
     return "checkpointed:" in text
 
 
@@ -162,7 +162,7 @@ STATES = [
 def test_states_are_kept_and_put_back(function, make, wrt, option, monkeypatch):
     monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
     args = make()
-    assert is_checkpointed(function, args, wrt)
+    assert is_checkpointed(function, args, wrt, 3)
     stored = gradients(function, args, wrt, None)
     assert_bit_for_bit(stored, gradients(function, args, wrt, option))
     for position in wrt:  # and the stored one is right
@@ -190,6 +190,38 @@ def looped_with_break(a, n):
     return s
 
 
+def test_a_loop_keeping_a_few_numbers_per_iteration_keeps_everything_by_default():
+    assert not is_checkpointed(state_of_scalars, (1.0, 0.0, 2.0, 31), (0, 1, 2))  # two floats a step
+    assert is_checkpointed(pendulum_chain, (np.ones(6), np.zeros(6), 0.3, 10), (0, 1, 2))  # arrays
+
+
+def read_then_written_after(x, y, n):
+    # the loop reads y and leaves it alone; the code after it writes y: segments run again in the
+    # reverse sweep would read the new values, so this loop keeps everything
+    s = 0.5
+    for t in range(n):
+        s = math.sin(s) + 0.1 * np.sum(np.sin(x * y + s))
+    y[0] = 5.0 * s
+    return s + np.sum(y * y)
+
+
+def read_then_left_alone(x, y, n):
+    s = 0.5
+    for t in range(n):
+        s = math.sin(s) + 0.1 * np.sum(np.sin(x * y + s))
+    z = y.copy()
+    z[0] = 5.0 * s
+    return s + np.sum(z * z)
+
+
+@pytest.mark.parametrize("function, checkpointed", [(read_then_written_after, False), (read_then_left_alone, True)])
+def test_what_the_loop_reads_must_not_change_after_it(function, checkpointed, monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    args = (np.linspace(0.1, 0.9, 5), np.linspace(1.0, 2.0, 5), 17)
+    assert is_checkpointed(function, args, (0, 1), 2) == checkpointed
+    assert_bit_for_bit(gradients(function, args, (0, 1), None), gradients(function, args, (0, 1), 2))
+
+
 def test_loops_that_may_break_keep_everything(monkeypatch):
     monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
     assert not is_checkpointed(looped_with_break, (0.3, 20), (0,))
@@ -198,7 +230,8 @@ def test_loops_that_may_break_keep_everything(monkeypatch):
 
 
 def test_the_adjoint_shows_the_segments():
-    text = srcad.source(srcad.differentiable(state_of_scalars), "adjoint", args=(1.0, 0.0, 2.0, 31), wrt=(0, 1, 2))
+    text = srcad.source(srcad.differentiable(state_of_scalars, checkpoint=3), "adjoint", args=(1.0, 0.0, 2.0, 31),
+                        wrt=(0, 1, 2))
     assert "checkpointed:" in text and "segment_length(" in text and "x_kept.pop()" in text
     text = srcad.source(srcad.differentiable(state_of_scalars, checkpoint=None), "adjoint", args=(1.0, 0.0, 2.0, 31),
                         wrt=(0, 1, 2))
@@ -233,3 +266,34 @@ def test_a_budget_that_is_not_a_size_is_refused(monkeypatch):
     monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "lots")
     with pytest.raises(ValueError, match="SRCAD_MEMORY_BUDGET"):
         checkpointing.memory_budget()
+
+
+# -- srcad.memory_report: what the loops keep --------------------------------------------------------------
+def test_memory_reports_what_a_loop_keeps(monkeypatch):
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    report = srcad.memory_report(srcad.differentiable(state_of_scalars, checkpoint=3), 1.0, 0.0, 2.0, 31)
+    (loop,) = report.loops
+    lines, first = inspect.getsourcelines(state_of_scalars)
+    assert loop.line == first + next(k for k, text in enumerate(lines) if "for t in range" in text)
+    assert (loop.steps, loop.bytes_per_step, loop.state_bytes) == (31, 8, 16)  # x pushed per step; x and v kept
+    assert loop.segment_length == 8  # 30 iterations after the first, in 4 segments: 3 kept states
+    assert loop.checkpointed and loop.bytes_stored == 31 * 8
+    assert loop.bytes_kept == 9 * 8 + 3 * 16  # the first iteration's and one segment's tape, 3 states
+    assert loop.steps_run_again == 24 and report.recomputation == pytest.approx(24 / 31)
+    assert "line %d: 31 iterations" % loop.line in str(report)
+
+
+def test_memory_without_checkpoints_reports_every_iteration_kept():
+    report = srcad.memory_report(srcad.differentiable(pendulum_chain, checkpoint=None), np.ones(6), np.zeros(6), 0.3, 100)
+    (loop,) = report.loops
+    assert loop.steps == 100 and not loop.checkpointed and loop.bytes_kept == loop.bytes_stored == 100 * loop.bytes_per_step
+    assert report.recomputation == 0.0 and "every iteration kept" in str(report)
+
+
+def test_memory_of_a_function_without_loops():
+    report = srcad.memory_report(lambda_free, 2.0)
+    assert report.loops == () and report.bytes_stored == 0 and "no outermost loop" in str(report)
+
+
+def lambda_free(x):
+    return math.sin(x) * x

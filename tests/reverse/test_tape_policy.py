@@ -165,7 +165,7 @@ def calls_doubled(x, steps):
 def test_a_helper_called_in_a_loop_works_on_its_arguments_directly():
     y0, p = np.linspace(1.0, 2.0, 6), np.linspace(0.5, 1.5, 6)
     _check(euler_steps, (y0, p, 4), (0, 1))
-    source = srcad.source(euler_steps, "adjoint", args=(y0, p, 4))
+    source = srcad.source(srcad.differentiable(euler_steps, checkpoint=None), "adjoint", args=(y0, p, 4))
     assert "flow_y = " not in source and "empty_list_like" not in source and ".append(" not in source
 
 
@@ -186,7 +186,7 @@ def test_a_helper_that_rebinds_its_parameter():
 def test_a_time_loop_reserves_its_tape_once():
     """The trip counts of the inner loops are the arrays' lengths, which element writes never change."""
     y0, p = np.linspace(1.0, 2.0, 6), np.linspace(0.5, 1.5, 6)
-    source = srcad.source(euler_steps, "adjoint", args=(y0, p, 4))
+    source = srcad.source(srcad.differentiable(euler_steps, checkpoint=None), "adjoint", args=(y0, p, 4))
     forward = source.split("# forward sweep")[1].split("# reverse sweep")[0]
     reserves = [line.strip() for line in forward.splitlines() if "= reserve(" in line]
     assert len(reserves) >= 1 and all(line.startswith(("tape_floats", "tape_ints")) for line in reserves)

@@ -119,6 +119,8 @@ class ReverseMode:
         self.per_term_reverse = []  # the adjoint parts of loops reversed term by term (inside the forward sweep)
         self.per_term_arrays = []  # the array adjoints those loops add into, per unit of the accumulator's
         self.checkpoint_bindings = []  # first bindings of the variables of checkpointed loops (checkpoints.py)
+        self.reported_loops = 0  # checkpointed loops with a row in the report (srcad.memory_report)
+        self.report = names.fresh("checkpoint_report") if checkpoint is not None and checkpoint.report else None
 
     # -- the whole function ---------------------------------------------------------------------
     def function(self, seed_names, with_value=True, external_adjoints=False):
@@ -190,6 +192,8 @@ class ReverseMode:
         statements = loops_counting_up(statements, reverse + self.per_term_reverse, self.memory_groups(), self.state.tape_names())
         statements = carried_accumulations(statements, self.state.is_float_vector, self.names)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
+        if self.report is not None:
+            params.append(cst.Param(cst.Name(self.report)))
         if external_adjoints:
             params += [cst.Param(cst.Name(self.state.adjoint(n))) for n in wrt_names]
             if entry:
@@ -513,6 +517,7 @@ class ReverseMode:
         if id(statement) in self.analysis.per_term_loops:
             return self.per_term_loop(statement, self.analysis.per_term_loops[id(statement)])
         index = statement.target.value
+        line = int(self.state.current_marker.split(":")[0]) if self.state.current_marker else 0  # (the loop's own)
         # one counter per nesting depth: nested loops may share an index name (`for _ in ...`)
         counter = self.state.scratch_name(index, "iterations" if not self.loop_depth else f"iterations_{self.loop_depth}")
         trips = self.known_trip_count(statement)
@@ -536,10 +541,13 @@ class ReverseMode:
                 return [statement], []
             return [self.state.save(index).with_changes(leading_lines=statement.leading_lines), statement.with_changes(leading_lines=[])], [self.state.pop(index)]
         if self.loop_depth == 0 and trips is not None:
-            checkpointed = checkpointed_loop(self.state, statement, trips, body_forward, body_reverse, self.checkpoint)
+            report = (self.report, self.reported_loops, line) if self.report is not None else None
+            checkpointed = checkpointed_loop(self.state, self.definition.body.body, statement, trips, body_forward,
+                                             body_reverse, self.checkpoint, report)
             if checkpointed is not None:
                 forward, reverse, first_bindings = checkpointed
                 self.checkpoint_bindings += first_bindings
+                self.reported_loops += report is not None
                 if recorded:
                     forward, reverse = [self.state.save(index)] + forward, reverse + [self.state.pop(index)]
                 return forward, reverse
@@ -687,6 +695,6 @@ def _with_comment(statements, text):
 def reverse_mode(definition, parameters, wrt, analysis, names, with_value=True, external_adjoints=False, checkpoint=None):
     """The adjoint function of a normal-form, single-exit ``definition``, returning ``(value, *adjoints)``
     (with 0.0 for the value unless ``with_value``; see ``ReverseMode.function`` for ``external_adjoints``);
-    ``checkpoint``: a ``CheckpointPolicy`` for its outermost loops (``checkpoints.py``), or None."""
+    ``checkpoint``: a ``srcad.checkpointing.CheckpointPolicy`` for its outermost loops (``checkpoints.py``), or None."""
     seeds = [names.fresh("output_adj") for _ in analysis.outputs]  # one per output (per part of a tuple)
     return ReverseMode(definition, parameters, wrt, analysis, names, checkpoint).function(seeds, with_value, external_adjoints)

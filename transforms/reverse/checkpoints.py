@@ -57,16 +57,7 @@ from ..analysis.aliases import privately_written, written_arrays
 from ..ir import FUSED_LOOP_NOTE, assign, bound_names, comment_lines, nodes_in, variables_in
 from ..ir.flow import reads_before_assignment
 from ..ir.precedence import spelled
-from .reserve import with_reserves
-
-
-@dataclass(frozen=True)
-class CheckpointPolicy:
-    """How a gradient checkpoints its time loops: ``snapshots`` > 0 keeps at most that many states
-    per loop; 0 keeps everything that fits in ``budget`` bytes, and checkpoints past it."""
-
-    budget: int
-    snapshots: int = 0
+from .reserve import pushes_in, with_reserves
 
 
 @dataclass(frozen=True)
@@ -76,13 +67,15 @@ class _Kept:
     how: str  # "reference", "copy back" (into the same memory) or "copy" (bound to the copy)
 
 
-def checkpointed_loop(state, statement, trips, body_forward, body_reverse, policy):
+def checkpointed_loop(state, function_body, statement, trips, body_forward, body_reverse, policy, report=None):
     """(forward, reverse, the variables' first bindings) of ``statement``, an outermost ``for`` loop
     over a ``range`` whose trip count the reverse sweep knows (``trips``), run in checkpointed
     segments; None where it is not checkpointed (no policy, an element loop whole-array statements
     became, nothing on the tape, or a state that cannot be kept). The first bindings go before the
     forward sweep: numba drops the code of branches it can decide, and the reverse sweep may read
-    what they would have bound."""
+    what they would have bound. ``policy`` has ``budget``, ``snapshots`` and ``report`` (a
+    ``srcad.checkpointing.CheckpointPolicy``). ``report``: (the report array's name, this loop's row, its user line) where the
+    policy asks for a report."""
     if policy is None or any(isinstance(node, cst.Break) for node in nodes_in(statement.body)):
         return None
     if any(line.comment is not None and line.comment.value == FUSED_LOOP_NOTE for line in statement.leading_lines):
@@ -92,20 +85,24 @@ def checkpointed_loop(state, statement, trips, body_forward, body_reverse, polic
               if stack in spelled(cst.IndentedBlock(body_forward))]
     if not stacks and not tape_lists:
         return None  # the loop keeps nothing: nothing to save
+    if policy.snapshots == 0 and _few_numbers(body_forward, state.tape) and not tape_lists:
+        return None  # a few numbers per iteration: 10^7 iterations keep well under a gigabyte
     if max(_loop_depth(body_forward), _loop_depth(body_reverse)) + 2 > _PYTHON_NESTED_LOOPS:
         return None  # the while and the for around the body would nest more loops than Python compiles
-    kept = _kept_state(state, statement, body_forward)
+    kept = _kept_state(state, function_body, statement, body_forward)
     if kept is None:
         return None
-    return _Segments(state, statement, trips, kept, sorted(tape_lists), stacks, policy).code(body_forward, body_reverse)
+    segments = _Segments(state, statement, trips, kept, sorted(tape_lists), stacks, policy)
+    return segments.code(body_forward, body_reverse, report)
 
 
-def _kept_state(state, statement, body_forward):
+def _kept_state(state, function_body, statement, body_forward):
     """What each variable of the loop's state is kept as, or None where one cannot be kept. The
     state is what the body's forward sweep may read before assigning it (its pushes included: the
     reverse sweep of a segment's first iteration puts back what the last one before it left) and
     the loop changes, the tape aside; the loop body without the tape must bind it too (it runs the
-    segments whose start is kept)."""
+    segments whose start is kept). What it reads and the loop leaves alone must not change after
+    the loop either (the reverse sweep puts back only what adjoints need): else None."""
     analysis, index = state.analysis, statement.target.value
     primal = list(statement.body.body)
     written = written_arrays(list(body_forward), analysis.types)
@@ -116,6 +113,10 @@ def _kept_state(state, statement, body_forward):
     carried = sorted((read & changed) - {index} - state.tape_names() - state.saved_lists())
     if not set(carried) <= bound_names(statement.body) | written_arrays(primal, analysis.types):
         return None
+    later = _changed_after(function_body, statement, analysis.types)
+    inputs = read - changed - state.tape_names() - state.saved_lists()
+    if any((analysis.aliases.get(name, {name}) | {name}) & later for name in inputs):
+        return None  # (y[1, :] = ... after a loop reading y: its segments would read the new values)
     shared_writes = written - privately_written(list(body_forward), analysis.types)
     kept = []
     for name in carried:
@@ -138,6 +139,19 @@ def _kept_state(state, statement, body_forward):
     return kept
 
 
+def _changed_after(function_body, loop, types):
+    """The names bound, and the arrays written, by code that may run after ``loop`` (an outermost
+    loop of ``function_body``): the statements after the one holding it, and that one's other
+    statements where it is an ``if``."""
+    for position, statement in enumerate(function_body):
+        if statement is loop or any(node is loop for node in nodes_in(statement)):
+            later = list(function_body[position + 1:])
+            if statement is not loop:
+                later.append(statement.deep_replace(loop, cst.SimpleStatementLine([cst.Pass()])))
+            return bound_names(cst.Module(body=later)) | written_arrays(later, types)
+    return set()
+
+
 class _Segments:
     """The code of one checkpointed loop."""
 
@@ -157,13 +171,15 @@ class _Segments:
         self.start = bounds[0] if len(bounds) >= 2 else cst.Integer("0")
         self.step = bounds[2] if len(bounds) == 3 else cst.Integer("1")
 
-    def code(self, body_forward, body_reverse):
+    def code(self, body_forward, body_reverse, report=None):
         tops = [(top, self.state.names.fresh(f"{top}_before")) for _, top in self.stacks]
         lengths = [(saved, self.state.names.fresh(f"{saved}_before")) for saved in self.tape_lists]
         index = self.statement.target.value
         setup = [f"{self.count} = {self.trips}", f"{self.first} = 0", f"{self.length} = 1"]
         marks = [f"{before} = {top}" for top, before in tops] + [f"{before} = len({saved})" for saved, before in lengths]
-        integers = [self.count, self.first, self.end, self.length] + [before for _, before in tops + lengths]
+        step_bytes, state_bytes_name = self.state.names.fresh(f"{index}_step_bytes"), self.state.names.fresh(f"{index}_state_bytes")
+        integers = [self.count, self.first, self.end, self.length, step_bytes, state_bytes_name] + [
+            before for _, before in tops + lengths]
         first_bindings = [_statement(f"{name} = 0") for name in integers] + [
             assign(k.kept, cst.Call(cst.Name("empty_list_like"), [cst.Arg(self._sample(k))])) for k in self.kept]
         measured = " + ".join([f"({top} - {before}) * 8" for top, before in tops]
@@ -176,9 +192,11 @@ class _Segments:
              _if(f"0 < {self.first} and {self.end} < {self.count}", self._keeping())]
             + [_statement(line) for line in marks]
             + [self._loop(self.first, self.end, body_forward),
-               _if(f"{self.first} == 0", [_statement(
-                   f"{self.length} = segment_length({self.count} - 1, {measured}, {state_bytes}, "
-                   f"{self.policy.budget}, {self.policy.snapshots})")],
+               _if(f"{self.first} == 0", [
+                   _statement(f"{step_bytes} = {measured}"), _statement(f"{state_bytes_name} = {state_bytes}"),
+                   _statement(f"{self.length} = segment_length({self.count} - 1, {step_bytes}, {state_bytes_name}, "
+                              f"{self.policy.budget}, {self.policy.snapshots})")] + self._reported(
+                       report, [step_bytes, state_bytes_name]),
                    [_if(f"{self.end} < {self.count}", [_statement(line) for line in forgotten])]),
                _statement(f"{self.first} = {self.end}")])]
         state = ", ".join(k.name for k in self.kept) or "nothing"
@@ -194,6 +212,14 @@ class _Segments:
              self._reverse_loop(index, body_reverse),
              _statement(f"{self.end} = {self.first}")])]
         return forward, reverse, first_bindings
+
+    def _reported(self, report, measured):
+        """The statements writing this loop's row of the report (none without one)."""
+        if report is None:
+            return []
+        array, row, line = report
+        values = [str(line), self.count] + measured + [self.length]
+        return [_statement(f"{array}[{row}, {column}] = {value}") for column, value in enumerate(values)]
 
     def _sample(self, kept):
         """A value of the type the list keeping ``kept.name`` holds (copies are C-contiguous)."""
@@ -243,6 +269,17 @@ class _Segments:
         for k in reversed(self.kept):
             lines.append(_statement(f"{k.name}[...] = {k.kept}.pop()" if k.how == "copy back" else f"{k.name} = {k.kept}.pop()"))
         return lines
+
+
+_FEW_NUMBERS = 8  # values an iteration of a loop without inner loops may push and still keep everything
+
+
+def _few_numbers(body_forward, tape):
+    """Whether an iteration pushes at most ``_FEW_NUMBERS`` values, in no inner loop."""
+    if _loop_depth(body_forward) > 0:
+        return False
+    floats, ints = pushes_in(body_forward, tape)
+    return floats + ints <= _FEW_NUMBERS
 
 
 _PYTHON_NESTED_LOOPS = 20  # "too many statically nested blocks" past it
