@@ -14,6 +14,7 @@ from numba import njit
 from numba.typed import List
 
 _INITIAL_CAPACITY = 64
+_ARRAY_OVERHEAD = 128  # bytes an array costs beside its elements (numba's meminfo and struct, malloc's header)
 
 
 @njit(cache=True)
@@ -87,10 +88,11 @@ def forget_from(items, first):
 
 @njit(cache=True)
 def kept_bytes(items, first):
-    """The bytes of the arrays a typed list holds from position ``first`` on."""
+    """The bytes of the arrays a typed list holds from position ``first`` on (with what each array
+    costs beside its elements: its header and its allocation's)."""
     total = 0
     for k in range(first, len(items)):
-        total += items[k].nbytes
+        total += items[k].nbytes + _ARRAY_OVERHEAD
     return total
 
 

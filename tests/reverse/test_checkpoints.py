@@ -184,9 +184,9 @@ def test_arguments_end_as_the_function_leaves_them(monkeypatch):
 def looped_with_break(a, n):
     s = a
     for i in range(n):
-        s = s * 0.9 + math.sin(s)
-        if s > 100.0:
+        if s > 100.0:  # an early exit: the loop's trip count is known only as it runs
             break
+        s = s * 0.9 + math.sin(s) * a
     return s
 
 

@@ -1,29 +1,30 @@
 """Checkpointed time loops: the reverse sweep of a long loop in bounded memory.
 
 Storing what every iteration of a 10^5-step simulation needs back takes gigabytes. An outermost
-``for`` loop over a ``range`` is run in segments instead: the first iteration on the tape, which
-measures what an iteration keeps; then, where everything would not fit in the memory budget, the
-segments between the first and the last without the tape, each after keeping the loop's state
-(the variables the body reads from before it, or from the previous iteration, that the loop
-changes); the last segment on the tape. The reverse sweep reverses the last segment, then for
-each earlier one puts its kept state back, runs its forward sweep again and reverses it::
+``for`` loop over a ``range`` runs in segments instead: the first is one iteration, which measures
+what an iteration keeps on the tape; where all of them would not fit in the memory budget, the
+state at the start of each later segment but the last is kept (the variables the body's forward
+sweep reads from before the loop, or from the previous iteration, and the loop changes), and
+what those segments put on the tape is dropped as they end. The reverse sweep reverses the last
+segment, then for each earlier one puts its kept state back, runs its forward sweep again and
+reverses it::
 
     t_count = len(range(steps))
-    t_first, t_length = 0, 1       # the first segment is one iteration: what it keeps measures one
+    t_first, t_length = 0, 1          # the first segment is one iteration: what it keeps measures one
     while t_first < t_count:
         t_end = min(t_first + t_length, t_count)
         if 0 < t_first and t_end < t_count:
-            x_kept.append(x)       # the state at the segment's start
-            for t in range(t_first, t_end):
-                <the loop body>
-        else:
-            for t in range(t_first, t_end):
-                <the loop body's forward sweep>
+            x_kept.append(x)          # the state at the segment's start
+        floats_top_before = floats_top
+        for t in range(t_first, t_end):
+            <the loop body's forward sweep>
         if t_first == 0:
-            t_length = segment_length(t_count - 1, <bytes kept by the first iteration>, <bytes of the state>, ...)
+            t_length = segment_length(t_count - 1, <bytes the first iteration kept>, <the state's bytes>, ...)
+        elif t_end < t_count:
+            floats_top = floats_top_before    # this segment's tape is made again in the reverse sweep
         t_first = t_end
     ...
-    t_end = t_count                # reverse sweep: the last segment first
+    t_end = t_count                   # the reverse sweep: the last segment first
     while t_end > 0:
         t_first = <the start of the segment ending at t_end>
         if 0 < t_first and t_end < t_count:
@@ -34,12 +35,12 @@ each earlier one puts its kept state back, runs its forward sweep again and reve
             <the loop body's reverse sweep>
         t_end = t_first
 
-Each iteration's forward sweep runs once, from the same state, and the reverse sweeps run in the
-same order as without checkpoints: the gradient is the same, bit for bit. Where everything fits in
-the budget (``segment_length`` returns all the iterations) nothing is kept and nothing runs again.
-``kernels/runtime.segment_length`` chooses the length: at most ``snapshots`` kept states where the
-user asked for a number, else the length keeping the least memory (a tape of one segment and one
-state per segment).
+Each iteration's forward sweep runs from the same state each time, and the reverse sweeps run in
+the same order as without checkpoints: the gradient is the same, bit for bit. Where everything
+fits in the budget (``segment_length`` returns all the iterations) nothing is kept and nothing
+runs again. ``kernels/runtime.segment_length`` chooses the length: at most ``snapshots`` kept
+states where the user asked for a number, else the length keeping the least memory (a tape of
+one segment and one state per segment).
 
 The state is kept by reference where no write in the loop can change its memory (arrays bound
 again, ``u = u_next``, to new memory each iteration), as a copy otherwise: copied back in place
@@ -74,8 +75,8 @@ def checkpointed_loop(state, function_body, statement, trips, body_forward, body
     became, nothing on the tape, or a state that cannot be kept). The first bindings go before the
     forward sweep: numba drops the code of branches it can decide, and the reverse sweep may read
     what they would have bound. ``policy`` has ``budget``, ``snapshots`` and ``report`` (a
-    ``srcad.checkpointing.CheckpointPolicy``). ``report``: (the report array's name, this loop's row, its user line) where the
-    policy asks for a report."""
+    ``srcad.checkpointing.CheckpointPolicy``); ``report``: (the report array's name, this loop's
+    row, its user line) where the policy asks for a report."""
     if policy is None or any(isinstance(node, cst.Break) for node in nodes_in(statement.body)):
         return None
     if any(line.comment is not None and line.comment.value == FUSED_LOOP_NOTE for line in statement.leading_lines):
@@ -100,19 +101,15 @@ def _kept_state(state, function_body, statement, body_forward):
     """What each variable of the loop's state is kept as, or None where one cannot be kept. The
     state is what the body's forward sweep may read before assigning it (its pushes included: the
     reverse sweep of a segment's first iteration puts back what the last one before it left) and
-    the loop changes, the tape aside; the loop body without the tape must bind it too (it runs the
-    segments whose start is kept). What it reads and the loop leaves alone must not change after
+    the loop changes, the tape aside. What it reads and the loop leaves alone must not change after
     the loop either (the reverse sweep puts back only what adjoints need): else None."""
     analysis, index = state.analysis, statement.target.value
-    primal = list(statement.body.body)
     written = written_arrays(list(body_forward), analysis.types)
     changed = bound_names(cst.Module(body=list(body_forward))) | written
     read = reads_before_assignment(list(body_forward), {index})
     if read & set(state.adjoint_owner):
         return None  # adds into an adjoint across iterations: it must not run twice
     carried = sorted((read & changed) - {index} - state.tape_names() - state.saved_lists())
-    if not set(carried) <= bound_names(statement.body) | written_arrays(primal, analysis.types):
-        return None
     later = _changed_after(function_body, statement, analysis.types)
     inputs = read - changed - state.tape_names() - state.saved_lists()
     if any((analysis.aliases.get(name, {name}) | {name}) & later for name in inputs):
