@@ -345,3 +345,26 @@ def test_a_line_that_cannot_join_the_run_before_it_starts_the_next():
     source, _ = _fused_source(predator_prey, args)
     code = source.split("def predator_prey")[1]
     assert code.count(FUSED_LOOP_NOTE) == 2 and "np.empty(" not in code
+
+
+def laplacian_then_step(u0, c, steps):
+    u = u0.copy()
+    u_prev = u0.copy()
+    for t in range(steps):
+        lap = np.zeros_like(u)
+        lap[1:-1] = u[2:] - 2.0 * u[1:-1] + u[:-2]
+        u_next = 2.0 * u - u_prev + c * lap  # reads lap, which the loop before it wrote
+        u_prev = u
+        u = u_next
+    return np.sum(u * u)
+
+
+def test_a_statement_the_run_refuses_starts_the_next_run_with_the_values_it_needs():
+    """``c * lap`` cannot join the run writing ``lap[1:-1]``; ``2.0 * u - u_prev``, shorter than that
+    run's loop where NumPy gives all of ``u``, goes to the next run with it: two loops, and no array
+    made for a value between them."""
+    args = (np.sin(np.linspace(0.0, 3.0, 16)), 0.1, 5)
+    source, _ = _fused_source(laplacian_then_step, args)
+    assert source.count(FUSED_LOOP_NOTE) == 3  # the stencil, the step, the sum
+    assert "u_times_2 = np.empty" not in source and "u_times_2_minus_u_prev = np.empty" not in source
+    _assert_same_as_numpy(laplacian_then_step, *args)
