@@ -129,6 +129,7 @@ def _kept_state(state, function_body, statement, body_forward):
             kept.append(_Kept(name, list_name, "reference"))
         elif name not in bound_names(cst.Module(body=list(body_forward))):
             kept.append(_Kept(name, list_name, "copy back"))
+            state.saved_arrays.add(name)  # the reverse sweep writes its memory: an argument gets its final values back
         elif sharing == {name} and numba_type.layout == "C":  # (a copy is C-contiguous: it must be of the same type)
             kept.append(_Kept(name, list_name, "copy"))
         else:
