@@ -77,7 +77,7 @@ def checkpointed_loop(state, function_body, statement, trips, body_forward, body
     what they would have bound. ``policy`` has ``budget``, ``snapshots`` and ``report`` (a
     ``srcad.checkpointing.CheckpointPolicy``); ``report``: (the report array's name, this loop's
     row, its user line) where the policy asks for a report."""
-    if policy is None or any(isinstance(node, cst.Break) for node in nodes_in(statement.body)):
+    if policy is None:  # (a loop that may break has no known trip count: it never comes here)
         return None
     if any(line.comment is not None and line.comment.value == FUSED_LOOP_NOTE for line in statement.leading_lines):
         return None  # an element loop: its iterations keep a few numbers each
@@ -105,7 +105,8 @@ def _kept_state(state, function_body, statement, body_forward):
     the loop either (the reverse sweep puts back only what adjoints need): else None."""
     analysis, index = state.analysis, statement.target.value
     written = written_arrays(list(body_forward), analysis.types)
-    changed = bound_names(cst.Module(body=list(body_forward))) | written
+    bound = bound_names(cst.Module(body=list(body_forward)))
+    changed = bound | written
     read = reads_before_assignment(list(body_forward), {index})
     if read & set(state.adjoint_owner):
         return None  # adds into an adjoint across iterations: it must not run twice
@@ -127,7 +128,7 @@ def _kept_state(state, function_body, statement, body_forward):
         sharing = analysis.aliases.get(name, {name}) | {name}
         if not sharing & shared_writes:
             kept.append(_Kept(name, list_name, "reference"))
-        elif name not in bound_names(cst.Module(body=list(body_forward))):
+        elif name not in bound:
             kept.append(_Kept(name, list_name, "copy back"))
             state.saved_arrays.add(name)  # the reverse sweep writes its memory: an argument gets its final values back
         elif sharing == {name} and numba_type.layout == "C":  # (a copy is C-contiguous: it must be of the same type)
