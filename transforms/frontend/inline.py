@@ -26,6 +26,7 @@ from ..ir.names import renamed_in
 from ..ir.precedence import spelled
 from ..ir.statements import walk
 from ..rules.calls import Spelled, callee_call_rule, custom_call_rule, renamed_rule
+from . import tuple_values
 from .parse import MISSING
 from .tuples import Packed, packed_like
 
@@ -192,7 +193,7 @@ def bound_arguments(flattener, node, callee, called, statements, allow_tuples=Fa
             raise flattener.error(f"srcad cannot inline {called!r}: it takes *args or **kwargs", node)
         if name in bound.arguments:
             value = bound.arguments[name]
-            atoms.append(flattener.value_of(value, statements) if allow_tuples else flattener.operand(value, statements))
+            atoms.append(tuple_values.value_of(flattener, value, statements) if allow_tuples else flattener.operand(value, statements))
             continue
         default = parameter.default
         if isinstance(default, bool) or not isinstance(default, (int, float)):

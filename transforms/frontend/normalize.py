@@ -18,9 +18,10 @@ error from it, points back at the user's code.
 Anything outside the subset raises DifferentiabilityError at the user's line.
 
 The ``Normalizer`` is one class, its methods grouped by what they normalize: the function and its
-blocks, statements, control flow, a kernel's threads, then expressions (into three-address form)
-and tuples. Array expressions (element reads, views, methods, reductions, assembled arrays) are
-``array_expressions.py``'s functions, called with the Normalizer.
+blocks, statements, control flow, a kernel's threads, then expressions (into three-address form).
+Array expressions (element reads, views, methods, reductions, assembled arrays) are
+``array_expressions.py``'s functions, and tuple values ``tuple_values.py``'s, called with the
+Normalizer.
 
 Expressions. ``Normalizer.expression(e)`` turns an expression into statements that compute it one
 operation at a time, and the atom (a name or a number) that holds its value. Values that can never
@@ -32,7 +33,8 @@ computed once before the loop (loops over items are first written as such, see `
 and ``while`` as ``while True`` with an exit check first, the form the later passes take.
 
 Tuples. Tuples and NamedTuples have one variable per part in the normal form: ``TupleVariables``
-(``tuple_variables.py``) keeps which variables hold tuples; the Normalizer reads tuple values.
+(``tuple_variables.py``) keeps which variables hold tuples; ``tuple_values.py`` reads
+tuple-valued expressions and assigns them part by part.
 """
 
 import types
@@ -47,7 +49,7 @@ from ..ir import assign, bound_names, call, line_marker
 from ..ir.names import GENERATED_MODULE_NAMES, NameFactory, describe
 from ..ir.precedence import spelled
 from ..ir.statements import is_view_subscript
-from . import array_expressions, iteration
+from . import array_expressions, iteration, tuple_values
 from .canonical import Canonicalize
 from .einsum import einsum
 from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function, refusal_of_call
@@ -343,7 +345,7 @@ class Normalizer:
             self.tuples.single(name, node)
             return statements
         if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)):
-            return self.tuple_assignment(targets[0], node.value)
+            return tuple_values.tuple_assignment(self, targets[0], node.value)
         for target in targets:
             self.check_target(target)
         statements, atom = self.expression(node.value)
@@ -488,7 +490,7 @@ class Normalizer:
 
         With ``into``, the last operation assigns straight to that name."""
         statements = []
-        atom = self.value_of(node, statements, into) if allow_tuple else self._flatten(node, statements, into)
+        atom = tuple_values.value_of(self, node, statements, into) if allow_tuple else self.flatten(node, statements, into)
         if isinstance(atom, Packed):
             return statements, atom
         if into is not None and not (
@@ -501,14 +503,14 @@ class Normalizer:
         return statements, atom
 
     def operand(self, node, statements):
-        return self._flatten(node, statements, None)
+        return self.flatten(node, statements, None)
 
     def result(self, value, statements, into):
         name = into or self.names.fresh(describe(value))
         statements.append(assign(name, value))
         return _Temporary(name)
 
-    def _flatten(self, node, statements, into):
+    def flatten(self, node, statements, into):
         if isinstance(node, _Temporary):  # already flattened
             return node
         if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
@@ -536,7 +538,7 @@ class Normalizer:
             return self.result(array_expressions.element(self, node, statements), statements, into)
         if isinstance(node, cst.UnaryOperation):
             if isinstance(node.operator, cst.Plus):
-                return self._flatten(node.expression, statements, into)
+                return self.flatten(node.expression, statements, into)
             if isinstance(node.operator, cst.Minus):
                 operand = self.operand(node.expression, statements)
                 if isinstance(operand, (cst.Integer, cst.Float)):
@@ -556,7 +558,7 @@ class Normalizer:
         if isinstance(node, cst.IfExp):
             return self.conditional_expression(node, statements, into)
         if isinstance(node, cst.Call):
-            return self.tuples.one_value(self.replaced(node, statements) or self.call(node, statements, into), node)
+            return self.tuples.one_value(tuple_values.with_replaced_parts(self, node, statements) or self.call(node, statements, into), node)
         raise self._unsupported_expression(node)
 
     def _unsupported_expression(self, node):
@@ -692,7 +694,7 @@ class Normalizer:
             if is_user_function(resolved.value):  # the user's own helper: its body takes the call's place
                 return inline_call(self, node, resolved.value, statements, into)
             if is_named_tuple_class(resolved.value):
-                return self.constructed(node, resolved.value, statements)
+                return tuple_values.constructed(self, node, resolved.value, statements)
             raise self.unknown_callee(node, resolved)
         if callee == "srcad.tid":
             if not self.kernel or node.args:
@@ -712,7 +714,7 @@ class Normalizer:
         if callee in rules.ARRAY_FILLS:
             return array_expressions.array_fill(self, node, callee, statements, into)
         if callee in rules.OPERATOR_FUNCTIONS:
-            return self._flatten(self.operator_of(node, callee), statements, into)
+            return self.flatten(self.operator_of(node, callee), statements, into)
         if callee in rules.ARRAY_CONVERSIONS and node.args and not isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             return array_expressions.converted(self, node, callee, statements, into)
         if callee in rules.ASSEMBLED_RULES and node.args:
@@ -800,108 +802,6 @@ class Normalizer:
         return isinstance(node, cst.Name) and node.value in self._typed_lists
 
     _typed_lists = None
-
-
-    # -- tuples: one variable per part (see tuple_variables.py); reading tuple values -------------
-    def value_of(self, node, statements, into=None):
-        """An atom, or a Packed for a tuple-valued expression (a display, a tuple variable or part,
-        a NamedTuple built or replaced, a helper returning a tuple)."""
-        if isinstance(node, cst.Tuple):
-            items = []
-            for element in node.elements:
-                if isinstance(element, cst.StarredElement):
-                    raise self.error("srcad cannot differentiate starred expressions", element)
-                items.append(self.value_of(element.value, statements))
-            if not items:
-                raise self.error("srcad cannot differentiate an empty tuple", node)
-            return Packed(tuple, items)
-        part = self.tuples.part(node)
-        if part is not None:
-            return part
-        if isinstance(node, cst.Call):
-            replaced = self.replaced(node, statements)
-            if replaced is not None:
-                return replaced
-            return self.call(node, statements, into)
-        return self._flatten(node, statements, into)
-
-    def replaced(self, node, statements):
-        """``s._replace(v=w)``: s with some parts replaced; None for any other call."""
-        function = node.func
-        if not (isinstance(function, cst.Attribute) and function.attr.value == "_replace"):
-            return None
-        whole = self.tuples.part(function.value)
-        if not isinstance(whole, Packed) or whole.kind is tuple:
-            return None
-        items = list(whole.items)
-        for argument in node.args:
-            if argument.keyword is None or argument.keyword.value not in whole.fields:
-                raise self.error(f"_replace takes the names of the parts ({', '.join(whole.fields)}) as keywords", argument)
-            items[whole.fields.index(argument.keyword.value)] = self.value_of(argument.value, statements)
-        return Packed(whole.kind, items)
-
-    def constructed(self, node, kind, statements):
-        """``State(x, v)`` or ``State(x=x, v=v)`` for a NamedTuple class: a Packed, defaults filled in."""
-        fields = kind._fields
-        given = {}
-        for position, argument in enumerate(node.args):
-            if argument.star:
-                raise self.error("srcad cannot build a NamedTuple from *args", argument)
-            name = argument.keyword.value if argument.keyword is not None else (fields[position] if position < len(fields) else None)
-            if name not in fields or name in given:
-                raise self.error(f"this does not match {kind.__name__}({', '.join(fields)})", argument)
-            given[name] = self.value_of(argument.value, statements)
-        items = []
-        for name in fields:
-            if name in given:
-                items.append(given[name])
-            elif name in kind._field_defaults and isinstance(kind._field_defaults[name], (int, float)):
-                items.append(cst.parse_expression(repr(kind._field_defaults[name])))
-            else:
-                raise self.error(f"{kind.__name__}() is missing its part {name!r}", node)
-        return Packed(kind, items)
-
-    def tuple_assignment(self, target, value):
-        """``a, b = e1, e2``, ``x, v = state``, ``a, (b, c) = helper(x)``: every part bound in turn, the
-        values read first (parts that a target overwrites go through temporaries)."""
-        if isinstance(value, cst.Attribute) and self.is_array_attribute(value) and value.attr.value == "shape":
-            parts = [cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(len(target.elements))]
-            value = cst.Tuple([cst.Element(p) for p in parts])  # n, m = a.shape
-        statements, packed = self.expression(value, allow_tuple=True)
-        if not isinstance(packed, Packed):
-            if self.lenient and isinstance(value, cst.Name):
-                raise NeedsStructures(value.value)
-            raise self.error(
-                "srcad can only unpack tuples here (a tuple written out, a tuple variable or argument, "
-                "or a helper returning a tuple)",
-                value,
-                "Assign the parts one by one.",
-            )
-        pairs = self.tuples.unpacked(target, packed)
-        for element, part in pairs:
-            self.check_target(element)
-            if isinstance(element, cst.Subscript) and isinstance(part, Packed):
-                raise self.error("srcad cannot store a tuple in an array element", element)
-        written = self.tuples.written_by([element for element, _ in pairs])
-
-        def read_first(part):  # values first: `a, b = b, a + b` reads the old b
-            if isinstance(part, Packed):
-                return Packed(part.kind, [read_first(item) for item in part.items])
-            if isinstance(part, cst.Name) and part.value in written:
-                temporary = self.names.fresh(f"{part.value}_old")
-                statements.append(assign(temporary, part))
-                return cst.Name(temporary)
-            return part
-
-        for element, part in [(element, read_first(part)) for element, part in pairs]:
-            if isinstance(part, Packed):
-                statements += self.tuples.bind(element.value, part, element)
-            elif isinstance(element, cst.Name):
-                self.tuples.single(element.value, element)
-                statements.append(assign(element, part))
-            else:
-                statements.append(assign(self.target(element, statements), part))
-        return statements
 
 
 def _is_docstring(statement):
