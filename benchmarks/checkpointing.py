@@ -7,15 +7,20 @@ The programs are ``array_steps.py``'s own, as a user writes them:
   arrays, damping and gravity; gradient with respect to ``x0``, ``v0`` and the spring constants;
 - ``wave``: the 1-D wave equation on 128 points, leapfrog on slices; gradient with respect to
   the initial field and the wave speeds.
+- ``tape``: a chain of 64 masses as kernels on a ``srcad.Tape``, the way a Warp user writes it:
+  ``forces`` into a scratch array, ``advance`` updating positions and velocities in place, two
+  launches a step; gradient with respect to the initial positions and the spring constants.
 
 Contenders, each in a fresh process (so that peak memory is its own):
 
-- ``stored``: ``@srcad.differentiable(checkpoint=None)``: every step's tape kept;
+- ``stored``: ``@srcad.differentiable(checkpoint=None)``: every step's tape kept (``tape``:
+  ``srcad.Tape()``, copying the arrays each launch overwrites);
 - ``auto``: the default, ``checkpoint="auto"`` with ``SRCAD_MEMORY_BUDGET`` unset (1 GiB): steps
-  kept while they fit, checkpointed past that;
-- ``always``: ``SRCAD_MEMORY_BUDGET=0``: checkpointed at every size;
+  kept while they fit, checkpointed past that (``tape``: ``srcad.Tape(checkpoint="auto")``,
+  segments of about sqrt(launches));
+- ``always``: ``SRCAD_MEMORY_BUDGET=0``: checkpointed at every size (``tape``: as ``auto``);
 - ``jax``: ``jax.jit(jax.grad(...))`` of ``array_steps.py``'s ``jax.lax.fori_loop`` version (only
-  when JAX is installed; its memory grows with the steps as well).
+  when JAX is installed; its memory grows with the steps as well; not for ``tape``).
 
 Each process compiles at 10 steps, then has the kernel reset its peak resident memory (Linux's
 ``/proc/self/clear_refs``), runs the gradient once at the size measured, and reports the time and
@@ -23,7 +28,7 @@ the growth of peak resident memory (VmHWM) over the resident memory before the c
 gradient itself took. A contender whose estimate of what it keeps exceeds the memory this machine
 has (``--max-memory-gb``, default four fifths of it) is not run ("skip").
 
-Run:  python benchmarks/checkpointing.py [--programs springs,wave] [--steps 1000,10000,100000,1000000]
+Run:  python benchmarks/checkpointing.py [--programs springs,wave,tape] [--steps 1000,10000,100000,1000000]
                                          [--contenders stored,auto,always,jax]
 
 It prints a table per program and the ratios the issue names: peak growth at 10^5 steps, time
@@ -50,8 +55,53 @@ PROGRAMS = {
         {"n": 20, "steps": steps}, rng)),
     "wave": (array_steps.wave, (0, 1), (2,), lambda steps, rng: array_steps.wave_args({"n": 128, "steps": steps}, rng)),
 }
-# what one step keeps, storing everything (measured: srcad 2.4 and 1.2 kB; JAX about as much)
-STORED_BYTES_PER_STEP = {"springs": 2_500, "wave": 1_250}
+# what one step keeps, storing everything (measured: srcad 2.4 and 1.2 kB; JAX about as much; the
+# tape's copies of x, v and f)
+STORED_BYTES_PER_STEP = {"springs": 2_500, "wave": 1_250, "tape": 3 * 64 * 8}
+TAPE_MASSES = 64
+
+
+def _tape_program():
+    """The ``tape`` program's kernels and a function running it on a tape (made when asked: the
+    other programs' processes do not compile kernels)."""
+    import srcad
+
+    @srcad.kernel
+    def forces(x, k, f):
+        i = srcad.tid()
+        total = -k[0] * x[i]
+        if i > 0:
+            total += k[1] * (x[i - 1] - x[i])
+        if i < x.shape[0] - 1:
+            total += k[1] * (x[i + 1] - x[i])
+        f[i] = total
+
+    @srcad.kernel
+    def advance(x, v, f, dt):
+        i = srcad.tid()
+        v[i] += dt * (f[i] - 0.05 * v[i])
+        x[i] += dt * v[i]
+
+    @srcad.kernel
+    def sum_of_squares(x, loss):
+        i = srcad.tid()
+        srcad.atomic_add(loss, 0, x[i] * x[i])
+
+    def gradient(checkpoint, steps):
+        rng = np.random.default_rng(0)
+        x, v = rng.normal(size=TAPE_MASSES), np.zeros(TAPE_MASSES)
+        f, k, loss = np.zeros(TAPE_MASSES), np.array([2.0, 5.0]), np.zeros(1)
+        x0 = x.copy()
+        tape = srcad.Tape(checkpoint=checkpoint)
+        with tape:
+            for _ in range(steps):
+                forces.launch(TAPE_MASSES, x, k, f)
+                advance.launch(TAPE_MASSES, x, v, f, 1e-3)
+            sum_of_squares.launch(TAPE_MASSES, x, loss)
+        tape.backward(loss)
+        return x0, tape.gradient(x), tape.gradient(k)
+
+    return gradient
 
 
 def _status(field):
@@ -69,9 +119,16 @@ def _reset_peak():
 
 def measure(program, steps, contender):
     """(seconds, bytes the peak resident memory grew by) of one gradient at ``steps``, in this process."""
-    function, wrt, static, make = PROGRAMS[program]
+    function, wrt, static, make = PROGRAMS.get(program, (None,) * 4)
     rng = np.random.default_rng(0)
-    if contender == "jax":
+    if program == "tape":
+        gradient = _tape_program()
+        checkpoint = None if contender == "stored" else "auto"
+        gradient(checkpoint, 10)  # compile
+
+        def call():
+            return gradient(checkpoint, steps)
+    elif contender == "jax":
         jax = array_steps.import_jax(1)
         gradient = jax.jit(jax.grad(array_steps.jax_function(jax, program), argnums=wrt), static_argnums=static)
         args = make(steps, rng)
@@ -123,7 +180,7 @@ def machine_memory():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--programs", default="springs,wave")
+    parser.add_argument("--programs", default="springs,wave,tape")
     parser.add_argument("--steps", default="1000,10000,100000,1000000")
     parser.add_argument("--contenders", default="stored,auto,always,jax")
     parser.add_argument("--max-memory-gb", type=float, default=machine_memory() * 0.8 / 2**30)
@@ -151,6 +208,8 @@ def main(argv=None):
                 estimate = STORED_BYTES_PER_STEP[program] * steps if contender in ("stored", "jax") else 0
                 if estimate > options.max_memory_gb * 2**30:
                     result = {"error": "skip: would not fit"}
+                elif program == "tape" and contender == "jax":
+                    result = {"error": "-"}
                 else:
                     result = run_child(program, steps, contender, options.timeout)
                 results[(program, steps, contender)] = result

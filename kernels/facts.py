@@ -23,6 +23,7 @@ class KernelFacts:
     value_reads: tuple  # arrays whose values a thread reads
     reads_before_writes: tuple  # of those, the ones a thread may read (or add to) before writing
     writes: tuple  # arrays written or added into
+    updates: tuple  # of those, the ones a thread may read or add to before assigning: new values from the old
     float_arrays: tuple  # the float arrays, whose adjoints an adjoint launch takes
     may_overflow: bool = False  # a CUDA kernel whose per-thread tape may overflow (it reports it in a flag)
 

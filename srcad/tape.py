@@ -20,14 +20,21 @@ Overwrites. A launch that writes an array whose values this or an earlier record
 reading the new values. The tape copies such an array before the launch runs, and ``backward``
 puts the copy back around the launch's adjoint, so every adjoint sees the values its launch saw;
 when it is done, the arrays hold what the launches left in them, as before ``backward``.
+
+Long runs. Those copies grow with the number of steps. ``srcad.Tape(checkpoint=k)`` copies an
+overwritten array once per k launches instead (a snapshot) and runs each segment of k launches
+again in ``backward``: memory for T/k snapshots and k launches' copies, time for every launch
+twice; ``checkpoint="auto"`` makes segments of about the square root of the launches recorded
+so far, for memory growing like sqrt(T) without knowing T. See ``srcad/tape_checkpoints.py``.
 """
 
 import numba
 import numpy
 from numba.np import numpy_support
 
-from srcad import memory, recording
+from srcad import memory, recording, tape_checkpoints
 from srcad.gradients import vjp
+from srcad.progress import bar
 from srcad.kernels import cuda as device_memory
 from srcad.kernels.cpu import PARALLEL_FROM
 from srcad.specialize import specializer_of
@@ -51,7 +58,13 @@ class _Call:
 
 
 class Tape:
-    def __init__(self):
+    def __init__(self, checkpoint=None):
+        """``checkpoint``: None (copy what launches overwrite, launch by launch), an int k (a snapshot
+        every k launches, run again in ``backward``) or "auto" (segments of about the square root of
+        the launches so far); see the module's docs."""
+        tape_checkpoints.check_option(checkpoint)
+        self.checkpoint = checkpoint
+        self.segments = None
         self.launches = []
         self._read = {"cpu": memory.Ranges(), "cuda": memory.Extents()}  # the memory recorded launches read, per device
         self._log = numpy.zeros((64, 8), dtype=numpy.int64)  # CPU launches' array addresses, a row each
@@ -63,6 +76,7 @@ class Tape:
         self.launches = []
         self._read["cpu"].count = 0
         self._read["cuda"] = memory.Extents()
+        self.segments = None if self.checkpoint is None else tape_checkpoints.Segments(self.checkpoint)
         recording.start(self)
         return self
 
@@ -73,7 +87,9 @@ class Tape:
     def launch_recorded(self, kernel, n, args, signature, module):
         """A small CPU launch, recorded and run in one compiled call (``srcad_recorded_launch``);
         False, having done nothing, where the launch needs a copy of an array first (or more room),
-        which ``record`` sees to."""
+        which ``record`` sees to (and always on a checkpointed tape, which keeps what launches write)."""
+        if self.segments is not None:
+            return self._launched_again(kernel, (n,), args, module)
         row = len(self.launches)
         ranges = self._read["cpu"]
         count = module.module.srcad_recorded_launch(n, 1, *args, self._log, row, ranges.array, ranges.count)
@@ -101,23 +117,53 @@ class Tape:
         addresses = [memory.address(a) if type(a) is numpy.ndarray else None for a in args]
         extents = {k: memory.extent(args[k], addresses[k]) for k in plan.touched}
         row = None
-        if device == "cpu":
+        segments = self.segments
+        if device == "cpu" and segments is None:  # (a checkpointed tape's backward records its launches again)
             row = len(self.launches)
             self._room_for(row, len(args))
             self._log[row, : len(args)] = [0 if a is None else a for a in addresses]
         saved = {}
+        if segments is not None:
+            segments.entering(len(self.launches))
         for k, others in plan.writes:
             start, end = extents[k]
-            if k in plan.reads_before_writes or read.overlaps(start, end):
-                saved[k] = memory.copy(args[k])
-                continue
-            for j in others:
-                if extents[j][0] < end and start < extents[j][1]:
+            overwrites_a_read = k in plan.reads_before_writes or read.overlaps(start, end) or any(
+                extents[j][0] < end and start < extents[j][1] for j in others
+            )
+            if segments is None:
+                if overwrites_a_read:
                     saved[k] = memory.copy(args[k])
-                    break
+                continue
+            written = segments.written[device]
+            if overwrites_a_read or k in plan.updates or written.overlaps(start, end):
+                segments.snapshot(args[k], extents[k])
+            written.add(start, end)
         for k in plan.value_reads:
             read.add(*extents[k])
-        self.launches.append(_Launch(kernel, shape, args, signature, device, saved, row))
+        if segments is None:
+            self.launches.append(_Launch(kernel, shape, args, signature, device, saved, row))
+            return
+        # a checkpointed tape keeps one entry per different launch (the same kernel on the same arrays and
+        # numbers, step after step), as a storing tape's copies would take more than the launches'
+        key = _launch_key(kernel, shape, args, device)
+        launch = segments.launches.get(key)
+        if launch is None:
+            launch = segments.launches[key] = _Launch(kernel, shape, args, signature, device, _NOTHING_SAVED, None)
+        segments.in_segment.add(key)
+        self.launches.append(launch)
+
+    def _launched_again(self, kernel, shape, args, module):
+        """On a checkpointed tape, a small CPU launch alike one this segment recorded: recorded and run
+        (True) without asking what it overwrites, since its twin's snapshots and reads cover it;
+        False, having done nothing, for any other."""
+        segments = self.segments
+        segments.entering(len(self.launches))
+        key = _launch_key(kernel, shape, args, "cpu")
+        if key not in segments.in_segment:
+            return False
+        self.launches.append(segments.launches[key])
+        kernel.run(module, shape, args, "cpu")
+        return True
 
     def record_call(self, function, args, output, on_host=None):
         """Called by a ``@srcad.differentiable`` function run on arrays inside the tape: its arguments
@@ -131,13 +177,16 @@ class Tape:
                 "return the new values instead, or write it as a kernel"
             )
         copies = on_host if on_host is not None else [a.copy() if isinstance(a, numpy.ndarray) else a for a in args]
+        if self.segments is not None:
+            self.segments.entering(len(self.launches))
         self.launches.append(_Call(function, copies, args, output))
 
-    def backward(self, loss):
+    def backward(self, loss, progress=False):
         """Run the adjoints of the recorded launches (and calls), last first, from d loss / d loss = 1.
 
         ``loss`` is a one-element float array a kernel wrote, or the float a recorded
-        ``@srcad.differentiable`` call returned."""
+        ``@srcad.differentiable`` call returned. ``progress=True`` shows the launches reversed as they
+        go (tqdm's bar where tqdm is installed)."""
         seeded = None
         if isinstance(loss, float):
             seeded = next((entry for entry in self.launches if isinstance(entry, _Call) and entry.output is loss), None)
@@ -151,19 +200,50 @@ class Tape:
             if not (isinstance(loss, numpy.ndarray) or on_device) or loss.size != 1 or numpy.dtype(loss.dtype).kind != "f":
                 raise ValueError("tape.backward(loss) takes the loss as a one-element float array (written by a kernel)")
             memory.fill(self.adjoint(loss), 1.0)
-        launches = [entry for entry in self.launches if isinstance(entry, _Launch)]
-        restored = {id(launch.args[k]): launch.args[k] for launch in launches for k in launch.saved}
-        final = [(array, memory.copy(array)) for array in restored.values()]  # put back when done
-        last = len(self.launches) - 1
+        shown = bar(len(self.launches), "backward", progress)
+        if self.segments is None:
+            launches = [entry for entry in self.launches if isinstance(entry, _Launch)]
+            restored = {id(launch.args[k]): launch.args[k] for launch in launches for k in launch.saved}
+            final = [(array, memory.copy(array)) for array in restored.values()]  # put back when done
+            self._reverse(self.launches, seeded, shown)
+        else:
+            final = self.segments.final_values()
+            for entries in self.segments.reversed(self.launches):
+                again = self._recorded_again(entries)
+                again._reverse(again.launches, seeded, shown)
+        shown.close()
+        for array, values in final:  # the arrays as the recorded launches left them
+            memory.copy_into(array, values)
+
+    def _recorded_again(self, entries):
+        """A storing tape that shares this one's adjoints, having run ``entries`` again (launches run and
+        recorded again, calls taken as they are)."""
+        again = Tape()
+        again._adjoints, again._device_adjoints = self._adjoints, self._device_adjoints
+        with again:
+            for entry in entries:
+                if isinstance(entry, _Call):
+                    again.launches.append(entry)
+                else:
+                    entry.kernel.launch(entry.shape if len(entry.shape) > 1 else entry.shape[0], *entry.args, device=entry.device)
+        return again
+
+    def _reverse(self, entries, seeded, shown):
+        """The adjoints of ``entries`` (this tape's, or what it recorded again), last first;
+        ``seeded``: the recorded call whose float output is the loss, if any; ``shown``: the
+        progress bar told of each entry done."""
+        last = len(entries) - 1
         while last >= 0:
-            launch = self.launches[last]
+            launch = entries[last]
             if isinstance(launch, _Call):
                 self._call_adjoint(launch, 1.0 if launch is seeded else None)
                 last -= 1
+                shown.update(1)
                 continue
-            first = _first_of_run(self.launches, last)
+            first = _first_of_run(entries, last)
             if first < last:  # launches alike, one after another: their adjoints in one compiled call
-                self._replay(self.launches[first : last + 1])
+                self._replay(entries[first : last + 1])
+                shown.update(last + 1 - first)
                 last = first - 1
                 continue
             module = launch.kernel.module("adjoint", launch.signature, launch.device)
@@ -174,8 +254,7 @@ class Tape:
             for k, copy in launch.saved.items():  # its replay wrote them again
                 memory.copy_into(launch.args[k], copy)
             last -= 1
-        for array, values in final:  # the arrays as the recorded launches left them
-            memory.copy_into(array, values)
+            shown.update(1)
 
     def _replay(self, run):
         """The adjoints of ``run`` (launches with one layout, see ``_layout``), last first, in one call of
@@ -223,6 +302,13 @@ class Tape:
             else:  # a call on CUDA arrays: its adjoint, like its primal, runs on the host
                 device_memory.add_into(self.adjoint(argument), gradient)
 
+    def kept_bytes(self):
+        """The bytes of the copies the tape keeps for ``backward`` (of recorded calls' arguments, and of
+        the arrays launches overwrote: launch by launch, or the checkpointed segments' snapshots)."""
+        kept = sum(copy.nbytes for entry in self.launches if isinstance(entry, _Launch) for copy in entry.saved.values())
+        kept += sum(a.nbytes for entry in self.launches if isinstance(entry, _Call) for a in entry.copies if _is_array(a))
+        return kept + (self.segments.kept_bytes() if self.segments is not None else 0)
+
     def gradient(self, array):
         """d loss / d ``array`` after ``backward``: an array of its shape on its device (zeros if the
         loss does not depend on it)."""
@@ -266,12 +352,14 @@ class Tape:
 class _RecordPlan:
     """What ``record`` needs of a forward module, worked out at its first launch: the arrays it
     writes (each with the other arrays it reads: a write overlapping one of those needs a copy),
-    reads, and may read before writing."""
+    reads, may read before writing, and updates (its new values from the old: a checkpointed tape
+    keeps the old ones, to run the launch again)."""
 
     def __init__(self, module):
         self.writes = [(k, [j for j in module.facts.value_reads if j != k]) for k in module.facts.writes]
         self.value_reads = module.facts.value_reads
         self.reads_before_writes = set(module.facts.reads_before_writes)
+        self.updates = set(module.facts.updates)
         self.touched = sorted(set(module.facts.writes) | set(module.facts.value_reads))
 
 
@@ -329,6 +417,11 @@ def _layout(entry, owners):
             return None
         arrays.append((id(owner), value.shape))
     return (entry.kernel, entry.signature, entry.shape, arrays)
+
+
+def _launch_key(kernel, shape, args, device):
+    """What makes two launches alike: the same kernel and threads on the same arrays and numbers."""
+    return (kernel, shape, device, *(id(a) if type(a) not in (int, float, bool) else (type(a), repr(a)) for a in args))
 
 
 def _is_array(value):

@@ -20,6 +20,7 @@ from test_kernels import (  # noqa: E402
     DT, N, STEPS, USER_KERNELS, _state, energy, euler_in_place, fd_gradient, record_diffusion, reference_diffusion,
     reference_in_place, reference_springs, run_user_kernel, smoothed, spring_step, sum_of_squares,
 )
+from test_tape_checkpoints import record_in_place  # noqa: E402
 
 
 def check(name, got, expected, rtol=1e-6, atol=1e-8):
@@ -63,6 +64,20 @@ def power_sum(x, out, p):
     for _ in range(p):
         y = y * x[i] + 0.1
     out[i] = y
+
+
+def checkpointed_in_place():
+    """A checkpointed tape on device arrays: snapshots and segments run again on the device."""
+    x0, v0, k = _state(3)
+    tape = srcad.Tape(checkpoint=4)
+    x, v, f, kd, loss = record_in_place(x0, v0, k, tape, device="cuda", place=cuda.to_device)
+    tape.backward(loss)
+    check("checkpointed d/dx0", tape.gradient(x).copy_to_host(), fd_gradient(lambda a: reference_springs(a, v0, k)[0], x0))
+    check("checkpointed d/dk", tape.gradient(kd).copy_to_host(), fd_gradient(lambda q: reference_springs(x0, v0, q)[0], k))
+    check("checkpointed x after backward", x.copy_to_host(), reference_springs(x0, v0, k)[1], rtol=1e-12)
+    check("checkpointed loss after backward", loss.copy_to_host()[0], reference_springs(x0, v0, k)[0], rtol=1e-12)
+    segments = -(-(2 * STEPS + 1) // 4)
+    assert 0 < tape.kept_bytes() <= segments * 3 * N * 8 + 8, tape.kept_bytes()  # x, v, f per 4 launches, and the loss
 
 
 def two_dimensions():
@@ -182,6 +197,7 @@ if __name__ == "__main__":
     module_level_table()
     module_constants()
     in_place()
+    checkpointed_in_place()
     two_dimensions()
     user_kernels()
     differentiable_calls_on_device_arrays()

@@ -21,6 +21,7 @@ from test_kernels import (  # noqa: E402
     diffuse, euler_in_place, gather, gather_neighbours, grid_sum_of_squares, grow_until, matvec, scale32, scatter, spring_step,
     sum_of_squares, weighted_square_sum,
 )
+from test_tape_checkpoints import advance, forces  # noqa: E402
 
 F64, F32, I64, GRID = types.float64[::1], types.float32[::1], types.int64[::1], types.float64[:, ::1]
 KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint kernel must add atomically
@@ -39,6 +40,8 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "scaled_squares": (scaled_squares, (F64, F64), True, False),  # reads a module-level array
     "drift": (drift, (F64, F64), False, False),  # reads a module's numbers (cfg.DT)
     "alternate": (alternate, (F64, F64), False, False),  # integer powers: a ** b as written on the device
+    "forces": (forces, (F64, F64, F64), False, True),  # (a checkpointed tape's in-place simulation)
+    "advance": (advance, (F64, F64, F64, types.float64), False, False),
 }
 
 
@@ -88,8 +91,8 @@ def _run_simulations(simulated):
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     # four user kernels: a loss each, 5 gradients; the table: 2; differentiable calls on device arrays: 2;
-    # block sums: 4, a NumPy array refused after fast launches: 1, a module's numbers: 1
-    assert result.stdout.count("ok ") == 8 + 4 + 5 + 2 + 2 + 4 + 1 + 1
+    # block sums: 4, a NumPy array refused after fast launches: 1, a module's numbers: 1; a checkpointed tape: 4
+    assert result.stdout.count("ok ") == 8 + 4 + 5 + 2 + 2 + 4 + 1 + 1 + 4
 
 
 def test_simulations_on_the_cuda_simulator():

@@ -69,6 +69,7 @@ def kernel_module(thread, *, stage, device, signature, dimensions, access, optio
         value_reads=tuple(sorted(positions[a] for a in access.value_reads)),
         reads_before_writes=tuple(sorted(positions[a] for a in access.reads_before_writes)),
         writes=tuple(sorted(positions[a] for a in access.writes)),
+        updates=tuple(sorted(positions[a] for a in access.updates)),
         float_arrays=tuple(k - dimensions for k in float_arrays),
         may_overflow=may_overflow,
     )

@@ -30,6 +30,7 @@ class Access:
     value_reads: set = field(default_factory=set)  # arrays whose values the thread reads
     reads_before_writes: set = field(default_factory=set)  # value-read arrays a thread may read (or add to) first
     writes: set = field(default_factory=set)  # arrays written or added into
+    updates: set = field(default_factory=set)  # written arrays a thread may read or add to first: new values from old
     shared_reads: set = field(default_factory=set)  # read at an index that is not the thread's own
     shared_adds: set = field(default_factory=set)  # added into at an index that is not the thread's own
     refusals: list = field(default_factory=list)  # (the user's line number or None, why, fix)
@@ -107,6 +108,7 @@ def access_of(definition, parameters, threads):
             access.refusals.append((line, "a kernel's thread reads elements of its arrays, not whole arrays",
                                     "Index the array: a[i]."))
     access.reads_before_writes = {a for a in access.value_reads if first_access.get(a) == "read"}
+    access.updates = {a for a in access.writes if first_access.get(a) == "read"}
     for line, array in every_thread_writes(body, threads, arguments):
         access.refusals.append((line, f"every thread writes the same element of '{array}': the value left would be "
                                       f"whichever thread ran last",
