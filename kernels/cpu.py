@@ -202,11 +202,12 @@ def _tolerate_damaged_cache(dispatcher):
 def jit(function):
     """numba.njit with the on-disk cache where the function has a file to key it by. NumPy's rules
     for floats (``error_model="numpy"``): 1.0 / 0.0 is inf and 0.0 / 0.0 nan, as in JAX, so a
-    gradient at a singular point comes back inf or nan instead of raising ZeroDivisionError."""
+    gradient at a singular point comes back inf or nan instead of raising ZeroDivisionError.
+    Without the GIL: other Python threads run meanwhile (gradients in threads, a progress bar)."""
     try:
-        return numba.njit(cache=True, error_model="numpy")(function)
+        return numba.njit(cache=True, error_model="numpy", nogil=True)(function)
     except RuntimeError:  # no file to cache against (exec'd or interactive code)
-        return numba.njit(error_model="numpy")(function)
+        return numba.njit(error_model="numpy", nogil=True)(function)
 
 
 def compile_for(dispatcher, signature):

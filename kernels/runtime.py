@@ -14,6 +14,7 @@ from numba import njit
 from numba.typed import List
 
 _INITIAL_CAPACITY = 64
+REPORT_ROWS = 64  # checkpointed loops of one function with a row in a report (srcad.memory_report, progress)
 _ARRAY_OVERHEAD = 128  # bytes an array costs beside its elements (numba's meminfo and struct, malloc's header)
 
 

@@ -12,13 +12,16 @@ from srcad.tangents import second_derivative
 
 
 @derivative_maker
-def grad(function, wrt=0):
+def grad(function, wrt=0, progress=False):
     """The gradient of a float-valued ``function`` with respect to argument(s) ``wrt``.
 
     ``wrt`` is an argument position, or a tuple of positions (then the result is
     a tuple of gradients). Works on ``@srcad.differentiable`` and plain functions;
     compiled for each argument signature on first call. ``grad(grad(f))`` gives
-    second derivatives (of a function of floats).
+    second derivatives (of a function of floats). ``progress=True`` shows a bar of
+    the time loops' iterations done, forward and reverse (tqdm's where installed),
+    for float, int and array arguments; the gradient runs in a thread of its own
+    meanwhile (a variant of it compiled on the first call, that counts them).
 
     >>> def f(x, y):
     ...     return x * x * y
@@ -31,7 +34,7 @@ def grad(function, wrt=0):
     """
     if isinstance(function, Gradient):
         return second_derivative(function, wrt)
-    return Gradient(function, wrt)
+    return Gradient(function, wrt, progress=progress)
 
 
 def source(function, stage="adjoint", device="cpu", args=None, wrt=None):

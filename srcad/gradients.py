@@ -8,6 +8,7 @@ from srcad.argument_types import argument_type, fast_type_key
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.decorated import _primal
 from srcad.introspect import derivative_maker, named_after, unwrap
+from srcad.memory_use import gradient_with_progress
 from srcad.specialize import specializer_of
 from srcad.structure import cotangent_leaves, leaves_of, structure_of
 
@@ -89,16 +90,21 @@ class Gradient:
     """What ``grad(f, wrt)`` returns: callable like f, giving the gradient. srcad differentiates
     it again: ``jvp(grad(f), ...)`` (Hessian-vector products), ``grad(grad(f))``."""
 
-    def __init__(self, function, wrt):
+    def __init__(self, function, wrt, progress=False):
         self.function = function
         self.wrt = wrt
         self._wrt = _normalize_wrt(wrt)
+        # a progress bar over the time loops' iterations (not for a function the user gave a rule)
+        self.progress = progress and not (custom.rules_for(function) or {}).get("reverse")
         specializer_of(function).validate()
         self.__name__ = self.srcad_derived = f"grad({getattr(unwrap(function), '__name__', 'f')})"
         self.__doc__ = f"The gradient of {unwrap(function).__qualname__} with respect to argument(s) {wrt}."
 
     def __call__(self, *args, **kwargs):
-        _, *gradients = _run_adjoint(self.function, self._wrt, args, kwargs, with_value=False)
+        if self.progress:
+            gradients = gradient_with_progress(self.function, self._wrt, args, kwargs)
+        else:
+            _, *gradients = _run_adjoint(self.function, self._wrt, args, kwargs, with_value=False)
         return tuple(gradients) if isinstance(self.wrt, tuple) else gradients[0]
 
     def __repr__(self):

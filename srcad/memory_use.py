@@ -1,5 +1,6 @@
 """``srcad.memory_report(f, *args)``: what a gradient keeps for the reverse sweep of each time loop, with
-and without checkpoints, and how much it runs again.
+and without checkpoints, and how much it runs again; ``srcad.grad(f, progress=True)``, which
+reads the same report while the gradient runs.
 
 It runs the gradient once, with each checkpointed loop (``transforms/reverse/checkpoints.py``)
 writing what it measured into a report: the loop's iterations, the bytes its first iteration put
@@ -9,10 +10,12 @@ the function's ``checkpoint=`` option and ``SRCAD_MEMORY_BUDGET``.
 
 import dataclasses
 import math
+import threading
 
 import numpy
 
-_ROWS = 64  # checkpointed loops one function may report
+from srcad import progress
+from srcad.kernels.runtime import REPORT_ROWS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,21 +110,70 @@ def memory_report(function, *args, wrt=None):
     >>> report = memory_report(chain, np.ones(100), 1000)   # doctest: +SKIP
     >>> report.bytes_stored, report.bytes_kept       # doctest: +SKIP
     """
-    from srcad.argument_types import argument_type, carries_derivatives
-    from srcad.calls import FlatCall
-    from srcad.gradients import _copied, _normalize_wrt
-    from srcad.specialize import specializer_of
+    run = _ReportedRun(function, args, None, wrt, "srcad.memory_report")
+    run.gradient(*run.args, 1.0, run.report)
+    return run.memory()
 
-    specializer = specializer_of(function)
-    specializer.validate()
-    args = specializer.bind(args, None)
-    if FlatCall(specializer, args).structures is not None:
-        raise TypeError("srcad.memory_report takes float, int and array arguments (no tuples) for now")
-    if wrt is None:  # every float argument, as srcad.source shows it
-        wrt = tuple(k for k, a in enumerate(args) if carries_derivatives(argument_type(a)))
-    signature, wrt = specializer.check_call(args, _normalize_wrt(wrt))
-    module = specializer.memory_module(wrt, signature)
-    report = numpy.zeros((_ROWS, 5), dtype=numpy.int64)
-    module.dispatcher(*[_copied(a) for a in args], 1.0, report)
-    loops = tuple(LoopMemory(*map(int, row)) for row in report if row[1] > 0)
-    return MemoryReport(specializer.name, loops)
+
+class _ReportedRun:
+    """The gradient of ``function`` at ``args`` with its report: the ``memory`` stage, whose
+    checkpointed loops write their rows of ``report`` (``REPORT_ROWS`` x 6: the user's line, the
+    iterations, the bytes an iteration keeps, the state's bytes, the segment length, the iterations
+    done in either sweep). ``wrt``: None for every float argument."""
+
+    def __init__(self, function, args, kwargs, wrt, what):
+        from srcad.argument_types import argument_type, carries_derivatives
+        from srcad.calls import FlatCall
+        from srcad.specialize import specializer_of
+
+        specializer = specializer_of(function)
+        specializer.validate()
+        args = specializer.bind(args, kwargs)
+        if FlatCall(specializer, args).structures is not None:
+            raise TypeError(f"{what} takes float, int and array arguments (no tuples) for now")
+        if wrt is None:  # every float argument, as srcad.source shows it
+            wrt = tuple(k for k, a in enumerate(args) if carries_derivatives(argument_type(a)))
+        signature, self.wrt = specializer.check_call(args, wrt if isinstance(wrt, tuple) else (wrt,))
+        self.name = specializer.name
+        self.gradient = specializer.reporting_gradient(self.wrt, signature)
+        self.args = [a.copy() if isinstance(a, numpy.ndarray) else a for a in args]  # (arrays written in place too)
+        self.report = numpy.zeros((REPORT_ROWS, 6), dtype=numpy.int64)
+
+    def memory(self):
+        return MemoryReport(self.name, tuple(LoopMemory(*map(int, row[:5])) for row in self.report if row[1] > 0))
+
+    def progress(self):
+        """(iterations done, iterations to do) of the loops that have started, over both sweeps."""
+        return int(self.report[:, 5].sum()), 2 * int(self.report[:, 1].sum())
+
+
+def gradient_with_progress(function, wrt, args, kwargs):
+    """``srcad.grad(function, wrt, progress=True)(*args)``: the gradient computed in a thread of its own
+    while this one shows its time loops' iterations done (``srcad.progress``; the compiled code
+    releases the GIL and counts into its report array, which this thread reads ten times a
+    second). The gradients, one per position in ``wrt``."""
+    run = _ReportedRun(function, args, kwargs, wrt, "srcad.grad(f, progress=True)")
+    outcome = {}
+
+    def compute():
+        try:
+            outcome["result"] = run.gradient(*run.args, 1.0, run.report)
+        except BaseException as error:  # raised again in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=compute, name=f"srcad gradient of {run.name}", daemon=True)
+    worker.start()
+    shown, told = None, 0
+    while worker.is_alive():
+        worker.join(0.1)
+        done, total = run.progress()
+        if total and shown is None:
+            shown = progress.bar(total, f"grad({run.name})", True)
+        if shown is not None and done > told:
+            shown.update(done - told)
+            told = done
+    if shown is not None:
+        shown.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"][1:]

@@ -288,12 +288,15 @@ class Specializer:
         """How the adjoints made now checkpoint their time loops (see ``srcad.checkpointing``)."""
         return policy_of(self.checkpoint)
 
-    def memory_module(self, wrt, signature):
-        """The gradient's module with a report of what its time loops keep (``srcad.memory_report``): its
-        entry takes an int64 array of rows after the seed. With ``checkpoint=None`` it keeps every
-        iteration, as the gradient does, and still reports."""
+    def reporting_gradient(self, wrt, signature):
+        """The compiled gradient with a report of what its time loops keep and how far they got
+        (``srcad.memory_report``, ``grad(f, progress=True)``): ``f(*args, seed, report)``, ``report`` an
+        int64 array of rows. With ``checkpoint=None`` it keeps every iteration, as the gradient does,
+        and still reports."""
         policy = self.checkpoint_policy() or CheckpointPolicy(budget=1 << 62)
-        return self._stage_module("memory", wrt, signature, checkpoint=dataclasses.replace(policy, report=True))
+        module = self._stage_module("memory", wrt, signature, checkpoint=dataclasses.replace(policy, report=True))
+        _check_one_float(self.name, module.facts.outputs)
+        return self._compiled(module, signature + (numba_types.float64, numba_types.int64[:, ::1]))
 
     def _stage_module(self, stage, wrt, signature, structures=None, checkpoint="option"):
         """The generated module of a derivative stage (read from the cache, or generated and stored):

@@ -31,6 +31,8 @@ from collections import Counter
 
 import libcst as cst
 
+from srcad.kernels.runtime import REPORT_ROWS
+
 from .. import rules
 from ..analysis.carried_adjoints import carried_accumulations
 from ..ir import (
@@ -541,7 +543,8 @@ class ReverseMode:
                 return [statement], []
             return [self.state.save(index).with_changes(leading_lines=statement.leading_lines), statement.with_changes(leading_lines=[])], [self.state.pop(index)]
         if self.loop_depth == 0 and trips is not None:
-            report = (self.report, self.reported_loops, line) if self.report is not None else None
+            reported = self.report is not None and self.reported_loops < REPORT_ROWS
+            report = (self.report, self.reported_loops, line) if reported else None
             checkpointed = checkpointed_loop(self.state, self.definition.body.body, statement, trips, body_forward,
                                              body_reverse, self.checkpoint, report)
             if checkpointed is not None:

@@ -190,7 +190,7 @@ class _Segments:
             [_statement(f"{self.end} = min({self.first} + {self.length}, {self.count})"),
              _if(f"0 < {self.first} and {self.end} < {self.count}", self._keeping())]
             + [_statement(line) for line in marks]
-            + [self._loop(self.first, self.end, body_forward),
+            + [self._loop(self.first, self.end, list(body_forward) + self._counted(report)),
                _if(f"{self.first} == 0", [
                    _statement(f"{step_bytes} = {measured}"), _statement(f"{state_bytes_name} = {state_bytes}"),
                    _statement(f"{self.length} = segment_length({self.count} - 1, {step_bytes}, {state_bytes_name}, "
@@ -208,7 +208,7 @@ class _Segments:
             f"{self.end} > 0",
             [_statement(f"{self.first} = {segment_start}"),
              _if(f"0 < {self.first} and {self.end} < {self.count}", self._restoring() + again),
-             self._reverse_loop(index, body_reverse),
+             self._reverse_loop(index, list(body_reverse) + self._counted(report)),
              _statement(f"{self.end} = {self.first}")])]
         return forward, reverse, first_bindings
 
@@ -219,6 +219,15 @@ class _Segments:
         array, row, line = report
         values = [str(line), self.count] + measured + [self.length]
         return [_statement(f"{array}[{row}, {column}] = {value}") for column, value in enumerate(values)]
+
+    @staticmethod
+    def _counted(report):
+        """With a report, the statement counting an iteration done (in either sweep, not when a segment
+        runs again): how ``srcad.grad(f, progress=True)`` sees the gradient's progress."""
+        if report is None:
+            return []
+        array, row, _ = report
+        return [_statement(f"{array}[{row}, 5] += 1")]
 
     def _sample(self, kept):
         """A value of the type the list keeping ``kept.name`` holds (copies are C-contiguous)."""
