@@ -43,3 +43,28 @@ def test_cloth_on_a_tape_finds_the_stiffness_by_gauss_newton():
     last = output.strip().splitlines()[-1]
     rests, target = float(last.split("rests at ")[1].split()[0]), float(last.split("target ")[1].rstrip(")"))
     assert rests == pytest.approx(target, abs=1e-6)
+
+
+OPTIMISING = [  # example, a tiny size, the pictures it writes, how many times lower its loss must end
+    ("robot.py", ["--steps", "200", "--iters", "6"], ["robot_loss.png", "robot_frames.png", "robot_walk.gif"], 1.0),
+    ("wave_inverse.py", ["--steps", "100", "--iters", "30"], ["wave_loss.png", "wave_shape.png"], 5.0),
+    ("ode_fit.py", ["--steps", "5", "--iters", "30"], ["ode_loss.png", "ode_fit.png"], 5.0),
+]
+
+
+@pytest.mark.parametrize("name, size, pictures, lower", OPTIMISING, ids=[o[0] for o in OPTIMISING])
+def test_optimisation_examples_check_their_gradient_optimise_and_draw(name, size, pictures, lower, tmp_path):
+    """As a newcomer runs them, at a tiny size: the gradient check passes, the loss falls, the
+    pictures are written (the robot's loss is the negative distance walked: it must walk right)."""
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), "--out", str(tmp_path), "--check", *size],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert any("gradient check along" in line and "(ok)" in line for line in lines), result.stdout
+    first, last = (float(v) for v in lines[-1].split("loss ")[1].split(" in ")[0].split(" (")[0].split(" -> "))
+    if lower == 1.0:
+        assert last < first, lines[-1]
+    else:
+        assert last * lower < first, lines[-1]
+    for picture in pictures:
+        assert (tmp_path / picture).stat().st_size > 2000, picture
