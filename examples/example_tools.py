@@ -97,9 +97,16 @@ def plot_loss(losses, out, name, log=True):
     axes.set_xlabel("iteration")
     axes.set_ylabel("loss")
     axes.set_title(f"{name}: loss")
+    save(figure, out, f"{name}_loss.png")
+
+
+def save(figure, out, name):
+    """Write a matplotlib figure to ``out/name`` and close it."""
     figure.tight_layout()
-    path = os.path.join(out, f"{name}_loss.png")
+    path = os.path.join(out, name)
     figure.savefig(path, dpi=100)
+    import matplotlib.pyplot as plt
+
     plt.close(figure)
     print(f"wrote {path}")
 

@@ -11,13 +11,11 @@ Run:  python examples/ode_fit.py [--steps 20] [--iters 100] [--out out] [--check
 the first guess and the fitted model).
 """
 
-import os
-
 import numpy as np
 from scipy.optimize import minimize
 
 import srcad
-from example_tools import GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, show_loss, summary
+from example_tools import GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, save, show_loss, summary
 
 COUNTS, SPAN = 40, 20.0
 START_PREY, START_PREDATORS = 10.0, 5.0  # at time 0
@@ -26,6 +24,15 @@ START_PREY, START_PREDATORS = 10.0, 5.0  # at time 0
 def rates_of_change(prey, predators, rates):
     growth, eaten, fed, dying = rates[0], rates[1], rates[2], rates[3]
     return growth * prey - eaten * prey * predators, fed * prey * predators - dying * predators
+
+
+def rk4_step(prey, predators, rates, dt):
+    """One classical Runge-Kutta step (srcad inlines this helper where ``misfit`` calls it)."""
+    a1, b1 = rates_of_change(prey, predators, rates)
+    a2, b2 = rates_of_change(prey + 0.5 * dt * a1, predators + 0.5 * dt * b1, rates)
+    a3, b3 = rates_of_change(prey + 0.5 * dt * a2, predators + 0.5 * dt * b2, rates)
+    a4, b4 = rates_of_change(prey + dt * a3, predators + dt * b3, rates)
+    return prey + dt / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4), predators + dt / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
 
 
 @srcad.differentiable
@@ -38,12 +45,7 @@ def misfit(log_rates, counted, substeps):
     loss = 0.0
     for k in range(counted.shape[0]):
         for s in range(substeps):
-            a1, b1 = rates_of_change(prey, predators, rates)
-            a2, b2 = rates_of_change(prey + 0.5 * dt * a1, predators + 0.5 * dt * b1, rates)
-            a3, b3 = rates_of_change(prey + 0.5 * dt * a2, predators + 0.5 * dt * b2, rates)
-            a4, b4 = rates_of_change(prey + dt * a3, predators + dt * b3, rates)
-            prey += dt / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
-            predators += dt / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
+            prey, predators = rk4_step(prey, predators, rates, dt)
         loss += (prey - counted[k, 0]) ** 2 + (predators - counted[k, 1]) ** 2
     return loss
 
@@ -55,12 +57,7 @@ def simulated(rates, substeps, counts=COUNTS):
     out = []
     for _ in range(counts):
         for _ in range(substeps):
-            a1, b1 = rates_of_change(prey, predators, rates)
-            a2, b2 = rates_of_change(prey + 0.5 * dt * a1, predators + 0.5 * dt * b1, rates)
-            a3, b3 = rates_of_change(prey + 0.5 * dt * a2, predators + 0.5 * dt * b2, rates)
-            a4, b4 = rates_of_change(prey + dt * a3, predators + dt * b3, rates)
-            prey += dt / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
-            predators += dt / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4)
+            prey, predators = rk4_step(prey, predators, rates, dt)
         out.append((prey, predators))
     return np.array(out)
 
@@ -78,11 +75,7 @@ def draw(counted, first, fitted, substeps, out):
         ax.plot(fine, simulated(fitted, max(1, substeps // 4), 4 * COUNTS)[:, column], "-", color=color, label="fitted")
     ax.set_xlabel("time")
     ax.legend(fontsize=7, ncol=3)
-    figure.tight_layout()
-    path = os.path.join(out, "ode_fit.png")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    print(f"wrote {path}")
+    save(figure, out, "ode_fit.png")
 
 
 def main():

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 import srcad
-from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, show_loss, summary
+from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, save, show_loss, summary
 
 DT = 0.002  # seconds per step
 GRAVITY = 9.8
@@ -106,11 +106,7 @@ def draw(before, after, out):
         ax.axhline(0.0, color="k", lw=1)
         ax.set_title(title)
         ax.set_aspect("equal")
-    figure.tight_layout()
-    path = os.path.join(out, "robot_frames.png")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    print(f"wrote {path}")
+    save(figure, out, "robot_frames.png")
     from matplotlib import animation
 
     figure, ax = plt.subplots(figsize=(6, 2.5))

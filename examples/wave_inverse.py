@@ -12,12 +12,10 @@ Writes ``wave_loss.png`` and ``wave_shape.png`` (the true, first and recovered s
 space-time pictures of the true and recovered waves).
 """
 
-import os
-
 import numpy as np
 
 import srcad
-from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, show_loss, summary
+from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, save, show_loss, summary
 
 POINTS = 128
 SPEED = 0.5  # grid points per step (at most 1 for leapfrog to be stable)
@@ -77,11 +75,7 @@ def draw(truth, first, found, steps, out):
         ax.set_xlabel("point")
         ax.set_ylabel("step")
         ax.set_title(title)
-    figure.tight_layout()
-    path = os.path.join(out, "wave_shape.png")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    print(f"wrote {path}")
+    save(figure, out, "wave_shape.png")
 
 
 def main():
