@@ -73,6 +73,25 @@ def check_gradient(function, *args, wrt, directions=4):
         sys.exit(f"the gradient disagrees with central differences: {result}")
 
 
+def check_along(value_of, gradient_of, x, directions=4, seed=0, step=1e-6, tolerance=1e-5):
+    """``--check`` for a gradient srcad computes some other way (a tape's): the derivative of
+    ``value_of`` at the float array ``x`` along random unit directions, by central differences,
+    next to ``gradient_of(x)``'s dot product with each; stops the example where they disagree."""
+    gradient = gradient_of(x.copy())
+    rng = np.random.default_rng(seed)
+    h = step * max(1.0, float(np.max(np.abs(x))))
+    worst = 0.0
+    for _ in range(directions):
+        direction = rng.standard_normal(x.shape)
+        direction /= np.linalg.norm(direction)
+        difference = (value_of(x + h * direction) - value_of(x - h * direction)) / (2 * h)
+        worst = max(worst, abs(float(np.sum(gradient * direction)) - difference) / max(1.0, abs(difference)))
+    print(f"gradient check along {directions} random directions: worst relative error {worst:.1e}"
+          f" ({'ok' if worst <= tolerance else 'MISMATCH'})")
+    if worst > tolerance:
+        sys.exit("the gradient disagrees with central differences")
+
+
 def pyplot():
     """matplotlib's pyplot drawing into files, or None where matplotlib is not installed."""
     try:

@@ -49,6 +49,7 @@ OPTIMISING = [  # example, a tiny size, the pictures it writes, how many times l
     ("robot.py", ["--steps", "200", "--iters", "6"], ["robot_loss.png", "robot_frames.png", "robot_walk.gif"], 1.0),
     ("wave_inverse.py", ["--steps", "100", "--iters", "30"], ["wave_loss.png", "wave_shape.png"], 5.0),
     ("ode_fit.py", ["--steps", "5", "--iters", "30"], ["ode_loss.png", "ode_fit.png"], 5.0),
+    ("cloth_design.py", ["--steps", "100", "--iters", "8"], ["cloth_loss.png", "cloth_shape.png"], 1.5),
 ]
 
 
@@ -56,8 +57,19 @@ OPTIMISING = [  # example, a tiny size, the pictures it writes, how many times l
 def test_optimisation_examples_check_their_gradient_optimise_and_draw(name, size, pictures, lower, tmp_path):
     """As a newcomer runs them, at a tiny size: the gradient check passes, the loss falls, the
     pictures are written (the robot's loss is the negative distance walked: it must walk right)."""
+    _check_optimisation(name, size, pictures, lower, tmp_path, os.environ)
+
+
+def test_the_cloth_on_cuda_in_numbas_simulator(tmp_path):
+    """The kernels example on device arrays (``--device cuda``), in numba's CUDA simulator."""
+    environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    _check_optimisation("cloth_design.py", ["--device", "cuda", "--steps", "10", "--iters", "2"],
+                        ["cloth_loss.png", "cloth_shape.png"], 1.0, tmp_path, environment)
+
+
+def _check_optimisation(name, size, pictures, lower, tmp_path, environment):
     result = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), "--out", str(tmp_path), "--check", *size],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     assert any("gradient check along" in line and "(ok)" in line for line in lines), result.stdout

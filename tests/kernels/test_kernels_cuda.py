@@ -23,6 +23,13 @@ from test_kernels import (  # noqa: E402
 )
 from test_tape_checkpoints import advance, forces  # noqa: E402
 
+_EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
+sys.path.insert(0, _EXAMPLES)
+import cloth_design  # noqa: E402  (examples/cloth_design.py: its kernels run on CUDA with --device cuda)
+
+sys.path.remove(_EXAMPLES)
+GRID3 = types.float64[:, :, ::1]
+
 F64, F32, I64, GRID = types.float64[::1], types.float32[::1], types.int64[::1], types.float64[:, ::1]
 KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint kernel must add atomically
     "spring_step": (spring_step, (F64, F64, F64, F64, F64, types.float64), False, True),
@@ -42,6 +49,9 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "alternate": (alternate, (F64, F64), False, False),  # integer powers: a ** b as written on the device
     "forces": (forces, (F64, F64, F64), False, True),  # (a checkpointed tape's in-place simulation)
     "advance": (advance, (F64, F64, F64, types.float64), False, False),
+    "cloth_spring_forces": (cloth_design.spring_forces, (GRID3, F64, GRID3), False, True),
+    "cloth_advance": (cloth_design.advance, (GRID3, GRID3, GRID3, types.float64), False, False),
+    "cloth_bottom_edge_miss": (cloth_design.bottom_edge_miss, (GRID3, F64, F64), True, True),  # target[j]: a column's threads share it
 }
 
 
