@@ -129,23 +129,34 @@ def draw(before, after, out):
     print(f"wrote {path}")
 
 
-def main():
-    options = arguments(__doc__.splitlines()[0], steps=1000, iters=60, rate=(0.05, "Adam's learning rate"))
-    rng = np.random.default_rng(options.seed)
-    weights = 0.1 * rng.normal(size=(len(SPRINGS), WAVES))
-    bias = np.zeros(len(SPRINGS))
-    if options.check:
-        check_gradient(walk, weights, bias, MASSES, SPRINGS, REST, PHASES, min(options.steps, 200), wrt=(0, 1))
+def first_controller(seed):
+    """Small random weights (``seed``) and no bias: the robot barely moves."""
+    rng = np.random.default_rng(seed)
+    return 0.1 * rng.normal(size=(len(SPRINGS), WAVES)), np.zeros(len(SPRINGS))
+
+
+def train(weights, bias, steps, iters, rate, bar=None, timer=None):
+    """Adam on the controller (updated in place) for ``iters`` iterations; the losses, the first
+    one before any step. ``bar``: an iterable over ``iters + 1`` iterations (a progress bar)."""
     gradient = srcad.value_and_grad(walk, wrt=(0, 1))
-    before = trajectory(weights, bias, options.steps)
-    adam, timer, losses = Adam([weights, bias], options.rate), GradientTimer(), []
-    bar = iterations(options.iters + 1, "robot")
-    for it in bar:
-        loss, (d_weights, d_bias) = timer(gradient, weights, bias, MASSES, SPRINGS, REST, PHASES, options.steps)
+    adam, timer, losses = Adam([weights, bias], rate), timer or GradientTimer(), []
+    for it in bar if bar is not None else range(iters + 1):
+        loss, (d_weights, d_bias) = timer(gradient, weights, bias, MASSES, SPRINGS, REST, PHASES, steps)
         losses.append(loss)
         show_loss(bar, loss)
-        if it < options.iters:
+        if it < iters:
             adam.step([d_weights, d_bias])
+    return losses
+
+
+def main():
+    options = arguments(__doc__.splitlines()[0], steps=1000, iters=60, rate=(0.05, "Adam's learning rate"))
+    weights, bias = first_controller(options.seed)
+    if options.check:
+        check_gradient(walk, weights, bias, MASSES, SPRINGS, REST, PHASES, min(options.steps, 200), wrt=(0, 1))
+    before = trajectory(weights, bias, options.steps)
+    timer = GradientTimer()
+    losses = train(weights, bias, options.steps, options.iters, options.rate, iterations(options.iters + 1, "robot"), timer)
     after = trajectory(weights, bias, options.steps)
     plot_loss(losses, options.out, "robot", log=False)
     draw(before, after, options.out)

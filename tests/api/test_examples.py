@@ -80,3 +80,21 @@ def _check_optimisation(name, size, pictures, lower, tmp_path, environment):
         assert last * lower < first, lines[-1]
     for picture in pictures:
         assert (tmp_path / picture).stat().st_size > 2000, picture
+
+
+def test_the_ensemble_on_local_dask_clusters(tmp_path):
+    """Two local clusters (one worker, then two): the workers load the gradient from srcad's cache
+    (they add no file to it), the speed-up is measured, the best robot is drawn."""
+    pytest.importorskip("dask.distributed")
+    environment = dict(os.environ, SRCAD_CACHE_DIR=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "ensemble.py"), "--out", str(tmp_path),
+                             "--robots", "3", "--steps", "150", "--iters", "4"],
+                            capture_output=True, text=True, timeout=600, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    workers = [line for line in lines if "robots x 4 iterations" in line]
+    assert len(workers) == 2 and all("0 files added to srcad's cache by the workers" in line for line in workers), lines
+    assert any(line.startswith("speed-up from 1 to 2 workers:") for line in lines)
+    assert lines[-1].startswith("ensemble (best robot): loss")
+    for picture in ("ensemble_best_loss.png", "robot_frames.png", "robot_walk.gif"):
+        assert (tmp_path / picture).stat().st_size > 2000, picture
