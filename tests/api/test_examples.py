@@ -50,6 +50,8 @@ OPTIMISING = [  # example, a tiny size, the pictures it writes, how many times l
     ("wave_inverse.py", ["--steps", "100", "--iters", "30"], ["wave_loss.png", "wave_shape.png"], 5.0),
     ("ode_fit.py", ["--steps", "5", "--iters", "30"], ["ode_loss.png", "ode_fit.png"], 5.0),
     ("cloth_design.py", ["--steps", "100", "--iters", "8"], ["cloth_loss.png", "cloth_shape.png"], 1.5),
+    ("billiards.py", ["--steps", "200", "--iters", "20"], ["billiards_loss.png", "billiards_paths.png", "billiards_shot.gif"],
+     10.0),
 ]
 
 

@@ -150,3 +150,22 @@ def test_an_in_place_update_through_an_alias_reads_the_view_before_writing():
     assert value == expected
     np.testing.assert_array_equal(written, plain)
     np.testing.assert_allclose(gradient, plain_central_differences(add_first_row_through_another_name, [y], 0), rtol=1e-6, atol=1e-6)
+
+
+def corrected_step(x0, v, steps):
+    x = x0.copy()
+    for t in range(steps):
+        x_next = x + 0.1 * v  # new memory every step, read element by element, written, handed on
+        for i in range(x.shape[0]):
+            x_next[i] = x[i] - 0.1 * x_next[i] * x_next[i]
+            x_next[i] = x_next[i] + 0.5 * x[i]
+        x = x_next
+    return np.sum(x * x)
+
+
+def test_new_memory_read_element_by_element_then_written_is_private():
+    """An element read (``x_next[i]``, a float) gives the memory no other name: the writes into
+    ``x_next`` change nothing ``x`` reads (this was refused as sharing memory)."""
+    x0, v = np.linspace(-0.5, 0.8, 5), np.linspace(1.0, 0.2, 5)
+    gradient = srcad.grad(corrected_step)(x0, v, 4)
+    np.testing.assert_allclose(gradient, plain_central_differences(corrected_step, (x0, v, 4), 0), rtol=1e-6, atol=1e-9)

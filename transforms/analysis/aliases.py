@@ -163,7 +163,7 @@ def _shared_or_bound_in(statement, types):
         if target_value is not None and in_place_update_of(inner) is None:
             touched.add(target_value[0])
             operation = operation_of(target_value[1])
-            if shares_memory(operation, types):
+            if shares_memory(operation, types) and is_array_type(types.get(target_value[0])):  # (not an element read)
                 touched.add(operation.operands[0].value)
         appended = list_append_of(inner)
         if appended is not None and isinstance(appended[1], cst.Name):
