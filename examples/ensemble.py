@@ -7,7 +7,7 @@ per machine) instead of compiling it again: the first gradient on a worker takes
 the compile. The ensemble runs twice, on one worker and on two, and the speed-up is printed; the
 best controller's walk is drawn.
 
-Run:  python examples/ensemble.py [--robots 16] [--steps 1000] [--iters 60] [--out out]
+Run:  python examples/ensemble.py [--robots 16] [--steps 1000] [--iters 60] [--out out] [--check]
       python examples/ensemble.py --scheduler tcp://host:8786     (a running cluster's scheduler)
 
 Without ``--scheduler`` it starts a ``dask.distributed.LocalCluster`` of one, then two worker
@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 import robot
-from example_tools import arguments, plot_loss, summary
+from example_tools import arguments, check_gradient, plot_loss, summary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -93,6 +93,10 @@ def main():
         import dask.distributed  # noqa: F401
     except ImportError:
         raise SystemExit('this example needs Dask: pip install "srcad[examples]"')
+    if options.check:
+        weights, bias = robot.first_controller(0)
+        check_gradient(robot.walk, weights, bias, robot.MASSES, robot.SPRINGS, robot.REST, robot.PHASES,
+                       min(options.steps, 200), wrt=(0, 1))
     start = time.perf_counter()  # compile here first: the workers will load it from the cache
     robot.train(*robot.first_controller(0), options.steps, 0, options.rate)
     compile_seconds = time.perf_counter() - start

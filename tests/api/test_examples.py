@@ -90,10 +90,11 @@ def test_the_ensemble_on_local_dask_clusters(tmp_path):
     pytest.importorskip("dask.distributed")
     environment = dict(os.environ, SRCAD_CACHE_DIR=str(tmp_path / "cache"))
     result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "ensemble.py"), "--out", str(tmp_path),
-                             "--robots", "3", "--steps", "150", "--iters", "4"],
+                             "--robots", "3", "--steps", "150", "--iters", "4", "--check"],
                             capture_output=True, text=True, timeout=600, env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
+    assert any("gradient check along" in line and "(ok)" in line for line in lines), lines
     workers = [line for line in lines if "robots x 4 iterations" in line]
     assert len(workers) == 2 and all("0 files added to srcad's cache by the workers" in line for line in workers), lines
     assert any(line.startswith("speed-up from 1 to 2 workers:") for line in lines)
