@@ -269,3 +269,32 @@ def test_second_derivatives_of_a_power_at_every_exponent(a, b):
         _, products = srcad.jvp(gradient, (a, b), direction)
         assert products[0] == pytest.approx(along_a, rel=1e-12, abs=1e-14)
         assert products[1] == pytest.approx(along_b, rel=1e-12, abs=1e-14)
+
+
+def nearest_squared_distances(points, centroids):
+    total = 0.0
+    for i in range(points.shape[0]):
+        nearest = np.inf  # spelled np.inf in the gradient srcad generates, which forward mode reads again
+        for c in range(centroids.shape[0]):
+            distance = 0.0
+            for j in range(points.shape[1]):
+                difference = points[i, j] - centroids[c, j]
+                distance += difference * difference
+            if distance < nearest:
+                nearest = distance
+        total += nearest
+    return total
+
+
+def test_newtons_direction_of_the_k_means_cost():
+    """The gradient and the Hessian times ones, in closed form: a centroid's Hessian is 2 x the
+    number of points nearest to it (times the identity); its gradient 2 x the sum of its offsets."""
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0], [4.5, 6.0], [0.2, -0.3]])
+    centroids = np.array([[0.5, 0.4], [4.0, 4.0]])
+    gradient, curvature = srcad.jvp(srcad.grad(nearest_squared_distances, wrt=1), (points, centroids),
+                                    (None, np.ones_like(centroids)))
+    nearest = np.argmin(((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2), axis=1)
+    for c in range(2):
+        mine = points[nearest == c]
+        np.testing.assert_allclose(gradient[c], 2.0 * (len(mine) * centroids[c] - mine.sum(axis=0)), rtol=1e-12)
+        np.testing.assert_allclose(curvature[c], 2.0 * len(mine), rtol=1e-12)

@@ -169,3 +169,23 @@ def test_new_memory_read_element_by_element_then_written_is_private():
     x0, v = np.linspace(-0.5, 0.8, 5), np.linspace(1.0, 0.2, 5)
     gradient = srcad.grad(corrected_step)(x0, v, 4)
     np.testing.assert_allclose(gradient, plain_central_differences(corrected_step, (x0, v, 4), 0), rtol=1e-6, atol=1e-9)
+
+
+def rates_into_new_arrays(x, steps):
+    n = x.shape[0]
+    y = np.zeros(n)
+    k1, k2 = np.zeros(n), np.zeros(n)  # new memory handed on to k1 and k2, then written
+    for step in range(steps):
+        for i in range(n):
+            k1[i] = x[i] * y[i]
+        k2[0] = x[0]
+        for i in range(1, n):
+            k2[i] = x[i] * k1[i - 1]
+        y = y + 0.5 * k1 + 0.25 * k2 + x
+    return y[n - 1] + y[0]
+
+
+def test_arrays_unpacked_from_new_memory_then_written():
+    x = np.array([0.5, 1.2, 0.8, -0.3])
+    gradient = srcad.grad(rates_into_new_arrays)(x, 3)
+    np.testing.assert_allclose(gradient, plain_central_differences(rates_into_new_arrays, (x, 3), 0), rtol=1e-6, atol=1e-9)

@@ -66,9 +66,8 @@ def _literal(value):
     if value is None or isinstance(value, bool):
         return cst.Name(repr(value))
     text = repr(float(value)) if isinstance(value, float) else repr(int(value))
-    if text in ("inf", "-inf", "nan"):
-        text = f"float('{text}')"
-        return cst.parse_expression(text)
+    if text in ("inf", "-inf", "nan"):  # as users write them: normalized again, they read the same
+        return cst.parse_expression({"inf": "np.inf", "-inf": "-np.inf", "nan": "np.nan"}[text])
     if text.startswith("-"):
         return cst.UnaryOperation(cst.Minus(), _literal(-value))
     return cst.Float(text) if isinstance(value, float) else cst.Integer(text)

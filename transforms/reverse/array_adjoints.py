@@ -82,9 +82,11 @@ class ArrayAdjoints:
         if target not in self.analysis.active:
             return forward, []
         adjoint = cst.Name(self.state.adjoint(target))
-        if self.shares_memory(operation) and operation.operands[0].value not in self.analysis.rebound:
+        source = operation.operands[0].value if operation.operands else None
+        if (self.shares_memory(operation) and source not in self.analysis.rebound
+                and self.analysis.is_active(cst.Name(source))):
             # b = a, b = a[1:], b = a.T, b = A[i]: one memory, two names; the adjoints share theirs alike
-            source = operation.operands[0].value
+            # (an inactive a is new memory handed on to b, which alone is written: b's adjoint is its own)
             return forward + [assign(adjoint, with_base(value, cst.Name(self.state.adjoint(source))))], []
         if target not in self.analysis.single_use:  # else its one contribution will create it
             forward.append(assign(adjoint, cst.parse_expression(f"np.zeros_like({target})")))
