@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 import srcad
-from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, save, show_loss, summary
+from example_tools import arguments, check_gradient, descend, plot_loss, pyplot, save, summary
 
 DT = 0.005
 RADIUS = 0.03
@@ -119,14 +119,8 @@ def main():
         check_gradient(miss, cue_velocity, START, GOAL, options.steps, wrt=0)
     first = paths(cue_velocity, options.steps)
     gradient = srcad.value_and_grad(miss)
-    adam, timer, losses = Adam([cue_velocity], options.rate), GradientTimer(), []
-    bar = iterations(options.iters + 1, "billiards")
-    for it in bar:
-        loss, d_velocity = timer(gradient, cue_velocity, START, GOAL, options.steps)
-        losses.append(loss)
-        show_loss(bar, loss)
-        if it < options.iters:
-            adam.step([d_velocity])
+    losses, timer = descend(lambda: gradient(cue_velocity, START, GOAL, options.steps), [cue_velocity], options.iters,
+                            options.rate, "billiards")
     found = paths(cue_velocity, options.steps)
     plot_loss(losses, options.out, "billiards")
     draw(first, found, options.out)

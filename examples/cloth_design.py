@@ -17,7 +17,7 @@ Writes ``cloth_loss.png`` and ``cloth_shape.png``.
 import numpy as np
 
 import srcad
-from example_tools import Adam, GradientTimer, arguments, check_along, iterations, plot_loss, pyplot, save, show_loss, summary
+from example_tools import arguments, check_along, descend, plot_loss, pyplot, save, summary
 
 ROWS, COLUMNS, SPACING = 12, 16, 0.1
 GRAVITY, STIFFNESS, DAMPING, DT = 9.8, 800.0, 0.98, 0.01
@@ -149,14 +149,7 @@ def main():
         check_along(lambda r: float(device.fetch(simulate(r, target, options.steps, device)[2])[0]),
                     lambda r: value_and_gradient(r)[1], rest_down)
     before = device.fetch(simulate(rest_down, target, options.steps, device)[0])
-    adam, timer, losses = Adam([rest_down], options.rate), GradientTimer(), []
-    bar = iterations(options.iters + 1, "cloth")
-    for it in bar:
-        loss, gradient = timer(value_and_gradient, rest_down)
-        losses.append(loss)
-        show_loss(bar, loss)
-        if it < options.iters:
-            adam.step([gradient])
+    losses, timer = descend(lambda: value_and_gradient(rest_down), [rest_down], options.iters, options.rate, "cloth")
     after = device.fetch(simulate(rest_down, target, options.steps, device)[0])
     print(f"the tape kept {tape.kept_bytes() / 1e3:.0f} kB for {2 * options.steps + 1} launches")
     plot_loss(losses, options.out, "cloth")

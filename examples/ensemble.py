@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 import robot
-from example_tools import arguments, check_gradient, plot_loss, summary
+from example_tools import GradientTimer, arguments, check_gradient, plot_loss, summary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -35,7 +35,7 @@ def train_one(seed, steps, iters, rate):
     import robot  # (on a worker: found where ``prepare`` said)
 
     weights, bias = robot.first_controller(seed)
-    return seed, robot.train(weights, bias, steps, iters, rate)
+    return seed, robot.train(weights, bias, steps, iters, rate)[0]
 
 
 def first_gradient(steps):
@@ -124,7 +124,7 @@ def main():
     before = robot.trajectory(weights, bias, options.steps)
     robot.train(weights, bias, options.steps, options.iters, options.rate)
     robot.draw(before, robot.trajectory(weights, bias, options.steps), options.out)
-    timer = robot.GradientTimer()
+    timer = GradientTimer()
     timer.times = [seconds / (len(seeds) * (options.iters + 1))]
     summary("ensemble (best robot)", losses[best], timer, goal=f"walked {distances.max():.3f} m to the right")
 

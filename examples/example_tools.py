@@ -49,6 +49,22 @@ class Adam:
             p -= self.rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
 
+def descend(value_and_gradients, parameters, iters, rate, name, bar=True):
+    """Adam on ``parameters`` (float arrays, updated in place) for ``iters`` iterations:
+    ``value_and_gradients()`` gives the loss and the gradients (one array, or a tuple of one per
+    parameter) at the parameters as they are. Returns the losses (the first before any step) and
+    the ``GradientTimer`` of the calls."""
+    adam, timer, losses = Adam(parameters, rate), GradientTimer(), []
+    steps = iterations(iters + 1, name) if bar else range(iters + 1)
+    for it in steps:
+        loss, gradients = timer(value_and_gradients)
+        losses.append(loss)
+        show_loss(steps, loss)
+        if it < iters:
+            adam.step(list(gradients) if isinstance(gradients, (tuple, list)) else [gradients])
+    return losses, timer
+
+
 def iterations(count, what="iteration"):
     """``range(count)`` with a progress bar (tqdm's where installed: ``pip install "srcad[examples]"``)."""
     try:

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 import srcad
-from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, save, show_loss, summary
+from example_tools import arguments, check_gradient, descend, plot_loss, pyplot, save, summary
 
 DT = 0.002  # seconds per step
 GRAVITY = 9.8
@@ -135,18 +135,12 @@ def first_controller(seed):
     return 0.1 * rng.normal(size=(len(SPRINGS), WAVES)), np.zeros(len(SPRINGS))
 
 
-def train(weights, bias, steps, iters, rate, bar=None, timer=None):
-    """Adam on the controller (updated in place) for ``iters`` iterations; the losses, the first
-    one before any step. ``bar``: an iterable over ``iters + 1`` iterations (a progress bar)."""
+def train(weights, bias, steps, iters, rate, bar=False):
+    """Adam on the controller (updated in place) for ``iters`` iterations: the losses (the first
+    before any step) and the time per gradient (``GradientTimer``); ``bar``: show a progress bar."""
     gradient = srcad.value_and_grad(walk, wrt=(0, 1))
-    adam, timer, losses = Adam([weights, bias], rate), timer or GradientTimer(), []
-    for it in bar if bar is not None else range(iters + 1):
-        loss, (d_weights, d_bias) = timer(gradient, weights, bias, MASSES, SPRINGS, REST, PHASES, steps)
-        losses.append(loss)
-        show_loss(bar, loss)
-        if it < iters:
-            adam.step([d_weights, d_bias])
-    return losses
+    return descend(lambda: gradient(weights, bias, MASSES, SPRINGS, REST, PHASES, steps), [weights, bias], iters, rate,
+                   "robot", bar)
 
 
 def main():
@@ -155,8 +149,7 @@ def main():
     if options.check:
         check_gradient(walk, weights, bias, MASSES, SPRINGS, REST, PHASES, min(options.steps, 200), wrt=(0, 1))
     before = trajectory(weights, bias, options.steps)
-    timer = GradientTimer()
-    losses = train(weights, bias, options.steps, options.iters, options.rate, iterations(options.iters + 1, "robot"), timer)
+    losses, timer = train(weights, bias, options.steps, options.iters, options.rate, bar=True)
     after = trajectory(weights, bias, options.steps)
     plot_loss(losses, options.out, "robot", log=False)
     draw(before, after, options.out)

@@ -15,7 +15,7 @@ space-time pictures of the true and recovered waves).
 import numpy as np
 
 import srcad
-from example_tools import Adam, GradientTimer, arguments, check_gradient, iterations, plot_loss, pyplot, save, show_loss, summary
+from example_tools import arguments, check_gradient, descend, plot_loss, pyplot, save, summary
 
 POINTS = 128
 SPEED = 0.5  # grid points per step (at most 1 for leapfrog to be stable)
@@ -89,14 +89,7 @@ def main():
         check_gradient(misfit, np.random.default_rng(options.seed).normal(size=POINTS) * 0.1, sensors, recorded,
                        options.steps, wrt=0)
     gradient = srcad.value_and_grad(misfit)
-    adam, timer, losses = Adam([u0], options.rate), GradientTimer(), []
-    bar = iterations(options.iters + 1, "wave")
-    for it in bar:
-        loss, d_u0 = timer(gradient, u0, sensors, recorded, options.steps)
-        losses.append(loss)
-        show_loss(bar, loss)
-        if it < options.iters:
-            adam.step([d_u0])
+    losses, timer = descend(lambda: gradient(u0, sensors, recorded, options.steps), [u0], options.iters, options.rate, "wave")
     plot_loss(losses, options.out, "wave")
     draw(truth, first, u0, options.steps, options.out)
     error = np.sqrt(np.mean((u0 - truth) ** 2)) / np.sqrt(np.mean(truth**2))

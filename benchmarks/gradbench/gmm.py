@@ -14,19 +14,26 @@ import srcad
 def objective(alpha, mu, q, l, x, gamma, m, constant):
     n, d = x.shape
     k = alpha.shape[0]
+    diagonal = np.exp(q)
+    sum_q = np.sum(q, axis=1)
+    lower = np.zeros((k, d, d))  # the strictly lower triangles, from l's columns
+    for c in range(k):
+        position = 0
+        for col in range(d):
+            for row in range(col + 1, d):
+                lower[c, row, col] = l[c, position]
+                position += 1
     inner = np.zeros(k)
     likelihood = 0.0
     for i in range(n):
         for c in range(k):
-            sum_q = 0.0
             squares = 0.0
             for r in range(d):
-                sum_q += q[c, r]
-                value = math.exp(q[c, r]) * (x[i, r] - mu[c, r])
-                for col in range(r):  # L[r, col], stored column by column below the diagonal
-                    value += l[c, col * d - (col * (col + 1)) // 2 + r - col - 1] * (x[i, col] - mu[c, col])
+                value = diagonal[c, r] * (x[i, r] - mu[c, r])
+                for col in range(r):
+                    value += lower[c, r, col] * (x[i, col] - mu[c, col])
                 squares += value * value
-            inner[c] = alpha[c] + sum_q - 0.5 * squares
+            inner[c] = alpha[c] + sum_q[c] - 0.5 * squares
         largest = inner[0]
         for c in range(1, k):
             if inner[c] > largest:

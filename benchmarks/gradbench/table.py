@@ -36,7 +36,7 @@ def main(argv=None):
     root = os.path.abspath(options.gradbench)
     python_path = [os.path.join(root, "python", "gradbench"), os.path.join(root, "python", "gradbench", "gradbench", "tools", "jax")]
     os.environ["PYTHONPATH"] = os.pathsep.join(python_path + [os.environ.get("PYTHONPATH", "")])
-    tools = {"srcad": f"{sys.executable} -m benchmarks.gradbench", "jax": f"{sys.executable} -m gradbench.tools.jax.run"}
+    tools = {"srcad": f"{sys.executable} -m benchmarks.gradbench", "jax": f"{sys.executable} -m benchmarks.gradbench.jax_tool"}
     all_valid = True
     print(f"{'eval':>7} {'function':>10} {'size':>16} {'srcad ms':>11} {'JAX ms':>11} {'srcad/JAX':>10} {'srcad d/primal':>15}")
     for name in options.evals.split(","):
