@@ -7,6 +7,7 @@ Each stage is Python source: ``normalized`` (AD-normal form, single exit) and
 import contextlib
 import functools
 import inspect
+import re
 import sys
 import threading
 
@@ -177,7 +178,26 @@ class Normalized(NormalForm):
         try:
             return without_dead_stores(transform(*arguments))
         except UnsupportedHere as unsupported:
-            raise self.error_at_user_line(unsupported.why, unsupported.lineno, unsupported.fix) from None
+            why, helpers = self.in_users_words(unsupported.why)
+            if helpers:
+                why += f" (in {', '.join(sorted(helpers))}, called on this line)"
+            fix = self.in_users_words(unsupported.fix)[0] if unsupported.fix else unsupported.fix
+            raise self.error_at_user_line(why, unsupported.lineno, fix) from None
+
+    def in_users_words(self, text):
+        """``text`` with the names srcad gave an inlined helper's variables (``helper_x``, and their
+        versions ``helper_x_2``) written as the helper writes them, and the helpers they belong to."""
+        helpers = set()
+
+        def original(match):
+            helper, name = self.inlined_names[match.group(1)]
+            helpers.add(helper)
+            return name
+
+        if not self.inlined_names:
+            return text, helpers
+        names = "|".join(sorted(map(re.escape, self.inlined_names), key=len, reverse=True))
+        return re.sub(rf"\b({names})(?:_\d+)?\b", original, text), helpers
 
     def error_at_user_line(self, why, line, fix=None):
         """A DifferentiabilityError at the user's ``line`` (None: the file alone)."""

@@ -57,3 +57,36 @@ def test_a_changed_number_of_the_module_is_another_cache_key():
     finally:
         C.G = 0.5
     assert source_key_of(falling) == before
+
+
+USE_DRAG = False
+DRAG_POWER = 2
+
+
+def relax(v, steps):
+    for t in range(steps):
+        if USE_DRAG:  # a module's flag: numba compiles only the branch it takes, srcad too
+            v = v - 0.1 * np.cos(v)
+        elif DRAG_POWER > 1 and not USE_DRAG:
+            v = v + 0.1 * np.sin(v) ** DRAG_POWER
+        if 0.0 > 0.1:  # never: a literal test
+            v = v / (2.0 + np.cos(v))
+    return np.sum(v * v)
+
+
+def relax_reference(v, steps):
+    for t in range(steps):
+        v = v + 0.1 * np.sin(v) ** 2
+    return np.sum(v * v)
+
+
+def test_branches_a_modules_flags_decide_are_the_only_ones_differentiated():
+    v = np.linspace(-0.5, 1.0, 4)
+    gradient = srcad.grad(relax)(v, 3)
+    for k in range(4):
+        def along(t, k=k):
+            moved = v.copy()
+            moved[k] = t
+            return relax_reference(moved, 3)
+        assert gradient[k] == pytest.approx(plain_central_difference(along, (v[k],), 0), rel=1e-6)
+    assert "np.cos" not in srcad.source(relax, "normalized")

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import bad_programs
@@ -164,3 +165,35 @@ def test_a_slow_matrix_product_is_reported_at_the_users_line_in_srcads_words(tmp
     assert "ascontiguousarray" in warning_line
     assert said[performance[0] + 1].strip() == "return np.sum(np.sin(x[:, ::2].T @ y))"
     assert not any(word in result.stderr for word in TRACEBACK_WORDS), result.stderr
+
+
+def flatten_and_scale(grid):
+    flat = grid.ravel()
+    flat[0] = 2.0 * flat[0]
+    return np.sum(flat * flat)
+
+
+def scaled_energy(cells):
+    energy = flatten_and_scale(cells)
+    return energy
+
+
+def test_a_refusal_inside_an_inlined_helper_speaks_of_the_helpers_own_names():
+    """srcad renames an inlined helper's variables apart (``flatten_and_scale_flat``); the message
+    says ``flat``, names the helper, and points at the line calling it."""
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(scaled_energy)(np.ones((2, 2)))
+    message = str(caught.value)
+    assert "'flat' = cells.ravel()" in message and "flatten_and_scale_flat" not in message, message
+    assert "(in flatten_and_scale, called on this line)" in message
+    assert caught.value.lineno == scaled_energy.__code__.co_firstlineno + 1
+
+
+def test_an_undefined_module_is_named_at_its_use(tmp_path):
+    script = tmp_path / "forgot_numpy.py"
+    script.write_text("import numpy\nimport srcad\n\n\ndef f(x):\n    return np.sum(x * x)\n\n\n"
+                      "try:\n    srcad.grad(f)(numpy.ones(3))\nexcept srcad.DifferentiabilityError as error:\n    print(error)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"{script}:6:12: name 'np' is not defined" in result.stdout, result.stdout
+    assert "import numpy as np" in result.stdout

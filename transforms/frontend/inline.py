@@ -113,6 +113,8 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
                        if isinstance(atom, cst.Name) and parameter not in assigned})
     local_names = ({param.name.value for param in definition.params.params} | assigned) - set(passed)
     renamed = {name: flattener.names.fresh(f"{prefix}_{name}") for name in sorted(local_names)} | passed
+    flattener.inlined_names.update({renamed[name]: (prefix, name) for name in local_names})
+    flattener.inlined_names.update({renamed[name]: told for name, told in normalized.inlined_names.items() if name in renamed})
     renamed_constants = {}
     for name, value in normalized.constants.items():  # the callee's globals, as the caller's constants
         if not _same_constant(flattener.constants.get(name, value), value) or name in flattener.parsed.local_names:

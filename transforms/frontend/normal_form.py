@@ -27,6 +27,7 @@ class NormalForm:
         )
         self.constants = normalizer.constants
         self.call_rules = normalizer.call_rules  # see rules.overlay: every later stage runs under it
+        self.inlined_names = normalizer.inlined_names  # for messages in the user's words (pipeline.py)
         self.reads_before_writing = normalizer.reads_before_writing  # see overlaps.py
         self.output_structure = normalizer.output_structure  # None: one value; else srcad.structure.Structure
         with rules.overlay(self.call_rules):  # the passes read calls that stay calls as operations

@@ -75,6 +75,50 @@ def _literal(value):
 
 CONSTANT_ARRAY_LIMIT = 10_000  # elements of a module-level array copied into generated code
 
+_UNDECIDED = object()
+_COMPARED = {cst.LessThan: lambda a, b: a < b, cst.LessThanEqual: lambda a, b: a <= b, cst.GreaterThan: lambda a, b: a > b,
+             cst.GreaterThanEqual: lambda a, b: a >= b, cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b}
+_COMBINED = {cst.Add: lambda a, b: a + b, cst.Subtract: lambda a, b: a - b, cst.Multiply: lambda a, b: a * b}
+
+
+def _decided(parsed, test):
+    """The value of an ``if``'s test made of numbers alone (literals, the module's constants and
+    flags, compared and combined), or _UNDECIDED. numba compiles only the branch such a test takes
+    and types nothing in the other, so srcad keeps that branch alone too."""
+    if isinstance(test, (cst.Integer, cst.Float)):
+        return test.evaluated_value
+    if isinstance(test, (cst.Name, cst.Attribute)):
+        if isinstance(test, cst.Name) and test.value in ("True", "False"):
+            return test.value == "True"
+        resolved = parsed.resolve(test)
+        if resolved.kind == "constant" and isinstance(resolved.value, (bool, int, float)):
+            return resolved.value
+        return _UNDECIDED
+    if isinstance(test, cst.UnaryOperation):
+        value = _decided(parsed, test.expression)
+        if value is _UNDECIDED:
+            return _UNDECIDED
+        return not value if isinstance(test.operator, cst.Not) else -value if isinstance(test.operator, cst.Minus) else value
+    if isinstance(test, cst.BinaryOperation) and type(test.operator) in _COMBINED:
+        left, right = _decided(parsed, test.left), _decided(parsed, test.right)
+        return _UNDECIDED if _UNDECIDED in (left, right) else _COMBINED[type(test.operator)](left, right)
+    if isinstance(test, cst.BooleanOperation):
+        left, right = _decided(parsed, test.left), _decided(parsed, test.right)
+        if _UNDECIDED in (left, right):
+            return _UNDECIDED
+        return (left and right) if isinstance(test.operator, cst.And) else (left or right)
+    if isinstance(test, cst.Comparison):
+        left = _decided(parsed, test.left)
+        result = True
+        for target in test.comparisons:
+            right = _decided(parsed, target.comparator)
+            if _UNDECIDED in (left, right) or type(target.operator) not in _COMPARED:
+                return _UNDECIDED
+            result = result and _COMPARED[type(target.operator)](left, right)
+            left = right
+        return result
+    return _UNDECIDED
+
 
 class _Temporary(cst.Name):
     """A name this pass made for a value it flattened: an atom, not a user variable to look up."""
@@ -118,6 +162,7 @@ class Normalizer:
         self.tuples = TupleVariables(self.names, self.error)  # which variables hold tuples, and their parts
         self.constants = {}  # global or closure name -> number, defined at the top of generated modules
         self.call_rules = {}  # the rules of calls that stay calls, by the name the code calls (rules.overlay)
+        self.inlined_names = {}  # an inlined helper's variable, as renamed here -> (the helper's name, its own name)
         self.source_lines = parsed.source.splitlines()
         self.number_lists = number_lists(parsed.definition, self.error)  # v = [a, b]: read as arrays
 
@@ -401,6 +446,13 @@ class Normalizer:
 
     # -- control flow --------------------------------------------------------------------------
     def compound_If(self, node):
+        decided = _decided(self.parsed, node.test)
+        if decided is not _UNDECIDED:  # if USE_DRAG: (a module's flag): only the branch taken, as numba compiles it
+            if decided:
+                return self.block(node.body.body)
+            if isinstance(node.orelse, cst.If):
+                return self.statement(node.orelse)
+            return self.block(node.orelse.body.body) if isinstance(node.orelse, cst.Else) else []
         computed = []  # helpers the test calls, computed before it
         test = self.inactive(node.test, statements=computed)
         body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
@@ -682,6 +734,9 @@ class Normalizer:
                 )
         function = node.func
         if isinstance(function, cst.Attribute) and not _is_module(self.parsed.resolve(function.value)):
+            if isinstance(function.value, cst.Name) and self.parsed.resolve(function.value).value is MISSING:
+                raise self.error(f"name {function.value.value!r} is not defined", function.value,
+                                 "Import it: import numpy as np" if function.value.value == "np" else None)
             return array_expressions.method_call(self, node, statements, into)  # a.sum(), np.abs(x).dot(y)
         resolved = self.parsed.resolve(function)
         callee = resolved.name
