@@ -212,3 +212,20 @@ def test_each_reverse_loop_is_named_after_its_own_line():
 def test_a_helper_writing_two_halves_of_its_result():
     args = (1.0 + np.arange(6.0) / 10, np.array([1.1, 0.4, 0.1, 0.4]), 4, 0.05)
     _check(predator_prey_steps, args, (0, 1))
+
+
+def ravel_read_then_base_written(x, y, s):
+    y = np.tanh(y) + 0.1 * np.sin(x.ravel() + 0.9)  # x.ravel(): a view of x where x is contiguous
+    x[0, 0] = np.cos(s)  # written after the read: a fused loop must not read x.ravel() after it
+    return np.sum(y) + np.sum(x ** 3)
+
+
+def test_a_fused_loop_does_not_read_a_raveled_array_after_a_write_to_its_base():
+    """Found by the array hunt: the loop computing y was moved past ``x[0, 0] = ...`` (x.ravel() taken
+    as a copy), so the value and the gradient read the new x[0, 0]."""
+    args = lambda: (np.array([[-0.67, 0.21], [0.3, 1.25]]), np.array([-0.16, -0.67, -0.59, 0.94]), 1.37)  # noqa: E731
+    value, gradients = srcad.value_and_grad(ravel_read_then_base_written, wrt=(0, 1, 2))(*args())
+    assert value == pytest.approx(ravel_read_then_base_written(*args()), rel=1e-14)
+    on_copies = lambda x, y, s: ravel_read_then_base_written(x.copy(), y.copy(), s)  # noqa: E731 (it writes x)
+    for k in range(3):
+        np.testing.assert_allclose(gradients[k], plain_central_differences(on_copies, args(), k), rtol=1e-6, atol=1e-9)

@@ -191,6 +191,24 @@ def array_aliases(body, types):
     return group
 
 
+def possible_aliases(body, types):
+    """``array_aliases`` and the arrays ``b = a.ravel()`` binds: a view of ``a`` where ``a`` is
+    contiguous and a copy where not (it shows at run time), so a statement writing ``a`` may change
+    ``b``. What moves statements past one another (fused runs) must take them as one memory."""
+    group = dict(array_aliases(body, types))
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is None or in_place_update_of(statement) is not None:
+            continue
+        operation = operation_of(target_value[1])
+        if operation.rule == "ravel" and operation.operands and is_array_type(types.get(operation.operands[0].value)):
+            target, source = target_value[0], operation.operands[0].value
+            merged = group.get(source, frozenset([source])) | group.get(target, frozenset([target]))
+            for name in merged:
+                group[name] = merged
+    return group
+
+
 def moves(body, types):
     """ids of the statements ``b = a`` that hand new memory on: ``a`` was bound to new memory earlier
     in the same block (``a = np.empty(n)``, then written), no other name was bound to that memory

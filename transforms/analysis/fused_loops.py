@@ -42,7 +42,7 @@ import libcst as cst
 
 from ..ir import variable_counts
 from ..ir.statements import assignment_of, walk
-from .aliases import array_aliases
+from .aliases import possible_aliases
 from .fused_loop_writer import Hoist, assign
 from .fused_runs import Fuse
 from .fused_steps import integer_literal
@@ -55,7 +55,7 @@ def fused_elementwise(definition, types, names, filename):
     body = definition.body.body
     parameters = [p.name.value for p in definition.params.params]
     bindings = _bindings(definition)
-    context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), array_aliases(body, types),
+    context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), possible_aliases(body, types),
                        variable_counts(definition), bindings, parameters, _integer_constants(definition, bindings))
     fused = definition.visit(Fuse(context))
     if not context.changed:
