@@ -189,3 +189,21 @@ def test_arrays_unpacked_from_new_memory_then_written():
     x = np.array([0.5, 1.2, 0.8, -0.3])
     gradient = srcad.grad(rates_into_new_arrays)(x, 3)
     np.testing.assert_allclose(gradient, plain_central_differences(rates_into_new_arrays, (x, 3), 0), rtol=1e-6, atol=1e-9)
+
+
+def view_written_after_its_base_was_read(x, y, n):
+    x[1, :] -= 0.5 * np.cos(y[:, 0])  # the reverse sweep reads y's values here
+    b1 = y.T  # a view of y...
+    b1 += b1.ravel() @ (np.zeros((3, 3)) + 0.1 * n)  # ...written in place: y's old values must come back
+    return np.sum(y * y) + np.sum(np.sin(x))
+
+
+def test_writes_through_a_view_are_undone_for_the_reads_of_its_base_before_them():
+    """Found by the array hunt (a wrong gradient): the view's binding was computed again in the
+    reverse sweep instead of kept, so its writes were not undone and the adjoint of the first line
+    read y's new values."""
+    args = lambda: (np.array([[1.22, -1.07, 0.84], [-0.1, -1.46, 0.94]]), np.array([[1.01], [0.67], [0.05]]), 3)  # noqa: E731
+    on_copies = lambda x, y, n: view_written_after_its_base_was_read(x.copy(), y.copy(), n)  # noqa: E731
+    gradients = srcad.grad(view_written_after_its_base_was_read, wrt=(0, 1))(*args())
+    for k in range(2):
+        np.testing.assert_allclose(gradients[k], plain_central_differences(on_copies, args(), k), rtol=1e-6, atol=1e-9)

@@ -235,6 +235,8 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 continue
             if name in rebound or (name in (group or {}) and operation.rule not in ("view", "index")):
                 continue  # rebound views are restored; a copy of shared memory is not that memory
+            if name in arrays and name in written:
+                continue  # written in place: kept (recorded), its writes are undone, which other names of its memory rely on
             if name in arrays and operation.rule not in rules.ELEMENTWISE_RULES and operation.rule not in ("view", "index"):
                 continue  # an array is computed again only elementwise or as a view (not a product, a sort...)
             readers = reads.get(name, [])
