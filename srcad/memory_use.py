@@ -163,9 +163,10 @@ def gradient_with_progress(function, wrt, args, kwargs):
 
     worker = threading.Thread(target=compute, name=f"srcad gradient of {run.name}", daemon=True)
     worker.start()
-    shown, told = None, 0
-    while worker.is_alive():
+    shown, told, running = None, 0, True
+    while running:  # (once more after the thread ends: a quick gradient may end before the first look)
         worker.join(0.1)
+        running = worker.is_alive()
         done, total = run.progress()
         if total and shown is None:
             shown = progress.bar(total, f"grad({run.name})", True)
