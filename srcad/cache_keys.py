@@ -83,6 +83,19 @@ def callee_key(function):
     return key
 
 
+def nested_key(kind, helper_key):
+    """The stub key of derivative ``kind`` ("vjp 0", "jvp") of the helper ``callee_key`` names."""
+    return f"{kind}|{helper_key}"
+
+
+def split_key(key):
+    """(kind, the helper's key), or (None, key) for a key of a helper itself."""
+    if "|" not in key:
+        return None, key
+    kind, callee = key.split("|", 1)
+    return kind, callee
+
+
 def findable_by_name(function):
     """Whether a later process can find ``function`` by its name (not a function defined inside another)."""
     return "<locals>" not in function.__qualname__ and function.__module__ is not None

@@ -14,14 +14,16 @@ new argument types, the overload asks srcad for the helper's normalized primal, 
 tangent specialized to those types.
 """
 
+import re
 import threading
 
 from numba import typeof
 from numba.core import types
 from numba.extending import overload
 
+from srcad import nested_calls
 from srcad.argument_types import carries_derivatives
-from srcad.cache_keys import callee_of
+from srcad.cache_keys import callee_of, split_key
 from srcad.compiled import keep_typing_error
 from srcad.errors import DifferentiabilityError
 from srcad.specialize import specializer_of
@@ -46,7 +48,8 @@ def _make_stub(key, what, arity):
     extra = {"primal": [], "reverse": ["y_adj"], "forward": [f"t{k}" for k in range(arity)]}[what]
     parameters = ", ".join(arguments + extra)
     values = f"({parameters},)" if parameters else "()"
-    name = f"{key.split(':')[1].replace('.', '_')}_{what}"
+    kind, callee = split_key(key)
+    name = re.sub(r"\W", "_", f"{kind + '_' if kind else ''}{callee.split(':')[1]}_{what}")
     namespace = {"_in_python": _in_python, "_typed": _typed, "key": key, "what": what}
     exec(
         f"def {name}({parameters}):\n"  # run as Python (NUMBA_DISABLE_JIT=1): the same code, uncompiled
@@ -90,11 +93,14 @@ def _implementation(key, what, argument_types):
     building = getattr(_local, "building", None)
     if building is None:
         building = _local.building = set()
-    function = callee_of(key)
+    kind, callee = split_key(key)
+    function = callee_of(callee)
     if (key, what, signature) in building:
         raise _recursion(function)
     building.add((key, what, signature))
     try:
+        if kind is not None:  # a derivative of the helper (srcad.grad(g)(...) inside differentiated code)
+            return nested_calls.implementation(kind, function, what, signature, _forwarding)
         specializer = specializer_of(function)
         wrt = tuple(k for k, t in enumerate(signature) if carries_derivatives(t))
         if what == "primal":
@@ -119,11 +125,12 @@ def _recursion(function):
     )
 
 
-def _forwarding(compiled, arity, extra, result="r", passed_extra=None):
-    """``def f(a0, ..., *extra): r = compiled(a0, ..., *passed_extra); return result``."""
+def _forwarding(compiled, arity, extra, result="r", passed_extra=None, arguments_passed=True):
+    """``def f(a0, ..., *extra): r = compiled(a0, ..., *passed_extra); return result`` (without
+    ``arguments_passed``: ``compiled(*passed_extra)``)."""
     arguments = ", ".join(f"a{k}" for k in range(arity))
     parameters = ", ".join(p for p in (arguments, extra) if p)
-    passed = ", ".join(p for p in (arguments, extra if passed_extra is None else passed_extra) if p)
+    passed = ", ".join(p for p in (arguments if arguments_passed else "", extra if passed_extra is None else passed_extra) if p)
     namespace = {"compiled": compiled}
     exec(f"def forwarded({parameters}):\n    r = compiled({passed})\n    return {result}\n", namespace)
     return namespace["forwarded"]

@@ -83,6 +83,8 @@ def value_and_grad(function, wrt=0):
         value, *gradients = _run_adjoint(function, wrt_tuple, args, kwargs)
         return value, (tuple(gradients) if isinstance(wrt, tuple) else gradients[0])
 
+    value_and_gradient.srcad_nested = ("value_and_grad", function, wrt)  # called inside differentiated code
+
     return value_and_gradient
 
 
@@ -98,6 +100,7 @@ class Gradient:
         self.progress = progress and not (custom.rules_for(function) or {}).get("reverse")
         specializer_of(function).validate()
         self.__name__ = self.srcad_derived = f"grad({getattr(unwrap(function), '__name__', 'f')})"
+        self.srcad_nested = ("grad", function, wrt)  # called inside differentiated code
         self.__doc__ = f"The gradient of {unwrap(function).__qualname__} with respect to argument(s) {wrt}."
 
     def __call__(self, *args, **kwargs):

@@ -96,7 +96,7 @@ def inline_call(flattener, node, function, statements, into, procedure=False):
     finally:
         stack.pop()
     if _through_derivatives(flattener, function, callee, normalized, arguments, procedure):
-        return _call_with_rule(flattener, callee_call_rule(function, flattener.names, len(arguments)), arguments,
+        return call_with_rule(flattener, callee_call_rule(function, flattener.names, len(arguments)), arguments,
                                statements, into)
     definition = normalized.definition
     body = list(definition.body.body)
@@ -145,11 +145,11 @@ def custom_call(flattener, node, function, statements, into):
     """A call of a function with a ``@srcad.derivative`` rule: one operation, whose rule calls the user's."""
     called = spelled(node.func)
     arguments = bound_arguments(flattener, node, unwrap(function), called, statements)
-    return _call_with_rule(flattener, custom_call_rule(function, flattener.names, len(arguments)), arguments,
+    return call_with_rule(flattener, custom_call_rule(function, flattener.names, len(arguments)), arguments,
                            statements, into)
 
 
-def _call_with_rule(flattener, made, arguments, statements, into):
+def call_with_rule(flattener, made, arguments, statements, into):
     """The call as one operation of the caller, under the name ``made`` gives it (with the module-level
     definitions it needs, and its rule in the table: see ``rules/calls.py``)."""
     alias, definitions, rule = made

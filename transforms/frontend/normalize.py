@@ -49,7 +49,7 @@ from ..ir import assign, bound_names, call, line_marker
 from ..ir.names import GENERATED_MODULE_NAMES, NameFactory, describe
 from ..ir.precedence import spelled
 from ..ir.statements import is_view_subscript
-from . import array_expressions, iteration, tuple_values
+from . import array_expressions, iteration, nested_derivatives, tuple_values
 from .canonical import Canonicalize
 from .einsum import einsum
 from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function, refusal_of_call
@@ -732,6 +732,8 @@ class Normalizer:
                     argument.value,
                     "Write it as a loop: total = 0.0, then for k in range(n): total += ...",
                 )
+        if nested_derivatives.derivative_called(self, node) is not None:  # srcad.grad(energy)(x, k)
+            return nested_derivatives.nested_derivative(self, node, statements, into)
         function = node.func
         if isinstance(function, cst.Attribute) and not _is_module(self.parsed.resolve(function.value)):
             if isinstance(function.value, cst.Name) and self.parsed.resolve(function.value).value is MISSING:

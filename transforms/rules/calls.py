@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 
 from srcad import custom
-from srcad.cache_keys import callee_key
+from srcad.cache_keys import callee_key, nested_key
 from srcad.introspect import unwrap
 
 from . import Rule
@@ -60,8 +60,18 @@ def custom_call_rule(function, names, arity):
 def callee_call_rule(function, names, arity):
     """Like ``custom_call_rule``, for a helper called through its generated derivatives."""
     key = callee_key(unwrap(function))
-    base = key.split(":")[1].replace(".", "_")
-    spelled = derived_names(names, f"{base}_call{arity}", ("", "_adjoint", "_tangent"))
+    return stub_call_rule(key, key.split(":")[1].replace(".", "_") + f"_call{arity}", names, arity)
+
+
+def nested_call_rule(kind, function, names, arity, hint):
+    """Like ``callee_call_rule``, for a derivative of ``function`` called inside differentiated code
+    (``kind``: see ``srcad.nested_calls``), named after ``hint``."""
+    return stub_call_rule(nested_key(kind, callee_key(unwrap(function))), hint, names, arity)
+
+
+def stub_call_rule(key, hint, names, arity):
+    """(name, definitions, rule) of a call through the stubs of ``srcad.callees`` for ``key``."""
+    spelled = derived_names(names, hint, ("", "_adjoint", "_tangent"))
     definitions = {
         name: Spelled(f"srcad.callees.stub({key!r}, {what!r}, {arity})")
         for name, what in zip(spelled, ("primal", "reverse", "forward"))
