@@ -20,7 +20,7 @@ import threading
 import numba
 import numpy
 
-from srcad import recording
+from srcad import nested_calls, recording
 from srcad.argument_types import argument_type, fast_type_key
 from srcad.introspect import unwrap
 from srcad.structure import UNKNOWN, NeedsStructures
@@ -264,7 +264,10 @@ class Kernel:
 
     def _generated(self, stage, signature, device):
         """The source of the module of ``stage`` for ``signature`` on ``device`` (see ``module``)."""
-        return self.normalized().kernel_source(stage, signature, device, self.access(), self.options)
+        normalized = self.normalized()
+        if device == "cuda":  # a CUDA kernel calls no function compiled apart: derivatives inside are inlined
+            normalized = normalized.with_derivatives_inlined(signature, nested_calls.inlined_derivative)
+        return normalized.kernel_source(stage, signature, device, self.access(), self.options)
 
 
 def _device_type_key(args):

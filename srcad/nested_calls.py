@@ -40,6 +40,31 @@ def implementation(kind, function, what, signature, forwarding):
     return _vjp(specializer, int(kind.split()[1]), what, signature, forwarding)
 
 
+def inlined_derivative(kind, function, signature):
+    """For ``transforms/frontend/nested_derivatives.inlined`` (a CUDA kernel's code): (the generated
+    Python function computing derivative ``kind`` of ``function`` for the stub's arguments of
+    ``signature``, the positions of the stub's arguments it takes, the part of its result that is
+    the derivative or None)."""
+    specializer = specializer_of(function)
+    if kind == "jvp":
+        n = len(signature) // 2
+        every = _differentiable(signature[:n])
+        return specializer.tangent_function(every, signature[:n]), list(range(n)) + [n + j for j in every], None
+    arguments, seed = signature[:-1], signature[-1]
+    k = int(kind.split()[1])
+    if k not in _differentiable(arguments):
+        raise _not_float(specializer, k, arguments[k])
+    if not isinstance(seed, types.Float):
+        raise DifferentiabilityError(f"in a CUDA kernel srcad takes srcad.grad of {specializer.name!r} returning one "
+                                     "float only", fix="Return one float from the function srcad.grad takes.")
+    gradient = specializer.gradient_function((k,), arguments, "srcad.grad")
+    if gradient is None:
+        raise DifferentiabilityError(
+            f"in a CUDA kernel srcad cannot take srcad.grad of {specializer.name!r}: it calls a function with a "
+            "@srcad.derivative rule", fix="Write that function's body out, or run the kernel with device='cpu'.")
+    return gradient, list(range(len(signature))), 1
+
+
 def _differentiable(signature):
     return tuple(k for k, t in enumerate(signature) if carries_derivatives(t))
 

@@ -11,6 +11,7 @@ import re
 import sys
 import threading
 
+import libcst as cst
 import numba
 import numpy
 
@@ -18,12 +19,13 @@ from srcad.errors import DifferentiabilityError, error_at_generated_line, first_
 from srcad.transforms import rules
 from srcad.transforms.analysis import activity, fused_loops, infer_types, integer_powers, masks
 from srcad.transforms.forward.tangent import forward_mode
-from srcad.transforms.frontend import single_exit
+from srcad.transforms.frontend import nested_derivatives, single_exit
 from srcad.transforms.kernel import modules as kernel_modules
 from srcad.transforms.kernel.cuda import NotOnCuda
 from srcad.transforms.kernel.threads import user_line
 from srcad.transforms.frontend.normal_form import NormalForm
 from srcad.transforms.ir import UnsupportedHere, names
+from srcad.transforms.ir.statements import assignment_of, walk
 from srcad.transforms.output import emit
 from srcad.transforms.output.dead_stores import without_dead_stores
 from srcad.transforms.reverse.adjoint import reverse_mode
@@ -111,6 +113,30 @@ class Normalized(NormalForm):
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
         )
         return source, adjoint.name.value
+
+    def with_derivatives_inlined(self, signature, derivative_of):
+        """The kernel's normal form with the derivatives it calls inside (``srcad.grad(energy)(x[i], k)``)
+        inlined, generated for the argument types numba finds at each call for ``signature``, as CUDA
+        needs (see ``nested_derivatives.inlined``); self where it calls none."""
+        called = {name for name, value in self.constants.items() if nested_derivatives.is_nested_stub(value)}
+        if not called:
+            return self
+        types, _ = self._types(self.definition, self.source, signature)
+        signatures = {}
+        for statement, _ in walk(self.definition.body.body):
+            assigned = assignment_of(statement)
+            value = assigned[1] if assigned else None
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in called:
+                signatures[value.func.value] = tuple(_type_of(argument.value, types) for argument in value.args)
+        with nested_derivatives.inlined(signatures, derivative_of):
+            inlined = Normalized(self.parsed.function, kernel=True)
+        left = [name for name, value in inlined.constants.items() if nested_derivatives.is_nested_stub(value)]
+        if left:
+            raise DifferentiabilityError(
+                f"srcad cannot run the derivative {left[0]} calls inside a CUDA kernel yet (it is called inside a "
+                "helper whose names clash with the kernel's)", filename=self.parsed.filename,
+                fix="Call srcad.grad(...) in the kernel's own body, or run the kernel with device='cpu'.")
+        return inlined
 
     @_deep_trees
     def kernel_source(self, stage, signature, device, access, options):
@@ -234,6 +260,17 @@ class Normalized(NormalForm):
     def located_error(self, line, why):
         """A DifferentiabilityError at the user line a line of ``self.source`` came from."""
         return error_at_generated_line(self.source, line, why, self.parsed.filename)
+
+
+def _type_of(atom, types):
+    """numba's type of an atom of the normal form: a variable's, or a number's."""
+    from numba.core import types as numba_types
+
+    if isinstance(atom, cst.Name):
+        return types[atom.value]
+    if isinstance(atom, cst.Integer) or (isinstance(atom, cst.UnaryOperation) and isinstance(atom.expression, cst.Integer)):
+        return numba_types.int64
+    return numba_types.float64
 
 
 def _function_from(source, name):

@@ -13,18 +13,63 @@ numbers written there), the same with ``srcad.value_and_grad``, a module-level `
 srcad.grad(g)`` called as ``force(...)``, and ``srcad.jvp(g, (a, b), (da, db))``.
 """
 
+import contextlib
+import threading
+
 import libcst as cst
 
 from srcad.cache_keys import findable_by_name
 from srcad.introspect import helper_function, makes_derivatives, source_lines
 
+from ..ir import assign
 from ..ir.precedence import spelled
-from ..rules.calls import nested_call_rule
+from ..rules.calls import Spelled, nested_call_rule
 from . import tuple_values
 from .inline import bound_arguments, call_with_rule, inline_call
 from .tuples import Packed
 
 _READ = ("grad", "value_and_grad", "jvp")
+
+_inlining = threading.local()  # .signatures, .derivative_of: see ``inlined``
+
+
+@contextlib.contextmanager
+def inlined(signatures, derivative_of):
+    """Normalize with the derivatives called inside the code inlined, for a CUDA kernel (which calls no
+    function compiled apart): ``signatures`` maps the name a call has in the normal form (as normalizing
+    without them named it) to its arguments' numba types, and ``derivative_of(kind, function,
+    signature)`` gives (the generated Python function computing it, the positions of the call's
+    arguments it takes, the part of its tuple result that is the derivative or None)."""
+    _inlining.signatures, _inlining.derivative_of = signatures, derivative_of
+    try:
+        yield
+    finally:
+        _inlining.signatures = _inlining.derivative_of = None
+
+
+def is_nested_stub(value):
+    """Whether a constant of a normal form is the stub of a derivative called inside it."""
+    return isinstance(value, Spelled) and value.startswith("srcad.callees.stub(") and "|" in value
+
+
+def _called(flattener, kind, function, arguments, hint, statements, into):
+    """The derivative ``kind`` of ``function`` at ``arguments``: a call through srcad.callees, or its
+    generated code inlined (see ``inlined``)."""
+    made = nested_call_rule(kind, function, flattener.names, len(arguments), hint)
+    signature = (getattr(_inlining, "signatures", None) or {}).get(made[0])
+    if signature is None:
+        return call_with_rule(flattener, made, arguments, statements, into)
+    derivative, taken, part = _inlining.derivative_of(kind, function, signature)
+    passed = [arguments[k] for k in taken]
+    value = inline_call(flattener, cst.Call(cst.Name(derivative.__name__), [cst.Arg(a) for a in passed]),
+                        derivative, statements, into if part is None else None)
+    if part is None:
+        return value
+    value = value.items[part]
+    if into is not None:
+        statements.append(assign(into, value))
+        return cst.Name(into)
+    return value
 
 
 def derivative_called(flattener, node):
@@ -82,9 +127,9 @@ def nested_derivative(flattener, node, statements, into):
     one = cst.Float("1.0")
     gradients = []
     for k in every:
-        rule = nested_call_rule(f"vjp {k}", function, flattener.names, len(arguments) + 1, f"{callee.__name__}_grad")
         target = into if into is not None and maker == "grad" and not isinstance(wrt, tuple) else None
-        gradients.append(call_with_rule(flattener, rule, arguments + [one], statements, target))
+        gradients.append(_called(flattener, f"vjp {k}", function, arguments + [one], f"{callee.__name__}_grad",
+                                 statements, target))
     gradient = Packed(tuple, gradients) if isinstance(wrt, tuple) else gradients[0]
     if maker == "grad":
         return gradient
@@ -110,8 +155,8 @@ def _jvp(flattener, node, made, function, callee, statements):
         raise flattener.error(f"srcad.jvp needs one primal and one tangent per argument of {callee.__name__} "
                               f"({len(arguments)}) here", node)
     value = inline_call(flattener, _call_of(node, arguments), function, statements, None)
-    rule = nested_call_rule("jvp", function, flattener.names, 2 * len(arguments), f"{callee.__name__}_jvp")
-    return Packed(tuple, [value, call_with_rule(flattener, rule, arguments + list(tangents), statements, None)])
+    tangent = _called(flattener, "jvp", function, arguments + list(tangents), f"{callee.__name__}_jvp", statements, None)
+    return Packed(tuple, [value, tangent])
 
 
 def _call_of(node, arguments):
