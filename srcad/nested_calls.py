@@ -5,7 +5,8 @@ through a stub of ``srcad.callees`` whose key names the derivative it stands for
 for argument types numba typed at the call, which generated code each of the stub's three entries
 runs:
 
-``vjp k`` (``srcad.grad(g, wrt=k)(*a)`` is ``vjp k`` of ``(*a, 1.0)``), stub arguments ``(*a, ybar)``:
+``vjp k`` (``srcad.grad(g, wrt=k)(*a)`` is ``vjp k`` of ``(*a, 1.0)``; ``pullback k``, of ``y, pullback =
+srcad.vjp(g, *a)``, is the same with 0.0 for an integer argument k), stub arguments ``(*a, ybar)``:
   - primal: g's cotangent of argument k for the output's cotangent ``ybar`` (g's adjoint);
   - reverse, given the cotangent ``c`` of that result: the cotangents of ``a`` and of ``ybar``. They are
     the gradient of ``ybar . (J_k c)``, where ``J_k c`` (g's tangent along ``c`` in argument k) is g's
@@ -37,7 +38,7 @@ def implementation(kind, function, what, signature, forwarding):
     specializer = specializer_of(function)
     if kind == "jvp":
         return _jvp(specializer, what, signature, forwarding)
-    return _vjp(specializer, int(kind.split()[1]), what, signature, forwarding)
+    return _vjp(specializer, int(kind.split()[1]), what, signature, forwarding, lenient=kind.startswith("pullback"))
 
 
 def inlined_derivative(kind, function, signature):
@@ -52,6 +53,8 @@ def inlined_derivative(kind, function, signature):
         return specializer.tangent_function(every, signature[:n]), list(range(n)) + [n + j for j in every], None
     arguments, seed = signature[:-1], signature[-1]
     k = int(kind.split()[1])
+    if k not in _differentiable(arguments) and kind.startswith("pullback"):
+        return _zero, [], None
     if k not in _differentiable(arguments):
         raise _not_float(specializer, k, arguments[k])
     if not isinstance(seed, types.Float):
@@ -65,16 +68,27 @@ def inlined_derivative(kind, function, signature):
     return gradient, list(range(len(signature))), 1
 
 
+def _zero():
+    return 0.0
+
+
 def _differentiable(signature):
     return tuple(k for k, t in enumerate(signature) if carries_derivatives(t))
 
 
-def _vjp(specializer, k, what, signature, forwarding):
+def _vjp(specializer, k, what, signature, forwarding, lenient=False):
     arguments, seed = signature[:-1], signature[-1]
     count = len(signature)
     every = _differentiable(arguments)
     if k not in every:
-        raise _not_float(specializer, k, arguments[k])
+        if not lenient:
+            raise _not_float(specializer, k, arguments[k])
+        # a pullback's cotangent of an integer argument: 0.0, a constant
+        parameters = [f"a{j}" for j in range(count)] + {"primal": [], "reverse": ["y_adj"], "forward": [_tangents(count)]}[what]
+        namespace = {}
+        exec(f"def constant({', '.join(parameters)}):\n    return {'0.0' if what != 'reverse' else '(' + '0.0, ' * count + ')'}\n",
+             namespace)
+        return namespace["constant"]
     if what == "primal":
         module = specializer._stage_module("gradient", (k,), arguments, checkpoint=None)
         _check_seed(specializer, module, seed)

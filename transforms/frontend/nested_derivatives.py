@@ -28,7 +28,8 @@ from . import tuple_values
 from .inline import bound_arguments, call_with_rule, inline_call
 from .tuples import Packed
 
-_READ = ("grad", "value_and_grad", "jvp")
+_READ = ("grad", "value_and_grad", "jvp", "vjp", "pullback")
+_CALLED_DIRECTLY = ("jvp", "vjp")  # srcad.jvp(g, ...) and srcad.vjp(g, ...) give values, not functions
 
 _inlining = threading.local()  # .signatures, .derivative_of: see ``inlined``
 
@@ -77,6 +78,11 @@ def derivative_called(flattener, node):
     node) where ``node`` calls a derivative srcad makes (``srcad.grad(g)(x)``, ``force(x)`` with
     ``force = srcad.grad(g)``, ``srcad.jvp(g, ...)``); None for any other call."""
     function = node.func
+    if isinstance(function, cst.Name) and flattener.parsed.resolve(function).kind == "local":
+        pullback = flattener.tuples.part(function)
+        if isinstance(pullback, Packed) and hasattr(pullback.kind, "srcad_pullback_of"):  # y, pullback = srcad.vjp(g, x)
+            return "pullback", pullback.kind.srcad_pullback_of, None, None
+        return None
     if isinstance(function, cst.Call):  # srcad.grad(g, wrt=1)(x, k)
         maker = _maker(flattener, function.func)
         if maker is not None:
@@ -109,7 +115,7 @@ def nested_derivative(flattener, node, statements, into):
     atom, or a Packed for a tuple (several gradients, a value with its gradient, a jvp)."""
     maker, function, wrt, made = derivative_called(flattener, node)
     shown = spelled(node.func) if made is not node else f"srcad.{maker}"
-    if maker not in _READ or (maker == "jvp" and made is not node) or (maker != "jvp" and made is node):
+    if maker not in _READ or (maker in _CALLED_DIRECTLY) != (made is node):
         raise flattener.error(
             f"srcad cannot differentiate through {shown}(...) inside a differentiated function yet",
             node,
@@ -117,11 +123,15 @@ def nested_derivative(flattener, node, statements, into):
             "srcad.jvp(g, primals, tangents); second derivatives of f itself come from srcad.hessian(f) "
             "or srcad.jvp(srcad.grad(f), ...).",
         )
+    if maker == "pullback":
+        return _pulled_back(flattener, node, function, statements)
     if made is not None:
         function, wrt = _made_of(flattener, made, maker)
     callee = _readable(flattener, node, function, shown)
     if maker == "jvp":
         return _jvp(flattener, node, made, function, callee, statements)
+    if maker == "vjp":
+        return _vjp(flattener, node, function, callee, statements)
     arguments = bound_arguments(flattener, node, callee, callee.__name__, statements)
     every = _positions(flattener, node, wrt, len(arguments), callee)
     one = cst.Float("1.0")
@@ -159,6 +169,30 @@ def _jvp(flattener, node, made, function, callee, statements):
     return Packed(tuple, [value, tangent])
 
 
+def _vjp(flattener, node, function, callee, statements):
+    """``y, pullback = srcad.vjp(g, a, b)``: (g's value, a tuple-like ``pullback`` holding the arguments,
+    which ``pullback(ybar)`` reads: see ``_pulled_back``)."""
+    if any(argument.keyword is not None or argument.star for argument in node.args[1:]):
+        raise flattener.error(f"srcad.vjp inside differentiated code takes {callee.__name__}'s arguments positionally",
+                              node)
+    arguments = bound_arguments(flattener, _call_of(node, [a.value for a in node.args[1:]]), callee, callee.__name__,
+                                statements)
+    value = inline_call(flattener, _call_of(node, arguments), function, statements, None)
+    pullback = type("pullback", (tuple,), {"srcad_pullback_of": function})  # the arguments are its parts
+    return Packed(tuple, [value, Packed(pullback, arguments)])
+
+
+def _pulled_back(flattener, node, function, statements):
+    """``pullback(ybar)``: one cotangent per argument of g (0.0 for an integer one), a Packed."""
+    if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
+        raise flattener.error("a pullback takes one argument: the cotangent of the function's value", node)
+    arguments = flattener.tuples.part(node.func).leaves()
+    seed = flattener.operand(node.args[0].value, statements)
+    hint = f"{helper_function(function).__name__}_pullback"
+    return Packed(tuple, [_called(flattener, f"pullback {k}", function, arguments + [seed], hint, statements, None)
+                          for k in range(len(arguments))])
+
+
 def _call_of(node, arguments):
     """A call of ``node``'s function (any: bound_arguments and inline_call read only its arguments)
     with ``arguments``, atoms of the caller."""
@@ -184,7 +218,7 @@ def _made_of(flattener, made, maker):
     wrt = 0
     for position, argument in enumerate(made.args[1:], start=1):
         keyword = argument.keyword.value if argument.keyword is not None else None
-        if maker == "jvp":
+        if maker in _CALLED_DIRECTLY:
             break
         if keyword not in ("wrt", None) or position > 1 or argument.star:
             raise flattener.error(f"srcad.{maker} inside differentiated code takes (g) or (g, wrt=...)", argument)
