@@ -24,6 +24,15 @@ def take_typing_error():
     return error
 
 
+def located(error, source, line, filename):
+    """``error``, kept while typing a call through derivatives, at its own line, or where it has none
+    (a derivative called inside differentiated code: its argument types) at the call's ``line`` of
+    the generated ``source``."""
+    if error.lineno:
+        return error
+    return error_at_generated_line(source, line, error.why, filename, error.fix)
+
+
 class NotOneFloat(TypeError):
     """A function differentiated by ``grad`` (or a second derivative) does not return one float."""
 
@@ -66,7 +75,7 @@ class Compiled:
         except NumbaError as error:
             found = take_typing_error()  # in a helper called through its own derivatives: its line
             if found is not None:
-                raise found from None
+                raise located(found, source, getattr(getattr(error, "loc", None), "line", None), filename) from None
 
             loc = getattr(error, "loc", None)
             custom_rule = [line for line in str(error).splitlines() if "srcad custom rule:" in line]

@@ -127,7 +127,7 @@ _NUMBA_FAILURES = [
 _MARKER = re.compile(r"#(?: adjoint of)? line (\d+): ")
 
 
-def error_at_generated_line(source, line, why, filename):
+def error_at_generated_line(source, line, why, filename, fix=None):
     """A DifferentiabilityError at the user's line that line ``line`` of generated ``source`` came from
     (the ``# line N:`` marker above it), or in ``filename`` without a line where none is known."""
     lineno = 0
@@ -138,8 +138,8 @@ def error_at_generated_line(source, line, why, filename):
                 lineno = int(match.group(1))
                 break
     if not lineno:
-        return DifferentiabilityError(why, filename=filename)
-    return DifferentiabilityError(why, filename=filename, lineno=lineno, col=first_column(filename, lineno))
+        return DifferentiabilityError(why, filename=filename, fix=fix)
+    return DifferentiabilityError(why, filename=filename, lineno=lineno, col=first_column(filename, lineno), fix=fix)
 
 
 def at_users_line(error):

@@ -15,6 +15,7 @@ import libcst as cst
 import numba
 import numpy
 
+from srcad.compiled import located, take_typing_error
 from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
 from srcad.transforms import rules
 from srcad.transforms.analysis import activity, fused_loops, infer_types, integer_powers, masks
@@ -191,6 +192,9 @@ class Normalized(NormalForm):
         except infer_types.TypingFailure as failure:
             if definition is self.definition and self._drop_result_placeholders(failure):
                 return self._types(self.definition, self.source, argument_types)
+            kept = take_typing_error()  # met typing a call through derivatives: the user's error
+            if kept is not None:
+                raise located(kept, source, failure.line, self.parsed.filename) from None
             why = f"this cannot be compiled: {failure.message}"
             raise error_at_generated_line(source, failure.line, why, self.parsed.filename) from None
         for name, value in self.constants.items():  # module-level arrays: frozen, as numba reads globals

@@ -381,10 +381,10 @@ def spring_energy_of(x):
     return np.sum((x[1:] - x[:-1]) ** 2)
 
 
-def forces_from_srcad_grad_in_a_simulation(x0):
+def newton_steps_with_srcad_hessian_in_a_simulation(x0):
     x = x0.copy()
     for _ in range(3):
-        x = x - 0.1 * srcad.grad(spring_energy_of)(x)  # <- here:srcad.grad(spring_energy_of)(x)
+        x = x - 0.1 * srcad.hessian(spring_energy_of)(x) @ x  # <- here:srcad.hessian(spring_energy_of)(x)
     return np.sum(x * x)
 
 
@@ -767,7 +767,7 @@ REFUSED_AT_GRAD = [
     starred_assignment,
     assigns_an_attribute,
     loops_over_a_string,
-    forces_from_srcad_grad_in_a_simulation,
+    newton_steps_with_srcad_hessian_in_a_simulation,
     calls_complex,
     converts_to_string,
     mutually_recursive,
