@@ -348,3 +348,56 @@ def test_a_third_derivative_is_refused_with_what_to_do():
         srcad.hessian(verlet_end)(0.3, 2.0)
     assert "third derivative" in str(caught.value)
     assert caught.value.filename == __file__
+
+
+# -- a second process: generated code finds the inner function by its name ---------------------------------
+USER_MODULE = '''
+import srcad
+
+
+def energy(r, k):
+    return 0.5 * k * (r - 1.0) ** 2 + 0.1 * r ** 3
+
+
+def end(x0, k):
+    x, v = x0, 0.0
+    for _ in range(10):
+        v = v - 0.05 * srcad.grad(energy)(x, k)
+        x = x + 0.05 * v
+    return x * x
+'''
+
+PROBE = '''
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import srcad, user_nested
+print(json.dumps({"gradient": srcad.grad(user_nested.end, wrt=(0, 1))(0.3, 1.5), "libcst": "libcst" in sys.modules}))
+'''
+
+
+def _end_by_hand(x0, k):
+    x, v = x0, 0.0
+    for _ in range(10):
+        v = v + 0.05 * pair_force_by_hand(x, k)
+        x = x + 0.05 * v
+    return x * x
+
+
+def test_a_second_process_loads_it_from_the_cache_and_python_runs_it_without_numba(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "user_nested.py").write_text(USER_MODULE)
+    runs = []
+    for cache, jit_disabled in (("cache", "0"), ("cache", "0"), ("plain", "1")):
+        environment = dict(os.environ, SRCAD_CACHE_DIR=str(tmp_path / cache), NUMBA_DISABLE_JIT=jit_disabled)
+        result = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True, text=True,
+                                env=environment, timeout=600)
+        assert result.returncode == 0, result.stderr
+        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    expected = (_along(lambda t: _end_by_hand(0.3 + t, 1.5)), _along(lambda t: _end_by_hand(0.3, 1.5 + t)))
+    np.testing.assert_allclose(runs[0]["gradient"], expected, rtol=1e-8)
+    assert runs[1]["gradient"] == runs[0]["gradient"] and not runs[1]["libcst"]
+    np.testing.assert_allclose(runs[2]["gradient"], runs[0]["gradient"], rtol=1e-13)
