@@ -23,7 +23,10 @@ def arguments(description, steps, iters, device=False, **more):
     if device:
         parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     for name, (default, text) in more.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default, help=text)
+        if isinstance(default, bool):  # a switch: --kernels
+            parser.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=text)
+        else:
+            parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default, help=text)
     options = parser.parse_args()
     os.makedirs(options.out, exist_ok=True)
     return options

@@ -52,6 +52,8 @@ OPTIMISING = [  # example, a tiny size, the pictures it writes, how many times l
     ("cloth_design.py", ["--steps", "100", "--iters", "8"], ["cloth_loss.png", "cloth_shape.png"], 1.5),
     ("billiards.py", ["--steps", "200", "--iters", "20"], ["billiards_loss.png", "billiards_paths.png", "billiards_shot.gif"],
      10.0),
+    # forces by srcad.grad inside; --check checks the function's and the kernels' gradients
+    ("molecular_dynamics.py", ["--steps", "40", "--iters", "15"], ["md_loss.png", "md_atoms.png"], 3.0),
 ]
 
 
