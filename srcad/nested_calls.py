@@ -95,8 +95,8 @@ def _vjp(specializer, k, what, signature, forwarding, lenient=False):
         return forwarding(module.dispatcher, count, "", "r[1]")
     if what == "reverse":  # (*a, ybar, c): the adjoint of a -> J_k c, seeded with ybar
         along = specializer.tangent_function((k,), arguments)
-        wrt = every + (len(arguments),)
-        module = specializer_of(along)._stage_module("adjoint", wrt, arguments + (arguments[k],), checkpoint=None)
+        # with respect to a only: c's cotangent would be the primal's value again, which no one reads
+        module = specializer_of(along)._stage_module("adjoint", every, arguments + (arguments[k],), checkpoint=None)
         slots = {position: f"r[{1 + index}]" for index, position in enumerate(every)}
         cotangents = ", ".join([slots.get(j, "0.0") for j in range(len(arguments))] + ["r[0]"])
         passed = ", ".join([f"a{j}" for j in range(len(arguments))] + ["y_adj", f"a{len(arguments)}"])
