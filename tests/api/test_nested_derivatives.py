@@ -237,6 +237,24 @@ def force_kernel(x, k, f):
     f[i] = -srcad.grad(pair_energy)(x[i], k[0])
 
 
+def series_energy(r, k):
+    """An energy with a loop: in a CUDA kernel its derivatives use the thread's own stack."""
+    total = 0.0
+    for m in range(1, 4):
+        total += k * math.cos(r * m) / m
+    return total
+
+
+def series_force_by_hand(r, k):
+    return sum(k * np.sin(r * m) for m in range(1, 4))
+
+
+@srcad.kernel
+def series_force_kernel(x, k, f):
+    i = srcad.tid()
+    f[i] = -srcad.grad(series_energy)(x[i], k[0])
+
+
 @srcad.kernel
 def kick_and_drift(x, v, f, dt):
     i = srcad.tid()
@@ -250,26 +268,30 @@ def squares_into(x, loss):
     srcad.atomic_add(loss, 0, x[i] * x[i])
 
 
-def particles_by_hand(k, n=8, steps=20, dt=0.05):
+def particles_by_hand(k, n=8, steps=20, dt=0.05, force=pair_force_by_hand):
     x, v = np.linspace(0.5, 1.5, n), np.zeros(n)
     for _ in range(steps):
-        v = v + dt * pair_force_by_hand(x, k)
+        v = v + dt * force(x, k)
         x = x + dt * v
     return np.sum(x * x)
 
 
-def test_a_force_kernel_calling_srcad_grad_on_the_tape():
+FORCE_KERNELS = [(force_kernel, pair_force_by_hand), (series_force_kernel, series_force_by_hand)]
+
+
+@pytest.mark.parametrize("kernel, force", FORCE_KERNELS, ids=["pair", "series"])
+def test_a_force_kernel_calling_srcad_grad_on_the_tape(kernel, force):
     n = 8
     x, v, f, k, loss = np.linspace(0.5, 1.5, n), np.zeros(n), np.zeros(n), np.array([2.0]), np.zeros(1)
     tape = srcad.Tape()
     with tape:
         for _ in range(20):
-            force_kernel.launch(n, x, k, f)
+            kernel.launch(n, x, k, f)
             kick_and_drift.launch(n, x, v, f, 0.05)
         squares_into.launch(n, x, loss)
-    assert loss[0] == pytest.approx(particles_by_hand(2.0), rel=1e-13)
+    assert loss[0] == pytest.approx(particles_by_hand(2.0, force=force), rel=1e-13)
     tape.backward(loss)
-    assert tape.gradient(k)[0] == pytest.approx(_along(lambda t: particles_by_hand(2.0 + t)), rel=1e-8)
+    assert tape.gradient(k)[0] == pytest.approx(_along(lambda t: particles_by_hand(2.0 + t, force=force)), rel=1e-8)
 
 
 def test_a_force_kernel_inlines_the_derivative_for_cuda():

@@ -22,7 +22,7 @@ from test_kernels import (  # noqa: E402
     reference_in_place, reference_springs, run_user_kernel, smoothed, spring_step, sum_of_squares,
 )
 from test_tape_checkpoints import record_in_place  # noqa: E402
-from test_nested_derivatives import force_kernel, kick_and_drift, particles_by_hand, squares_into  # noqa: E402
+from test_nested_derivatives import FORCE_KERNELS, kick_and_drift, particles_by_hand, squares_into  # noqa: E402
 
 
 def check(name, got, expected, rtol=1e-6, atol=1e-8):
@@ -196,18 +196,19 @@ def sum_of_y(y, loss):
 def forces_from_an_energy():
     """A force kernel calling srcad.grad(energy): on CUDA the derivative is inlined into the kernel."""
     n, k_value = 8, 2.0
-    x, v, f = (cuda.to_device(a) for a in (np.linspace(0.5, 1.5, n), np.zeros(n), np.zeros(n)))
-    k, loss = cuda.to_device(np.array([k_value])), cuda.to_device(np.zeros(1))
-    tape = srcad.Tape()
-    with tape:
-        for _ in range(20):
-            force_kernel.launch(n, x, k, f, device="cuda")
-            kick_and_drift.launch(n, x, v, f, 0.05, device="cuda")
-        squares_into.launch(n, x, loss, device="cuda")
-    check("forces from an energy: loss", loss.copy_to_host()[0], particles_by_hand(k_value), rtol=1e-12)
-    tape.backward(loss)
-    check("forces from an energy: d/dk", tape.gradient(k).copy_to_host(),
-          fd_gradient(lambda q: particles_by_hand(q[0]), np.array([k_value])))
+    for kernel, force in FORCE_KERNELS:
+        x, v, f = (cuda.to_device(a) for a in (np.linspace(0.5, 1.5, n), np.zeros(n), np.zeros(n)))
+        k, loss = cuda.to_device(np.array([k_value])), cuda.to_device(np.zeros(1))
+        tape = srcad.Tape()
+        with tape:
+            for _ in range(20):
+                kernel.launch(n, x, k, f, device="cuda")
+                kick_and_drift.launch(n, x, v, f, 0.05, device="cuda")
+            squares_into.launch(n, x, loss, device="cuda")
+        check(f"{kernel.__name__}: loss", loss.copy_to_host()[0], particles_by_hand(k_value, force=force), rtol=1e-12)
+        tape.backward(loss)
+        check(f"{kernel.__name__}: d/dk", tape.gradient(k).copy_to_host(),
+              fd_gradient(lambda q: particles_by_hand(q[0], force=force), np.array([k_value])))
 
 
 if __name__ == "__main__":

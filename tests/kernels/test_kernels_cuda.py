@@ -22,7 +22,7 @@ from test_kernels import (  # noqa: E402
     sum_of_squares, weighted_square_sum,
 )
 from test_tape_checkpoints import advance, forces  # noqa: E402
-from test_nested_derivatives import force_kernel  # noqa: E402
+from test_nested_derivatives import force_kernel, series_force_kernel  # noqa: E402
 
 _EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 sys.path.insert(0, _EXAMPLES)
@@ -35,6 +35,7 @@ F64, F32, I64, GRID = types.float64[::1], types.float32[::1], types.int64[::1], 
 KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint kernel must add atomically
     "spring_step": (spring_step, (F64, F64, F64, F64, F64, types.float64), False, True),
     "force_kernel": (force_kernel, (F64, F64, F64), False, True),  # srcad.grad(energy) inside: inlined
+    "series_force_kernel": (series_force_kernel, (F64, F64, F64), False, True),  # ... an energy with a loop
     "sum_of_squares": (sum_of_squares, (F64, F64), True, False),
     "euler_in_place": (euler_in_place, (F64, F64, F64, types.float64), False, True),
     "scatter": (scatter, (F64, I64, F64, F64), True, False),
@@ -104,7 +105,7 @@ def _run_simulations(simulated):
     assert result.returncode == 0, result.stdout + result.stderr
     # four user kernels: a loss each, 5 gradients; the table: 2; differentiable calls on device arrays: 2;
     # block sums: 4, a NumPy array refused after fast launches: 1, a module's numbers: 1; a checkpointed tape: 4
-    assert result.stdout.count("ok ") == 8 + 4 + 5 + 2 + 2 + 4 + 1 + 1 + 4 + 2
+    assert result.stdout.count("ok ") == 8 + 4 + 5 + 2 + 2 + 4 + 1 + 1 + 4 + 4
 
 
 def test_simulations_on_the_cuda_simulator():

@@ -428,3 +428,25 @@ def scaled_ones(w, n):
 
 def test_first_writes_whose_old_values_an_adjoint_reads_save_them():
     _check(scaled_ones, (np.random.default_rng(7).normal(size=4), 3), (0,))
+
+
+def index_bound_before_its_loop(x, k):
+    m = 0  # a loop's index, given a value first: still one value per iteration (was taken as invariant)
+    s = 0.0
+    if x > -100.0:  # (not at the top level: the loop is reversed after it ends, not term by term)
+        for m in range(1, 4):
+            r = x * m
+            a = 1.0 / m
+            c = a * k
+            s += c * math.sin(r)
+    return s * s + m
+
+
+def test_a_loop_index_assigned_before_its_loop_is_not_invariant():
+    """Found by nested derivatives (the generated gradient binds ``m = 0`` before its loop): the values
+    computed from the index were read stale by the reverse sweep, neither kept nor computed again."""
+    _check(index_bound_before_its_loop, (0.7, 2.0), (0, 1))
+    x, k = 0.7, 2.0
+    s = sum(k / m * math.sin(x * m) for m in range(1, 4))
+    expected = (2 * s * sum(k * math.cos(x * m) for m in range(1, 4)), 2 * s * sum(math.sin(x * m) / m for m in range(1, 4)))
+    np.testing.assert_allclose(srcad.grad(index_bound_before_its_loop, wrt=(0, 1))(x, k), expected, rtol=1e-12)

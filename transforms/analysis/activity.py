@@ -357,6 +357,8 @@ def _invariant_names(body, parameters, assignments, steady_shapes, variables):
     value (``b.ravel()``) is invariant only where ``b`` is.
     """
     single = {}
+    # a loop's index takes a value per iteration, whatever it held before (`m = 0`, then `for m in ...`)
+    loop_indices = {s.target.value for s, _ in walk(body) if isinstance(s, cst.For) and isinstance(s.target, cst.Name)}
     for statement, _ in walk(body):
         target_value = assignment_of(statement)
         if target_value is not None:
@@ -368,7 +370,7 @@ def _invariant_names(body, parameters, assignments, steady_shapes, variables):
     while changed:
         changed = False
         for name, values in single.items():
-            if name in invariant or len(values) != 1:
+            if name in invariant or len(values) != 1 or name in loop_indices:
                 continue
             names = names_in(values[0]) | (variables_in(values[0]) & variables)  # b of b.ravel() too
             if _is_size_of_a_binding(values[0]):
