@@ -17,6 +17,8 @@ tangent specialized to those types.
 import re
 import threading
 
+import numpy
+
 from numba import typeof
 from numba.core import types
 from numba.extending import overload
@@ -100,7 +102,7 @@ def _implementation(key, what, argument_types):
     building.add((key, what, signature))
     try:
         if kind is not None:  # a derivative of the helper (srcad.grad(g)(...) inside differentiated code)
-            return nested_calls.implementation(kind, function, what, signature, _forwarding)
+            return nested_calls.implementation(kind, function, what, signature, _forwarding, argument_types)
         specializer = specializer_of(function)
         wrt = tuple(k for k, t in enumerate(signature) if carries_derivatives(t))
         if what == "primal":
@@ -131,6 +133,6 @@ def _forwarding(compiled, arity, extra, result="r", passed_extra=None, arguments
     arguments = ", ".join(f"a{k}" for k in range(arity))
     parameters = ", ".join(p for p in (arguments, extra) if p)
     passed = ", ".join(p for p in (arguments if arguments_passed else "", extra if passed_extra is None else passed_extra) if p)
-    namespace = {"compiled": compiled}
+    namespace = {"compiled": compiled, "np": numpy}  # (np: zeros for a tangent known to be zero)
     exec(f"def forwarded({parameters}):\n    r = compiled({passed})\n    return {result}\n", namespace)
     return namespace["forwarded"]

@@ -31,14 +31,31 @@ from srcad.errors import DifferentiabilityError
 from srcad.specialize import specializer_of
 
 
-def implementation(kind, function, what, signature, forwarding):
+def implementation(kind, function, what, signature, forwarding, passed_types):
     """A Python function running the stub's ``what`` for arguments of ``signature`` (the stub's own
     arguments: g's and then ``ybar``, or g's and their tangents); ``forwarding`` is
-    ``srcad.callees._forwarding``."""
+    ``srcad.callees._forwarding``; ``passed_types``: the types of everything the stub is passed
+    (a tangent the caller knows to be zero comes as 0.0, an array's too)."""
     specializer = specializer_of(function)
+    zeros = _Zeros(signature, passed_types)
     if kind == "jvp":
-        return _jvp(specializer, what, signature, forwarding)
-    return _vjp(specializer, int(kind.split()[1]), what, signature, forwarding, lenient=kind.startswith("pullback"))
+        return _jvp(specializer, what, signature, forwarding, zeros)
+    return _vjp(specializer, int(kind.split()[1]), what, signature, forwarding, zeros, lenient=kind.startswith("pullback"))
+
+
+class _Zeros:
+    """How forwarded code passes a tangent: as given, or ``np.zeros_like(a)`` where an array's tangent
+    comes as the number 0.0 (a constant the caller's tangent code knows is zero)."""
+
+    def __init__(self, signature, passed_types):
+        self.signature, self.passed_types = signature, passed_types
+
+    def __call__(self, name, position, of):
+        """``name``, the parameter at ``position`` among the passed, tangent of argument ``of``."""
+        argument, given = self.signature[of], self.passed_types[position]
+        if isinstance(argument, types.Array) and not isinstance(given, types.Array):
+            return f"np.zeros_like(a{of})"
+        return name
 
 
 def inlined_derivative(kind, function, signature):
@@ -76,7 +93,7 @@ def _differentiable(signature):
     return tuple(k for k, t in enumerate(signature) if carries_derivatives(t))
 
 
-def _vjp(specializer, k, what, signature, forwarding, lenient=False):
+def _vjp(specializer, k, what, signature, forwarding, zeros, lenient=False):
     arguments, seed = signature[:-1], signature[-1]
     count = len(signature)
     every = _differentiable(arguments)
@@ -105,17 +122,17 @@ def _vjp(specializer, k, what, signature, forwarding, lenient=False):
     gradient = _gradient_function(specializer, every, arguments)
     along = every + (len(arguments),)
     module = specializer_of(gradient)._stage_module("tangent", along, arguments + (seed,))
-    passed = ", ".join([f"a{j}" for j in range(count)] + [f"t{j}" for j in along])
+    passed = ", ".join([f"a{j}" for j in range(count)] + [zeros(f"t{j}", count + j, j) for j in along])
     return forwarding(module.dispatcher, count, _tangents(count), f"r[1][{1 + every.index(k)}]", passed,
                       arguments_passed=False)
 
 
-def _jvp(specializer, what, signature, forwarding):
+def _jvp(specializer, what, signature, forwarding, zeros):
     count = len(signature)
     arguments = signature[: count // 2]
     n = len(arguments)
     every = _differentiable(arguments)
-    tangents_of = ", ".join(f"a{n + j}" for j in every)
+    tangents_of = ", ".join(zeros(f"a{n + j}", n + j, j) for j in every)
     if what == "primal":
         module = specializer._stage_module("tangent", every, arguments)
         return forwarding(module.dispatcher, count, "", "r[1]", ", ".join(f"a{j}" for j in range(n)) + ", " + tangents_of,
@@ -123,7 +140,7 @@ def _jvp(specializer, what, signature, forwarding):
     tangent = specializer.tangent_function(every, arguments)
     inputs = arguments + tuple(arguments[j] for j in every)  # the tangent function's: a, then t of every
     wrt = every + tuple(range(n, len(inputs)))
-    passed = ", ".join([f"a{j}" for j in range(n)] + [f"a{n + j}" for j in every])
+    passed = ", ".join([f"a{j}" for j in range(n)] + [zeros(f"a{n + j}", n + j, j) for j in every])
     if what == "reverse":
         module = specializer_of(tangent)._stage_module("gradient", wrt, inputs, checkpoint=None)
         slots = {position: f"r[{1 + index}]" for index, position in enumerate(every)}
@@ -132,7 +149,7 @@ def _jvp(specializer, what, signature, forwarding):
         return forwarding(module.dispatcher, count, "y_adj", f"({cotangents},)", passed + ", y_adj",
                           arguments_passed=False)
     module = specializer_of(tangent)._stage_module("tangent", wrt, inputs)
-    second = ", ".join([f"t{j}" for j in every] + [f"t{n + j}" for j in every])
+    second = ", ".join([zeros(f"t{j}", count + j, j) for j in every] + [zeros(f"t{n + j}", count + n + j, j) for j in every])
     return forwarding(module.dispatcher, count, _tangents(count), "r[1]", passed + ", " + second, arguments_passed=False)
 
 

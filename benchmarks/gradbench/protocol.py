@@ -7,7 +7,7 @@ import sys
 import time
 import traceback
 
-EVALS = ("hello", "lse", "llsq", "ode", "kmeans", "gmm")
+EVALS = ("hello", "lse", "llsq", "ode", "kmeans", "gmm", "particle", "saddle")
 
 
 def timed(function, *args):

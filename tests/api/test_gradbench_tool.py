@@ -154,3 +154,21 @@ def test_gmm(tool):
     for name, value in parts.items():
         np.testing.assert_allclose(jacobian[name], central(lambda v, name=name: reference(**{name: v}), value),
                                    rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+# particle and saddle take derivatives inside the function differentiated (nested derivatives), in
+# the four combinations of forward and reverse mode; the values are GradBench's (its eval scripts
+# hold them, from Pearlmutter and Siskind's benchmark run by GradBench's other tools)
+PARTICLE_W = 0.2071918746486116
+SADDLE_POINT = [8.246324826140356e-06] * 4
+
+
+@pytest.mark.parametrize("function", ["rr", "ff", "fr", "rf"])
+def test_particle(tool, function):
+    assert evaluate(tool, "particle", function, {"w": 0.0}, runs=1) == pytest.approx(PARTICLE_W, abs=1e-9)
+
+
+@pytest.mark.parametrize("function", ["rr", "ff", "fr", "rf"])
+def test_saddle(tool, function):
+    point = evaluate(tool, "saddle", function, {"start": [1.0, 1.0]}, runs=1)
+    np.testing.assert_allclose(point, SADDLE_POINT, rtol=1e-6, atol=1e-12)
