@@ -129,6 +129,8 @@ class Normalized(NormalForm):
             value = assigned[1] if assigned else None
             if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in called:
                 signatures[value.func.value] = tuple(_type_of(argument.value, types) for argument in value.args)
+        signatures = {position: signatures[name] for position, name in enumerate(self.derivatives_called)
+                      if name in signatures}
         with nested_derivatives.inlined(signatures, derivative_of):
             inlined = Normalized(self.parsed.function, kernel=True)
         left = [name for name, value in inlined.constants.items() if nested_derivatives.is_nested_stub(value)]

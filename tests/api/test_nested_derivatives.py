@@ -294,6 +294,36 @@ def test_a_force_kernel_calling_srcad_grad_on_the_tape(kernel, force):
     assert tape.gradient(k)[0] == pytest.approx(_along(lambda t: particles_by_hand(2.0 + t, force=force)), rel=1e-8)
 
 
+@srcad.kernel
+def every_form_kernel(x, k, f):
+    i = srcad.tid()
+    e, de = srcad.jvp(pair_energy, (x[i], k[0]), (1.0, 0.0))
+    _, pullback = srcad.vjp(pair_energy, x[i], k[0])
+    gx, gk = pullback(2.0)
+    f[i] = de * e + gx * gk
+
+
+def every_form_kernel_by_hand(x, k):
+    e = 0.5 * k * (x - 1.0) ** 2 + 0.1 * x ** 3
+    return -pair_force_by_hand(x, k) * e + 2.0 * -pair_force_by_hand(x, k) * 2.0 * 0.5 * (x - 1.0) ** 2
+
+
+def test_jvp_and_vjp_in_a_kernel_on_the_tape():
+    x, k, f, loss = np.array([0.3, 0.9, 1.4]), np.array([1.7]), np.zeros(3), np.zeros(1)
+    tape = srcad.Tape()
+    with tape:
+        every_form_kernel.launch(3, x, k, f)
+        squares_into.launch(3, f, loss)
+    np.testing.assert_allclose(f, every_form_kernel_by_hand(x, 1.7), rtol=1e-13)
+    tape.backward(loss)
+
+    def loss_by_hand(x, k):
+        return np.sum(every_form_kernel_by_hand(x, k) ** 2)
+
+    np.testing.assert_allclose(tape.gradient(x), _gradient_by_differences(lambda v: loss_by_hand(v, 1.7), x), rtol=1e-8)
+    assert tape.gradient(k)[0] == pytest.approx(_along(lambda t: loss_by_hand(x, 1.7 + t)), rel=1e-8)
+
+
 def test_a_force_kernel_inlines_the_derivative_for_cuda():
     pytest.importorskip("numba.cuda")
     from numba.core import types
@@ -302,6 +332,8 @@ def test_a_force_kernel_inlines_the_derivative_for_cuda():
     for stage in ("forward", "adjoint"):
         source = force_kernel.module(stage, signature, "cuda").source
         assert "srcad.callees" not in source and "pair_energy_adjoint_" in source, source
+        source = every_form_kernel.module(stage, signature, "cuda").source
+        assert "srcad.callees" not in source and "pair_energy_tangent_" in source, source
 
 
 # -- refused, each at the user's line --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from test_kernels import (  # noqa: E402
     sum_of_squares, weighted_square_sum,
 )
 from test_tape_checkpoints import advance, forces  # noqa: E402
-from test_nested_derivatives import force_kernel, series_force_kernel  # noqa: E402
+from test_nested_derivatives import every_form_kernel, force_kernel, series_force_kernel  # noqa: E402
 
 _EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
 sys.path.insert(0, _EXAMPLES)
@@ -36,6 +36,7 @@ KERNELS = {  # kernel -> its argument types, and whether its forward / adjoint k
     "spring_step": (spring_step, (F64, F64, F64, F64, F64, types.float64), False, True),
     "force_kernel": (force_kernel, (F64, F64, F64), False, True),  # srcad.grad(energy) inside: inlined
     "series_force_kernel": (series_force_kernel, (F64, F64, F64), False, True),  # ... an energy with a loop
+    "every_form_kernel": (every_form_kernel, (F64, F64, F64), False, True),  # srcad.jvp, srcad.vjp inside
     "sum_of_squares": (sum_of_squares, (F64, F64), True, False),
     "euler_in_place": (euler_in_place, (F64, F64, F64, types.float64), False, True),
     "scatter": (scatter, (F64, I64, F64, F64), True, False),

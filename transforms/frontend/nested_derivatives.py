@@ -32,15 +32,30 @@ _READ = ("grad", "value_and_grad", "jvp", "vjp", "pullback")
 _CALLED_DIRECTLY = ("jvp", "vjp")  # srcad.jvp(g, ...) and srcad.vjp(g, ...) give values, not functions
 
 _inlining = threading.local()  # .signatures, .derivative_of: see ``inlined``
+_order = threading.local()  # .calls: the names of the derivatives called, in the order normalizing met them
+
+
+@contextlib.contextmanager
+def counted():
+    """Around a normalization: yields the list of the names its derivative calls get, in the order met
+    (the helpers' own included); a normalization inside another (a helper's) adds to the outer one's."""
+    outermost = getattr(_order, "calls", None) is None
+    if outermost:
+        _order.calls = []
+    try:
+        yield _order.calls
+    finally:
+        if outermost:
+            _order.calls = None
 
 
 @contextlib.contextmanager
 def inlined(signatures, derivative_of):
     """Normalize with the derivatives called inside the code inlined, for a CUDA kernel (which calls no
-    function compiled apart): ``signatures`` maps the name a call has in the normal form (as normalizing
-    without them named it) to its arguments' numba types, and ``derivative_of(kind, function,
-    signature)`` gives (the generated Python function computing it, the positions of the call's
-    arguments it takes, the part of its tuple result that is the derivative or None)."""
+    function compiled apart): ``signatures`` maps the position of a call in the order normalizing meets
+    them (``counted``) to its arguments' numba types, and ``derivative_of(kind, function, signature)``
+    gives (the generated Python function computing it, the positions of the call's arguments it takes,
+    the part of its tuple result that is the derivative or None)."""
     _inlining.signatures, _inlining.derivative_of = signatures, derivative_of
     try:
         yield
@@ -57,7 +72,10 @@ def _called(flattener, kind, function, arguments, hint, statements, into):
     """The derivative ``kind`` of ``function`` at ``arguments``: a call through srcad.callees, or its
     generated code inlined (see ``inlined``)."""
     made = nested_call_rule(kind, function, flattener.names, len(arguments), hint)
-    signature = (getattr(_inlining, "signatures", None) or {}).get(made[0])
+    calls = getattr(_order, "calls", None)
+    signature = (getattr(_inlining, "signatures", None) or {}).get(len(calls) if calls is not None else None)
+    if calls is not None:
+        calls.append(made[0])
     if signature is None:
         return call_with_rule(flattener, made, arguments, statements, into)
     derivative, taken, part = _inlining.derivative_of(kind, function, signature)
@@ -186,7 +204,9 @@ def _pulled_back(flattener, node, function, statements):
     """``pullback(ybar)``: one cotangent per argument of g (0.0 for an integer one), a Packed."""
     if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
         raise flattener.error("a pullback takes one argument: the cotangent of the function's value", node)
-    arguments = flattener.tuples.part(node.func).leaves()
+    # the arguments vjp was called with, as the pullback's parts hold them (each taken as an atom of the
+    # caller's, the way a call's result is)
+    arguments = [flattener.result(leaf, statements, None) for leaf in flattener.tuples.part(node.func).leaves()]
     seed = flattener.operand(node.args[0].value, statements)
     hint = f"{helper_function(function).__name__}_pullback"
     return Packed(tuple, [_called(flattener, f"pullback {k}", function, arguments + [seed], hint, statements, None)

@@ -9,7 +9,7 @@ when it is inlined (``inline.py`` makes a ``NormalForm`` of it through ``Normali
 from .. import rules
 from ..ir import all_names, names
 from ..ir.statements import assignment_of, element_write_of, in_place_update_of, operation_of, walk
-from . import normalize, parse, single_exit, versions
+from . import nested_derivatives, normalize, parse, single_exit, versions
 from .stores import forwarded_stores
 
 
@@ -21,10 +21,13 @@ class NormalForm:
 
     def __init__(self, function, procedure=False, structures=None, kernel=False, inline_everything=False):
         self.parsed = parse.parse_function(function)
-        definition, normalizer = normalize.normalize(
-            self.parsed, procedure, structures, kernel, inline_everything=kernel or inline_everything,
-            normal_form_of=NormalForm,
-        )
+        with nested_derivatives.counted() as derivatives_called:
+            definition, normalizer = normalize.normalize(
+                self.parsed, procedure, structures, kernel, inline_everything=kernel or inline_everything,
+                normal_form_of=NormalForm,
+            )
+        # the names the derivatives called inside get, in the order met (see nested_derivatives.inlined)
+        self.derivatives_called = list(derivatives_called)
         self.constants = normalizer.constants
         self.call_rules = normalizer.call_rules  # see rules.overlay: every later stage runs under it
         self.inlined_names = normalizer.inlined_names  # for messages in the user's words (pipeline.py)
