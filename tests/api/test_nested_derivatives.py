@@ -108,6 +108,32 @@ def test_value_and_grad_jvp_and_vjp_inside():
     assert along == pytest.approx(_along(lambda t: every_form_by_hand(x + 0.25 * t, k + t)), rel=1e-8)
 
 
+def weighted_sines(x, n, w):
+    return np.sum(np.sin(x) * w) * n
+
+
+@srcad.differentiable
+def directional(x, w):
+    _, along_x = srcad.jvp(weighted_sines, (x, 3, w), (np.ones(3), None, None))  # None: a zero tangent
+    _, along_w = srcad.jvp(weighted_sines, (x, 3, w), (None, None, 1.0))
+    return along_x * along_x + along_w
+
+
+def directional_by_hand(x, w):
+    return (3.0 * np.sum(np.cos(x) * w)) ** 2 + 3.0 * np.sum(np.sin(x))
+
+
+def test_jvp_inside_with_zero_tangents_of_arrays_and_integers():
+    x, w = np.array([0.1, 0.5, 0.9]), 1.3
+    assert directional(x, w) == pytest.approx(directional_by_hand(x, w), rel=1e-14)
+    gradient_x, gradient_w = srcad.grad(directional, wrt=(0, 1))(x, w)
+    np.testing.assert_allclose(gradient_x, _gradient_by_differences(lambda v: directional_by_hand(v, w), x), rtol=1e-8)
+    assert gradient_w == pytest.approx(_along(lambda t: directional_by_hand(x, w + t)), rel=1e-8)
+    _, along = srcad.jvp(directional, (x, w), (np.array([1.0, 0.0, -1.0]), 0.5))
+    assert along == pytest.approx(_along(lambda t: directional_by_hand(x + t * np.array([1.0, 0.0, -1.0]), w + 0.5 * t)),
+                                  rel=1e-8)
+
+
 force_of = srcad.grad(pair_energy)  # made once at the top of a module, called inside
 
 

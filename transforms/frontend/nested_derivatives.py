@@ -10,7 +10,12 @@ finds there (``srcad.nested_calls``). Its rule's adjoint and tangent are the sec
 
 The forms read: ``srcad.grad(g)(...)``, ``srcad.grad(g, wrt=k)(...)`` (``k`` a number or a tuple of
 numbers written there), the same with ``srcad.value_and_grad``, a module-level ``force =
-srcad.grad(g)`` called as ``force(...)``, and ``srcad.jvp(g, (a, b), (da, db))``.
+srcad.grad(g)`` called as ``force(...)``, ``srcad.jvp(g, (a, b), (da, db))``, and ``y, pullback =
+srcad.vjp(g, a, b)`` then ``pullback(ybar)`` (the pullback a tuple-like value holding the arguments).
+
+A CUDA kernel calls no function compiled apart: there the derivative's generated Python source is
+inlined instead, as a helper's is, once numba has typed its arguments (``inlined``), and the
+kernel's own adjoint differentiates it.
 """
 
 import contextlib
@@ -137,8 +142,8 @@ def nested_derivative(flattener, node, statements, into):
         raise flattener.error(
             f"srcad cannot differentiate through {shown}(...) inside a differentiated function yet",
             node,
-            "Inside differentiated code srcad reads srcad.grad(g)(...), srcad.value_and_grad(g)(...) and "
-            "srcad.jvp(g, primals, tangents); second derivatives of f itself come from srcad.hessian(f) "
+            "Inside differentiated code srcad reads srcad.grad(g)(...), srcad.value_and_grad(g)(...), "
+            "srcad.jvp(g, primals, tangents) and srcad.vjp(g, ...); second derivatives of f itself come from srcad.hessian(f) "
             "or srcad.jvp(srcad.grad(f), ...).",
         )
     if maker == "pullback":
@@ -172,7 +177,12 @@ def _jvp(flattener, node, made, function, callee, statements):
                               "positional", node)
     groups = []
     for argument, what in zip(node.args[1:], ("primals", "tangents")):
-        value = tuple_values.value_of(flattener, argument.value, statements)
+        written = argument.value
+        if what == "tangents" and isinstance(written, cst.Tuple):  # None: a zero tangent (an integer's)
+            written = written.with_changes(elements=[
+                e.with_changes(value=cst.Float("0.0")) if isinstance(e.value, cst.Name) and e.value.value == "None" else e
+                for e in written.elements])
+        value = tuple_values.value_of(flattener, written, statements)
         if not isinstance(value, Packed) or any(isinstance(item, Packed) for item in value.items):
             raise flattener.error(f"srcad.jvp's {what} are a tuple of numbers or arrays here, one per argument "
                                   f"of {callee.__name__}: ({what[0]}1, {what[0]}2, ...)", argument.value)
