@@ -29,6 +29,7 @@ all are timed in turn, round after round, best round kept (``timing.py``). Nothi
 asserted; the script exits non-zero only when a gradient is wrong.
 
 Run:  python benchmarks/nested.py [--programs lennard_jones,chain,pendulum] [--repeats 10] [--quick]
+      (CHAIN_BEADS=1024 in the environment: a longer chain)
 """
 
 import argparse
@@ -39,6 +40,7 @@ import time
 
 import numba
 import numpy as np
+from array_steps import import_jax  # benchmarks/array_steps.py: JAX with float64, on --jax-threads
 from timing import timed_rounds  # benchmarks/timing.py
 
 import srcad
@@ -206,20 +208,6 @@ def check_against_differences(name, gradient, by_hand, args, wrt):
 
 
 # -- JAX: forces by jax.grad inside jit(grad(loss)) ----------------------------------------------------
-def import_jax(threads):
-    if threads > 0:
-        flags = f"intra_op_parallelism_threads={threads}"
-        if threads == 1:
-            flags = "--xla_cpu_multi_thread_eigen=false " + flags
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
-    try:
-        import jax
-    except ImportError:
-        return None
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 def jax_gradient(jax, name, wrt, steps):
     import jax.numpy as jnp
 

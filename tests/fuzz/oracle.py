@@ -40,7 +40,8 @@ def _central(f, args, index, h) -> float:
 
 
 def richardson(f: Callable, args: Sequence, index: int) -> Tuple[float, float]:
-    """(derivative estimate, error estimate) of d f / d args[index]."""
+    """(derivative estimate, error estimate) of d f / d args[index]; an infinite error at a kink
+    (``x * (x % 2.5)`` at 0), where central differences settle on the mean of the two slopes."""
     scale = max(1.0, abs(args[index]))
     d = [_central(f, args, index, h * scale) for h in STEPS]
     r = [(4.0 * d[k + 1] - d[k]) / 3.0 for k in range(len(d) - 1)]
@@ -49,7 +50,25 @@ def richardson(f: Callable, args: Sequence, index: int) -> Tuple[float, float]:
         err = abs(r[k + 1] - r[k])
         if best is None or err < best[1]:
             best = (r[k + 1], err)
+    if _kinked(f, args, index, STEPS[-1] * scale, best[0]):
+        return best[0], math.inf
     return best
+
+
+def _kinked(f, args, index, h, estimate):
+    """Whether the forward and backward differences disagree by an amount that does not shrink with
+    the step (a smooth function's differ by about h f'', halving with h)."""
+    x = args[index]
+    middle = _value(f, args, index, x)
+
+    def one_sided_gap(step):
+        step = (x + step) - x
+        forward = (_value(f, args, index, x + step) - middle) / step
+        backward = (middle - _value(f, args, index, x - step)) / step
+        return abs(forward - backward)
+
+    coarse, fine = one_sided_gap(h), one_sided_gap(h / 2.0)
+    return fine > 1e-6 * max(1.0, abs(estimate)) and fine > 0.75 * coarse
 
 
 def gradient(f: Callable, args: Sequence, wrt: Sequence[int], max_relative_error: float = 1e-7):

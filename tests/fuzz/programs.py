@@ -439,6 +439,8 @@ class _Builder:
         index = self.choice([name for name in ("i", "j", "p", "q") if name not in self.loop_vars])
         arguments = self.range_args()
         form = self.integer(0, 5) if arguments.count(",") < 2 else 0  # (no step inside reversed or enumerate)
+        if self.boolean(0.2):  # the index given a value first, as people write `i = 0` before a loop
+            self.emit(indent, f"{index} = {self.integer(0, 2)}")
         if form == 1:
             self.emit(indent, f"for {index} in reversed(range({arguments})):")
         elif form == 2:
