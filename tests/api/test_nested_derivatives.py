@@ -363,6 +363,41 @@ def test_a_force_kernel_inlines_the_derivative_for_cuda():
 
 
 # -- refused, each at the user's line --------------------------------------------------------------------
+def spring_pull(x, k):
+    """A helper taking a force by srcad.grad: inlined into its caller like any helper."""
+    return -srcad.grad(pair_energy)(x, k)
+
+
+def through_a_helper(x0, k):
+    x, v = x0, 0.0
+    for _ in range(20):
+        v = v + 0.1 * spring_pull(x, k)
+        x = x + 0.1 * v
+    return x * x
+
+
+def test_a_helper_taking_the_force_is_inlined_with_it():
+    def by_hand(x0, k):
+        x, v = x0, 0.0
+        for _ in range(20):
+            v = v + 0.1 * pair_force_by_hand(x, k)
+            x = x + 0.1 * v
+        return x * x
+
+    gradient = srcad.grad(through_a_helper, wrt=(0, 1))(0.3, 2.0)
+    np.testing.assert_allclose(gradient, (_along(lambda t: by_hand(0.3 + t, 2.0)), _along(lambda t: by_hand(0.3, 2.0 + t))),
+                               rtol=1e-8)
+
+
+def tuple_parameters(r, parameters):
+    k, r0 = parameters
+    return k * (r - r0) ** 2
+
+
+def passes_a_tuple(x, k):
+    return srcad.grad(tuple_parameters)(x, (k, 1.0))
+
+
 def _made_in_a_function():
     def inner(r):
         return r * r
@@ -413,6 +448,7 @@ def integer_position(x):
     (grad_of_a_tuple, (0.5,), "not a tuple"),
     (a_gradient_as_a_value, (0.5,), "srcad.grad(...) inside a differentiated function"),
     (integer_position, (0.5,), "argument 'n'"),
+    (passes_a_tuple, (0.5, 2.0), "cannot pass a tuple to srcad.grad(tuple_parameters)"),
 ])
 def test_what_is_not_read_is_refused_at_its_line(function, args, words):
     with pytest.raises(srcad.DifferentiabilityError) as caught:

@@ -152,10 +152,11 @@ def nested_derivative(flattener, node, statements, into):
         function, wrt = _made_of(flattener, made, maker)
     callee = _readable(flattener, node, function, shown)
     if maker == "jvp":
-        return _jvp(flattener, node, made, function, callee, statements)
+        return _jvp(flattener, node, made, function, callee, statements, shown)
     if maker == "vjp":
-        return _vjp(flattener, node, function, callee, statements)
-    arguments = bound_arguments(flattener, node, callee, callee.__name__, statements)
+        return _vjp(flattener, node, function, callee, statements, shown)
+    arguments = _plain(flattener, node, bound_arguments(flattener, node, callee, callee.__name__, statements,
+                                                        allow_tuples=True), callee, shown)
     every = _positions(flattener, node, wrt, len(arguments), callee)
     one = cst.Float("1.0")
     gradients = []
@@ -170,7 +171,18 @@ def nested_derivative(flattener, node, statements, into):
     return Packed(tuple, [value, gradient])
 
 
-def _jvp(flattener, node, made, function, callee, statements):
+def _plain(flattener, node, arguments, callee, shown):
+    """``arguments``, checked to be numbers and arrays (not tuples), and ``callee``'s normal form checked
+    (after the arguments: a tuple argument's parts read in it would be refused at the callee's line)."""
+    if any(isinstance(argument, Packed) for argument in arguments):
+        raise flattener.error(
+            f"srcad cannot pass a tuple to {shown}(...) inside differentiated code yet", node,
+            f"Pass the tuple's parts as separate arguments of {callee.__name__} (numbers or arrays).")
+    _checked_normal_form(flattener, node, callee, shown)
+    return arguments
+
+
+def _jvp(flattener, node, made, function, callee, statements, shown):
     """``srcad.jvp(g, (a, b), (da, db))``: (g's value, its tangent), a Packed."""
     if len(node.args) != 3 or any(argument.keyword is not None or argument.star for argument in node.args):
         raise flattener.error("srcad.jvp inside differentiated code takes (g, primals, tangents), all three "
@@ -188,7 +200,8 @@ def _jvp(flattener, node, made, function, callee, statements):
                                   f"of {callee.__name__}: ({what[0]}1, {what[0]}2, ...)", argument.value)
         groups.append(value.items)
     primals, tangents = groups
-    arguments = bound_arguments(flattener, _call_of(node, primals), callee, callee.__name__, statements)
+    arguments = _plain(flattener, node, bound_arguments(flattener, _call_of(node, primals), callee, callee.__name__,
+                                                        statements, allow_tuples=True), callee, shown)
     if len(tangents) != len(arguments) or len(primals) != len(arguments):
         raise flattener.error(f"srcad.jvp needs one primal and one tangent per argument of {callee.__name__} "
                               f"({len(arguments)}) here", node)
@@ -197,14 +210,15 @@ def _jvp(flattener, node, made, function, callee, statements):
     return Packed(tuple, [value, tangent])
 
 
-def _vjp(flattener, node, function, callee, statements):
+def _vjp(flattener, node, function, callee, statements, shown):
     """``y, pullback = srcad.vjp(g, a, b)``: (g's value, a tuple-like ``pullback`` holding the arguments,
     which ``pullback(ybar)`` reads: see ``_pulled_back``)."""
     if any(argument.keyword is not None or argument.star for argument in node.args[1:]):
         raise flattener.error(f"srcad.vjp inside differentiated code takes {callee.__name__}'s arguments positionally",
                               node)
-    arguments = bound_arguments(flattener, _call_of(node, [a.value for a in node.args[1:]]), callee, callee.__name__,
-                                statements)
+    arguments = _plain(flattener, node, bound_arguments(flattener, _call_of(node, [a.value for a in node.args[1:]]),
+                                                        callee, callee.__name__, statements, allow_tuples=True),
+                       callee, shown)
     value = inline_call(flattener, _call_of(node, arguments), function, statements, None)
     pullback = type("pullback", (tuple,), {"srcad_pullback_of": function})  # the arguments are its parts
     return Packed(tuple, [value, Packed(pullback, arguments)])
@@ -284,7 +298,8 @@ def _positions(flattener, node, wrt, count, callee):
 
 def _readable(flattener, node, function, shown):
     """The Python function behind ``function``, checked: srcad reads it, it is not the caller, it takes
-    no first-order derivative of its own (a third derivative), and a later process finds it by name."""
+    no first-order derivative of its own (a third derivative), and a later process finds it by name
+    (its normal form is checked once its arguments are: ``_plain``)."""
     callee = helper_function(function)
     if callee is None or getattr(function, "srcad_derived", None) or getattr(callee, "srcad_derived", None):
         raise flattener.error(
@@ -317,7 +332,12 @@ def _readable(flattener, node, function, shown):
             node,
             f"Move 'def {callee.__name__}' out of the function that defines it, passing what it reads as arguments.",
         )
-    normalized = flattener.normal_form_of(callee, False, None)  # its own errors, at its own lines
+    return callee
+
+
+def _checked_normal_form(flattener, node, callee, shown):
+    """Refuse a callee returning a tuple or writing its arguments; its own errors at its own lines."""
+    normalized = flattener.normal_form_of(callee, False, None)
     if normalized.output_structure is not None:
         raise flattener.error(f"{shown} needs {callee.__name__} to return one value (a float or an array), "
                               "not a tuple, inside differentiated code", node)
@@ -327,4 +347,3 @@ def _readable(flattener, node, function, shown):
             "array arguments in place", node,
             f"Make {callee.__name__} compute new arrays (y = x * 2.0) rather than write into its arguments.",
         )
-    return callee
