@@ -155,6 +155,24 @@ def decided_outer_branch_with_inner_if(x, y):
     return math.pow(1.5 + math.tanh(float(y) ** 3), (y if m == 0 else x) / (1.0 + float(y) ** 3 * float(y) ** 3))
 
 
+# --- bug: a loop reversed only at its last iteration taking a branch (last_taken) inside an `if`
+# numba decides (m = 2, if m > 3): numba pruned the branch binding the loop's last index, then could not
+# type the reverse sweep's read of it ("Unsupported assignment encountered: ir.UndefinedType").
+def last_taken_loop_in_a_decided_branch(x, y):
+    m = 2
+    a = m + 0.5
+    c = 0.7 * y
+    if m == 0:
+        if m > 3:
+            return a
+    if m > 3:
+        for i in range(min(m, 6), 2, -2):
+            if i > 2:
+                continue
+            a = math.atan(x)
+    return c
+
+
 CASES = [
     (literal_conditions_nested_return, (0.5,), (0,)),
     (int_local_from_module_constant, (0.5,), (0,)),
@@ -168,6 +186,7 @@ CASES = [
     (constant_return_in_a_loop_then_more, (1.965, -0.209, 0), (0, 1)),
     (returns_a_module_constant, (0.215,), (0,)),
     (decided_outer_branch_with_inner_if, (1.808, 0.927), (0, 1)),
+    (last_taken_loop_in_a_decided_branch, (-1.731, -1.509), (0, 1)),
 ]
 
 

@@ -114,6 +114,7 @@ class ReverseMode:
         # decisions of ifs inside ifs: defined before the forward sweep, for numba, which prunes branches
         # it can decide (`m = 0; if m > 2:`) and then cannot type a decision only assigned in them
         self.nested_decisions = []
+        self.last_taken_indices = []  # likewise the index of a loop's last iteration taking its branch (last_taken)
         self.single_branches = {}  # id of a reverse `if took_branch:` -> its forward `if` (no else), see last_taken
         self.reversed_indices = []  # indices of the enclosing for loops, each set by its reverse loop
         self.trip_bounds = set()  # variables the reverse sweep reads to count a loop's trips again
@@ -138,6 +139,7 @@ class ReverseMode:
         undefined = self.analysis.maybe_undefined | (self.trip_bounds - top_level)
         inits = [assign(name, self.state.placeholder_value(name)) for name in sorted(undefined)]
         inits += [assign(name, cst.Name("False")) for name in self.nested_decisions] + self.checkpoint_bindings
+        inits += [assign(name, cst.parse_expression("-1")) for name in self.last_taken_indices]
         views = sorted(self.analysis.rebound_views & self.analysis.active)
         inits += [assign(self.state.adjoint(name), self.state.strided_placeholder(name)) for name in views]
         code = spelled(cst.IndentedBlock(forward + reverse))
@@ -451,6 +453,7 @@ class ReverseMode:
                 or branch not in body_forward or variables_in(cst.Module(body=list(body_forward))) & saved_lists):
             return None
         last = self.names.fresh(f"{index}_last_taken")
+        self.last_taken_indices.append(last)
         counting = spelled(cst.parse_statement(f"{counter} += 1"))
         body = [s for s in body_forward if s is not pushes[0] and spelled(s) != counting]
         body[body.index(branch)] = branch.with_changes(
