@@ -12,7 +12,11 @@ force taken by ``srcad.grad`` of an energy:
   (stretch and bend terms on slices, per-segment stiffnesses ``k``); loss: the relaxed chain's
   height; gradient with respect to ``k`` (a bilevel problem: the inner descent is unrolled);
 - ``pendulum``: one angle in a potential ``k (1 - cos q) + c q^4``, 20,000 leapfrog steps, the force
-  a scalar ``srcad.grad``; gradient with respect to ``k`` and ``c``.
+  a scalar ``srcad.grad``; gradient with respect to ``k`` and ``c``;
+- ``soft_spheres``: 64 discs in 2-D relaxed by 100 steps of gradient descent on an overlap energy
+  written with broadcasting (``x[:, None, :] - x[None, :, :]``, ``np.maximum``), the energy and its
+  gradient by ``srcad.value_and_grad`` inside; loss: the relaxed positions and the last energy;
+  gradient with respect to the start and the discs' size ``sigma``.
 
 Contenders, per program:
 
@@ -28,7 +32,7 @@ shares no code with srcad), and JAX's against srcad's. Each contender is called 
 all are timed in turn, round after round, best round kept (``timing.py``). Nothing about time is
 asserted; the script exits non-zero only when a gradient is wrong.
 
-Run:  python benchmarks/nested.py [--programs lennard_jones,chain,pendulum] [--repeats 10] [--quick]
+Run:  python benchmarks/nested.py [--programs lennard_jones,chain,pendulum,soft_spheres] [--repeats 10] [--quick]
       (CHAIN_BEADS=1024 in the environment: a longer chain)
 """
 
@@ -45,7 +49,7 @@ from timing import timed_rounds  # benchmarks/timing.py
 
 import srcad
 
-PROGRAMS = ("lennard_jones", "chain", "pendulum")
+PROGRAMS = ("lennard_jones", "chain", "pendulum", "soft_spheres")
 
 
 # -- the programs, as written for srcad ------------------------------------------------------------------
@@ -87,6 +91,23 @@ def chain(y0, k, steps):
         y[0] = 0.0  # the ends are held
         y[-1] = 0.0
     return np.sum(y)
+
+
+def overlap_energy(x, sigma):
+    n = x.shape[0]
+    d = x[:, None, :] - x[None, :, :]
+    r = np.sqrt(np.sum(d * d, axis=2) + np.eye(n))
+    overlap = np.maximum(1.0 - r / sigma, 0.0) * (1.0 - np.eye(n))
+    return 0.5 * np.sum(overlap ** 2)
+
+
+def soft_spheres(x0, sigma, steps):
+    x = x0.copy()
+    energy = 0.0
+    for _ in range(steps):
+        energy, g = srcad.value_and_grad(overlap_energy)(x, sigma)
+        x = x - 0.1 * g
+    return np.sum(x[:, 0] ** 2) + energy
 
 
 def well(q, k, c):
@@ -157,6 +178,29 @@ def chain_by_hand(y0, k, steps):
 
 
 @numba.njit(cache=True)
+def soft_spheres_by_hand(x0, sigma, steps):
+    x = x0.copy()
+    n = x.shape[0]
+    energy = 0.0
+    for _ in range(steps):
+        g = np.zeros_like(x)
+        energy = 0.0
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    dx = x[i, 0] - x[j, 0]
+                    dy = x[i, 1] - x[j, 1]
+                    r = math.sqrt(dx * dx + dy * dy)
+                    overlap = max(1.0 - r / sigma, 0.0)
+                    energy += 0.5 * overlap * overlap
+                    push = -2.0 * overlap / sigma / r
+                    g[i, 0] += push * dx
+                    g[i, 1] += push * dy
+        x = x - 0.1 * g
+    return np.sum(x[:, 0] ** 2) + energy
+
+
+@numba.njit(cache=True)
 def pendulum_by_hand(q0, k, c, steps):
     q = q0
     p = 0.0
@@ -179,11 +223,14 @@ def inputs(name, quick):
         n = 16 if quick else int(os.environ.get("CHAIN_BEADS", 64))
         y0 = np.zeros(n)
         return (y0, 1.0 + 0.5 * rng.random(n - 1), 10 if quick else 100), (1,)
+    if name == "soft_spheres":
+        n = 6 if quick else 64
+        return (rng.random((n, 2)) * np.sqrt(n) * 0.8, 1.0, 10 if quick else 100), (0, 1)
     return (0.8, 2.0, 0.05, 200 if quick else 20_000), (1, 2)
 
 
 PAIRS = {"lennard_jones": (lennard_jones, lennard_jones_by_hand), "chain": (chain, chain_by_hand),
-         "pendulum": (pendulum, pendulum_by_hand)}
+         "pendulum": (pendulum, pendulum_by_hand), "soft_spheres": (soft_spheres, soft_spheres_by_hand)}
 
 
 def check_against_differences(name, gradient, by_hand, args, wrt):
@@ -244,6 +291,24 @@ def jax_gradient(jax, name, wrt, steps):
                 return y.at[0].set(0.0).at[-1].set(0.0)
 
             return jnp.sum(jax.lax.fori_loop(0, steps, step, y0))
+    elif name == "soft_spheres":
+        def energy(x, sigma):
+            n = x.shape[0]
+            d = x[:, None, :] - x[None, :, :]
+            r = jnp.sqrt(jnp.sum(d * d, axis=2) + jnp.eye(n))
+            overlap = jnp.maximum(1.0 - r / sigma, 0.0) * (1.0 - jnp.eye(n))
+            return 0.5 * jnp.sum(overlap ** 2)
+
+        value_and_force = jax.value_and_grad(energy)
+
+        def loss(x0, sigma):
+            def step(_, state):
+                x, _ = state
+                e, g = value_and_force(x, sigma)
+                return x - 0.1 * g, e
+
+            x, e = jax.lax.fori_loop(0, steps, step, (x0, 0.0))
+            return jnp.sum(x[:, 0] ** 2) + e
     else:
         def energy(q, k, c):
             return k * (1.0 - jnp.cos(q)) + c * q ** 4
