@@ -646,8 +646,14 @@ class ReverseMode:
         forward += starts + [loop]
         forward[0] = forward[0].with_changes(leading_lines=list(statement.leading_lines) + comment_lines(
             f"#   each iteration's adjoint runs as it ends, with {accumulator}'s adjoint taken as 1"))
-        scaled = [accumulate(cst.Name(name), cst.BinaryOperation(cst.Name(seed), cst.Multiply(), unit))
-                  for name, unit in per_unit.items()]
+        scaled = []
+        for name, unit in per_unit.items():
+            if self.state.is_array(self.state.adjoint_owner[name]):  # the per-unit sums scaled where they are:
+                # no temporary array for seed * unit (the unit array is the loop's own, read no more)
+                scaled += [cst.SimpleStatementLine([cst.AugAssign(unit, cst.MultiplyAssign(), cst.Name(seed))]),
+                           accumulate(cst.Name(name), unit)]
+            else:
+                scaled.append(accumulate(cst.Name(name), cst.BinaryOperation(cst.Name(seed), cst.Multiply(), unit)))
         scaled += [cst.SimpleStatementLine([cst.AugAssign(cst.Name(name), cst.MultiplyAssign(), cst.Name(seed))])
                    for name in scaled_in_place]
         return forward, scaled + reverse
