@@ -109,7 +109,7 @@ def callee_of(key):
         value = importlib.import_module(module)
         for part in qualname.split("."):
             value = getattr(value, part)
-        function = unwrap(value)
+        function = unwrap(helper_function(value) or value)  # a srcad wrapper's, or an @numba.njit's, function
         if not source_key_of(function).startswith(source_key):
             raise LookupError(f"{module}.{qualname} is not the function srcad generated code for: it changed since")
         _callees[key] = function

@@ -468,9 +468,11 @@ def test_a_third_derivative_is_refused_with_what_to_do():
 
 # -- a second process: generated code finds the inner function by its name ---------------------------------
 USER_MODULE = '''
+import numba
 import srcad
 
 
+@numba.njit  # a numba function: srcad reads its Python source (found by name in a later process)
 def energy(r, k):
     return 0.5 * k * (r - 1.0) ** 2 + 0.1 * r ** 3
 
@@ -500,6 +502,7 @@ def _end_by_hand(x0, k):
 
 
 def test_a_second_process_loads_it_from_the_cache_and_python_runs_it_without_numba(tmp_path):
+    """The energy is an @numba.njit function: the derivative's stub finds its Python function by name."""
     import json
     import os
     import subprocess

@@ -150,7 +150,7 @@ def nested_derivative(flattener, node, statements, into):
         return _pulled_back(flattener, node, function, statements)
     if made is not None:
         function, wrt = _made_of(flattener, made, maker)
-    callee = _readable(flattener, node, function, shown)
+    callee = function = _readable(flattener, node, function, shown)  # the Python function (an njit's py_func)
     if maker == "jvp":
         return _jvp(flattener, node, made, function, callee, statements, shown)
     if maker == "vjp":
