@@ -27,6 +27,17 @@ def _gradient_by_differences(function, x):
     return np.array([_along(lambda t: function(x + t * unit)) for unit in units]).reshape(x.shape)
 
 
+def _check_both_modes(function, by_hand, x, k, direction=(1.0, -0.5)):
+    """``function(x, k)`` of two floats: its value, gradient and derivative along ``direction`` against
+    ``by_hand`` (the same computation with the forces written out) and its central differences."""
+    assert function(x, k) == pytest.approx(by_hand(x, k), rel=1e-14)
+    gradient = srcad.grad(function, wrt=(0, 1))(x, k)
+    expected = (_along(lambda t: by_hand(x + t, k)), _along(lambda t: by_hand(x, k + t)))
+    np.testing.assert_allclose(gradient, expected, rtol=1e-8)
+    _, along = srcad.jvp(function, (x, k), direction)
+    assert along == pytest.approx(_along(lambda t: by_hand(x + direction[0] * t, k + direction[1] * t)), rel=1e-8)
+
+
 # -- a particle in a potential: the force is -dE/dr, the loss is where it ends --------------------------
 def pair_energy(r, k):
     return 0.5 * k * (r - 1.0) ** 2 + 0.1 * r ** 3
@@ -61,13 +72,7 @@ def verlet_end_by_hand(x0, k):
 
 
 def test_forces_from_an_energy_in_a_time_loop_in_both_modes():
-    x0, k = 0.3, 2.0
-    assert verlet_end(x0, k) == pytest.approx(verlet_end_by_hand(x0, k), rel=1e-14)
-    gradient = srcad.grad(verlet_end, wrt=(0, 1))(x0, k)
-    expected = (_along(lambda t: verlet_end_by_hand(x0 + t, k)), _along(lambda t: verlet_end_by_hand(x0, k + t)))
-    np.testing.assert_allclose(gradient, expected, rtol=1e-8)
-    _, along = srcad.jvp(verlet_end, (x0, k), (1.0, -0.5))
-    assert along == pytest.approx(_along(lambda t: verlet_end_by_hand(x0 + t, k - 0.5 * t)), rel=1e-8)
+    _check_both_modes(verlet_end, verlet_end_by_hand, 0.3, 2.0)
 
 
 def test_the_outer_gradient_calls_the_second_derivatives_and_says_so():
@@ -99,13 +104,7 @@ def every_form_by_hand(x, k):
 
 
 def test_value_and_grad_jvp_and_vjp_inside():
-    x, k = 0.7, 1.3
-    assert every_form(x, k) == pytest.approx(every_form_by_hand(x, k), rel=1e-14)
-    gradient = srcad.grad(every_form, wrt=(0, 1))(x, k)
-    expected = (_along(lambda t: every_form_by_hand(x + t, k)), _along(lambda t: every_form_by_hand(x, k + t)))
-    np.testing.assert_allclose(gradient, expected, rtol=1e-8)
-    _, along = srcad.jvp(every_form, (x, k), (0.25, 1.0))
-    assert along == pytest.approx(_along(lambda t: every_form_by_hand(x + 0.25 * t, k + t)), rel=1e-8)
+    _check_both_modes(every_form, every_form_by_hand, 0.7, 1.3, direction=(0.25, 1.0))
 
 
 def weighted_sines(x, n, w):
@@ -143,15 +142,10 @@ def with_a_module_level_gradient(x, k):
 
 
 def test_a_gradient_made_at_module_level_is_called_like_the_others():
-    x, k = 0.8, 1.5
-
     def by_hand(x, k):
         return pair_force_by_hand(x, k) ** 2 + 0.5 * (2.0 * x - 1.0) ** 2
 
-    assert with_a_module_level_gradient(x, k) == pytest.approx(by_hand(x, k), rel=1e-14)
-    gradient = srcad.grad(with_a_module_level_gradient, wrt=(0, 1))(x, k)
-    np.testing.assert_allclose(gradient, (_along(lambda t: by_hand(x + t, k)), _along(lambda t: by_hand(x, k + t))),
-                               rtol=1e-8)
+    _check_both_modes(with_a_module_level_gradient, by_hand, 0.8, 1.5)
 
 
 # -- molecular dynamics: Lennard-Jones pairs, forces by srcad.grad, velocity Verlet -----------------------
@@ -384,9 +378,7 @@ def test_a_helper_taking_the_force_is_inlined_with_it():
             x = x + 0.1 * v
         return x * x
 
-    gradient = srcad.grad(through_a_helper, wrt=(0, 1))(0.3, 2.0)
-    np.testing.assert_allclose(gradient, (_along(lambda t: by_hand(0.3 + t, 2.0)), _along(lambda t: by_hand(0.3, 2.0 + t))),
-                               rtol=1e-8)
+    _check_both_modes(through_a_helper, by_hand, 0.3, 2.0)
 
 
 def tuple_parameters(r, parameters):
