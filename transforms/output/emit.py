@@ -10,6 +10,7 @@ from srcad.version import __version__
 from ..ir import all_names
 from ..ir.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
 from ..ir.precedence import module_code
+from ..rules.calls import Spelled
 
 
 def module_source(definition, *, stage, origin, constants, index_arrays_as_views=True, after=(), imports=()):
@@ -44,7 +45,9 @@ def module_source(definition, *, stage, origin, constants, index_arrays_as_views
     lines += [line for line in imports if line.startswith("from srcad")]
     lines.append("")
     for name, value in sorted(constants.items()):
-        lines.append(f"{name} = {spelled_constant(value)}  # constant from the user's code")
+        what = "a function compiled apart, called here" if isinstance(value, Spelled) else (
+            "constant from the user's code")
+        lines.append(f"{name} = {spelled_constant(value)}  # {what}")
     lines += ["", ""]
     return "\n".join(lines) + code
 
