@@ -7,7 +7,7 @@ import sys
 import time
 import traceback
 
-EVALS = ("hello", "lse", "llsq", "ode", "kmeans", "gmm", "particle", "saddle")
+EVALS = ("hello", "lse", "llsq", "ode", "kmeans", "gmm", "particle", "saddle", "lstm")
 
 
 def timed(function, *args):

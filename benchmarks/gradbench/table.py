@@ -22,7 +22,8 @@ SIZES = {  # eval -> its script's arguments: a few sizes of the eval's defaults
     "ode": "-n 16 64 -s 1000",
     "kmeans": "-k 10 -n 10000 -d 8",
     "gmm": "-d 10 20 -k 10 25 -n 1000",
-    "particle": "",  # (nested derivatives; GradBench's JAX tool answers neither)
+    "lstm": "-l 2 4 -c 1024 4096",  # (GradBench's JAX tool does not answer lstm, particle or saddle)
+    "particle": "",
     "saddle": "",
 }
 DERIVATIVE_OF = {"gradient": "primal", "dir": "cost", "jacobian": "objective"}

@@ -172,3 +172,39 @@ def test_particle(tool, function):
 def test_saddle(tool, function):
     point = evaluate(tool, "saddle", function, {"start": [1.0, 1.0]}, runs=1)
     np.testing.assert_allclose(point, SADDLE_POINT, rtol=1e-6, atol=1e-12)
+
+
+def lstm_reference(main, extra, state, sequence):
+    """ADBench's LSTM loss, in NumPy, a layer's gates as whole rows."""
+    layers, b = main.shape[0] // 2, main.shape[1] // 4
+    s = state.copy()
+    sigmoid = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    total = 0.0
+    for t in range(sequence.shape[0] - 1):
+        entering = sequence[t] * extra[0]
+        for k in range(layers):
+            w, bias = main[2 * k].reshape(4, b), main[2 * k + 1].reshape(4, b)
+            hidden, cell = s[2 * k], s[2 * k + 1]
+            forget, outgate = sigmoid(entering * w[0] + bias[0]), sigmoid(entering * w[2] + bias[2])
+            ingate, change = sigmoid(hidden * w[1] + bias[1]), np.tanh(hidden * w[3] + bias[3])
+            s[2 * k + 1] = cell * forget + ingate * change
+            s[2 * k] = outgate * np.tanh(s[2 * k + 1])
+            entering = s[2 * k]
+        prediction = entering * extra[1] + extra[2]
+        total += np.sum(sequence[t + 1] * (prediction - np.log(np.sum(np.exp(prediction)) + 2.0)))
+    return -total / ((sequence.shape[0] - 1) * b)
+
+
+def test_lstm(tool):
+    rng = np.random.default_rng(5)
+    layers, b, c = 2, 3, 6
+    main, extra = rng.random((2 * layers, 4 * b)), rng.random((3, b))
+    state, sequence = rng.random((2 * layers, b)), rng.integers(0, 2, (c, b)).astype(float)
+    message = {"main_params": main.tolist(), "extra_params": extra.tolist(), "state": state.tolist(),
+               "sequence": sequence.tolist()}
+    assert evaluate(tool, "lstm", "objective", message) == pytest.approx(lstm_reference(main, extra, state, sequence),
+                                                                           rel=1e-12)
+    gradient = np.array(evaluate(tool, "lstm", "jacobian", message))
+    expected = np.concatenate([central(lambda m: lstm_reference(m, extra, state, sequence), main).ravel(),
+                               central(lambda e: lstm_reference(main, e, state, sequence), extra).ravel()])
+    np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-9)
