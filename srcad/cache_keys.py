@@ -77,7 +77,9 @@ _callees = {}  # callee key -> the function
 
 def callee_key(function):
     """The name generated modules find ``function`` by, in this process or the next: its module, its
-    name, and a hash of its source and globals (a function defined again is another function)."""
+    name, and a hash of its source and globals (a function defined again is another function).
+    ``function``: a Python function, a srcad wrapper of one, or an ``@numba.njit`` one."""
+    function = unwrap(helper_function(function) or function)
     key = f"{function.__module__}:{function.__qualname__}:{source_key_of(function)[:16]}"
     _callees[key] = function
     return key

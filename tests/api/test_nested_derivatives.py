@@ -381,6 +381,18 @@ def test_a_helper_taking_the_force_is_inlined_with_it():
     _check_both_modes(through_a_helper, by_hand, 0.3, 2.0)
 
 
+def branches_on_a_slope(x, k):
+    if srcad.grad(pair_energy)(x, k) > 0.0:  # in a test: computed into a variable first, as a helper's value is
+        return math.sin(x) * k
+    return x * k
+
+
+def test_a_derivative_in_an_if_test():
+    for x in (1.5, 0.2):  # the slope of pair_energy at k = 2 is positive at 1.5, negative at 0.2
+        expected = (math.cos(x) * 2.0, math.sin(x)) if x > 1.0 else (2.0, x)
+        np.testing.assert_allclose(srcad.grad(branches_on_a_slope, wrt=(0, 1))(x, 2.0), expected, rtol=1e-13)
+
+
 def tuple_parameters(r, parameters):
     k, r0 = parameters
     return k * (r - r0) ** 2

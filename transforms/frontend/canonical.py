@@ -11,6 +11,7 @@ from srcad.introspect import helper_function
 
 from .. import rules
 from ..ir.precedence import spelled
+from . import nested_derivatives
 
 # Array methods an inactive expression (a test, an index) may call: their values carry no derivative there.
 INACTIVE_METHODS = {"sum", "mean", "max", "min", "prod", "any", "all", "argmax", "argmin", "dot", "copy"}
@@ -39,6 +40,8 @@ class Canonicalize(cst.CSTTransformer):
             for argument in node.args:
                 argument.visit(self)
             return False
+        if nested_derivatives.derivative_called(self.normalizer, node) is not None:  # if srcad.grad(g)(x) > 0:
+            return self._computed_first(node, f"{spelled(node.func)}(...)")
         resolved = self.normalizer.parsed.resolve(node.func)
         position = rules.LOCATED_HELPERS.get(resolved.name)
         if position is not None and len(node.args) > position and isinstance(node.args[position].value, cst.SimpleString):

@@ -18,7 +18,7 @@ import libcst as cst
 
 from srcad.cache_keys import findable_by_name
 from srcad.errors import DifferentiabilityError
-from srcad.introspect import helper_function, makes_derivatives, source_lines, unwrap
+from srcad.introspect import helper_function, source_lines, unwrap
 from srcad.structure import UNKNOWN, NeedsStructures
 
 from ..ir import assign, bound_names
@@ -248,13 +248,5 @@ def refusal_of_call(flattener, node, resolved):
             node,
             "Wrap the call in srcad.no_grad(...) if no derivative is needed through it, "
             "or write it with supported functions.",
-        )
-    if isinstance(node.func, cst.Call) and makes_derivatives(flattener.parsed.resolve(node.func.func).value):
-        return flattener.error(  # forces from an energy inside a simulation: a derivative of a derivative
-            f"srcad cannot differentiate through {called}(...) inside a differentiated function yet",
-            node,
-            "Write that derivative as a helper function (a force from an energy, by hand), or give "
-            "the helper its rule with @srcad.derivative; second derivatives of f itself come from "
-            "srcad.hessian(f) or srcad.jvp(srcad.grad(f), ...).",
         )
     return flattener.error(f"srcad cannot call {called!r}", node, "Only functions with derivative rules can be called.")

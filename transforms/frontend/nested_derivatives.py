@@ -232,7 +232,7 @@ def _pulled_back(flattener, node, function, statements):
     # caller's, the way a call's result is)
     arguments = [flattener.result(leaf, statements, None) for leaf in flattener.tuples.part(node.func).leaves()]
     seed = flattener.operand(node.args[0].value, statements)
-    hint = f"{helper_function(function).__name__}_pullback"
+    hint = f"{function.__name__}_pullback"
     return Packed(tuple, [_called(flattener, f"pullback {k}", function, arguments + [seed], hint, statements, None)
                           for k in range(len(arguments))])
 

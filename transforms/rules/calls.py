@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from srcad import custom
 from srcad.cache_keys import callee_key, nested_key
-from srcad.introspect import helper_function, unwrap
+from srcad.introspect import unwrap
 
 from . import Rule
 
@@ -59,14 +59,14 @@ def custom_call_rule(function, names, arity):
 
 def callee_call_rule(function, names, arity):
     """Like ``custom_call_rule``, for a helper called through its generated derivatives."""
-    key = callee_key(unwrap(helper_function(function) or function))
+    key = callee_key(function)
     return stub_call_rule(key, key.split(":")[1].replace(".", "_") + f"_call{arity}", names, arity)
 
 
 def nested_call_rule(kind, function, names, arity, hint):
     """Like ``callee_call_rule``, for a derivative of ``function`` called inside differentiated code
     (``kind``: see ``srcad.nested_calls``), named after ``hint``."""
-    return stub_call_rule(nested_key(kind, callee_key(unwrap(helper_function(function) or function))), hint, names, arity)
+    return stub_call_rule(nested_key(kind, callee_key(function)), hint, names, arity)
 
 
 def stub_call_rule(key, hint, names, arity):
