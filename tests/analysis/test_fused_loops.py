@@ -300,6 +300,17 @@ def short_along_the_sum(x, c):
     return np.sum(u) + np.sum(s * s)
 
 
+def mixture_terms(alphas, means, icf, x):
+    """A Gaussian mixture's inner loop: ``np.sum(icf[j])`` sums rows that may have one element where
+    ``scaled`` has d."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(alphas.shape[0]):
+            scaled = np.exp(icf[j]) * (x[i] - means[j])
+            total += alphas[j] + np.sum(icf[j]) - 0.5 * np.sum(scaled * scaled)
+    return total
+
+
 def column_sums(x, w):
     return np.sum(np.sum(w * x * x, axis=0) ** 2)
 
@@ -345,6 +356,18 @@ def test_a_line_that_cannot_join_the_run_before_it_starts_the_next():
     source, _ = _fused_source(predator_prey, args)
     code = source.split("def predator_prey")[1]
     assert code.count(FUSED_LOOP_NOTE) == 2 and "np.empty(" not in code
+
+
+@pytest.mark.parametrize("icf_columns", [4, 1])
+def test_a_sum_of_a_row_that_may_broadcast_is_computed_apart(icf_columns):
+    """The sum of ``icf[j]`` alone (its rows may have one element) is computed before the loop of
+    ``scaled``, which then needs no array."""
+    rng = np.random.default_rng(16)
+    args = (rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, icf_columns)), rng.normal(size=(5, 4)))
+    _assert_same_as_numpy(mixture_terms, *args)
+    source, _ = _fused_source(mixture_terms, args)
+    code = source.split("def mixture_terms")[1]
+    assert code.count(FUSED_LOOP_NOTE) == 1 and "np.empty(" not in code
 
 
 def laplacian_then_step(u0, c, steps):

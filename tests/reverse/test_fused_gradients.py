@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 from oracles import plain_central_differences
-from test_fused_loops import (column_sums, damped, heat, moved_then_written, one_element_result, pairwise, reaction_diffusion,
+from test_fused_loops import (column_sums, damped, heat, mixture_terms, moved_then_written, one_element_result, pairwise, reaction_diffusion,
                               predator_prey_steps, reads_what_it_writes, short_along_the_sum,
                               rolls_a_row_vector, shifted, springs, upwind, wave)
 
@@ -229,3 +229,10 @@ def test_a_fused_loop_does_not_read_a_raveled_array_after_a_write_to_its_base():
     on_copies = lambda x, y, s: ravel_read_then_base_written(x.copy(), y.copy(), s)  # noqa: E731 (it writes x)
     for k in range(3):
         np.testing.assert_allclose(gradients[k], plain_central_differences(on_copies, args(), k), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("icf_columns", [4, 1])
+def test_a_sum_of_a_row_computed_apart_from_the_loop_beside_it(icf_columns):
+    rng = np.random.default_rng(17)
+    args = (rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, icf_columns)), rng.normal(size=(5, 4)))
+    _check(mixture_terms, args, (0, 1, 2, 3))

@@ -61,10 +61,10 @@ def _fuse_runs(context, block, items, result):
         if moved and len(moved) < len(held):
             changed |= _fuse_runs(context, block, [taken for taken in held if taken not in moved], result)
             return _fuse_runs(context, block, moved + items[index:], result) or changed
-        cut = run.cut() if run is not None else None
-        if cut is not None:  # the steps from ``cut`` on start the next run, which may go on past this item
-            changed |= _fuse_runs(context, block, [taken for taken in held if taken[0] < cut], result)
-            return _fuse_runs(context, block, [taken for taken in held if taken[0] >= cut] + items[index:], result) or changed
+        split = _split(run, held) if run is not None else None
+        if split is not None:  # the first part is fused apart; the second may go on past this item
+            changed |= _fuse_runs(context, block, split[0], result)
+            return _fuse_runs(context, block, split[1] + items[index:], result) or changed
         moved_marker = run.moved_marker if run is not None else None
         if run is not None:
             changed |= run.close(result)
@@ -75,13 +75,28 @@ def _fuse_runs(context, block, items, result):
             continue
         run = None
         result.append(statement)
-    cut = run.cut() if run is not None else None
-    if cut is not None:
-        changed |= _fuse_runs(context, block, [taken for taken in held if taken[0] < cut], result)
-        return _fuse_runs(context, block, [taken for taken in held if taken[0] >= cut], result) or changed
+    split = _split(run, held) if run is not None else None
+    if split is not None:
+        changed |= _fuse_runs(context, block, split[0], result)
+        return _fuse_runs(context, block, split[1], result) or changed
     if run is not None:
         changed |= run.close(result)
     return changed
+
+
+def _split(run, held):
+    """The run's items (``held``) in two parts fused one after the other, where the run cannot be
+    fused whole (a result NumPy might give fewer elements than the loop has), or None. A result
+    computed from the block's arrays alone (``np.sum(icf[j])`` beside ``np.sum(scaled * scaled)``,
+    where icf's rows may have one element) is computed apart, before the run, so the rest stays
+    one loop and its arrays need no memory; else the run is cut where ``_Run.cut`` says."""
+    apart = run.apart()
+    if apart is not None:
+        return [taken for taken in held if taken[0] in apart], [taken for taken in held if taken[0] not in apart]
+    cut = run.cut()
+    if cut is None:
+        return None
+    return [taken for taken in held if taken[0] < cut], [taken for taken in held if taken[0] >= cut]
 
 
 def _reads(step):
@@ -321,6 +336,29 @@ class _Run:
         if start > self.positions[0]:
             return start
         return self.positions[short] + 1 if short < len(self.steps) - 1 else self.positions[short]
+
+    def apart(self):
+        """The positions of the steps computing the first short result (``cut``), a sum, where they can run
+        before the rest: no other step reads what they compute, they read no name the run's passed
+        statements bind and no memory the run writes, and steps with an operation or a write are
+        left. None otherwise."""
+        if not any(step.kind in ("op", "write") for step in self.steps):
+            return None
+        short = LoopWriter(self).first_short_result()
+        if short is None or self.steps[short].kind != "reduce":  # (an array result is better computed with its readers)
+            return None
+        moved = set(self._computing(short))
+        kept = [step for index, step in enumerate(self.steps) if index not in moved]
+        moved_steps = [self.steps[index] for index in moved]
+        targets = {step.target for step in moved_steps}
+        reads = set().union(*(_reads(step) for step in moved_steps))
+        if (any(step.kind == "write" for step in moved_steps) or not any(step.kind in ("op", "write") for step in kept)
+                or any(_reads(step) & targets for step in kept)):
+            return None
+        passed = set().union(*(variable_counts(statement) for statement in self.passed + self.deferred))
+        if reads & passed or any(self.shares(name, written.base) for name in reads for _, written in self.written):
+            return None
+        return {self.positions[index] for index in moved}
 
     def close(self, result):
         """Append the run to ``result``, fused where it has an operation or a write (then its ``cut``
