@@ -89,6 +89,16 @@ def at_first(x, value, adjoint):
 
 
 @njit(cache=True)
+def zeroed(old, like):
+    """Zeros of ``like``'s shape, written into ``old`` where it has that shape (an adjoint array
+    nothing refers to any more: see transforms/reverse/recycled_adjoints.py), else a new array."""
+    if old.shape == like.shape:
+        old.fill(0.0)
+        return old
+    return np.zeros_like(like)
+
+
+@njit(cache=True)
 def products_of_others(x):
     """For each element, the product of all the other elements: d np.prod(x) / dx, also where x
     holds zeros (no division). Prefix and suffix products over the elements in C order."""
@@ -247,16 +257,16 @@ def conforming(loop_extent, extent, where):
     return loop_extent
 
 
-def roll_positions(length, shift):
-    """Where each element of ``np.roll(a, shift)`` along an axis of ``length`` comes from: position
-    ``(j - shift) % length`` of ``a`` (a loop reads ``a[positions[j]]``; none for an empty axis)."""
-    positions = np.empty(length, dtype=np.int64)
-    if length == 0:
-        return positions
-    offset = shift % length
-    for j in range(length):
-        positions[j] = j - offset if j >= offset else j - offset + length
-    return positions
+def roll_offset(length, shift):
+    """How far ``np.roll(a, shift)`` moves the elements along an axis of ``length``: ``shift % length``
+    (0 for an empty axis)."""
+    return shift % length if length > 0 else 0
+
+
+def rolled_position(position, offset, length):
+    """Where element ``position`` of ``np.roll(a, shift)`` comes from: position ``(position - offset)
+    % length`` of ``a``, ``offset`` being ``roll_offset(length, shift)`` (no division per element)."""
+    return position - offset if position >= offset else position - offset + length
 
 
 # Generated code calls these compiled once per machine (numba's cache). With NUMBA_DISABLE_JIT=1 the plain
@@ -282,13 +292,18 @@ if config.DISABLE_JIT:
     def _conforming_overload(loop_extent, extent, where):
         return conforming
 
-    @overload(roll_positions)
-    def _roll_positions_overload(length, shift):
-        return roll_positions
+    @overload(roll_offset)
+    def _roll_offset_overload(length, shift):
+        return roll_offset
+
+    @overload(rolled_position)
+    def _rolled_position_overload(position, offset, length):
+        return rolled_position
 else:
     slice_start = njit(cache=True)(slice_start)
     slice_extent = njit(cache=True)(slice_extent)
     broadcast_extent = njit(cache=True)(broadcast_extent)
     broadcast_step = njit(cache=True)(broadcast_step)
     conforming = njit(cache=True)(conforming)
-    roll_positions = njit(cache=True)(roll_positions)
+    roll_offset = njit(cache=True)(roll_offset)
+    rolled_position = njit(cache=True)(rolled_position)

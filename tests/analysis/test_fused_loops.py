@@ -267,7 +267,7 @@ def test_rolled_operands_are_read_in_place():
     args = (rng.uniform(size=(5, 6)), rng.uniform(size=(5, 6)), 0.04, 3)
     _assert_same_as_numpy(reaction_diffusion, *args)
     source, _ = _fused_source(reaction_diffusion, args)
-    assert "roll_along" not in source and source.count("roll_positions(") == 4
+    assert "roll_along" not in source and source.count("roll_offset(") == 4
 
 
 @pytest.mark.parametrize("shift", [1, -2, 11])

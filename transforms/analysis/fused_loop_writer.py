@@ -226,20 +226,26 @@ class LoopWriter:
                 atoms.append(self._gathered(entry.gather, self._position(axis, None, self.extents[axis][1].get(entry.key))))
                 continue
             if entry.roll is not None:
-                positions = self._roll_positions(array.base, entry.base_axis, entry.roll)
-                atoms.append(self._gathered(positions.value, self._position(axis, None, self.extents[axis][1].get(entry.key))))
+                atoms.append(self._rolled(array.base, entry, self._position(axis, None, self.extents[axis][1].get(entry.key))))
                 continue
             atoms.append(self._position(axis, self._start(array.base, entry), self.extents[axis][1].get(entry.key)))
         return atoms
 
-    def _roll_positions(self, base, axis, shift):
-        """The vector of positions ``np.roll`` of ``base`` by ``shift`` reads along ``axis`` (made
-        once, before the loops that change neither; a shift bound once to a number is that number)."""
-        shift = self.context.constants.get(shift.value, shift) if isinstance(shift, cst.Name) else shift
-        key = ("roll", base, axis, code_of(shift))
-        if key not in self.known:
-            self.known[key] = self._pure(f"{base}_rolled", "roll_positions", [self._length(base, axis), shift])
-        return self.known[key]
+    def _rolled(self, base, entry, position):
+        """The position ``np.roll`` of ``base`` reads at ``position`` along ``entry``'s axis, computed per
+        element from an offset made once, before the loops that change neither (a shift bound once to a
+        number is that number)."""
+        shift = self.context.constants.get(entry.roll.value, entry.roll) if isinstance(entry.roll, cst.Name) else entry.roll
+        length = self._length(base, entry.base_axis)
+        offset_key = ("roll", base, entry.base_axis, code_of(shift))
+        if offset_key not in self.known:
+            self.known[offset_key] = self._pure(f"{base}_offset", "roll_offset", [length, shift])
+        offset = self.known[offset_key]
+        key = ("rolled", offset.value, code_of(position))
+        if key not in self.positions:
+            call = cst.Call(cst.Name("rolled_position"), [cst.Arg(a) for a in (position, offset, length)])
+            self.positions[key] = self._int_statement(f"{base}_rolled", call)
+        return self.positions[key]
 
     def _gathered(self, vector, position):
         """The integer ``vector[position]`` (read once per position)."""

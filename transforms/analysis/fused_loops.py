@@ -13,7 +13,7 @@ typed normal form (``t = u[1:-1]``, ``s = 2.0 * t - w``, ``u_next[1:-1] = s``, `
 The values live in scalars; an array is made (``np.empty``) only for a result read after the run,
 and a ``np.sum`` of a value of the run is added up in the loop (a full sum into a float, a sum
 along an axis into zeros of the other axes: ``s[i] += t``). ``np.roll(a, s, axis=k)`` is read in
-place, through the positions it takes its elements from (``roll_positions``, made once). The
+place, each position computed from an offset made once (``roll_offset``, ``rolled_position``). The
 primal allocates no temporaries, and the reverse and forward passes see the element loops they
 differentiate best (a hand-written adjoint's code). Matrix products, other reductions, calls and
 writes through index arrays stay as they are, and end a run. Scalar statements between the steps

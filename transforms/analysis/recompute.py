@@ -28,7 +28,7 @@ import libcst as cst
 
 from .. import rules
 from ..ir import variables_in
-from ..ir.statements import assignment_of, in_place_update_of, is_exit_check, operation_of
+from ..ir.statements import Operation, assignment_of, in_place_update_of, is_exit_check, operation_of
 
 
 def blocks(statements, loop_indices=frozenset()):
@@ -78,6 +78,19 @@ def _definition(statement):
         if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
             return small.targets[0].target.value, small.value
     return in_place_update_of(statement)
+
+
+# Integer helpers of fused loops (kernels/arrays.py) that cannot fail: computed again like an operation
+_INTEGER_HELPERS = {"slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "roll_offset", "rolled_position"}
+
+
+def computed_operation(value):
+    """``operation_of(value)``, where a call of a fused loop's integer helpers (``rolled_position(i,
+    offset, n)``, read by the adjoint of ``a[...]``) is an operation too: computed again from its
+    operands, never taped per element."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _INTEGER_HELPERS:
+        return Operation("integer helper", [argument.value for argument in value.args])
+    return operation_of(value)
 
 
 def last_writes(body, arrays=frozenset(), group=None):
@@ -180,7 +193,7 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
         for index, statement in enumerate(block):
             definition = _definition(statement)
             if definition is not None and definitions.get(definition[0]) == 1 and definition[0] not in overwritten:
-                if operation_of(definition[1]).rule is not None and definition[0] not in reads:
+                if computed_operation(definition[1]).rule is not None and definition[0] not in reads:
                     local[definition[0]] = (statement, index)
 
         loop = loops_around.get(id(block))
@@ -199,11 +212,11 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 statement, index = chosen[operand]
                 if id(statement) not in position:
                     return False
-                operands = operation_of(_definition(statement)[1]).operand_names()
+                operands = computed_operation(_definition(statement)[1]).operand_names()
                 return all(holds_its_value(o, index, last, chain | {operand}, restoring) for o in operands)
             if operand in local and local[operand][1] < start:
                 statement, index = local[operand]
-                operands = operation_of(_definition(statement)[1]).operand_names()
+                operands = computed_operation(_definition(statement)[1]).operand_names()
                 if all(holds_its_value(o, index, last, chain | {operand}, restoring) for o in operands):
                     chosen[operand] = (statement, index)
                     return True
@@ -228,7 +241,7 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
             if definition is None:
                 continue
             name, value = definition
-            operation = operation_of(value)
+            operation = computed_operation(value)
             if name not in overwritten or name in pinned or definitions.get(name) != 1 or operation.rule is None:
                 continue
             if id(statement) in kept:
@@ -346,7 +359,7 @@ def rederived_views(body, views, written, group, invariant):
                 continue
             assigned = assigned if assigned is not None else set().union(*(_assigned_in(s) for s in block))
             held = all(o in invariant or (o in loop_indices and o not in assigned)
-                       for o in operation_of(value).operand_names()[1:])
+                       for o in computed_operation(value).operand_names()[1:])
             later = [k for k in range(index + 1, len(block)) if _mentions(name, [block[k]])]
             everywhere = _mentions(name, body) - 1  # (the view's own line names it)
             definitions[name] = statement if held and later and everywhere == sum(

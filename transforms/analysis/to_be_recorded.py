@@ -27,7 +27,8 @@ iterations are reversed as they end (``independent_terms``) consumes its reads w
 
 import libcst as cst
 
-from ..ir.statements import assignment_of, is_exit_check, operation_of
+from ..ir.statements import assignment_of, is_exit_check
+from .recompute import computed_operation
 
 
 def unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops=frozenset()):
@@ -120,7 +121,7 @@ def _with_recomputed_operands(reads, own_reads, recomputed):
     while changed:
         changed = False
         for name, statement in recomputed.items():
-            for operand in operation_of(assignment_of(statement)[1]).operand_names():
+            for operand in computed_operation(assignment_of(statement)[1]).operand_names():
                 known = {id(r) for r in reads.get(operand, ())}
                 for reader in reads.get(name, ()):
                     if id(reader) not in known:

@@ -11,9 +11,10 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from .. import rules
+from ..analysis.recompute import computed_operation
 from ..ir import UnsupportedHere, accumulate, assign
 from ..ir.precedence import spelled
-from ..ir.statements import assignment_of, is_array_type, is_float64_vector_type, operation_of
+from ..ir.statements import assignment_of, is_array_type, is_float64_vector_type
 from .reserve import Tape
 
 ZERO = cst.Float("0.0")
@@ -91,7 +92,7 @@ class SweepState:
         if statement is None or name in self.fresh:
             return []
         lines = []
-        for operand in operation_of(assignment_of(statement)[1]).operand_names():
+        for operand in computed_operation(assignment_of(statement)[1]).operand_names():
             lines += self.recompute(operand)
         self.fresh.add(name)
         return lines + [statement.with_changes(leading_lines=[])]

@@ -241,6 +241,8 @@ ARRAY_CONSTRUCTORS = {
     # Fresh tapes: they start empty, like np.empty. Typed lists (generated gradients keep arrays bound
     # again in a loop in them) take their item type from a sample; forward mode reads their append and pop.
     "new_float_stack", "new_int_stack", "empty_list_like",
+    # zeros in the memory of an adjoint nothing reads any more (generated gradients, read again by forward mode)
+    "zeroed",
 }  # fmt: skip
 ARRAY_FILLS = {"np.full": 1, "np.full_like": 1}  # position of the fill value
 
@@ -413,7 +415,7 @@ INACTIVE_FUNCTIONS = {
     "integer_power",  # a ** b of two integers (transforms/analysis/integer_powers.py)
     "segment_length", "kept_bytes", "forget_from",  # checkpointed loops of gradients (transforms/reverse/checkpoints.py)
     # extents and steps of fused loops (transforms/analysis/fused_loops.py)
-    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_positions",
+    "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset", "rolled_position",
 }  # fmt: skip
 
 # Binary operators whose result is piecewise constant.
