@@ -99,6 +99,15 @@ def zeroed(old, like):
 
 
 @njit(cache=True)
+def zeroed_to(old, shape):
+    """``zeroed`` for an adjoint whose new shape the tape gives (``shape``, a tuple of extents)."""
+    if old.shape == shape:
+        old.fill(0.0)
+        return old
+    return np.zeros(shape, old.dtype)
+
+
+@njit(cache=True)
 def products_of_others(x):
     """For each element, the product of all the other elements: d np.prod(x) / dx, also where x
     holds zeros (no division). Prefix and suffix products over the elements in C order."""

@@ -61,6 +61,7 @@ from .array_adjoints import ArrayAdjoints, element_of, with_base
 from .checkpoints import checkpointed_loop
 from .first_contributions import assign_first_contributions
 from .loop_order import loops_counting_up
+from .recycled_adjoints import recycled_adjoints
 from .reserve import push_kind, storage_lines, with_reserves
 from .sweep_state import ZERO, SweepState
 
@@ -195,6 +196,9 @@ class ReverseMode:
         )
         statements = loops_counting_up(statements, reverse + self.per_term_reverse, self.memory_groups(), self.state.tape_names())
         statements = carried_accumulations(statements, self.state.is_float_vector, self.names)
+        if not external_adjoints:  # (a thread's adjoints are numbers and the arrays it was given)
+            array_adjoints = {a: self.state.rank(cst.Name(o)) for a, o in self.state.adjoint_owner.items() if self.state.is_array(o)}
+            statements = recycled_adjoints(statements, set(array_adjoints), array_adjoints)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if self.report is not None:
             params.append(cst.Param(cst.Name(self.report)))
