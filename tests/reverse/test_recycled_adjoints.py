@@ -4,19 +4,9 @@ plain function, and the reverse sweep of a time loop allocating no adjoint per s
 
 import numpy as np
 import pytest
-from oracles import plain_central_differences
+from test_fused_gradients import _check  # the user's plain function against central differences
 
 import srcad
-
-
-def _check(function, args, wrt, rtol=1e-6):
-    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    gradient = srcad.grad(function, wrt=wrt)(*copies)
-    gradient = gradient if isinstance(gradient, tuple) else (gradient,)
-    for position, computed in zip(wrt, gradient):
-        on_copies = lambda *a: function(*[v.copy() if isinstance(v, np.ndarray) else v for v in a])  # noqa: E731
-        expected = plain_central_differences(on_copies, list(args), position)
-        np.testing.assert_allclose(computed, expected, rtol=rtol, atol=1e-8)
 
 
 def _reverse_loop(source):

@@ -450,3 +450,24 @@ def test_a_loop_index_assigned_before_its_loop_is_not_invariant():
     s = sum(k / m * math.sin(x * m) for m in range(1, 4))
     expected = (2 * s * sum(k * math.cos(x * m) for m in range(1, 4)), 2 * s * sum(math.sin(x * m) / m for m in range(1, 4)))
     np.testing.assert_allclose(srcad.grad(index_bound_before_its_loop, wrt=(0, 1))(x, k), expected, rtol=1e-12)
+
+
+def spring_forces(x, a, b, k):
+    """Forces added spring by spring into an (n, 2) array: each spring's ends are read once per spring
+    and used by the element loops of its rows."""
+    f = np.zeros_like(x)
+    for s in range(a.shape[0]):
+        d = x[a[s]] - x[b[s]]
+        f[a[s]] -= k[s] * d
+        f[b[s]] += k[s] * d
+    return np.sum(f * f * x)
+
+
+def test_an_index_read_by_a_nested_loop_is_read_again_not_kept():
+    """``a_s = a[s]``, read where the loop over a row writes ``f[a_s, i]``, is read again in the reverse
+    sweep (a is never written) instead of kept per spring."""
+    rng = np.random.default_rng(7)
+    args = (rng.normal(size=(5, 2)), np.array([0, 1, 2, 3, 0]), np.array([1, 2, 3, 4, 4]), rng.uniform(1.0, 2.0, 5))
+    _check(spring_forces, args, (0, 3))
+    source = srcad.source(spring_forces, "adjoint", args=args, wrt=(0, 3))
+    assert "= a_s;" not in source and "= b_s;" not in source and "a_s = a[s]" in source.split("# reverse sweep")[1]

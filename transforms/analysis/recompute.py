@@ -80,8 +80,11 @@ def _definition(statement):
     return in_place_update_of(statement)
 
 
-# Integer helpers of fused loops (kernels/arrays.py) that cannot fail: computed again like an operation
-_INTEGER_HELPERS = {"slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "roll_offset", "rolled_position"}
+# Integer helpers of fused loops (kernels/arrays.py): computed again like an operation (``conforming``, which
+# raises where operands do not conform, computed again from the same operands, passes again)
+_INTEGER_HELPERS = {"slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset",
+                    "rolled_position"}
+INTEGER_HELPER = "integer helper"  # the rule of their operations
 
 
 def computed_operation(value):
@@ -89,7 +92,7 @@ def computed_operation(value):
     offset, n)``, read by the adjoint of ``a[...]``) is an operation too: computed again from its
     operands, never taped per element."""
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _INTEGER_HELPERS:
-        return Operation("integer helper", [argument.value for argument in value.args])
+        return Operation(INTEGER_HELPER, [argument.value for argument in value.args if not isinstance(argument.value, cst.SimpleString)])
     return operation_of(value)
 
 
@@ -188,6 +191,7 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
     pinned = set()  # operands of chosen values: they must stay restored by the tape
     for block, loop_indices in blocks(body):
         position = {id(statement): index for index, statement in enumerate(block)}
+        holders = _holders(block)
         # values the reverse sweep never reads, computed once in this block: free to recompute on the way
         local = {}
         for index, statement in enumerate(block):
@@ -252,10 +256,10 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 continue  # written in place: kept (recorded), its writes are undone, which other names of its memory rely on
             if name in arrays and operation.rule not in rules.ELEMENTWISE_RULES and operation.rule not in ("view", "index"):
                 continue  # an array is computed again only elementwise or as a view (not a product, a sort...)
-            readers = reads.get(name, [])
-            if not readers or not all(id(r) in position and position[id(r)] >= index for r in readers):
+            readers = [_reader_position(r, position, holders, operation) for r in reads.get(name, [])]
+            if not readers or not all(r is not None and r >= index for r in readers):
                 continue
-            last = max(position[id(r)] for r in readers)
+            last = max(readers)
             sharing = {name, *(group or {}).get(name, ())}
             if any(sharing & _element_writes_within(s, arrays) for s in block[index + 1 : last]):
                 continue  # written in place before it is read: computing it again would give the old values
@@ -266,6 +270,28 @@ def recomputable(body, overwritten, invariant, reads, arrays=frozenset(), group=
                 pinned |= {o for o in operands if o not in chosen}
                 promoted |= restoring
     return {name: statement for name, (statement, _) in chosen.items()}, promoted - set(chosen)
+
+
+def _holders(block):
+    """{id of a statement nested in one of ``block``'s: the position of that statement in ``block``}."""
+    found = {}
+    for index, statement in enumerate(block):
+        if not isinstance(statement, cst.SimpleStatementLine):
+            for inner, _ in list(blocks([statement]))[1:]:
+                found.update((id(nested), index) for nested in inner)
+    return found
+
+
+def _reader_position(reader, position, holders, operation):
+    """The position in the block of the statement whose adjoint reads a value: its own, or, for a
+    value cheap to compute again in each iteration of a loop nested there (an element or index read,
+    ``a_s = a[s]`` read by the loop writing ``f[a_s, i]``), the loop's (then after the definition).
+    None for a reader elsewhere."""
+    if id(reader) in position:
+        return position[id(reader)]
+    if id(reader) in holders and operation.rule in ("index", INTEGER_HELPER):
+        return holders[id(reader)]
+    return None
 
 
 def _filled_before(body, new_memory):

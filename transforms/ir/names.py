@@ -17,11 +17,11 @@ _LONGEST = 24
 # What generated modules import from srcad.kernels (see output/emit.py).
 RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_like", "segment_length", "kept_bytes", "forget_from")
 ARRAY_HELPERS = (
-    "unbroadcast", "at_first", "zeroed", "zeroed_to", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
+    "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
     "products_of_others_along_tangent", "keep_dims",
     "cumsum_along", "cumsum_adjoint_along", "roll_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
-    "times_transpose", "integer_power",
+    "times_transpose", "integer_power", "zeroed", "zeroed_to",
     "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset", "rolled_position",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.
