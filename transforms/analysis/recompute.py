@@ -92,7 +92,8 @@ def computed_operation(value):
     offset, n)``, read by the adjoint of ``a[...]``) is an operation too: computed again from its
     operands, never taped per element."""
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _INTEGER_HELPERS:
-        return Operation(INTEGER_HELPER, [argument.value for argument in value.args if not isinstance(argument.value, cst.SimpleString)])
+        operands = [argument.value for argument in value.args if not isinstance(argument.value, cst.SimpleString)]
+        return Operation(INTEGER_HELPER, operands)  # (conforming's last argument names the user's line)
     return operation_of(value)
 
 

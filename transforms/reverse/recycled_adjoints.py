@@ -73,8 +73,9 @@ def _owned(statements, array_adjoints, handoffs, ranks):
                 return True  # added into (as target), or added to another (as value)
             if isinstance(parent, cst.AssignTarget):
                 assignment = self.parents[-2]
-                return _fresh(assignment.value) or (
-                    name.value in handoffs and isinstance(assignment.value, cst.Name) and assignment.value.value == handoffs[name.value])
+                value = assignment.value
+                return _fresh(value) or (
+                    name.value in handoffs and isinstance(value, cst.Name) and value.value == handoffs[name.value])
             if isinstance(parent, cst.Assign):  # the value bound: another name for the memory
                 target = parent.targets[0].target
                 return isinstance(target, cst.Name) and handoffs.get(target.value) == name.value
@@ -97,7 +98,8 @@ def _owned(statements, array_adjoints, handoffs, ranks):
 
     cst.IndentedBlock(list(statements)).visit(Uses())
     unsafe |= _handoffs_sharing(statements, handoffs)
-    return {name for name in array_adjoints if name not in unsafe and not ({h for h, x in handoffs.items() if x == name} & unsafe)}
+    unsafe |= {adjoint for handoff, adjoint in handoffs.items() if handoff in unsafe}
+    return {name for name in array_adjoints if name not in unsafe}
 
 
 def _handoffs_sharing(statements, handoffs):
@@ -226,7 +228,8 @@ def _zeros_binding(statement, owned):
     shape = value.args[0].value
     if spelled(value.func) == "np.zeros_like" and len(value.args) == 1 and isinstance(shape, cst.Name):
         return target, lambda handoff: call("zeroed", cst.Name(handoff), shape)
-    if spelled(value.func) == "np.zeros" and isinstance(shape, cst.Tuple) and all(isinstance(e.value, cst.Name) for e in shape.elements):
+    extents = shape.elements if isinstance(shape, cst.Tuple) else None
+    if spelled(value.func) == "np.zeros" and extents and all(isinstance(e.value, cst.Name) for e in extents):
         return target, lambda handoff: call("zeroed_to", cst.Name(handoff), shape)
     return None
 
@@ -274,8 +277,10 @@ class _Rewrite:
                 last = later
         between = statements[index + 1 : last + 1]
         shape_names = _names_in(statements[index].body[0].value) - {"np"}  # (T, or the extents)
-        if any(adjoint in _names_in(s) or shape_names & _bound_names(s) or _binds_within(s, shape_names | {adjoint}) for s in between):
-            return None
+        for statement in between:
+            if adjoint in _names_in(statement) or _binds_within(statement, shape_names | {adjoint}) or (
+                    shape_names & _bound_names(statement)):
+                return None
         recycled = assign(adjoint, recycling(handoff))
         rest = list(statements)
         original = rest.pop(index)
