@@ -13,9 +13,11 @@ element by element, as operands of arithmetic, by their shape, or added into oth
 viewed, passed to a call, returned, or given to another name.
 """
 
+import functools
+
 import libcst as cst
 
-from ..ir import assign, call
+from ..ir import all_names, assign, call, nodes_in
 from ..ir.precedence import spelled
 
 _FRESH = {"np.zeros", "np.zeros_like", "np.copy", "np.empty", "zeroed", "zeroed_to"}  # calls whose result is new memory
@@ -132,15 +134,8 @@ def _fresh(value):
 
 
 def _assignments(statements):
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_Assign(self, node):
-            if len(node.targets) == 1:
-                found.append(node)
-
-    cst.IndentedBlock(list(statements)).visit(Collect())
-    return found
+    return [node for statement in statements for node in nodes_in(statement)
+            if isinstance(node, cst.Assign) and len(node.targets) == 1]
 
 
 def _live_across_blocks(statements, handoffs):
@@ -150,9 +145,7 @@ def _live_across_blocks(statements, handoffs):
     def visit(block):
         bound = set()
         for statement in block:
-            for name in handoffs - bound:
-                if name in _read_names(statement, header_only=True):
-                    live.add(name)
+            live.update((handoffs - bound) & _read_names(statement, header_only=True))
             bound |= {t for t in _bound_names(statement) if t in handoffs}
             for inner in _inner_blocks(statement):
                 visit(inner)
@@ -174,15 +167,9 @@ def _inner_blocks(statement):
     return []
 
 
+@functools.lru_cache(maxsize=16384)  # asked of each statement many times; nodes hash by identity
 def _names_in(node):
-    found = set()
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, name):
-            found.add(name.value)
-
-    node.visit(Collect())
-    return found
+    return frozenset(all_names(node))
 
 
 def _bound_names(statement):
