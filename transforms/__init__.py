@@ -13,7 +13,7 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       |              to_be_recorded: what is active, saved, recomputed, reversed term by term)
       v
       +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions,
-      |              loop_order; carried accumulations from analysis/carried_adjoints)
+      |              loop_order, recycled_adjoints; carried accumulations from analysis/carried_adjoints)
       +--> forward/  tangent (tangent_zeros, fold_tangents)
       +--> kernel/   a @srcad.kernel's module (modules.py): a thread's code (the normal form, or its
       |              adjoint from reverse/) with its CPU launchers, or as a CUDA kernel; access analysis
