@@ -356,7 +356,7 @@ def test_a_force_kernel_inlines_the_derivative_for_cuda():
         assert "srcad.callees" not in source and "pair_energy_tangent_" in source, source
 
 
-# -- refused, each at the user's line --------------------------------------------------------------------
+# -- a derivative inside a helper, and in an if's test ----------------------------------------------------
 def spring_pull(x, k):
     """A helper taking a force by srcad.grad: inlined into its caller like any helper."""
     return -srcad.grad(pair_energy)(x, k)
@@ -393,6 +393,7 @@ def test_a_derivative_in_an_if_test():
         np.testing.assert_allclose(srcad.grad(branches_on_a_slope, wrt=(0, 1))(x, 2.0), expected, rtol=1e-13)
 
 
+# -- refused, each at the user's line --------------------------------------------------------------------
 def tuple_parameters(r, parameters):
     k, r0 = parameters
     return k * (r - r0) ** 2

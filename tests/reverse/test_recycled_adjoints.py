@@ -2,11 +2,13 @@
 (``transforms/reverse/recycled_adjoints.py``): gradients against central differences of the user's
 plain function, and the reverse sweep of a time loop allocating no adjoint per step."""
 
+import libcst as cst
 import numpy as np
 import pytest
 from test_fused_gradients import _check  # the user's plain function against central differences
 
 import srcad
+from srcad.transforms.reverse.recycled_adjoints import recycled_adjoints
 
 
 def _reverse_loop(source):
@@ -119,3 +121,28 @@ def test_second_derivatives_read_the_gradient_again():
     h = 1e-5
     expected = (_decay_gradient_by_hand(0.4 + h) - _decay_gradient_by_hand(0.4 - h)) / (2 * h)
     np.testing.assert_allclose(hessian[0, 0], expected, rtol=1e-6)
+
+
+REVERSE_STEP = """
+for t in range(steps):
+    u_adj_in = u_adj
+    u = u_saved.pop()
+    u_adj = np.zeros_like(u)
+    u_next_adj += u_adj_in
+    {use}
+"""
+
+
+@pytest.mark.parametrize("use, recycled", [
+    ("s = u_adj[0]", True),  # an element
+    ("w = u_adj[None]", False),  # a view of the whole: another name for the memory
+    ("w = u_adj[...]", False),
+    ("w = u_adj[1:]", False),
+    ("lst.append(u_adj)", False),
+])
+def test_memory_another_name_may_hold_is_not_reused(use, recycled):
+    """The pass alone, on a reverse step written out: ``u_adj``'s memory is reused only where no use
+    can give it another name."""
+    statements = list(cst.parse_module(REVERSE_STEP.format(use=use)).body)
+    code = cst.Module(body=recycled_adjoints(statements, {"u_adj", "u_next_adj"}, {"u_adj": 1, "u_next_adj": 1})).code
+    assert ("u_adj = zeroed(u_adj_in, u)" in code) is recycled, code

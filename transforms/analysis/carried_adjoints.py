@@ -74,7 +74,7 @@ def _unshared_arrays(body, is_float_vector):
 
         def visit_Subscript(self, node):
             index = node.slice[0].slice if len(node.slice) == 1 else None
-            if isinstance(index, cst.Index) and not _views_whole(index.value):
+            if isinstance(index, cst.Index) and not views_whole(index.value):
                 allow(node.value)  # an element (a number: the array is 1-D), or a gather (a copy)
 
         def visit_BinaryOperation(self, node):
@@ -114,7 +114,7 @@ def _unshared_arrays(body, is_float_vector):
             if count == 1 and all(id(node) in allowed for node in seen.get(name, ()))}
 
 
-def _views_whole(index):
+def views_whole(index):
     """``a[...]`` and ``a[None]``: views of the whole array, not elements."""
     return isinstance(index, cst.Ellipsis) or (isinstance(index, cst.Name) and index.value == "None")
 

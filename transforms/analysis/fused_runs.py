@@ -90,12 +90,15 @@ def _split(run, held):
     computed from the block's arrays alone (``np.sum(icf[j])`` beside ``np.sum(scaled * scaled)``,
     where icf's rows may have one element) is computed apart, before the run, so the rest stays
     one loop and its arrays need no memory; else the run is cut where ``_Run.cut`` says."""
-    apart = run.apart()
+    if not any(step.kind in ("op", "write") for step in run.steps):
+        return None
+    short = LoopWriter(run).first_short_result()
+    if short is None:
+        return None
+    apart = run.apart(short)
     if apart is not None:
         return [taken for taken in held if taken[0] in apart], [taken for taken in held if taken[0] not in apart]
-    cut = run.cut()
-    if cut is None:
-        return None
+    cut = run.cut(short)
     return [taken for taken in held if taken[0] < cut], [taken for taken in held if taken[0] >= cut]
 
 
@@ -322,30 +325,23 @@ class _Run:
             return True
         return step.kind == "write" and any(self.shares(step.target, name) for name in self.waiting_reads)
 
-    def cut(self):
-        """Where the run must end so that each array keeps NumPy's shape, or None: a result read after
-        the run that NumPy might give fewer elements than the loop has (computed only from operands
-        that may broadcast) is computed in the next run, with the steps computing it, where those
-        come after others; else the run ends after it (or before it, where it is the last step)."""
-        if not any(step.kind in ("op", "write") for step in self.steps):
-            return None
-        short = LoopWriter(self).first_short_result()
-        if short is None:
-            return None
+    def cut(self, short):
+        """Where the run must end so that each array keeps NumPy's shape, given ``short``: the index of
+        a result read after the run that NumPy might give fewer elements than the loop has (computed
+        only from operands that may broadcast, ``LoopWriter.first_short_result``). It is computed in
+        the next run, with the steps computing it, where those come after others; else the run ends
+        after it (or before it, where it is the last step)."""
         start = min(self.positions[index] for index in self._computing(short))
         if start > self.positions[0]:
             return start
         return self.positions[short] + 1 if short < len(self.steps) - 1 else self.positions[short]
 
-    def apart(self):
-        """The positions of the steps computing the first short result (``cut``), a sum, where they can run
-        before the rest: no other step reads what they compute, they read no name the run's passed
-        statements bind and no memory the run writes, and steps with an operation or a write are
-        left. None otherwise."""
-        if not any(step.kind in ("op", "write") for step in self.steps):
-            return None
-        short = LoopWriter(self).first_short_result()
-        if short is None or self.steps[short].kind != "reduce":  # (an array result is better computed with its readers)
+    def apart(self, short):
+        """The positions of the steps computing ``short`` (see ``cut``), a sum, where they can run before
+        the rest: no other step reads what they compute, they read no name the run's passed statements
+        bind and no memory the run writes, and steps with an operation or a write are left. None
+        otherwise."""
+        if self.steps[short].kind != "reduce":  # (an array result is better computed with its readers)
             return None
         moved = set(self._computing(short))
         kept = [step for index, step in enumerate(self.steps) if index not in moved]
@@ -361,8 +357,8 @@ class _Run:
         return {self.positions[index] for index in moved}
 
     def close(self, result):
-        """Append the run to ``result``, fused where it has an operation or a write (then its ``cut``
-        is None); say whether it was."""
+        """Append the run to ``result``, fused where it has an operation or a write (then it has no
+        short result: ``_split``); say whether it was."""
         if not any(step.kind in ("op", "write") for step in self.steps):
             result += self.passed + [step.statement for step in self.steps] + self.deferred
             return False

@@ -84,7 +84,7 @@ def _definition(statement):
 # raises where operands do not conform, computed again from the same operands, passes again)
 _INTEGER_HELPERS = {"slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset",
                     "rolled_position"}
-INTEGER_HELPER = "integer helper"  # the rule of their operations
+_INTEGER_HELPER = "integer helper"  # the rule of their operations
 
 
 def computed_operation(value):
@@ -93,7 +93,7 @@ def computed_operation(value):
     operands, never taped per element."""
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _INTEGER_HELPERS:
         operands = [argument.value for argument in value.args if not isinstance(argument.value, cst.SimpleString)]
-        return Operation(INTEGER_HELPER, operands)  # (conforming's last argument names the user's line)
+        return Operation(_INTEGER_HELPER, operands)  # (conforming's last argument names the user's line)
     return operation_of(value)
 
 
@@ -290,7 +290,7 @@ def _reader_position(reader, position, holders, operation):
     None for a reader elsewhere."""
     if id(reader) in position:
         return position[id(reader)]
-    if id(reader) in holders and operation.rule in ("index", INTEGER_HELPER):
+    if id(reader) in holders and operation.rule in ("index", _INTEGER_HELPER):
         return holders[id(reader)]
     return None
 

@@ -17,6 +17,7 @@ import functools
 
 import libcst as cst
 
+from ..analysis.carried_adjoints import views_whole
 from ..ir import all_names, assign, call, nodes_in
 from ..ir.precedence import spelled
 
@@ -95,8 +96,9 @@ def _owned(statements, array_adjoints, handoffs, ranks):
                 return True  # written, or added into another
             if isinstance(holder, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.ComparisonTarget)):
                 return True
-            elements = subscript.slice
-            return rank is not None and len(elements) == rank and all(isinstance(e.slice, cst.Index) for e in elements)
+            elements = subscript.slice  # (``X[None]`` and ``X[...]`` are views of the whole, not elements)
+            return rank is not None and len(elements) == rank and all(
+                isinstance(e.slice, cst.Index) and not views_whole(e.slice.value) for e in elements)
 
     cst.IndentedBlock(list(statements)).visit(Uses())
     unsafe |= _handoffs_sharing(statements, handoffs)
