@@ -11,9 +11,10 @@ import numpy as np
 
 import srcad
 from srcad.transforms.reverse.loop_order import loops_counting_up
+from srcad.transforms.reverse.reserve import Tape
 from oracles import plain_central_difference
 
-TAPE = {"tape_floats", "floats_top", "tape_ints", "ints_top"}
+TAPE = Tape("tape_floats", "floats_top", "tape_ints", "ints_top")
 
 
 def _flipped(code, groups):
@@ -40,10 +41,13 @@ def test_loops_whose_order_matters_count_down():
         "a neighbour written": "for i in range(n - 1, -1, -1):\n    a_adj[i + 1] += b_adj[i]\n",
         "a neighbour read": "for i in range(n - 1, -1, -1):\n    a_adj[i] += a_adj[i + 1]\n",
         "a value from the last iteration": "for i in range(n - 1, -1, -1):\n    a_adj[i] = t\n    t = b_adj[i]\n",
-        "a tape pop": "for i in range(n - 1, -1, -1):\n    floats_top -= 1; d = tape_floats[floats_top]\n    a_adj[i] = d\n",
+        "a tape pop in a branch": "for i in range(n - 1, -1, -1):\n    if c[i] > 0.0:\n        floats_top -= 1; d = tape_floats[floats_top]\n        a_adj[i] = d\n",
+        "a tape push": "for i in range(n - 1, -1, -1):\n    tape_floats[floats_top] = a_adj[i]; floats_top += 1\n    a_adj[i] = 0.0\n",
         "an array of unknown memory": "for i in range(n - 1, -1, -1):\n    a_adj[i] = q[i]\n",
         "a whole array passed on": "for i in range(n - 1, -1, -1):\n    a_adj[i] = f(b_adj)\n",
-        "an index computed in the loop": "for i in range(n - 1, -1, -1):\n    j = i\n    a_adj[j] = 1.0\n",
+        "an index that may be negative": "for i in range(n - 1, -1, -1):\n    j = i - 1\n    a_adj[j] = 1.0\n",
+        "an index assigned twice": "for i in range(n - 1, -1, -1):\n    j = i + 1\n    j = 2 * j\n    a_adj[j] = 1.0\n",
+        "an index read before it is computed": "for i in range(n - 1, -1, -1):\n    a_adj[j] = 1.0\n    j = i + 1\n",
         "a region written": "for i in range(n - 1, -1, -1):\n    a_adj[1:] = b_adj[i]\n",
         "a region read": "for i in range(n - 1, -1, -1):\n    a_adj[i] = b_adj[i:]\n",
         "an inner loop": "for i in range(n - 1, -1, -1):\n    for j in range(3):\n        a_adj[i] += 1.0\n",
@@ -52,6 +56,17 @@ def test_loops_whose_order_matters_count_down():
     }
     for why, code in cases.items():
         assert not _counts_up(code, SEPARATE), why
+
+
+def test_an_index_computed_from_the_loops_own_counts_up():
+    code = "for i in range(n - 1, -1, -1):\n    j = 1 + i\n    k = 2 * j + 3\n    a_adj[k] = b_adj[j]\n"
+    assert _counts_up(code, SEPARATE)
+
+
+def test_a_loop_reading_its_pops_in_place_counts_up():
+    code = "for i in range(n - 1, -1, -1):\n    floats_top -= 1; d = tape_floats[floats_top]\n    a_adj[i] = d\n"
+    flipped = _flipped(code, SEPARATE)
+    assert "floats_top -= n\nfor i in range(n):\n    d = tape_floats[floats_top + i]\n" in flipped, flipped
 
 
 def test_a_temporary_read_after_the_loop_only_once_assigned_again_is_free():

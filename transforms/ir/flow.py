@@ -7,7 +7,7 @@ not certainly assigned after it.
 
 import libcst as cst
 
-from . import variables_in
+from . import nodes_in, variables_in
 
 
 def targets_of(small):
@@ -97,3 +97,44 @@ def read_after(function_body, loop, names):
 
     walk(function_body, set())
     return read
+
+
+def index_names(body, index):
+    """The names holding a different element index in each iteration of a loop over ``index`` (0, 1,
+    ... N - 1, whichever order the loop runs): ``index`` itself, and names ``body`` assigns once,
+    straight in it, as one of them plus or times a positive number (``i = 1 + i_iteration``, ``i_plus_1 = i + 1``). None of them is ever negative, where
+    NumPy's wrap-around could bring two of them to one element."""
+    assigned = {}
+    for statement in body:
+        for node in nodes_in(statement):
+            if isinstance(node, (cst.Assign, cst.AugAssign)):
+                for name in targets_of(node):
+                    assigned[name] = assigned.get(name, 0) + 1
+            elif isinstance(node, cst.For):
+                for name in variables_in(node.target):
+                    assigned[name] = assigned.get(name, 0) + 2
+    own = {index}
+
+    def fixed(node):
+        return isinstance(node, cst.Integer) and int(node.value, 0) >= 0
+
+    def growing(node):  # a different non-negative value for each iteration
+        if isinstance(node, cst.Name):
+            return node.value in own
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+            return (growing(node.left) and fixed(node.right)) or (fixed(node.left) and growing(node.right))
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+            def positive(n):
+                return isinstance(n, cst.Integer) and int(n.value, 0) > 0
+            return (growing(node.left) and positive(node.right)) or (positive(node.left) and growing(node.right))
+        return False
+
+    for statement in body:
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+            continue
+        small = statement.body[0]
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+            name = small.targets[0].target.value
+            if assigned.get(name) == 1 and growing(small.value):
+                own.add(name)
+    return own

@@ -194,7 +194,7 @@ class ReverseMode:
             + _with_comment(before_return, "# the caller's arrays as the forward sweep left them")
             + [final]
         )
-        statements = loops_counting_up(statements, reverse + self.per_term_reverse, self.memory_groups(), self.state.tape_names())
+        statements = loops_counting_up(statements, reverse + self.per_term_reverse, self.memory_groups(), self.state.tape)
         statements = carried_accumulations(statements, self.state.is_float_vector, self.names)
         if not external_adjoints:  # (a thread's adjoints are numbers and the arrays it was given)
             array_adjoints = {a: self.state.rank(cst.Name(o)) for a, o in self.state.adjoint_owner.items() if self.state.is_array(o)}

@@ -1,4 +1,4 @@
-"""Pass 5c: reverse-sweep loops whose iterations are independent run forwards.
+"""Pass 5c, second half: reverse-sweep loops whose iterations are independent run forwards.
 
 The reverse sweep runs a loop's iterations last first, as it must when an iteration pops the
 tape or reads what another iteration wrote. Many adjoint loops need neither: the adjoint of an
@@ -8,20 +8,23 @@ and prefetch best (the spring chain's element-wise adjoint loops ran ~0.07 ms sl
 counting down).
 
 A loop ``for i in range(N - 1, -1, -1)`` of the reverse sweep counts up when its body:
-- has no inner loop and neither pushes nor pops the tape;
+- has no inner loop, neither pushes nor pops the tape (reading it in place, as ``indexed_pops``
+  makes it, is fine);
 - reads no variable it assigns before assigning it (no value flows from one iteration to the
   next: no accumulator like ``k_adj += ...``, whose rounding would change with the order);
-- writes array elements only at an index that is ``i`` itself, or a tuple with ``i`` and numbers
-  or names the loop does not assign, reads the arrays it writes (and any array sharing their
-  memory) only at that same index, and passes none of them whole to anything;
+- writes array elements only at an index that differs from one iteration to the next (``i``, or
+  ``i_plus_1 = i + 1``: ``index_names``), or a tuple with one and numbers or names the loop does
+  not assign, reads the arrays it writes (and any array sharing their memory) only at that same
+  index, and passes none of them whole to anything;
 and no variable it assigns (``i`` included) is read after the loop before being assigned again.
 """
 
 import libcst as cst
 
 from ..ir import nodes_in, variables_in
-from ..ir.flow import read_after, reads_before_assignment, targets_of
+from ..ir.flow import index_names, read_after, reads_before_assignment, targets_of
 from ..ir.precedence import spelled
+from .indexed_pops import counting_down, pops_in_place
 
 
 def _assigned(statements):
@@ -35,27 +38,12 @@ def _assigned(statements):
     return names
 
 
-def _counting_down(loop):
-    """N for ``for i in range(N - 1, -1, -1)``, else None."""
-    call = loop.iter
-    if not (isinstance(loop.target, cst.Name) and isinstance(call, cst.Call) and spelled(call.func) == "range"):
-        return None
-    arguments = [spelled(a.value) for a in call.args]
-    if len(arguments) != 3 or arguments[1:] != ["-1", "-1"]:
-        return None
-    first = call.args[0].value
-    if isinstance(first, cst.BinaryOperation) and isinstance(first.operator, cst.Subtract):
-        if isinstance(first.right, cst.Integer) and first.right.value == "1":
-            return first.left
-    return None
-
-
 class _Independence(cst.CSTVisitor):
     """Whether a loop body's iterations commute (see the module's docstring), given the memory
     group of every array name; a name subscripted but not in ``groups`` makes it say no."""
 
-    def __init__(self, index, assigned, groups, tape_names):
-        self.index, self.assigned, self.groups, self.tape_names = index, assigned, groups, tape_names
+    def __init__(self, indices, assigned, groups, tape):
+        self.indices, self.assigned, self.groups, self.tape = indices, assigned, groups, tape
         self.accesses = {}  # array name -> set of index spellings
         self.whole = set()  # array names used other than by an element access
         self.written = set()
@@ -71,6 +59,8 @@ class _Independence(cst.CSTVisitor):
         if not isinstance(node.value, cst.Name):
             return True  # `a.shape[0]` and the like
         name = node.value.value
+        if name in (self.tape.floats, self.tape.ints):
+            return False  # a value read where it lies on the tape (a write there is a push: see _note_write)
         if name not in self.groups or not all(isinstance(s.slice, cst.Index) for s in node.slice):
             self.ok = False  # an array of unknown memory, or a region (`a[1:]`): more than one element
             return False
@@ -85,7 +75,7 @@ class _Independence(cst.CSTVisitor):
         return True
 
     def visit_Name(self, node):
-        if node.value in self.tape_names:
+        if node.value in self.tape.names():
             self.ok = False
         elif node.value in self.groups:
             self.whole.add(node.value)
@@ -98,6 +88,9 @@ class _Independence(cst.CSTVisitor):
 
     def _note_write(self, target):
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            if target.value.value in self.tape.names():
+                self.ok = False
+                return
             self.written.add(target.value.value)
             if not self._own_element(target):
                 self.ok = False
@@ -108,7 +101,7 @@ class _Independence(cst.CSTVisitor):
         elements = [e.slice.value for e in subscript.slice]
         has_index = False
         for element in elements:
-            if isinstance(element, cst.Name) and element.value == self.index:
+            if isinstance(element, cst.Name) and element.value in self.indices:
                 has_index = True
             elif isinstance(element, cst.Integer):
                 continue
@@ -132,28 +125,36 @@ class _Independence(cst.CSTVisitor):
         return True
 
 
-def loops_counting_up(function_body, reverse, groups, tape_names):
-    """``function_body`` (every statement of the adjoint) with the independent loops of
-    ``reverse`` (its reverse sweep's statements, a part of it) counting up. ``groups``: array
-    name -> the memory groups it may share; ``tape_names``: the stacks and their tops."""
-    chosen = set()
+def loops_counting_up(function_body, reverse, groups, tape):
+    """``function_body`` (every statement of the adjoint) with the loops of ``reverse`` (its reverse
+    sweep's statements, a part of it) reading their pops in place where they can (``indexed_pops``),
+    and counting up where their iterations are then independent. ``groups``: array name -> the
+    memory groups it may share; ``tape``: the stacks (reserve.Tape)."""
+    counts_up = {}  # id of a loop -> whether it counts up, for the loops this pass changes
     for statement in reverse:
         for node in nodes_in(statement):
-            if not isinstance(node, cst.For) or _counting_down(node) is None:
+            if not isinstance(node, cst.For) or counting_down(node) is None:
                 continue
-            index = node.target.value
-            assigned = _assigned(node.body.body) | {index}
-            if reads_before_assignment(node.body.body, {index}) & assigned:
-                continue
-            check = _Independence(index, assigned, groups, tape_names)
-            node.body.visit(check)
-            if check.verdict() and not read_after(function_body, node, assigned):
-                chosen.add(id(node))
+            in_place = pops_in_place(node, tape, groups)
+            loop = in_place[-1] if in_place else node
+            index = loop.target.value
+            assigned = _assigned(loop.body.body) | {index}
+            up = not reads_before_assignment(loop.body.body, {index}) & assigned
+            if up:
+                check = _Independence(index_names(loop.body.body, index), assigned, groups, tape)
+                loop.body.visit(check)
+                up = check.verdict() and not read_after(function_body, node, assigned)
+            if in_place or up:
+                counts_up[id(node)] = up
 
     class Rewrite(cst.CSTTransformer):
         def leave_For(self, original, updated):
-            if id(original) not in chosen:
+            if id(original) not in counts_up:
                 return updated
-            return updated.with_changes(iter=cst.Call(cst.Name("range"), [cst.Arg(_counting_down(updated))]))
+            statements = pops_in_place(updated, tape, groups) or [updated]
+            if counts_up[id(original)]:
+                loop = statements[-1]
+                statements[-1] = loop.with_changes(iter=cst.Call(cst.Name("range"), [cst.Arg(counting_down(loop))]))
+            return cst.FlattenSentinel(statements) if len(statements) > 1 else statements[0]
 
-    return [statement.visit(Rewrite()) for statement in function_body] if chosen else function_body
+    return list(cst.Module(body=function_body).visit(Rewrite()).body) if counts_up else function_body

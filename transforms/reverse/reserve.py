@@ -23,7 +23,7 @@ from ..ir.precedence import spelled
 @dataclass(frozen=True)
 class Tape:
     """The two stacks of a generated adjoint, by the names its code gives them and their tops. The
-    statements that push and pop are written here, beside ``push_kind`` and ``_is_pop``, which read
+    statements that push and pop are written here, beside ``push_kind`` and ``is_pop``, which read
     them back."""
 
     floats: str
@@ -66,7 +66,7 @@ def push_kind(statement, tape):
     return None
 
 
-def _is_pop(statement, tape):
+def is_pop(statement, tape):
     """Whether a statement is a pop (``top -= 1; name = stack[top]``) off either stack."""
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 2:
         return False
@@ -78,7 +78,7 @@ def _is_pop(statement, tape):
 def reversed_inside(loop, tape):
     """Whether ``loop`` pops the tape in its own body: each iteration's adjoint runs as it ends
     (a loop adding up independent terms), so what it pushes is gone by the next iteration."""
-    return any(_is_pop(node, tape) for node in nodes_in(loop.body))
+    return any(is_pop(node, tape) for node in nodes_in(loop.body))
 
 
 def _has_loop(statement):
