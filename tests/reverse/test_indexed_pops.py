@@ -65,6 +65,25 @@ def test_several_pops_per_iteration_are_read_at_their_places_in_the_row():
     )
 
 
+def test_a_branch_before_the_restore_stays_in_the_loop():
+    code = (
+        "for i in range(n - 1, -1, -1):\n"
+        "    if k_adj[i] > 0.0:\n"
+        "        k_adj[i] = 0.0\n"
+        "    floats_top -= 1; tmp[i] = tape_floats[floats_top]\n"
+        "    y_adj[i] += tmp[i]\n"
+    )
+    assert _rewritten(code) == (
+        "floats_top -= n\n"
+        "for i in range(n):\n"
+        "    tmp[i] = tape_floats[floats_top + i]\n"
+        "for i in range(n):\n"
+        "    if k_adj[i] > 0.0:\n"
+        "        k_adj[i] = 0.0\n"
+        "    y_adj[i] += tmp[i]\n"
+    )
+
+
 def test_the_restores_index_computed_from_the_iterations_number_goes_with_it():
     code = (
         "for i_iteration in range(m - 1, -1, -1):\n"
@@ -105,6 +124,14 @@ STAYING = {
         "for i in range(n - 1, -1, -1):\n"
         "    floats_top -= 1; tmp[i] = tape_floats[floats_top]\n"
         "    k_adj[i] += view[i]\n"),
+    "an index computed from the iteration's number, not one of its own": (
+        "for i in range(n - 1, -1, -1):\n"
+        "    floats_top -= 1; tmp[i // 2] = tape_floats[floats_top]\n"
+        "    k_adj[i] += tmp[i // 2]\n"),
+    "an index read from an array": (
+        "for i in range(n - 1, -1, -1):\n"
+        "    floats_top -= 1; tmp[y_adj[i]] = tape_floats[floats_top]\n"
+        "    k_adj[i] += tmp[y_adj[i]]\n"),
     "an index that may be negative": (
         "for i in range(n - 1, -1, -1):\n"
         "    j = i - 1\n"
@@ -131,6 +158,10 @@ UNEVEN = {
         "for i in range(n - 1, -1, -1):\n"
         "    floats_top -= 1; tmp[i] = tape_floats[floats_top]\n"
         "    tape_floats[floats_top] = k_adj[i]; floats_top += 1\n"),
+    "the loop's own variable set in its body": (
+        "for i in range(n - 1, -1, -1):\n"
+        "    ints_top -= 1; i = tape_ints[ints_top]\n"
+        "    floats_top -= 1; tmp[i] = tape_floats[floats_top]\n"),
     "a pop in an inner loop": (
         "for i in range(n - 1, -1, -1):\n"
         "    floats_top -= 1; tmp[i] = tape_floats[floats_top]\n"
@@ -172,6 +203,27 @@ def rk4(y0, p, steps):
     total = 0.0
     for i in range(n):
         total += y[i] * y[i]
+    return total
+
+
+def rk4_with_a_branch(y0, p, steps, c):
+    n = y0.shape[0]
+    h = 1.0 / steps
+    y = y0.copy()
+    k1 = np.empty(n)
+    tmp = np.empty(n)
+    w = np.zeros(n)
+    for t in range(steps):
+        rhs(y, p, k1)
+        for i in range(n):
+            tmp[i] = y[i] + 0.5 * h * k1[i]
+            if c > 0.5:
+                w[i] += y[i] * tmp[i]
+        for i in range(n):
+            y[i] += h * (tmp[i] + k1[i])
+    total = 0.0
+    for i in range(n):
+        total += y[i] * y[i] + w[i] * w[i]
     return total
 
 
@@ -244,6 +296,12 @@ def test_rk4_with_an_in_place_helper():
     reverse = srcad.source(rk4, "adjoint", args=args, wrt=(0, 1)).split("# reverse sweep")[1]
     assert "tmp[i] = tape_floats[floats_top + i]" in reverse  # the stage's restores, as a copy loop
     assert "floats_top -= 1" not in reverse
+
+
+@pytest.mark.parametrize("c", [0.9, 0.1])
+def test_a_branch_beside_a_restored_element(c):
+    rng = np.random.default_rng(6)
+    _check(rk4_with_a_branch, (rng.normal(size=5), rng.uniform(0.5, 1.5, 5), 4, c), (0, 1))
 
 
 def test_an_element_written_twice_per_iteration():

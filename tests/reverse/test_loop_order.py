@@ -88,6 +88,7 @@ def test_a_read_in_an_enclosing_loops_next_iteration_counts():
 def test_arrays_sharing_memory_count_down():
     shared = {"a_adj": frozenset({1}), "b_adj": frozenset({1, 2})}  # b_adj = a_adj[1:], say
     assert not _counts_up("for i in range(n - 1, -1, -1):\n    a_adj[i] += b_adj[i]\n", shared)
+    assert not _counts_up("for i in range(n - 1, -1, -1):\n    a_adj[i] = 1.0\n    b_adj[i] = 2.0\n", shared)
     assert _counts_up("for i in range(n - 1, -1, -1):\n    a_adj[i] += b_adj[i]\n", SEPARATE)
 
 
@@ -124,6 +125,18 @@ def through_a_view(x):
     total = 0.0
     for i in range(y.shape[0]):
         total += y[i] * (i + 1.0)
+    return total
+
+
+def two_names_written(a, b, c):
+    y = np.zeros(a.shape[0] + 1)
+    v = y[1:]
+    for i in range(a.shape[0]):
+        y[i] = c * a[i]
+        v[i] = c * b[i]  # y[i + 1]: the next iteration writes it again
+    total = 0.0
+    for i in range(y.shape[0]):
+        total += np.sin(y[i])
     return total
 
 
@@ -164,6 +177,10 @@ def test_a_simulation_step_gets_the_right_gradient_counting_up():
     _check(damped_step, args, (0, 1, 2))
     loops = _loops(damped_step, args, (0, 1, 2))
     assert any("-1, -1" not in loop for loop in loops)  # element-wise loops count up
+
+
+def test_two_names_for_one_memory_written_in_one_loop():
+    _check(two_names_written, (np.array([0.3, 0.5, 0.7]), np.array([0.2, 0.4, 0.6]), 0.8), (0, 1, 2))
 
 
 def test_order_dependent_programs_keep_counting_down_and_stay_right():

@@ -33,14 +33,17 @@ from numba.core import types as numba_types
 from ..ir import assign, bound_names, marker_of, nodes_in, target_names, variable_counts, variables_in
 from ..ir.names import describe
 from ..ir.precedence import spelled
-from ..ir.statements import list_append_of, walk
+from ..ir.statements import is_array_type, list_append_of, walk
 from .aliases import possible_aliases, written_arrays
 
 # The element-wise functions worth computing once (a call each, tens of cycles), as NumPy spells
 # them for a whole array: those finite, with a finite derivative, at every finite argument short of
 # an overflow. The whole array is computed, elements the loops never read included, and the adjoint
 # multiplies each element's (zero) adjoint by the function's derivative there: log, sqrt, 1 / t and
-# the like at an unread zero would give 0 * inf = nan where the gradient is 0.
+# the like at an unread zero would give 0 * inf = nan where the gradient is 0. For the same reason
+# a chain under an ``if`` inside the loop stays (``if x[j] < 30.0: ... np.exp(x[j])`` guards the
+# elements it skips); an unread element that makes exp, sinh or cosh overflow (above ~709) or is
+# nan still gives that element's gradient as nan.
 _COSTLY = {f"np.{name}": f"np.{name}" for name in ("exp", "expm1", "sin", "cos", "sinh", "cosh", "tanh", "arctan", "arcsinh")}
 _COSTLY |= {f"math.{name}": f"np.{name}" for name in ("exp", "expm1", "sin", "cos", "sinh", "cosh", "tanh")}
 _COSTLY |= {"math.atan": "np.arctan", "math.asinh": "np.arcsinh"}
@@ -67,18 +70,22 @@ class _Finder:
         self.replaced = {}  # id of a chain's last statement -> its replacement
         self.dropped = set()  # ids of the chain's other statements
         self.changed_in = {}  # id of a loop -> (names it binds, arrays it writes), computed once
+        self.written_anywhere = self.changed(definition_body=body)[1]
 
     # -- finding the chains -------------------------------------------------------------------------
-    def block(self, statements, loops):
+    def block(self, statements, loops, guarded=frozenset()):
+        """Find the chains of ``statements`` inside ``loops`` (outermost first); ``guarded``: the ids
+        of those with an ``if`` between them and ``statements``."""
         for position, statement in enumerate(statements):
             if isinstance(statement, (cst.For, cst.While)):
-                self.block(statement.body.body, loops + [statement])
+                self.block(statement.body.body, loops + [statement], guarded)
             elif isinstance(statement, cst.If):
-                self.block(statement.body.body, loops)
+                inside = guarded | {id(loop) for loop in loops}
+                self.block(statement.body.body, loops, inside)
                 if statement.orelse is not None:
-                    self.block(statement.orelse.body.body, loops)
+                    self.block(statement.orelse.body.body, loops, inside)
             elif loops and id(statement) not in self.dropped:
-                self.chain_from(statements, position, loops)
+                self.chain_from(statements, position, [loop for loop in loops if id(loop) not in guarded])
 
     def chain_from(self, statements, position, loops):
         start = _assignment(statements[position])
@@ -112,11 +119,14 @@ class _Finder:
         between = cst.Module(body=[statements[k] for k in range(position + 1, chain[-1])])
         if indices & bound_names(between):
             return  # the index changes before the chain ends
+        last = statements[chain[-1]]
+        if is_array_type(self.types.get(_assignment(last)[0])) and self.written_anywhere & (
+                self.groups.get(_assignment(last)[0], frozenset()) | {_assignment(last)[0]}):
+            return  # a row written after: it would be a row of the array computed once
         loop = self.outermost(loops, array, indices, invariants)
         if loop is None:
             return
         whole = self.computed_once(loop, array, links, _marker_before(statements, position))
-        last = statements[chain[-1]]
         read = cst.Subscript(cst.Name(whole), index)
         self.replaced[id(last)] = assign(_assignment(last)[0], read).with_changes(leading_lines=last.leading_lines)
         self.dropped.update(id(statements[k]) for k in chain[:-1])
@@ -144,10 +154,8 @@ class _Finder:
             return _Link(value, current, _COSTLY[spelled(value.func)], frozenset())
         if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus) and _is_name(value.expression, current):
             return _Link(value, current, None, frozenset())
-        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)):
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.Subtract, cst.Multiply)):
             for own, other in ((value.left, value.right), (value.right, value.left)):
-                if isinstance(value.operator, cst.Divide) and own is value.right:
-                    continue  # (c / t: see _COSTLY)
                 if _is_name(own, current) and (self._scalar_operand(other) or _is_name(other, current)):
                     operands = {other.value} - {current} if isinstance(other, cst.Name) else set()
                     return _Link(value, current, None, frozenset(operands))
@@ -177,15 +185,17 @@ class _Finder:
             return loop
         return None
 
-    def changed(self, loop):
-        """(names ``loop`` binds, arrays it writes or hands to a list, whose items may be written)."""
-        if id(loop) not in self.changed_in:
-            body = list(loop.body.body)
+    def changed(self, loop=None, definition_body=None):
+        """(names ``loop`` binds, arrays it writes or hands to a list, whose items may be written); or
+        of the statements ``definition_body``."""
+        key = id(loop if loop is not None else definition_body)
+        if key not in self.changed_in:
+            body = list(loop.body.body) if loop is not None else definition_body
             written = written_arrays(body, self.types)
             written |= {appended[1].value for statement, _ in walk(body)
                         if (appended := list_append_of(statement)) is not None and isinstance(appended[1], cst.Name)}
-            self.changed_in[id(loop)] = (bound_names(loop), written)
-        return self.changed_in[id(loop)]
+            self.changed_in[key] = (bound_names(loop if loop is not None else cst.Module(body=body)), written)
+        return self.changed_in[key]
 
     @staticmethod
     def _bound_outside_inner_loops(loop, name):

@@ -113,6 +113,8 @@ def index_names(body, index):
             elif isinstance(node, cst.For):
                 for name in variables_in(node.target):
                     assigned[name] = assigned.get(name, 0) + 2
+    if index in assigned:
+        return set()  # (the body sets the index itself)
     own = {index}
 
     def fixed(node):

@@ -18,7 +18,7 @@ from vectorizing it (RK4's four element loops per step: its gradient 0.41 -> 0.2
 
 import libcst as cst
 
-from ..ir import all_names, assign, names_in, nodes_in, variables_in
+from ..ir import all_names, assign, bound_names, names_in, nodes_in, variables_in
 from ..ir.flow import index_names, targets_of
 from ..ir.precedence import spelled
 from .reserve import is_pop
@@ -53,6 +53,8 @@ def pops_in_place(loop, tape, groups):
         return None  # a push, or a pop deeper in the body: the rows are not all alike
     count = counting_down(loop)
     iteration = loop.target.value
+    if iteration in _assigned_names(body):
+        return None  # (the iteration's number is where its row is)
     popped = {}  # stack -> how many values each iteration pops off it
     for position in pops:
         popped[_popped_stack(body[position])] = popped.get(_popped_stack(body[position]), 0) + 1
@@ -116,21 +118,23 @@ def _restore_loop(body, position, iteration, count, groups):
     for later in body[position + 1:]:  # ... and there, only the restored element, never writing it
         if not _reads_only(later, array, element, sharing):
             return None
-    own = index_names(body, iteration)
-    needed = set()
-    for part in target.slice:
-        needed |= names_in(part.slice.value)
-    if not needed & own:
-        return None  # the same element in each iteration: each restore is read before the next one
+    own, assigned = index_names(body, iteration), _assigned_names(body)
+    parts = [part.slice.value for part in target.slice]
+    if not all(isinstance(p, cst.Integer) or (isinstance(p, cst.Name) and (p.value in own or p.value not in assigned))
+               for p in parts) or not {p.value for p in parts if isinstance(p, cst.Name)} & own:
+        # an element that may be the same in two iterations (``tmp[m]``, ``tmp[j]`` with ``j = i - 1``):
+        # each restore is read before the next one
+        return None
+    needed = {p.value for p in parts if isinstance(p, cst.Name)}
     definitions = []  # the statements computing the element's index from the iteration's number
     for earlier in reversed(body[:position]):
-        names = {n for small in getattr(earlier, "body", ()) for n in targets_of(small)}
+        names = bound_names(earlier)
         if names & needed:
-            if not names <= own:
+            if not (isinstance(earlier, cst.SimpleStatementLine) and names <= own):
                 return None
             definitions.insert(0, earlier.with_changes(leading_lines=[]))
             needed = (needed - names) | names_in(earlier.body[0].value)
-    if (needed - {iteration}) & _assigned_names(body):
+    if (needed - {iteration}) & assigned:
         return None  # a name the body assigns only after the restore: the previous iteration's value
     loop = cst.parse_statement(f"for {iteration} in range({spelled(count)}):\n    pass")
     return loop.with_changes(body=cst.IndentedBlock(definitions + [restore.with_changes(leading_lines=[])]))

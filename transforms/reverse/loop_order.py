@@ -116,6 +116,8 @@ class _Independence(cst.CSTVisitor):
             return False
         written_groups = set()
         for name in self.written:
+            if written_groups & self.groups[name]:
+                return False  # two names written for one memory (``y[i]``, and ``v[i]`` with ``v = y[1:]``)
             written_groups |= self.groups[name]
             if len(self.accesses[name]) != 1:
                 return False  # read elsewhere than where it is written
