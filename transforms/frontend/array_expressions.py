@@ -17,8 +17,11 @@ from ..ir.statements import is_none_or_ellipsis
 
 
 def element(normalizer, node, statements):
-    """``a[i, j]`` with the array a local name and each index an atom (``a[i][j]`` reads as ``a[i, j]``)."""
-    if isinstance(node.value, cst.Subscript) and all(isinstance(e.slice, cst.Index) for e in node.value.slice):
+    """``a[i, j]`` with the array a local name and each index an atom. ``a[i][j]`` reads as ``a[i, j]``
+    where ``i`` is surely one integer; with an index array, ``a[idx][j]`` is row ``idx[j]``, which
+    ``a[idx, j]`` is not: there the row ``a[idx]`` is read first, as any other operand."""
+    if isinstance(node.value, cst.Subscript) and all(
+            isinstance(e.slice, cst.Index) and _one_integer(normalizer.parsed, e.slice.value) for e in node.value.slice):
         node = node.with_changes(value=node.value.value, slice=list(node.value.slice) + list(node.slice))
     if isinstance(node.value, cst.Name) and normalizer.parsed.resolve(node.value).kind == "constant array":
         normalizer.name(node.value)  # a module-level table, read only
@@ -77,6 +80,21 @@ def element(normalizer, node, statements):
         value=node.value.with_changes(lpar=[], rpar=[]),
         slice=[cst.SubscriptElement(cst.Index(atom)) for atom in indices],
     )
+
+_INTEGER_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo)
+
+
+def _one_integer(parsed, index):
+    """Whether ``index`` is surely one integer, not an array: a number, a ``for`` variable over a
+    ``range`` bound nowhere else (``parsed.range_counters``), or integer arithmetic of these."""
+    if isinstance(index, cst.Integer):
+        return True
+    if isinstance(index, cst.UnaryOperation) and isinstance(index.operator, (cst.Minus, cst.Plus)):
+        return _one_integer(parsed, index.expression)
+    if isinstance(index, cst.BinaryOperation) and isinstance(index.operator, _INTEGER_OPERATORS):
+        return _one_integer(parsed, index.left) and _one_integer(parsed, index.right)
+    return isinstance(index, cst.Name) and index.value in parsed.range_counters
+
 
 def view(normalizer, node, statements):
     """``a[1:, j]``, ``a[:, None]``, ``a[..., ::2]``: the array flattened to an atom, the

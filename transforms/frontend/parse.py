@@ -2,6 +2,7 @@
 and resolve the names it uses (math, builtins, constants) once."""
 
 import builtins
+import functools
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from srcad.errors import DifferentiabilityError, SourceLocator
 from srcad.introspect import free_values, source_lines, unwrap
 
 from .. import rules
-from ..ir import bound_names
+from ..ir import bound_names, nodes_in, target_names
 
 # Modules whose attributes generated code may call, under their canonical names.
 KNOWN_MODULES = {"math": "math", "numpy": "np", "numpy.linalg": "np.linalg", "srcad": "srcad"}
@@ -44,6 +45,24 @@ class ParsedFunction:
 
     def error(self, why, node=None, fix=None):
         return self.locator.error(why, self.positions.get(node) if node is not None else None, fix)
+
+    @functools.cached_property
+    def range_counters(self):
+        """The names bound only as the variable of a ``for`` loop over ``range(...)``: one integer each."""
+        counters, others = set(), set(self.parameters)
+        for node in nodes_in(self.definition.body):
+            if isinstance(node, cst.For):
+                iterated = node.iter
+                over_range = isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Name) and (
+                    iterated.func.value == "range")
+                (counters if over_range and isinstance(node.target, cst.Name) else others).update(target_names(node.target))
+            elif isinstance(node, cst.AssignTarget):
+                others.update(target_names(node.target))
+            elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+                others.update(target_names(node.target))
+            elif isinstance(node, cst.NamedExpr):
+                others.update(target_names(node.target))
+        return frozenset(counters - others)
 
     def resolve(self, node):
         """Resolve a Name or a dotted Attribute chain that is not a local variable."""
