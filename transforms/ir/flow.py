@@ -140,3 +140,15 @@ def index_names(body, index):
             if assigned.get(name) == 1 and growing(small.value):
                 own.add(name)
     return own
+
+
+def assigned_names(statements):
+    """The names ``statements`` assign anywhere in them: assignment targets and loop variables."""
+    names = set()
+    for statement in statements:
+        for node in nodes_in(statement):
+            if isinstance(node, (cst.Assign, cst.AugAssign)):
+                names.update(targets_of(node))
+            elif isinstance(node, cst.For):
+                names.update(variables_in(node.target))
+    return names

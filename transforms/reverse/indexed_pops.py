@@ -19,7 +19,7 @@ from vectorizing it (RK4's four element loops per step: its gradient 0.41 -> 0.2
 import libcst as cst
 
 from ..ir import all_names, assign, bound_names, names_in, nodes_in, variables_in
-from ..ir.flow import index_names, targets_of
+from ..ir.flow import assigned_names, index_names
 from ..ir.precedence import spelled
 from .reserve import is_pop
 
@@ -53,7 +53,7 @@ def pops_in_place(loop, tape, groups):
         return None  # a push, or a pop deeper in the body: the rows are not all alike
     count = counting_down(loop)
     iteration = loop.target.value
-    if iteration in _assigned_names(body):
+    if iteration in assigned_names(body):
         return None  # (the iteration's number is where its row is)
     popped = {}  # stack -> how many values each iteration pops off it
     for position in pops:
@@ -118,7 +118,7 @@ def _restore_loop(body, position, iteration, count, groups):
     for later in body[position + 1:]:  # ... and there, only the restored element, never writing it
         if not _reads_only(later, array, element, sharing):
             return None
-    own, assigned = index_names(body, iteration), _assigned_names(body)
+    own, assigned = index_names(body, iteration), assigned_names(body)
     parts = [part.slice.value for part in target.slice]
     if not all(isinstance(p, cst.Integer) or (isinstance(p, cst.Name) and (p.value in own or p.value not in assigned))
                for p in parts) or not {p.value for p in parts if isinstance(p, cst.Name)} & own:
@@ -138,17 +138,6 @@ def _restore_loop(body, position, iteration, count, groups):
         return None  # a name the body assigns only after the restore: the previous iteration's value
     loop = cst.parse_statement(f"for {iteration} in range({spelled(count)}):\n    pass")
     return loop.with_changes(body=cst.IndentedBlock(definitions + [restore.with_changes(leading_lines=[])]))
-
-
-def _assigned_names(body):
-    names = set()
-    for statement in body:
-        for node in nodes_in(statement):
-            if isinstance(node, (cst.Assign, cst.AugAssign)):
-                names.update(targets_of(node))
-            elif isinstance(node, cst.For):
-                names.update(variables_in(node.target))
-    return names
 
 
 def _reads_only(statement, array, element, sharing):

@@ -21,21 +21,10 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 
 import libcst as cst
 
-from ..ir import nodes_in, variables_in
-from ..ir.flow import index_names, read_after, reads_before_assignment, targets_of
+from ..ir import nodes_in
+from ..ir.flow import assigned_names, index_names, read_after, reads_before_assignment
 from ..ir.precedence import spelled
 from .indexed_pops import counting_down, pops_in_place
-
-
-def _assigned(statements):
-    names = set()
-    for statement in statements:
-        for node in nodes_in(statement):
-            if isinstance(node, (cst.Assign, cst.AugAssign)):
-                names.update(targets_of(node))
-            elif isinstance(node, cst.For):
-                names.update(variables_in(node.target))
-    return names
 
 
 class _Independence(cst.CSTVisitor):
@@ -140,7 +129,7 @@ def loops_counting_up(function_body, reverse, groups, tape):
             in_place = pops_in_place(node, tape, groups)
             loop = in_place[-1] if in_place else node
             index = loop.target.value
-            assigned = _assigned(loop.body.body) | {index}
+            assigned = assigned_names(loop.body.body) | {index}
             up = not reads_before_assignment(loop.body.body, {index}) & assigned
             if up:
                 check = _Independence(index_names(loop.body.body, index), assigned, groups, tape)
