@@ -8,12 +8,14 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       |              einsum, number lists, in-place overlaps) -> rename -> versions -> single_exit
       v              = the AD-normal form (frontend/normal_form.py), one operation per statement
     normal form
-      |  analysis/   infer_types (numba's inference) -> typed rewrites (masks, integer_powers)
+      |  analysis/   infer_types (numba's inference) -> typed rewrites (masks, integer_powers,
+      |              hoisted_maps, fused_loops)
       |              -> activity (aliases, shapes, restored_arrays, independent_terms, recompute,
       |              to_be_recorded: what is active, saved, recomputed, reversed term by term)
       v
       +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions,
-      |              loop_order, recycled_adjoints; carried accumulations from analysis/carried_adjoints)
+      |              loop_order with indexed_pops, recycled_adjoints; carried accumulations from
+      |              analysis/carried_adjoints)
       +--> forward/  tangent (tangent_zeros, fold_tangents)
       +--> kernel/   a @srcad.kernel's module (modules.py): a thread's code (the normal form, or its
       |              adjoint from reverse/) with its CPU launchers, or as a CUDA kernel; access analysis
