@@ -77,3 +77,32 @@ def test_value_and_gradient(case):
 def test_loop_counters_still_read_one_element():
     normalized = srcad.source(loop_counters, "normalized")
     assert "a[i, j]" in normalized
+
+
+# -- a loop's variable set in its own body ----------------------------------------------------------
+
+
+def index_set_in_the_body(x, c, order):
+    y = x.copy()
+    for t in range(2):
+        for i in range(order.shape[0]):
+            y[i] = np.sin(y[i] * c) + y[i]
+            i = order[i]  # noqa: PLW2901 - as a user may write it: the rest of the iteration works on row order[i]
+            y[i] = np.sin(y[i] * c) + 0.5 * y[i]
+    total = 0.0
+    for i in range(y.shape[0]):
+        total += y[i] * y[i]
+    return total + i
+
+
+def test_a_loop_setting_its_own_variable():
+    """The reverse sweep sets the loop's counter for each iteration; the user's variable must be
+    what the iteration left in it (order[i]), not the counter: before, the second write's adjoint
+    went to y[i]."""
+    args = (np.array([0.3, 0.5, 0.7, 0.2]), 0.8, np.array([2, 0, 3, 1]))
+    value, gradient = srcad.value_and_grad(index_set_in_the_body, wrt=(0, 1))(*[np.copy(a) for a in args])
+    np.testing.assert_allclose(value, index_set_in_the_body(*[np.copy(a) for a in args]), rtol=1e-12)
+    for position, computed in zip((0, 1), gradient):
+        on_copies = lambda *a: index_set_in_the_body(*[np.copy(v) for v in a])  # noqa: E731
+        np.testing.assert_allclose(computed, plain_central_differences(on_copies, list(args), position),
+                                   rtol=1e-6, atol=1e-8)

@@ -487,7 +487,15 @@ class Normalizer:
             bounds.append(atom)
         loop_range = cst.Call(cst.Name("range"), [cst.Arg(b) for b in bounds])
         body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
-        return statements + [cst.For(target=node.target, iter=loop_range, body=cst.IndentedBlock(body))]
+        target = node.target
+        if target.value in bound_names(node.body, unpacked=True):
+            # the body sets the loop's variable itself (``i = idx[i]``): the loop counts in a variable of
+            # its own, and each iteration starts the user's from it, so that the reverse sweep, which
+            # sets the counter, finds the user's variable as the iteration left it
+            counter = self.names.fresh(f"{target.value}_counter")
+            body = [assign(target.value, cst.Name(counter))] + body
+            target = cst.Name(counter)
+        return statements + [cst.For(target=target, iter=loop_range, body=cst.IndentedBlock(body))]
 
     def compound_While(self, node):
         if node.orelse is not None:
