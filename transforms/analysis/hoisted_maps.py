@@ -30,7 +30,15 @@ which allocate nothing.
 import libcst as cst
 from numba.core import types as numba_types
 
-from ..ir import assign, bound_names, marker_of, nodes_in, target_names, variable_counts, variables_in
+from ..ir import (
+    assign,
+    bound_names,
+    marker_of,
+    nodes_in,
+    target_names,
+    variable_counts,
+    variables_in,
+)
 from ..ir.names import describe
 from ..ir.precedence import spelled
 from ..ir.statements import is_array_type, list_append_of, walk

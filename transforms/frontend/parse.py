@@ -56,11 +56,7 @@ class ParsedFunction:
                 over_range = isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Name) and (
                     iterated.func.value == "range")
                 (counters if over_range and isinstance(node.target, cst.Name) else others).update(target_names(node.target))
-            elif isinstance(node, cst.AssignTarget):
-                others.update(target_names(node.target))
-            elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
-                others.update(target_names(node.target))
-            elif isinstance(node, cst.NamedExpr):
+            elif isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.NamedExpr)):
                 others.update(target_names(node.target))
         return frozenset(counters - others)
 
