@@ -41,7 +41,7 @@ from ..ir import (
 )
 from ..ir.names import describe
 from ..ir.precedence import spelled
-from ..ir.statements import is_array_type, list_append_of, walk
+from ..ir.statements import assignment_of, in_place_update_of, is_array_type, list_append_of, walk
 from .aliases import possible_aliases, written_arrays
 
 # The element-wise functions worth computing once (a call each, tens of cycles), as NumPy spells
@@ -78,7 +78,7 @@ class _Finder:
         self.replaced = {}  # id of a chain's last statement -> its replacement
         self.dropped = set()  # ids of the chain's other statements
         self.changed_in = {}  # id of a loop -> (names it binds, arrays it writes), computed once
-        self.written_anywhere = self.changed(definition_body=body)[1]
+        self.written_anywhere = self.written(body)
 
     # -- finding the chains -------------------------------------------------------------------------
     def block(self, statements, loops, guarded=frozenset()):
@@ -128,15 +128,15 @@ class _Finder:
         if indices & bound_names(between):
             return  # the index changes before the chain ends
         last = statements[chain[-1]]
-        if is_array_type(self.types.get(_assignment(last)[0])) and self.written_anywhere & (
-                self.groups.get(_assignment(last)[0], frozenset()) | {_assignment(last)[0]}):
+        result = _assignment(last)[0]
+        if is_array_type(self.types.get(result)) and self.written_anywhere & (self.groups.get(result, frozenset()) | {result}):
             return  # a row written after: it would be a row of the array computed once
         loop = self.outermost(loops, array, indices, invariants)
         if loop is None:
             return
         whole = self.computed_once(loop, array, links, _marker_before(statements, position))
         read = cst.Subscript(cst.Name(whole), index)
-        self.replaced[id(last)] = assign(_assignment(last)[0], read).with_changes(leading_lines=last.leading_lines)
+        self.replaced[id(last)] = assign(result, read).with_changes(leading_lines=last.leading_lines)
         self.dropped.update(id(statements[k]) for k in chain[:-1])
 
     def computed_once(self, loop, array, links, marker):
@@ -193,17 +193,17 @@ class _Finder:
             return loop
         return None
 
-    def changed(self, loop=None, definition_body=None):
-        """(names ``loop`` binds, arrays it writes or hands to a list, whose items may be written); or
-        of the statements ``definition_body``."""
-        key = id(loop if loop is not None else definition_body)
-        if key not in self.changed_in:
-            body = list(loop.body.body) if loop is not None else definition_body
-            written = written_arrays(body, self.types)
-            written |= {appended[1].value for statement, _ in walk(body)
-                        if (appended := list_append_of(statement)) is not None and isinstance(appended[1], cst.Name)}
-            self.changed_in[key] = (bound_names(loop if loop is not None else cst.Module(body=body)), written)
-        return self.changed_in[key]
+    def changed(self, loop):
+        """(names ``loop`` binds, arrays it writes or hands to a list), computed once per loop."""
+        if id(loop) not in self.changed_in:
+            self.changed_in[id(loop)] = (bound_names(loop), self.written(list(loop.body.body)))
+        return self.changed_in[id(loop)]
+
+    def written(self, statements):
+        """The arrays ``statements`` write, or hand to a list (whose items may be written)."""
+        appended = {found[1].value for statement, _ in walk(statements)
+                    if (found := list_append_of(statement)) is not None and isinstance(found[1], cst.Name)}
+        return written_arrays(statements, self.types) | appended
 
     @staticmethod
     def _bound_outside_inner_loops(loop, name):
@@ -257,13 +257,8 @@ class _Link:
 
 
 def _assignment(statement):
-    """(target name, value) of ``name = value`` on a line of its own, else None."""
-    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
-        return None
-    small = statement.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-        return small.targets[0].target.value, small.value
-    return None
+    """(target name, value) of ``name = value`` (not ``name += value``, which reads the name), else None."""
+    return assignment_of(statement) if in_place_update_of(statement) is None else None
 
 
 def _is_name(node, name):

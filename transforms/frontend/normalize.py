@@ -21,7 +21,7 @@ The ``Normalizer`` is one class, its methods grouped by what they normalize: the
 blocks, statements, control flow, a kernel's threads, then expressions (into three-address form).
 Array expressions (element reads, views, methods, reductions, assembled arrays) are
 ``array_expressions.py``'s functions, and tuple values ``tuple_values.py``'s, called with the
-Normalizer.
+Normalizer; the module's numbers as literals and the tests they decide are ``known_values.py``'s.
 
 Expressions. ``Normalizer.expression(e)`` turns an expression into statements that compute it one
 operation at a time, and the atom (a name or a number) that holds its value. Values that can never
@@ -53,6 +53,7 @@ from . import array_expressions, iteration, nested_derivatives, tuple_values
 from .canonical import Canonicalize
 from .einsum import einsum
 from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function, refusal_of_call
+from .known_values import UNDECIDED, decided_value, literal
 from .number_lists import number_lists
 from .overlaps import read_before_writing
 from .parse import MISSING
@@ -62,63 +63,7 @@ from .tuples import Packed
 _NO_EFFECT_HINT = "Remove it, or compute it outside the differentiated function."
 
 
-def _literal(value):
-    if value is None or isinstance(value, bool):
-        return cst.Name(repr(value))
-    text = repr(float(value)) if isinstance(value, float) else repr(int(value))
-    if text in ("inf", "-inf", "nan"):  # as users write them: normalized again, they read the same
-        return cst.parse_expression({"inf": "np.inf", "-inf": "-np.inf", "nan": "np.nan"}[text])
-    if text.startswith("-"):
-        return cst.UnaryOperation(cst.Minus(), _literal(-value))
-    return cst.Float(text) if isinstance(value, float) else cst.Integer(text)
-
-
 CONSTANT_ARRAY_LIMIT = 10_000  # elements of a module-level array copied into generated code
-
-_UNDECIDED = object()
-_COMPARED = {cst.LessThan: lambda a, b: a < b, cst.LessThanEqual: lambda a, b: a <= b, cst.GreaterThan: lambda a, b: a > b,
-             cst.GreaterThanEqual: lambda a, b: a >= b, cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b}
-_COMBINED = {cst.Add: lambda a, b: a + b, cst.Subtract: lambda a, b: a - b, cst.Multiply: lambda a, b: a * b}
-
-
-def _decided(parsed, test):
-    """The value of an ``if``'s test made of numbers alone (literals, the module's constants and
-    flags, compared and combined), or _UNDECIDED. numba compiles only the branch such a test takes
-    and types nothing in the other, so srcad keeps that branch alone too."""
-    if isinstance(test, (cst.Integer, cst.Float)):
-        return test.evaluated_value
-    if isinstance(test, (cst.Name, cst.Attribute)):
-        if isinstance(test, cst.Name) and test.value in ("True", "False"):
-            return test.value == "True"
-        resolved = parsed.resolve(test)
-        if resolved.kind == "constant" and isinstance(resolved.value, (bool, int, float)):
-            return resolved.value
-        return _UNDECIDED
-    if isinstance(test, cst.UnaryOperation):
-        value = _decided(parsed, test.expression)
-        if value is _UNDECIDED:
-            return _UNDECIDED
-        return not value if isinstance(test.operator, cst.Not) else -value if isinstance(test.operator, cst.Minus) else value
-    if isinstance(test, cst.BinaryOperation) and type(test.operator) in _COMBINED:
-        left, right = _decided(parsed, test.left), _decided(parsed, test.right)
-        return _UNDECIDED if _UNDECIDED in (left, right) else _COMBINED[type(test.operator)](left, right)
-    if isinstance(test, cst.BooleanOperation):
-        left, right = _decided(parsed, test.left), _decided(parsed, test.right)
-        if _UNDECIDED in (left, right):
-            return _UNDECIDED
-        return (left and right) if isinstance(test.operator, cst.And) else (left or right)
-    if isinstance(test, cst.Comparison):
-        left = _decided(parsed, test.left)
-        result = True
-        for target in test.comparisons:
-            right = _decided(parsed, target.comparator)
-            if _UNDECIDED in (left, right) or type(target.operator) not in _COMPARED:
-                return _UNDECIDED
-            result = result and _COMPARED[type(target.operator)](left, right)
-            left = right
-        return result
-    return _UNDECIDED
-
 
 class _Temporary(cst.Name):
     """A name this pass made for a value it flattened: an atom, not a user variable to look up."""
@@ -446,8 +391,8 @@ class Normalizer:
 
     # -- control flow --------------------------------------------------------------------------
     def compound_If(self, node):
-        decided = _decided(self.parsed, node.test)
-        if decided is not _UNDECIDED:  # if USE_DRAG: (a module's flag): only the branch taken, as numba compiles it
+        decided = decided_value(self.parsed, node.test)
+        if decided is not UNDECIDED:  # if USE_DRAG: (a module's flag): only the branch taken, as numba compiles it
             if decided:
                 return self.block(node.body.body)
             if isinstance(node.orelse, cst.If):
@@ -687,7 +632,7 @@ class Normalizer:
     def attribute_value(self, node):
         resolved = self.parsed.resolve(node)
         if resolved.kind == "constant":
-            return _literal(resolved.value)
+            return literal(resolved.value)
         if self.lenient and isinstance(node.value, cst.Name) and self.parsed.resolve(node.value).kind == "local":
             raise NeedsStructures(node.value.value)  # state.x: a NamedTuple argument, perhaps
         raise self.error(

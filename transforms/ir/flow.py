@@ -99,35 +99,46 @@ def read_after(function_body, loop, names):
     return read
 
 
-def index_names(body, index):
-    """The names holding a different element index in each iteration of a loop over ``index`` (0, 1,
-    ... N - 1, whichever order the loop runs): ``index`` itself, and names ``body`` assigns once,
-    straight in it, as one of them plus or times a positive number (``i = 1 + i_iteration``, ``i_plus_1 = i + 1``). None of them is ever negative, where
-    NumPy's wrap-around could bring two of them to one element."""
-    assigned = {}
-    for statement in body:
+def _assignment_counts(statements):
+    """{name: how many times ``statements`` assign it}, anywhere in them (a loop variable counts twice:
+    a loop assigns it again and again)."""
+    counts = {}
+    for statement in statements:
         for node in nodes_in(statement):
             if isinstance(node, (cst.Assign, cst.AugAssign)):
                 for name in targets_of(node):
-                    assigned[name] = assigned.get(name, 0) + 1
+                    counts[name] = counts.get(name, 0) + 1
             elif isinstance(node, cst.For):
                 for name in variables_in(node.target):
-                    assigned[name] = assigned.get(name, 0) + 2
+                    counts[name] = counts.get(name, 0) + 2
+    return counts
+
+
+def assigned_names(statements):
+    """The names ``statements`` assign anywhere in them: assignment targets and loop variables."""
+    return set(_assignment_counts(statements))
+
+
+def index_names(body, index):
+    """The names holding a different element index in each iteration of a loop over ``index`` (0, 1,
+    ... N - 1, whichever order the loop runs): ``index`` itself, and names ``body`` assigns once,
+    straight in it, as one of them plus or times a positive number (``i = 1 + i_iteration``,
+    ``i_plus_1 = i + 1``). None of them is ever negative, where NumPy's wrap-around could bring two
+    of them to one element."""
+    assigned = _assignment_counts(body)
     if index in assigned:
         return set()  # (the body sets the index itself)
     own = {index}
 
-    def fixed(node):
-        return isinstance(node, cst.Integer) and int(node.value, 0) >= 0
+    def positive(node, at_least=1):
+        return isinstance(node, cst.Integer) and int(node.value, 0) >= at_least
 
     def growing(node):  # a different non-negative value for each iteration
         if isinstance(node, cst.Name):
             return node.value in own
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-            return (growing(node.left) and fixed(node.right)) or (fixed(node.left) and growing(node.right))
+            return (growing(node.left) and positive(node.right, 0)) or (positive(node.left, 0) and growing(node.right))
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
-            def positive(n):
-                return isinstance(n, cst.Integer) and int(n.value, 0) > 0
             return (growing(node.left) and positive(node.right)) or (positive(node.left) and growing(node.right))
         return False
 
@@ -142,13 +153,10 @@ def index_names(body, index):
     return own
 
 
-def assigned_names(statements):
-    """The names ``statements`` assign anywhere in them: assignment targets and loop variables."""
-    names = set()
-    for statement in statements:
-        for node in nodes_in(statement):
-            if isinstance(node, (cst.Assign, cst.AugAssign)):
-                names.update(targets_of(node))
-            elif isinstance(node, cst.For):
-                names.update(variables_in(node.target))
-    return names
+def owned_element(parts, own, assigned):
+    """Whether an element index (``parts``: the atoms between the brackets) differs from one iteration
+    to the next and names nothing else that changes: each part a number, one of ``own`` (``index_names``)
+    or a name not in ``assigned``, at least one of ``own``."""
+    names = {part.value for part in parts if isinstance(part, cst.Name)}
+    return all(isinstance(part, (cst.Integer, cst.Name)) for part in parts) and bool(names & own) and (
+        not (names - own) & assigned)

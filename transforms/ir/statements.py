@@ -27,6 +27,14 @@ def index_atoms(subscript):
     return [element.slice.value for element in subscript.slice]
 
 
+def index_spelling(subscript):
+    """``"i, j"`` for ``a[i, j]``: the element a subscript reads or writes, as one string; None for a
+    region (``a[1:]``)."""
+    if not all(isinstance(element.slice, cst.Index) for element in subscript.slice):
+        return None
+    return spelled(cst.Tuple([cst.Element(atom) for atom in index_atoms(subscript)]))
+
+
 def operation_of(value):
     if isinstance(value, cst.Name) and value.value not in ("True", "False"):
         return Operation("copy", [value])

@@ -16,11 +16,14 @@ become a copy, and the loop no longer writes a primal array next to its adjoints
 from vectorizing it (RK4's four element loops per step: its gradient 0.41 -> 0.29 ms).
 """
 
+from collections import Counter
+
 import libcst as cst
 
 from ..ir import all_names, assign, bound_names, names_in, nodes_in, variables_in
-from ..ir.flow import assigned_names, index_names
+from ..ir.flow import assigned_names, index_names, owned_element
 from ..ir.precedence import spelled
+from ..ir.statements import index_atoms, index_spelling
 from .reserve import is_pop
 
 
@@ -55,9 +58,7 @@ def pops_in_place(loop, tape, groups):
     iteration = loop.target.value
     if iteration in assigned_names(body):
         return None  # (the iteration's number is where its row is)
-    popped = {}  # stack -> how many values each iteration pops off it
-    for position in pops:
-        popped[_popped_stack(body[position])] = popped.get(_popped_stack(body[position]), 0) + 1
+    popped = Counter(_popped_stack(body[position]) for position in pops)  # stack -> values popped per iteration
     taken = dict.fromkeys(popped, 0)
     for position in pops:
         stack = _popped_stack(body[position])
@@ -106,10 +107,9 @@ def _restore_loop(body, position, iteration, count, groups):
     target = restore.body[0].targets[0].target
     if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)):
         return None
-    array = target.value.value
-    if array not in groups or not all(isinstance(e.slice, cst.Index) for e in target.slice):
+    array, element = target.value.value, index_spelling(target)
+    if array not in groups or element is None:
         return None
-    element = spelled(cst.Tuple([cst.Element(e.slice.value) for e in target.slice]))
     memory = groups[array]
     sharing = {name for name, group in groups.items() if group & memory}
     for earlier in body[:position]:  # the body reads the array only after it is restored ...
@@ -118,10 +118,8 @@ def _restore_loop(body, position, iteration, count, groups):
     for later in body[position + 1:]:  # ... and there, only the restored element, never writing it
         if not _reads_only(later, array, element, sharing):
             return None
-    own, assigned = index_names(body, iteration), assigned_names(body)
-    parts = [part.slice.value for part in target.slice]
-    if not all(isinstance(p, cst.Integer) or (isinstance(p, cst.Name) and (p.value in own or p.value not in assigned))
-               for p in parts) or not {p.value for p in parts if isinstance(p, cst.Name)} & own:
+    own, assigned, parts = index_names(body, iteration), assigned_names(body), index_atoms(target)
+    if not owned_element(parts, own, assigned):
         # an element that may be the same in two iterations (``tmp[m]``, ``tmp[j]`` with ``j = i - 1``):
         # each restore is read before the next one
         return None
@@ -155,9 +153,7 @@ def _reads_only(statement, array, element, sharing):
         if isinstance(node, cst.Name) and node.value in sharing:
             uses += 1
         elif isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == array:
-            if all(isinstance(e.slice, cst.Index) for e in node.slice) and spelled(
-                    cst.Tuple([cst.Element(e.slice.value) for e in node.slice])) == element:
-                accepted += 1
+            accepted += index_spelling(node) == element
         elif isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value in sharing and (
                 node.attr.value in ("shape", "size", "ndim")):
             accepted += 1

@@ -22,8 +22,8 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 import libcst as cst
 
 from ..ir import nodes_in
-from ..ir.flow import assigned_names, index_names, read_after, reads_before_assignment
-from ..ir.precedence import spelled
+from ..ir.flow import assigned_names, index_names, owned_element, read_after, reads_before_assignment
+from ..ir.statements import index_atoms, index_spelling
 from .indexed_pops import counting_down, pops_in_place
 
 
@@ -50,10 +50,11 @@ class _Independence(cst.CSTVisitor):
         name = node.value.value
         if name in (self.tape.floats, self.tape.ints):
             return False  # a value read where it lies on the tape (a write there is a push: see _note_write)
-        if name not in self.groups or not all(isinstance(s.slice, cst.Index) for s in node.slice):
+        element = index_spelling(node)
+        if name not in self.groups or element is None:
             self.ok = False  # an array of unknown memory, or a region (`a[1:]`): more than one element
             return False
-        self.accesses.setdefault(name, set()).add(spelled(cst.Tuple([cst.Element(s.slice.value) for s in node.slice])))
+        self.accesses.setdefault(name, set()).add(element)
         for element in node.slice:
             element.visit(self)
         return False
@@ -81,24 +82,8 @@ class _Independence(cst.CSTVisitor):
                 self.ok = False
                 return
             self.written.add(target.value.value)
-            if not self._own_element(target):
+            if index_spelling(target) is None or not owned_element(index_atoms(target), self.indices, self.assigned):
                 self.ok = False
-
-    def _own_element(self, subscript):
-        if not all(isinstance(e.slice, cst.Index) for e in subscript.slice):
-            return False
-        elements = [e.slice.value for e in subscript.slice]
-        has_index = False
-        for element in elements:
-            if isinstance(element, cst.Name) and element.value in self.indices:
-                has_index = True
-            elif isinstance(element, cst.Integer):
-                continue
-            elif isinstance(element, cst.Name) and element.value not in self.assigned:
-                continue
-            else:
-                return False
-        return has_index
 
     def verdict(self):
         if not self.ok or self.whole:
