@@ -29,6 +29,7 @@ from srcad.transforms.ir import UnsupportedHere, names
 from srcad.transforms.ir.statements import assignment_of, walk
 from srcad.transforms.output import emit
 from srcad.transforms.output.dead_stores import without_dead_stores
+from srcad.transforms.output.unit_steps import with_unit_steps
 from srcad.transforms.reverse.adjoint import reverse_mode
 
 # srcad imports this module (and with it the passes and libcst) only when it generates code: a warm
@@ -205,10 +206,11 @@ class Normalized(NormalForm):
         return types, return_type
 
     def _generated(self, transform, *arguments):
-        """``transform(*arguments)`` (a function in reverse or forward mode) without its dead stores, with
+        """``transform(*arguments)`` (a function in reverse or forward mode) without its dead stores, its
+        loops over operands that may broadcast versioned for when none does (output/unit_steps.py), with
         what it cannot do yet as a DifferentiabilityError at the user's line."""
         try:
-            return without_dead_stores(transform(*arguments))
+            return with_unit_steps(without_dead_stores(transform(*arguments)))
         except UnsupportedHere as unsupported:
             why, helpers = self.in_users_words(unsupported.why)
             if helpers:

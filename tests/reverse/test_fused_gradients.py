@@ -1,6 +1,8 @@
 """Gradients of whole-array programs whose statements become element loops
 (``transforms/analysis/fused_loops.py``), against central differences; the adjoints read as loops."""
 
+import re
+
 import numpy as np
 import pytest
 from oracles import plain_central_differences
@@ -236,3 +238,23 @@ def test_a_sum_of_a_row_computed_apart_from_the_loop_beside_it(icf_columns):
     rng = np.random.default_rng(17)
     args = (rng.normal(size=3), rng.normal(size=(3, 4)), 0.1 * rng.normal(size=(3, icf_columns)), rng.normal(size=(5, 4)))
     _check(mixture_terms, args, (0, 1, 2, 3))
+
+
+@pytest.mark.parametrize("sizes", [(9, 9), (9, 1), (1, 9)])
+def test_loops_over_operands_that_may_broadcast_run_in_two_versions(sizes):
+    """``c`` and ``u`` may differ in extent, so their loop reads ``c`` at ``step * i``; it runs
+    without the step where no operand broadcasts (transforms/output/unit_steps.py). Both versions
+    against central differences, in reverse and forward mode."""
+    rng = np.random.default_rng(11)
+    args = (rng.normal(size=sizes[0]), 0.5 + rng.uniform(size=sizes[1]), 5)
+    _check(damped, args, (0, 1))
+    direction = (rng.normal(size=sizes[0]), rng.normal(size=sizes[1]), None)
+    _, tangent = srcad.jvp(damped, args, direction)
+    h = 1e-6
+    ahead = damped(args[0] + h * direction[0], args[1] + h * direction[1], 5)
+    behind = damped(args[0] - h * direction[0], args[1] - h * direction[1], 5)
+    assert abs(tangent - (ahead - behind) / (2 * h)) <= 1e-6 * max(1.0, abs(tangent))
+    for stage in ("adjoint", "tangent"):
+        source = srcad.source(damped, stage, args=args, wrt=(0, 1))
+        assert re.search(r"(i\w*)_step = \1\n", source) and re.search(r"(i\w*)_step = step\w* \* \1\n", source)
+        assert re.search(r"if step\w* == 1", source)
