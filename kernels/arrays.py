@@ -99,6 +99,16 @@ def zeroed(old, like):
 
 
 @njit(cache=True)
+def recycled_zeros(zeros, like):
+    """``zeros`` itself, an array of zeros nothing refers to any more, where it has ``like``'s shape,
+    else new zeros of that shape: an adjoint started again without writing a zero
+    (transforms/reverse/handed_adjoints.py)."""
+    if zeros.shape == like.shape:
+        return zeros
+    return np.zeros_like(like)
+
+
+@njit(cache=True)
 def zeroed_to(old, shape):
     """``zeroed`` for an adjoint whose new shape the tape gives (``shape``, a tuple of extents)."""
     if old.shape == shape:

@@ -21,7 +21,7 @@ ARRAY_HELPERS = (
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",
     "products_of_others_along_tangent", "keep_dims",
     "cumsum_along", "cumsum_adjoint_along", "roll_along", "diff_adjoint", "scatter_add", "scattered", "at_last_writes", "snapshot",
-    "times_transpose", "integer_power", "zeroed", "zeroed_to",
+    "times_transpose", "integer_power", "zeroed", "zeroed_to", "recycled_zeros",
     "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset", "rolled_position",
 )  # fmt: skip
 # Module-level names of generated code: no generated variable may shadow them.

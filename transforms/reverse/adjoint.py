@@ -60,6 +60,7 @@ from ..ir.statements import (
 from .array_adjoints import ArrayAdjoints, element_of, with_base
 from .checkpoints import checkpointed_loop
 from .first_contributions import assign_first_contributions
+from .handed_adjoints import handed_adjoints
 from .loop_order import loops_counting_up
 from .recycled_adjoints import recycled_adjoints
 from .reserve import push_kind, storage_lines, with_reserves
@@ -199,6 +200,7 @@ class ReverseMode:
         if not external_adjoints:  # (a thread's adjoints are numbers and the arrays it was given)
             array_adjoints = {a: self.state.rank(cst.Name(o)) for a, o in self.state.adjoint_owner.items() if self.state.is_array(o)}
             statements = recycled_adjoints(statements, set(array_adjoints), array_adjoints)
+            statements = handed_adjoints(statements, self.array_kinds())
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if self.report is not None:
             params.append(cst.Param(cst.Name(self.report)))
@@ -216,6 +218,15 @@ class ReverseMode:
             params=self.definition.params.with_changes(params=params),
             body=cst.IndentedBlock(statements),
         )
+
+    def array_kinds(self):
+        """{array adjoint: (its number of dimensions, its element type)}, from its variable's type."""
+        kinds = {}
+        for adjoint, owner in self.state.adjoint_owner.items():
+            if self.state.is_array(owner):
+                numba_type = self.analysis.types.get(owner)
+                kinds[adjoint] = (numba_type.ndim, str(numba_type.dtype))
+        return kinds
 
     def parameter_adjoints(self, wrt_names):
         """Adjoint arrays of the array arguments, allocated before the forward sweep."""

@@ -21,7 +21,7 @@ from ..analysis.carried_adjoints import views_whole
 from ..ir import all_names, assign, call, nodes_in
 from ..ir.precedence import spelled
 
-_FRESH = {"np.zeros", "np.zeros_like", "np.copy", "np.empty", "zeroed", "zeroed_to"}  # calls whose result is new memory
+_FRESH = {"np.zeros", "np.zeros_like", "np.copy", "np.empty", "zeroed", "zeroed_to", "recycled_zeros"}  # calls whose result is new memory
 _READING = _FRESH | {"np.outer", "np.sum", "np.dot", "np.matmul"}  # calls that keep no reference to an argument
 
 
@@ -30,14 +30,14 @@ def recycled_adjoints(statements, array_adjoints, ranks):
     ``H = X_adj`` written as ``X_adj = zeroed(H, T)`` after the last read of ``H``, where that is safe
     (``zeroed_to(H, shape)`` for ``np.zeros(shape, ...)``, a shape the tape gave).
     ``array_adjoints``: the names of the array adjoints; ``ranks``: their number of dimensions."""
-    handoffs = _handoffs(statements, array_adjoints)
-    owned = _owned(statements, array_adjoints, handoffs, ranks)
+    handoffs = handoffs_of(statements, array_adjoints)
+    owned = owned_adjoints(statements, array_adjoints, handoffs, ranks)
     if not owned:
         return statements
     return _Rewrite(owned, handoffs, _live_across_blocks(statements, set(handoffs))).block(statements)
 
 
-def _handoffs(statements, array_adjoints):
+def handoffs_of(statements, array_adjoints):
     """{H: X_adj} for each name H (not an adjoint) bound only to one adjoint, ``H = X_adj``."""
     sources = {}
     for node in _assignments(statements):
@@ -48,7 +48,7 @@ def _handoffs(statements, array_adjoints):
     return {name: next(iter(found)) for name, found in sources.items() if len(found) == 1 and None not in found}
 
 
-def _owned(statements, array_adjoints, handoffs, ranks):
+def owned_adjoints(statements, array_adjoints, handoffs, ranks):
     """The adjoints whose memory only they and their handoffs refer to (every use safe)."""
     names = set(array_adjoints) | set(handoffs)
     unsafe = set()

@@ -242,7 +242,7 @@ ARRAY_CONSTRUCTORS = {
     # again in a loop in them) take their item type from a sample; forward mode reads their append and pop.
     "new_float_stack", "new_int_stack", "empty_list_like",
     # zeros in the memory of an adjoint nothing reads any more (generated gradients, read again by forward mode)
-    "zeroed", "zeroed_to",
+    "zeroed", "zeroed_to", "recycled_zeros",
 }  # fmt: skip
 ARRAY_FILLS = {"np.full": 1, "np.full_like": 1}  # position of the fill value
 
