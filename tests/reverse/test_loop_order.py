@@ -13,6 +13,7 @@ import srcad
 from srcad.transforms.reverse.loop_order import loops_counting_up
 from srcad.transforms.reverse.reserve import Tape
 from oracles import plain_central_difference
+from test_fused_loops import wave
 
 TAPE = Tape("tape_floats", "floats_top", "tape_ints", "ints_top")
 
@@ -38,7 +39,9 @@ def test_an_element_wise_loop_counts_up():
 def test_loops_whose_order_matters_count_down():
     cases = {
         "an accumulator": "for i in range(n - 1, -1, -1):\n    k_adj += a_adj[i]\n",
-        "a neighbour written": "for i in range(n - 1, -1, -1):\n    a_adj[i + 1] += b_adj[i]\n",
+        "a neighbour written, not added into": "for i in range(n - 1, -1, -1):\n    a_adj[i + 1] = b_adj[i]\n",
+        "a neighbour added into, then read": "for i in range(n - 1, -1, -1):\n    a_adj[i + 1] += b_adj[i]\n    b_adj[i] = a_adj[i]\n",
+        "added into and stored": "for i in range(n - 1, -1, -1):\n    a_adj[i + 1] += b_adj[i]\n    a_adj[i] = 0.0\n",
         "a neighbour read": "for i in range(n - 1, -1, -1):\n    a_adj[i] += a_adj[i + 1]\n",
         "a value from the last iteration": "for i in range(n - 1, -1, -1):\n    a_adj[i] = t\n    t = b_adj[i]\n",
         "a tape pop in a branch": "for i in range(n - 1, -1, -1):\n    if c[i] > 0.0:\n        floats_top -= 1; d = tape_floats[floats_top]\n        a_adj[i] = d\n",
@@ -56,6 +59,16 @@ def test_loops_whose_order_matters_count_down():
     }
     for why, code in cases.items():
         assert not _counts_up(code, SEPARATE), why
+
+
+def test_a_stencils_adjoint_adding_into_neighbours_counts_up():
+    """Only added into, at any elements (a stencil's three neighbours, a coefficient broadcast to
+    every iteration): the sums are the same in any order."""
+    code = (
+        "for i in range(n - 1, -1, -1):\n    j = i + 1\n    t = b_adj[j] * c[i]\n    b_adj[j] = 0.0\n    a_adj[i] += t\n"
+        "    j2 = i + 2\n    a_adj[j2] += t\n    a_adj[j] -= 2.0 * t\n    k = step * i\n    c_adj[k] += t\n"
+    )
+    assert _counts_up(code, {**SEPARATE, "c_adj": frozenset({4})})
 
 
 def test_an_index_computed_from_the_loops_own_counts_up():
@@ -189,3 +202,49 @@ def test_order_dependent_programs_keep_counting_down_and_stay_right():
     _check(prefix_products, args, (0, 1))
     assert any("-1, -1" in loop for loop in _loops(prefix_products, args, (0, 1)))
     _check(through_a_view, (rng.uniform(0.5, 1.5, size=5),), 0)
+
+
+# -- loops adding into several elements of one array split (split_additions) ------------------------
+
+
+STENCIL_ADJOINT = (
+    "for i in range(n - 1, -1, -1):\n"
+    "    j = i + 1\n    t = b_adj[j] * c[j]\n    b_adj[j] = 0.0\n    a_adj[i] += t\n"
+    "    j2 = i + 2\n    a_adj[j2] += t\n    s = -2.0 * t\n    a_adj[j] += s\n    d_adj[j] -= t\n"
+)
+
+
+def test_a_stencils_adjoint_runs_as_one_loop_per_neighbour():
+    flipped = _flipped(STENCIL_ADJOINT, {**SEPARATE, "d_adj": frozenset({4})})
+    loops = flipped.split("for i in range(n):\n")[1:]
+    assert len(loops) == 3, flipped
+    assert [loop.count("a_adj[") for loop in loops] == [1, 1, 1]
+    assert "b_adj[j] = 0.0" in loops[2] and "b_adj[j] = 0.0" not in loops[0] + loops[1]  # written last
+    assert "s = " not in loops[0] + loops[1] and "s = " in loops[2]  # each computes only what it adds
+
+
+def test_a_loop_reading_an_element_after_writing_it_is_not_split():
+    code = STENCIL_ADJOINT.replace("    b_adj[j] = 0.0\n", "    b_adj[j] = 0.0\n    u = b_adj[j]\n    a_adj[i] += u\n")
+    flipped = _flipped(code, SEPARATE)
+    assert flipped.count("for i in range(n):") <= 1
+
+
+def test_additions_at_elements_other_iterations_share_are_not_split():
+    code = "for i in range(n - 1, -1, -1):\n    k = idx[i]\n    t = b_adj[i]\n    a_adj[k] += t\n    a_adj[i] += t\n"
+    assert _flipped(code, {**SEPARATE, "idx": frozenset({5})}).count("for i in range(n):") == 1
+
+
+def heat_rod(u0, k, steps):
+    u = u0.copy()
+    for _ in range(steps):
+        u[1:-1] = u[1:-1] + k * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+    return np.sum(u ** 3)
+
+
+def test_stencil_programs_split_their_reverse_loops_and_stay_right():
+    rng = np.random.default_rng(4)
+    args = (rng.normal(size=9), 0.2, 5)
+    _check(heat_rod, args, (0, 1))
+    args = (rng.normal(size=10), rng.uniform(0.5, 1.0, size=10), 4)
+    _check(wave, args, (0, 1))
+    assert sum("-1, -1" not in loop for loop in _loops(wave, args, (0, 1))) >= 3

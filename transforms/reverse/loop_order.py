@@ -12,10 +12,12 @@ A loop ``for i in range(N - 1, -1, -1)`` of the reverse sweep counts up when its
   makes it, is fine);
 - reads no variable it assigns before assigning it (no value flows from one iteration to the
   next: no accumulator like ``k_adj += ...``, whose rounding would change with the order);
-- writes array elements only at an index that differs from one iteration to the next (``i``, or
-  ``i_plus_1 = i + 1``: ``index_names``), or a tuple with one and numbers or names the loop does
-  not assign, reads the arrays it writes (and any array sharing their memory) only at that same
-  index, and passes none of them whole to anything;
+- writes each array either only by adding into its elements, at any of them, reading none
+  (``u_adj[i + 2] += t``, ``c_adj[k] += t``: a stencil's adjoint; the sums are the same in any
+  order, but for rounding, as a vectorized sum's are), or only at an index that differs from one
+  iteration to the next (``i``, or ``i_plus_1 = i + 1``: ``index_names``), or a tuple with one and
+  numbers or names the loop does not assign, reading it (and any array sharing its memory) only at
+  that same index; and passes none of them whole to anything;
 and no variable it assigns (``i`` included) is read after the loop before being assigned again.
 """
 
@@ -25,6 +27,7 @@ from ..ir import nodes_in
 from ..ir.flow import assigned_names, index_names, owned_element, read_after, reads_before_assignment
 from ..ir.statements import index_atoms, index_spelling
 from .indexed_pops import counting_down, pops_in_place
+from .split_additions import split_additions
 
 
 class _Independence(cst.CSTVisitor):
@@ -36,6 +39,12 @@ class _Independence(cst.CSTVisitor):
         self.accesses = {}  # array name -> set of index spellings
         self.whole = set()  # array names used other than by an element access
         self.written = set()
+        self.added = set()  # array names written by ``a[...] += v`` / ``-=``
+        self.added_at = {}  # array name -> {spelling of an element added into: whether the iteration owns it}
+        self.stored = set()  # array names written by ``a[...] = v``
+        self.read = set()  # array names of elements read (not as the target of ``+=``)
+        self.unowned = set()  # array names written at an element an iteration may not own
+        self.targets_added = set()  # ids of the subscripts ``+=`` / ``-=`` write
         self.ok = True
 
     def visit_For(self, node):
@@ -55,6 +64,8 @@ class _Independence(cst.CSTVisitor):
             self.ok = False  # an array of unknown memory, or a region (`a[1:]`): more than one element
             return False
         self.accesses.setdefault(name, set()).add(element)
+        if id(node) not in self.targets_added:
+            self.read.add(name)
         for element in node.slice:
             element.visit(self)
         return False
@@ -72,9 +83,21 @@ class _Independence(cst.CSTVisitor):
 
     def visit_AssignTarget(self, node):
         self._note_write(node.target)
+        if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
+            self.stored.add(node.target.value.value)
 
     def visit_AugAssign(self, node):
         self._note_write(node.target)
+        target = node.target
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
+                self.added.add(target.value.value)
+                self.targets_added.add(id(target))
+                spelling = index_spelling(target)
+                owned = spelling is not None and owned_element(index_atoms(target), self.indices, self.assigned)
+                self.added_at.setdefault(target.value.value, {}).setdefault(spelling, owned)
+            else:
+                self.stored.add(target.value.value)
 
     def _note_write(self, target):
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
@@ -83,20 +106,31 @@ class _Independence(cst.CSTVisitor):
                 return
             self.written.add(target.value.value)
             if index_spelling(target) is None or not owned_element(index_atoms(target), self.indices, self.assigned):
-                self.ok = False
+                self.unowned.add(target.value.value)
+
+    def added_only(self):
+        return {name for name in self.written if name not in self.stored and name not in self.read}
+
+    def spread_additions(self):
+        """{array only added into, at elements each iteration owns: their spellings, first seen first}."""
+        return {name: list(at) for name, at in self.added_at.items() if name in self.added_only() and all(at.values())}
 
     def verdict(self):
         if not self.ok or self.whole:
             return False
+        # only added into: the sums come out the same in any order (but for rounding), whichever
+        # names share that memory, as long as the loop neither reads nor otherwise writes it
+        added_only = self.added_only()
+        added_groups = frozenset().union(*(self.groups[name] for name in added_only))
         written_groups = set()
-        for name in self.written:
-            if written_groups & self.groups[name]:
+        for name in self.written - added_only:
+            if written_groups & self.groups[name] or added_groups & self.groups[name]:
                 return False  # two names written for one memory (``y[i]``, and ``v[i]`` with ``v = y[1:]``)
             written_groups |= self.groups[name]
-            if len(self.accesses[name]) != 1:
-                return False  # read elsewhere than where it is written
-        for name, spellings in self.accesses.items():
-            if name not in self.written and self.groups[name] & written_groups:
+            if len(self.accesses[name]) != 1 or name in self.unowned:
+                return False  # read elsewhere than where it is written, or written where other iterations write
+        for name in self.accesses:
+            if name not in self.written and self.groups[name] & (written_groups | added_groups):
                 return False  # another name for memory the loop writes
         return True
 
@@ -107,6 +141,7 @@ def loops_counting_up(function_body, reverse, groups, tape):
     and counting up where their iterations are then independent. ``groups``: array name -> the
     memory groups it may share; ``tape``: the stacks (reserve.Tape)."""
     counts_up = {}  # id of a loop -> whether it counts up, for the loops this pass changes
+    additions = {}  # id of a loop counting up -> its arrays only added into (see split_additions)
     for statement in reverse:
         for node in nodes_in(statement):
             if not isinstance(node, cst.For) or counting_down(node) is None:
@@ -120,6 +155,7 @@ def loops_counting_up(function_body, reverse, groups, tape):
                 check = _Independence(index_names(loop.body.body, index), assigned, groups, tape)
                 loop.body.visit(check)
                 up = check.verdict() and not read_after(function_body, node, assigned)
+                additions[id(node)] = check.spread_additions()
             if in_place or up:
                 counts_up[id(node)] = up
 
@@ -130,7 +166,8 @@ def loops_counting_up(function_body, reverse, groups, tape):
             statements = pops_in_place(updated, tape, groups) or [updated]
             if counts_up[id(original)]:
                 loop = statements[-1]
-                statements[-1] = loop.with_changes(iter=cst.Call(cst.Name("range"), [cst.Arg(counting_down(loop))]))
+                loop = loop.with_changes(iter=cst.Call(cst.Name("range"), [cst.Arg(counting_down(loop))]))
+                statements[-1:] = split_additions(loop, additions[id(original)])
             return cst.FlattenSentinel(statements) if len(statements) > 1 else statements[0]
 
     return list(cst.Module(body=function_body).visit(Rewrite()).body) if counts_up else function_body
