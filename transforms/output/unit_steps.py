@@ -14,7 +14,11 @@ rule, broadcasting the exception, so each loop nest that reads at a step runs in
 
 The same statements in the same order, so the same values bit for bit. A loop is versioned where
 its steps do not change inside it (they are computed before it), at the outermost loop of its nest
-that reads one, in the forward and reverse sweeps alike.
+that reads one, in the forward and reverse sweeps alike, and only where every element it reads or
+writes is at the loop variables' sums and products with numbers and values the loop leaves alone,
+and no value is added up from one iteration to the next: a loop gathering ``x[a_k]``, reading a
+rolled position, pushing onto the tape or summing floats is no faster without its steps, and a
+second copy of it would only cost compile time (the spring chain's first call: +3.5 s).
 """
 
 import libcst as cst
@@ -37,9 +41,9 @@ def _broadcast_steps(definition):
     steps = set()
     for node in nodes_in(definition.body):
         assigned = assignment_of(node) if isinstance(node, cst.SimpleStatementLine) else None
-        if assigned and isinstance(assigned[1], cst.Call) and isinstance(assigned[1].func, cst.Name):
-            if assigned[1].func.value == "broadcast_step":
-                steps.add(assigned[0])
+        value = assigned[1] if assigned else None
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "broadcast_step":
+            steps.add(assigned[0])
     return steps
 
 
@@ -66,6 +70,38 @@ def _products(loop, steps):
     return found if own else {}
 
 
+def _affine_indices(loop):
+    """Whether every element index in ``loop`` is the loop variables' sums and products with numbers
+    and values the loop does not change: what a compiler vectorizes once the steps are 1."""
+    values = {}
+    for node in nodes_in(loop.body):
+        assigned = assignment_of(node) if isinstance(node, cst.SimpleStatementLine) else None
+        if assigned and isinstance(node.body[0], cst.Assign):
+            values.setdefault(assigned[0], []).append(assigned[1])
+    counters = {node.target.value for node in nodes_in(loop) if isinstance(node, cst.For) and isinstance(node.target, cst.Name)}
+
+    def affine(value, seen=frozenset()):
+        if isinstance(value, cst.Integer):
+            return True
+        if isinstance(value, cst.Name):
+            if value.value in counters or value.value not in values:
+                return True
+            return value.value not in seen and len(values[value.value]) == 1 and affine(values[value.value][0], seen | {value.value})
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.Subtract, cst.Multiply)):
+            return affine(value.left, seen) and affine(value.right, seen)
+        return False
+
+    subscripts = [node for node in nodes_in(loop.body) if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name)]
+    return all(isinstance(element.slice, cst.Index) and affine(element.slice.value)
+               for subscript in subscripts for element in subscript.slice)
+
+
+def _carries_values(loop):
+    """Whether ``loop`` adds into a variable from one iteration to the next (a push's tape top, a sum
+    in floating point), which keeps the iterations in order whatever the steps."""
+    return any(isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) for node in nodes_in(loop.body))
+
+
 class _Versioned(cst.CSTTransformer):
     def __init__(self, steps):
         self.steps = steps
@@ -75,6 +111,8 @@ class _Versioned(cst.CSTTransformer):
         products = _products(node, self.steps)
         if not products:
             return True
+        if not _affine_indices(node) or _carries_values(node):
+            return False  # a gather, a rolled position, a tape push: no faster without the steps
         unit = node.visit(_WithoutSteps(products)).with_changes(leading_lines=[])
         used = sorted({step for step, _ in products.values()})
         test = cst.parse_expression(" and ".join(f"{step} == 1" for step in used))

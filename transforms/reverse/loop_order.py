@@ -24,7 +24,13 @@ and no variable it assigns (``i`` included) is read after the loop before being 
 import libcst as cst
 
 from ..ir import nodes_in
-from ..ir.flow import assigned_names, index_names, owned_element, read_after, reads_before_assignment
+from ..ir.flow import (
+    assigned_names,
+    index_names,
+    owned_element,
+    read_after,
+    reads_before_assignment,
+)
 from ..ir.statements import index_atoms, index_spelling
 from .indexed_pops import counting_down, pops_in_place
 from .split_additions import split_additions

@@ -19,8 +19,11 @@ read before it is written (the values the earlier loops read are the ones the or
 
 import libcst as cst
 
-from ..ir import all_names
+from ..ir import all_names, nodes_in
+from ..ir.precedence import spelled
 from ..ir.statements import index_spelling
+
+_PURE = {"abs", "min", "max", "float", "int", "len", "range", "rolled_position", "integer_power"}  # plain-name calls computed again
 
 
 def split_additions(loop, added_at):
@@ -64,8 +67,22 @@ class _Facts:
 
 
 def _single(statement):
-    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and isinstance(
-        statement.body[0], (cst.Assign, cst.AugAssign))
+    """A line binding one name or writing one element of a named array, calling nothing that could
+    give another value when computed again (a random draw)."""
+    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+    elif isinstance(small, cst.AugAssign):
+        target = small.target
+    else:
+        return False
+    if not (isinstance(target, cst.Name) or (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name))):
+        return False
+    calls = [node for node in nodes_in(small) if isinstance(node, cst.Call)]
+    return all(not isinstance(call.func, cst.Name) or call.func.value in _PURE for call in calls) and all(
+        "random" not in spelled(call.func) for call in calls)
 
 
 def _facts(statement):
