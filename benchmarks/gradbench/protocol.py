@@ -7,7 +7,7 @@ import sys
 import time
 import traceback
 
-EVALS = ("hello", "lse", "llsq", "ode", "kmeans", "gmm", "particle", "saddle", "lstm")
+EVALS = ("hello", "lse", "llsq", "ode", "kmeans", "gmm", "particle", "saddle", "lstm", "ba")
 
 
 def timed(function, *args):

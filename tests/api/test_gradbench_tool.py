@@ -208,3 +208,39 @@ def test_lstm(tool):
     expected = np.concatenate([central(lambda m: lstm_reference(m, extra, state, sequence), main).ravel(),
                                central(lambda e: lstm_reference(main, e, state, sequence), extra).ravel()])
     np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-9)
+
+
+def ba_reference(camera, point, weight, feature):
+    """One observation's two errors, from ADBench's formulas written out here with NumPy."""
+    rotation = camera[:3]
+    angle = np.linalg.norm(rotation)
+    moved = point - camera[3:6]
+    if angle != 0.0:
+        axis = rotation / angle
+        seen = (moved * math.cos(angle) + np.cross(axis, moved) * math.sin(angle)
+                + axis * np.dot(axis, moved) * (1.0 - math.cos(angle)))
+    else:
+        seen = moved + np.cross(rotation, moved)
+    projection = seen[:2] / seen[2]
+    radius_squared = np.dot(projection, projection)
+    projection = projection * (1.0 + camera[9] * radius_squared + camera[10] * radius_squared ** 2)
+    return weight * (projection * camera[6] + camera[7:9] - feature)
+
+
+@pytest.mark.parametrize("rotation", [[0.3, -0.2, 0.4], [0.0, 0.0, 0.0]])
+def test_ba(tool, rotation):
+    camera = np.array(rotation + [0.1, 0.2, -4.0, 1.3, 0.05, -0.02, 0.01, 0.002])
+    point, weight, feature = np.array([0.4, -0.3, 2.0]), 0.8, np.array([0.2, -0.1])
+    message = {"n": 3, "m": 4, "p": 7, "cam": camera.tolist(), "x": point.tolist(), "w": weight, "feat": feature.tolist()}
+    errors = evaluate(tool, "ba", "objective", message)
+    np.testing.assert_allclose(errors["reproj_error"]["elements"], ba_reference(camera, point, weight, feature), rtol=1e-12)
+    assert errors["reproj_error"]["repeated"] == 7 and errors["w_err"] == {"element": 1.0 - weight ** 2, "repeated": 7}
+    sparse = evaluate(tool, "ba", "jacobian", message)
+    columns = list(range(11)) + [33, 34, 35, 45]  # camera 0, point 0 (after 3 cameras), weight 0 (after 4 points)
+    assert sparse["rows"] == [15 * k for k in range(30)] + [30 * 7 + 7] and sparse["cols"] == columns * 2 + [45 + 6]
+    blocks = [central(lambda c: ba_reference(c, point, weight, feature)[row], camera) for row in (0, 1)]
+    for row in (0, 1):
+        expected = np.concatenate([blocks[row], central(lambda x: ba_reference(camera, x, weight, feature)[row], point),
+                                   [ba_reference(camera, point, 1.0, feature)[row]]])
+        np.testing.assert_allclose(sparse["vals"][15 * row:15 * row + 15], expected, rtol=1e-6, atol=1e-8)
+    assert sparse["vals"][-1] == -2.0 * weight
