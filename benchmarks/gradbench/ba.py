@@ -22,33 +22,29 @@ CAMERA = 11  # parameters per camera
 BLOCK = CAMERA + 3 + 1  # the columns one error depends on: its camera, its point, its weight
 
 
-def rotated(rotation, point):
-    """``point`` turned by the angle-axis ``rotation`` (Rodrigues' formula; to first order near 0)."""
-    angle_squared = rotation[0] * rotation[0] + rotation[1] * rotation[1] + rotation[2] * rotation[2]
-    turned = np.empty(3)
+def rotated(r0, r1, r2, x, y, z):
+    """(x, y, z) turned by the angle-axis rotation (r0, r1, r2) (Rodrigues' formula; to first order
+    at no rotation)."""
+    angle_squared = r0 * r0 + r1 * r1 + r2 * r2
     if angle_squared != 0.0:
         angle = math.sqrt(angle_squared)
         cosine, sine = math.cos(angle), math.sin(angle)
-        w0, w1, w2 = rotation[0] / angle, rotation[1] / angle, rotation[2] / angle
-        along = (w0 * point[0] + w1 * point[1] + w2 * point[2]) * (1.0 - cosine)
-        turned[0] = point[0] * cosine + (w1 * point[2] - w2 * point[1]) * sine + w0 * along
-        turned[1] = point[1] * cosine + (w2 * point[0] - w0 * point[2]) * sine + w1 * along
-        turned[2] = point[2] * cosine + (w0 * point[1] - w1 * point[0]) * sine + w2 * along
-    else:
-        turned[0] = point[0] + rotation[1] * point[2] - rotation[2] * point[1]
-        turned[1] = point[1] + rotation[2] * point[0] - rotation[0] * point[2]
-        turned[2] = point[2] + rotation[0] * point[1] - rotation[1] * point[0]
-    return turned
+        w0, w1, w2 = r0 / angle, r1 / angle, r2 / angle
+        along = (w0 * x + w1 * y + w2 * z) * (1.0 - cosine)
+        return (x * cosine + (w1 * z - w2 * y) * sine + w0 * along,
+                y * cosine + (w2 * x - w0 * z) * sine + w1 * along,
+                z * cosine + (w0 * y - w1 * x) * sine + w2 * along)
+    return x + r1 * z - r2 * y, y + r2 * x - r0 * z, z + r0 * y - r1 * x
 
 
 def projected(camera, point):
     """Where ``camera`` sees ``point``, in pixels, radial distortion included."""
-    seen = rotated(camera[0:3], point - camera[3:6])
-    x = seen[0] / seen[2]
-    y = seen[1] / seen[2]
-    radius_squared = x * x + y * y
+    x, y, z = rotated(camera[0], camera[1], camera[2], point[0] - camera[3], point[1] - camera[4], point[2] - camera[5])
+    u = x / z
+    v = y / z
+    radius_squared = u * u + v * v
     distortion = 1.0 + camera[9] * radius_squared + camera[10] * radius_squared * radius_squared
-    return x * distortion * camera[6] + camera[7], y * distortion * camera[6] + camera[8]
+    return u * distortion * camera[6] + camera[7], v * distortion * camera[6] + camera[8]
 
 
 def error_x(camera, point, weight, feature):

@@ -471,3 +471,34 @@ def test_an_index_read_by_a_nested_loop_is_read_again_not_kept():
     _check(spring_forces, args, (0, 3))
     source = srcad.source(spring_forces, "adjoint", args=args, wrt=(0, 3))
     assert "= a_s;" not in source and "= b_s;" not in source and "a_s = a[s]" in source.split("# reverse sweep")[1]
+
+
+def per_point_log_sums(x, means):
+    total = 0.0
+    for i in range(x.shape[0]):
+        scores = np.empty(means.shape[0])
+        for j in range(means.shape[0]):
+            scores[j] = -0.5 * (x[i] - means[j]) ** 2  # the first write into each element of new memory
+        top = np.max(scores)
+        total += top + np.log(np.sum(np.exp(scores - top)))
+    return total
+
+
+def written_twice(x, means):
+    total = 0.0
+    for i in range(x.shape[0]):
+        scores = np.empty(means.shape[0])
+        for j in range(means.shape[0]):
+            scores[j] = x[i] * means[j]
+            scores[j] = np.sin(scores[j])  # overwrites a value its adjoint reads
+        total += np.sum(scores * scores)
+    return total
+
+
+def test_a_first_write_into_each_element_of_new_memory_keeps_nothing():
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=6), rng.normal(size=4))
+    _check(per_point_log_sums, args, (0, 1))
+    assert "= scores[j]" not in srcad.source(per_point_log_sums, "adjoint", args=args, wrt=(0, 1)).split("# reverse sweep")[0]
+    _check(written_twice, args, (0, 1))
+    assert "= scores[j]" in srcad.source(written_twice, "adjoint", args=args, wrt=(0, 1)).split("# reverse sweep")[0]

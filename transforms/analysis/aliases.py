@@ -13,6 +13,8 @@ import libcst as cst
 
 from .. import rules
 from ..ir import FUSED_LOOP_NOTE, names_in, variable_counts, variables_in
+from ..ir.flow import assigned_names as flow_assigned_names
+from ..ir.flow import index_names, owned_element
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -277,7 +279,7 @@ def first_writes_into_new_memory(body):
             written = write.array if write is not None else (update[0] if update is not None else None)
             if written in fresh and written not in variables_in(_written_value(write, update)):
                 found.add(id(statement))
-            found |= _first_writes_in_fused_loop(statement, fresh)
+            found |= _first_writes_in_fused_loop(statement, fresh) | _first_writes_in_counted_loop(statement, fresh)
             fresh -= variables_in(statement)
             target_value = assignment_of(statement)
             if target_value is None or in_place_update_of(statement) is not None:
@@ -302,6 +304,35 @@ def _first_writes_in_fused_loop(statement, fresh):
         elif not isinstance(inner, (cst.For, cst.While, cst.If)):
             other |= variables_in(inner)
     return {found for array, ids in writes.items() if array not in other for found in ids}
+
+
+def _first_writes_in_counted_loop(statement, fresh):
+    """ids of the element writes ``b[i] = v`` into ``fresh`` arrays in a loop ``for i in range(n)``
+    (``lse = np.empty(k)``, then ``for j in range(k): ... lse[j] = ...``) that write an element each
+    iteration owns (``ir.flow.owned_element``), once per iteration, in the loop's own body (not in a
+    loop inside it), the loop mentioning those arrays only there: each is the first write into its
+    element."""
+    iteration = statement.iter if isinstance(statement, cst.For) else None
+    if not (isinstance(statement.target if iteration is not None else None, cst.Name) and isinstance(iteration, cst.Call)
+            and spelled(iteration.func) == "range" and len(iteration.args) == 1):
+        return set()
+    body = statement.body.body
+    own = index_names(body, statement.target.value)
+    assigned = flow_assigned_names(body) | {statement.target.value}
+    writes, other = {}, set()
+    for inner, depth in walk(body):
+        write = element_write_of(inner)
+        if (depth == 0 and write is not None and write.kind == "=" and write.region is None and write.array in fresh
+                and owned_element(write.index, own, assigned)):
+            writes.setdefault(write.array, []).append(id(inner))
+            other |= variables_in(write.value)
+        elif isinstance(inner, (cst.If, cst.While)):
+            other |= variables_in(inner.test)
+        elif isinstance(inner, cst.For):
+            other |= variables_in(inner.iter)
+        else:
+            other |= variables_in(inner)
+    return {found for array, ids in writes.items() if array not in other and len(ids) == 1 for found in ids}
 
 
 def _written_value(write, update):

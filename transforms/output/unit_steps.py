@@ -24,6 +24,7 @@ second copy of it would only cost compile time (the spring chain's first call: +
 import libcst as cst
 
 from ..ir import bound_names, nodes_in
+from ..ir.flow import reads_before_assignment
 from ..ir.statements import assignment_of
 
 
@@ -97,9 +98,10 @@ def _affine_indices(loop):
 
 
 def _carries_values(loop):
-    """Whether ``loop`` adds into a variable from one iteration to the next (a push's tape top, a sum
-    in floating point), which keeps the iterations in order whatever the steps."""
-    return any(isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) for node in nodes_in(loop.body))
+    """Whether a variable of ``loop`` carries a value from one iteration to the next (a push's tape
+    top, a sum in floating point), which keeps the iterations in order whatever the steps."""
+    counters = {node.target.value for node in nodes_in(loop) if isinstance(node, cst.For) and isinstance(node.target, cst.Name)}
+    return bool(reads_before_assignment(loop.body.body, counters) & bound_names(loop.body))
 
 
 class _Versioned(cst.CSTTransformer):
