@@ -29,6 +29,7 @@ from srcad.transforms.ir import UnsupportedHere, names
 from srcad.transforms.ir.statements import assignment_of, walk
 from srcad.transforms.output import emit
 from srcad.transforms.output.dead_stores import without_dead_stores
+from srcad.transforms.output.rolled_pieces import in_rolled_pieces
 from srcad.transforms.output.unit_steps import with_unit_steps
 from srcad.transforms.reverse.adjoint import reverse_mode
 
@@ -207,10 +208,11 @@ class Normalized(NormalForm):
 
     def _generated(self, transform, *arguments):
         """``transform(*arguments)`` (a function in reverse or forward mode) without its dead stores, its
-        loops over operands that may broadcast versioned for when none does (output/unit_steps.py), with
+        loops over operands that may broadcast versioned for when none does (output/unit_steps.py) and
+        loops reading np.roll's elements split where they wrap around (output/rolled_pieces.py), with
         what it cannot do yet as a DifferentiabilityError at the user's line."""
         try:
-            return with_unit_steps(without_dead_stores(transform(*arguments)))
+            return in_rolled_pieces(with_unit_steps(without_dead_stores(transform(*arguments))))
         except UnsupportedHere as unsupported:
             why, helpers = self.in_users_words(unsupported.why)
             if helpers:

@@ -16,8 +16,9 @@ The same statements in the same order, so the same values bit for bit. A loop is
 its steps do not change inside it (they are computed before it), at the outermost loop of its nest
 that reads one, in the forward and reverse sweeps alike, and only where every element it reads or
 writes is at the loop variables' sums and products with numbers and values the loop leaves alone,
-and no value is added up from one iteration to the next: a loop gathering ``x[a_k]``, reading a
-rolled position, pushing onto the tape or summing floats is no faster without its steps, and a
+and no value is added up from one iteration to the next (a rolled position counts: ``rolled_pieces``
+makes it so): a loop gathering ``x[a_k]``, pushing onto the tape or summing floats is no faster
+without its steps, and a
 second copy of it would only cost compile time (the spring chain's first call: +3.5 s).
 """
 
@@ -90,6 +91,8 @@ def _affine_indices(loop):
             return value.value not in seen and len(values[value.value]) == 1 and affine(values[value.value][0], seen | {value.value})
         if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Add, cst.Subtract, cst.Multiply)):
             return affine(value.left, seen) and affine(value.right, seen)
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "rolled_position":
+            return all(affine(argument.value, seen) for argument in value.args)  # made affine by rolled_pieces
         return False
 
     subscripts = [node for node in nodes_in(loop.body) if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name)]
