@@ -6,6 +6,7 @@ and the reverse sweep of a time loop neither adding nor filling an array per reb
 import numpy as np
 import pytest
 from test_fused_gradients import _check  # the user's plain function against central differences
+from test_rebound_arrays import integrate
 from test_recycled_adjoints import _reverse_loop, leapfrog
 
 import srcad
@@ -34,30 +35,11 @@ def test_a_state_whose_shape_changes_gets_new_zeros(sizes):
     _check(growing, (rng.normal(size=sizes[0]), 1.0 + 0.1 * rng.uniform(size=sizes[1]), 4), (0, 1))
 
 
-def rate(x, y):
-    out = np.empty_like(x)
-    out[0] = -x[0]
-    out[1:] = x[:-1] - y * x[1:]
-    return out
-
-
-def rk4(x0, y, steps):
-    h = 0.1
-    x = x0.copy()
-    for _ in range(steps):
-        k1 = rate(x, y)
-        k2 = rate(x + 0.5 * h * k1, y)
-        k3 = rate(x + 0.5 * h * k2, y)
-        k4 = rate(x + h * k3, y)
-        x = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    return np.sum(x * x)
-
-
 def test_a_helpers_results_named_in_a_time_loop():
     rng = np.random.default_rng(2)
-    args = (rng.normal(size=6), rng.uniform(0.5, 1.0, 5), 5)
-    _check(rk4, args, (0, 1))
-    assert "recycled_zeros(" in srcad.source(rk4, "adjoint", args=args, wrt=(0, 1))
+    args = (rng.normal(size=6), rng.uniform(0.5, 1.0, 6), 0.1, 5)
+    _check(integrate, args, (0, 1))  # RK4 stages, each a helper's result given a name
+    assert "recycled_zeros(" in srcad.source(integrate, "adjoint", args=args, wrt=(0, 1))
 
 
 def two_names(x0, steps):

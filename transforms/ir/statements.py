@@ -164,6 +164,22 @@ def assignment_of(statement):
     return in_place_update_of(statement)
 
 
+def with_inner_blocks(statement, rewrite):
+    """``statement`` with each block inside it (a loop's body, an ``if``'s branches, ``elif`` ones
+    included) passed through ``rewrite`` (a list of statements -> a list of statements); a simple
+    statement as it is."""
+    if isinstance(statement, (cst.For, cst.While)):
+        return statement.with_changes(body=statement.body.with_changes(body=rewrite(list(statement.body.body))))
+    if isinstance(statement, cst.If):
+        orelse = statement.orelse
+        if isinstance(orelse, cst.If):
+            orelse = with_inner_blocks(orelse, rewrite)
+        elif orelse is not None:
+            orelse = orelse.with_changes(body=orelse.body.with_changes(body=rewrite(list(orelse.body.body))))
+        return statement.with_changes(body=statement.body.with_changes(body=rewrite(list(statement.body.body))), orelse=orelse)
+    return statement
+
+
 def walk(statements, loop_depth=0):
     """Yield (statement, loop_depth) for every statement, depth-first, in order."""
     for statement in statements:

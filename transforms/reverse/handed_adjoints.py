@@ -26,6 +26,7 @@ import libcst as cst
 
 from ..ir import all_names, assign, call
 from ..ir.precedence import spelled
+from ..ir.statements import with_inner_blocks
 from .known_zeros import zeros_before
 from .recycled_adjoints import handoffs_of, owned_adjoints
 
@@ -89,23 +90,12 @@ class _Rewrite:
         self.owned, self.handoffs, self.kinds, self.zero = owned, handoffs, kinds, zero
 
     def block(self, statements):
-        statements = [self._nested(s) for s in statements]
+        statements = [with_inner_blocks(s, self.block) for s in statements]
         index = 0
         while index < len(statements):
             statements = self._handed(statements, index) or statements
             index += 1
         return statements
-
-    def _nested(self, statement):
-        if isinstance(statement, (cst.For, cst.While)):
-            return statement.with_changes(body=statement.body.with_changes(body=self.block(statement.body.body)))
-        if isinstance(statement, cst.If):
-            orelse = statement.orelse
-            if orelse is not None:
-                orelse = self._nested(orelse) if isinstance(orelse, cst.If) else orelse.with_changes(
-                    body=orelse.body.with_changes(body=self.block(orelse.body.body)))
-            return statement.with_changes(body=statement.body.with_changes(body=self.block(statement.body.body)), orelse=orelse)
-        return statement
 
     def _handed(self, statements, index):
         """The block with the addition at ``index`` and the fill after it exchanged, or None."""

@@ -20,6 +20,7 @@ import libcst as cst
 from ..analysis.carried_adjoints import views_whole
 from ..ir import all_names, assign, call, nodes_in
 from ..ir.precedence import spelled
+from ..ir.statements import with_inner_blocks
 
 _FRESH = {"np.zeros", "np.zeros_like", "np.copy", "np.empty", "zeroed", "zeroed_to", "recycled_zeros"}  # calls whose result is new memory
 _READING = _FRESH | {"np.outer", "np.sum", "np.dot", "np.matmul"}  # calls that keep no reference to an argument
@@ -228,7 +229,7 @@ class _Rewrite:
         self.owned, self.handoffs, self.live_across = owned, handoffs, live_across
 
     def block(self, statements):
-        statements = [self._nested(s) for s in statements]
+        statements = [with_inner_blocks(s, self.block) for s in statements]
         index = 0
         while index < len(statements):
             moved = self._recycle(statements, index)
@@ -237,17 +238,6 @@ class _Rewrite:
                 continue
             statements = moved
         return statements
-
-    def _nested(self, statement):
-        if isinstance(statement, (cst.For, cst.While)):
-            return statement.with_changes(body=statement.body.with_changes(body=self.block(statement.body.body)))
-        if isinstance(statement, cst.If):
-            orelse = statement.orelse
-            if orelse is not None:
-                orelse = self._nested(orelse) if isinstance(orelse, cst.If) else orelse.with_changes(
-                    body=orelse.body.with_changes(body=self.block(orelse.body.body)))
-            return statement.with_changes(body=statement.body.with_changes(body=self.block(statement.body.body)), orelse=orelse)
-        return statement
 
     def _recycle(self, statements, index):
         """The block with statement ``index`` (``X_adj = np.zeros_like(T)``, or of a shape) recycled, or None."""
