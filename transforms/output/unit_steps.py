@@ -14,12 +14,12 @@ rule, broadcasting the exception, so each loop nest that reads at a step runs in
 
 The same statements in the same order, so the same values bit for bit. A loop is versioned where
 its steps do not change inside it (they are computed before it), at the outermost loop of its nest
-that reads one, in the forward and reverse sweeps alike, and only where every element it reads or
-writes is at the loop variables' sums and products with numbers and values the loop leaves alone,
-and no value is added up from one iteration to the next (a rolled position counts: ``rolled_pieces``
-makes it so): a loop gathering ``x[a_k]``, pushing onto the tape or summing floats is no faster
-without its steps, and a
-second copy of it would only cost compile time (the spring chain's first call: +3.5 s).
+that reads one, in the forward and reverse sweeps alike; and only where every element it reads or
+writes is at the loop variables' sums and products with numbers and values the loop leaves alone
+(or at a rolled position of them: ``rolled_pieces`` makes those so), and no value is carried from
+one iteration to the next. A loop gathering ``x[a_k]``, pushing onto the tape or summing floats is
+no faster without its steps; a second copy of it would only cost compile time (the spring chain's
+first call: +3.5 s).
 """
 
 import libcst as cst
