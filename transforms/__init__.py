@@ -13,14 +13,16 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       |              -> activity (aliases, shapes, restored_arrays, independent_terms, recompute,
       |              to_be_recorded: what is active, saved, recomputed, reversed term by term)
       v
-      +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions,
-      |              loop_order with indexed_pops, recycled_adjoints; carried accumulations from
-      |              analysis/carried_adjoints)
+      +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions over
+      |              known_zeros, loop_order with indexed_pops and split_additions, recycled_adjoints,
+      |              handed_adjoints; carried accumulations from analysis/carried_adjoints)
       +--> forward/  tangent (tangent_zeros, fold_tangents)
       +--> kernel/   a @srcad.kernel's module (modules.py): a thread's code (the normal form, or its
       |              adjoint from reverse/) with its CPU launchers, or as a CUDA kernel; access analysis
       v
-    output/          emit: a module with its header, constants and imports
+    output/          dead_stores, unit_steps (loops without broadcast steps where none is 0),
+                     rolled_pieces (np.roll's loops split where they wrap), emit: a module with its
+                     header, constants and imports
 
 Below every stage: ``ir/`` (the normal form's vocabulary: building statements, reading them as
 operations, names, printing with the right parentheses) and, below that, ``rules/`` (the one table
