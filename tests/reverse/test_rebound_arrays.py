@@ -213,3 +213,19 @@ def test_rows_that_cannot_be_taken_again_are_kept(function):
     rng = np.random.default_rng(5)
     args = (rng.normal(size=(5, 3)), rng.normal(size=3))
     _check(function, args, (0, 1))
+
+
+def copies_unpacked(a0, b0, steps):
+    a, b = a0.copy(), b0.copy()  # two temporaries, each used once, then both names bound again
+    for _ in range(steps):
+        a = a * b
+        b = b + 0.1 * a
+    return np.sum(a * b)
+
+
+def test_copies_unpacked_then_bound_again():
+    """The adjoint of ``a = copy_a0`` added into ``copy_a0``'s adjoint, which nothing had made (a
+    temporary used once gets its adjoint from its one contribution): generated code numba could
+    not compile. Found by this session's stencil tests; older than it."""
+    rng = np.random.default_rng(23)
+    _check(copies_unpacked, (rng.normal(size=5), rng.normal(size=5), 3), (0, 1))

@@ -234,14 +234,16 @@ class ArrayAdjoints:
         if not self.analysis.is_active(cst.Name(source)):
             return []
         source_adjoint = cst.Name(self.state.adjoint(source))
+        if isinstance(value, cst.Name):  # (a temporary used once takes it as its adjoint: see contribution)
+            return [self.state.contribution(source_adjoint, result_adjoint)]
+        # a temporary used once has no adjoint yet (its one contribution creates it): zeros first
+        start = [assign(source_adjoint, call("np.zeros_like", cst.Name(source)))] if source in self.analysis.single_use else []
         if isinstance(value, cst.Subscript):
             indices = [line for name in _names(operation.index) for line in self.state.recompute(name)]
-            return indices + [accumulate(with_base(value, source_adjoint), result_adjoint)]
-        if isinstance(value, cst.Name):
-            return [accumulate(source_adjoint, result_adjoint)]
+            return start + indices + [accumulate(with_base(value, source_adjoint), result_adjoint)]
         if isinstance(value, cst.Attribute) or value.func.attr.value == "transpose":  # a.T
-            return [accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
-        return [accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source_adjoint.value}.shape)"))]
+            return start + [accumulate(source_adjoint, cst.Attribute(result_adjoint, cst.Name("T")))]
+        return start + [accumulate(source_adjoint, cst.parse_expression(f"{result_adjoint.value}.reshape({source_adjoint.value}.shape)"))]
 
     def view_refusal(self, target, value, source):
         """Why ``target = value`` (one memory, two names, one of them bound again or in a loop) is
