@@ -63,8 +63,9 @@ def objective(cameras, points, weights, observations, features, reprojection, we
     for i in range(observations.shape[0]):
         camera = cameras[observations[i, 0]]
         point = points[observations[i, 1]]
-        reprojection[i, 0] = error_x(camera, point, weights[i], features[i])
-        reprojection[i, 1] = error_y(camera, point, weights[i], features[i])
+        u, v = projected(camera, point)
+        reprojection[i, 0] = weights[i] * (u - features[i, 0])
+        reprojection[i, 1] = weights[i] * (v - features[i, 1])
         weight_errors[i] = 1.0 - weights[i] * weights[i]
     return 0.0
 
