@@ -13,8 +13,7 @@ import libcst as cst
 
 from .. import rules
 from ..ir import FUSED_LOOP_NOTE, names_in, variable_counts, variables_in
-from ..ir.flow import assigned_names as flow_assigned_names
-from ..ir.flow import index_names, owned_element
+from ..ir.flow import assigned_names, index_names, owned_element
 from ..ir.precedence import spelled
 from ..ir.statements import (
     assignment_of,
@@ -312,13 +311,12 @@ def _first_writes_in_counted_loop(statement, fresh):
     iteration owns (``ir.flow.owned_element``), once per iteration, in the loop's own body (not in a
     loop inside it), the loop mentioning those arrays only there: each is the first write into its
     element."""
-    iteration = statement.iter if isinstance(statement, cst.For) else None
-    if not (isinstance(statement.target if iteration is not None else None, cst.Name) and isinstance(iteration, cst.Call)
-            and spelled(iteration.func) == "range" and len(iteration.args) == 1):
+    if not (isinstance(statement, cst.For) and isinstance(statement.target, cst.Name) and isinstance(statement.iter, cst.Call)
+            and spelled(statement.iter.func) == "range" and len(statement.iter.args) == 1):
         return set()
     body = statement.body.body
     own = index_names(body, statement.target.value)
-    assigned = flow_assigned_names(body) | {statement.target.value}
+    assigned = assigned_names(body) | {statement.target.value}
     writes, other = {}, set()
     for inner, depth in walk(body):
         write = element_write_of(inner)

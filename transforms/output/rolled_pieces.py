@@ -21,6 +21,7 @@ whose rolled positions all start from ``i`` itself (or a name bound to it: ``i_s
 import libcst as cst
 
 from ..ir import bound_names, nodes_in
+from ..ir.precedence import spelled
 from ..ir.statements import assignment_of
 
 
@@ -30,7 +31,8 @@ def in_rolled_pieces(definition):
 
 
 def _rolled(loop):
-    """({id of each line ``p = rolled_position(i, offset, n)``: True}, (offset, n)) of ``loop``, or None."""
+    """({id of each line ``p = rolled_position(q, offset, n)``: q, a name for ``loop``'s index},
+    (offset, n)) of ``loop``, or None."""
     if not (isinstance(loop.target, cst.Name) and isinstance(loop.iter, cst.Call) and isinstance(loop.iter.func, cst.Name)
             and loop.iter.func.value == "range" and len(loop.iter.args) == 1):
         return None
@@ -69,7 +71,7 @@ class _Pieces(cst.CSTTransformer):
             return True
         lines, (offset, length) = found
         extent = node.iter.args[0].value
-        wrap = cst.parse_expression(f"min({offset}, {cst.Module([]).code_for_node(extent)})")
+        wrap = cst.parse_expression(f"min({offset}, {spelled(extent)})")
         first = node.visit(_Positions(lines, f"{{}} - {offset} + {length}")).with_changes(
             iter=cst.Call(cst.Name("range"), [cst.Arg(wrap)]))
         second = node.visit(_Positions(lines, f"{{}} - {offset}")).with_changes(

@@ -49,11 +49,16 @@ def _broadcast_steps(definition):
     return steps
 
 
+def _counters(loop):
+    """The variables of ``loop`` and of the loops inside it."""
+    return {node.target.value for node in nodes_in(loop) if isinstance(node, cst.For) and isinstance(node.target, cst.Name)}
+
+
 def _products(loop, steps):
     """{id of each statement ``x = step * i`` in ``loop``: (step, i)} with ``i`` a loop variable of
     ``loop`` or of a loop inside it, and ``step`` a broadcast step ``loop`` does not bind; empty where
     none reads ``loop``'s own variable (a time loop around element loops: those are versioned)."""
-    counters = {node.target.value for node in nodes_in(loop) if isinstance(node, cst.For) and isinstance(node.target, cst.Name)}
+    counters = _counters(loop)
     changed = bound_names(loop)
     found = {}
     for node in nodes_in(loop.body):
@@ -80,7 +85,7 @@ def _affine_indices(loop):
         assigned = assignment_of(node) if isinstance(node, cst.SimpleStatementLine) else None
         if assigned and isinstance(node.body[0], cst.Assign):
             values.setdefault(assigned[0], []).append(assigned[1])
-    counters = {node.target.value for node in nodes_in(loop) if isinstance(node, cst.For) and isinstance(node.target, cst.Name)}
+    counters = _counters(loop)
 
     def affine(value, seen=frozenset()):
         if isinstance(value, cst.Integer):
@@ -103,7 +108,7 @@ def _affine_indices(loop):
 def _carries_values(loop):
     """Whether a variable of ``loop`` carries a value from one iteration to the next (a push's tape
     top, a sum in floating point), which keeps the iterations in order whatever the steps."""
-    counters = {node.target.value for node in nodes_in(loop) if isinstance(node, cst.For) and isinstance(node.target, cst.Name)}
+    counters = _counters(loop)
     return bool(reads_before_assignment(loop.body.body, counters) & bound_names(loop.body))
 
 

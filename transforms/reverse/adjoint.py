@@ -198,9 +198,10 @@ class ReverseMode:
         statements = loops_counting_up(statements, reverse + self.per_term_reverse, self.memory_groups(), self.state.tape)
         statements = carried_accumulations(statements, self.state.is_float_vector, self.names)
         if not external_adjoints:  # (a thread's adjoints are numbers and the arrays it was given)
-            array_adjoints = {a: self.state.rank(cst.Name(o)) for a, o in self.state.adjoint_owner.items() if self.state.is_array(o)}
-            statements = recycled_adjoints(statements, set(array_adjoints), array_adjoints)
-            statements = handed_adjoints(statements, self.array_kinds())
+            kinds = self.array_kinds()
+            ranks = {adjoint: rank for adjoint, (rank, _) in kinds.items()}
+            statements = recycled_adjoints(statements, set(ranks), ranks)
+            statements = handed_adjoints(statements, kinds)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if self.report is not None:
             params.append(cst.Param(cst.Name(self.report)))

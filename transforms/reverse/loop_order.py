@@ -45,7 +45,6 @@ class _Independence(cst.CSTVisitor):
         self.accesses = {}  # array name -> set of index spellings
         self.whole = set()  # array names used other than by an element access
         self.written = set()
-        self.added = set()  # array names written by ``a[...] += v`` / ``-=``
         self.added_at = {}  # array name -> {spelling of an element added into: whether the iteration owns it}
         self.stored = set()  # array names written by ``a[...] = v``
         self.read = set()  # array names of elements read (not as the target of ``+=``)
@@ -97,7 +96,6 @@ class _Independence(cst.CSTVisitor):
         target = node.target
         if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
             if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
-                self.added.add(target.value.value)
                 self.targets_added.add(id(target))
                 spelling = index_spelling(target)
                 owned = spelling is not None and owned_element(index_atoms(target), self.indices, self.assigned)

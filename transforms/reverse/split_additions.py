@@ -17,6 +17,8 @@ meet whichever loop makes them), and only where every element the loop both read
 read before it is written (the values the earlier loops read are the ones the original read).
 """
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from ..ir import all_names, nodes_in
@@ -41,7 +43,7 @@ def split_additions(loop, added_at):
     round_of = {}  # position of an addition into a spreading array -> the loop making it
     for position, fact in enumerate(facts):
         if fact.array in spreading and fact.added:
-            round_of[position] = min(spreading[fact.array].index(fact.element), rounds - 1)
+            round_of[position] = spreading[fact.array].index(fact.element)
     loops = []
     for k in range(rounds):
         if k < rounds - 1:
@@ -57,13 +59,16 @@ def split_additions(loop, added_at):
     return loops
 
 
+@dataclass
 class _Facts:
     """What one statement of a loop body binds, reads and writes."""
 
-    def __init__(self, binds, reads, array=None, element=None, added=False, arrays_read=()):
-        self.binds, self.reads = binds, reads
-        self.array, self.element, self.added = array, element, added  # an array element written
-        self.arrays_read = arrays_read
+    binds: set
+    reads: set
+    array: str | None = None  # the array of the element it writes, its spelling, whether it adds into it
+    element: str | None = None
+    added: bool = False
+    arrays_read: set = field(default_factory=set)
 
 
 def _single(statement):
@@ -88,7 +93,8 @@ def _single(statement):
 def _facts(statement):
     small = statement.body[0]
     target = small.target if isinstance(small, cst.AugAssign) else small.targets[0].target
-    arrays_read = {node.value.value for node in _subscripts(small.value)}
+    arrays_read = {node.value.value for node in nodes_in(small.value)
+                   if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name)}
     reads = all_names(small.value)
     if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
         added = isinstance(small, cst.AugAssign) and isinstance(small.operator, (cst.AddAssign, cst.SubtractAssign))
@@ -100,18 +106,6 @@ def _facts(statement):
     if isinstance(small, cst.AugAssign):
         reads |= binds
     return _Facts(binds, reads, arrays_read=arrays_read)
-
-
-def _subscripts(node):
-    found = []
-
-    class Find(cst.CSTVisitor):
-        def visit_Subscript(self, subscript):
-            if isinstance(subscript.value, cst.Name):
-                found.append(subscript)
-
-    node.visit(Find())
-    return found
 
 
 def _reads_before_writes(facts):
