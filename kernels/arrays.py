@@ -323,6 +323,7 @@ else:
     slice_extent = njit(cache=True)(slice_extent)
     broadcast_extent = njit(cache=True)(broadcast_extent)
     broadcast_step = njit(cache=True)(broadcast_step)
-    conforming = njit(cache=True)(conforming)
+    # typed once, eagerly: numba would compile it again for every user line, a literal string each
+    conforming = njit("intp(intp, intp, unicode_type)", cache=True)(conforming)
     roll_offset = njit(cache=True)(roll_offset)
     rolled_position = njit(cache=True)(rolled_position)

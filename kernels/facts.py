@@ -14,6 +14,8 @@ class DerivativeFacts:
     written_parameters: tuple  # positions of the array arguments the function writes in place
     outputs: tuple  # (kind, numba type) per output, kind "float", "array" or "other" (pipeline.output_kinds)
     tuple_output: bool  # whether the function returns a tuple (its structure is the normal form's)
+    # whether a time loop may raise runtime.TapeOverBudget (its checkpoint policy's ``escape``)
+    escapes_budget: bool = False
 
 
 @dataclass(frozen=True)

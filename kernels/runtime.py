@@ -80,6 +80,20 @@ def segment_length(count, step_bytes, snapshot_bytes, budget, snapshots):
     return min(count, max(1, length))
 
 
+class TapeOverBudget(Exception):
+    """Raised by an adjoint that keeps every iteration of its time loops (``within_budget``) where
+    one loop's would not fit in the memory budget: its caller runs the checkpointed adjoint instead."""
+
+
+@njit("intp(intp, intp, intp)", cache=True)  # typed once: the budget is a literal, which numba would compile for
+def within_budget(count, step_bytes, budget):
+    """``count``, the iterations left of a loop keeping ``step_bytes`` each on the tape, where they
+    all fit in ``budget`` bytes (as ``segment_length`` decides); else raise TapeOverBudget."""
+    if count * step_bytes > budget:
+        raise TapeOverBudget("a time loop's tape does not fit in the memory budget: run it checkpointed")
+    return max(count, 1)
+
+
 @njit(cache=True)
 def forget_from(items, first):
     """Drop the items a typed list holds from position ``first`` on."""

@@ -3,7 +3,10 @@ of ``@srcad.differentiable`` and the ``SRCAD_MEMORY_BUDGET`` environment variabl
 
 - ``checkpoint="auto"`` (the default): an outermost ``for`` loop keeps every iteration's tape where
   it fits in the memory budget, and runs in checkpointed segments where it does not (each segment's
-  forward sweep runs again in the reverse sweep; see ``transforms/reverse/checkpoints.py``);
+  forward sweep runs again in the reverse sweep; see ``transforms/reverse/checkpoints.py``).
+  ``grad``, ``value_and_grad`` and ``vjp`` first compile the adjoint that keeps every iteration,
+  about half the code; where a loop's first iteration shows that all would not fit, it stops and
+  the checkpointed adjoint compiles and runs instead, at that call and every later one;
 - ``checkpoint=k`` (an integer): at most k kept states per loop, whatever the budget;
 - ``checkpoint=None``: every iteration's tape is kept, as without checkpoints.
 
@@ -27,6 +30,10 @@ class CheckpointPolicy:
     # per checkpointed loop: the user's line, the iterations, what one keeps on the tape, the
     # state's bytes, the segment length chosen
     report: bool = False
+    # keep every iteration, but raise kernels.runtime.TapeOverBudget after a loop's first iteration
+    # where all of them would not fit in the budget: the adjoint without the code that runs segments
+    # again compiles in about half the time, and its caller falls back on the checkpointed one
+    escape: bool = False
 
 
 DEFAULT_BUDGET = 1 << 30

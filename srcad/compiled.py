@@ -7,6 +7,7 @@ import warnings
 
 from srcad.errors import PerformanceWarning, caught_warnings, error_at_generated_line, numba_message
 from srcad.kernels import cpu
+from srcad.kernels.runtime import TapeOverBudget
 
 _typing = threading.local()  # .error: a DifferentiabilityError met while numba typed a call
 
@@ -106,6 +107,28 @@ class Compiled:
                 "A[:, 1:].reshape(-1)), which NumPy does by copying; copy it in C order first: a.ravel().reshape(...)"
             ) from None
 
+
+class CheckpointedPastBudget:
+    """A gradient's adjoint keeping every iteration of its time loops (``kept``, a ``Compiled``), and
+    the checkpointed adjoint ``checkpointed()`` compiles, run instead from the first call where a
+    loop's tape would not fit in the memory budget (``kept`` raises TapeOverBudget after measuring
+    one iteration). Most gradients fit: they compile ``kept`` alone, without the code that keeps
+    states and runs segments again, about half of the checkpointed adjoint."""
+
+    def __init__(self, kept, checkpointed):
+        self.kept = kept
+        self._compile_checkpointed = checkpointed
+        self.checkpointed = None  # compiled at the first call past the budget, then run at every call
+        self.written_parameters = kept.written_parameters  # (none: the policy does not escape otherwise)
+        self.source = kept.source
+
+    def __call__(self, *args):
+        if self.checkpointed is None:
+            try:
+                return self.kept(*args)
+            except TapeOverBudget:
+                self.checkpointed = self._compile_checkpointed()
+        return self.checkpointed(*args)
 
 
 @contextlib.contextmanager

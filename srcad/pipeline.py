@@ -5,6 +5,7 @@ Each stage is Python source: ``normalized`` (AD-normal form, single exit) and
 """
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import re
@@ -25,7 +26,7 @@ from srcad.transforms.kernel import modules as kernel_modules
 from srcad.transforms.kernel.cuda import NotOnCuda
 from srcad.transforms.kernel.threads import user_line
 from srcad.transforms.frontend.normal_form import NormalForm
-from srcad.transforms.ir import UnsupportedHere, names
+from srcad.transforms.ir import UnsupportedHere, all_names, names
 from srcad.transforms.ir.statements import assignment_of, walk
 from srcad.transforms.output import emit
 from srcad.transforms.output.dead_stores import without_dead_stores
@@ -99,6 +100,7 @@ class Normalized(NormalForm):
         self.source = emit.module_source(
             self.definition, stage="normalized form", origin=self.origin, constants=self.constants
         )
+        self.escapes_budget = False  # of the last adjoint_source (see there)
 
     def python_function(self):
         """The normalized function itself, executed from its source."""
@@ -108,10 +110,16 @@ class Normalized(NormalForm):
     def adjoint_source(self, wrt, argument_types, with_value=True, checkpoint=None):
         """Source of the adjoint module and the name of its function (``with_value=False``: the
         gradient alone, 0.0 in the value's place); ``checkpoint``: how its time loops are
-        checkpointed (a ``CheckpointPolicy``; None: they keep every iteration's tape)."""
+        checkpointed (a ``CheckpointPolicy``; None: they keep every iteration's tape). A policy that
+        escapes (``within_budget`` raising) where the function writes an argument in place checkpoints
+        instead: the checkpointed gradient would run after some writes. Sets ``self.escapes_budget``:
+        whether a loop of the adjoint may raise TapeOverBudget."""
+        if checkpoint is not None and checkpoint.escape and self.written_parameters():
+            checkpoint = dataclasses.replace(checkpoint, escape=False)
         analysis, names, definition = self._analysis(wrt, argument_types)
         adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, with_value, False,
                                   checkpoint)
+        self.escapes_budget = "within_budget" in all_names(adjoint)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
         )

@@ -21,7 +21,7 @@ from srcad.argument_types import argument_type, check_argument
 from srcad.cache_keys import source_key_of
 from srcad.checkpointing import CheckpointPolicy, policy_of
 from srcad.calls import FlatCall
-from srcad.compiled import Compiled, _check_one_float
+from srcad.compiled import CheckpointedPastBudget, Compiled, _check_one_float
 from srcad.introspect import unwrap
 from srcad.structure import UNKNOWN, NeedsStructures
 from srcad.kernels import cpu
@@ -256,11 +256,23 @@ class Specializer:
         ``signature`` (the leaves of tuple arguments) and ``structures``. ``seed_types``: one per output
         (per part of a tuple output); None for ``grad``, which needs one float output. Without
         ``with_value`` the value is 0.0, and the work only it needed is left out."""
-        module = self._stage_module("adjoint" if with_value else "gradient", wrt, signature, structures)
+        stage = "adjoint" if with_value else "gradient"
+        policy = self.checkpoint_policy()
+        escaping = policy is not None and policy.snapshots == 0  # (a number of kept states: always checkpointed)
+        module = self._stage_module(stage, wrt, signature, structures,
+                                    checkpoint=dataclasses.replace(policy, escape=True) if escaping else policy)
         if seed_types is None:
             _check_one_float(self.name, module.facts.outputs)
             seed_types = (numba_types.float64,)
-        return self._compiled(module, signature + tuple(seed_types))
+        compiled = self._compiled(module, signature + tuple(seed_types))
+        if not module.facts.escapes_budget:
+            return compiled
+        key = ("checkpointed past the budget", stage, wrt, signature, structures, tuple(seed_types))
+        with _lock:
+            if key not in self.compiled:
+                self.compiled[key] = CheckpointedPastBudget(compiled, lambda: self._compiled(
+                    self._stage_module(stage, wrt, signature, structures, checkpoint=policy), signature + tuple(seed_types)))
+            return self.compiled[key]
 
     def tangent(self, wrt, signature, structures=None):
         """The compiled tangent ``f_tangent(*args, *tangents of wrt) -> (value, value_dot)``."""
@@ -324,7 +336,8 @@ class Specializer:
                                                                   checkpoint=checkpoint)
                     facts = DerivativeFacts(written_parameters=normalized.written_parameters(),
                                             outputs=normalized.output_kinds,
-                                            tuple_output=normalized.output_structure is not None)
+                                            tuple_output=normalized.output_structure is not None,
+                                            escapes_budget=stage != "tangent" and normalized.escapes_budget)
                     source += f"\n\nsrcad_entry = {entry}\n" + spelled_facts(facts)
                     cpu.store(key, source)
                 module = cpu.loaded(key, source)
@@ -381,7 +394,7 @@ class Specializer:
     def _stage_key(self, stage, wrt, signature, structures=None, checkpoint=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
         if checkpoint is not None:
-            text += f"|checkpoint {checkpoint.budget} {checkpoint.snapshots} {checkpoint.report}"
+            text += f"|checkpoint {checkpoint.budget} {checkpoint.snapshots} {checkpoint.report} {checkpoint.escape}"
         if structures is not None:
             text += "|" + ",".join("*" if s is None else s.describe() for s in structures)
         return hashlib.sha256(text.encode()).hexdigest()

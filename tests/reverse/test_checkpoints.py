@@ -198,6 +198,47 @@ def test_arguments_end_as_the_function_leaves_them(monkeypatch):
     np.testing.assert_array_equal(x, expected)
 
 
+def _past_the_budget(function):
+    """The ``CheckpointedPastBudget`` adjoints srcad made of ``function`` (see ``srcad.compiled``)."""
+    from srcad.compiled import CheckpointedPastBudget
+    from srcad.specialize import specializer_of
+
+    return [c for c in specializer_of(function).compiled.values() if isinstance(c, CheckpointedPastBudget)]
+
+
+def test_the_gradient_runs_checkpointed_from_the_first_call_past_the_budget(monkeypatch):
+    # by default the adjoint keeps every iteration and compiles without the segments' code; past
+    # the budget it raises TapeOverBudget after one iteration, and the checkpointed adjoint runs
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "20kB")
+    rng = np.random.default_rng(5)
+    theta0, omega0 = rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 6)
+    kept = gradients(pendulum_chain, (theta0, omega0, 0.3, 40), (0, 1, 2), None)
+    long = gradients(pendulum_chain, (theta0, omega0, 0.3, 2000), (0, 1, 2), None)
+    function = srcad.differentiable(pendulum_chain)
+
+    def gradient(*args):
+        return [np.asarray(g) for g in srcad.grad(function, wrt=(0, 1, 2))(*args)]
+
+    assert_bit_for_bit(kept, gradient(theta0, omega0, 0.3, 40))
+    [adjoint] = _past_the_budget(function)
+    assert adjoint.checkpointed is None  # 40 steps fit
+    assert_bit_for_bit(long, gradient(theta0, omega0, 0.3, 2000))
+    assert adjoint.checkpointed is not None
+    assert_bit_for_bit(kept, gradient(theta0, omega0, 0.3, 40))  # (checkpointed, within the budget)
+
+
+def test_a_function_writing_an_argument_never_escapes_the_budget(monkeypatch):
+    # the checkpointed adjoint would run after the first one's writes: it runs from the start instead
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    function = srcad.differentiable(written_in_place)
+    x = np.linspace(0.1, 0.5, 7)
+    expected = x.copy()
+    written_in_place(expected, 0.3, 23)
+    srcad.grad(function, wrt=(0, 1))(x, 0.3, 23)
+    np.testing.assert_array_equal(x, expected)
+    assert not _past_the_budget(function)
+
+
 def written_in_place_unread(x, y, s):
     # found by the random programs: the stored reverse sweep needs none of x's old values, so only
     # the checkpoints write x's memory back (into the caller's array) as the reverse sweep runs

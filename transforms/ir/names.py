@@ -15,7 +15,8 @@ _OPERATOR_WORDS = {
 }  # fmt: skip
 _LONGEST = 24
 # What generated modules import from srcad.kernels (see output/emit.py).
-RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_like", "segment_length", "kept_bytes", "forget_from")
+RUNTIME_FUNCTIONS = ("new_float_stack", "new_int_stack", "reserve", "empty_list_like", "segment_length", "within_budget",
+                     "kept_bytes", "forget_from")
 ARRAY_HELPERS = (
     "unbroadcast", "at_first", "products_of_others", "cumsum_adjoint", "sum_along", "mean_along", "max_along",
     "min_along", "prod_along", "spread_along", "at_first_along", "products_of_others_along",

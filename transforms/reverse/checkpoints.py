@@ -93,6 +93,8 @@ def checkpointed_loop(state, function_body, statement, trips, body_forward, body
     kept = _kept_state(state, function_body, statement, body_forward)
     if kept is None:
         return None
+    if not policy.escape:  # the reverse sweep writes their memory: an argument gets its final values back
+        state.saved_arrays.update(k.name for k in kept if k.how == "copy back")
     segments = _Segments(state, statement, trips, kept, sorted(tape_lists), stacks, policy)
     return segments.code(body_forward, body_reverse, report)
 
@@ -130,7 +132,6 @@ def _kept_state(state, function_body, statement, body_forward):
             kept.append(_Kept(name, list_name, "reference"))
         elif name not in bound:
             kept.append(_Kept(name, list_name, "copy back"))
-            state.saved_arrays.add(name)  # the reverse sweep writes its memory: an argument gets its final values back
         elif sharing == {name} and numba_type.layout == "C":  # (a copy is C-contiguous: it must be of the same type)
             kept.append(_Kept(name, list_name, "copy"))
         else:
@@ -179,10 +180,12 @@ class _Segments:
         step_bytes, state_bytes_name = self.state.names.fresh(f"{index}_step_bytes"), self.state.names.fresh(f"{index}_state_bytes")
         integers = [self.count, self.first, self.end, self.length, step_bytes, state_bytes_name] + [
             before for _, before in tops + lengths]
-        first_bindings = [_statement(f"{name} = 0") for name in integers] + [
-            assign(k.kept, cst.Call(cst.Name("empty_list_like"), [cst.Arg(self._sample(k))])) for k in self.kept]
         measured = " + ".join([f"({top} - {before}) * 8" for top, before in tops]
                               + [f"kept_bytes({saved}, {before})" for saved, before in lengths]) or "0"
+        if self.policy.escape:
+            return self._escaping(body_forward, body_reverse, setup, marks, step_bytes, measured, integers)
+        first_bindings = [_statement(f"{name} = 0") for name in integers] + [
+            assign(k.kept, cst.Call(cst.Name("empty_list_like"), [cst.Arg(self._sample(k))])) for k in self.kept]
         state_bytes = " + ".join(f"{k.name}.nbytes" if self.state.is_array(k.name) else "8" for k in self.kept) or "0"
         forgotten = [f"{top} = {before}" for top, before in tops] + [f"forget_from({saved}, {before})" for saved, before in lengths]
         forward = [_statement(line) for line in setup] + [_while(
@@ -211,6 +214,26 @@ class _Segments:
              self._reverse_loop(index, list(body_reverse) + self._counted(report)),
              _statement(f"{self.end} = {self.first}")])]
         return forward, reverse, first_bindings
+
+    def _escaping(self, body_forward, body_reverse, setup, marks, step_bytes, measured, integers):
+        """The loop keeping every iteration, its first one measuring what an iteration keeps:
+        ``within_budget`` raises TapeOverBudget where all would not fit (the policy's ``escape``).
+        Its forward sweep is written once, without the kept states and the segments run again."""
+        forward = [_statement(line) for line in setup] + [_while(
+            f"{self.first} < {self.count}",
+            [_statement(f"{self.end} = min({self.first} + {self.length}, {self.count})")]
+            + [_statement(line) for line in marks]
+            + [self._loop(self.first, self.end, list(body_forward)),
+               _if(f"{self.first} == 0", [
+                   _statement(f"{step_bytes} = {measured}"),
+                   _statement(f"{self.length} = within_budget({self.count} - 1, {step_bytes}, {self.policy.budget})")]),
+               _statement(f"{self.first} = {self.end}")])]
+        forward[0] = forward[0].with_changes(leading_lines=list(self.statement.leading_lines) + comment_lines(
+            "#   every iteration kept: where the first shows that all would not fit in the memory budget,")
+            + comment_lines("#   within_budget raises TapeOverBudget, and srcad runs the checkpointed gradient instead"))
+        reverse = [_statement(f"{self.end} = {self.count}"), _statement(f"{self.first} = 0"),
+                   self._reverse_loop(self.statement.target.value, list(body_reverse))]
+        return forward, reverse, [_statement(f"{name} = 0") for name in integers]
 
     def _reported(self, report, measured):
         """The statements writing this loop's row of the report (none without one)."""
