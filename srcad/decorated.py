@@ -117,7 +117,8 @@ class Differentiable:
         if not wrt or max(wrt) >= len(signature):
             return
         try:
-            specializer_of(self.python_function)._stage_module("gradient", wrt, signature)
+            specializer = specializer_of(self.python_function)
+            specializer._stage_module("gradient", wrt, signature, checkpoint=specializer.first_policy())
         except DifferentiabilityError:
             raise
         except Exception:  # noqa: BLE001 - the check must not stop the function itself; grad will say it

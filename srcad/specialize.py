@@ -258,9 +258,7 @@ class Specializer:
         ``with_value`` the value is 0.0, and the work only it needed is left out."""
         stage = "adjoint" if with_value else "gradient"
         policy = self.checkpoint_policy()
-        escaping = policy is not None and policy.snapshots == 0  # (a number of kept states: always checkpointed)
-        module = self._stage_module(stage, wrt, signature, structures,
-                                    checkpoint=dataclasses.replace(policy, escape=True) if escaping else policy)
+        module = self._stage_module(stage, wrt, signature, structures, checkpoint=self.first_policy())
         if seed_types is None:
             _check_one_float(self.name, module.facts.outputs)
             seed_types = (numba_types.float64,)
@@ -299,6 +297,14 @@ class Specializer:
     def checkpoint_policy(self):
         """How the adjoints made now checkpoint their time loops (see ``srcad.checkpointing``)."""
         return policy_of(self.checkpoint)
+
+    def first_policy(self):
+        """The checkpoint policy of the adjoint ``adjoint`` compiles first: where the option checkpoints
+        past the memory budget, one keeping every iteration that escapes past it (``CheckpointPolicy.escape``)."""
+        policy = self.checkpoint_policy()
+        if policy is None or policy.snapshots:  # (a number of kept states: always checkpointed)
+            return policy
+        return dataclasses.replace(policy, escape=True)
 
     def reporting_gradient(self, wrt, signature):
         """The compiled gradient with a report of what its time loops keep and how far they got
