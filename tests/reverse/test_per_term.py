@@ -281,3 +281,38 @@ def test_terms_adding_into_the_adjoint_of_an_array_made_in_the_function(function
     local array's adjoint was not defined (numba could not compile)."""
     source = _check(function, (np.linspace(0.1, 1.0, 5), 3))
     assert PER_TERM in source
+
+
+def mixture_of_points(alphas, means, x):
+    # a person's log-sum-exp per point, over a work array bound anew for each point
+    total = 0.0
+    for i in range(x.shape[0]):
+        scores = np.empty(alphas.shape[0])
+        for j in range(alphas.shape[0]):
+            diff = x[i] - means[j]
+            scores[j] = alphas[j] - 0.5 * np.sum(diff * diff)
+        m = np.max(scores)
+        total += m + np.log(np.sum(np.exp(scores - m)))
+    return total
+
+
+def bound_before_and_in_the_loop(x, w):
+    v = np.cumsum(w) * x[0]
+    total = np.dot(v, v)  # the adjoint reads the binding made before the loop
+    for i in range(x.shape[0]):
+        v = np.cumsum(w) * x[i]
+        total += np.dot(v, w)
+    return total
+
+
+def test_a_work_array_bound_once_per_term_saves_nothing():
+    """``scores = np.empty(k)`` for each point, the name's only binding: the array it replaces is the
+    previous term's, which no adjoint reads any more, so no list keeps each point's array."""
+    rng = np.random.default_rng(4)
+    source = _check(mixture_of_points, (rng.normal(size=4), rng.normal(size=(4, 3)), rng.normal(size=(6, 3))))
+    assert PER_TERM in source and "scores_saved" not in source
+
+
+def test_an_array_also_bound_before_the_loop_is_still_saved():
+    source = _check(bound_before_and_in_the_loop, (np.linspace(0.2, 1.1, 5), np.array([0.3, -0.7, 1.2])))
+    assert PER_TERM in source and "v_saved" in source

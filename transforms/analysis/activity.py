@@ -45,7 +45,7 @@ from .aliases import (
     shared_array_dependencies,
     written_arrays,
 )
-from .independent_terms import accumulations, independent_term_loops, values_kept_per_term
+from .independent_terms import accumulations, bindings_without_saves, independent_term_loops, values_kept_per_term
 from .recompute import blocks, last_writes, recomputable, rederived_views
 from .restored_arrays import arrays_cheaper_to_restore
 from .shapes import fixed_shape_arrays
@@ -57,7 +57,8 @@ class Analysis:
     types: dict  # variable -> numba type
     active: set
     recorded: set
-    # assignments of recorded names that need not save the value they overwrite (ids; see to_be_recorded)
+    # assignments of recorded names that need not save the value they overwrite (ids; see to_be_recorded),
+    # and array bindings in loops of independent terms that need not save the array they replace
     unsaved: set
     returned: cst.BaseExpression
     outputs: list  # the atoms returned: one, or the parts of a tuple
@@ -288,6 +289,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)
             break
         per_term_loops = {loop: name for loop, name in per_term_loops.items() if loop not in saving}
+    unsaved |= bindings_without_saves(body, per_term_loops, arrays)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     # rebound arrays whose binding the reverse sweep does not restore, of a shape that may change
     shapes_kept = (rebound & active) - views - fixed_shape - recorded

@@ -42,7 +42,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from .. import rules
-from ..ir import bound_names, variables_in
+from ..ir import bound_names, nodes_in, variables_in
 from ..ir.flow import read_after, reads_before_assignment
 from ..ir.precedence import spelled
 from ..ir.statements import (
@@ -82,6 +82,27 @@ def values_kept_per_term(body, per_term_loops):
                 if depth and target_value is not None and _calls(target_value[1]):
                     kept.add(id(statement))
     return kept
+
+
+def bindings_without_saves(body, per_term_loops, arrays):
+    """ids of the statements binding an array at the top of a ``per_term_loops`` loop's body, the
+    only binding of that name in the function: the array it replaces is the previous iteration's,
+    which no adjoint reads once that iteration's has run (nothing before the loop binds the name,
+    and the loop reads it neither before binding it nor after), so the binding saves nothing and
+    the reverse sweep puts nothing back (``lse = np.empty(k)`` for each point)."""
+    bindings = Counter(t[0] for t in (assignment_of(s) for s, _ in walk(body)) if t is not None)
+    bindings.update(n.target.value for n in nodes_in(cst.Module(body=list(body)))
+                    if isinstance(n, cst.For) and isinstance(n.target, cst.Name))
+    unsaved = set()
+    for loop in body:
+        if id(loop) not in per_term_loops:
+            continue
+        for statement in loop.body.body:
+            target_value = assignment_of(statement)
+            if target_value is not None and target_value[0] in arrays and bindings[target_value[0]] == 1 and (
+                    in_place_update_of(statement) is None):
+                unsaved.add(id(statement))
+    return unsaved
 
 
 def _calls(value):

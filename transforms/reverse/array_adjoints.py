@@ -96,7 +96,7 @@ class ArrayAdjoints:
         """A binding of an array variable bound again later (or in a loop): the forward sweep saves
         the array it replaces (a reference: rebinding changes no values); the reverse sweep takes
         the adjoint of this binding, restores the old one and starts its adjoint from zero."""
-        recorded = target in self.analysis.recorded
+        recorded = target in self.analysis.recorded and id(statement) not in self.analysis.unsaved
         saved = self.state.array_tape(target) if recorded else None
         forward = ([cst.parse_statement(f"{saved}.append({target})")] if recorded else []) + [statement]
         restore = [cst.parse_statement(f"{target} = {saved}.pop()")] if recorded else []
