@@ -302,7 +302,7 @@ class Specializer:
         """The checkpoint policy of the adjoint ``adjoint`` compiles first: where the option checkpoints
         past the memory budget, one keeping every iteration that escapes past it (``CheckpointPolicy.escape``)."""
         policy = self.checkpoint_policy()
-        if policy is None or policy.snapshots:  # (a number of kept states: always checkpointed)
+        if policy is None or policy.snapshots or not policy.budget:  # (k kept states, or no budget: always checkpointed)
             return policy
         return dataclasses.replace(policy, escape=True)
 

@@ -229,7 +229,7 @@ def test_the_gradient_runs_checkpointed_from_the_first_call_past_the_budget(monk
 
 def test_a_function_writing_an_argument_never_escapes_the_budget(monkeypatch):
     # the checkpointed adjoint would run after the first one's writes: it runs from the start instead
-    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "0")
+    monkeypatch.setenv("SRCAD_MEMORY_BUDGET", "1")  # (a budget of 0 checkpoints from the start anyway)
     function = srcad.differentiable(written_in_place)
     x = np.linspace(0.1, 0.5, 7)
     expected = x.copy()
