@@ -85,7 +85,7 @@ class TapeOverBudget(Exception):
     one loop's would not fit in the memory budget: its caller runs the checkpointed adjoint instead."""
 
 
-@njit("intp(intp, intp, intp)", cache=True)  # typed once: the budget is a literal, which numba would compile for
+@njit(cache=True)  # (compiled once per budget: numba takes the budget as a literal)
 def within_budget(count, step_bytes, budget):
     """``count``, the iterations left of a loop keeping ``step_bytes`` each on the tape, where they
     all fit in ``budget`` bytes (as ``segment_length`` decides); else raise TapeOverBudget."""
