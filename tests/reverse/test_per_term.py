@@ -316,3 +316,17 @@ def test_a_work_array_bound_once_per_term_saves_nothing():
 def test_an_array_also_bound_before_the_loop_is_still_saved():
     source = _check(bound_before_and_in_the_loop, (np.linspace(0.2, 1.1, 5), np.array([0.3, -0.7, 1.2])))
     assert PER_TERM in source and "v_saved" in source
+
+
+def argument_bound_again_per_term(x, w):
+    total = np.sum(x * x)  # the adjoint reads the argument's array
+    for i in range(w.shape[0]):
+        x = np.cumsum(w) * w[i]
+        total += np.dot(x, w)
+    return total
+
+
+def test_an_argument_bound_again_per_term_is_still_saved():
+    # (of another length than the terms' arrays: its gradient took their shape, and garbage)
+    source = _check(argument_bound_again_per_term, (np.array([0.4, -1.3, 0.8]), np.array([0.3, -0.7, 1.2, 0.5])))
+    assert PER_TERM in source and "x_saved" in source

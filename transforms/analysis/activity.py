@@ -289,7 +289,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)
             break
         per_term_loops = {loop: name for loop, name in per_term_loops.items() if loop not in saving}
-    unsaved |= bindings_without_saves(body, per_term_loops, arrays)
+    unsaved |= bindings_without_saves(body, per_term_loops, arrays, parameters)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     # rebound arrays whose binding the reverse sweep does not restore, of a shape that may change
     shapes_kept = (rebound & active) - views - fixed_shape - recorded

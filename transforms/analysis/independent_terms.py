@@ -84,13 +84,14 @@ def values_kept_per_term(body, per_term_loops):
     return kept
 
 
-def bindings_without_saves(body, per_term_loops, arrays):
+def bindings_without_saves(body, per_term_loops, arrays, parameters):
     """ids of the statements binding an array at the top of a ``per_term_loops`` loop's body, the
-    only binding of that name in the function: the array it replaces is the previous iteration's,
-    which no adjoint reads once that iteration's has run (nothing before the loop binds the name,
-    and the loop reads it neither before binding it nor after), so the binding saves nothing and
-    the reverse sweep puts nothing back (``lse = np.empty(k)`` for each point)."""
+    only binding of that name in the function (not a parameter): the array it replaces is the
+    previous iteration's, which no adjoint reads once that iteration's has run (nothing before the
+    loop binds the name, and the loop reads it neither before binding it nor after), so the binding
+    saves nothing and the reverse sweep puts nothing back (``lse = np.empty(k)`` for each point)."""
     bindings = Counter(t[0] for t in (assignment_of(s) for s, _ in walk(body)) if t is not None)
+    bindings.update(parameters)
     bindings.update(n.target.value for n in nodes_in(cst.Module(body=list(body)))
                     if isinstance(n, cst.For) and isinstance(n.target, cst.Name))
     unsaved = set()
