@@ -15,7 +15,8 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       v
       +--> reverse/  adjoint: forward sweep + reverse sweep (reserve, first_contributions over
       |              known_zeros, loop_order with indexed_pops and split_additions, recycled_adjoints,
-      |              handed_adjoints; carried accumulations from analysis/carried_adjoints)
+      |              handed_adjoints; carried accumulations from analysis/carried_adjoints; time loops
+      |              checkpointed, or keeping every step up to the budget, by checkpoints)
       +--> forward/  tangent (tangent_zeros, fold_tangents)
       +--> kernel/   a @srcad.kernel's module (modules.py): a thread's code (the normal form, or its
       |              adjoint from reverse/) with its CPU launchers, or as a CUDA kernel; access analysis
