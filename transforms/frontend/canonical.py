@@ -46,7 +46,7 @@ class Canonicalize(cst.CSTTransformer):
         position = rules.LOCATED_HELPERS.get(resolved.name)
         if position is not None and len(node.args) > position and isinstance(node.args[position].value, cst.SimpleString):
             self.locations.add(id(node.args[position].value))  # generated code differentiated again
-        if resolved.kind != "function":
+        if resolved.kind != "function" and resolved.name not in rules.INTEGER_TYPES:  # (np.int64(i): a cast)
             if resolved.kind != "local" and helper_function(resolved.value) is not None:  # the user's helper
                 return self._computed_first(node, f"the helper {spelled(node.func)!r}")
             raise self.normalizer.unknown_callee(node, resolved)

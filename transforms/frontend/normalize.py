@@ -695,6 +695,8 @@ class Normalizer:
             return array_expressions.method_call(self, node, statements, into)  # a.sum(), np.abs(x).dot(y)
         resolved = self.parsed.resolve(function)
         callee = resolved.name
+        if callee in rules.INTEGER_TYPES:  # np.int64(x), np.intp(i): an integer (of a float, truncated), no derivative
+            return self.result(self.inactive(node, statements=statements), statements, into)
         if resolved.kind != "function":
             if custom.rules_for(resolved.value) and "reverse" in custom.rules_for(resolved.value):
                 return custom_call(self, node, resolved.value, statements, into)

@@ -26,6 +26,7 @@ from .table import (  # noqa: F401 - the tables are the rules' API
     ELEMENT_RULES,
     ELEMENTWISE_RULES,
     INACTIVE_FUNCTIONS,
+    INTEGER_TYPES,
     INACTIVE_OPERATORS,
     KERNEL_FUNCTIONS,
     LOCATED_HELPERS,

@@ -405,8 +405,11 @@ ARRAY_RULES = {
 # Results NumPy does not broadcast from their operands' shapes.
 NOT_BROADCAST = {*MATRIX_PRODUCTS, "np.outer", "np.linalg.inv", "np.linalg.solve", "np.sort"}
 
+# NumPy's integer types, called to cast (np.intp is np.int64, and spelled so): integers, no derivative.
+INTEGER_TYPES = {f"np.{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)}
+
 # Calls whose result carries no derivative: integer-valued, boolean, or explicitly cut.
-INACTIVE_FUNCTIONS = {
+INACTIVE_FUNCTIONS = INTEGER_TYPES | {
     "int", "bool", "round", "len", "range", "np.shape", "np.size", "np.ndim",
     "math.floor", "math.ceil", "math.trunc", "math.isnan", "math.isinf", "math.isfinite", "math.copysign",
     "srcad.no_grad",
