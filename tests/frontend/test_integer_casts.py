@@ -23,4 +23,5 @@ def test_casts_to_integers_carry_no_derivative():
     np.testing.assert_allclose(gradient, plain_central_differences(indexed_by_casts, (x, 7), 0), rtol=1e-7)
     direction = np.linspace(-1.0, 1.0, 5)
     _, tangent = srcad.jvp(indexed_by_casts, (x, 7), (direction, None))
-    assert tangent == pytest.approx(float(gradient @ direction), rel=1e-12)
+    along = plain_central_differences(lambda t: indexed_by_casts(x + t * direction, 7), (0.0,), 0)
+    assert tangent == pytest.approx(along, rel=1e-7)

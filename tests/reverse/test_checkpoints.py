@@ -224,6 +224,8 @@ def test_the_gradient_runs_checkpointed_from_the_first_call_past_the_budget(monk
     assert adjoint.checkpointed is None  # 40 steps fit
     assert_bit_for_bit(long, gradient(theta0, omega0, 0.3, 2000))
     assert adjoint.checkpointed is not None
+    damping_fd = oracles.central_difference(lambda d: pendulum_chain(theta0, omega0, d, 2000), (0.3,), 0)
+    assert long[2] == pytest.approx(damping_fd, rel=1e-6, abs=1e-8)
     assert_bit_for_bit(kept, gradient(theta0, omega0, 0.3, 40))  # (checkpointed, within the budget)
 
 

@@ -42,7 +42,7 @@ import libcst as cst
 from numba.core import types as numba_types
 
 from .. import rules
-from ..ir import bound_names, nodes_in, variables_in
+from ..ir import bound_names, variables_in
 from ..ir.flow import read_after, reads_before_assignment
 from ..ir.precedence import spelled
 from ..ir.statements import (
@@ -90,10 +90,13 @@ def bindings_without_saves(body, per_term_loops, arrays, parameters):
     previous iteration's, which no adjoint reads once that iteration's has run (nothing before the
     loop binds the name, and the loop reads it neither before binding it nor after), so the binding
     saves nothing and the reverse sweep puts nothing back (``lse = np.empty(k)`` for each point)."""
-    bindings = Counter(t[0] for t in (assignment_of(s) for s, _ in walk(body)) if t is not None)
-    bindings.update(parameters)
-    bindings.update(n.target.value for n in nodes_in(cst.Module(body=list(body)))
-                    if isinstance(n, cst.For) and isinstance(n.target, cst.Name))
+    bindings = Counter(parameters)
+    for statement, _ in walk(body):
+        target_value = assignment_of(statement)
+        if target_value is not None:
+            bindings[target_value[0]] += 1
+        elif isinstance(statement, cst.For) and isinstance(statement.target, cst.Name):
+            bindings[statement.target.value] += 1
     unsaved = set()
     for loop in body:
         if id(loop) not in per_term_loops:
