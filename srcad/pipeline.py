@@ -31,6 +31,8 @@ from srcad.transforms.ir.statements import assignment_of, walk
 from srcad.transforms.output import emit
 from srcad.transforms.output.dead_stores import without_dead_stores
 from srcad.transforms.output.rolled_pieces import in_rolled_pieces
+from srcad.transforms.output.any_order_sums import with_any_order_sums
+from srcad.transforms.output.simd_calls import with_simd_calls
 from srcad.transforms.output.unit_steps import with_unit_steps
 from srcad.transforms.reverse.adjoint import reverse_mode
 
@@ -117,8 +119,8 @@ class Normalized(NormalForm):
         if checkpoint is not None and checkpoint.escape and self.written_parameters():
             checkpoint = dataclasses.replace(checkpoint, escape=False)
         analysis, names, definition = self._analysis(wrt, argument_types)
-        adjoint = self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names, with_value, False,
-                                  checkpoint)
+        adjoint = _vectorizable(self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names,
+                                                with_value, False, checkpoint))
         self.escapes_budget = "within_budget" in all_names(adjoint)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
@@ -179,7 +181,8 @@ class Normalized(NormalForm):
         """Source of the tangent (forward-mode) module and the name of its function (returning
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
         analysis, names, definition = self._analysis(wrt, argument_types)
-        tangent = self._generated(forward_mode, definition, self.parameters, wrt, analysis, names, only_tangent)
+        tangent = _vectorizable(self._generated(forward_mode, definition, self.parameters, wrt, analysis, names,
+                                                only_tangent))
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
@@ -284,6 +287,13 @@ class Normalized(NormalForm):
     def located_error(self, line, why):
         """A DifferentiabilityError at the user line a line of ``self.source`` came from."""
         return error_at_generated_line(self.source, line, why, self.parsed.filename)
+
+
+def _vectorizable(definition):
+    """A generated CPU function with what keeps LLVM from vectorizing its loops spelled otherwise:
+    exp, log and tanh as srcad's inline twins (output/simd_calls.py), float accumulations in
+    innermost loops added in any order (output/any_order_sums.py). CUDA's code keeps NumPy's."""
+    return with_any_order_sums(with_simd_calls(definition))
 
 
 def _type_of(atom, types):

@@ -8,7 +8,7 @@ import numpy
 from srcad.version import __version__
 
 from ..ir import all_names
-from ..ir.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS
+from ..ir.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS, VECTORIZABLE_FUNCTIONS
 from ..ir.precedence import module_code
 from ..rules.calls import Spelled
 
@@ -42,6 +42,9 @@ def module_source(definition, *, stage, origin, constants, index_arrays_as_views
     runtime = [f for f in RUNTIME_FUNCTIONS if f in called]
     if runtime:
         lines.append(f"from srcad.kernels.runtime import {', '.join(runtime)}")
+    vectorizable = [f for f in VECTORIZABLE_FUNCTIONS if f in called]
+    if vectorizable:
+        lines.append(f"from srcad.kernels.vectorizable import {', '.join(vectorizable)}")
     lines += [line for line in imports if line.startswith("from srcad")]
     lines.append("")
     for name, value in sorted(constants.items()):

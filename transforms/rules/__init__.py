@@ -13,7 +13,7 @@ import math
 
 import numpy
 
-from srcad.kernels import arrays, runtime
+from srcad.kernels import arrays, runtime, vectorizable
 
 from .table import (  # noqa: F401 - the tables are the rules' API
     ADJOINT_HELPER_RULES,
@@ -42,6 +42,7 @@ from .table import (  # noqa: F401 - the tables are the rules' API
     RULES,
     SCALAR_RULES,
     VARIADIC_FUNCTIONS,
+    VECTORIZABLE_TWINS,
     VIEW_FUNCTIONS,
     VIEW_METHODS,
     Rule,
@@ -95,7 +96,7 @@ def _object_of(name):
         return getattr(runtime, name[len("srcad."):], None)
     module, _, attribute = name.rpartition(".")
     if not module and not hasattr(builtins, name):  # a helper of generated code
-        return getattr(arrays, name, None) or getattr(runtime, name, None)
+        return getattr(arrays, name, None) or getattr(runtime, name, None) or getattr(vectorizable, name, None)
     owner = {"math": math, "np": numpy, "np.linalg": numpy.linalg, "": builtins}.get(module)
     return getattr(owner, attribute, None)
 

@@ -76,6 +76,10 @@ NUMPY_TWINS = {
     "np.rad2deg": "math.degrees", "np.degrees": "math.degrees",
 }  # fmt: skip
 
+# What generated CPU code calls so that LLVM vectorizes it (srcad.kernels.vectorizable), named after
+# what it computes: forward mode reads a gradient's code again for second derivatives.
+VECTORIZABLE_TWINS = {"simd_exp": "math.exp", "simd_log": "math.log", "simd_tanh": "math.tanh", "sum_in_any_order": "+"}
+
 # Python's own operations on floats: its operators, builtins and math module. NumPy's twins of them
 # (NUMPY_TWINS) have the same rules, and their elementwise forms are derived from them.
 _PYTHON_RULES = {
@@ -150,6 +154,7 @@ SCALAR_RULES = {
         ("c", "a", "b"), ("0.0 * y_adj", "y_adj if c else 0.0", "0.0 if c else y_adj"), "a_dot if c else b_dot"
     ),
     **{twin: _PYTHON_RULES[name] for twin, name in NUMPY_TWINS.items()},  # np.sin of a float is math.sin
+    **{twin: _PYTHON_RULES[name] for twin, name in VECTORIZABLE_TWINS.items()},
     # np.maximum is not max: np.maximum(1.0, nan) is nan where max(1.0, nan) is 1.0.
     "np.maximum": binary(
         "y_adj if a >= b or a != a else 0.0", "0.0 if a >= b or a != a else y_adj",
@@ -222,6 +227,7 @@ ELEMENTWISE_RULES = {
         "np.where(c, a_dot, b_dot)",
     ),
     **{twin: _PYTHON_ELEMENTWISE_RULES[name] for twin, name in NUMPY_TWINS.items()},  # np.sin is math.sin, elementwise
+    **{twin: _PYTHON_ELEMENTWISE_RULES[name] for twin, name in VECTORIZABLE_TWINS.items()},
     # np.maximum is not max, but max of arrays, element by element, is np.maximum (above).
     "np.maximum": _PYTHON_ELEMENTWISE_RULES["max"],
     "np.minimum": _PYTHON_ELEMENTWISE_RULES["min"],
