@@ -42,7 +42,7 @@ class Differentiable:
                 )
         self.options = options
         functools.update_wrapper(self, self.python_function)
-        specializer_of(self.python_function).validate()
+        specializer_of(self.python_function).validate(procedure=True)
         specializer_of(self.python_function).checkpoint = options.get("checkpoint", "auto")
         self._primal = None  # numba's dispatcher of the function as written, made at the first call
         self._compiled = {}  # argument types -> what runs for them (see _compiled_for)
@@ -72,7 +72,7 @@ class Differentiable:
         device arrays (recorded on the active tape with the device arrays, so that its adjoint adds
         into their adjoints): it is compiled code for the CPU, not a CUDA kernel."""
         specializer = specializer_of(self.python_function)
-        for position in specializer.normalized().written_parameters():
+        for position in specializer.normalized(procedure=specializer.returns_nothing).written_parameters():
             if device_memory.is_device_array(args[position]):
                 raise ValueError(
                     f"{self.__name__} writes its argument {specializer.parameters[position]!r} in place, and a call on "
@@ -93,9 +93,10 @@ class Differentiable:
         from numba.core.errors import NumbaError
 
         signature = tuple(argument_type(a) for a in args)
-        if not any(isinstance(a, tuple) for a in args):
-            self._check_differentiable(signature)
-        if specializer_of(self.python_function).reads_before_writing:  # y += y[0]: numba would read y[0] as it writes y
+        specializer = specializer_of(self.python_function)
+        if not any(isinstance(a, tuple) for a in args) and not specializer.returns_nothing:
+            self._check_differentiable(signature)  # a function returning nothing has no derivative to check
+        if specializer.reads_before_writing:  # y += y[0]: numba would read y[0] as it writes y
             return self._normalized_for(signature, args)
         if self._primal is None:
             self._primal = cpu.jit(self.python_function)

@@ -80,6 +80,7 @@ custom.on_registration(forget_fast_calls)
 
 
 _READS_BEFORE_WRITING = "# an in-place write reads memory it writes: the primal runs the normal form\n"
+_RETURNS_NOTHING = "# returns nothing: a helper called for what it writes, without a derivative of its own\n"
 
 
 class Specializer:
@@ -94,6 +95,7 @@ class Specializer:
         # whether an in-place write reads memory it writes (y += y[0]): numba's compilation of the
         # function as written reads it as it writes, srcad's normal form first, as NumPy does
         self.reads_before_writing = False
+        self.returns_nothing = False  # a helper called for what it writes (set by validate)
         self._parameters = None
         # (what, wrt, argument types) -> Compiled, for calls with plain arguments seen (and checked) before
         self.fast_calls = {}
@@ -109,19 +111,22 @@ class Specializer:
             self._source_key = source_key_of(self.function)
         return self._source_key
 
-    def normalized(self, structures=None, inline_everything=False):
+    def normalized(self, structures=None, inline_everything=False, procedure=False):
         """The normal form, for arguments of ``structures`` (which are tuples; None: none are);
         ``inline_everything`` for derivatives srcad differentiates again (see ``srcad.callees``): the
-        same normal form where it calls no helper through its derivatives."""
+        same normal form where it calls no helper through its derivatives; ``procedure``: of a
+        function that returns nothing, run for what it writes (the normal form returns 0.0)."""
         key = structures
         if inline_everything and self.calls_through_derivatives(structures):
             key = ("inline everything", structures)
+        if procedure:
+            key = ("procedure", key)
         normalized = self._normalized.get(key)
         if normalized is None:
             from srcad.pipeline import Normalized
 
             normalized = self._normalized[key] = Normalized(
-                self.function, structures=structures, inline_everything=inline_everything
+                self.function, procedure=procedure, structures=structures, inline_everything=inline_everything
             )
         return normalized
 
@@ -137,18 +142,29 @@ class Specializer:
         in ways numba can."""
         with _lock:
             if getattr(self, "_normalized_primal", None) is None:
-                self.validate()
+                self.validate(procedure=True)
                 key = self._stage_key("normalized", (), ())
                 source = cpu.read_cached(key)
                 if source is None:
-                    normalized = self.normalized()
+                    normalized = self.normalized(procedure=self.returns_nothing)
                     source = normalized.source + f"\n\nsrcad_entry = {normalized.parsed.name}\n"
                     cpu.store(key, source)
                 self._normalized_primal = cpu.jit(cpu.load_module(key).srcad_entry)
             return self._normalized_primal
 
-    def validate(self):
-        """Raise DifferentiabilityError now for code srcad cannot read (cached as a marker)."""
+    def validate(self, procedure=False):
+        """Raise DifferentiabilityError now for code srcad cannot read (cached as a marker), and for a
+        function that returns nothing unless ``procedure`` (``@srcad.differentiable`` on a helper
+        called for what it writes, ``add_forces(out, x, k)``: only a derivative of it is refused)."""
+        if not self._valid:
+            self._validate()
+        if self.returns_nothing and not procedure:
+            from srcad.pipeline import Normalized
+
+            Normalized(self.function, structures=UNKNOWN)  # raises, naming the line
+            raise AssertionError(f"{self.name} returns nothing, yet normalized as a function")
+
+    def _validate(self):
         if self._valid:
             return
         with _lock:  # threads calling grad(f) at once: one of them normalizes f, the others wait for it
@@ -158,17 +174,26 @@ class Specializer:
             marker = cpu.read_cached(key + "_valid")
             if marker is None:
                 from srcad.pipeline import Normalized
+                from srcad.transforms.frontend.normalize import IF_IT_RETURNS_NOTHING
 
+                # a function that returns nothing (add_forces(out, x, k)) is checked as a helper called
+                # for what it writes; srcad.grad of it is refused when asked for (validate)
                 try:
-                    normalized = self._normalized[None] = Normalized(self.function, structures=UNKNOWN)
+                    normalized = Normalized(self.function, procedure=IF_IT_RETURNS_NOTHING, structures=UNKNOWN)
                 except NeedsStructures:  # it takes tuples: checked at the first call, which shows them
                     self._valid = True
                     return
+                returns_nothing = not normalized.parsed.returns_a_value
+                if not returns_nothing:
+                    self._normalized[None] = normalized
                 marker = "# parsed and normalized without errors\n"
                 if normalized.reads_before_writing:
                     marker += _READS_BEFORE_WRITING
+                if returns_nothing:
+                    marker += _RETURNS_NOTHING
                 cpu.store(key + "_valid", marker)
             self.reads_before_writing = _READS_BEFORE_WRITING in marker
+            self.returns_nothing = _RETURNS_NOTHING in marker
             self._valid = True
 
     @property

@@ -169,9 +169,10 @@ class Tape:
         """Called by a ``@srcad.differentiable`` function run on arrays inside the tape: its arguments
         are copied (the backward pass differentiates it from them) and its output kept. ``on_host``:
         the NumPy copies of a call on CUDA arrays."""
-        written = specializer_of(function.python_function).normalized().written_parameters()
+        specializer = specializer_of(function.python_function)
+        written = specializer.normalized(procedure=specializer.returns_nothing).written_parameters()
         if written:
-            name = specializer_of(function.python_function).parameters[written[0]]
+            name = specializer.parameters[written[0]]
             raise ValueError(
                 f"{function.__name__} writes its argument {name!r} in place, which a tape cannot record; "
                 "return the new values instead, or write it as a kernel"

@@ -5,6 +5,7 @@ keyword arguments and defaults, helpers that write into arrays, helpers' own glo
 and helpers without source refused at the call."""
 
 import functools
+import inspect
 import math
 
 import numpy as np
@@ -27,6 +28,7 @@ def soft_spring(d, k=2.0):
     return s
 
 
+@srcad.differentiable  # returns nothing: a helper called for what it writes, accepted decorated too
 def add_spring_forces(force, x, k):
     for i in range(x.shape[0] - 1):
         s = soft_spring(x[i + 1] - x[i], k=k)
@@ -133,9 +135,26 @@ def no_return(x):
     y = x * 2.0  # noqa: F841
 
 
-def test_a_function_without_a_return_is_refused_at_its_last_line():
+def returns_on_one_path(x):
+    if x > 0.0:
+        return x
+    y = x * 2.0  # noqa: F841
+
+
+def test_a_function_without_a_return_is_refused_when_differentiated():
     with pytest.raises(srcad.DifferentiabilityError, match="can reach its end without a return"):
-        srcad.grad(no_return)(1.0)
+        srcad.grad(returns_on_one_path)(1.0)
+    for function in (no_return, add_spring_forces):
+        with pytest.raises(srcad.DifferentiabilityError, match="returns nothing, so it has no value") as caught:
+            srcad.grad(function)
+        lines, first = inspect.getsourcelines(getattr(function, "python_function", function))
+        at_def = first + next(k for k, line in enumerate(lines) if line.startswith("def "))
+        assert (caught.value.lineno, caught.value.col) == (at_def, 1)
+    x, k = np.array([0.1, 0.5, 0.3]), 1.5
+    force, expected = np.zeros(3), np.zeros(3)
+    add_spring_forces(force, x, k)  # the decorated helper runs compiled, as written
+    add_spring_forces.python_function(expected, x, k)
+    np.testing.assert_allclose(force, expected, rtol=1e-14)
 
 
 def clipped_sum(x, n):

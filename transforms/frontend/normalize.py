@@ -85,6 +85,10 @@ def _is_module(resolved):
     return resolved.kind == "module" or isinstance(resolved.value, types.ModuleType)
 
 
+# ``procedure=`` for a function checked when decorated: a procedure if no return of it returns a value
+IF_IT_RETURNS_NOTHING = "if it returns nothing"
+
+
 class Normalizer:
     """A user function into AD-normal form, one statement (and expression) at a time."""
 
@@ -95,6 +99,8 @@ class Normalizer:
         # call is inlined, none made through the callee's own derivatives (see inline.py)
         self.normal_form_of = normal_form_of
         self.inline_everything = inline_everything
+        if procedure == IF_IT_RETURNS_NOTHING:  # @srcad.differentiable on add_forces(out, x, k): a helper
+            procedure = not parsed.returns_a_value
         self.procedure = procedure or kernel
         self.kernel = kernel  # a @srcad.kernel: one thread's work, its index (one per dimension) first parameters
         self.threads = []
@@ -164,6 +170,13 @@ class Normalizer:
         if not body:
             raise self.error(f"{self.parsed.name!r} has an empty body", definition)
         if not _always_returns(list(definition.body.body)):
+            if not self.procedure and not self.parsed.returns_a_value:
+                raise self.error(
+                    f"{self.parsed.name!r} returns nothing, so it has no value to differentiate",
+                    definition,
+                    f"Differentiate a function that returns a float (or vjp one that returns arrays); "
+                    f"'{self.parsed.name}' itself may be called from such a function for what it writes.",
+                )
             if not self.procedure:
                 raise self.error(
                     f"{self.parsed.name!r} can reach its end without a return (it would return None)",
@@ -826,7 +839,8 @@ def _is_docstring(statement):
 def normalize(parsed, procedure=False, structures=None, kernel=False, inline_everything=False, normal_form_of=None):
     """The AD-normal form of a parsed function, and the Normalizer that made it (its constants, its
     parameters per argument, its output's structure). A ``procedure`` (a helper called for its
-    effects) may return nothing: it returns 0.0 here. ``structures`` says which arguments are
+    effects) may return nothing: it returns 0.0 here (``IF_IT_RETURNS_NOTHING``: where no return of it
+    returns a value). ``structures`` says which arguments are
     tuples (see ``srcad.structure``)."""
     normalizer = Normalizer(parsed, procedure, structures, kernel, inline_everything, normal_form_of)
     with rules.overlay(normalizer.call_rules):

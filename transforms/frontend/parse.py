@@ -60,6 +60,19 @@ class ParsedFunction:
                 others.update(target_names(node.target))
         return frozenset(counters - others)
 
+    @functools.cached_property
+    def returns_a_value(self):
+        """Whether some ``return`` of the function itself (not of a function defined in it) returns a
+        value: a function that returns nothing is a procedure, called for what it writes."""
+        pending = list(self.definition.body.body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, cst.Return) and node.value is not None:
+                return True
+            if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                pending.extend(node.children)
+        return False
+
     def resolve(self, node):
         """Resolve a Name or a dotted Attribute chain that is not a local variable."""
         if isinstance(node, cst.Name):
