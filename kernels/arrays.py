@@ -75,6 +75,15 @@ def _unbroadcast_overload(gradient, like):
 
 
 @njit(cache=True)
+@overload(abs)
+def _abs_of_an_array(x):
+    """Python's ``abs`` of a NumPy array is ``np.abs`` (numba's own takes numbers only): the user's
+    ``abs(x)`` and the normal form's compile as written, and srcad differentiates it as np.abs."""
+    if isinstance(x, types.Array):
+        return lambda x: np.abs(x)
+    return None
+
+
 def at_first(x, value, adjoint):
     """An array of x's shape, zero but for ``adjoint`` where x first equals ``value`` (C order):
     the adjoint of ``np.max(x)`` / ``np.min(x)``. A tie gives everything to the first of the tied

@@ -103,11 +103,15 @@ def star_args(*xs):  # <- here:*xs
     return xs[0]
 
 
-def loop_over_list(x):
+def loop_over_tuple(x):  # (a literal list of numbers is read as an array: tests/frontend/test_loops_over_items.py)
     s = 0.0
-    for v in [1.0, 2.0]:  # <- here:[
+    for v in (1.0, 2.0):  # <- here:1.0, 2.0)
         s += v * x
     return s
+
+
+def axes_counted_both_ways(A):
+    return np.sum(np.mean(A, axis=(0, -1)))  # <- here:0, -1)
 
 
 def uses_global_string(x):
@@ -735,7 +739,7 @@ REFUSED_AT_GRAD = [
     boolean_mask_made_with_and,
     array_method,
     star_args,
-    loop_over_list,
+    loop_over_tuple,
     uses_global_string,
     undefined_name,
     nested_def,
@@ -775,6 +779,7 @@ REFUSED_AT_GRAD = [
     reads_a_global_list_through_a_local,
     unique,
     writes_through_a_mask_made_with_and,
+    axes_counted_both_ways,
 ]
 
 # Refused once the argument types are known, at the first call, before anything runs.

@@ -1,4 +1,4 @@
-"""Loops over items (``for v in x``, ``enumerate``, ``zip``, ``reversed``, rows of a matrix,
+"""Loops over items (``for v in x``, ``enumerate``, ``zip``, ``reversed``, rows of a matrix, lists of numbers,
 nested in each other) and sums of generators (``sum(e for v in x if c)``): values, side effects, gradients and tangents against the plain Python
 function and central differences of it; bad loops refused at the user's line."""
 
@@ -26,6 +26,11 @@ def weighted_by_position(x, start):
         total += k * v * v
     for k, v in enumerate(x, start=2):
         total -= k * v
+    vals = [x[0], 2.0 * x[1], x[2] * x[3]]  # a list of numbers, read as an array
+    for k, v in enumerate(vals):
+        total += k * v * v
+    for k, v in enumerate([x[1], start * x[4]], start=1):  # a literal list
+        total += k * math.cos(v)
     return total
 
 

@@ -1,6 +1,7 @@
 """Other spellings of what srcad already differentiates, as a peer's test corpus writes them: NumPy's
 functions for the operators, np.array / np.asarray of an array, np.newaxis, lists of numbers used
-as small arrays, np.sum of a list comprehension, np.atleast_1d / 2d. Both modes against central
+as small arrays, np.sum of a list comprehension, np.atleast_1d / 2d, Python's max, min, sum and abs
+of arrays, reductions along a tuple of axes. Both modes against central
 differences of the plain function; lists used as lists are refused at their line."""
 
 import numpy as np
@@ -39,7 +40,7 @@ def list_of_numbers(a, b):
     for e in v:
         s += e ** 2
     v[0] = 3.0 * a
-    return s + v[0] * m[1][0] + m[0][1] + np.sum(v)
+    return s + v[0] * m[1][0] + m[0][1] + np.sum(v) + max(v) - 2.0 * min(v) + sum(v)
 
 
 def sum_of_a_list_comprehension(x, n):
@@ -52,7 +53,18 @@ def at_least_two_dimensions(x, w):
     return np.sum(a * a) + np.sum(a.T * b) + np.sum(np.atleast_2d(x * w)[0] ** 3)
 
 
+def python_builtins_and_tuples_of_axes(x, C, s):
+    # Python's max, min, sum and abs of arrays are NumPy's: sum adds along the first axis
+    total = max(x) * 2.0 - min(x * x) + sum(x) * s + np.sum(sum(C) ** 2) + abs(s) * np.sum(abs(x))
+    total += max([x[0], s * 0.5, 0.3]) + sum([x[1], s], 0.5)
+    # reductions along several axes at once
+    total += np.sum(np.sum(C ** 2, axis=(0, 2)) * x) + np.sum(np.mean(C, axis=(-1, -3)) * x)
+    total += np.sum(np.max(np.sin(C), axis=(2, 0), keepdims=True)) + np.sum(C.min(axis=(0, 1)) ** 2)
+    return total
+
+
 X = np.array([0.5, 1.5, -0.7])
+CUBE = np.array([[[0.3, -1.1], [0.8, 0.25], [-0.6, 1.4]], [[1.2, 0.45], [-0.9, 0.7], [0.15, -0.35]]])
 Y = np.array([1.2, 0.3, 2.0])
 
 
@@ -64,6 +76,7 @@ Y = np.array([1.2, 0.3, 2.0])
     (list_of_numbers, (0.7, 1.3), (0, 1)),
     (sum_of_a_list_comprehension, (X, 2), (0,)),
     (at_least_two_dimensions, (X, Y), (0, 1)),
+    (python_builtins_and_tuples_of_axes, (X, CUBE, -0.8), (0, 1, 2)),
 ], ids=lambda v: getattr(v, "__name__", ""))  # fmt: skip
 def test_other_spellings_are_differentiated_in_both_modes(function, args, wrt):
     check_both_modes(function, args, wrt)

@@ -144,7 +144,8 @@ def method_call(normalizer, node, statements, into):
     raise normalizer.error(f"srcad cannot differentiate the method '.{method}()'", node, advice)
 
 def reduction(normalizer, node, callee, array, arguments, statements, into):
-    """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number."""
+    """``np.sum(x)``, ``np.max(x)``, ``x.mean()``, and ``np.sum(x, axis=k)`` with k a number or a
+    tuple of numbers."""
     axis, keepdims = None, cst.Name("False")
     for position, argument in enumerate(arguments):
         keyword = argument.keyword.value if argument.keyword is not None else ("axis" if position == 0 else None)
@@ -162,10 +163,44 @@ def reduction(normalizer, node, callee, array, arguments, statements, into):
             reduced = normalizer.result(call(callee, operand), statements, None)
             return normalizer.result(call("keep_dims", reduced, operand), statements, into)
         return normalizer.result(call(callee, operand), statements, into)
-    literal = axis.expression if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) else axis
-    if not isinstance(literal, cst.Integer):
+    if isinstance(axis, cst.Tuple):
+        return _along_axes(normalizer, callee, array, axis, keepdims, statements, into)
+    if _axis_number(axis) is None:
         raise normalizer.error("srcad needs the axis written as a number here", axis, "Write axis=0, axis=1, ...")
     operand = normalizer.operand(array, statements)
+    return _along(normalizer, callee, operand, axis, keepdims, statements, into)
+
+
+def _axis_number(axis):
+    """The number an axis is written as (``1``, ``-1``), or None."""
+    negative = isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus)
+    literal = axis.expression if negative else axis
+    if not isinstance(literal, cst.Integer):
+        return None
+    return -literal.evaluated_value if negative else literal.evaluated_value
+
+
+def _along_axes(normalizer, callee, array, axes, keepdims, statements, into):
+    """``np.sum(a, axis=(0, 2))`` as one reduction along each axis: the highest first, so that the
+    others keep their numbers (negative axes: the lowest first, for the same reason). Reducing along
+    one axis after another gives the same sums, means (of equal counts), products, maxima and minima."""
+    numbers = [_axis_number(element.value) for element in axes.elements]
+    if not numbers or None in numbers or any(isinstance(e, cst.StarredElement) for e in axes.elements):
+        raise normalizer.error("srcad needs the axes written as numbers here", axes, "Write axis=(0, 1), ...")
+    if len(set(numbers)) != len(numbers) or min(numbers) < 0 <= max(numbers):
+        raise normalizer.error("srcad needs distinct axes, all counted from the front or all from the back, here",
+                               axes, "Write axis=(0, 2) or axis=(-1, -3).")
+    order = sorted(numbers, reverse=numbers[0] >= 0)
+    operand = normalizer.operand(array, statements)
+    for position, number in enumerate(order):
+        axis = cst.Integer(str(number)) if number >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-number)))
+        last = position == len(order) - 1
+        operand = _along(normalizer, callee, operand, axis, keepdims, statements, into if last else None)
+    return operand
+
+
+def _along(normalizer, callee, operand, axis, keepdims, statements, into):
+    """The reduction of the atom ``operand`` along one ``axis`` (a number)."""
     axis = axis.with_changes(lpar=[], rpar=[])
     if callee == "np.sum" and keepdims.value == "False":  # numba's own
         keyword = cst.Name("axis")

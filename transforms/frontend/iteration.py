@@ -1,5 +1,6 @@
 """Loops over items, as a part of normalization: ``for v in x``, ``for i, v in enumerate(x)``,
-``for a, b in zip(x, y)`` and ``reversed(...)`` become loops over ``range`` that read the items
+``for a, b in zip(x, y)`` and ``reversed(...)``, also over a list of numbers (``for v in [a, b]``,
+read as an array as ``number_lists.py`` reads ``v = [a, b]``), become loops over ``range`` that read the items
 by position, the only loop the later passes take::
 
     for i, v in enumerate(x):        for i in range(len(x)):
@@ -95,6 +96,14 @@ def _items(normalizer, iterable, before, rebound):
         count = cst.Call(cst.Name("max"), [cst.Arg(_operation(stop, cst.Subtract(), start)),
                                           cst.Arg(cst.Integer("0"))])
         return _Items(count, lambda k: _operation(start, cst.Add(), k))
+    if isinstance(iterable, cst.List) and iterable.elements and not any(
+            isinstance(e, cst.StarredElement) or isinstance(e.value, (cst.GeneratorExp, cst.ListComp))
+            for e in iterable.elements):
+        # for v in [a, b, c]: a list of numbers, bound to a name and read as an array (number_lists.py)
+        listed = _fresh_local(normalizer, "items")
+        normalizer.number_lists.add(listed)
+        before.append(assign(listed, iterable))
+        return _items(normalizer, cst.Name(listed), before, rebound)
     if isinstance(iterable, (cst.Tuple, cst.List, cst.Set, cst.Dict, cst.SimpleString, cst.FormattedString)) or (
         isinstance(iterable, cst.Name) and normalizer.tuples.holds_tuple(iterable.value)
     ):

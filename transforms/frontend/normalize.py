@@ -37,6 +37,7 @@ Tuples. Tuples and NamedTuples have one variable per part in the normal form: ``
 tuple-valued expressions and assigns them part by part.
 """
 
+import builtins
 import types
 
 import libcst as cst
@@ -708,6 +709,10 @@ class Normalizer:
             return array_expressions.method_call(self, node, statements, into)  # a.sum(), np.abs(x).dot(y)
         resolved = self.parsed.resolve(function)
         callee = resolved.name
+        if resolved.value is builtins.sum and isinstance(function, cst.Name) and node.args:
+            return self.builtin_sum(node, statements, into)
+        if callee in ("max", "min") and len(node.args) == 1 and not (node.args[0].keyword or node.args[0].star):
+            return self.greatest_item(node, callee, statements, into)
         if callee in rules.INTEGER_TYPES:  # np.int64(x), np.intp(i): an integer (of a float, truncated), no derivative
             return self.result(self.inactive(node, statements=statements), statements, into)
         if resolved.kind != "function":
@@ -777,6 +782,51 @@ class Normalizer:
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self.result(call(callee, *arguments), statements, into)
+
+    def builtin_sum(self, node, statements, into):
+        """Python's ``sum(x)`` adds the items of ``x``, its rows for a matrix: ``np.sum(x, axis=0)``
+        (a number for a vector); ``sum([a, b, c])`` adds the parts; ``start`` comes first, as in Python."""
+        items, *others = node.args
+        start = None
+        for position, argument in enumerate(others):
+            if argument.star or (argument.keyword.value if argument.keyword else ("start" if position == 0 else None)) != "start":
+                raise self.error("sum() takes an iterable and an optional start here", argument)
+            start = argument.value
+        if items.star or items.keyword:
+            raise self.error("sum() takes an iterable and an optional start here", items)
+        if isinstance(items.value, (cst.List, cst.Tuple)):  # the parts of a literal, added in order
+            parts = [e.value for e in items.value.elements if not isinstance(e, cst.StarredElement)]
+            if len(parts) != len(items.value.elements):
+                raise self.error("srcad cannot sum a starred list", items.value, "Write the parts out.")
+            terms = ([start] if start is not None else []) + parts
+            if not terms:
+                return self.result(cst.Integer("0"), statements, into)
+            total = terms[0]
+            for term in terms[1:]:
+                total = cst.BinaryOperation(total.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]),
+                                            cst.Add(), term.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+            return self.flatten(total, statements, into)
+        first_axis = [cst.Arg(cst.Integer("0"))]
+        if start is None:
+            return array_expressions.reduction(self, node, "np.sum", items.value, first_axis, statements, into)
+        start = self.operand(start, statements)
+        total = array_expressions.reduction(self, node, "np.sum", items.value, first_axis, statements, None)
+        return self.result(cst.BinaryOperation(start, cst.Add(), total), statements, into)
+
+    def greatest_item(self, node, callee, statements, into):
+        """``max(x)`` of one sequence: its greatest item, ``np.max(x)`` of a vector (Python's max would
+        compare a matrix's rows); ``max([a, b, c])`` is ``max(a, b, c)``. The same for ``min``."""
+        items = node.args[0].value
+        if isinstance(items, (cst.List, cst.Tuple)):
+            if not items.elements or any(isinstance(e, cst.StarredElement) for e in items.elements):
+                raise self.error(f"{callee}() of an empty or starred list", items, "Write the parts out.")
+            if len(items.elements) == 1:
+                return self.flatten(items.elements[0].value, statements, into)
+            return self.call(node.with_changes(args=[cst.Arg(e.value) for e in items.elements]), statements, into)
+        if isinstance(items, (cst.GeneratorExp, cst.ListComp)):
+            raise self.error(f"srcad cannot differentiate {callee}() of a generator expression or a comprehension",
+                             items, f"Write it as a loop: m = first value, then m = {callee}(m, ...) for each.")
+        return array_expressions.reduction(self, node, f"np.{callee}", items, [], statements, into)
 
     def operator_of(self, node, callee):
         """``np.add(a, b)`` as ``a + b``, ``np.negative(a)`` as ``-a`` (what NumPy computes for them)."""

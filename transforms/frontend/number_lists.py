@@ -4,8 +4,8 @@ NumPy users write them where an array would do, and srcad reads them as arrays
 (``np.array([a, b, c])``). That is exact only while the list is used as an array would be: ``v + w``
 concatenates lists and adds arrays, ``v * 2`` repeats a list and doubles an array, ``v.append(e)``
 has no array twin. So a name is read as an array only if every binding of it is a list literal and
-every use reads or writes its elements, takes its length, loops over it, sums it or converts it to
-an array; any other use is refused at its line, before anything runs.
+every use reads or writes its elements, takes its length, loops over it (also through enumerate,
+zip and reversed), sums it, takes its maximum or minimum or converts it to an array; any other use is refused at its line, before anything runs.
 """
 
 import libcst as cst
@@ -13,8 +13,12 @@ import libcst as cst
 from ..ir import nodes_in
 from ..ir.precedence import spelled
 
-# Calls that treat a list of numbers as an array would be treated.
-_ARRAY_LIKE_CALLS = {"len", "np.array", "np.asarray", "np.sum", "np.mean", "np.dot", "numpy.array", "numpy.sum"}
+# Calls that treat a list of numbers as an array would be treated (builtin sum adds the items of
+# either; enumerate, zip and reversed give them one by one, as loops read them).
+_ARRAY_LIKE_CALLS = {"len", "np.array", "np.asarray", "np.sum", "np.mean", "np.dot", "numpy.array", "numpy.sum",
+                     "sum", "enumerate", "zip", "reversed"}
+# ... and calls that do where the list is their only argument (max(v, w) compares two lists).
+_ARRAY_LIKE_ALONE = {"max", "min", "np.max", "np.min", "np.prod", "numpy.max", "numpy.min"}
 
 
 def number_lists(definition, error):
@@ -53,9 +57,10 @@ class _Uses(cst.CSTVisitor):
             self.allowed.add(id(node.value))
 
     def visit_Call(self, node):
-        if spelled(node.func) in _ARRAY_LIKE_CALLS:
+        function = spelled(node.func)
+        if function in _ARRAY_LIKE_CALLS or function in _ARRAY_LIKE_ALONE and len(node.args) == 1:
             for argument in node.args:
-                if isinstance(argument.value, cst.Name):
+                if isinstance(argument.value, cst.Name) and argument.keyword is None:
                     self.allowed.add(id(argument.value))
 
     def visit_For(self, node):
