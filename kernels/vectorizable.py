@@ -27,6 +27,9 @@ each waiting for the last, which LLVM may only split into vector lanes, partial 
 end, when the order of the additions is free. The result differs from the sequential sum by
 rounding, as NumPy's pairwise ``np.sum`` does.
 
+``scalar_where(c, a, b)`` is ``np.where`` of one boolean and two numbers, which compiles to a select:
+the element of ``np.where`` of arrays in a fused element loop.
+
 Without numba's compiler (``NUMBA_DISABLE_JIT=1``) all of them are plain NumPy and Python.
 """
 
@@ -46,6 +49,12 @@ EXP_OVERFLOW = 709.782712893384  # above: exp(x) is inf
 EXP_UNDERFLOW = -745.1332191019412  # below: exp(x) is 0
 TANH_SATURATION = 22.0  # above: tanh(x) rounds to 1
 SQRT2_MANTISSA = 0x6A09E667F3BCD  # the 52 fraction bits of sqrt(2)
+
+
+def scalar_where(c, a, b):
+    """``np.where(c, a, b)`` of a boolean and two numbers: one of the numbers (NumPy's and numba's
+    ``np.where`` of numbers is a 0-d array). Fused element loops compute ``np.where`` of arrays with it."""
+    return a if c else b
 
 
 def sum_in_any_order(s, e):
@@ -248,3 +257,10 @@ def _sum_in_any_order(s, e):
     if s == types.float64 and e == types.float64:
         return lambda s, e: _reassociable_add(s, e)
     return lambda s, e: s + e
+
+
+@overload(scalar_where)
+def _scalar_where(c, a, b):
+    if isinstance(c, types.Boolean) and isinstance(a, types.Number) and isinstance(b, types.Number):
+        return lambda c, a, b: a if c else b
+    return None

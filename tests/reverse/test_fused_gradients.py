@@ -259,3 +259,33 @@ def test_loops_over_operands_that_may_broadcast_run_in_two_versions(sizes):
         source = srcad.source(damped, stage, args=args, wrt=(0, 1))
         assert re.search(r"(i\w*)_step = \1\n", source) and re.search(r"(i\w*)_step = step\w* \* \1\n", source)
         assert re.search(r"if step\w* == 1", source)
+
+
+def clamped_diffusion(u0, d, steps):
+    u = u0.copy()
+    for _ in range(steps):
+        u = u + d * (np.roll(u, 1) + np.roll(u, -1) - 2.0 * u)
+        u = np.where(u > 0.0, u, 0.0)
+    return np.sum(u ** 3)
+
+
+def relu_layer(w, x, floor):
+    h = x * w - 0.3
+    h = np.where(h >= floor, h, floor * h)  # a leaky floor, a scalar in both places
+    wall = x < w  # a boolean array read after the loop
+    return np.sum(h * h) + np.sum(np.where(wall, x, 2.0 * w)) + np.sum(wall)
+
+
+def test_np_where_of_a_comparison_is_computed_in_the_loop():
+    rng = np.random.default_rng(11)
+    args = (rng.uniform(-0.2, 1.0, 16), 0.2, 6)
+    _check(clamped_diffusion, args, (0, 1))
+    source = srcad.source(clamped_diffusion, "adjoint", args=args, wrt=(0, 1))
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    assert "scalar_where(" in code and "np.where(" not in code  # one loop, each element chosen
+    assert "tape_ints[ints_top] = test" not in code  # the comparison is computed again, not kept per element
+    w, x = rng.normal(size=9), rng.normal(size=9)
+    _check(relu_layer, (w, x, 0.1), (0, 1, 2))
+    _, tangent = srcad.jvp(relu_layer, (w, x, 0.1), (np.ones(9), np.zeros(9), 0.0))
+    expected = (relu_layer(w + 1e-6, x, 0.1) - relu_layer(w - 1e-6, x, 0.1)) / 2e-6
+    assert tangent == pytest.approx(expected, rel=1e-6)

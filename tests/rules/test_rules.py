@@ -64,6 +64,7 @@ OPERATIONS = {
     "np.square": (lambda x: x * x, [(-3, 3)]),
     "np.clip": (lambda x, low, high: min(max(x, low), high), [(-3, 3), (-3.5, -3.1), (3.1, 3.5)]),
     "np.where": (lambda c, a, b: a if c > 0.5 else b, [(0.9, 1.0), (-3, 3), (-3, 3)]),
+    "scalar_where": (lambda c, a, b: a if c > 0.5 else b, [(0.9, 1.0), (-3, 3), (-3, 3)]),
 }
 
 

@@ -32,14 +32,15 @@ class LoopWriter:
         self.loops = [self.names.fresh(name) for name in ("i", "j", "k", "l", "m", "p")[: self.run.rank]]
         self.before += [s.statement.with_changes(leading_lines=[]) for s in steps if s.kind == "view" and s.target in self.outside]
         self.extents = [self._loop_extent(axis) for axis in range(self.run.rank)]
-        materialized = {s.target: self._materialized(s) for s in steps if s.kind == "op" and s.target in self.outside}
+        last_bindings = {s.target: s for s in steps if s.kind == "op"}  # (a result bound again: its last value is read after)
+        materialized = {id(s): self._materialized(s) for s in last_bindings.values() if s.target in self.outside}
         self.before += [self._sum_start(s) for s in steps if s.kind == "reduce"]
         lines = []  # the user's line markers, each on the first statement made from its statement
         for step in steps:
             lines += list(step.statement.leading_lines)
             made = len(self.body)
             if step.kind == "op":
-                self._operation(step, materialized.get(step.target))
+                self._operation(step, materialized.get(id(step)))
             elif step.kind == "write":
                 self._write(step)
             elif step.kind == "reduce":
@@ -194,7 +195,10 @@ class LoopWriter:
         array = self.names.fresh(f"{step.target}_new") if reads_old else step.target
         extents = [extent for extent, *_ in self.extents]
         shape = extents[0] if len(extents) == 1 else cst.Tuple([cst.Element(e) for e in extents])
-        self.before.append(assign(array, cst.Call(cst.parse_expression("np.empty"), [cst.Arg(shape)])))
+        made = [cst.Arg(shape)]
+        if not is_float_array(self.context.types.get(step.target)):  # a comparison's booleans
+            made.append(cst.Arg(cst.parse_expression("np.bool_"), keyword=cst.Name("dtype")))
+        self.before.append(assign(array, cst.Call(cst.parse_expression("np.empty"), made)))
         if array != step.target:
             self.after.append(assign(step.target, cst.Name(array)))
         return array

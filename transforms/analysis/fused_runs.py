@@ -157,8 +157,8 @@ class _Run:
     # -- admitting steps ---------------------------------------------------------------------------
     def admits(self, step, position):
         """Whether ``step`` joins the run (then it has joined)."""
-        if step.target in self.views or step.target in self.results or step.target in self.sums:
-            return False  # bound twice
+        if step.target in self.views or step.target in self.sums or step.target in self.results and step.kind != "op":
+            return False  # bound twice (an operation's result bound again is the scalar's next value: u = np.where(u > 0, u, 0))
         if self._reads_what_waits(step):
             return False
         if self.moved_marker is not None and marker_of(step.statement) is None:
@@ -189,6 +189,8 @@ class _Run:
             return False
         if self.rank is not None and step.rank != self.rank:
             return False
+        if step.condition is not None and step.condition not in self.results:
+            return False  # (np.where's condition is read as the run's boolean, never as an array)
         atoms = step.operands if step.kind == "op" else [step.value]
         names = [a.value for a in atoms if isinstance(a, cst.Name) and a.value not in self.results]
         arrays = [self.operand(name) for name in names if is_float_array(self.context.types.get(name))]

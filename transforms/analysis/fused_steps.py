@@ -11,9 +11,10 @@ from .. import rules
 from ..ir.statements import element_write_of, in_place_update_of, is_array_type, operation_of
 
 # Elementwise operations a loop does not compute on floats: a copy (it names the same memory),
-# Python's max and min (not defined on arrays), np.where (its condition is boolean) and np.clip
-# (numba has no np.clip of floats).
+# Python's max and min (not defined on arrays), np.where (its element is ``scalar_where``, see
+# ``_where``) and np.clip (numba has no np.clip of floats).
 _NOT_FUSED = {"copy", "max", "min", "np.where", "np.clip"}
+_COMPARISONS = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
 
 @dataclasses.dataclass
@@ -30,6 +31,7 @@ class _Step:
     source: str = None  # view: the array viewed
     write_kind: str = "="
     axis: int = None  # reduce: the axis summed along (None: every axis)
+    condition: str = None  # op of np.where: the boolean array choosing, a result of the same run
 
 
 def step_of(statement, types):
@@ -68,9 +70,14 @@ def step_of(statement, types):
     if along is not None and _is_float64_array(types.get(target)):
         summed, axis = along
         return _Step(statement, "reduce", target, types[summed.value].ndim, value=summed, operands=[summed], axis=axis)
+    compared = _compared(value, types)
+    if compared is not None and _is_bool_array(types.get(target)):  # t = a > b: a boolean per element
+        return _Step(statement, "op", target, types[target].ndim, value=value, operands=compared)
     if not _is_float64_array(types.get(target)):
         return None
     operation = operation_of(value)
+    if operation.rule == "np.where":
+        return _where(statement, target, value, operation, types)
     rolled = _rolled(value, operation, types)
     if rolled is not None:  # t = np.roll(a, s, axis=k): element j of axis k is a's element (j - s) % n
         source, region = rolled
@@ -86,6 +93,33 @@ def step_of(statement, types):
             and _keywords_only_constant(value)):
         return _Step(statement, "op", target, types[target].ndim, value=value, operands=list(operation.operands))
     return None
+
+
+def _compared(value, types):
+    """The two operands of ``a > b`` (one comparison of numbers or float arrays), else None."""
+    if not (isinstance(value, cst.Comparison) and len(value.comparisons) == 1
+            and isinstance(value.comparisons[0].operator, _COMPARISONS)):
+        return None
+    operands = [value.left, value.comparisons[0].comparator]
+    return operands if all(_is_operand(atom, types) for atom in operands) else None
+
+
+def _where(statement, target, value, operation, types):
+    """``t = np.where(c, a, b)`` of a boolean array ``c`` the run computes: element by element,
+    ``scalar_where(c, a, b)`` (srcad.kernels.vectorizable: NumPy's choice of one of two numbers, as
+    ``np.where`` of numbers is a 0-d array in numba); None where ``c`` is not a boolean array or the
+    choices are not operands."""
+    condition, *choices = operation.operands
+    if not (len(operation.operands) == 3 and isinstance(condition, cst.Name) and _is_bool_array(types.get(condition.value))
+            and all(_is_operand(atom, types) for atom in choices) and _keywords_only_constant(value)):
+        return None
+    element = value.with_changes(func=cst.Name("scalar_where"))
+    return _Step(statement, "op", target, types[target].ndim, value=element, operands=list(operation.operands),
+                 condition=condition.value)
+
+
+def _is_bool_array(numba_type):
+    return is_array_type(numba_type) and isinstance(numba_type.dtype, numba_types.Boolean) and numba_type.ndim >= 1
 
 
 def _rolled(value, operation, types):

@@ -85,15 +85,21 @@ def _definition(statement):
 _INTEGER_HELPERS = {"slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset",
                     "rolled_position"}
 _INTEGER_HELPER = "integer helper"  # the rule of their operations
+_COMPARISON = "comparison"  # the rule of one comparison of two atoms
 
 
 def computed_operation(value):
     """``operation_of(value)``, where a call of a fused loop's integer helpers (``rolled_position(i,
-    offset, n)``, read by the adjoint of ``a[...]``) is an operation too: computed again from its
-    operands, never taped per element."""
+    offset, n)``, read by the adjoint of ``a[...]``) and one comparison of two atoms (``test = u_i > 0.0``,
+    read by the adjoint of ``scalar_where(test, u_i, 0.0)``) are operations too: computed again from
+    their operands, never taped per element."""
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in _INTEGER_HELPERS:
         operands = [argument.value for argument in value.args if not isinstance(argument.value, cst.SimpleString)]
         return Operation(_INTEGER_HELPER, operands)  # (conforming's last argument names the user's line)
+    if isinstance(value, cst.Comparison) and len(value.comparisons) == 1:
+        operands = [value.left, value.comparisons[0].comparator]
+        if all(isinstance(atom, (cst.Name, cst.Integer, cst.Float)) for atom in operands):
+            return Operation(_COMPARISON, operands)
     return operation_of(value)
 
 

@@ -26,7 +26,7 @@ ARRAY_HELPERS = (
     "slice_start", "slice_extent", "broadcast_extent", "broadcast_step", "conforming", "roll_offset", "rolled_position",
 )  # fmt: skip
 # exp, log, tanh and sums LLVM vectorizes (srcad.kernels.vectorizable), called by generated CPU code
-VECTORIZABLE_FUNCTIONS = ("simd_exp", "simd_log", "simd_tanh", "sum_in_any_order")
+VECTORIZABLE_FUNCTIONS = ("simd_exp", "simd_log", "simd_tanh", "sum_in_any_order", "scalar_where")
 # Module-level names of generated code: no generated variable may shadow them.
 GENERATED_MODULE_NAMES = {"math", "np", "srcad", *RUNTIME_FUNCTIONS, *ARRAY_HELPERS, *VECTORIZABLE_FUNCTIONS}
 

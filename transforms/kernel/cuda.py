@@ -3,13 +3,17 @@
 The thread's body is inlined under ``tid = cuda.grid(1)`` and ``if tid < threads:``, so the kernel
 compiles to PTX without a GPU (``cuda.compile_ptx``: no device function to look up) and runs in
 numba's simulator (``NUMBA_ENABLE_CUDASIM=1``). Element additions that several threads may make to
-one element become ``cuda.atomic.add``; NumPy's elementwise functions of a number become ``math``'s.
+one element become ``cuda.atomic.add``; NumPy's elementwise functions of a number become ``math``'s,
+and so do the CPU's vectorizable spellings a derivative inlined into the kernel may bring
+(``simd_exp`` is ``math.exp``, ``sum_in_any_order(s, e)`` is ``s + e``, ``scalar_where(c, a, b)`` is
+``a if c else b``: srcad.kernels.vectorizable compiles for the CPU only).
 Device code cannot allocate, so a kernel whose adjoint needs a tape (values a loop overwrites) is
 refused, at the statement doing it.
 """
 
 import libcst as cst
 
+from .. import rules
 from ..ir.precedence import spelled
 from . import atomic_partials
 
@@ -108,7 +112,12 @@ class _DeviceCode(cst.CSTTransformer):
 
     def leave_Call(self, original, updated):
         called = spelled(updated.func)
-        twin = self.math_names.get(called)
+        arguments = [argument.value for argument in updated.args]
+        if called == "scalar_where":
+            return cst.IfExp(test=arguments[0], body=arguments[1], orelse=arguments[2])
+        if rules.VECTORIZABLE_TWINS.get(called) == "+":
+            return cst.BinaryOperation(arguments[0], cst.Add(), arguments[1])
+        twin = self.math_names.get(called, rules.VECTORIZABLE_TWINS.get(called))
         if twin is not None and twin not in ("**", "abs", "max", "min"):
             return updated.with_changes(func=cst.parse_expression(twin))
         if twin in ("abs", "max", "min"):

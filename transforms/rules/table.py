@@ -149,8 +149,12 @@ SCALAR_RULES = {
         ("y_adj if low <= x <= high else 0.0", "y_adj if x < low else 0.0", "y_adj if x > high else 0.0"),
         "x_dot if low <= x <= high else (low_dot if x < low else high_dot)",
     ),
-    # np.where(c, a, b): the condition carries no derivative.
+    # np.where(c, a, b): the condition carries no derivative. scalar_where (srcad.kernels.vectorizable) is
+    # np.where's element in a fused loop.
     "np.where": Rule(
+        ("c", "a", "b"), ("0.0 * y_adj", "y_adj if c else 0.0", "0.0 if c else y_adj"), "a_dot if c else b_dot"
+    ),
+    "scalar_where": Rule(
         ("c", "a", "b"), ("0.0 * y_adj", "y_adj if c else 0.0", "0.0 if c else y_adj"), "a_dot if c else b_dot"
     ),
     **{twin: _PYTHON_RULES[name] for twin, name in NUMPY_TWINS.items()},  # np.sin of a float is math.sin
