@@ -6,11 +6,16 @@ import hashlib
 import importlib
 import types
 
+import numpy
+
 from srcad import custom
 from srcad.introspect import free_values, helper_function, source_text, unwrap
 from srcad.version import __version__
 
 _build = None
+# module-level arrays up to this size have their values in the key (srcad copies up to 10,000 elements
+# into the code; a larger one is refused, and hashing it would cost)
+_HASHED_ELEMENTS = 100_000
 
 
 def srcad_build():
@@ -37,6 +42,11 @@ def _describe_free_value(value, attributes, seen=None):
     names): the numbers it may read from a module of the user's (``C.G``) are part of its key."""
     if isinstance(value, (bool, int, float, complex, str)):
         return repr(value)
+    if isinstance(value, tuple) and all(isinstance(v, (bool, int, float)) for v in value):
+        return repr(value)  # a module-level tuple of numbers: read as a constant, its values in the code
+    if isinstance(value, numpy.ndarray) and value.size <= _HASHED_ELEMENTS:  # the same for an array's values
+        values = hashlib.sha256(numpy.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"array {value.dtype} {value.shape} {values}"
     if isinstance(value, types.ModuleType):
         numbers = [f"{a}={getattr(value, a)!r}" for a in sorted(attributes)
                    if isinstance(getattr(value, a, None), (bool, int, float))]

@@ -1,16 +1,20 @@
-"""Module-level NumPy arrays read by differentiated code: constants, their values copied into the
-generated modules (numba freezes global arrays the same way); writes into them are refused."""
+"""Module-level NumPy arrays (and tuples of numbers) read by differentiated code: constants, their
+values copied into the generated modules (numba freezes global arrays and tuples the same way) and
+part of the cache key; writes into them, and uses of a tuple an array would not stand for, are refused."""
 
 import numpy as np
 import pytest
 
 import srcad
 from oracles import plain_central_difference
+from srcad.cache_keys import source_key_of
 
 WEIGHTS = np.array([0.5, -1.25, 2.0])
 MIXING = np.arange(6.0).reshape(2, 3) / 7.0
 ORDER = np.array([2, 0, 1])
 HUGE = np.zeros(20_000)
+SCALES = (0.5, 2.0, -1.5)  # tuples of numbers: read as arrays
+PICK = (2, 0)
 
 
 def _fd_gradient(function, x):
@@ -30,7 +34,9 @@ def weighted(x):
     total = 0.0
     for i in range(x.shape[0]):
         total += WEIGHTS[i] * x[i] ** 2 + MIXING[1, i] * x[ORDER[i]]
-    return total + np.sum(MIXING @ x) + np.dot(WEIGHTS, np.sin(x)) + WEIGHTS.shape[0] + len(WEIGHTS)
+    for k, s in enumerate(SCALES):
+        total += s * x[k] ** 3 + SCALES[-1] * x[PICK[k % len(PICK)]]
+    return total + np.sum(MIXING @ x) + np.dot(WEIGHTS, np.sin(x)) + WEIGHTS.shape[0] + len(WEIGHTS) + max(SCALES)
 
 
 def vectorized(x):
@@ -89,6 +95,24 @@ def reads_a_huge_table(x):
     return np.sum(x) * HUGE[0]
 
 
+def test_the_values_of_module_level_arrays_and_tuples_are_part_of_the_cache_key():
+    global SCALES
+    before, saved = source_key_of(weighted), (WEIGHTS.copy(), SCALES)
+    WEIGHTS[1] = 7.0  # another process, or the module edited and imported again, sees other values
+    assert source_key_of(weighted) != before
+    WEIGHTS[:] = saved[0]
+    SCALES = (0.5, 2.0, -1.25)
+    try:
+        assert source_key_of(weighted) != before
+    finally:
+        SCALES = saved[1]
+    assert source_key_of(weighted) == before
+
+
+def concatenates_a_tuple(x):
+    return np.sum(x) * (SCALES + PICK)[3]  # <- a tuple's concatenation, where arrays would add
+
+
 def test_writes_into_module_level_arrays_and_huge_ones_are_refused_at_their_line():
     with pytest.raises(srcad.DifferentiabilityError) as caught:
         srcad.grad(writes_into_a_table)(np.ones(3))
@@ -98,3 +122,9 @@ def test_writes_into_module_level_arrays_and_huge_ones_are_refused_at_their_line
         srcad.grad(reads_a_huge_table)(np.ones(3))
     message = str(caught.value)
     assert "HUGE" in message and "20000" in message and "argument" in message
+    with pytest.raises(srcad.DifferentiabilityError) as caught:
+        srcad.grad(concatenates_a_tuple)
+    message = str(caught.value)
+    line = concatenates_a_tuple.__code__.co_firstlineno + 1
+    assert (caught.value.lineno, caught.value.col) == (line, caught.value.source_line.index("SCALES") + 1)
+    assert "module-level tuple 'SCALES'" in message and "elements (SCALES[i])" in message

@@ -29,11 +29,12 @@ def element(normalizer, node, statements):
         if isinstance(node.value, cst.Name):  # WEIGHTS[1] with WEIGHTS a global list, dict, array...
             value = normalizer.parsed.resolve(node.value).value
             what = f"a {type(value).__name__}" if value is not None else "not a local variable"
+            constant = " or make it a tuple of numbers (read as a constant)" if isinstance(value, list) else ""
             raise normalizer.error(
                 f"srcad cannot index {node.value.value!r} ({what} from outside the function): a differentiated "
                 "function reads arrays from its arguments",
                 node.value,
-                "Pass it in as an argument (as a NumPy array: np.asarray(...)), or pass the numbers it holds.",
+                f"Pass it in as an argument (as a NumPy array: np.asarray(...)){constant}, or pass the numbers it holds.",
             )
         if not isinstance(node.value, (cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation)):
             raise normalizer.error(

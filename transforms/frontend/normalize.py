@@ -57,7 +57,7 @@ from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_help
 from .known_values import UNDECIDED, decided_value, literal
 from .number_lists import number_lists
 from .overlaps import read_before_writing
-from .parse import MISSING
+from .parse import MISSING, is_tuple_of_numbers
 from .tuple_variables import TupleVariables
 from .tuples import Packed
 
@@ -116,7 +116,9 @@ class Normalizer:
         self.call_rules = {}  # the rules of calls that stay calls, by the name the code calls (rules.overlay)
         self.inlined_names = {}  # an inlined helper's variable, as renamed here -> (the helper's name, its own name)
         self.source_lines = parsed.source.splitlines()
-        self.number_lists = number_lists(parsed.definition, self.error)  # v = [a, b]: read as arrays
+        constant_tuples = [name for name, value in parsed.free_values.items()
+                           if name not in parsed.local_names and is_tuple_of_numbers(value)]
+        self.number_lists = number_lists(parsed.definition, self.error, constant_tuples)  # v = [a, b]: read as arrays
 
     # -- helpers --------------------------------------------------------------------------
     @property

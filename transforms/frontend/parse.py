@@ -129,7 +129,16 @@ def _classify(value):
         return Resolved("constant", repr(value), value)
     if type(value) is numpy.ndarray and value.dtype.kind in "biuf":
         return Resolved("constant array", "", value)  # a module-level table: its values are copied in
+    if is_tuple_of_numbers(value):  # TUP = (0.5, 2.0): the same, as numba reads a global tuple as a constant
+        return Resolved("constant array", "", numpy.array(value))
     return Resolved("unknown", "", value)
+
+
+def is_tuple_of_numbers(value):
+    """``(0.5, 2.0)``: a module-level tuple srcad reads as a constant array (number_lists.py checks
+    that the function uses it only as an array would be used)."""
+    return isinstance(value, tuple) and bool(value) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 def parse_function(function):
