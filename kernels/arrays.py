@@ -74,7 +74,6 @@ def _unbroadcast_overload(gradient, like):
     return namespace["unbroadcast_impl"]
 
 
-@njit(cache=True)
 @overload(abs)
 def _abs_of_an_array(x):
     """Python's ``abs`` of a NumPy array is ``np.abs`` (numba's own takes numbers only): the user's
@@ -84,6 +83,7 @@ def _abs_of_an_array(x):
     return None
 
 
+@njit(cache=True)
 def at_first(x, value, adjoint):
     """An array of x's shape, zero but for ``adjoint`` where x first equals ``value`` (C order):
     the adjoint of ``np.max(x)`` / ``np.min(x)``. A tie gives everything to the first of the tied
@@ -280,8 +280,8 @@ def conforming(loop_extent, extent, where):
     """``loop_extent``, where an operand of ``extent`` elements broadcasts to it; else NumPy's
     broadcasting error, naming ``where`` (the user's line)."""
     if extent != loop_extent and extent != 1:
-        raise ValueError(where + ": operands could not be broadcast together: along one axis their extents "
-                         "differ and neither is 1")
+        raise ValueError(where + ": operands could not be broadcast together: along one axis their extents ("
+                         + str(loop_extent) + " and " + str(extent) + ") differ and neither is 1")
     return loop_extent
 
 

@@ -69,6 +69,13 @@ def test_an_argument_of_one_element_broadcasts():
     _assert_same_as_numpy(damped, rng.normal(size=9), rng.normal(size=9), 5)
 
 
+def meets_late(x, y):
+    a = x * 2.0
+    b = np.sin(a)
+    c = b * y  # the operands that do not conform: NumPy's error names this line
+    return np.sum(c)
+
+
 def test_operands_that_do_not_broadcast_raise_numpys_error():
     with pytest.raises(ValueError):
         wave(np.ones(9), np.ones(5), 2)  # NumPy's own error on the user's code
@@ -76,6 +83,11 @@ def test_operands_that_do_not_broadcast_raise_numpys_error():
     fused = _function_from(source, normalized.parsed.name)
     with pytest.raises(ValueError, match="could not be broadcast"):
         numba.njit(fused)(np.ones(9), np.ones(5), 2)
+    # one loop computes the three statements; the error names the third, where x and y meet
+    source, normalized = _fused_source(meets_late, (np.ones(9), np.ones(5)))
+    with pytest.raises(ValueError, match=r"extents \((9 and 5|5 and 9)\) differ") as caught:
+        numba.njit(_function_from(source, normalized.parsed.name))(np.ones(9), np.ones(5))
+    assert f"test_fused_loops.py:{meets_late.__code__.co_firstlineno + 3}:" in str(caught.value)
 
 
 def shifted(x, k):

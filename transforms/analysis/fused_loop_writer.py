@@ -4,9 +4,19 @@ extents out of the loops around that change nothing they read."""
 
 import libcst as cst
 
-from ..ir import FUSED_LOOP_NOTE, bound_names, variable_counts
+from ..ir import FUSED_LOOP_NOTE, bound_names, marker_of, variable_counts
 from ..ir.statements import assignment_of
 from .fused_steps import Along, code_of, integer_literal, is_float_array
+
+
+def _step_lines(run):
+    """The user's line of each step of ``run`` (its marker, else the line of the step before)."""
+    lines, line = {}, run.line
+    for step in run.steps:
+        marker = marker_of(step.statement)
+        line = int(marker.split(":")[0]) if marker is not None else line
+        lines[id(step)] = line
+    return lines
 
 
 class LoopWriter:
@@ -23,7 +33,7 @@ class LoopWriter:
         self.elements = {}  # (base, index codes) -> the scalar holding that element
         self.scalars = {}  # op result -> its scalar
         self.outside = self._mentioned_outside()
-        self.where = cst.SimpleString(repr(f"{self.context.filename}:{run.line}"))
+        self.lines = _step_lines(run)  # id(step) -> the user's line it came from
         self.arrays = run.used
         self.loops = []  # the loop indices, named when the statements are written
 
@@ -89,8 +99,20 @@ class LoopWriter:
             stepped = keys if len(keys) > 1 else []
         steps = {key: self._pure("step", "broadcast_step", [self._extent(key), extent]) for key in stepped}
         for key in stepped:
-            extent = self._checked("extent", "conforming", [extent, self._extent(key), self.where])
+            extent = self._checked("extent", "conforming", [extent, self._extent(key), self._where(key, axis, anchor)])
         return extent, steps, keys, anchor
+
+    def _where(self, key, axis, anchor):
+        """``"file:line"`` of the statement where operands keyed ``key`` along loop ``axis`` first meet
+        another extent (the region written, else any other operand's): NumPy's error names that line."""
+        first = {}  # key -> the position in run.used of its first array
+        for position, array in enumerate(self.arrays):
+            first.setdefault(self._keys(array, axis), position)
+        others = [first[anchor]] if anchor in first and anchor != key else [
+            position for other, position in first.items() if other not in (None, ("one",), key)]
+        position = max(first[key], min(others)) if others else first[key]
+        line = self.lines.get(id(self.run.users[position]), self.run.line)
+        return cst.SimpleString(repr(f"{self.context.filename}:{line}"))
 
     def _extent(self, key):
         """The variable holding the extent of axes keyed ``key``: an array's length, or its slice's."""

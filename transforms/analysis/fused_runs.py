@@ -151,6 +151,7 @@ class _Run:
         self.written = []  # (write step, Array)
         self.read = []  # Array read (views at their binding, arrays where an operation reads them)
         self.used = []  # Array read or written by its operations, writes and sums: what sets its extents
+        self.users = []  # the step that reads or writes each of them (to name its line where extents differ)
         # the user's line marker of a statement moved before the loop, for the next step of that line
         self.moved_marker = None
 
@@ -173,6 +174,7 @@ class _Run:
             self.sums[step.target] = step
             if step.value.value in self.views:
                 self.used.append(self.views[step.value.value])
+                self.users.append(step)
             return True
         if step.kind == "view":
             if step.source in self.results or step.source in self.views or (self.rank is not None and step.rank > self.rank):
@@ -212,6 +214,7 @@ class _Run:
         self.positions.append(position)
         self.read += arrays
         self.used += arrays + [written] * (written is not None)
+        self.users += [step] * (len(arrays) + (written is not None))
         return True
 
     def operand(self, name):
