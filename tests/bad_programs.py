@@ -718,6 +718,28 @@ def makes_an_array_of_arrays(x):
     return np.sum(np.array([x, x * 2.0]))  # <- here:return
 
 
+def adds_at(x):
+    F = np.zeros(3)
+    idx = np.array([0, 1, 1])
+    np.add.at(F, idx, x)  # <- here:np.add.at
+    return np.sum(F ** 2)
+
+
+def indexes_with_a_list(x):
+    y = x * 2.0
+    return np.sum(y[[1, 0]])  # <- here:[1, 0]
+
+
+def swaps_buffers(u0):
+    cur = u0.copy()
+    nxt = np.zeros(u0.shape[0])
+    for t in range(3):
+        for i in range(u0.shape[0]):
+            nxt[i] = cur[i] + 0.1 * cur[i - 1]
+        cur, nxt = nxt, cur  # <- here:cur, nxt
+    return np.sum(cur ** 2)
+
+
 def reads_a_dict_argument(x, params):
     return x * params["k"]  # <- here:params["k"]
 

@@ -550,12 +550,16 @@ def test_more_mistakes_in_launches_name_the_problem(call, error, words):
     (programs.draws_random_numbers, "'numpy.random.rand' has no derivative rule"),
     (programs.takes_an_item, "drop '.item()'"),
     (programs.makes_an_array_of_arrays, "np.stack"),
+    (programs.adds_at, "for k in range(len(idx)): F[idx[k]] += x[k]"),
+    (programs.indexes_with_a_list, "y[np.array([1, 0])]"),
+    (programs.swaps_buffers, "'nxt' takes the memory 'cur' held before this line"),
 ], ids=lambda value: getattr(value, "__name__", ""))  # fmt: skip
 def test_what_users_write_is_refused_at_its_line_with_what_to_do(function, words):
     with pytest.raises(srcad.DifferentiabilityError) as caught:
         srcad.grad(function)(np.array([0.5, -1.0, 2.0]))
     _check_located(caught.value, function)
     assert words in str(caught.value) and _clean(str(caught.value)), str(caught.value)
+    assert "_old" not in str(caught.value)  # only names the user wrote (not cur_old, made for cur, nxt = nxt, cur)
 
 
 

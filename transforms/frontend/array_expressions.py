@@ -72,7 +72,12 @@ def element(normalizer, node, statements):
         ) or (isinstance(index, cst.UnaryOperation) and isinstance(index.operator, cst.BitInvert)):
             indices.append(normalizer.result(normalizer.inactive(index, statements=statements), statements, None))  # a mask
             continue
-        if isinstance(index, (cst.Tuple, cst.List)) or (
+        if isinstance(index, cst.List):  # B[[1, 0]]: NumPy's index array, written as a list
+            raise normalizer.error(
+                "srcad does not read a list as an index", index,
+                f"Index with an array of integers, which srcad reads as NumPy reads the list: "
+                f"{spelled(node.value)}[np.array({spelled(index)})].")
+        if isinstance(index, cst.Tuple) or (
             isinstance(index, cst.Name) and index.value == "None"
         ):
             raise normalizer.error("srcad supports integer indices only here", index, "Index with integers.")

@@ -41,6 +41,7 @@ import builtins
 import types
 
 import libcst as cst
+import numpy
 
 from srcad import custom
 from srcad.structure import UNKNOWN, NeedsStructures, is_named_tuple_class
@@ -313,6 +314,9 @@ class Normalizer:
                     "Write the new values element by element (a[i] = ...), or compute them outside the "
                     "differentiated function and pass them in.",
                 )
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "at"
+                    and isinstance(self.parsed.resolve(call.func.value).value, numpy.ufunc)):
+                raise self.ufunc_at_refusal(call, node)
             raise self.error(
                 "srcad cannot differentiate a statement that only has side effects",
                 node,
@@ -784,6 +788,21 @@ class Normalizer:
         if len(arguments) != len(rule.operands):
             raise self.error(f"{callee} takes {len(rule.operands)} argument(s) here, got {len(arguments)}", node)
         return self.result(call(callee, *arguments), statements, into)
+
+    def ufunc_at_refusal(self, call, node):
+        """``np.add.at(a, idx, v)``: NumPy's unbuffered in-place operation, refused with its loop."""
+        function = spelled(call.func)
+        operator = {"add": "+=", "subtract": "-=", "multiply": "*=", "divide": "/=", "true_divide": "/="}.get(
+            call.func.value.attr.value if isinstance(call.func.value, cst.Attribute) else "")
+        arguments = [spelled(a.value) for a in call.args if a.keyword is None and not a.star]
+        if operator is not None and len(arguments) == 3 and len(call.args) == 3:
+            array, indices, values = arguments
+            values = values if isinstance(call.args[2].value, (cst.Integer, cst.Float)) else f"{values}[k]"
+            fix = (f"Write it as a loop, which srcad differentiates (repeated indices add up, as in {function}): "
+                   f"for k in range(len({indices})): {array}[{indices}[k]] {operator} {values}")
+        else:
+            fix = "Write it as a loop over the indices, updating one element at a time."
+        return self.error(f"srcad does not support {function}(...), NumPy's unbuffered in-place operation", node, fix)
 
     def builtin_sum(self, node, statements, into):
         """Python's ``sum(x)`` adds the items of ``x``, its rows for a matrix: ``np.sum(x, axis=0)``

@@ -11,6 +11,7 @@ Writes into an array save the values they overwrite where a later adjoint reads 
 first write into new memory).
 """
 
+import re
 from dataclasses import replace
 
 import libcst as cst
@@ -250,6 +251,20 @@ class ArrayAdjoints:
         refused, and the fix that fits how it was written."""
         members = self.analysis.aliases.get(target, {target, source})
         written = sorted(members & (self.analysis.written_arrays - self.analysis.privately_written)) or [source]
+        text = self.state.current_marker.split(":", 1)[1].split("#")[0].strip() if self.state.current_marker else ""
+        held = _held_before(source, text)
+        if isinstance(value, cst.Name) and held is not None:  # cur, nxt = nxt, cur: the user never wrote cur_old
+            written = sorted({held if name == source else name for name in written})
+            why = (f"srcad cannot differentiate {text!r} yet: {target!r} takes the memory {held!r} held before this "
+                   f"line, which is bound again (or in a loop), and {' and '.join(map(repr, written))} "
+                   f"{'is' if len(written) == 1 else 'are'} written while that memory is still read")
+            fix = (f"Bind {target!r} to new memory at the start of each step ({target} = np.empty_like({held})) "
+                   f"before writing into it")
+            targets, _, values = text.partition("=")
+            parts = [part.strip() for part in values.split(",")]
+            if text.count("=") == 1 and all(part.isidentifier() for part in parts):  # or copy what the line rotates
+                fix += f", or copy the arrays the line rotates ({targets.strip()} = {', '.join(p + '.copy()' for p in parts)})"
+            return why, fix + "."
         why = (f"srcad cannot differentiate '{target}' = {spelled(value)} yet: {target!r} shares its memory with "
                f"{source!r}, which is bound again (or in a loop), and {' and '.join(map(repr, written))} "
                f"{'is' if len(written) == 1 else 'are'} written while that memory is still read")
@@ -382,3 +397,14 @@ class ArrayAdjoints:
         if write.kind == "=":
             reverse.append(assign(element, ZERO))
         return forward, reverse
+
+
+def _held_before(name, text):
+    """The variable whose old value ``name`` holds where srcad made ``name`` (``cur_old`` for
+    ``cur, nxt = nxt, cur``: normalize reads a tuple assignment's values first), else None:
+    ``name`` is not in the user's line ``text``, and the variable it is named after is."""
+    match = re.fullmatch(r"(\w+?)_old(?:_\d+)?", name)
+    if match is None or re.search(rf"\b{re.escape(name)}\b", text):
+        return None
+    held = match.group(1)
+    return held if re.search(rf"\b{re.escape(held)}\b", text) else None
