@@ -806,7 +806,8 @@ class Normalizer:
 
     def builtin_sum(self, node, statements, into):
         """Python's ``sum(x)`` adds the items of ``x``, its rows for a matrix: ``np.sum(x, axis=0)``
-        (a number for a vector); ``sum([a, b, c])`` adds the parts; ``start`` comes first, as in Python."""
+        (a number for a vector: analysis/vector_sums.py writes it ``np.sum(x)`` once the types say so);
+        ``sum([a, b, c])`` adds the parts; ``start`` comes first, as in Python."""
         items, *others = node.args
         start = None
         for position, argument in enumerate(others):
