@@ -19,7 +19,8 @@ import numpy
 from srcad.compiled import located, take_typing_error
 from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
 from srcad.transforms import rules
-from srcad.transforms.analysis import activity, fused_loops, hoisted_maps, infer_types, integer_powers, masks, max_positions
+from srcad.transforms.analysis import (activity, fused_loops, hoisted_maps, infer_types, integer_powers, masks,
+                                      max_positions, vector_sums)
 from srcad.transforms.forward.tangent import forward_mode
 from srcad.transforms.frontend import nested_derivatives, single_exit
 from srcad.transforms.kernel import modules as kernel_modules
@@ -256,7 +257,8 @@ class Normalized(NormalForm):
     def _with_types(self, types, argument_types, fuse=True):
         """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as
         ``x[np.flatnonzero(mask)]`` (transforms/analysis/masks.py), integer powers checked
-        (transforms/analysis/integer_powers.py), and with ``fuse`` the maxima and minima of vectors read
+        (transforms/analysis/integer_powers.py), and with ``fuse`` sums of vectors along their axis as whole
+        sums (transforms/analysis/vector_sums.py), the maxima and minima of vectors read
         at their positions (transforms/analysis/max_positions.py), element-wise functions of arrays a
         loop leaves alone computed once before it (transforms/analysis/hoisted_maps.py) and runs of
         whole-array statements as element loops (transforms/analysis/fused_loops.py);
@@ -264,6 +266,7 @@ class Normalized(NormalForm):
         definition = masks.positions_for_masks(self.definition, types, self.names) or self.definition
         definition = integer_powers.checked_integer_powers(definition, types, self.parsed.filename) or definition
         if fuse:  # (a kernel's thread allocates no arrays)
+            definition = vector_sums.full_sums_of_vectors(definition, types) or definition
             definition = max_positions.max_positions(definition, types, self.names) or definition
             definition = hoisted_maps.hoisted_maps(definition, types, self.names) or definition
         if fuse and definition is not self.definition:  # the rewrites above bind new names: type them first
