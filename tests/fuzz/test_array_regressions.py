@@ -201,6 +201,24 @@ def ravel_of_a_view_and_a_scatter(x, y, s, n):
     return 1.0 * np.max(B1) + 0.7 * np.sum(y) + -0.6 * np.sum(x * B1) + 1.3 * np.sin(s)
 
 
+# A false broadcasting error: a fused loop writing w[:-1] (one element) went on to x = w[:-1] + x
+# (four), a result read after the loop with more elements than the region the loop ran over.
+def result_longer_than_the_region_written(w, x):
+    w[:-1] -= 0.1 * np.cos(w[1:] + w[:-1])
+    x = 0.5 * x + 0.5 * np.tanh(w[:-1] + x)
+    return np.sum(np.sin(x)) + np.sum(w * w)
+
+
+# A refusal of a valid program: an array assembled from a list inside an if's or a while's test
+# ("srcad cannot differentiate list or tuple values here"); now computed before the check.
+def arrays_assembled_in_tests(x, s):
+    if np.mean(np.array([[s, x.sum()], [0.75, 0.3]])) > 0.3:
+        s = s * x[1]
+    while np.sum(np.array([s, 1.0])) < 3.0:
+        s = s * 1.5 + 0.1 * x[0]
+    return s * x[0]
+
+
 CASES = [
     (ravel_of_a_view_taken_in_a_loop, (np.array([0.48, -0.64]), np.array([[0.69, -0.88], [-0.96, -0.2]]))),
     (ravel_of_a_view_and_a_scatter, (np.array([[0.48, -0.64], [1.14, 0.76]]), np.array([[0.69, -0.88], [-0.96, -0.2]]),
@@ -221,6 +239,8 @@ CASES = [
     (aliases_and_slices_bound_in_loops, (np.array([0.3, 0.5, 1.1]), np.array([[0.2, -0.4], [0.9, 0.3], [0.5, 0.6]]), 0.5, 2)),
     (fill, (np.array([0.3, 0.5, 1.1]), np.array([0.2, -0.4, 0.9]), 0.5)),
     (overlapping_view_updates, (np.array([-0.58, -0.86, 0.8]), np.array([0.16, -0.58, -0.86]))),
+    (arrays_assembled_in_tests, (np.array([1.0, 2.0, -0.5]), 0.5)),
+    (result_longer_than_the_region_written, (np.array([0.7, -0.3]), np.array([1.14, -0.86, -1.22, -0.21]))),
     (element_minus_row_in_a_loop, (np.array([[1.38, -1.09, 0.13], [-0.82, -1.49, -1.46]]),
                                    np.array([[1.04, 0.43, 0.01], [1.33, -1.15, 1.25]]), 2)),
 ]

@@ -193,7 +193,9 @@ class LoopWriter:
 
     def first_short_result(self):
         """The index of the first result read after the run whose operands may all have one element
-        along an axis the loop runs along with more (NumPy would give it one), or None."""
+        along an axis the loop runs along with more (NumPy would give it one), or, in a run writing a
+        region, a result read after it or a sum computed from an operand whose extent may exceed the
+        region's (NumPy would give it more elements than the loop has); None where there is none."""
         keys = self._keys_of_results()
         for index, step in enumerate(self.run.steps):
             if step.kind == "reduce" and step.value.value in self.run.views:  # a sum counts every element once
@@ -209,6 +211,8 @@ class LoopWriter:
                     {self._keys(array, axis) for array in self.arrays} - {None, ("one",)})
                 if not needed <= keys[step.target][axis]:
                     return index
+                if anchor not in (None, ("one",)) and keys[step.target][axis] - {anchor, ("one",)}:
+                    return index  # may have more elements than the region the loop writes (w[:-1] -= t; x = w[:-1] + x)
         return None
 
     def _materialized(self, step):

@@ -47,7 +47,7 @@ from srcad import custom
 from srcad.structure import UNKNOWN, NeedsStructures, is_named_tuple_class
 
 from .. import rules
-from ..ir import assign, bound_names, call, line_marker
+from ..ir import assign, bound_names, call, line_marker, nodes_in
 from ..ir.names import GENERATED_MODULE_NAMES, NameFactory, describe
 from ..ir.precedence import spelled
 from ..ir.statements import is_view_subscript
@@ -419,7 +419,7 @@ class Normalizer:
                 return self.statement(node.orelse)
             return self.block(node.orelse.body.body) if isinstance(node.orelse, cst.Else) else []
         computed = []  # helpers the test calls, computed before it
-        test = self.inactive(node.test, statements=computed)
+        test = self.inactive(self.assembled_in_test(node.test, computed), statements=computed)
         body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
         orelse = None
         if isinstance(node.orelse, cst.If):
@@ -467,13 +467,31 @@ class Normalizer:
             raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
         body = self.block(node.body.body)
         if not (isinstance(node.test, cst.Name) and node.test.value == "True"):
-            test = self.inactive(node.test)  # (a helper called here is refused: see Canonicalize)
+            computed = []  # arrays the test assembles, computed again before each check
+            test = self.inactive(self.assembled_in_test(node.test, computed))  # (a helper called here is refused: see Canonicalize)
             exit_check = cst.If(
                 test=cst.UnaryOperation(cst.Not(), test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
                 body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
             )
-            body = [exit_check] + body
+            body = computed + [exit_check] + body
         return [cst.While(test=cst.Name("True"), body=cst.IndentedBlock(body))]
+
+    def assembled_in_test(self, test, statements):
+        """``test`` with the arrays it assembles from lists (``np.array([s, x[0]])``, ``np.stack``) computed
+        first, into ``statements``, as values are: a condition is checked without its lists."""
+        def assembling(node):
+            return isinstance(node, cst.Call) and self.parsed.resolve(node.func).name in rules.ASSEMBLED_RULES and any(
+                isinstance(argument.value, (cst.List, cst.Tuple)) for argument in node.args)
+
+        if not any(assembling(node) for node in nodes_in(test)):
+            return test  # (the same nodes: errors inside the test keep their positions)
+        normalizer = self
+
+        class Assembled(cst.CSTTransformer):
+            def leave_Call(self, original, updated):
+                return normalizer.flatten(original, statements, None) if assembling(original) else updated
+
+        return test.visit(Assembled())
 
     # -- a kernel's threads and atomic additions -----------------------------------------------
     def thread_dimensions(self):
