@@ -22,8 +22,9 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       |              adjoint from reverse/) with its CPU launchers, or as a CUDA kernel; access analysis
       v
     output/          dead_stores, unit_steps (loops without broadcast steps where none is 0),
-                     rolled_pieces (np.roll's loops split where they wrap), emit: a module with its
-                     header, constants and imports
+                     rolled_pieces (np.roll's loops split where they wrap), simd_calls and
+                     any_order_sums (CPU code: exp/log/tanh and float sums LLVM vectorizes), emit: a
+                     module with its header, constants and imports
 
 Below every stage: ``ir/`` (the normal form's vocabulary: building statements, reading them as
 operations, names, printing with the right parentheses) and, below that, ``rules/`` (the one table
