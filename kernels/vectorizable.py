@@ -261,6 +261,6 @@ def _sum_in_any_order(s, e):
 
 @overload(scalar_where)
 def _scalar_where(c, a, b):
-    if isinstance(c, types.Boolean) and isinstance(a, types.Number) and isinstance(b, types.Number):
+    if isinstance(c, (types.Boolean, types.Integer)) and isinstance(a, types.Number) and isinstance(b, types.Number):
         return lambda c, a, b: a if c else b
     return None
