@@ -47,15 +47,23 @@ from srcad import custom
 from srcad.structure import UNKNOWN, NeedsStructures, is_named_tuple_class
 
 from .. import rules
-from ..ir import assign, bound_names, call, line_marker, nodes_in
+from ..ir import assign, call, line_marker
 from ..ir.names import GENERATED_MODULE_NAMES, NameFactory, describe
 from ..ir.precedence import spelled
 from ..ir.statements import is_view_subscript
 from . import array_expressions, iteration, nested_derivatives, tuple_values
 from .canonical import Canonicalize
+from .control_flow import COMPOUND_STATEMENTS
 from .einsum import einsum
-from .inline import custom_call, inline_call, inline_srcad_helper, is_srcad_helper, is_user_function, refusal_of_call
-from .known_values import UNDECIDED, decided_value, literal
+from .inline import (
+    custom_call,
+    inline_call,
+    inline_srcad_helper,
+    is_srcad_helper,
+    is_user_function,
+    refusal_of_call,
+)
+from .known_values import literal
 from .number_lists import number_lists
 from .overlaps import read_before_writing
 from .parse import MISSING, is_tuple_of_numbers
@@ -230,10 +238,10 @@ class Normalizer:
             for small in statement.body:
                 produced.extend(self.small_statement(small))
             return self.marked(produced, statement)
-        handler = getattr(self, "compound_" + type(statement).__name__, None)
+        handler = COMPOUND_STATEMENTS.get(type(statement))
         if handler is None:
             raise self._unsupported_statement(statement)
-        return self.marked(handler(statement), statement)
+        return self.marked(handler(self, statement), statement)
 
     def _unsupported_statement(self, node):
         kind = type(node).__name__
@@ -406,92 +414,6 @@ class Normalizer:
             ]
         # `x += e` stays in place: for an array it changes the array other names may share, as in Python
         return statements + [cst.SimpleStatementLine([node.with_changes(target=target.with_changes(lpar=[], rpar=[]), value=atom)])]
-
-    # -- compound statements ----------------------------------------------------------------------
-
-    # -- control flow --------------------------------------------------------------------------
-    def compound_If(self, node):
-        decided = decided_value(self.parsed, node.test)
-        if decided is not UNDECIDED:  # if USE_DRAG: (a module's flag): only the branch taken, as numba compiles it
-            if decided:
-                return self.block(node.body.body)
-            if isinstance(node.orelse, cst.If):
-                return self.statement(node.orelse)
-            return self.block(node.orelse.body.body) if isinstance(node.orelse, cst.Else) else []
-        computed = []  # helpers the test calls, computed before it
-        test = self.inactive(self.assembled_in_test(node.test, computed), statements=computed)
-        body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
-        orelse = None
-        if isinstance(node.orelse, cst.If):
-            orelse = cst.Else(cst.IndentedBlock(self.statement(node.orelse)))
-        elif isinstance(node.orelse, cst.Else):
-            orelse_body = self.block(node.orelse.body.body)
-            orelse = cst.Else(cst.IndentedBlock(orelse_body)) if orelse_body else None
-        return computed + [cst.If(test=test, body=cst.IndentedBlock(body), orelse=orelse)]
-
-    def compound_For(self, node):
-        if node.orelse is not None:
-            raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
-        if node.asynchronous is not None:
-            raise self.error("srcad cannot differentiate 'async for'", node)
-        if not (isinstance(node.target, cst.Name) and iteration.is_range(self, node.iter)):
-            before, loop = iteration.range_loop(self, node, bound_names(node.body, unpacked=True))
-            return [made for statement in before for made in self.statement(statement)] + self.compound_For(loop)
-        iterator = node.iter
-        if not 1 <= len(iterator.args) <= 3 or any(a.keyword or a.star for a in iterator.args):
-            raise self.error("range() takes one to three positional arguments here", iterator)
-        statements, bounds = [], []
-        roles = {1: ("stop",), 2: ("start", "stop"), 3: ("start", "stop", "step")}[len(iterator.args)]
-        for argument, role in zip(iterator.args, roles):
-            produced, atom = self.expression(argument.value)
-            if produced:  # evaluated once, before the loop, as Python does
-                name = self.names.fresh(f"{node.target.value}_{role}")
-                produced[-1] = assign(name, produced[-1].body[0].value)
-                atom = cst.Name(name)
-            statements += produced
-            bounds.append(atom)
-        loop_range = cst.Call(cst.Name("range"), [cst.Arg(b) for b in bounds])
-        body = self.block(node.body.body) or [cst.SimpleStatementLine([cst.Pass()])]
-        target = node.target
-        if target.value in bound_names(node.body, unpacked=True):
-            # the body sets the loop's variable itself (``i = idx[i]``): the loop counts in a variable of
-            # its own, and each iteration starts the user's from it, so that the reverse sweep, which
-            # sets the counter, finds the user's variable as the iteration left it
-            counter = self.names.fresh(f"{target.value}_counter")
-            body = [assign(target.value, cst.Name(counter))] + body
-            target = cst.Name(counter)
-        return statements + [cst.For(target=target, iter=loop_range, body=cst.IndentedBlock(body))]
-
-    def compound_While(self, node):
-        if node.orelse is not None:
-            raise self.error("srcad does not support 'else' on loops", node.orelse, "Use a flag variable instead.")
-        body = self.block(node.body.body)
-        if not (isinstance(node.test, cst.Name) and node.test.value == "True"):
-            computed = []  # arrays the test assembles, computed again before each check
-            test = self.inactive(self.assembled_in_test(node.test, computed))  # (a helper called here is refused: see Canonicalize)
-            exit_check = cst.If(
-                test=cst.UnaryOperation(cst.Not(), test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
-                body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Break()])]),
-            )
-            body = computed + [exit_check] + body
-        return [cst.While(test=cst.Name("True"), body=cst.IndentedBlock(body))]
-
-    def assembled_in_test(self, test, statements):
-        """``test`` with the arrays it assembles from lists (``np.array([s, x[0]])``, ``np.stack``) computed
-        first, into ``statements``, as values are: a condition is checked without its lists."""
-        def assembling(node):
-            return isinstance(node, cst.Call) and self.parsed.resolve(node.func).name in rules.ASSEMBLED_RULES and any(
-                isinstance(argument.value, (cst.List, cst.Tuple)) for argument in node.args)
-
-        if not any(assembling(node) for node in nodes_in(test)):
-            return test  # (the same nodes: errors inside the test keep their positions)
-        normalizer = self
-
-        class Assembled(cst.CSTTransformer):
-            def leave_Call(self, original, updated):
-                return normalizer.flatten(original, statements, None) if assembling(original) else updated
-
-        return test.visit(Assembled())
 
     # -- a kernel's threads and atomic additions -----------------------------------------------
     def thread_dimensions(self):
