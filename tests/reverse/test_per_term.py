@@ -330,3 +330,88 @@ def test_an_argument_bound_again_per_term_is_still_saved():
     # (of another length than the terms' arrays: its gradient took their shape, and garbage)
     source = _check(argument_bound_again_per_term, (np.array([0.4, -1.3, 0.8]), np.array([0.3, -0.7, 1.2, 0.5])))
     assert PER_TERM in source and "x_saved" in source
+
+
+# Loops nested in a loop of independent terms that add into its accumulator themselves: each inner
+# term's adjoint runs as it ends too, with the accumulator's adjoint 1 (nested_term_loops).
+
+NESTED = "inside the enclosing one's"
+
+
+def pair_energy_with_a_cutoff(x, eps):
+    e = 0.0
+    for i in range(x.shape[0]):
+        for j in range(i + 1, x.shape[0]):
+            dx = x[i, 0] - x[j, 0]
+            dy = x[i, 1] - x[j, 1]
+            r2 = dx * dx + dy * dy
+            if r2 < 2.0:
+                s = 1.0 / r2
+                e += eps * (s * s - s)
+    return e
+
+
+def pairs_reading_a_row_value(x, w):
+    total = 0.0
+    for i in range(x.shape[0]):
+        xi = x[i] * w
+        for j in range(i + 1, x.shape[0]):
+            total += math.exp(-(xi - x[j]) ** 2)
+        total -= xi * xi  # reads xi after the pairs too: both add into its adjoint
+    return total * total
+
+
+def triples(x, w):
+    total = 0.0
+    n = x.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            for k in range(j + 1, n):
+                total += math.sin(x[i] * x[j] + w * x[k])
+    return total
+
+
+def pairs_with_a_product_inside(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            p = 1.0
+            for k in range(3):
+                p = p * (x[i] + x[j] * k)
+            total += p
+    return math.log(1.0 + total * total)
+
+
+def row_value_bound_again_after_the_pairs(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        a = x[i] * 2.0
+        for j in range(x.shape[0]):
+            total += a * x[j] * x[j]
+        a = math.sin(x[i])  # its adjoint, run first, would take the pairs' additions to a's
+        total += a * a
+    return total
+
+
+NESTED_PROGRAMS = [
+    (pair_energy_with_a_cutoff, lambda rng: (rng.uniform(0, 2.0, size=(6, 2)), 0.8)),
+    (pairs_reading_a_row_value, lambda rng: (rng.normal(size=5), 0.6)),
+    (triples, lambda rng: (rng.normal(size=5), 0.4)),
+    (pairs_with_a_product_inside, lambda rng: (rng.normal(size=4),)),
+]
+
+
+@pytest.mark.parametrize("function, make_args", NESTED_PROGRAMS, ids=lambda a: getattr(a, "__name__", ""))
+def test_inner_loops_adding_into_the_accumulator_are_reversed_term_by_term(function, make_args):
+    source = _check(function, make_args(np.random.default_rng(5)))
+    assert PER_TERM in source and NESTED in source
+
+
+def test_a_pair_energy_keeps_nothing():
+    source = _check(pair_energy_with_a_cutoff, (np.random.default_rng(6).uniform(0, 2.0, size=(7, 2)), 1.3))
+    assert "tape_floats" not in source and "tape_ints" not in source
+
+
+def test_an_inner_loop_whose_reads_are_assigned_after_it_is_reversed_as_usual():
+    source = _check(row_value_bound_again_after_the_pairs, (np.array([0.3, -0.8, 0.5, 1.1]),))
+    assert PER_TERM in source and NESTED not in source

@@ -49,6 +49,19 @@ BRANCH = """\
     else:
         a{k} = math.sin({previous}) + X[i, 0] * w[0]
 """
+PAIRS = """\
+    a{k} = X[i, 2] * {weight_0}
+    for j in range(i + 1, n):
+        r = X[i, 0] - X[j, 0] * {weight_0}
+        if r * r < 1.5:
+            total {operator} {previous} * r * r
+        else:
+            total {operator} math.exp(-r * r) * a{k}
+"""
+REBIND = """\
+    a{k} = {previous} * 0.5
+    {previous} = math.sin(X[i, 1]) + w[2]
+"""
 WEIGHTS = ["w[j]", "math.sin(w[j])", "w[j] * w[j]"]
 WEIGHTS_C = ["1.0", "w[j]", "math.cos(w[j])"]
 ENDINGS = ["return total", "return total * total", "return math.log(1.0 + total * total)",
@@ -59,7 +72,7 @@ ENDINGS = ["return total", "return total * total", "return math.log(1.0 + total 
 def programs(draw):
     lines = ["import math", "", "import numpy as np", "", "", "def f(w, C, X):", "    n, d = X.shape", "    m = C.shape[0]", "    q = np.empty(m)", "    total = 0.0",
              "    for i in range(n):"]
-    pieces = draw(st.lists(st.sampled_from(["dot", "nearest", "lse", "branch"]), min_size=1, max_size=4))
+    pieces = draw(st.lists(st.sampled_from(["dot", "nearest", "lse", "branch", "pairs", "rebind"]), min_size=1, max_size=4))
     for k, piece in enumerate(pieces):
         if piece == "dot":
             text = DOT.format(k=k, weight=draw(st.sampled_from(WEIGHTS)))
@@ -67,6 +80,11 @@ def programs(draw):
             text = NEAREST.format(k=k)
         elif piece == "lse":
             text = LOG_SUM_EXP.format(k=k, weight_c=draw(st.sampled_from(WEIGHTS_C)))
+        elif piece == "pairs":  # adding into total itself, inside the term: reversed pair by pair
+            text = PAIRS.format(k=k, weight_0=draw(st.sampled_from(["w[0]", "math.sin(w[1])"])),
+                                operator=draw(st.sampled_from(["+=", "-="])), previous=f"a{k - 1}" if k else "w[1]")
+        elif piece == "rebind" and k:  # a value an earlier pair loop read, assigned again after it
+            text = REBIND.format(k=k, previous=f"a{k - 1}")
         else:
             text = BRANCH.format(k=k, previous=f"a{k - 1}" if k else "X[i, 1]")
         lines += ["    " + line for line in text.splitlines()]

@@ -45,7 +45,13 @@ from .aliases import (
     shared_array_dependencies,
     written_arrays,
 )
-from .independent_terms import accumulations, bindings_without_saves, independent_term_loops, values_kept_per_term
+from .independent_terms import (
+    accumulations,
+    bindings_without_saves,
+    independent_term_loops,
+    nested_term_loops,
+    values_kept_per_term,
+)
 from .recompute import blocks, last_writes, recomputable, rederived_views
 from .restored_arrays import arrays_cheaper_to_restore
 from .shapes import fixed_shape_arrays
@@ -93,8 +99,8 @@ class Analysis:
     invariant: set = field(default_factory=set)
     # ids of the loops whose trips the reverse sweep counts again from their bounds (_loops_counted_again)
     counted_again: set = field(default_factory=set)
-    # top-level loops adding up independent terms, each iteration reversed as it ends (ids ->
-    # their accumulator; see independent_terms)
+    # loops adding up independent terms, each iteration reversed as it ends (ids -> their
+    # accumulator; see independent_terms): top-level ones and the loops nested in them
     per_term_loops: dict = field(default_factory=dict)
 
     def is_active(self, atom):
@@ -284,7 +290,8 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         recomputed, restored_for_recomputing = recomputable(body, overwritten, invariant, reads, arrays, group,
                                                             restored_bindings, written, kept, rebound, new_memory)
         recorded = (overwritten | restored_for_recomputing) - set(recomputed)
-        unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops)
+        nested = nested_term_loops(body, per_term_loops, types, active, overwritten, group, invariant)
+        unsaved = unsaved_assignments(body, recorded, reads, own_reads, recomputed, arrays, per_term_loops | nested)
         saving = _loops_saving_their_accumulator(body, per_term_loops, recorded, unsaved)
         if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)
             break
@@ -316,7 +323,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         recomputed=recomputed,
         invariant=invariant,
         counted_again={id(loop) for loop in counted_again},
-        per_term_loops=per_term_loops,
+        per_term_loops=per_term_loops | nested,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding
         # pushes the shape of the one it replaces)

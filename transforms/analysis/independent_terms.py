@@ -34,6 +34,14 @@ and:
 
 (The reverse sweep must also not save the accumulator's old values there, which ``to_be_recorded``
 decides with this answer in hand; ``activity`` drops a loop where it would.)
+
+Inside such a loop the accumulator's adjoint is 1, known while the forward sweep runs, so a ``for``
+loop of its body that adds up independent terms of its own into the same accumulator is reversed
+term by term too (``nested_term_loops``: the pairs ``j > i`` of a pair energy), each inner term's
+adjoint adding straight into the adjoints of what it reads, there being nothing to scale. That
+needs one more condition: nothing after the inner loop in the enclosing iterations assigns or
+writes what the inner loop reads, since that statement's adjoint, which would have run first,
+takes the adjoint of the value it replaces.
 """
 
 from collections import Counter
@@ -67,6 +75,40 @@ def independent_term_loops(body, types, active, overwritten, aliases, invariant)
             if accumulator is not None:
                 loops[id(statement)] = accumulator
     return loops
+
+
+def nested_term_loops(body, per_term_loops, types, active, overwritten, aliases, invariant):
+    """{id of a ``for`` loop in the body of a loop of ``per_term_loops`` (or, in turn, of such a
+    nested loop) that adds up independent terms into the same accumulator: that accumulator}."""
+    nested = {}
+
+    def collect(loop, accumulator, changed_after):
+        statements = loop.body.body
+        for position, statement in enumerate(statements):
+            if not (isinstance(statement, cst.For) and isinstance(statement.target, cst.Name)):
+                continue
+            later = changed_after | _changed_by(statements[position + 1:], aliases)
+            if (variables_in(statement) - bound_names(statement)) & later:
+                continue
+            if _accumulator(statement, body, types, active, overwritten, aliases, invariant) == accumulator:
+                nested[id(statement)] = accumulator
+                collect(statement, accumulator, later)
+
+    for loop in body:
+        if id(loop) in per_term_loops:
+            collect(loop, per_term_loops[id(loop)], frozenset())
+    return nested
+
+
+def _changed_by(statements, aliases):
+    """The names ``statements`` assign, and the arrays they write into (with what shares their memory)."""
+    changed = set(bound_names(cst.Module(body=list(statements))))
+    for statement, _ in walk(statements):
+        write = element_write_of(statement)
+        update = in_place_update_of(statement)
+        for array in ([write.array] if write is not None else []) + ([update[0]] if update else []):
+            changed |= aliases.get(array, {array})
+    return changed
 
 
 def values_kept_per_term(body, per_term_loops):

@@ -123,6 +123,8 @@ class ReverseMode:
         self.loop_depth = 0
         self.per_term_reverse = []  # the adjoint parts of loops reversed term by term (inside the forward sweep)
         self.per_term_arrays = []  # the array adjoints those loops add into, per unit of the accumulator's
+        self.per_term_depth = 0  # how many loops reversed term by term enclose the code being made
+        self.nested_adjoints = 0  # loops reversed term by term inside those (their adjoint is in their forward code)
         self.checkpoint_bindings = []  # first bindings of the variables of checkpointed loops (checkpoints.py)
         self.reported_loops = 0  # checkpointed loops with a row in the report (srcad.memory_report)
         self.report = names.fresh("checkpoint_report") if checkpoint is not None and checkpoint.report else None
@@ -617,21 +619,30 @@ class ReverseMode:
         index = statement.target.value
         touched_later = set(self.state.adjoint_owner.values())  # by the code after the loop, generated first
         outer_indices, self.reversed_indices = self.reversed_indices, self.reversed_indices + [index]
+        bound = bound_names(statement)
         # as if the body ran once; values it computes once, outside its inner loops and branches, are
-        # still there when its adjoint runs
+        # still there when its adjoint runs (so are those of an enclosing term it does not assign)
         assigned = Counter(t[0] for t in (assignment_of(s) for s, _ in walk(statement.body.body)) if t is not None)
         assigned.update(n.target.value for n in nodes_in(statement.body) if isinstance(n, cst.For))
         held = {t[0] for t in map(assignment_of, statement.body.body) if t is not None and assigned[t[0]] == 1}
+        nested = self.per_term_depth > 0
+        if nested:
+            held |= self.state.fresh - bound
+        self.per_term_depth += 1
+        nested_before = self.nested_adjoints
         body_forward, body_reverse = self.block(list(statement.body.body), held)
+        self.per_term_depth -= 1
         self.reversed_indices = outer_indices
         recorded = index in self.analysis.recorded and id(statement) not in self.analysis.unsaved
         forward, reverse = ([self.state.save(index)], [self.state.pop(index)]) if recorded else ([], [])
-        if not body_reverse:
+        if not body_reverse and self.nested_adjoints == nested_before:
             return forward + [statement], reverse
         seed = self.state.adjoint(accumulator)
         if seed in bound_names(cst.Module(body=body_reverse)):
             raise AssertionError(f"srcad: the adjoint of the accumulator {accumulator!r} changes inside its loop")
-        bound = bound_names(statement)
+        if nested:
+            self.nested_adjoints += 1
+            return forward + self.nested_per_term_loop(statement, body_forward, body_reverse, seed), reverse
         renamed, local_scalars, scaled_in_place = {seed: cst.Float("1.0")}, [], []
         outputs = {atom.value for atom in self.analysis.outputs if isinstance(atom, cst.Name)}
         for name in sorted(variables_in(cst.Module(body=body_forward + body_reverse)) & set(self.state.adjoint_owner)):
@@ -673,6 +684,25 @@ class ReverseMode:
         scaled += [cst.SimpleStatementLine([cst.AugAssign(cst.Name(name), cst.MultiplyAssign(), cst.Name(seed))])
                    for name in scaled_in_place]
         return forward, scaled + reverse
+
+    def nested_per_term_loop(self, statement, body_forward, body_reverse, seed):
+        """The forward code of a loop reversed term by term inside another (``nested_term_loops``):
+        the accumulator's adjoint is 1 there, so each term's adjoint adds straight into the adjoints
+        of what it reads; only those of the values the loop binds start from zero."""
+        bound = bound_names(statement) - {self.state.adjoint_owner[seed]}
+        # (zero where the loop starts: the outermost loop reversed term by term sets them so, and each
+        # term leaves them so)
+        local_scalars = {name for name in variables_in(cst.Module(body=body_forward + body_reverse))
+                         if name in self.state.adjoint_owner and self.state.adjoint_owner[name] in bound
+                         and not self.state.is_array(self.state.adjoint_owner[name])
+                         and self.state.adjoint_owner[name] not in self.analysis.single_use}
+        rebound = sorted((self.analysis.rebound - self.analysis.rebound_views) & self.analysis.active & bound)
+        starts_of_adjoint = [assign(self.state.adjoint(n), call("np.zeros_like", cst.Name(n))) for n in rebound]
+        body = [renamed_in(s, {seed: cst.Float("1.0")}) for s in body_forward + starts_of_adjoint + body_reverse]
+        starts = [assign(name, ZERO) for name in sorted(local_scalars)]
+        loop = statement.with_changes(body=cst.IndentedBlock(body), leading_lines=list(statement.leading_lines) + comment_lines(
+            "#   each iteration's adjoint runs as it ends, inside the enclosing one's"))
+        return assign_first_contributions(starts + [loop], local_scalars)[len(starts):]
 
     def while_loop(self, statement):
         counter = self.names.fresh("iterations")
