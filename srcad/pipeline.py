@@ -121,7 +121,7 @@ class Normalized(NormalForm):
             checkpoint = dataclasses.replace(checkpoint, escape=False)
         analysis, names, definition = self._analysis(wrt, argument_types)
         adjoint = _vectorizable(self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names,
-                                                with_value, False, checkpoint))
+                                                with_value, False, checkpoint), analysis.types)
         self.escapes_budget = "within_budget" in all_names(adjoint)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
@@ -183,7 +183,7 @@ class Normalized(NormalForm):
         ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
         analysis, names, definition = self._analysis(wrt, argument_types)
         tangent = _vectorizable(self._generated(forward_mode, definition, self.parameters, wrt, analysis, names,
-                                                only_tangent))
+                                                only_tangent), analysis.types)
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
@@ -292,11 +292,15 @@ class Normalized(NormalForm):
         return error_at_generated_line(self.source, line, why, self.parsed.filename)
 
 
-def _vectorizable(definition):
+def _vectorizable(definition, types):
     """A generated CPU function with what keeps LLVM from vectorizing its loops spelled otherwise:
     exp, log and tanh as srcad's inline twins (output/simd_calls.py), float accumulations in
-    innermost loops added in any order (output/any_order_sums.py). CUDA's code keeps NumPy's."""
-    return with_any_order_sums(with_simd_calls(definition))
+    innermost loops added in any order (output/any_order_sums.py; ``types``: numba's types of the
+    normal form's variables, which the generated code keeps). CUDA's code keeps NumPy's."""
+    from numba.core import types as numba_types
+
+    floats = {name for name, numba_type in types.items() if isinstance(numba_type, numba_types.Float)}
+    return with_any_order_sums(with_simd_calls(definition), floats)
 
 
 def _type_of(atom, types):

@@ -44,6 +44,32 @@ def test_float_accumulations_of_innermost_loops_add_in_any_order():
         assert kept in code
 
 
+def test_a_sum_starting_from_a_float_variable_adds_in_any_order_where_types_say_float():
+    body = "    z = b\n    k = n\n    for j in range(n):\n        z += x[j]\n        k += 1\n    return z\n"
+    assert "z += x[j]" in _rewritten(with_any_order_sums, body, "x, b, n")  # without types: unknown
+    code = module_code([with_any_order_sums(cst.parse_module("def f(x, b, n):\n" + body).body[0], {"z", "b"})])
+    assert "z = sum_in_any_order(z, x[j])" in code and "k += 1" in code
+
+
+def logistic_loss_rows(w, b, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        z = b
+        for j in range(X.shape[1]):
+            z += X[i, j] * w[j]
+        total += math.log1p(math.exp(-z))
+    return total
+
+
+def test_a_row_dot_product_from_a_parameter_adds_in_any_order_and_its_gradient_holds():
+    rng = np.random.default_rng(3)
+    args = (rng.standard_normal(6), 0.3, rng.standard_normal((9, 6)))
+    gradient = srcad.grad(logistic_loss_rows, wrt=(0, 1))(*args)
+    for k in (0, 1):
+        np.testing.assert_allclose(gradient[k], plain_central_differences(logistic_loss_rows, args, k), rtol=1e-6, atol=1e-8)
+    assert "z = sum_in_any_order(z, " in srcad.source(logistic_loss_rows, "adjoint", args=args, wrt=(0, 1))
+
+
 def test_a_negated_sum_keeps_its_meaning():
     code = _rewritten(with_any_order_sums, "    s = 0.0\n    for i in range(n):\n        s -= x[i] - 1.0\n    return s\n")
     assert "sum_in_any_order(s, -(x[i] - 1.0))" in code

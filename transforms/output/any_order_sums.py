@@ -11,21 +11,23 @@ never says. ``srcad.kernels.vectorizable.sum_in_any_order`` is ``+`` that says s
 The sum then differs from the sequential one by rounding, as NumPy's pairwise ``np.sum`` does,
 and a loop of such sums runs up to 4x faster (log-sum-exp over 320,000 floats, its gradient).
 
-Only where it is a float and an accumulation: the name is bound nowhere in the function but by
-``+=`` and ``-=`` and by assignments of float literals (``s = 0.0``, an adjoint's start), and the
-statement is in a loop with no loop inside (the only loops LLVM vectorizes). Everything else
-keeps its ``+=``: integers (a tape's top), arrays (``x_adj += g`` adds in place), a name
-assigned anything but a literal.
+Only where it is a float and an accumulation in a loop with no loop inside (the only loops LLVM
+vectorizes). A float: a variable of the normal form that numba types as a float (``z = b``, then
+``z += X[i, j] * w[j]``), or a name the generated code binds nowhere but by ``+=`` and ``-=`` and
+by assignments of float literals (``s = 0.0``, an adjoint's start). Everything else keeps its
+``+=``: integers (a tape's top), arrays (``x_adj += g`` adds in place).
 """
 
 import libcst as cst
 
 
-def with_any_order_sums(definition):
-    """``definition`` with its float accumulations in innermost loops adding in any order (see above)."""
+def with_any_order_sums(definition, typed_floats=frozenset()):
+    """``definition`` with its float accumulations in innermost loops adding in any order (see above);
+    ``typed_floats``: names known to hold floats."""
     bindings = _Bindings()
     definition.visit(bindings)
     floats = {name for name, literal_only in bindings.accumulated.items() if literal_only and name in bindings.literal}
+    floats |= set(typed_floats)
     if not floats:
         return definition
     return definition.visit(_AnyOrder(floats))
