@@ -1,7 +1,7 @@
 """The public API of reverse mode: differentiable, grad, value_and_grad, vjp, source.
 Forward mode and second derivatives (jvp, hessian, jacobian) are in ``srcad.tangents``."""
 
-from srcad.argument_types import argument_type, carries_derivatives
+from srcad.argument_types import argument_type, carries_derivatives, equal_extents
 from srcad.calls import FlatCall
 from srcad.decorated import Differentiable, differentiable  # noqa: F401 - the API
 from srcad.gradients import Gradient, _normalize_wrt, value_and_grad, vjp  # noqa: F401 - the API
@@ -43,7 +43,9 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
     kernels ``device`` runs).
 
     The adjoint (or tangent) is shown for the argument types of the last call (or ``args``,
-    or all-float arguments) and for ``wrt`` (default: every float argument). The parts of tuple
+    or all-float arguments) and for ``wrt`` (default: every float argument). Like the code a
+    gradient runs, it is made for the extents of those arguments that are equal (two arrays of one
+    length), and says so at its top. The parts of tuple
     arguments are separate parameters there, and ``wrt`` counts them one by one.
     """
     if not isinstance(device, str):  # source(f, "adjoint", x): the arguments in device's place
@@ -54,10 +56,10 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
     if device != "cpu":
         raise ValueError("device='cuda' applies to kernels; srcad functions are compiled for the CPU here")
     specializer = specializer_of(function)
-    structures = specializer.last_structures
+    structures, extents = specializer.last_structures, specializer.last_extents
     if args is not None:
         call = FlatCall(specializer, specializer.bind(tuple(args), None))
-        structures = call.structures
+        structures, extents = call.structures, equal_extents(call.leaves)
     if stage == "normalized":
         return specializer.normalized(structures).source
     if stage not in ("adjoint", "tangent"):
@@ -74,5 +76,6 @@ def source(function, stage="adjoint", device="cpu", args=None, wrt=None):
         wrt = tuple(i for i, t in enumerate(signature) if carries_derivatives(t))
     normalized = specializer.normalized(structures)
     if stage == "tangent":
-        return normalized.tangent_source(_normalize_wrt(wrt), signature)[0]
-    return normalized.adjoint_source(_normalize_wrt(wrt), signature, checkpoint=specializer.checkpoint_policy())[0]
+        return normalized.tangent_source(_normalize_wrt(wrt), signature, extents=extents)[0]
+    return normalized.adjoint_source(_normalize_wrt(wrt), signature, checkpoint=specializer.checkpoint_policy(),
+                                     extents=extents)[0]

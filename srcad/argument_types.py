@@ -52,6 +52,20 @@ def argument_type(value):
 _ARRAY_TYPES = {}  # (dtype, ndim, contiguity, writeable, aligned) -> the numba type of such arrays
 
 
+def equal_extents(values):
+    """Which extents of the arrays among ``values`` are equal, for code specialized to that (see
+    ``transforms/analysis/shapes.py``): per axis of each array, in order, the position of the first axis
+    of the same extent; None where no two are equal (code for any extents serves). Extents equal by
+    chance specialize too: the code is right for them, and other calls get code of their own."""
+    first = {}
+    pattern = []
+    for value in values:
+        if type(value) is numpy.ndarray:
+            for extent in value.shape:
+                pattern.append(first.setdefault(extent, len(pattern)))
+    return tuple(pattern) if len(first) < len(pattern) else None
+
+
 def fast_type_key(args):
     """A cheap key for the types of ``args`` (numba types hash slowly): the Python type of floats,
     ints and booleans, and for arrays the fingerprint numba's dispatcher computes in C (dtype,

@@ -11,7 +11,7 @@ import weakref
 import numpy
 
 from srcad import recording
-from srcad.argument_types import argument_type, carries_derivatives, fast_type_key
+from srcad.argument_types import argument_type, carries_derivatives, equal_extents, fast_type_key
 from srcad.checkpointing import check_option
 from srcad.errors import DifferentiabilityError
 from srcad.introspect import unwrap
@@ -95,7 +95,7 @@ class Differentiable:
         signature = tuple(argument_type(a) for a in args)
         specializer = specializer_of(self.python_function)
         if not any(isinstance(a, tuple) for a in args) and not specializer.returns_nothing:
-            self._check_differentiable(signature)  # a function returning nothing has no derivative to check
+            self._check_differentiable(signature, equal_extents(args))  # (a function returning nothing has no derivative)
         if specializer.reads_before_writing:  # y += y[0]: numba would read y[0] as it writes y
             return self._normalized_for(signature, args)
         if self._primal is None:
@@ -106,7 +106,7 @@ class Differentiable:
             return self._normalized_for(signature, args)
         return self._primal
 
-    def _check_differentiable(self, signature):
+    def _check_differentiable(self, signature, extents=None):
         """Refuse, before the first call with these argument types runs, what srcad could not
         differentiate with respect to the float arguments (or the ``wrt=`` option's): a simulation
         should not run for an hour before its gradient is refused. The gradient's source is made
@@ -119,7 +119,7 @@ class Differentiable:
             return
         try:
             specializer = specializer_of(self.python_function)
-            specializer._stage_module("gradient", wrt, signature, checkpoint=specializer.first_policy())
+            specializer._stage_module("gradient", wrt, signature, checkpoint=specializer.first_policy(), extents=extents)
         except DifferentiabilityError:
             raise
         except Exception:  # noqa: BLE001 - the check must not stop the function itself; grad will say it

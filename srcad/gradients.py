@@ -4,7 +4,7 @@ srcad generated for the argument types (or the user's ``@srcad.derivative`` rule
 import numpy
 
 from srcad import custom
-from srcad.argument_types import argument_type, fast_type_key
+from srcad.argument_types import argument_type, equal_extents, fast_type_key
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.decorated import _primal
 from srcad.introspect import derivative_maker, named_after, unwrap
@@ -23,7 +23,8 @@ def _run_adjoint(function, wrt, args, kwargs=None, with_value=True, protect=Fals
     arrays f writes in place are copied first, so the caller's stay as they are."""
     specializer = specializer_of(function)
     args = specializer.bind(args, kwargs)
-    fast_key = (with_value, wrt, fast_type_key(args))  # calls after the first skip the checks
+    extents = equal_extents(args)  # (code made for the extents equal here serves calls where they are again)
+    fast_key = (with_value, wrt, fast_type_key(args), extents)  # calls after the first skip the checks
     adjoint = specializer.fast_calls.get(fast_key) if fast_key[2] is not None else None
     if adjoint is not None:
         if adjoint.written_parameters:
@@ -35,7 +36,8 @@ def _run_adjoint(function, wrt, args, kwargs=None, with_value=True, protect=Fals
     if call.structures is not None:  # tuple arguments: differentiated leaf by leaf
         flat_wrt = call.wrt_leaves(wrt)
         signature, flat_wrt = call.signature(flat_wrt)
-        adjoint = specializer.adjoint(flat_wrt, signature, call.structures, with_value=with_value)
+        adjoint = specializer.adjoint(flat_wrt, signature, call.structures, with_value=with_value,
+                                      extents=equal_extents(call.leaves))
         call.check_aliasing(adjoint.written_parameters)
         value, *adjoints = adjoint(*call.leaves, 1.0)
         return (value, *call.grouped(wrt, flat_wrt, adjoints))
@@ -52,7 +54,7 @@ def _run_adjoint(function, wrt, args, kwargs=None, with_value=True, protect=Fals
                 f"tuple of {len(args)} cotangents (one per argument), got {cotangents!r}"
             )
         return (value, *[cotangents[k] for k in wrt])
-    adjoint = specializer.adjoint(wrt, signature, with_value=with_value)
+    adjoint = specializer.adjoint(wrt, signature, with_value=with_value, extents=extents)
     args = _protected(args, adjoint.written_parameters) if protect else args
     specializer.check_aliasing(args, adjoint.written_parameters)
     if fast_key[2] is not None:
@@ -142,7 +144,8 @@ def vjp(function, *args):
     output = structure_of(value)
     outputs = leaves_of(value)
     seed_types = tuple(_seed_type(leaf) for leaf in outputs)
-    adjoint = specializer.adjoint(flat_wrt, signature, call.structures, seed_types, with_value=False)
+    adjoint = specializer.adjoint(flat_wrt, signature, call.structures, seed_types, with_value=False,
+                                  extents=equal_extents(call.leaves))
     call.check_aliasing(adjoint.written_parameters)
 
     def pullback(cotangent):

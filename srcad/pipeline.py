@@ -20,7 +20,7 @@ from srcad.compiled import located, take_typing_error
 from srcad.errors import DifferentiabilityError, error_at_generated_line, first_column
 from srcad.transforms import rules
 from srcad.transforms.analysis import (activity, fused_loops, hoisted_maps, infer_types, integer_powers, masks,
-                                      max_positions, vector_sums)
+                                      max_positions, shapes, vector_sums)
 from srcad.transforms.forward.tangent import forward_mode
 from srcad.transforms.frontend import nested_derivatives, single_exit
 from srcad.transforms.kernel import modules as kernel_modules
@@ -31,6 +31,7 @@ from srcad.transforms.ir import UnsupportedHere, all_names, names
 from srcad.transforms.ir.statements import assignment_of, walk
 from srcad.transforms.output import emit
 from srcad.transforms.output.dead_stores import without_dead_stores
+from srcad.transforms.output.extent_guards import with_extent_guards
 from srcad.transforms.output.rolled_pieces import in_rolled_pieces
 from srcad.transforms.output.any_order_sums import with_any_order_sums
 from srcad.transforms.output.simd_calls import with_simd_calls
@@ -110,18 +111,20 @@ class Normalized(NormalForm):
         return _function_from(self.source, self.parsed.name)
 
     @_deep_trees
-    def adjoint_source(self, wrt, argument_types, with_value=True, checkpoint=None):
+    def adjoint_source(self, wrt, argument_types, with_value=True, checkpoint=None, extents=None):
         """Source of the adjoint module and the name of its function (``with_value=False``: the
         gradient alone, 0.0 in the value's place); ``checkpoint``: how its time loops are
         checkpointed (a ``CheckpointPolicy``; None: they keep every iteration's tape). A policy that
         escapes (``within_budget`` raising) where the function writes an argument in place checkpoints
-        instead: the checkpointed gradient would run after some writes. Sets ``self.escapes_budget``:
-        whether a loop of the adjoint may raise TapeOverBudget."""
+        instead: the checkpointed gradient would run after some writes. ``extents``: the arguments'
+        extents known equal (``srcad.argument_types.equal_extents``; None: any extents). Sets
+        ``self.escapes_budget``: whether a loop of the adjoint may raise TapeOverBudget."""
         if checkpoint is not None and checkpoint.escape and self.written_parameters():
             checkpoint = dataclasses.replace(checkpoint, escape=False)
-        analysis, names, definition = self._analysis(wrt, argument_types)
+        analysis, names, definition = self._analysis(wrt, argument_types, extents=extents)
         adjoint = _vectorizable(self._generated(reverse_mode, definition, self.parameters, wrt, analysis, names,
                                                 with_value, False, checkpoint), analysis.types)
+        adjoint = with_extent_guards(adjoint, analysis.equal_extents)
         self.escapes_budget = "within_budget" in all_names(adjoint)
         source = emit.module_source(
             adjoint, stage="reverse mode (adjoint)", origin=self.origin, constants=self.constants
@@ -178,27 +181,30 @@ class Normalized(NormalForm):
                                   index_arrays_as_views=False, after=module.after, imports=module.imports)
 
     @_deep_trees
-    def tangent_source(self, wrt, argument_types, only_tangent=False):
+    def tangent_source(self, wrt, argument_types, only_tangent=False, extents=None):
         """Source of the tangent (forward-mode) module and the name of its function (returning
-        ``(value, tangent)``, or with ``only_tangent`` the tangent alone)."""
-        analysis, names, definition = self._analysis(wrt, argument_types)
+        ``(value, tangent)``, or with ``only_tangent`` the tangent alone); ``extents`` as for
+        ``adjoint_source``."""
+        analysis, names, definition = self._analysis(wrt, argument_types, extents=extents)
         tangent = _vectorizable(self._generated(forward_mode, definition, self.parameters, wrt, analysis, names,
                                                 only_tangent), analysis.types)
+        tangent = with_extent_guards(tangent, analysis.equal_extents)
         source = emit.module_source(tangent, stage="forward mode (tangent)", origin=self.origin, constants=self.constants)
         return source, tangent.name.value
 
-    def _analysis(self, wrt, argument_types, also_useful=(), thread=False):
+    def _analysis(self, wrt, argument_types, also_useful=(), thread=False, extents=None):
         """Types (numba's inference on the normalized function), activity, a name factory, and the
-        definition they are of: the normal form with the rewrites these argument types call for
-        (``_with_types``; kept out of ``self.definition``, which serves every signature).
-        Sets ``self.output_kinds`` (see ``output_kinds``)."""
+        definition they are of: the normal form with the rewrites these argument types (and the
+        equal ``extents`` of the arguments) call for (``_with_types``; kept out of ``self.definition``,
+        which serves every signature). Sets ``self.output_kinds`` (see ``output_kinds``)."""
         types, return_type = self._types(self.definition, self.source, argument_types)
-        definition = self._with_types(types, argument_types, fuse=not thread)
+        equal_extents = shapes.argument_extents(self.parameters, types, extents)
+        definition = self._with_types(types, argument_types, fuse=not thread, equal_extents=equal_extents)
         if definition is not self.definition:
             source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
             types, return_type = self._types(definition, source, argument_types)
         self.output_kinds = output_kinds(self.parsed.name, return_type)
-        analysis = activity.analyze(definition, self.parameters, wrt, types, also_useful, thread)
+        analysis = activity.analyze(definition, self.parameters, wrt, types, also_useful, thread, equal_extents)
         return analysis, names.NameFactory(set(self.names.taken)), definition
 
     def _types(self, definition, source, argument_types):
@@ -254,7 +260,7 @@ class Normalized(NormalForm):
             return DifferentiabilityError(why, filename=filename, fix=fix)
         return DifferentiabilityError(why, filename=filename, lineno=line, col=first_column(filename, line), fix=fix)
 
-    def _with_types(self, types, argument_types, fuse=True):
+    def _with_types(self, types, argument_types, fuse=True, equal_extents=None):
         """The normal form with the rewrites that need the types: ``x[mask]`` with a boolean array as
         ``x[np.flatnonzero(mask)]`` (transforms/analysis/masks.py), integer powers checked
         (transforms/analysis/integer_powers.py), and with ``fuse`` sums of vectors along their axis as whole
@@ -272,7 +278,8 @@ class Normalized(NormalForm):
         if fuse and definition is not self.definition:  # the rewrites above bind new names: type them first
             source = emit.module_source(definition, stage="normalized form", origin=self.origin, constants=self.constants)
             types, _ = self._types(definition, source, argument_types)
-        fused = fused_loops.fused_elementwise(definition, types, self.names, self.parsed.filename) if fuse else None
+        fused = fused_loops.fused_elementwise(definition, types, self.names, self.parsed.filename,
+                                              equal_extents) if fuse else None
         return fused or definition
 
     def _drop_result_placeholders(self, failure):

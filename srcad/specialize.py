@@ -89,6 +89,7 @@ class Specializer:
         self.compiled = {}
         self.last_signature = None  # of the last derivative generated: the leaves' types, and
         self.last_structures = None  # which arguments were tuples
+        self.last_extents = None  # which extents of the arguments were equal
         self._normalized = {}  # argument structures (None: no tuple arguments) -> Normalized
         self._source_key = None
         self._valid = False
@@ -97,7 +98,8 @@ class Specializer:
         self.reads_before_writing = False
         self.returns_nothing = False  # a helper called for what it writes (set by validate)
         self._parameters = None
-        # (what, wrt, argument types) -> Compiled, for calls with plain arguments seen (and checked) before
+        # (what, wrt, argument types, equal extents) -> Compiled, for calls with plain arguments seen (and
+        # checked) before
         self.fast_calls = {}
         self._checkpoint = "auto"
 
@@ -276,30 +278,33 @@ class Specializer:
         call = FlatCall(self, args)
         self.check_aliasing(call.leaves, self.normalized(call.structures).written_parameters(), call.names)
 
-    def adjoint(self, wrt, signature, structures=None, seed_types=None, with_value=True):
+    def adjoint(self, wrt, signature, structures=None, seed_types=None, with_value=True, extents=None):
         """The compiled adjoint ``f_adjoint(*args, *output seeds) -> (value, *adjoints)``, for arguments of
         ``signature`` (the leaves of tuple arguments) and ``structures``. ``seed_types``: one per output
         (per part of a tuple output); None for ``grad``, which needs one float output. Without
-        ``with_value`` the value is 0.0, and the work only it needed is left out."""
+        ``with_value`` the value is 0.0, and the work only it needed is left out. ``extents``: which
+        extents of the arguments are equal (``argument_types.equal_extents``), for calls where they are."""
         stage = "adjoint" if with_value else "gradient"
         policy = self.checkpoint_policy()
-        module = self._stage_module(stage, wrt, signature, structures, checkpoint=self.first_policy())
+        module = self._stage_module(stage, wrt, signature, structures, checkpoint=self.first_policy(), extents=extents)
         if seed_types is None:
             _check_one_float(self.name, module.facts.outputs)
             seed_types = (numba_types.float64,)
         compiled = self._compiled(module, signature + tuple(seed_types))
         if not module.facts.escapes_budget:
             return compiled
-        key = ("checkpointed past the budget", stage, wrt, signature, structures, tuple(seed_types))
+        key = ("checkpointed past the budget", stage, wrt, signature, structures, tuple(seed_types), extents)
         with _lock:
             if key not in self.compiled:
                 self.compiled[key] = CheckpointedPastBudget(compiled, lambda: self._compiled(
-                    self._stage_module(stage, wrt, signature, structures, checkpoint=policy), signature + tuple(seed_types)))
+                    self._stage_module(stage, wrt, signature, structures, checkpoint=policy, extents=extents),
+                    signature + tuple(seed_types)))
             return self.compiled[key]
 
-    def tangent(self, wrt, signature, structures=None):
-        """The compiled tangent ``f_tangent(*args, *tangents of wrt) -> (value, value_dot)``."""
-        module = self._stage_module("tangent", wrt, signature, structures)
+    def tangent(self, wrt, signature, structures=None, extents=None):
+        """The compiled tangent ``f_tangent(*args, *tangents of wrt) -> (value, value_dot)``; ``extents``
+        as for ``adjoint``."""
+        module = self._stage_module("tangent", wrt, signature, structures, extents=extents)
         return self._compiled(module, signature + tuple(signature[k] for k in wrt))
 
     def output_structure(self, module, structures):
@@ -341,14 +346,14 @@ class Specializer:
         _check_one_float(self.name, module.facts.outputs)
         return self._compiled(module, signature + (numba_types.float64, numba_types.int64[:, ::1]))
 
-    def _stage_module(self, stage, wrt, signature, structures=None, checkpoint="option"):
+    def _stage_module(self, stage, wrt, signature, structures=None, checkpoint="option", extents=None):
         """The generated module of a derivative stage (read from the cache, or generated and stored):
         its entry ``srcad_entry`` as numba dispatches it, its source and facts about it. An adjoint's
         time loops are checkpointed as the function's option says, or as ``checkpoint`` (a policy, or
-        None) says."""
+        None) says. ``extents``: the arguments' equal extents it may assume (None: none)."""
         if checkpoint == "option":
             checkpoint = self.checkpoint_policy() if stage != "tangent" else None
-        cache_key = (stage, wrt, signature, structures, checkpoint)
+        cache_key = (stage, wrt, signature, structures, checkpoint, extents)
         module = self.compiled.get(cache_key)
         if module is not None:
             return module
@@ -356,15 +361,15 @@ class Specializer:
             module = self.compiled.get(cache_key)
             if module is None:
                 self.validate()
-                key = self._stage_key(stage, wrt, signature, structures, checkpoint)
+                key = self._stage_key(stage, wrt, signature, structures, checkpoint, extents)
                 source = cpu.read_cached(key)
                 if source is None:
                     normalized = self.normalized(structures, inline_everything=stage.endswith("inlined"))
                     if stage == "tangent":
-                        source, entry = normalized.tangent_source(wrt, signature)
+                        source, entry = normalized.tangent_source(wrt, signature, extents=extents)
                     else:
                         source, entry = normalized.adjoint_source(wrt, signature, with_value=stage == "adjoint",
-                                                                  checkpoint=checkpoint)
+                                                                  checkpoint=checkpoint, extents=extents)
                     facts = DerivativeFacts(written_parameters=normalized.written_parameters(),
                                             outputs=normalized.output_kinds,
                                             tuple_output=normalized.output_structure is not None,
@@ -374,7 +379,7 @@ class Specializer:
                 module = cpu.loaded(key, source)
                 module.dispatcher = cpu.jit(module.module.srcad_entry)
                 self.compiled[cache_key] = module
-            self.last_signature, self.last_structures = signature, structures
+            self.last_signature, self.last_structures, self.last_extents = signature, structures, extents
             return module
 
     def _compiled(self, module, signature):
@@ -422,8 +427,10 @@ class Specializer:
             return None
         return module.module.srcad_entry
 
-    def _stage_key(self, stage, wrt, signature, structures=None, checkpoint=None):
+    def _stage_key(self, stage, wrt, signature, structures=None, checkpoint=None, extents=None):
         text = f"{self.source_key()}|{stage}|{wrt}|{','.join(map(str, signature))}"
+        if extents is not None:
+            text += f"|extents {extents}"
         if checkpoint is not None:
             text += f"|checkpoint {checkpoint.budget} {checkpoint.snapshots} {checkpoint.report} {checkpoint.escape}"
         if structures is not None:

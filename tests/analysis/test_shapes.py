@@ -7,7 +7,7 @@ from numba.core import types as numba_types
 
 from srcad.pipeline import Normalized
 from srcad.transforms.analysis.infer_types import infer_types
-from srcad.transforms.analysis.shapes import fixed_shape_arrays
+from srcad.transforms.analysis.shapes import argument_extents, fixed_shape_arrays, symbolic_shapes
 
 VECTOR = numba_types.float64[:]
 MATRIX = numba_types.float64[:, :]
@@ -144,3 +144,64 @@ def updated_in_place(x0, n):
 def test_an_array_updated_in_place_keeps_its_shape_an_integer_does_not_keep_its_value():
     fixed = _fixed(updated_in_place, (VECTOR, numba_types.int64))
     assert "x" in fixed and "t" not in fixed
+
+
+def _shapes(function, argument_types, pattern=None):
+    normalized = Normalized(function)
+    parameters = normalized.parsed.parameters
+    types, _ = infer_types(normalized.python_function(), argument_types)
+    equal = argument_extents(parameters, types, pattern)
+    return symbolic_shapes(normalized.definition.body.body, parameters, types, equal)
+
+
+def test_equal_extents_of_a_call_make_a_broadcast_state_fixed():
+    """The state above, for calls where x0 and y have one length: its shape never changes."""
+    assert "x" not in _shapes(scaled_state, (VECTOR, VECTOR, numba_types.int64))
+    shapes = _shapes(scaled_state, (VECTOR, VECTOR, numba_types.int64), pattern=(0, 0))
+    assert shapes["x"] == shapes["x0"] == shapes["y"] == (("dim", "x0", 0),)
+
+
+def pairs(x, v, m, a, W, steps):
+    for _ in range(steps):
+        d = x[None, :, :] - x[:, None, :]  # new axes and whole axes
+        r2 = np.sum(d * d, axis=2) + 0.01  # a reduction drops its axis
+        acc = np.sum((m[None, :] / r2)[:, :, None] * d, axis=1)
+        v = v + acc
+        x = x + 0.1 * v
+    rows = x[a] - x[a, 0][:, None]  # gathers: the index array's shape, then the axes not indexed
+    inner = u = x[1:-1]
+    edges = x[2:] - x[:-2]  # slices dropping as many elements have one extent
+    return np.sum(rows @ W) + np.sum(u * edges) + np.sum(inner)
+
+
+def test_views_reductions_gathers_products_and_slices_have_known_shapes():
+    shapes = _shapes(pairs, (MATRIX, MATRIX, VECTOR, numba_types.int64[:], MATRIX, numba_types.int64),
+                     pattern=(0, 1, 0, 1, 0, 5, 1, 7))  # x, v: (n, 3); m: (n,); a: (k,); W: (3, p)
+    n, three = ("dim", "x", 0), ("dim", "x", 1)
+    assert shapes["d"] == (n, n, three) and shapes["r2"] == (n, n) and shapes["acc"] == (n, three)
+    assert shapes["x"] == shapes["v"] == (n, three)
+    assert shapes["rows"] == (("dim", "a", 0), three)
+    rows_times_W = [name for name, shape in shapes.items() if shape == (("dim", "a", 0), ("dim", "W", 1))]
+    assert rows_times_W, shapes
+    assert shapes["edges"] == shapes["u"] == (("drop", n, 2), three)
+
+
+def test_code_for_equal_extents_checks_them_first_and_other_calls_get_their_own():
+    def flow(u0, speed, steps):
+        u = u0.copy()
+        for _ in range(steps):
+            flux = speed * u
+            u = u - 0.4 * (flux - np.roll(flux, 1))
+        return np.sum((u - u0) ** 2)
+
+    import srcad
+    from oracles import plain_central_differences
+
+    for speed in (np.linspace(1.0, 1.2, 7), np.array([1.1])):  # equal extents, then speed broadcasting
+        args = (np.sin(np.linspace(0.0, 3.0, 7)), speed, 5)
+        gradient = srcad.grad(flow, wrt=(0, 1))(*args)
+        for k in (0, 1):
+            np.testing.assert_allclose(gradient[k], plain_central_differences(flow, args, k), rtol=1e-6, atol=1e-9)
+        source = srcad.source(flow, "adjoint", args=args, wrt=(0, 1))
+        assert ("speed.shape[0] != u0.shape[0]" in source) == (len(speed) == 7)
+        assert ("tape_ints" in source) == (len(speed) == 1)  # extents and steps kept per step only where they may change

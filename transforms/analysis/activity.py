@@ -102,6 +102,9 @@ class Analysis:
     # loops adding up independent terms, each iteration reversed as it ends (ids -> their
     # accumulator; see independent_terms): top-level ones and the loops nested in them
     per_term_loops: dict = field(default_factory=dict)
+    # the arguments' axes the code may take as equal ({("dim", array, axis): the symbol of the axis it
+    # equals}; see shapes.argument_extents): the generated function checks them first
+    equal_extents: dict = field(default_factory=dict)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
@@ -149,11 +152,12 @@ def _loops_counted_again(body, invariant):
     return counted
 
 
-def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
+def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, equal_extents=None):
     """Activity and to-be-recorded analysis of a normal-form, single-exit function. ``also_useful``:
     variables whose final values count as outputs (a kernel's arrays); ``thread``: the function is a
     kernel's thread, which reverses no loop term by term (it cannot allocate the adjoints the terms
-    add into) and restores no array it reads from (its arguments' values must stay as written)."""
+    add into) and restores no array it reads from (its arguments' values must stay as written);
+    ``equal_extents``: the arguments' axes known equal (``shapes.argument_extents``)."""
     body = definition.body.body
     returned = body[-1].body[0].value
     outputs = returned_atoms(body)
@@ -247,7 +251,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
                 needed.add(target)
                 reads.setdefault(target, []).append(statement)
     rebound = rebound_arrays(body, parameters, types)
-    shaped = fixed_shape_arrays(body, parameters, types)
+    shaped = fixed_shape_arrays(body, parameters, types, equal_extents)
     invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound}, set(types))
     counted_again = _loops_counted_again(body, invariant)
     for loop, bounds in counted_again.items():  # the reverse sweep reads their bounds where they start
@@ -324,6 +328,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False):
         invariant=invariant,
         counted_again={id(loop) for loop in counted_again},
         per_term_loops=per_term_loops | nested,
+        equal_extents=dict(equal_extents or {}),
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding
         # pushes the shape of the one it replaces)

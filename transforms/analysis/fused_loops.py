@@ -49,13 +49,14 @@ from .fused_steps import integer_literal
 from .shapes import symbolic_shapes
 
 
-def fused_elementwise(definition, types, names, filename):
+def fused_elementwise(definition, types, names, filename, equal_extents=None):
     """``definition`` with its runs of elementwise array statements as loops, or None where it has
-    none worth fusing (a run of views alone, or single statements that are not operations)."""
+    none worth fusing (a run of views alone, or single statements that are not operations).
+    ``equal_extents``: the arguments' axes known equal (``shapes.argument_extents``)."""
     body = definition.body.body
     parameters = [p.name.value for p in definition.params.params]
     bindings = _bindings(definition)
-    context = _Context(types, names, filename, symbolic_shapes(body, parameters, types), possible_aliases(body, types),
+    context = _Context(types, names, filename, symbolic_shapes(body, parameters, types, equal_extents), possible_aliases(body, types),
                        variable_counts(definition), bindings, parameters, _integer_constants(definition, bindings))
     fused = definition.visit(Fuse(context))
     if not context.changed:

@@ -9,6 +9,7 @@ from ..ir.statements import assignment_of, element_write_of, in_place_update_of,
 from .aliases import is_new_memory
 from .fused_loop_writer import LoopWriter
 from .fused_steps import Along, Array, code_of, integer_literal, is_float_array, is_integer_atom, step_of
+from .shapes import dropped
 
 
 class Fuse(cst.CSTTransformer):
@@ -253,6 +254,8 @@ class _Run:
         whole = self._axis_key(base, axis)
         low, high = (0 if start is None else integer_literal(start)), (0 if stop is None else integer_literal(stop))
         if low is not None and high is not None and low >= 0 and (stop is None or high < 0):
+            if whole[0] == "symbol":  # the symbol symbolic_shapes gives an array of that extent
+                return ("symbol", dropped(whole[1], low - high))
             return whole if low == high == 0 else ("less", whole, low - high)  # max(0, extent - low + high)
         return ("slice", base, axis, code_of(start), code_of(stop))
 

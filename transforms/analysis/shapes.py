@@ -7,7 +7,10 @@ old binding's adjoint from zeros of the right shape. If the shape never changes,
 has it too, and nothing need be kept.
 
 Shapes are symbolic: extents of the array arguments (``x0.shape[0]`` is ``("dim", "x0", 0)``),
-integer arguments never assigned, integer literals, and integer arithmetic over those. Each binding
+integer arguments never assigned, integer literals, and integer arithmetic over those. Code made for
+calls whose arguments have some equal extents (``x0`` and ``v0`` of one length, a gradient's usual
+case) gives those one symbol: then ``x0 + dt * v0`` has the shape of ``x0``, a state bound to such
+sums in a time loop keeps one shape, and the element loops need no broadcasting steps. Each binding
 is evaluated with every variable holding its candidate shape (or integer value); a variable whose
 bindings all give the same one keeps it, else it is unknown, until nothing changes. By induction
 over the program's run, a variable that keeps a shape has it at every binding.
@@ -22,25 +25,40 @@ from ..ir.statements import assignment_of, in_place_update_of, is_array_type, op
 
 _UNKNOWN = "unknown"  # a variable bound to values of different (or unknown) shapes
 
-_SAME_SHAPE_AS_OPERANDS = {"copy", "neg", "np.copy", "snapshot"}
+_SAME_SHAPE_AS_OPERANDS = {"copy", "neg", "np.copy", "snapshot", "np.roll", "roll_along"}
 _LIKE = {"np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"}
 _NEW = {"np.zeros", "np.ones", "np.empty", "np.full"}
 _INTEGER_OPERATORS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.FloorDivide: "//"}
 
 
-def fixed_shape_arrays(body, parameters, types):
+def fixed_shape_arrays(body, parameters, types, equal_extents=None):
     """The array variables (arguments included) whose every binding has one shape."""
-    return set(symbolic_shapes(body, parameters, types))
+    return set(symbolic_shapes(body, parameters, types, equal_extents))
 
 
-def symbolic_shapes(body, parameters, types):
+def argument_extents(parameters, types, pattern):
+    """``equal_extents`` for ``symbolic_shapes`` from the pattern of a call's equal extents
+    (``srcad.argument_types.equal_extents``: per axis of each array parameter, in order, the position
+    of the first axis of the same extent): {("dim", array, axis): the symbol of the first such axis}."""
+    if pattern is None:
+        return {}
+    axes = [("dim", name, axis) for name in parameters if is_array_type(types.get(name))
+            for axis in range(types[name].ndim)]
+    return {axis: axes[first] for axis, first in zip(axes, pattern) if axes[first] != axis}
+
+
+def symbolic_shapes(body, parameters, types, equal_extents=None):
     """{array variable: its symbolic shape} for the arrays whose every binding has one shape: a
-    tuple with one symbol per axis; two axes with equal symbols have equal extents."""
+    tuple with one symbol per axis; two axes with equal symbols have equal extents. ``equal_extents``
+    ({("dim", array, axis): another such symbol}, from ``argument_extents``): axes of the arguments
+    known equal, as code specialized to the call's extents knows them, which share a symbol."""
+    equal_extents = equal_extents or {}
     values = {}  # variable -> its symbolic shape (arrays) or value (integers), or _UNKNOWN
     for name in parameters:
         numba_type = types.get(name)
         if is_array_type(numba_type):
-            values[name] = tuple(("dim", name, axis) for axis in range(numba_type.ndim))
+            values[name] = tuple(equal_extents.get(("dim", name, axis), ("dim", name, axis))
+                                 for axis in range(numba_type.ndim))
         elif isinstance(numba_type, numba_types.Integer):
             values[name] = ("int", name)
     bindings = _bindings(body, types)
@@ -114,11 +132,29 @@ def _evaluate(value, values, types, result_type=None):
     if isinstance(value, cst.Call) and spelled(value.func) == "len" and len(value.args) == 1:
         shape = _known(_evaluate(value.args[0].value, values, types))
         return shape[0] if shape else None
+    if isinstance(value, cst.Call) and spelled(value.func) in _EXTENT_HELPERS:
+        return _helper_extent(spelled(value.func), [_bound(a.value, values, types) for a in value.args])
     return _array_shape(value, values, types, result_type)
 
 
+_EXTENT_HELPERS = {"slice_extent", "broadcast_extent", "conforming"}  # of fused loops (kernels/arrays.py)
+
+
+def _helper_extent(helper, arguments):
+    """The extent a fused loop's helper computes, where its arguments' symbols tell it: a slice
+    ``slice_extent(n, s, n)`` or ``slice_extent(n, s, -t)`` (numbers s, t >= 0), the broadcast or
+    conforming extent of two equal ones."""
+    if helper == "slice_extent":
+        length, start, stop = arguments
+        if start is not None and start[0] == "const" and start[1] >= 0 and stop is not None and (
+                stop == length or (stop[0] == "const" and stop[1] < 0)):
+            return dropped(length, start[1] - (0 if stop == length else stop[1]))
+        return None
+    return arguments[0] if arguments[0] is not None and arguments[0] == arguments[1] else None
+
+
 def _is_integer_symbol(symbol):
-    return isinstance(symbol, tuple) and symbol and symbol[0] in ("const", "int", "dim", "op")
+    return isinstance(symbol, tuple) and symbol and symbol[0] in ("const", "int", "dim", "op", "drop", "slice")
 
 
 def _extent(subscript, values):
@@ -157,13 +193,14 @@ def _array_shape(value, values, types, result_type):
     if operation.rule in _SAME_SHAPE_AS_OPERANDS or (
             operation.rule in rules.ELEMENTWISE_RULES and operation.rule not in rules.NOT_BROADCAST):
         return _broadcast(shapes)
-    if operation.rule == "index" and not any(
-            isinstance(a, cst.Name) and not isinstance(types.get(a.value), numba_types.Integer) for a in operation.index):
-        return shapes[0][len(operation.index):]  # A[i] of a matrix: a row
-    if operation.rule == "index" and any(
-            isinstance(a, cst.Name) and isinstance(getattr(types.get(a.value), "dtype", None), numba_types.Boolean)
-            for a in operation.index):
-        return None  # x[mask]: as many elements as the mask holds True
+    if operation.rule == "view" and isinstance(value, cst.Subscript):
+        return _view_shape(value, shapes[0], values, types)
+    if operation.rule in _AXIS_REDUCTIONS and isinstance(value, cst.Call) and is_array_type(result_type):
+        return _reduced_shape(value, shapes[0])
+    if operation.rule in rules.MATRIX_PRODUCTS and len(shapes) == 2 and is_array_type(result_type):
+        return _product_shape(*shapes)
+    if operation.rule == "index":
+        return _indexed_shape(operation.index, shapes[0], values, types)
     if is_array_type(result_type) and (operation.rule in rules.RULES or operation.rule in rules.MATRIX_PRODUCTS):
         key = _opaque(value, values, types)
         return None if key is None else tuple((*key, axis) for axis in range(result_type.ndim))
@@ -172,7 +209,8 @@ def _array_shape(value, values, types, result_type):
 
 def _broadcast(shapes):
     """NumPy's broadcasting of operand shapes: axes aligned from the last; an axis of one extent
-    everywhere keeps it, else its extent is the broadcast of those extents (one symbol for the set)."""
+    everywhere keeps it (an extent of 1 beside others takes theirs), else its extent is the broadcast
+    of those extents (one symbol for the set)."""
     rank = max(len(shape) for shape in shapes)
     result = []
     for axis in range(-rank, 0):
@@ -181,8 +219,128 @@ def _broadcast(shapes):
             if -axis <= len(shape):
                 extent = shape[axis]
                 extents |= set(extent[1:]) if extent[0] == "bcast" else {extent}
+        if len(extents) > 1:
+            extents.discard(_ONE)
         result.append(extents.pop() if len(extents) == 1 else ("bcast", *sorted(extents, key=repr)))
     return tuple(result)
+
+
+_ONE = ("const", 1)
+_AXIS_REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.prod", "np.std", "np.var"}
+
+
+def _view_shape(value, shape, values, types):
+    """The shape of a view ``a[...]`` of an array of ``shape``: ``None`` adds an axis of 1, ``:`` keeps
+    an axis, a number drops it, ``...`` keeps the axes it stands for; a slice with bounds has an extent
+    of its own, the same for the same bounds of the same axis (bounds of known values only)."""
+    parts = [element.slice for element in value.slice]
+    consuming = sum(1 for p in parts if not (isinstance(p, cst.Index) and (_is_none(p.value) or isinstance(p.value, cst.Ellipsis))))
+    result, axis = [], 0
+    for part in parts:
+        if isinstance(part, cst.Index) and _is_none(part.value):
+            result.append(_ONE)
+        elif isinstance(part, cst.Index) and isinstance(part.value, cst.Ellipsis):
+            kept = len(shape) - consuming
+            result += shape[axis:axis + kept]
+            axis += kept
+        elif axis >= len(shape):
+            return None
+        elif isinstance(part, cst.Index):
+            if not isinstance(types.get(getattr(part.value, "value", None)), numba_types.Integer) and not (
+                    isinstance(part.value, (cst.Integer, cst.UnaryOperation))):
+                return None
+            axis += 1
+        elif isinstance(part, cst.Slice):
+            if part.lower is None and part.upper is None and part.step is None:
+                result.append(shape[axis])
+            else:
+                given = (part.lower, part.upper, part.step)
+                bounds = [None if b is None else _bound(b, values, types) for b in given]
+                if any(g is not None and not _is_integer_symbol(b) for b, g in zip(bounds, given)):
+                    return None  # a bound of a value not known
+                result.append(_sliced_extent(shape[axis], *bounds))
+            axis += 1
+        else:
+            return None
+    return tuple(result) + tuple(shape[axis:])
+
+
+def _sliced_extent(extent, lower, upper, step):
+    """The symbol of an axis sliced by known bounds. ``a[s:-t]`` has ``max(0, n - s - t)`` elements for
+    numbers s, t >= 0 (``u[2:]``, ``u[:-2]`` and ``u[1:-1]`` alike): one symbol per amount dropped."""
+    start = 0 if lower is None else (lower[1] if lower[0] == "const" and lower[1] >= 0 else None)
+    end = 0 if upper is None else (-upper[1] if upper[0] == "const" and upper[1] < 0 else None)
+    if step is None and start is not None and end is not None:
+        return dropped(extent, start + end)
+    return ("slice", extent, lower, upper, step)
+
+
+def dropped(extent, count):
+    """The symbol of an axis of extent ``extent`` with ``count`` elements sliced off (none left where
+    it has fewer): one symbol for every way of getting there (``a[1:][1:]``, ``a[2:]``)."""
+    if count == 0:
+        return extent
+    if isinstance(extent, tuple) and extent[0] == "drop":
+        return ("drop", extent[1], extent[2] + count)
+    return ("drop", extent, count)
+
+
+def _bound(node, values, types):
+    """A slice bound's symbol: a number (``-1`` too), or an integer's known value; None if unknown."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
+        return ("const", -node.expression.evaluated_value)
+    return _evaluate(node, values, types)
+
+
+def _indexed_shape(index, shape, values, types):
+    """``a[i]`` (a row), ``a[idx]`` and ``a[idx, 0]`` (a gather: the index arrays' broadcast shape, then
+    the axes not indexed); None for a boolean mask (as many elements as it holds True)."""
+    index_shapes = []
+    for atom in index:
+        numba_type = types.get(atom.value) if isinstance(atom, cst.Name) else None
+        if isinstance(numba_type, numba_types.Integer) or isinstance(atom, (cst.Integer, cst.UnaryOperation)):
+            continue
+        if not (is_array_type(numba_type) and isinstance(numba_type.dtype, numba_types.Integer)):
+            return None
+        index_shapes.append(_known(values.get(atom.value)))
+    if any(s is None for s in index_shapes) or len(index) > len(shape):
+        return None
+    gathered = _broadcast(index_shapes) if index_shapes else ()
+    return gathered + shape[len(index):]
+
+
+def _is_none(node):
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _reduced_shape(call, shape):
+    """``np.sum(a, axis=k)`` and the like: the shape without axis k (an axis of 1 with keepdims)."""
+    axis = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "axis"), None)
+    positional = [a.value for a in call.args if a.keyword is None]
+    axis = axis if axis is not None or len(positional) < 2 else positional[1]
+    keep = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "keepdims"), None)
+    if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) and isinstance(axis.expression, cst.Integer):
+        k = -axis.expression.evaluated_value
+    elif isinstance(axis, cst.Integer):
+        k = axis.evaluated_value
+    else:
+        return None
+    if not -len(shape) <= k < len(shape) or (keep is not None and not (isinstance(keep, cst.Name) and keep.value in ("True", "False"))):
+        return None
+    k %= len(shape)
+    kept = (_ONE,) if keep is not None and keep.value == "True" else ()
+    return shape[:k] + kept + shape[k + 1:]
+
+
+def _product_shape(left, right):
+    """``a @ b`` (``np.dot``, ``np.matmul``) of vectors and matrices."""
+    if len(left) == 2 and len(right) == 2:
+        return (left[0], right[1])
+    if len(left) == 2 and len(right) == 1:
+        return (left[0],)
+    if len(left) == 1 and len(right) == 2:
+        return (right[1],)
+    return None
 
 
 def _opaque(value, values, types):

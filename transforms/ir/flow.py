@@ -123,8 +123,8 @@ def index_names(body, index):
     """The names holding a different element index in each iteration of a loop over ``index`` (0, 1,
     ... N - 1, whichever order the loop runs): ``index`` itself, and names ``body`` assigns once,
     straight in it, as one of them plus or times a positive number (``i = 1 + i_iteration``,
-    ``i_plus_1 = i + 1``). None of them is ever negative, where NumPy's wrap-around could bring two
-    of them to one element."""
+    ``i_plus_1 = i + 1``) or rolled along its axis (``rolled_position(i, offset, n)``). None of
+    them is ever negative, where NumPy's wrap-around could bring two of them to one element."""
     assigned = _assignment_counts(body)
     if index in assigned:
         return set()  # (the body sets the index itself)
@@ -140,6 +140,12 @@ def index_names(body, index):
             return (growing(node.left) and positive(node.right, 0)) or (positive(node.left, 0) and growing(node.right))
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
             return (growing(node.left) and positive(node.right)) or (positive(node.left) and growing(node.right))
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "rolled_position":
+            # np.roll's source of a position: a one-to-one map of the axis onto itself, for an offset
+            # and a length that hold throughout the loop
+            position, *fixed = [argument.value for argument in node.args]
+            return growing(position) and all(
+                isinstance(a, cst.Integer) or (isinstance(a, cst.Name) and a.value not in assigned) for a in fixed)
         return False
 
     for statement in body:
