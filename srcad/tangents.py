@@ -13,7 +13,7 @@ import numpy
 from numba.core import types as numba_types
 
 from srcad import custom
-from srcad.argument_types import fast_type_key
+from srcad.argument_types import equal_extents, fast_type_key
 from srcad.calls import FlatCall, checked_like, differentiable_value
 from srcad.compiled import NotOneFloat, _check_one_float
 from srcad.errors import DifferentiabilityError, at_users_line
@@ -194,7 +194,7 @@ def jvp(function, primals, tangents):
                     f"jvp(f, (x, y), (x_dot, y_dot)), not jvp(f, x, y)"
                 )
         primals, tangents = tuple(primals), tuple(tangents)
-    fast_key = ("tangent", tuple([t is not None for t in tangents]), fast_type_key(primals))
+    fast_key = ("tangent", tuple([t is not None for t in tangents]), fast_type_key(primals), equal_extents(primals))
     fast = specializer.fast_calls.get(fast_key) if fast_key[2] is not None else None
     if fast is not None and len(tangents) == len(primals):  # calls after the first skip most checks
         compiled, wrt, names = fast
@@ -226,7 +226,7 @@ def jvp(function, primals, tangents):
         by_position = dict(zip(wrt, tangent_values))
         every_tangent = [by_position.get(k, 0.0) for k in range(len(args))]
         return custom.compiled(key, "primal")(*args), custom.compiled(key, "forward")(*args, *every_tangent)
-    compiled = specializer.tangent(wrt, signature, call.structures)
+    compiled = specializer.tangent(wrt, signature, call.structures, extents=equal_extents(call.leaves))
     call.check_aliasing(compiled.written_parameters)
     if compiled.written_parameters:  # the tangents of arguments written in place are written too
         tangent_values = [t.copy() if isinstance(t, numpy.ndarray) else t for t in tangent_values]
