@@ -88,6 +88,9 @@ class Analysis:
     shapes_kept: set = field(default_factory=set)
     # writes into new memory before anything reads it: they save nothing (aliases.first_writes_into_new_memory)
     first_writes: set = field(default_factory=set)
+    # those of them into memory made from nothing differentiable (np.empty, np.zeros): what they
+    # overwrite has no adjoint to keep, so the reverse sweep need not zero its element's
+    writes_into_made_arrays: set = field(default_factory=set)
     written_arrays: set = field(default_factory=set)  # arrays changed in place: b[i] = v, b += t
     # written arrays written only while no other name holds their memory (see aliases.privately_written)
     privately_written: set = field(default_factory=set)
@@ -313,6 +316,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
         shapes_kept=shapes_kept,
         # (an array restored only to compute values read from it again is read after its writes: none saves)
         first_writes=first_writes_into_new_memory(body) | _writes_of(body, restored_for_recomputing & arrays),
+        writes_into_made_arrays=first_writes_into_new_memory(body, made_only=True),
         written_arrays=written,
         privately_written=private,
         aliases=group,

@@ -262,11 +262,13 @@ def shared_array_dependencies(body, dependencies, types):
     return shared
 
 
-def first_writes_into_new_memory(body):
+def first_writes_into_new_memory(body, made_only=False):
     """ids of the writes (``b[i] = v``, ``b[1:] = v``, ``b += t``, ``b -= t``) that come first after
     ``b`` is bound to new memory in the same block, no statement between mentioning ``b``, by an operation
     whose adjoint does not read its result (``np.zeros(n)``, not ``np.exp(a)``): the values they
-    overwrite are read by nobody, so the reverse sweep need not put them back."""
+    overwrite are read by nobody, so the reverse sweep need not put them back. With ``made_only``,
+    only where that memory is made from nothing differentiable (``np.empty(n)``, ``np.zeros_like(x)``,
+    not ``np.copy(x)``): the adjoint of what such a write overwrites goes nowhere."""
     found = set()
     for block, _ in blocks(body):
         fresh = set()  # names bound to new memory, not mentioned since
@@ -283,9 +285,14 @@ def first_writes_into_new_memory(body):
             target_value = assignment_of(statement)
             if target_value is None or in_place_update_of(statement) is not None:
                 continue
-            if is_new_memory(target_value[1]) and not _reads_result(target_value[1]):
+            made = isinstance(target_value[1], cst.Call) and spelled(target_value[1].func) in MADE_FROM_NOTHING
+            if is_new_memory(target_value[1]) and not _reads_result(target_value[1]) and (made or not made_only):
                 fresh.add(target_value[0])
     return found
+
+
+# calls making new memory whose values carry no derivative of their arguments
+MADE_FROM_NOTHING = {"np.empty", "np.zeros", "np.ones", "np.empty_like", "np.zeros_like", "np.ones_like"}
 
 
 def _first_writes_in_fused_loop(statement, fresh):

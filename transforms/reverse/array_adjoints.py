@@ -394,7 +394,9 @@ class ArrayAdjoints:
                 increment = call("unbroadcast", read, self.shaped_like(write.value)) if self.state.is_array(
                     write.value.value) else call("np.sum", read)
             reverse.append(self.state.contribution(cst.Name(self.state.adjoint(write.value.value)), increment, write.kind == "-="))
-        if write.kind == "=":
+        if write.kind == "=" and id(statement) not in self.analysis.writes_into_made_arrays:
+            # (the first write into memory made from nothing, np.empty(n): what it overwrote has no
+            # adjoint that goes anywhere)
             reverse.append(assign(element, ZERO))
         return forward, reverse
 
