@@ -403,3 +403,20 @@ def test_a_statement_the_run_refuses_starts_the_next_run_with_the_values_it_need
     assert source.count(FUSED_LOOP_NOTE) == 3  # the stencil, the step, the sum
     assert "u_times_2 = np.empty" not in source and "u_times_2_minus_u_prev = np.empty" not in source
     _assert_same_as_numpy(laplacian_then_step, *args)
+
+
+def softmax_rows(x, w):
+    logits = x * w
+    mx = np.max(logits, axis=1, keepdims=True)  # an axis of one element, known: read at 0 in the loop
+    z = np.exp(logits - mx)
+    column = np.zeros((x.shape[0], 1))
+    column[:] = np.sum(z, axis=1, keepdims=True) * 2.0  # a region of one element along an axis
+    return np.sum(z / column * w) + np.sum(column)
+
+
+@pytest.mark.parametrize("columns", [4, 1])
+def test_axes_of_one_element_known_from_keepdims(columns):
+    rng = np.random.default_rng(3)
+    _assert_same_as_numpy(softmax_rows, rng.normal(size=(5, columns)), rng.normal(size=columns))
+    source, _ = _fused_source(softmax_rows, (rng.normal(size=(5, columns)), rng.normal(size=columns)))
+    assert "mx[i" in source and ", 0]" in source

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 from oracles import plain_central_differences
-from test_fused_loops import (column_sums, damped, heat, mixture_terms, moved_then_written, one_element_result, pairwise, reaction_diffusion,
+from test_fused_loops import (column_sums, damped, softmax_rows, heat, mixture_terms, moved_then_written, one_element_result, pairwise, reaction_diffusion,
                               predator_prey_steps, reads_what_it_writes, short_along_the_sum,
                               rolls_a_row_vector, shifted, springs, upwind, wave)
 
@@ -293,3 +293,9 @@ def test_np_where_of_a_comparison_is_computed_in_the_loop():
     _, tangent = srcad.jvp(relu_layer, (w, x, 0.1), (np.ones(9), np.zeros(9), 0.0))
     expected = (relu_layer(w + 1e-6, x, 0.1) - relu_layer(w - 1e-6, x, 0.1)) / 2e-6
     assert tangent == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("columns", [4, 1])
+def test_gradients_through_axes_of_one_element(columns):
+    rng = np.random.default_rng(4)
+    _check(softmax_rows, (rng.normal(size=(5, columns)), rng.normal(size=columns)), (0, 1))

@@ -252,6 +252,9 @@ class LoopWriter:
                 atoms.append(entry)
                 continue
             axis = entry.axis + offset
+            if entry.key == ("one",):  # an axis of one element: the loop's position along it is 0
+                atoms.append(cst.Integer("0"))
+                continue
             if entry.gather:
                 atoms.append(self._gathered(entry.gather, self._position(axis, None, self.extents[axis][1].get(entry.key))))
                 continue

@@ -201,7 +201,7 @@ class _Run:
             return False
         written = None
         if step.kind == "write":
-            written = self.viewed(step.target, step.region) if step.region else self.whole(step.target)
+            written = self.viewed(step.target, step.region if step.region else self.whole_region(step.target), True)
             if not self._may_write(written, self.read + arrays, position):
                 return False
             if self.written and _aligned(written.axes, step.rank) != _aligned(self.written[0][1].axes, step.rank):
@@ -222,9 +222,14 @@ class _Run:
         return self.views[name] if name in self.views else self.whole(name)
 
     def whole(self, name):
-        return self.viewed(name, [("slice", None, None)] * self.context.types[name].ndim)
+        return self.viewed(name, self.whole_region(name))
 
-    def viewed(self, base, region):
+    def whole_region(self, name):
+        return [("slice", None, None)] * self.context.types[name].ndim
+
+    def viewed(self, base, region, written=False):
+        """The Array of ``base[region]``; ``written``: as a run writes it, whose axes of one element
+        are not read at 0 but checked to conform (NumPy's error where they do not)."""
         entries, axes = [], []
         for entry in region:
             if entry[0] == "new":
@@ -232,26 +237,31 @@ class _Run:
             elif entry[0] == "fixed":
                 entries.append(entry[1])
             elif entry[0] == "gather":
-                key = self._axis_key(entry[1], 0)
+                key = self._axis_key(entry[1], 0, True)  # (an index array of one element still reads idx[0])
                 entries.append(Along(len(axes), len(entries), None, None, key, gather=entry[1]))
                 axes.append(key)
             elif entry[0] == "roll":
-                key = self._axis_key(base, len(entries))
+                key = self._axis_key(base, len(entries), True)
                 entries.append(Along(len(axes), len(entries), None, None, key, roll=entry[1]))
                 axes.append(key)
             else:
-                along = Along(len(axes), len(entries), entry[1], entry[2], self._slice_key(base, len(entries), entry[1], entry[2]))
+                along = Along(len(axes), len(entries), entry[1], entry[2],
+                              self._slice_key(base, len(entries), entry[1], entry[2], written))
                 entries.append(along)
                 axes.append(along.key)
         return Array(base, entries, axes)
 
-    def _axis_key(self, base, axis):
+    def _axis_key(self, base, axis, whole_key=False):
+        """The extent key of ``base``'s axis: ("one",) for an axis known to have one element (read at
+        0), unless ``whole_key`` (a region written, a gather, a roll)."""
         shape = self.context.shapes.get(base)
+        if shape is not None and shape[axis] == ("const", 1) and not whole_key:
+            return ("one",)  # of one element (np.max(a, axis=1, keepdims=True)): read at 0, as NumPy broadcasts it
         return ("symbol", shape[axis]) if shape is not None else ("axis", base, axis)
 
-    def _slice_key(self, base, axis, start, stop):
+    def _slice_key(self, base, axis, start, stop, written=False):
         """A key equal for two slices whose extents are provably equal."""
-        whole = self._axis_key(base, axis)
+        whole = self._axis_key(base, axis, written)
         low, high = (0 if start is None else integer_literal(start)), (0 if stop is None else integer_literal(stop))
         if low is not None and high is not None and low >= 0 and (stop is None or high < 0):
             if whole[0] == "symbol":  # the symbol symbolic_shapes gives an array of that extent

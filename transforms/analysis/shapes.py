@@ -25,7 +25,7 @@ from ..ir.statements import assignment_of, in_place_update_of, is_array_type, op
 
 _UNKNOWN = "unknown"  # a variable bound to values of different (or unknown) shapes
 
-_SAME_SHAPE_AS_OPERANDS = {"copy", "neg", "np.copy", "snapshot", "np.roll", "roll_along"}
+_SAME_SHAPE_AS_OPERANDS = {"copy", "neg", "np.copy", "snapshot", "np.roll", "roll_along", "cumsum_along"}
 _LIKE = {"np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"}
 _NEW = {"np.zeros", "np.ones", "np.empty", "np.full"}
 _INTEGER_OPERATORS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.FloorDivide: "//"}
@@ -226,7 +226,9 @@ def _broadcast(shapes):
 
 
 _ONE = ("const", 1)
-_AXIS_REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.prod", "np.std", "np.var"}
+_AXIS_REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.prod", "np.std", "np.var",
+                    # the normal form's spelling of them: (x, axis, keepdims)
+                    "sum_along", "mean_along", "max_along", "min_along", "prod_along"}
 
 
 def _view_shape(value, shape, values, types):
@@ -318,7 +320,8 @@ def _reduced_shape(call, shape):
     axis = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "axis"), None)
     positional = [a.value for a in call.args if a.keyword is None]
     axis = axis if axis is not None or len(positional) < 2 else positional[1]
-    keep = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "keepdims"), None)
+    keep = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "keepdims"),
+                positional[2] if len(positional) > 2 else None)
     if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) and isinstance(axis.expression, cst.Integer):
         k = -axis.expression.evaluated_value
     elif isinstance(axis, cst.Integer):
