@@ -60,7 +60,7 @@ def equal_extents(values):
     first = {}
     pattern = []
     for value in values:
-        if type(value) is numpy.ndarray:
+        if isinstance(value, numpy.ndarray):  # (a subclass too: numba types it as an array)
             for extent in value.shape:
                 pattern.append(first.setdefault(extent, len(pattern)))
     return tuple(pattern) if len(first) < len(pattern) else None
