@@ -23,7 +23,8 @@ and run. The pipeline, in order (``srcad/pipeline.py`` drives it; a subpackage p
       v
     output/          dead_stores, unit_steps (loops without broadcast steps where none is 0),
                      rolled_pieces (np.roll's loops split where they wrap), simd_calls and
-                     any_order_sums (CPU code: exp/log/tanh and float sums LLVM vectorizes), emit: a
+                     any_order_sums (CPU code: exp/log/tanh and float sums LLVM vectorizes),
+                     extent_guards (the equal extents code was made for, checked first), emit: a
                      module with its header, constants and imports
 
 Below every stage: ``ir/`` (the normal form's vocabulary: building statements, reading them as
