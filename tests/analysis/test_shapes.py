@@ -5,6 +5,9 @@ index, on data, or on its own previous binding does not."""
 import numpy as np
 from numba.core import types as numba_types
 
+import srcad
+from oracles import plain_central_differences
+
 from srcad.pipeline import Normalized
 from srcad.transforms.analysis.infer_types import infer_types
 from srcad.transforms.analysis.shapes import argument_extents, fixed_shape_arrays, symbolic_shapes
@@ -193,9 +196,6 @@ def test_code_for_equal_extents_checks_them_first_and_other_calls_get_their_own(
             flux = speed * u
             u = u - 0.4 * (flux - np.roll(flux, 1))
         return np.sum((u - u0) ** 2)
-
-    import srcad
-    from oracles import plain_central_differences
 
     for speed in (np.linspace(1.0, 1.2, 7), np.array([1.1])):  # equal extents, then speed broadcasting
         args = (np.sin(np.linspace(0.0, 3.0, 7)), speed, 5)
