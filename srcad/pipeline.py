@@ -304,9 +304,7 @@ def _vectorizable(definition, types):
     exp, log and tanh as srcad's inline twins (output/simd_calls.py), float accumulations in
     innermost loops added in any order (output/any_order_sums.py; ``types``: numba's types of the
     normal form's variables, which the generated code keeps). CUDA's code keeps NumPy's."""
-    from numba.core import types as numba_types
-
-    floats = {name for name, numba_type in types.items() if isinstance(numba_type, numba_types.Float)}
+    floats = {name for name, numba_type in types.items() if isinstance(numba_type, numba.types.Float)}
     return with_any_order_sums(with_simd_calls(definition), floats)
 
 

@@ -22,6 +22,7 @@ from numba.core import types as numba_types
 from .. import rules
 from ..ir.precedence import spelled
 from ..ir.statements import assignment_of, in_place_update_of, is_array_type, operation_of, walk
+from .fused_steps import integer_literal, is_integer_atom
 
 _UNKNOWN = "unknown"  # a variable bound to values of different (or unknown) shapes
 
@@ -226,9 +227,8 @@ def _broadcast(shapes):
 
 
 _ONE = ("const", 1)
-_AXIS_REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.prod", "np.std", "np.var",
-                    # the normal form's spelling of them: (x, axis, keepdims)
-                    "sum_along", "mean_along", "max_along", "min_along", "prod_along"}
+# the normal form's reductions along one axis: np.sum(x, axis=k), and <kind>_along(x, k, keepdims)
+_AXIS_REDUCTIONS = {"np.sum", "sum_along", "mean_along", "max_along", "min_along", "prod_along"}
 
 
 def _view_shape(value, shape, values, types):
@@ -248,8 +248,7 @@ def _view_shape(value, shape, values, types):
         elif axis >= len(shape):
             return None
         elif isinstance(part, cst.Index):
-            if not isinstance(types.get(getattr(part.value, "value", None)), numba_types.Integer) and not (
-                    isinstance(part.value, (cst.Integer, cst.UnaryOperation))):
+            if not is_integer_atom(part.value, types):
                 return None
             axis += 1
         elif isinstance(part, cst.Slice):
@@ -289,9 +288,8 @@ def dropped(extent, count):
 
 def _bound(node, values, types):
     """A slice bound's symbol: a number (``-1`` too), or an integer's known value; None if unknown."""
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
-        return ("const", -node.expression.evaluated_value)
-    return _evaluate(node, values, types)
+    literal = integer_literal(node)
+    return ("const", literal) if literal is not None else _evaluate(node, values, types)
 
 
 def _indexed_shape(index, shape, values, types):
@@ -299,9 +297,9 @@ def _indexed_shape(index, shape, values, types):
     the axes not indexed); None for a boolean mask (as many elements as it holds True)."""
     index_shapes = []
     for atom in index:
-        numba_type = types.get(atom.value) if isinstance(atom, cst.Name) else None
-        if isinstance(numba_type, numba_types.Integer) or isinstance(atom, (cst.Integer, cst.UnaryOperation)):
+        if is_integer_atom(atom, types):
             continue
+        numba_type = types.get(atom.value) if isinstance(atom, cst.Name) else None
         if not (is_array_type(numba_type) and isinstance(numba_type.dtype, numba_types.Integer)):
             return None
         index_shapes.append(_known(values.get(atom.value)))
@@ -316,22 +314,17 @@ def _is_none(node):
 
 
 def _reduced_shape(call, shape):
-    """``np.sum(a, axis=k)`` and the like: the shape without axis k (an axis of 1 with keepdims)."""
-    axis = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "axis"), None)
+    """``np.sum(x, axis=k)`` and ``max_along(x, k, keepdims)``: the shape without axis k (an axis of 1
+    with keepdims)."""
     positional = [a.value for a in call.args if a.keyword is None]
-    axis = axis if axis is not None or len(positional) < 2 else positional[1]
-    keep = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "keepdims"),
-                positional[2] if len(positional) > 2 else None)
-    if isinstance(axis, cst.UnaryOperation) and isinstance(axis.operator, cst.Minus) and isinstance(axis.expression, cst.Integer):
-        k = -axis.expression.evaluated_value
-    elif isinstance(axis, cst.Integer):
-        k = axis.evaluated_value
-    else:
-        return None
-    if not -len(shape) <= k < len(shape) or (keep is not None and not (isinstance(keep, cst.Name) and keep.value in ("True", "False"))):
+    axis = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "axis"),
+                positional[1] if len(positional) > 1 else None)
+    k = None if axis is None else integer_literal(axis)
+    if k is None or not -len(shape) <= k < len(shape):
         return None
     k %= len(shape)
-    kept = (_ONE,) if keep is not None and keep.value == "True" else ()
+    keep = positional[2] if len(positional) > 2 else None
+    kept = (_ONE,) if isinstance(keep, cst.Name) and keep.value == "True" else ()
     return shape[:k] + kept + shape[k + 1:]
 
 
