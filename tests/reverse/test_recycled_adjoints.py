@@ -32,7 +32,7 @@ def test_a_time_loop_of_new_bindings_reuses_its_adjoints_memory():
     args = (rng.normal(size=12), 0.2, 9)
     _check(leapfrog, args, (0, 1))
     reverse = _reverse_loop(srcad.source(leapfrog, "adjoint", args=args, wrt=(0, 1)))
-    assert "zeroed(" in reverse and "np.zeros_like(u" not in reverse.split("for _ in range(")[1]
+    assert ".fill(0.0)" in reverse and "np.zeros_like(u" not in reverse.split("for _ in range(")[1]
 
 
 def shrinking(x, steps):

@@ -54,7 +54,7 @@ from .independent_terms import (
 )
 from .recompute import blocks, last_writes, recomputable, rederived_views
 from .restored_arrays import arrays_cheaper_to_restore
-from .shapes import fixed_shape_arrays
+from .shapes import symbolic_shapes
 from .to_be_recorded import unsaved_assignments
 
 
@@ -108,6 +108,8 @@ class Analysis:
     # the arguments' axes the code may take as equal ({("dim", array, axis): the symbol of the axis it
     # equals}; see shapes.argument_extents): the generated function checks them first
     equal_extents: dict = field(default_factory=dict)
+    # arrays (not views) of one shape at every binding: {name: its symbolic shape (shapes.py)}
+    fixed_shapes: dict = field(default_factory=dict)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
@@ -254,7 +256,8 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
                 needed.add(target)
                 reads.setdefault(target, []).append(statement)
     rebound = rebound_arrays(body, parameters, types)
-    shaped = fixed_shape_arrays(body, parameters, types, equal_extents)
+    shapes = symbolic_shapes(body, parameters, types, equal_extents)
+    shaped = set(shapes)
     invariant = _invariant_names(body, parameters, assignments, shaped | {n for n in types if n not in rebound}, set(types))
     counted_again = _loops_counted_again(body, invariant)
     for loop, bounds in counted_again.items():  # the reverse sweep reads their bounds where they start
@@ -333,6 +336,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
         counted_again={id(loop) for loop in counted_again},
         per_term_loops=per_term_loops | nested,
         equal_extents=dict(equal_extents or {}),
+        fixed_shapes={name: shapes[name] for name in fixed_shape},
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding
         # pushes the shape of the one it replaces)

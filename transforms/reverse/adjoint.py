@@ -64,6 +64,7 @@ from .handed_adjoints import handed_adjoints
 from .loop_order import loops_counting_up
 from .recycled_adjoints import recycled_adjoints
 from .reserve import push_kind, storage_lines, with_reserves
+from .shaped_zeros import shaped_zeros
 from .sweep_state import ZERO, SweepState
 
 
@@ -204,6 +205,7 @@ class ReverseMode:
             ranks = {adjoint: rank for adjoint, (rank, _) in kinds.items()}
             statements = recycled_adjoints(statements, set(ranks), ranks)
             statements = handed_adjoints(statements, kinds)
+            statements = shaped_zeros(statements, self.state.adjoint_owner, self.analysis.fixed_shapes)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if self.report is not None:
             params.append(cst.Param(cst.Name(self.report)))
