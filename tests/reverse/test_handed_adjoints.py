@@ -3,6 +3,8 @@
 plain function, second derivatives (forward mode over the generated gradient) against closed forms,
 and the reverse sweep of a time loop neither adding nor filling an array per rebinding."""
 
+import re
+
 import numpy as np
 import pytest
 from test_fused_gradients import _check  # the user's plain function against central differences
@@ -40,7 +42,8 @@ def test_a_helpers_results_named_in_a_time_loop():
     rng = np.random.default_rng(2)
     args = (rng.normal(size=6), rng.uniform(0.5, 1.0, 6), 0.1, 5)
     _check(integrate, args, (0, 1))  # RK4 stages, each a helper's result given a name
-    assert "x_adj = x_new_adj" in srcad.source(integrate, "adjoint", args=args, wrt=(0, 1))
+    source = srcad.source(integrate, "adjoint", args=args, wrt=(0, 1))
+    assert re.search(r"\n\s+x_adj = x_new\w*_adj\n", source)  # the step's new state hands its adjoint on
 
 
 def two_names(x0, steps):

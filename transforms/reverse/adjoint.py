@@ -61,6 +61,7 @@ from .array_adjoints import ArrayAdjoints, element_of, with_base
 from .checkpoints import checkpointed_loop
 from .first_contributions import assign_first_contributions
 from .handed_adjoints import handed_adjoints
+from .hoisted_buffers import hoisted_buffers
 from .loop_order import loops_counting_up
 from .recycled_adjoints import recycled_adjoints
 from .reserve import push_kind, storage_lines, with_reserves
@@ -206,6 +207,7 @@ class ReverseMode:
             statements = recycled_adjoints(statements, set(ranks), ranks)
             statements = handed_adjoints(statements, kinds)
             statements = shaped_zeros(statements, self.state.adjoint_owner, self.analysis.fixed_shapes)
+            statements = hoisted_buffers(statements, self.buffer_candidates(), self.array_ranks(), self.parameters, self.names.fresh)
         params = list(self.definition.params.params) + [cst.Param(cst.Name(seed)) for seed in seed_names]
         if self.report is not None:
             params.append(cst.Param(cst.Name(self.report)))
@@ -223,6 +225,19 @@ class ReverseMode:
             params=self.definition.params.with_changes(params=params),
             body=cst.IndentedBlock(statements),
         )
+
+    def buffer_candidates(self):
+        """Arrays that may share one buffer across their bindings (hoisted_buffers): of one shape at
+        every binding, no binding kept for the reverse sweep, no other name for their memory, not
+        returned; each with the value it holds before its first binding (numba types it there)."""
+        analysis = self.analysis
+        returned = {atom.value for atom in analysis.outputs if isinstance(atom, cst.Name)}
+        return {name: self.state.placeholder_value(name) for name in analysis.fixed_shapes
+                if name not in analysis.recorded and name not in returned and name not in self.parameters
+                and len(analysis.aliases.get(name, {name})) <= 1}
+
+    def array_ranks(self):
+        return {name: numba_type.ndim for name, numba_type in self.analysis.types.items() if self.state.is_array(name)}
 
     def array_kinds(self):
         """{array adjoint: (its number of dimensions, its element type)}, from its variable's type."""
