@@ -84,9 +84,7 @@ def _allocation_sites(statements, placeholders):
                 value = target_value[1] if target_value is not None and target_value[0] == name else None
                 if depth == 0 and value is not None and value.deep_equals(placeholders[name]):
                     continue
-                if depth == 0 or not isinstance(value, cst.Call) or spelled(value.func) not in _MADE:
-                    rejected.add(name)
-                elif not calls.setdefault(name, value).deep_equals(value):
+                if depth == 0 or not isinstance(value, cst.Call) or spelled(value.func) not in _MADE or not calls.setdefault(name, value).deep_equals(value):
                     rejected.add(name)
                 first.setdefault(name, index)
     return {name: (first[name], calls[name]) for name in calls if name not in rejected}
