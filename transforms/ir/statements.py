@@ -154,6 +154,16 @@ def _names_in_region(subscript):
     return found
 
 
+def name_binding_of(statement):
+    """(target name, value) of a line that is one plain assignment to one name, ``x = value``, else None."""
+    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value, small.value
+    return None
+
+
 def assignment_of(statement):
     """(target name, value) of a one-name assignment line, else None."""
     if not isinstance(statement, cst.SimpleStatementLine):

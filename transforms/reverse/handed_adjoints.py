@@ -26,7 +26,7 @@ import libcst as cst
 
 from ..ir import all_names, assign, call
 from ..ir.precedence import spelled
-from ..ir.statements import with_inner_blocks
+from ..ir.statements import name_binding_of, with_inner_blocks
 from .known_zeros import zeros_before
 from .recycled_adjoints import handoffs_of, owned_adjoints
 
@@ -73,13 +73,11 @@ def _addition(statement):
 
 def _zeroed_call(statement, adjoint, handoff):
     """The shape argument T of a line ``adjoint = zeroed(handoff, T)``, else None."""
-    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+    binding = name_binding_of(statement)
+    if binding is None:
         return None
-    small = statement.body[0]
-    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
-        return None
-    value = small.value
-    if (small.targets[0].target.value == adjoint and isinstance(value, cst.Call) and spelled(value.func) == "zeroed"
+    target, value = binding
+    if (target == adjoint and isinstance(value, cst.Call) and spelled(value.func) == "zeroed"
             and len(value.args) == 2 and isinstance(value.args[0].value, cst.Name) and value.args[0].value.value == handoff):
         return value.args[1].value
     return None

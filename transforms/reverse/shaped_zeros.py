@@ -24,7 +24,7 @@ import libcst as cst
 
 from ..ir import assign
 from ..ir.precedence import spelled
-from ..ir.statements import with_inner_blocks
+from ..ir.statements import name_binding_of, with_inner_blocks
 from .recycled_adjoints import handoffs_of
 
 
@@ -64,13 +64,9 @@ def shaped_zeros(statements, adjoint_owner, fixed_shapes):
 def _zeros_call(statement):
     """(target, "zeroed" or "recycled_zeros", memory, like) of ``target = zeroed(memory, like)`` or
     ``target = recycled_zeros(memory, like)`` (names), else None."""
-    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
-        return None
-    small = statement.body[0]
-    if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
-        return None
-    value = small.value
+    binding = name_binding_of(statement)
+    value = binding[1] if binding is not None else None
     if not (isinstance(value, cst.Call) and spelled(value.func) in ("zeroed", "recycled_zeros") and len(value.args) == 2
             and all(isinstance(a.value, cst.Name) for a in value.args)):
         return None
-    return small.targets[0].target.value, spelled(value.func), value.args[0].value.value, value.args[1].value.value
+    return binding[0], spelled(value.func), value.args[0].value.value, value.args[1].value.value
