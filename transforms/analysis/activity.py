@@ -55,6 +55,7 @@ from .independent_terms import (
 from .recompute import blocks, last_writes, recomputable, rederived_views
 from .restored_arrays import arrays_cheaper_to_restore
 from .shapes import symbolic_shapes
+from .stored_values import stored_values
 from .to_be_recorded import unsaved_assignments
 
 
@@ -110,6 +111,9 @@ class Analysis:
     equal_extents: dict = field(default_factory=dict)
     # arrays (not views) of one shape at every binding: {name: its symbolic shape (shapes.py)}
     fixed_shapes: dict = field(default_factory=dict)
+    # recomputed values read back from the element they were stored in ({name: that cst.Subscript};
+    # see stored_values.py): the reverse sweep loads them instead of computing them again
+    stored: dict = field(default_factory=dict)
 
     def is_active(self, atom):
         return isinstance(atom, cst.Name) and atom.value in self.active
@@ -337,6 +341,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
         per_term_loops=per_term_loops | nested,
         equal_extents=dict(equal_extents or {}),
         fixed_shapes={name: shapes[name] for name in fixed_shape},
+        stored=stored_values(body, recomputed, recorded, types, group) if not thread else {},
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding
         # pushes the shape of the one it replaces)

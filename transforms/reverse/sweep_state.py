@@ -14,7 +14,7 @@ from .. import rules
 from ..analysis.recompute import computed_operation
 from ..ir import UnsupportedHere, accumulate, assign
 from ..ir.precedence import spelled
-from ..ir.statements import assignment_of, is_array_type, is_float64_vector_type
+from ..ir.statements import assignment_of, index_atoms, is_array_type, is_float64_vector_type
 from .reserve import Tape
 
 ZERO = cst.Float("0.0")
@@ -91,6 +91,11 @@ class SweepState:
         statement = self.analysis.recomputed.get(name)
         if statement is None or name in self.fresh:
             return []
+        self.fresh.add(name)
+        element = self.analysis.stored.get(name)
+        if element is not None:  # read back from where the forward sweep stored it (stored_values.py)
+            lines = [line for atom in index_atoms(element) if isinstance(atom, cst.Name) for line in self.recompute(atom.value)]
+            return lines + [assign(name, element)]
         lines = []
         for operand in computed_operation(assignment_of(statement)[1]).operand_names():
             lines += self.recompute(operand)
