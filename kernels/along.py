@@ -58,11 +58,13 @@ def _result_index(ndim, axis, keepdims):
     return ", ".join(p for p in parts if p is not None) or "()"
 
 
-def _reduce_source(kind, ndim, axis, keepdims):
+def _reduce_source(kind, ndim, axis, keepdims, integers=False):
     """A reduction along ``axis`` as loops over x in memory order (C order), each element combined
-    into its place in the result, which starts from the first slice along the axis (or 0 or 1)."""
-    if ndim == 1 and not keepdims:  # a float
-        start = _START[kind] or "x[0]"
+    into its place in the result, which starts from the first slice along the axis (or 0 or 1).
+    ``integers``: x holds integers or booleans, which a sum adds up as 64-bit integers, as NumPy
+    does (``result_dtype`` in the namespace the source runs in: np.int64 or np.uint64)."""
+    if ndim == 1 and not keepdims:  # a number
+        start = ("result_dtype(0)" if integers and kind == "sum" else _START[kind]) or "x[0]"
         combine = _COMBINE[kind].format(a="acc", v="x[j]")
         finish = "acc / x.shape[0]" if kind == "mean" else "acc"
         return (
@@ -76,7 +78,8 @@ def _reduce_source(kind, ndim, axis, keepdims):
         every.append(every_pad + f"for {'j' if k == axis else f'i{k}'} in range(x.shape[{k}]):")
         every_pad += "    "
     start = _START[kind] or f"x[{', '.join(_indices(ndim, axis, '0'))}]"
-    lines = ["def impl(x, axis, keepdims):", f"    result = np.empty({_result_shape(ndim, axis, keepdims)}, dtype=x.dtype)"]
+    dtype = "result_dtype" if integers and kind == "sum" else "x.dtype"
+    lines = ["def impl(x, axis, keepdims):", f"    result = np.empty({_result_shape(ndim, axis, keepdims)}, dtype={dtype})"]
     lines += first + [first_pad + f"{place} = {start}"]
     lines += every + [every_pad + f"{place} = " + _COMBINE[kind].format(a=place, v=f"x[{', '.join(_indices(ndim, axis))}]")]
     if kind == "mean":
@@ -98,8 +101,10 @@ def _register_reduction(kind, function):
         literal = _literal_axis(x, axis, keepdims)
         if literal is None:
             return None
-        namespace = {"np": np}
-        exec(_reduce_source(kind, x.ndim, *literal), namespace)
+        integers = isinstance(x.dtype, (types.Integer, types.Boolean))
+        unsigned = isinstance(x.dtype, types.Integer) and not x.dtype.signed
+        namespace = {"np": np, "result_dtype": np.uint64 if unsigned else np.int64}
+        exec(_reduce_source(kind, x.ndim, *literal, integers=integers), namespace)
         return namespace["impl"]
 
 

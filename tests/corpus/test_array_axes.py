@@ -61,6 +61,23 @@ def test_compiled_scans_match_numpy(n, m, k, seed):
     np.testing.assert_allclose(backward_1, np.flip(np.cumsum(np.flip(x, 1), axis=1), 1), rtol=1e-12)
 
 
+def compiled_sums(x, b):
+    return arrays.sum_along(x, 1, False), arrays.sum_along(x, -1, False), arrays.sum_along(b, 0, False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.uint16, np.int64])
+def test_compiled_sums_along_an_axis_match_numpy(dtype):
+    """The generated modules spell np.sum(x, axis=k) as sum_along(x, k, False) (emit.py): the same
+    numbers and dtype, integers and booleans added up in 64 bits."""
+    from numba import njit
+
+    x = (np.arange(24) % 7).astype(dtype).reshape(2, 3, 4)
+    b = np.arange(10) % 3 == 0
+    for got, want in zip(njit(compiled_sums)(x, b), (np.sum(x, axis=1), np.sum(x, axis=-1), np.sum(b, axis=0))):
+        np.testing.assert_array_equal(got, want)
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+
+
 def norm_with_ord(x):
     return np.linalg.norm(x, ord=1)
 
