@@ -284,7 +284,7 @@ def roll_along(x, shift, axis):
 def _roll_source(ndim, axis):
     loops, pad = _loops(ndim, axis)
     source, target = ", ".join(_indices(ndim, axis)), ", ".join(_indices(ndim, axis, inner="k"))
-    body = [pad + f"for j in range(n):", pad + "    k = j + s", pad + "    if k >= n:", pad + "        k -= n",
+    body = [pad + "for j in range(n):", pad + "    k = j + s", pad + "    if k >= n:", pad + "        k -= n",
             pad + f"    result[{target}] = x[{source}]"]
     return "\n".join(["def impl(x, shift, axis):", "    result = np.empty(x.shape, dtype=x.dtype)",
                       f"    n = x.shape[{axis}]", "    if n == 0:", "        return result", "    s = shift % n"]
