@@ -91,10 +91,10 @@ class SweepState:
         statement = self.analysis.recomputed.get(name)
         if statement is None or name in self.fresh:
             return []
-        self.fresh.add(name)
         element = self.analysis.stored.get(name)
         if element is not None:  # read back from where the forward sweep stored it (stored_values.py)
             lines = [line for atom in index_atoms(element) if isinstance(atom, cst.Name) for line in self.recompute(atom.value)]
+            self.fresh.add(name)
             return lines + [assign(name, element)]
         lines = []
         for operand in computed_operation(assignment_of(statement)[1]).operand_names():
