@@ -207,3 +207,25 @@ def test_writes_through_a_view_are_undone_for_the_reads_of_its_base_before_them(
     gradients = srcad.grad(view_written_after_its_base_was_read, wrt=(0, 1))(*args())
     for k in range(2):
         np.testing.assert_allclose(gradients[k], plain_central_differences(on_copies, args(), k), rtol=1e-6, atol=1e-9)
+
+
+def copy_handed_on_then_written(x, y):
+    b1 = y[:, 0].copy()
+    x += 0.25 * np.tanh(b1)  # the reverse sweep reads b1's values here
+    b2 = b1  # b1's memory handed on: the function never mentions b1 again...
+    b2[1:] -= 0.5 * np.sin(y[2, :])  # ...but the reverse sweep does, after this write
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_memory_handed_to_another_name_and_written_is_still_read_by_the_reverse_sweep(seed):
+    """Found by the array hunt (a wrong gradient): ``b2 = b1`` counted as a move (the two names never
+    hold the memory at once, in the primal), so b1 looked unchanged and tanh's adjoint read the
+    values b2's write left."""
+    rng = np.random.default_rng(seed)
+    args = lambda: (rng_x.copy(), rng_y.copy())  # noqa: E731
+    rng_x, rng_y = rng.normal(size=3), rng.normal(size=(3, 1))
+    on_copies = lambda x, y: copy_handed_on_then_written(x.copy(), y.copy())  # noqa: E731
+    gradients = srcad.grad(copy_handed_on_then_written, wrt=(0, 1))(*args())
+    for k in range(2):
+        np.testing.assert_allclose(gradients[k], plain_central_differences(on_copies, args(), k), rtol=1e-6, atol=1e-9)

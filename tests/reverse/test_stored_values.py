@@ -95,3 +95,19 @@ def test_elements_that_may_not_hold_the_value_are_not_read_back():
     _check(stored_every_step, (np.linspace(-0.5, 0.5, 4), 0.8, 5), (0, 1))
     _check(written_twice, (np.linspace(-1.0, 1.0, 5), 0.8), (0, 1))
     _check(viewed, (np.linspace(-1.0, 1.0, 5), 0.8), (0, 1))
+
+
+def stored_then_handed_on(W, x0, steps):
+    x = x0.copy()
+    for _ in range(steps):
+        h = np.tanh(x @ W)  # stored element by element...
+        g = h  # ...then handed to another name, which writes the memory
+        g[0, 0] = 0.5 * g[0, 0]
+        x = x + 0.1 * g
+    return np.sum(x * x)
+
+
+def test_an_element_written_through_another_name_is_not_read_back():
+    rng = np.random.default_rng(4)
+    args = (0.4 * rng.normal(size=(3, 3)), rng.normal(size=(2, 3)), 4)
+    _check(stored_then_handed_on, args, (0, 1))

@@ -38,6 +38,7 @@ from .aliases import (
     array_aliases,
     first_writes_into_new_memory,
     is_new_memory,
+    moves,
     privately_written,
     read_only_views,
     rebound_arrays,
@@ -119,6 +120,21 @@ class Analysis:
         return isinstance(atom, cst.Name) and atom.value in self.active
 
 
+def _moves_then_written(body, types, group, read_again):
+    """ids of the moves ``b = a`` (``aliases.moves``) of an array ``a`` the reverse sweep reads again,
+    whose memory something writes through ``b`` or another name of b's group."""
+    written = written_arrays(body, types)
+    moved = moves(body, types)
+    found = set()
+    for statement, _ in walk(body):
+        if id(statement) not in moved:
+            continue
+        target, source = assignment_of(statement)[0], assignment_of(statement)[1].value
+        if source in read_again and group.get(target, frozenset([target])) & written:
+            found.add(id(statement))
+    return found
+
+
 def _bound_once_to_new_memory(body, types, group):
     """Arrays of two or more dimensions bound by one statement, to new memory (``np.zeros((n, n))``,
     ``np.empty_like(x)``), whose memory no other name shares. (Restoring a binding costs a reference kept
@@ -161,7 +177,7 @@ def _loops_counted_again(body, invariant):
     return counted
 
 
-def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, equal_extents=None):
+def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, equal_extents=None, not_moves=frozenset()):
     """Activity and to-be-recorded analysis of a normal-form, single-exit function. ``also_useful``:
     variables whose final values count as outputs (a kernel's arrays); ``thread``: the function is a
     kernel's thread, which reverses no loop term by term (it cannot allocate the adjoints the terms
@@ -195,7 +211,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
             name = statement.target.value
             assignments[name] = assignments.get(name, 0) + 1
     dependencies += shared_array_dependencies(body, dependencies, types)
-    group = array_aliases(body, types)
+    group = array_aliases(body, types, not_moves)
     for statement, _ in walk(body):  # a write through one name of a shared array changes them all
         write = element_write_of(statement)
         update = in_place_update_of(statement)
@@ -310,6 +326,14 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
         if not saving:  # (`total = exp(a)` before the loop: its reverse reads what the loop overwrites first)
             break
         per_term_loops = {loop: name for loop, name in per_term_loops.items() if loop not in saving}
+    stored = stored_values(body, recomputed, recorded, types, group) if not thread else {}
+    # A move ``b = a`` hands a's memory to b (the primal never mentions a again), but the reverse
+    # sweep reads a again: where anything writes b's memory, a's values are gone then.
+    read_again = needed | {n for s in recomputed.values() for n in variables_in(assignment_of(s)[1])}
+    read_again |= {element.value.value for element in stored.values()}
+    shared = _moves_then_written(body, types, group, read_again) - set(not_moves)
+    if shared:
+        return analyze(definition, parameters, wrt, types, also_useful, thread, equal_extents, frozenset(not_moves) | shared)
     unsaved |= bindings_without_saves(body, per_term_loops, arrays, parameters)
     always_defined = set(parameters) | {t[0] for t in map(assignment_of, body) if t is not None}
     # rebound arrays whose binding the reverse sweep does not restore, of a shape that may change
@@ -341,7 +365,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
         per_term_loops=per_term_loops | nested,
         equal_extents=dict(equal_extents or {}),
         fixed_shapes={name: shapes[name] for name in fixed_shape},
-        stored=stored_values(body, recomputed, recorded, types, group) if not thread else {},
+        stored=stored,
         # (the results of a function with early returns too: numba may prune every branch that sets them)
         # (rebound arrays: their adjoints start as zeros of their shape; shapes kept: each binding
         # pushes the shape of the one it replaces)

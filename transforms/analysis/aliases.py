@@ -172,12 +172,13 @@ def _shared_or_bound_in(statement, types):
     return touched
 
 
-def array_aliases(body, types):
+def array_aliases(body, types, not_moves=frozenset()):
     """Groups of array names that may share memory: ``b = a`` and views such as ``b = a[1:]``
     (one group per array created or passed in), as {name: frozenset of the names in its group}.
-    A move (``moves``) hands memory on: its two names never hold it at once."""
+    A move (``moves``) hands memory on: its two names never hold it at once; ``not_moves``: the ids
+    of moves taken as sharing all the same (the reverse sweep reads the old name again)."""
     group = {}
-    moved = moves(body, types)
+    moved = moves(body, types) - set(not_moves)
     for statement, _ in walk(body):
         target_value = assignment_of(statement)
         if target_value is None or in_place_update_of(statement) is not None or id(statement) in moved:
