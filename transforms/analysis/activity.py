@@ -351,7 +351,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
         written_arrays=written,
         privately_written=private,
         aliases=group,
-        read_only_views=read_only_views(body, types, group, private),
+        read_only_views=read_only_views(body, types, group, private, not_moves),
         single_use=single_use,
         types=types,
         active=active,

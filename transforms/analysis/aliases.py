@@ -50,12 +50,13 @@ def rebound_views(body, parameters, types, rebound):
     return {name for name, views in sources.items() if views and name not in parameters}
 
 
-def read_only_views(body, types, group, private):
+def read_only_views(body, types, group, private, not_moves=frozenset()):
     """Views of memory no name ever writes, and views whose every reader follows them in the same
     block, with no write to the shared memory from the view to its last reader (and none through
-    the view itself, anywhere). Writes into ``private`` arrays (``privately_written``) change no view."""
+    the view itself, anywhere). Writes into ``private`` arrays (``privately_written``) change no view;
+    moves (``moves``) are such views but for ``not_moves`` (see ``array_aliases``)."""
     written = written_arrays(body, types) - private
-    safe = set(moves(body, types))
+    safe = set(moves(body, types)) - set(not_moves)
     for block, _ in blocks(body):
         for index, statement in enumerate(block):
             target_value = assignment_of(statement)
