@@ -37,7 +37,7 @@ def loop_layer(w, x):
     n = x.shape[0]
     a = np.empty(n)  # bound once, each element stored once
     for i in range(n):
-        s = math_sin_of(w * x[i])
+        s = damped_sine(w * x[i])
         a[i] = s
     total = 0.0
     for i in range(n):
@@ -45,7 +45,7 @@ def loop_layer(w, x):
     return total
 
 
-def math_sin_of(v):
+def damped_sine(v):
     return np.sin(v) * np.exp(0.1 * v)
 
 

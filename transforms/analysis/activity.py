@@ -120,10 +120,10 @@ class Analysis:
         return isinstance(atom, cst.Name) and atom.value in self.active
 
 
-def _moves_then_written(body, types, group, read_again):
+def _moves_then_written(body, types, group, written, read_again):
     """ids of the moves ``b = a`` (``aliases.moves``) of an array ``a`` the reverse sweep reads again,
-    whose memory something writes through ``b`` or another name of b's group."""
-    written = written_arrays(body, types)
+    whose memory something writes (``written``: the arrays written in place) through ``b`` or another
+    name of b's group."""
     moved = moves(body, types)
     found = set()
     for statement, _ in walk(body):
@@ -331,7 +331,7 @@ def analyze(definition, parameters, wrt, types, also_useful=(), thread=False, eq
     # sweep reads a again: where anything writes b's memory, a's values are gone then.
     read_again = needed | {n for s in recomputed.values() for n in variables_in(assignment_of(s)[1])}
     read_again |= {element.value.value for element in stored.values()}
-    shared = _moves_then_written(body, types, group, read_again) - set(not_moves)
+    shared = _moves_then_written(body, types, group, written, read_again) - set(not_moves)
     if shared:
         return analyze(definition, parameters, wrt, types, also_useful, thread, equal_extents, frozenset(not_moves) | shared)
     unsaved |= bindings_without_saves(body, per_term_loops, arrays, parameters)

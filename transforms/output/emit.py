@@ -7,9 +7,10 @@ import numpy
 
 from srcad.version import __version__
 
+from ..analysis.fused_steps import integer_literal
 from ..ir import all_names
 from ..ir.names import ARRAY_HELPERS, RUNTIME_FUNCTIONS, VECTORIZABLE_FUNCTIONS
-from ..ir.precedence import module_code
+from ..ir.precedence import module_code, spelled
 from ..rules.calls import Spelled
 
 
@@ -62,16 +63,12 @@ class _AxisSums(cst.CSTTransformer):
     the error message), the loops of ``srcad.kernels.along`` in a tenth of that."""
 
     def leave_Call(self, original_node, updated_node):
-        if not (isinstance(updated_node.func, cst.Attribute) and isinstance(updated_node.func.value, cst.Name)
-                and updated_node.func.value.value == "np" and updated_node.func.attr.value == "sum" and len(updated_node.args) == 2):
+        arguments = updated_node.args
+        if not (spelled(updated_node.func) == "np.sum" and len(arguments) == 2 and arguments[0].keyword is None
+                and not arguments[0].star and arguments[1].keyword is not None and arguments[1].keyword.value == "axis"
+                and integer_literal(arguments[1].value) is not None):
             return updated_node
-        summed, axis = updated_node.args
-        number = axis.value.expression if isinstance(axis.value, cst.UnaryOperation) else axis.value
-        if (summed.keyword is not None or summed.star or axis.keyword is None or axis.keyword.value != "axis"
-                or not isinstance(number, cst.Integer)
-                or not (number is axis.value or isinstance(axis.value.operator, cst.Minus))):
-            return updated_node
-        return cst.Call(cst.Name("sum_along"), [cst.Arg(summed.value), cst.Arg(axis.value), cst.Arg(cst.Name("False"))])
+        return cst.Call(cst.Name("sum_along"), [cst.Arg(arguments[0].value), cst.Arg(arguments[1].value), cst.Arg(cst.Name("False"))])
 
 
 def _spaced(statements):
